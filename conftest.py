@@ -1,0 +1,78 @@
+"""Fixtures shared by every app's tests: personas and a way to publish articles."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth.models import Group
+from django.utils import timezone
+
+from pressroom.publishing import services
+from pressroom.publishing.models import Article, Author, Topic
+from pressroom.publishing.roles import EDITOR_GROUP
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Each test starts with an empty cache, as a freshly started server would."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def editor(db, django_user_model):
+    """A newsroom editor: staff, in the Editor group, not a superuser."""
+    user = django_user_model.objects.create_user(
+        username="edna", email="edna@example.org", password="correct horse battery", is_staff=True
+    )
+    user.groups.add(Group.objects.get(name=EDITOR_GROUP))
+    return user
+
+
+@pytest.fixture
+def editor_client(client, editor):
+    client.force_login(editor)
+    return client
+
+
+@pytest.fixture
+def topic(db) -> Topic:
+    return services.save_topic(Topic(name="Peru", description="News from Peru."))
+
+
+@pytest.fixture
+def author(db) -> Author:
+    return services.save_author(Author(name="Ana Quispe", bio="Reports from the Andes."))
+
+
+@pytest.fixture
+def make_article(db, topic, author) -> Callable[..., Article]:
+    """Publish an article through the service, as the admin would."""
+
+    def make(
+        title: str = "Miners march on Lima",
+        body: str = "<p>Thousands of miners marched on Lima on Monday.</p><p>More follows.</p>",
+        *,
+        status: str = "published",
+        published_at=None,
+        topics: list[Topic] | None = None,
+        authors: list[Author] | None = None,
+        **fields,
+    ) -> Article:
+        if published_at is None and status != Article.Status.DRAFT:
+            published_at = timezone.now() - timedelta(minutes=5)
+        article = Article(
+            title=title, body=body, status=status, published_at=published_at, **fields
+        )
+        return services.save_article(
+            article,
+            topics=[topic] if topics is None else topics,
+            authors=[author] if authors is None else authors,
+        )
+
+    return make

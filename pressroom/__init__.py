@@ -1,0 +1,1 @@
+"""Pressroom: a self-hosted publishing platform for independent, reader-funded newsrooms."""

@@ -1,0 +1,26 @@
+from django.conf import settings
+from django.core.cache import cache
+from django.http import HttpRequest
+
+from pressroom.publishing.models import Topic
+
+NAVIGATION_CACHE_KEY = "front:navigation-topics"
+
+
+def navigation_topics() -> list[Topic]:
+    """The featured topics shown in the header, cached until content changes."""
+    return cache.get_or_set(
+        NAVIGATION_CACHE_KEY,
+        lambda: list(Topic.objects.filter(is_featured=True).order_by("name")[:8]),
+        timeout=300,
+    )
+
+
+def site(request: HttpRequest) -> dict:
+    return {
+        "SITE_NAME": settings.SITE_NAME,
+        "SITE_URL": settings.SITE_URL,
+        "SITE_DESCRIPTION": settings.SITE_DESCRIPTION,
+        "SITE_LANGUAGE": settings.SITE_LANGUAGE,
+        "navigation_topics": navigation_topics,
+    }

@@ -1,0 +1,45 @@
+"""`pressroom worker`: the task worker and the periodic scheduler in one process."""
+
+import importlib
+import threading
+
+from django.apps import apps
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+from django.utils.module_loading import module_has_submodule
+
+
+def load_task_modules() -> None:
+    """Import every app's tasks module so that @cron schedules register themselves."""
+    for app in apps.get_app_configs():
+        if module_has_submodule(app.module, "tasks"):
+            importlib.import_module(f"{app.name}.tasks")
+
+
+class Command(BaseCommand):
+    help = "Run background tasks (django-tasks-db worker) and the periodic scheduler."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--queue-name", default="*", help="Queues to work on (default: all).")
+        parser.add_argument("--interval", type=float, default=0.5, help="Seconds between polls.")
+        parser.add_argument(
+            "--no-scheduler",
+            action="store_true",
+            help="Only run tasks; another worker runs the schedule.",
+        )
+        parser.add_argument("--batch", action="store_true", help="Exit when the queue is empty.")
+
+    def handle(self, *args: object, **options: object) -> None:
+        load_task_modules()
+        if not options["no_scheduler"] and not options["batch"]:
+            from crontask import scheduler
+
+            # The scheduler only enqueues tasks; the worker loop below runs them.
+            threading.Thread(target=scheduler.start, name="scheduler", daemon=True).start()
+        call_command(
+            "db_worker",
+            queue_name=options["queue_name"],
+            interval=options["interval"],
+            batch=options["batch"],
+            startup_delay=False,
+        )

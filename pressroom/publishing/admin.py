@@ -1,0 +1,250 @@
+"""The editors' admin: write, schedule, publish and correct articles; manage topics and authors."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.widgets import AdminSplitDateTime, FilteredSelectMultiple
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils import timezone
+from django_prose_editor.widgets import AdminProseEditorWidget
+
+from pressroom.publishing import services
+from pressroom.publishing.models import Article, ArticleStateError, Author, LegacyPath, Topic
+
+BODY_EDITOR_EXTENSIONS = {
+    "Bold": True,
+    "Italic": True,
+    "Underline": True,
+    "Strike": True,
+    "Subscript": True,
+    "Superscript": True,
+    "Heading": {"levels": [2, 3, 4]},
+    "BulletList": True,
+    "OrderedList": True,
+    "ListItem": True,
+    "Blockquote": True,
+    "HorizontalRule": True,
+    "Link": {"enableTarget": False},
+    "Image": True,
+    "Figure": True,
+    "Caption": True,
+    "Table": True,
+    "TableRow": True,
+    "TableHeader": True,
+    "TableCell": True,
+    "HardBreak": True,
+    "HTML": True,
+    "SpecialCharacters": True,
+    "History": True,
+}
+
+
+class ArticleForm(forms.ModelForm):
+    authors_chosen = forms.ModelMultipleChoiceField(
+        label="Authors",
+        queryset=Author.objects.all(),
+        required=False,
+        widget=FilteredSelectMultiple("authors", is_stacked=False),
+    )
+    topics_chosen = forms.ModelMultipleChoiceField(
+        label="Topics",
+        queryset=Topic.objects.all(),
+        required=False,
+        widget=FilteredSelectMultiple("topics", is_stacked=False),
+    )
+
+    class Meta:
+        model = Article
+        fields = [
+            "title",
+            "slug",
+            "body",
+            "editor_excerpt",
+            "status",
+            "published_at",
+            "lead_image_url",
+            "lead_image_alt",
+            "original_outlet",
+            "original_url",
+            "canonical_url",
+        ]
+        widgets = {
+            "body": AdminProseEditorWidget(
+                preset="configurable", config={"extensions": BODY_EDITOR_EXTENSIONS}
+            ),
+            "editor_excerpt": forms.Textarea(attrs={"rows": 3}),
+        }
+        help_texts = {
+            "slug": "Leave empty to make one from the title.",
+            "status": "Scheduled articles appear on their own at the publication time.",
+            "published_at": "Publication time. Leave empty to publish now.",
+        }
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["slug"].required = False
+        self.fields["published_at"] = forms.SplitDateTimeField(
+            label="Publication time",
+            required=False,
+            widget=AdminSplitDateTime(),
+            help_text=self.Meta.help_texts["published_at"],
+        )
+        if self.instance.pk:
+            self.initial["authors_chosen"] = list(self.instance.authors.all())
+            self.initial["topics_chosen"] = list(self.instance.topics.all())
+            self.initial["published_at"] = self.instance.published_at
+
+    def clean_body(self) -> str:
+        from django.conf import settings
+
+        body = self.cleaned_data["body"]
+        if len(body.encode()) > settings.MAX_BODY_BYTES:
+            raise forms.ValidationError(
+                f"The body is too long ({len(body.encode()) // 1024} KB); "
+                f"the limit is {settings.MAX_BODY_BYTES // 1024} KB."
+            )
+        return body
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        status, at = cleaned.get("status"), cleaned.get("published_at")
+        now = timezone.now()
+        if status == Article.Status.SCHEDULED and (at is None or at <= now):
+            self.add_error("published_at", "Choose a time in the future to schedule this article.")
+        elif status == Article.Status.PUBLISHED and at and at > now:
+            # Publishing with a future time is scheduling; say so in the list.
+            cleaned["status"] = Article.Status.SCHEDULED
+        elif status == Article.Status.PUBLISHED and at is None:
+            cleaned["published_at"] = now
+        if not (cleaned.get("title") or "").strip():
+            self.add_error("title", "An article needs a title.")
+        return cleaned
+
+    def _post_clean(self) -> None:
+        # Carry the adjusted status and time onto the instance before model validation.
+        super()._post_clean()
+        if "status" in self.cleaned_data:
+            self.instance.status = self.cleaned_data["status"]
+            self.instance.published_at = self.cleaned_data.get("published_at")
+
+
+class LegacyPathInline(admin.TabularInline):
+    model = LegacyPath
+    fk_name = "article"
+    fields = ["path"]
+    extra = 0
+    verbose_name = "old address (redirects here)"
+    verbose_name_plural = "old addresses (redirect here)"
+
+
+@admin.register(Article)
+class ArticleAdmin(admin.ModelAdmin):
+    form = ArticleForm
+    list_display = ["title", "status_label", "published_at", "byline", "updated_at"]
+    list_filter = [
+        "status",
+        ("topic_links__topic", admin.RelatedOnlyFieldListFilter),
+        ("author_links__author", admin.RelatedOnlyFieldListFilter),
+    ]
+    search_fields = ["title"]
+    date_hierarchy = "published_at"
+    ordering = ["-updated_at"]
+    inlines = [LegacyPathInline]
+    actions = ["publish_now", "unpublish"]
+    list_per_page = 50
+    show_full_result_count = False
+    fieldsets = [
+        (None, {"fields": ["title", "slug", "body", "editor_excerpt"]}),
+        ("Publishing", {"fields": ["status", "published_at", "authors_chosen", "topics_chosen"]}),
+        ("Lead image", {"fields": ["lead_image_url", "lead_image_alt"], "classes": ["collapse"]}),
+        (
+            "Republished from another outlet",
+            {
+                "fields": ["original_outlet", "original_url", "canonical_url"],
+                "classes": ["collapse"],
+            },
+        ),
+    ]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Article]:
+        return super().get_queryset(request).prefetch_related("authors").distinct()
+
+    @admin.display(description="Status", ordering="status")
+    def status_label(self, article: Article) -> str:
+        return article.effective_status
+
+    @admin.display(description="Authors")
+    def byline(self, article: Article) -> str:
+        return ", ".join(author.name for author in article.authors.all())
+
+    def save_model(
+        self, request: HttpRequest, obj: Article, form: ArticleForm, change: bool
+    ) -> None:
+        services.save_article(
+            obj,
+            authors=list(form.cleaned_data["authors_chosen"]),
+            topics=list(form.cleaned_data["topics_chosen"]),
+        )
+
+    def delete_model(self, request: HttpRequest, obj: Article) -> None:
+        services.delete_article(obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Article]) -> None:
+        for article in queryset:
+            services.delete_article(article)
+
+    @admin.action(description="Publish selected articles now", permissions=["change"])
+    def publish_now(self, request: HttpRequest, queryset: QuerySet[Article]) -> None:
+        self._apply(request, queryset, services.publish_article, "published")
+
+    @admin.action(description="Unpublish selected articles (back to draft)", permissions=["change"])
+    def unpublish(self, request: HttpRequest, queryset: QuerySet[Article]) -> None:
+        self._apply(request, queryset, services.unpublish_article, "unpublished")
+
+    def _apply(self, request: HttpRequest, queryset: QuerySet[Article], service, verb: str) -> None:
+        done = 0
+        for article in queryset:
+            try:
+                service(article)
+                done += 1
+            except ArticleStateError as error:
+                self.message_user(request, f"“{article.title}”: {error}", messages.WARNING)
+        if done:
+            self.message_user(request, f"{done} article(s) {verb}.", messages.SUCCESS)
+
+
+@admin.register(Topic)
+class TopicAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "parent", "is_featured"]
+    list_filter = ["is_featured"]
+    list_editable = ["is_featured"]
+    search_fields = ["name", "slug"]
+    prepopulated_fields = {"slug": ["name"]}
+    autocomplete_fields = ["parent"]
+
+    def save_model(
+        self, request: HttpRequest, obj: Topic, form: forms.ModelForm, change: bool
+    ) -> None:
+        services.save_topic(obj)
+
+
+@admin.register(Author)
+class AuthorAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "user"]
+    search_fields = ["name", "slug"]
+    prepopulated_fields = {"slug": ["name"]}
+    raw_id_fields = ["user"]
+
+    def save_model(
+        self, request: HttpRequest, obj: Author, form: forms.ModelForm, change: bool
+    ) -> None:
+        services.save_author(obj)
+
+
+@admin.register(LegacyPath)
+class LegacyPathAdmin(admin.ModelAdmin):
+    list_display = ["path", "article", "topic"]
+    search_fields = ["path"]
+    raw_id_fields = ["article", "topic"]

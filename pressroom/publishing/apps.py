@@ -1,0 +1,11 @@
+from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+class PublishingConfig(AppConfig):
+    name = "pressroom.publishing"
+
+    def ready(self) -> None:
+        from pressroom.publishing.roles import ensure_editor_group
+
+        post_migrate.connect(ensure_editor_group, sender=self)

@@ -1,0 +1,80 @@
+"""RSS 2.0 and Atom feeds of the newest articles, site-wide and per topic."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.syndication.views import Feed
+from django.http import HttpRequest
+from django.shortcuts import get_object_or_404
+from django.utils.feedgenerator import Atom1Feed, Rss201rev2Feed
+
+from pressroom.publishing.models import Article, Topic
+
+
+class LatestArticlesFeed(Feed):
+    feed_type = Rss201rev2Feed
+    description_template = None
+
+    def title(self, topic: Topic | None = None) -> str:
+        return f"{topic.name} — {settings.SITE_NAME}" if topic else settings.SITE_NAME
+
+    def link(self, topic: Topic | None = None) -> str:
+        return topic.get_absolute_url() if topic else "/"
+
+    def description(self, topic: Topic | None = None) -> str:
+        return topic.description if topic and topic.description else settings.SITE_DESCRIPTION
+
+    def items(self, topic: Topic | None = None) -> list[Article]:
+        articles = Article.objects.published()
+        if topic is not None:
+            articles = articles.for_topic(topic)
+        return list(
+            articles.newest_first().prefetch_related("authors", "topics")[: settings.FEED_ITEMS]
+        )
+
+    def item_title(self, item: Article) -> str:
+        return item.title
+
+    def item_description(self, item: Article) -> str:
+        return item.excerpt
+
+    def item_pubdate(self, item: Article):
+        return item.published_at
+
+    def item_updateddate(self, item: Article):
+        return item.updated_at
+
+    def item_author_name(self, item: Article) -> str:
+        return ", ".join(author.name for author in item.authors.all())
+
+    def item_categories(self, item: Article) -> list[str]:
+        return [topic.name for topic in item.topics.all()]
+
+    def item_guid(self, item: Article) -> str:
+        return f"{settings.SITE_URL}/articles/{item.pk}"
+
+    item_guid_is_permalink = False
+
+    def item_extra_kwargs(self, item: Article) -> dict:
+        return {"content_encoded": item.body}
+
+    def feed_url(self, topic: Topic | None = None) -> str:
+        return topic.get_absolute_url() + "feed/" if topic else "/feed/"
+
+
+class LatestArticlesAtomFeed(LatestArticlesFeed):
+    feed_type = Atom1Feed
+    subtitle = LatestArticlesFeed.description
+
+    def feed_url(self, topic: Topic | None = None) -> str:
+        return topic.get_absolute_url() + "feed/atom/" if topic else "/feed/atom/"
+
+
+class TopicFeed(LatestArticlesFeed):
+    def get_object(self, request: HttpRequest, slug: str) -> Topic:  # type: ignore[override]
+        return get_object_or_404(Topic, slug=slug)
+
+
+class TopicAtomFeed(LatestArticlesAtomFeed):
+    def get_object(self, request: HttpRequest, slug: str) -> Topic:  # type: ignore[override]
+        return get_object_or_404(Topic, slug=slug)

@@ -1,0 +1,62 @@
+"""`pressroom demo`: a deterministic demo corpus and a demo editor account."""
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.management.base import BaseCommand, CommandError
+
+from pressroom.publishing.demo import create_demo_corpus
+from pressroom.publishing.models import Article
+from pressroom.publishing.signals import content_changed
+
+DEMO_EDITOR = ("editor", "editor-demo-password")
+
+
+class Command(BaseCommand):
+    help = "Generate a deterministic demo corpus (articles, topics, authors) and a demo editor."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--articles", type=int, default=400)
+        parser.add_argument("--topics", type=int, default=60)
+        parser.add_argument("--authors", type=int, default=12)
+        parser.add_argument("--seed", type=int, default=1)
+        parser.add_argument(
+            "--if-empty", action="store_true", help="Do nothing when articles already exist."
+        )
+
+    def handle(self, *args: object, **options: int) -> None:
+        if options["articles"] < 0 or options["topics"] < 1 or options["authors"] < 1:
+            raise CommandError("--articles must be 0 or more; --topics and --authors 1 or more.")
+        if Article.objects.exists():
+            if options["if_empty"]:
+                self.stdout.write("Demo content is already there.")
+                self._print_login()
+                return
+            raise CommandError("Articles already exist; the demo corpus goes into an empty site.")
+        created = create_demo_corpus(
+            options["articles"],
+            topics=options["topics"],
+            authors=options["authors"],
+            seed=options["seed"],
+        )
+        self._create_editor()
+        from pressroom.front.demo import run_demo_steps
+
+        for line in run_demo_steps():
+            self.stdout.write(line)
+        content_changed.send(sender=Article, article_ids=[])
+        self.stdout.write(self.style.SUCCESS(f"Created {created} demo articles."))
+        self._print_login()
+
+    def _create_editor(self) -> None:
+        username, password = DEMO_EDITOR
+        user, created = get_user_model().objects.get_or_create(
+            username=username, defaults={"is_staff": True, "email": "editor@example.org"}
+        )
+        if created:
+            user.set_password(password)
+            user.save()
+        user.groups.add(Group.objects.get(name="Editor"))
+
+    def _print_login(self) -> None:
+        username, password = DEMO_EDITOR
+        self.stdout.write(f"Demo editor login: {username} / {password} at /admin/")

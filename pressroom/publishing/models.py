@@ -1,0 +1,279 @@
+"""The publishing model: articles, topics, authors and the paths that used to lead to them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+
+
+class ArticleStateError(Exception):
+    """An article was asked to make a change its current state does not allow."""
+
+
+class Topic(models.Model):
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=200, unique=True, allow_unicode=True)
+    description = models.TextField(blank=True)
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children"
+    )
+    is_featured = models.BooleanField(
+        "featured", default=False, help_text="Featured topics are listed on the home page."
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("publishing:topic-detail", kwargs={"slug": self.slug})
+
+
+class Author(models.Model):
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=200, unique=True, allow_unicode=True)
+    bio = models.TextField(blank=True)
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        help_text="The editor account that writes as this author, if any.",
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("publishing:author-detail", kwargs={"slug": self.slug})
+
+
+class ArticleQuerySet(models.QuerySet["Article"]):
+    def published(self, now: datetime | None = None) -> ArticleQuerySet:
+        """Articles readers may see: published, or scheduled for a time that has come."""
+        return self.filter(
+            status__in=Article.PUBLIC_STATUSES, published_at__lte=now or timezone.now()
+        )
+
+    def for_topic(self, topic: Topic) -> ArticleQuerySet:
+        return self.filter(topic_links__topic=topic)
+
+    def by_author(self, author: Author) -> ArticleQuerySet:
+        return self.filter(author_links__author=author)
+
+    def newest_first(self) -> ArticleQuerySet:
+        return self.order_by("-published_at", "-id")
+
+    def for_listing(self) -> ArticleQuerySet:
+        """Only what a list of teasers shows, with bylines fetched in one more query."""
+        return self.only(
+            "id",
+            "title",
+            "slug",
+            "excerpt",
+            "published_at",
+            "status",
+            "original_outlet",
+            "lead_image_url",
+            "lead_image_alt",
+        ).prefetch_related(
+            models.Prefetch("authors", queryset=Author.objects.only("id", "name", "slug"))
+        )
+
+
+class Article(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        SCHEDULED = "scheduled", "Scheduled"
+        PUBLISHED = "published", "Published"
+
+    # A scheduled article is public as soon as its time comes; no job has to flip it.
+    PUBLIC_STATUSES = (Status.SCHEDULED, Status.PUBLISHED)
+
+    title = models.CharField(max_length=300)
+    slug = models.SlugField(max_length=255, unique=True, allow_unicode=True)
+    body = models.TextField(blank=True, help_text="Cleaned HTML.")
+    editor_excerpt = models.TextField(
+        "summary",
+        blank=True,
+        help_text="Shown in lists, feeds and the digest. Leave empty to use the first paragraph.",
+    )
+    excerpt = models.TextField(blank=True, editable=False)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.DRAFT)
+    published_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(default=timezone.now)
+    authors = models.ManyToManyField(Author, through="ArticleAuthor", related_name="articles")
+    topics = models.ManyToManyField(Topic, through="ArticleTopic", related_name="articles")
+    lead_image_url = models.URLField("lead image URL", max_length=1000, blank=True)
+    lead_image_alt = models.CharField("lead image alt text", max_length=500, blank=True)
+    original_outlet = models.CharField(
+        max_length=200, blank=True, help_text="For republished pieces: who published it first."
+    )
+    original_url = models.URLField("original URL", max_length=1000, blank=True)
+    canonical_url = models.URLField(
+        "canonical URL",
+        max_length=1000,
+        blank=True,
+        help_text="Defaults to the original URL for republished pieces.",
+    )
+
+    objects = ArticleQuerySet.as_manager()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["status", "-published_at", "-id"], name="article_public_order"),
+            models.Index(fields=["-updated_at"], name="article_updated"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status="draft") | Q(published_at__isnull=False),
+                name="article_public_has_time",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("publishing:article-detail", kwargs={"slug": self.slug})
+
+    @property
+    def is_public(self) -> bool:
+        return (
+            self.status in self.PUBLIC_STATUSES
+            and self.published_at is not None
+            and self.published_at <= timezone.now()
+        )
+
+    @property
+    def is_republished(self) -> bool:
+        return bool(self.original_outlet or self.original_url)
+
+    @property
+    def effective_canonical_url(self) -> str:
+        return self.canonical_url or self.original_url
+
+    @property
+    def effective_status(self) -> str:
+        """What an editor needs to know: 'scheduled' turns into 'published' when its time comes."""
+        if self.status == self.Status.SCHEDULED and self.is_public:
+            return self.Status.PUBLISHED.label
+        return self.get_status_display()
+
+    # State changes. Services call these; each raises ArticleStateError on an illegal change.
+
+    def publish(self, at: datetime | None = None) -> None:
+        """Publish now, or at `at` (a future time schedules it)."""
+        if not self.title.strip():
+            raise ArticleStateError("An article needs a title before it can be published.")
+        now = timezone.now()
+        if at is None:
+            # Publishing now keeps a past date (a correction, a re-publication) but never a future one.
+            at = self.published_at if self.published_at and self.published_at <= now else now
+        when = at
+        if at > now:
+            self.status = self.Status.SCHEDULED
+        else:
+            self.status = self.Status.PUBLISHED
+        self.published_at = when
+
+    def schedule(self, at: datetime) -> None:
+        if at <= timezone.now():
+            raise ArticleStateError("A scheduled time must be in the future; publish it instead.")
+        self.publish(at=at)
+
+    def unpublish(self) -> None:
+        if self.status == self.Status.DRAFT:
+            raise ArticleStateError("This article is not published.")
+        self.status = self.Status.DRAFT
+
+
+class ArticleTopic(models.Model):
+    """An article filed under a topic, with the article's public order copied in.
+
+    The copy lets a topic archive page walk one index in order at any depth, instead of
+    joining and sorting every article in the topic.
+    """
+
+    article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="topic_links")
+    topic = models.ForeignKey(Topic, on_delete=models.CASCADE, related_name="article_links")
+    is_public = models.BooleanField(default=False)
+    published_at = models.DateTimeField(null=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["article", "topic"], name="article_topic_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.article_id} in {self.topic_id}"
+        indexes = [
+            models.Index(
+                fields=["topic", "is_public", "-published_at", "-article"],
+                name="topic_archive_order",
+            )
+        ]
+
+
+class ArticleAuthor(models.Model):
+    """An author's byline on an article, in byline order, with the public order copied in."""
+
+    article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="author_links")
+    author = models.ForeignKey(Author, on_delete=models.CASCADE, related_name="article_links")
+    position = models.PositiveSmallIntegerField(default=0)
+    is_public = models.BooleanField(default=False)
+    published_at = models.DateTimeField(null=True)
+
+    class Meta:
+        ordering = ["position"]
+        constraints = [
+            models.UniqueConstraint(fields=["article", "author"], name="article_author_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.article_id} by {self.author_id}"
+        indexes = [
+            models.Index(
+                fields=["author", "is_public", "-published_at", "-article"],
+                name="author_archive_order",
+            )
+        ]
+
+
+class LegacyPath(models.Model):
+    """An old address (e.g. from WordPress) that answers with a permanent redirect."""
+
+    path = models.CharField(max_length=700, unique=True, help_text="Path and query, e.g. /?p=42")
+    article = models.ForeignKey(
+        Article, null=True, blank=True, on_delete=models.CASCADE, related_name="legacy_paths"
+    )
+    topic = models.ForeignKey(
+        Topic, null=True, blank=True, on_delete=models.CASCADE, related_name="legacy_paths"
+    )
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(article__isnull=False, topic__isnull=True)
+                | Q(article__isnull=True, topic__isnull=False),
+                name="legacy_path_one_target",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.path
+
+    @property
+    def target(self) -> Article | Topic:
+        return self.article or self.topic  # type: ignore[return-value]

@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+
+from pressroom.publishing import listings
+from pressroom.publishing.models import Article, Author, Topic
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    page = listings.latest_page(request.GET)
+    return render(
+        request,
+        "publishing/home.html",
+        {"page": page, "featured_topics": listings.featured_topics() if page.is_first else []},
+    )
+
+
+def article_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    article = get_object_or_404(Article.objects.prefetch_related("authors", "topics"), slug=slug)
+    is_preview = not article.is_public
+    if is_preview and not request.user.has_perm("publishing.change_article"):
+        raise Http404("No such article.")
+    response = render(
+        request,
+        "publishing/article_detail.html",
+        {"article": article, "is_preview": is_preview},
+    )
+    if is_preview:
+        response["X-Robots-Tag"] = "noindex"
+        response["Cache-Control"] = "private, no-store"
+    return response
+
+
+def topic_list(request: HttpRequest) -> HttpResponse:
+    return render(request, "publishing/topic_list.html", {"topics": Topic.objects.order_by("name")})
+
+
+def topic_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    topic = get_object_or_404(Topic, slug=slug)
+    page = listings.topic_page(topic, request.GET)
+    return render(request, "publishing/topic_detail.html", {"topic": topic, "page": page})
+
+
+def author_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    author = get_object_or_404(Author, slug=slug)
+    page = listings.author_page(author, request.GET)
+    return render(request, "publishing/author_detail.html", {"author": author, "page": page})
+
+
+def robots_txt(request: HttpRequest) -> HttpResponse:
+    lines = [
+        "User-agent: *",
+        "Disallow: /admin/",
+        "Disallow: /digest/confirm/",
+        "Disallow: /digest/preferences/",
+        f"Sitemap: {settings.SITE_URL}/sitemap.xml",
+    ]
+    return HttpResponse("\n".join(lines) + "\n", content_type="text/plain")
