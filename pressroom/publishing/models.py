@@ -215,15 +215,15 @@ class ArticleTopic(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["article", "topic"], name="article_topic_unique")
         ]
-
-    def __str__(self) -> str:
-        return f"{self.article_id} in {self.topic_id}"
         indexes = [
             models.Index(
                 fields=["topic", "is_public", "-published_at", "-article"],
                 name="topic_archive_order",
             )
         ]
+
+    def __str__(self) -> str:
+        return f"{self.article_id} in {self.topic_id}"
 
 
 class ArticleAuthor(models.Model):
@@ -240,15 +240,15 @@ class ArticleAuthor(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["article", "author"], name="article_author_unique")
         ]
-
-    def __str__(self) -> str:
-        return f"{self.article_id} by {self.author_id}"
         indexes = [
             models.Index(
                 fields=["author", "is_public", "-published_at", "-article"],
                 name="author_archive_order",
             )
         ]
+
+    def __str__(self) -> str:
+        return f"{self.article_id} by {self.author_id}"
 
 
 class LegacyPath(models.Model):
