@@ -1,0 +1,1 @@
+"""Benchmarks: run with `make bench` (all) or `make bench BENCH_ARGS="pages"` (one)."""

@@ -1,0 +1,31 @@
+"""`python -m bench [NAME ...]`: run the named benchmarks, or all of them.
+
+Each benchmark is a module in this package with a `main(argv: list[str]) -> int`; it prints its
+own table. Benchmarks are never part of the test suite.
+"""
+
+import importlib
+import sys
+
+BENCHMARKS = [
+    # "pages",   # issue 6: page serving, cached and uncached, against static nginx
+    # "wxr",     # issue 3: WordPress import throughput and memory
+    # "digest",  # issue 4: digest sending to smtp-sink
+]
+
+
+def main(argv: list[str]) -> int:
+    names = [arg for arg in argv if not arg.startswith("-")] or BENCHMARKS
+    options = [arg for arg in argv if arg.startswith("-")]
+    status = 0
+    for name in names:
+        if name not in BENCHMARKS:
+            print(f"bench: unknown benchmark {name!r}; known: {', '.join(BENCHMARKS)}")
+            return 2
+        print(f"== bench {name}", flush=True)
+        status |= importlib.import_module(f"bench.{name}").main(options)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
