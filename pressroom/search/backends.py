@@ -1,0 +1,102 @@
+"""Full-text search over public articles: SQLite FTS5 or PostgreSQL, behind one interface."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
+from django.db import connection
+from django.db.models import F, Value
+
+from pressroom.publishing.html import html_to_text
+from pressroom.publishing.models import Article
+from pressroom.search.models import SearchDocument
+
+
+def _public_articles(article_ids: Iterable[int] | None) -> Iterable[Article]:
+    articles = Article.objects.published().only("id", "title", "excerpt", "body")
+    if article_ids is not None:
+        articles = articles.filter(id__in=list(article_ids))
+    return articles.iterator(chunk_size=1000)
+
+
+def _fts5_query(text: str) -> str:
+    """Words of the reader's query as FTS5 prefix terms: no operator in it can cause an error."""
+    words = re.findall(r"\w+", text.lower())
+    return " ".join(f'"{word}"*' for word in words[:12])
+
+
+def index_articles(article_ids: Iterable[int] | None = None) -> int:
+    """(Re)index the given articles, or all; drop those no longer public. Returns rows indexed."""
+    ids = None if article_ids is None else list(article_ids)
+    remove_articles(ids)
+    count = 0
+    if connection.vendor == "postgresql":
+        for article in _public_articles(ids):
+            SearchDocument.objects.update_or_create(
+                article_id=article.id,
+                defaults={
+                    "document": SearchVector(Value(article.title), weight="A", config="english")
+                    + SearchVector(Value(article.excerpt), weight="B", config="english")
+                    + SearchVector(Value(html_to_text(article.body)), weight="C", config="english")
+                },
+            )
+            count += 1
+        return count
+    with connection.cursor() as cursor:
+        rows = [
+            (article.id, article.title, article.excerpt, html_to_text(article.body))
+            for article in _public_articles(ids)
+        ]
+        cursor.executemany(
+            "INSERT INTO search_article_fts (rowid, title, excerpt, body) VALUES (%s, %s, %s, %s)",
+            rows,
+        )
+        count = len(rows)
+    return count
+
+
+def remove_articles(article_ids: list[int] | None) -> None:
+    if connection.vendor == "postgresql":
+        documents = SearchDocument.objects.all()
+        if article_ids is not None:
+            documents = documents.filter(article_id__in=article_ids)
+        documents.delete()
+        return
+    with connection.cursor() as cursor:
+        if article_ids is None:
+            cursor.execute("DELETE FROM search_article_fts")
+        else:
+            for start in range(0, len(article_ids), 500):
+                chunk = article_ids[start : start + 500]
+                placeholders = ",".join(["%s"] * len(chunk))
+                cursor.execute(
+                    f"DELETE FROM search_article_fts WHERE rowid IN ({placeholders})",  # noqa: S608 (placeholders only)
+                    chunk,
+                )
+
+
+def search_article_ids(text: str, limit: int = 20, offset: int = 0) -> list[int]:
+    """Ids of public articles matching `text`, best match first."""
+    if not text.strip():
+        return []
+    if connection.vendor == "postgresql":
+        query = SearchQuery(text, config="english", search_type="websearch")
+        return list(
+            SearchDocument.objects.filter(document=query)
+            .annotate(rank=SearchRank(F("document"), query))
+            .order_by("-rank", "-article_id")
+            .values_list("article_id", flat=True)[offset : offset + limit]
+        )
+    match = _fts5_query(text)
+    if not match:
+        return []
+    with connection.cursor() as cursor:
+        # bm25 weights: a hit in the title counts most, then the excerpt, then the body.
+        cursor.execute(
+            "SELECT rowid FROM search_article_fts WHERE search_article_fts MATCH %s "
+            "ORDER BY bm25(search_article_fts, 10.0, 4.0, 1.0), rowid DESC LIMIT %s OFFSET %s",
+            [match, limit, offset],
+        )
+        return [row[0] for row in cursor.fetchall()]

@@ -1,0 +1,28 @@
+from django.conf import settings
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from pressroom.publishing.models import Article
+from pressroom.search.backends import search_article_ids
+
+MAX_PAGES = 50
+
+
+def search(request: HttpRequest) -> HttpResponse:
+    query = request.GET.get("q", "").strip()[:200]
+    try:
+        page = int(request.GET.get("page", "1"))
+    except ValueError:
+        raise Http404("No such page.") from None
+    if not 1 <= page <= MAX_PAGES:
+        raise Http404("No such page.")
+    per_page = settings.ARTICLES_PER_PAGE
+    ids = search_article_ids(query, limit=per_page + 1, offset=(page - 1) * per_page)
+    by_id = Article.objects.published().for_listing().in_bulk(ids[:per_page])
+    articles = [by_id[article_id] for article_id in ids[:per_page] if article_id in by_id]
+    older = page + 1 if len(ids) > per_page and page < MAX_PAGES else None
+    return render(
+        request,
+        "search/search_results.html",
+        {"query": query, "articles": articles, "older": older},
+    )
