@@ -2,6 +2,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest
 
+from pressroom.publishing.listings import featured_topics
 from pressroom.publishing.models import Topic
 
 NAVIGATION_CACHE_KEY = "front:navigation-topics"
@@ -11,7 +12,7 @@ def navigation_topics() -> list[Topic]:
     """The featured topics shown in the header, cached until content changes."""
     return cache.get_or_set(
         NAVIGATION_CACHE_KEY,
-        lambda: list(Topic.objects.filter(is_featured=True).order_by("name")[:8]),
+        featured_topics,
         timeout=300,
     )
 

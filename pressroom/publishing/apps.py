@@ -8,4 +8,5 @@ class PublishingConfig(AppConfig):
     def ready(self) -> None:
         from pressroom.publishing.roles import ensure_editor_group
 
-        post_migrate.connect(ensure_editor_group, sender=self)
+        # Every app's post_migrate, so that later apps' permissions are granted too.
+        post_migrate.connect(ensure_editor_group, dispatch_uid="publishing-editor-group")

@@ -128,8 +128,13 @@ def clean_body_html(raw: str) -> str:
 
 
 def html_to_text(fragment: str) -> str:
-    """Plain text of an HTML fragment: tags stripped, entities decoded, whitespace folded."""
-    text = re.sub(r"<[^>]*>", " ", fragment)
+    """Plain text of an HTML fragment: tags stripped, entities decoded, whitespace folded.
+
+    Block tags and line breaks separate words; inline tags (<em>, <a>, ...) do not, so
+    "un<em>believ</em>able" stays one word.
+    """
+    text = re.sub(rf"</?(?:{BLOCK_TAGS})\b[^>]*>", " ", fragment, flags=re.I)
+    text = re.sub(r"<[^>]*>", "", text)
     return " ".join(html.unescape(text).split())
 
 

@@ -60,3 +60,10 @@ def latest_articles(limit: int) -> list[Article]:
 
 def featured_topics(limit: int = 8) -> list[Topic]:
     return list(Topic.objects.filter(is_featured=True).order_by("name")[:limit])
+
+
+def cached_featured_topics() -> list[Topic]:
+    """Featured topics from the cache the header navigation shares (cleared on any change)."""
+    from pressroom.front.context_processors import navigation_topics
+
+    return navigation_topics()

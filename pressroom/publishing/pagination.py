@@ -7,10 +7,12 @@ an offset, so page 500 of a topic reads as few rows as page 1 and no request cou
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from django.db.models import Q, QuerySet
 from django.http import Http404, QueryDict
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -19,20 +21,21 @@ class Cursor:
     id: int
 
     def encode(self) -> str:
-        micros = int(self.published_at.timestamp()) * 1_000_000 + self.published_at.microsecond
+        # Integer arithmetic: a float timestamp can round .999999 up into the next second.
+        micros = (self.published_at - EPOCH) // timedelta(microseconds=1)
         return f"{micros}-{self.id}"
 
     @classmethod
     def decode(cls, value: str) -> Cursor:
         """Parse a cursor from a URL; anything malformed is a 404, never a 500."""
         try:
-            micros_text, id_text = value.split("-")
+            micros_text, id_text = value.rsplit("-", 1)  # micros may be negative (pre-1970)
             micros, article_id = int(micros_text), int(id_text)
-            seconds, micro = divmod(micros, 1_000_000)
-            published_at = datetime.fromtimestamp(seconds, tz=UTC).replace(microsecond=micro)
+            published_at = EPOCH + timedelta(microseconds=micros)
         except (ValueError, OverflowError, OSError):
             raise Http404("No such page.") from None
-        if article_id < 0:
+        # Ids beyond a 64-bit integer would make the database raise instead of finding nothing.
+        if not 0 <= article_id < 2**63:
             raise Http404("No such page.")
         return cls(published_at, article_id)
 

@@ -13,7 +13,10 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "publishing/home.html",
-        {"page": page, "featured_topics": listings.featured_topics() if page.is_first else []},
+        {
+            "page": page,
+            "featured_topics": listings.cached_featured_topics() if page.is_first else [],
+        },
     )
 
 

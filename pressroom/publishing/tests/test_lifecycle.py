@@ -1,0 +1,111 @@
+"""An article's life: draft, scheduled, published, unpublished; slugs and old addresses."""
+
+import time
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from pressroom.publishing import services
+from pressroom.publishing.models import Article, ArticleStateError
+
+pytestmark = pytest.mark.django_db
+
+
+def _move_time(monkeypatch, by: timedelta) -> None:
+    moved = timezone.now() + by
+    monkeypatch.setattr(timezone, "now", lambda: moved)
+
+
+def test_scheduled_article_appears_on_its_own_when_its_time_comes(
+    client, make_article, monkeypatch
+):
+    article = make_article(status="draft")
+    services.publish_article(article, at=timezone.now() + timedelta(hours=1))
+    assert article.status == Article.Status.SCHEDULED
+
+    assert client.get(article.get_absolute_url()).status_code == 404
+    assert article.title not in client.get("/topics/peru/").content.decode()
+    assert article.title not in client.get("/").content.decode()
+    assert article.title not in client.get("/feed/").content.decode()
+
+    # No job runs in between: only the clock moves.
+    _move_time(monkeypatch, timedelta(hours=1, seconds=1))
+    assert client.get(article.get_absolute_url()).status_code == 200
+    assert article.title in client.get("/topics/peru/").content.decode()
+    assert article.title in client.get("/authors/ana-quispe/").content.decode()
+    assert article.title in client.get("/").content.decode()
+    assert article.title in client.get("/feed/").content.decode()
+
+
+def test_article_published_a_moment_ahead_is_public_a_moment_later(client, make_article):
+    article = make_article(status="draft")
+    services.publish_article(article, at=timezone.now() + timedelta(seconds=1))
+    assert client.get(article.get_absolute_url()).status_code == 404
+    time.sleep(1.1)
+    assert client.get(article.get_absolute_url()).status_code == 200
+    assert article.title in client.get("/topics/peru/").content.decode()
+
+
+def test_scheduling_needs_a_future_time(make_article):
+    article = make_article(status="draft")
+    with pytest.raises(ArticleStateError):
+        article.schedule(timezone.now() - timedelta(minutes=1))
+
+
+def test_unpublished_article_disappears_for_readers(client, make_article):
+    article = make_article()
+    services.unpublish_article(article)
+    assert client.get(article.get_absolute_url()).status_code == 404
+    assert article.title not in client.get("/topics/peru/").content.decode()
+    with pytest.raises(ArticleStateError):
+        services.unpublish_article(article)
+
+
+def test_publishing_now_keeps_an_earlier_publication_date(make_article):
+    article = make_article()
+    first_published = article.published_at
+    services.unpublish_article(article)
+    services.publish_article(article)
+    assert article.published_at == first_published
+
+
+def test_two_articles_with_the_same_title_get_different_slugs(client, make_article):
+    first = make_article(title="Strike in Puno")
+    second = make_article(title="Strike in Puno")
+    third = make_article(title="Strike in Puno")
+    assert first.slug == "strike-in-puno"
+    assert second.slug == "strike-in-puno-2"
+    assert third.slug == "strike-in-puno-3"
+    for article in (first, second, third):
+        assert client.get(article.get_absolute_url()).status_code == 200
+
+
+def test_a_slug_typed_twice_is_made_unique(make_article):
+    first = make_article(title="One", slug="same-slug")
+    second = make_article(title="Two", slug="same-slug")
+    assert first.slug == "same-slug"
+    assert second.slug == "same-slug-2"
+
+
+def test_old_addresses_answer_301_to_the_article(client, make_article):
+    article = make_article()
+    services.save_article(
+        article,
+        legacy_paths=["/2019/05/miners-march", "https://old.example/?p=42", "/old/story.html"],
+    )
+    for old in ["/2019/05/miners-march/", "/2019/05/miners-march", "/?p=42", "/old/story.html"]:
+        response = client.get(old)
+        assert response.status_code == 301, old
+        assert response["Location"] == article.get_absolute_url()
+
+
+def test_old_topic_address_answers_301_to_the_topic(client, topic):
+    services.add_legacy_path("/category/peru/", topic=topic)
+    response = client.get("/category/peru/")
+    assert response.status_code == 301
+    assert response["Location"] == "/topics/peru/"
+
+
+def test_unknown_front_page_query_without_legacy_path_is_the_front_page(client, make_article):
+    assert client.get("/?p=999").status_code == 200
