@@ -41,6 +41,15 @@ def editor_client(client, editor):
 
 
 @pytest.fixture
+def reader_client(db):
+    """A reader: an anonymous visitor with a browser of their own (not `client`, which
+    `editor_client` logs in)."""
+    from django.test import Client
+
+    return Client()
+
+
+@pytest.fixture
 def topic(db) -> Topic:
     return services.save_topic(Topic(name="Peru", description="News from Peru."))
 

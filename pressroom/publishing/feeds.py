@@ -7,6 +7,7 @@ from django.contrib.syndication.views import Feed
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from django.utils.feedgenerator import Atom1Feed, Rss201rev2Feed
+from django.utils.html import escape
 
 from pressroom.publishing.models import Article, Topic
 
@@ -36,7 +37,8 @@ class LatestArticlesFeed(Feed):
         return item.title
 
     def item_description(self, item: Article) -> str:
-        return item.excerpt
+        # Readers treat a description as HTML; the excerpt is plain text, so escape it.
+        return escape(item.excerpt)
 
     def item_pubdate(self, item: Article):
         return item.published_at

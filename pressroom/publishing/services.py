@@ -56,6 +56,13 @@ def prepare_article(article: Article) -> None:
         article.slug = unique_slug(Article, article.title, exclude_pk=article.pk, max_length=255)
     elif Article.objects.filter(slug=article.slug).exclude(pk=article.pk).exists():
         article.slug = unique_slug(Article, article.slug, exclude_pk=article.pk, max_length=255)
+    if (
+        article.status == Article.Status.PUBLISHED
+        and article.published_at is not None
+        and article.published_at > timezone.now()
+    ):
+        # Published with a future time (an import, a form) is scheduled; say so in lists.
+        article.status = Article.Status.SCHEDULED
     if article.original_url and not article.canonical_url:
         article.canonical_url = article.original_url
 

@@ -1,0 +1,263 @@
+"""The editor persona works in the admin: write, preview, schedule, publish, unpublish, find."""
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.contrib.messages import get_messages
+from django.utils import timezone
+
+from pressroom.publishing import services
+from pressroom.publishing.models import Article, Author, Topic
+
+pytestmark = pytest.mark.django_db
+
+ADD_URL = "/admin/publishing/article/add/"
+CHANGELIST_URL = "/admin/publishing/article/"
+
+
+def article_form(**fields) -> dict:
+    """What the admin's add form posts, with an empty inline for old addresses."""
+    data = {
+        "title": "Teachers strike in Cusco",
+        "slug": "",
+        "body": "<p>Teachers walked out on Monday.</p>",
+        "editor_excerpt": "",
+        "status": "published",
+        "published_at_0": "",
+        "published_at_1": "",
+        "authors_chosen": [],
+        "topics_chosen": [],
+        "lead_image_url": "",
+        "lead_image_alt": "",
+        "original_outlet": "",
+        "original_url": "",
+        "canonical_url": "",
+        "legacy_paths-TOTAL_FORMS": "0",
+        "legacy_paths-INITIAL_FORMS": "0",
+        "legacy_paths-MIN_NUM_FORMS": "0",
+        "legacy_paths-MAX_NUM_FORMS": "1000",
+        "_save": "Save",
+    }
+    data.update(fields)
+    return data
+
+
+def split(moment) -> dict:
+    local = timezone.localtime(moment)
+    return {"published_at_0": f"{local:%Y-%m-%d}", "published_at_1": f"{local:%H:%M:%S}"}
+
+
+def test_editor_is_staff_not_superuser_and_reaches_publishing(editor, editor_client):
+    assert editor.is_staff
+    assert not editor.is_superuser
+    index = editor_client.get("/admin/").content.decode()
+    for model in ["article", "topic", "author"]:
+        assert f'href="/admin/publishing/{model}/"' in index
+    assert editor_client.get("/admin/auth/user/").status_code == 403
+
+
+def test_add_form_uses_the_prose_editor_for_the_body(editor_client):
+    html = editor_client.get(ADD_URL).content.decode()
+    assert re.search(r'<textarea name="body"[^>]*data-django-prose-editor-configurable=', html)
+    assert "django_prose_editor/" in html  # the editor's script and styles are loaded
+
+
+def test_editor_adds_an_article_that_is_cleaned_and_published(
+    reader_client, editor_client, topic, author
+):
+    response = editor_client.post(
+        ADD_URL,
+        article_form(
+            body='<p onclick="steal()">Teachers walked out.<script>alert(1)</script></p>'
+            '<p><a href="javascript:alert(2)">link</a></p>',
+            authors_chosen=[author.pk],
+            topics_chosen=[topic.pk],
+        ),
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    article = Article.objects.get(title="Teachers strike in Cusco")
+    assert article.status == Article.Status.PUBLISHED
+    assert article.is_public
+    assert article.slug == "teachers-strike-in-cusco"
+    assert "script" not in article.body
+    assert "onclick" not in article.body
+    assert "javascript:" not in article.body
+    assert article.excerpt == "Teachers walked out."
+    assert list(article.authors.all()) == [author]
+    assert list(article.topics.all()) == [topic]
+    # Readers see it right away, on its page and in its topic.
+    assert reader_client.get(article.get_absolute_url()).status_code == 200
+    assert article.title in reader_client.get(topic.get_absolute_url()).content.decode()
+
+
+def test_editor_schedules_an_article_and_previews_it_while_readers_get_404(
+    reader_client, editor_client, topic
+):
+    when = timezone.now() + timedelta(days=2)
+    response = editor_client.post(
+        ADD_URL, article_form(status="scheduled", topics_chosen=[topic.pk], **split(when))
+    )
+    assert response.status_code == 302
+    article = Article.objects.get()
+    assert article.status == Article.Status.SCHEDULED
+    assert not article.is_public
+    assert reader_client.get(article.get_absolute_url()).status_code == 404
+    assert article.title not in reader_client.get(topic.get_absolute_url()).content.decode()
+    preview = editor_client.get(article.get_absolute_url())
+    assert preview.status_code == 200
+    assert "Preview: this article is scheduled" in preview.content.decode()
+    assert preview["X-Robots-Tag"] == "noindex"
+
+
+def test_publishing_with_a_future_time_schedules(editor_client):
+    when = timezone.now() + timedelta(hours=3)
+    editor_client.post(ADD_URL, article_form(status="published", **split(when)))
+    article = Article.objects.get()
+    assert article.status == Article.Status.SCHEDULED
+    assert article.published_at > timezone.now()
+
+
+def test_scheduling_without_a_future_time_is_refused_with_a_message(editor_client):
+    response = editor_client.post(ADD_URL, article_form(status="scheduled"))
+    assert response.status_code == 200
+    assert "Choose a time in the future to schedule this article." in response.content.decode()
+    assert not Article.objects.exists()
+
+
+def test_draft_is_previewed_by_the_editor_and_hidden_from_readers(reader_client, editor_client):
+    editor_client.post(ADD_URL, article_form(status="draft"))
+    article = Article.objects.get()
+    assert article.status == Article.Status.DRAFT
+    assert reader_client.get(article.get_absolute_url()).status_code == 404
+    preview = editor_client.get(article.get_absolute_url()).content.decode()
+    assert "Preview: this article is draft" in preview
+
+
+def test_editor_edits_an_article_and_the_change_is_cleaned(editor_client, make_article):
+    article = make_article()
+    url = f"/admin/publishing/article/{article.pk}/change/"
+    form = editor_client.get(url).content.decode()
+    assert article.title in form
+    response = editor_client.post(
+        url,
+        article_form(
+            title="Corrected title",
+            slug=article.slug,
+            body='<p>Corrected.</p><iframe src="https://evil.example/x"></iframe>',
+            authors_chosen=[author.pk for author in article.authors.all()],
+            topics_chosen=[topic.pk for topic in article.topics.all()],
+            **split(article.published_at),
+        ),
+    )
+    assert response.status_code == 302
+    article.refresh_from_db()
+    assert article.title == "Corrected title"
+    assert "evil.example" not in article.body
+    assert article.slug == "miners-march-on-lima"
+
+
+def test_unpublish_and_publish_actions(reader_client, editor_client, make_article):
+    first = make_article(title="First")
+    second = make_article(title="Second")
+    response = editor_client.post(
+        CHANGELIST_URL,
+        {"action": "unpublish", "_selected_action": [first.pk, second.pk]},
+        follow=True,
+    )
+    assert "2 article(s) unpublished." in [str(m) for m in get_messages(response.wsgi_request)]
+    for article in (first, second):
+        article.refresh_from_db()
+        assert article.status == Article.Status.DRAFT
+        assert reader_client.get(article.get_absolute_url()).status_code == 404
+
+    editor_client.post(CHANGELIST_URL, {"action": "publish_now", "_selected_action": [first.pk]})
+    first.refresh_from_db()
+    assert first.status == Article.Status.PUBLISHED
+    assert reader_client.get(first.get_absolute_url()).status_code == 200
+
+
+def test_unpublishing_a_draft_warns_instead_of_failing(editor_client, make_article):
+    draft = make_article(title="Still a draft", status="draft")
+    response = editor_client.post(
+        CHANGELIST_URL, {"action": "unpublish", "_selected_action": [draft.pk]}, follow=True
+    )
+    assert response.status_code == 200
+    messages = [str(m) for m in get_messages(response.wsgi_request)]
+    assert any("This article is not published." in message for message in messages)
+
+
+def _changelist_titles(editor_client, query: str) -> set[str]:
+    response = editor_client.get(CHANGELIST_URL + query)
+    assert response.status_code == 200
+    return set(
+        re.findall(
+            r'<th class="field-title"><a href="[^"]+">([^<]+)</a>', response.content.decode()
+        )
+    )
+
+
+def test_changelist_filters_by_status_topic_and_author_and_searches_titles(
+    editor_client, make_article, topic, author
+):
+    chile = services.save_topic(Topic(name="Chile"))
+    luis = services.save_author(Author(name="Luis Mamani"))
+    make_article(title="Peru by Ana")
+    make_article(title="Chile by Luis", topics=[chile], authors=[luis])
+    make_article(title="Peru draft", status="draft")
+    make_article(title="Peru later", published_at=timezone.now() + timedelta(days=1))
+
+    assert _changelist_titles(editor_client, "") == {
+        "Peru by Ana",
+        "Chile by Luis",
+        "Peru draft",
+        "Peru later",
+    }
+    assert _changelist_titles(editor_client, "?status__exact=draft") == {"Peru draft"}
+    assert _changelist_titles(editor_client, "?status__exact=scheduled") == {"Peru later"}
+    assert _changelist_titles(editor_client, f"?topic_links__topic__id__exact={chile.pk}") == {
+        "Chile by Luis"
+    }
+    assert _changelist_titles(editor_client, f"?author_links__author__id__exact={author.pk}") == {
+        "Peru by Ana",
+        "Peru draft",
+        "Peru later",
+    }
+    assert _changelist_titles(editor_client, "?q=chile") == {"Chile by Luis"}
+    changelist = editor_client.get(CHANGELIST_URL).content.decode()
+    assert f"topic_links__topic__id__exact={chile.pk}" in changelist
+    assert f"author_links__author__id__exact={luis.pk}" in changelist
+
+
+def test_editor_manages_topics_and_authors(reader_client, editor_client):
+    response = editor_client.post(
+        "/admin/publishing/topic/add/",
+        {"name": "Climate", "slug": "climate", "description": "Heat.", "_save": "Save"},
+    )
+    assert response.status_code == 302
+    assert Topic.objects.get(slug="climate").name == "Climate"
+    assert reader_client.get("/topics/climate/").status_code == 200
+
+    response = editor_client.post(
+        "/admin/publishing/author/add/",
+        {"name": "Luis Mamani", "slug": "luis-mamani", "bio": "Reports.", "_save": "Save"},
+    )
+    assert response.status_code == 302
+    assert reader_client.get("/authors/luis-mamani/").status_code == 200
+
+
+def test_oversized_body_is_refused_with_a_message_and_nothing_saved(editor_client, settings):
+    settings.MAX_BODY_BYTES = 2000
+    response = editor_client.post(ADD_URL, article_form(body="<p>" + "x" * 3000 + "</p>"))
+    assert response.status_code == 200
+    assert "The body is too long" in response.content.decode()
+    assert not Article.objects.exists()
+
+
+def test_two_articles_added_with_the_same_title_get_unique_addresses(editor_client):
+    editor_client.post(ADD_URL, article_form())
+    editor_client.post(ADD_URL, article_form())
+    assert sorted(Article.objects.values_list("slug", flat=True)) == [
+        "teachers-strike-in-cusco",
+        "teachers-strike-in-cusco-2",
+    ]
