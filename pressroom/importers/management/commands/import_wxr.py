@@ -1,0 +1,110 @@
+"""`pressroom import_wxr FILE [--dry-run]`: bring a WordPress site's posts across."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+from typing import BinaryIO, TextIO
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import DatabaseError
+
+from pressroom.importers.report import ImportInterrupted
+from pressroom.importers.wordpress import import_file
+
+
+class ProgressBar:
+    """One line on stderr, redrawn at most a few times a second."""
+
+    WIDTH = 30
+
+    def __init__(self, source: BinaryIO, size: int, stream: TextIO) -> None:
+        self.source, self.size, self.stream = source, max(size, 1), stream
+        self.last_drawn = 0.0
+
+    def __call__(self, entries: int) -> None:
+        now = time.monotonic()
+        if now - self.last_drawn < 0.2:
+            return
+        self.last_drawn = now
+        fraction = min(self.source.tell() / self.size, 1.0)
+        filled = int(fraction * self.WIDTH)
+        bar = "#" * filled + "-" * (self.WIDTH - filled)
+        self.stream.write(f"\r[{bar}] {fraction:4.0%}  {entries} entries")
+        self.stream.flush()
+
+    def finish(self) -> None:
+        if self.last_drawn:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+class Command(BaseCommand):
+    help = (
+        "Import a WordPress export (Tools > Export > All content): posts, drafts, scheduled "
+        "posts, authors, categories and tags, with redirects from the old addresses. "
+        "Re-running the same file updates in place."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("file", type=Path, help="The WXR (.xml) file WordPress exported.")
+        parser.add_argument(
+            "--dry-run", action="store_true", help="Read and count everything, save nothing."
+        )
+        parser.add_argument(
+            "--progress",
+            action="store_true",
+            help="Show a progress bar on stderr even when it is not a terminal.",
+        )
+        parser.add_argument(
+            "--timezone",
+            help="The WordPress site's timezone (e.g. America/Lima), for posts that carry only "
+            "a local date. Default: the TIME_ZONE setting.",
+        )
+        parser.add_argument(
+            "--batch-size", type=int, default=500, help="Posts committed per transaction."
+        )
+
+    def handle(self, *args: object, **options: object) -> None:
+        path: Path = options["file"]  # type: ignore[assignment]
+        site_timezone = None
+        if options["timezone"]:
+            try:
+                site_timezone = ZoneInfo(str(options["timezone"]))
+            except (ZoneInfoNotFoundError, ValueError):
+                raise CommandError(f"Unknown timezone {options['timezone']!r}.") from None
+        batch_size = int(options["batch_size"])  # type: ignore[call-overload]
+        if batch_size < 1:
+            raise CommandError("--batch-size must be 1 or more.")
+        try:
+            source = path.open("rb")
+        except OSError as error:
+            raise CommandError(f"Cannot read {path}: {error.strerror}.") from None
+        show_progress = bool(options["progress"]) or sys.stderr.isatty()
+        with source:
+            bar = ProgressBar(source, os.fstat(source.fileno()).st_size, sys.stderr)
+            try:
+                report = import_file(
+                    source,
+                    site_timezone=site_timezone,
+                    dry_run=bool(options["dry_run"]),
+                    batch_size=batch_size,
+                    progress=bar if show_progress else None,
+                )
+            except ImportInterrupted as error:
+                bar.finish()
+                for line in error.report.lines():
+                    self.stdout.write(line)
+                kept = "nothing was saved" if options["dry_run"] else "entries before it were saved"
+                raise CommandError(
+                    f"{path}: {error} — {kept}; fix the file and run the import again."
+                ) from None
+            except DatabaseError as error:
+                bar.finish()
+                raise CommandError(f"The database refused the import: {error}") from None
+            bar.finish()
+        for line in report.lines():
+            self.stdout.write(line)

@@ -1,0 +1,69 @@
+"""What an import did, per kind of thing, for the command's summary and for tests."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+REPORT_KINDS = ("posts", "pages", "media", "other", "authors", "topics")
+
+
+@dataclass
+class KindSummary:
+    created: int = 0
+    updated: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+    failed: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def skipped_total(self) -> int:
+        return sum(self.skipped.values())
+
+    @property
+    def failed_total(self) -> int:
+        return sum(self.failed.values())
+
+    def line(self, kind: str) -> str:
+        def reasons(counter: Counter[str]) -> str:
+            if not counter:
+                return ""
+            return " (" + ", ".join(f"{reason}: {n}" for reason, n in counter.most_common()) + ")"
+
+        return (
+            f"{kind:<8} created {self.created}, updated {self.updated}, "
+            f"skipped {self.skipped_total}{reasons(self.skipped)}, "
+            f"failed {self.failed_total}{reasons(self.failed)}"
+        )
+
+
+@dataclass
+class ImportReport:
+    source_site: str = ""
+    wxr_version: str = ""
+    dry_run: bool = False
+    kinds: dict[str, KindSummary] = field(
+        default_factory=lambda: {kind: KindSummary() for kind in REPORT_KINDS}
+    )
+
+    def __getitem__(self, kind: str) -> KindSummary:
+        return self.kinds[kind]
+
+    def lines(self) -> list[str]:
+        heading = f"{self.source_site or 'unknown site'} (WXR {self.wxr_version or '?'})"
+        if self.dry_run:
+            heading = f"Dry run, nothing was saved: {heading}"
+        return [heading] + [
+            summary.line(kind)
+            for kind, summary in self.kinds.items()
+            if summary.created or summary.updated or summary.skipped or summary.failed
+            or kind in ("posts", "authors", "topics")
+        ]  # fmt: skip
+
+
+class ImportInterrupted(Exception):
+    """The file broke off or went bad part-way; what came before it has been saved."""
+
+    def __init__(self, message: str, report: ImportReport, line: int | None = None) -> None:
+        super().__init__(message)
+        self.report = report
+        self.line = line

@@ -1,0 +1,247 @@
+"""Turn WordPress post content into the HTML WordPress would have shown. No database.
+
+WordPress stores classic-editor posts without paragraphs and adds them when it displays them
+(wpautop); block-editor posts carry their markup between <!-- wp:... --> comments; both may hold
+shortcodes. `wordpress_body_html` does what WordPress's display filters did, so the imported
+article reads as it did on the old site. The result still goes through clean_body_html.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+from pressroom.publishing.html import html_to_text, truncate_words
+
+# wp-includes/formatting.php: the block-level tags wpautop never wraps in <p>.
+ALL_BLOCKS = (
+    r"(?:table|thead|tfoot|caption|col|colgroup|tbody|tr|td|th|div|dl|dd|dt|ul|ol|li|pre"
+    r"|form|map|area|blockquote|address|style|p|h[1-6]|hr|fieldset|legend|section|article"
+    r"|aside|hgroup|header|footer|nav|figure|figcaption|details|menu|summary)"
+)
+_BLOCK_OPEN = re.compile(r"(<" + ALL_BLOCKS + r"[\s/>])")
+_BLOCK_CLOSE = re.compile(r"(</" + ALL_BLOCKS + r">)")
+_HTML_PARTS = re.compile(r"(<!--.*?-->|<[^>]*>?)", re.S)
+_PRESERVE = re.compile(r"<(script|style|svg|math).*?</\1>", re.S)
+NEWLINE_MARK = " <!-- wpnl --> "
+
+
+def _replace_newlines_in_tags(text: str) -> str:
+    """wp_replace_in_html_tags: a newline inside a tag must not become a paragraph break."""
+    parts = _HTML_PARTS.split(text)
+    for index in range(1, len(parts), 2):
+        parts[index] = parts[index].replace("\n", NEWLINE_MARK)
+    return "".join(parts)
+
+
+def wpautop(text: str, br: bool = True) -> str:
+    """A port of WordPress's wpautop(): double newlines make paragraphs, single ones <br />,
+    never inside block elements or <pre>."""
+    if not text.strip():
+        return ""
+    pre_tags: dict[str, str] = {}
+    text += "\n"
+    if "<pre" in text:
+        *pieces, last = text.split("</pre>")
+        text = ""
+        for number, piece in enumerate(pieces):
+            start = piece.find("<pre")
+            if start == -1:
+                text += piece
+                continue
+            name = f"<pre wp-pre-tag-{number}></pre>"
+            pre_tags[name] = piece[start:] + "</pre>"
+            text += piece[:start] + name
+        text += last
+
+    text = re.sub(r"<br\s*/?>\s*<br\s*/?>", "\n\n", text)
+    text = _BLOCK_OPEN.sub(r"\n\n\1", text)
+    text = _BLOCK_CLOSE.sub(r"\1\n\n", text)
+    text = re.sub(r"(<hr\s*?/?>)", "\\1\n\n", text)
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = _replace_newlines_in_tags(text)
+
+    if "<option" in text:
+        text = re.sub(r"\s*<option", "<option", text)
+        text = re.sub(r"</option>\s*", "</option>", text)
+    if "</object>" in text:
+        text = re.sub(r"(<object[^>]*>)\s*", r"\1", text)
+        text = re.sub(r"\s*</object>", "</object>", text)
+        text = re.sub(r"\s*(</?(?:param|embed)[^>]*>)\s*", r"\1", text)
+    if "<source" in text or "<track" in text:
+        text = re.sub(r"([<\[](?:audio|video)[^>\]]*[>\]])\s*", r"\1", text)
+        text = re.sub(r"\s*([<\[]/(?:audio|video)[>\]])", r"\1", text)
+        text = re.sub(r"\s*(<(?:source|track)[^>]*>)\s*", r"\1", text)
+    if "<figcaption" in text:
+        text = re.sub(r"\s*(<figcaption[^>]*>)", r"\1", text)
+        text = re.sub(r"</figcaption>\s*", "</figcaption>", text)
+
+    text = re.sub(r"\n\n+", "\n\n", text)
+    paragraphs = [part for part in re.split(r"\n\s*\n", text) if part]
+    text = "".join("<p>" + part.strip("\n") + "</p>\n" for part in paragraphs)
+
+    text = re.sub(r"<p>\s*</p>", "", text)
+    text = re.sub(r"<p>([^<]+)</(div|address|form)>", r"<p>\1</p></\2>", text)
+    text = re.sub(r"<p>\s*(</?" + ALL_BLOCKS + r"[^>]*>)\s*</p>", r"\1", text)
+    text = re.sub(r"<p>(<li.+?)</p>", r"\1", text)
+    text = re.sub(r"<p><blockquote([^>]*)>", r"<blockquote\1><p>", text, flags=re.I)
+    text = text.replace("</blockquote></p>", "</p></blockquote>")
+    text = re.sub(r"<p>\s*(</?" + ALL_BLOCKS + r"[^>]*>)", r"\1", text)
+    text = re.sub(r"(</?" + ALL_BLOCKS + r"[^>]*>)\s*</p>", r"\1", text)
+
+    if br:
+        text = _PRESERVE.sub(lambda m: m.group(0).replace("\n", "<WPPreserveNewline />"), text)
+        text = text.replace("<br>", "<br />").replace("<br/>", "<br />")
+        text = re.sub(r"(?<!<br />)\s*\n", "<br />\n", text)
+        text = text.replace("<WPPreserveNewline />", "\n")
+
+    text = re.sub(r"(</?" + ALL_BLOCKS + r"[^>]*>)\s*<br />", r"\1", text)
+    text = re.sub(r"<br />(\s*</?(?:p|li|div|dl|dd|dt|th|pre|td|ul|ol)[^>]*>)", r"\1", text)
+    text = re.sub(r"\n</p>$", "</p>", text)
+    for name, original in pre_tags.items():
+        text = text.replace(name, original)
+    if "<!-- wpnl -->" in text:
+        text = text.replace(NEWLINE_MARK, "\n").replace("<!-- wpnl -->", "\n")
+    return text
+
+
+# Block editor ---------------------------------------------------------------------------------
+
+_BLOCK_COMMENT = re.compile(r"<!--\s*/?wp:[^>]*?-->\n?", re.S)
+
+
+def is_block_content(content: str) -> bool:
+    """WordPress's has_blocks(): block-editor content is never run through wpautop."""
+    return "<!-- wp:" in content
+
+
+def strip_block_comments(content: str) -> str:
+    """Drop the <!-- wp:... --> delimiters and keep the HTML between them."""
+    return _BLOCK_COMMENT.sub("", content)
+
+
+# Shortcodes -----------------------------------------------------------------------------------
+
+# Shortcodes that stand alone and produce media or widgets: without their plugin they vanish.
+# Unknown unpaired [words] are left alone: in journalism "[sic]" or "[Editor's note ...]" are
+# text, not shortcodes.
+SELF_CLOSING_SHORTCODES = {
+    "gallery", "playlist", "embed", "audio", "video", "caption", "wp_caption", "youtube",
+    "vimeo", "soundcloud", "googlemaps", "contact-form", "contact-form-7", "gravityform",
+    "gravityforms", "archives", "sitemap", "tweet", "twitter-timeline", "instagram", "slideshow",
+    "polldaddy", "crowdsignal", "recipe", "dailymotion", "ted", "scribd", "slideshare", "wpvideo",
+    "blip.tv", "flickr", "facebook", "spotify", "bandcamp", "mixcloud", "gist", "googleapps",
+    "wufoo", "portfolio", "testimonials", "jetpack_subscription_form", "mailchimp", "rev_slider",
+    "layerslider", "table", "ratings", "more", "nextpage", "email-subscribers", "wpforms", "ninja_form",
+}  # fmt: skip
+_ATTRIBUTE = re.compile(r"""([\w-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s'"\]]+))""")
+_PAIRED = re.compile(
+    r"\[([a-zA-Z][\w.-]*)((?:\s[^\]]*)?)\](.*?)\[/\1\]",
+    re.S,
+)
+_UNPAIRED = re.compile(r"\[([a-zA-Z][\w.-]*)((?:\s[^\]]*)?)/?\]")
+_ESCAPED = re.compile(r"\[(\[[^\[\]]+\])\]")
+_LEADING_IMAGE = re.compile(r"^\s*((?:<a\b[^>]*>\s*)?<img\b[^>]*>(?:\s*</a>)?)(.*)$", re.S | re.I)
+MEDIA_SOURCE_ATTRIBUTES = ("src", "mp3", "m4a", "ogg", "wav", "mp4", "m4v", "webm", "ogv", "wmv")
+
+
+def shortcode_attributes(text: str) -> dict[str, str]:
+    return {
+        match.group(1).lower(): next(g for g in match.groups()[1:] if g is not None)
+        for match in _ATTRIBUTE.finditer(text)
+    }
+
+
+def caption_to_figure(attributes: dict[str, str], inner: str) -> str:
+    """[caption]<img> text[/caption] -> <figure><img><figcaption>text</figcaption></figure>."""
+    match = _LEADING_IMAGE.match(inner)
+    if match is None:
+        return inner
+    image, text = match.group(1), match.group(2).strip()
+    text = text or html.escape(attributes.get("caption", ""))
+    caption = f"<figcaption>{text}</figcaption>" if text else ""
+    return f"<figure>{image}{caption}</figure>"
+
+
+def _media(name: str, attributes: dict[str, str], inner: str) -> str:
+    for key in MEDIA_SOURCE_ATTRIBUTES:
+        if url := attributes.get(key):
+            return f'<{name} controls src="{html.escape(url)}"></{name}>'
+    return inner
+
+
+def _embed(inner: str) -> str:
+    url = html_to_text(inner)
+    if re.fullmatch(r"https?://\S+", url):
+        escaped = html.escape(url)
+        return f'<p><a href="{escaped}">{escaped}</a></p>'
+    return inner
+
+
+def _replace_paired(match: re.Match[str]) -> str:
+    name, raw_attributes, inner = match.group(1), match.group(2), match.group(3)
+    lowered = name.lower()
+    attributes = shortcode_attributes(raw_attributes)
+    if lowered in ("caption", "wp_caption"):
+        return caption_to_figure(attributes, inner)
+    if lowered in ("audio", "video"):
+        return _media(lowered, attributes, inner)
+    if lowered == "embed":
+        return _embed(inner)
+    return inner
+
+
+def _replace_unpaired(match: re.Match[str]) -> str:
+    name = match.group(1).lower()
+    if name not in SELF_CLOSING_SHORTCODES:
+        return match.group(0)
+    if name in ("audio", "video"):
+        return _media(name, shortcode_attributes(match.group(2)), "")
+    return ""
+
+
+def convert_shortcodes(content: str) -> str:
+    """Captions become figures, media shortcodes become <audio>/<video>, other shortcodes go
+    away but keep the text they wrapped. [[foo]] is WordPress's way of writing [foo] literally."""
+    escaped: list[str] = []
+
+    def hide(match: re.Match[str]) -> str:
+        escaped.append(match.group(1))
+        return f"\x00{len(escaped) - 1}\x00"
+
+    content = _ESCAPED.sub(hide, content)
+    for _ in range(10):  # nested shortcodes unwrap from the outside in
+        converted = _PAIRED.sub(_replace_paired, content)
+        if converted == content:
+            break
+        content = converted
+    content = _UNPAIRED.sub(_replace_unpaired, content)
+    return re.sub(r"\x00(\d+)\x00", lambda m: escaped[int(m.group(1))], content)
+
+
+def wordpress_body_html(content: str) -> str:
+    """The post's HTML as WordPress displayed it (before clean_body_html)."""
+    if is_block_content(content):
+        return convert_shortcodes(strip_block_comments(content)).strip()
+    # Captions become <figure> first: figure is a block tag, so wpautop leaves it unwrapped.
+    return wpautop(convert_shortcodes(content))
+
+
+# Titles ---------------------------------------------------------------------------------------
+
+_TAG = re.compile(r"</?[a-zA-Z][^<>]*>")
+UNTITLED_WORDS = 8
+
+
+def plain_title(title: str) -> str:
+    """Markup dropped ('Title <em>With</em> Markup' -> 'Title With Markup'), entities decoded,
+    and a lone '<' or '>' kept as the character it is."""
+    return " ".join(html.unescape(_TAG.sub("", title)).split())
+
+
+def fallback_title(body_html: str, date_label: str) -> str:
+    """A title for a post that had none: its first words, or 'Untitled post <date>'."""
+    text = html_to_text(body_html)
+    if text:
+        return truncate_words(text, UNTITLED_WORDS)
+    return f"Untitled post {date_label}".strip()
