@@ -38,6 +38,8 @@ class LegacyPathRedirectMiddleware:
 
     @staticmethod
     def _find(request: HttpRequest) -> LegacyPath | None:
+        if "\x00" in request.get_full_path():
+            return None  # PostgreSQL refuses NUL in text; no stored path can contain one
         path = request.path if request.path.endswith("/") else request.path + "/"
         candidates = [request.get_full_path(), path, request.path]
         return (

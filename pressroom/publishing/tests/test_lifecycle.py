@@ -38,7 +38,8 @@ def test_scheduled_article_appears_on_its_own_when_its_time_comes(
     assert article.title in client.get("/feed/").content.decode()
 
 
-def test_article_published_a_moment_ahead_is_public_a_moment_later(client, make_article):
+def test_article_published_a_moment_ahead_is_public_a_moment_later(client, make_article, settings):
+    settings.PAGE_CACHE_SECONDS = 0
     article = make_article(status="draft")
     services.publish_article(article, at=timezone.now() + timedelta(seconds=1))
     assert client.get(article.get_absolute_url()).status_code == 404
