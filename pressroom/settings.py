@@ -309,6 +309,14 @@ EMBED_HOSTS = env_list(
 )
 MAX_BODY_BYTES = env_int("MAX_BODY_BYTES", 2 * 1024 * 1024)
 
+# Fundraising. Without STRIPE_SECRET_KEY the donate page says online giving is not configured.
+FUNDRAISING_PROVIDER = env_str("FUNDRAISING_PROVIDER", "stripe")
+FUNDRAISING_CURRENCY = env_str("FUNDRAISING_CURRENCY", "USD").upper()
+STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY")
+STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET")
+STRIPE_API_BASE = env_str("STRIPE_API_BASE", "https://api.stripe.com").rstrip("/")
+STRIPE_TIMEOUT = env_float("STRIPE_TIMEOUT", 20)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

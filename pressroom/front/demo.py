@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 
 DEMO_STEPS: list[str] = [
     "pressroom.search.demo.index_demo_articles",
-    # "pressroom.fundraising.demo.create_demo_campaign",
+    "pressroom.fundraising.demo.create_demo_campaign",
 ]
 
 

@@ -1,4 +1,18 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from pressroom.fundraising import views
 
 app_name = "fundraising"
-urlpatterns: list = []
+urlpatterns = [
+    path("donate/", views.donate, name="donate"),
+    path("donate/thanks/", views.thanks, name="thanks"),
+    path("donate/cancelled/", views.cancelled, name="cancelled"),
+    path("donate/portal/<str:token>/", views.portal, name="portal"),
+    path(
+        "donate/portal/<str:token>/cancel/<int:recurring_id>/",
+        views.portal_cancel,
+        name="portal-cancel",
+    ),
+    path("donate/<slug:slug>/", views.donate, name="donate-campaign"),
+    path("fundraising/<str:provider>/webhook/", views.webhook, name="webhook"),
+]

@@ -1,0 +1,301 @@
+"""Fundraising records: campaigns, donors, donations, monthly gifts and received webhook events.
+
+Donor and Donation rows name their processor only by a provider name and a provider reference,
+so a change of processor (or years of offline giving) never touches the history.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Count, F, Q, Sum
+from django.db.models.functions import Coalesce
+from django.urls import reverse
+from django.utils import timezone
+
+from pressroom.fundraising.money import AmountError, currency_exponent, parse_amount
+
+# Paths under /donate/ that are pages, not campaigns.
+RESERVED_SLUGS = frozenset({"thanks", "cancelled", "portal"})
+AMOUNT_FIELD = {"max_digits": 14, "decimal_places": 3}
+
+
+class DonationStateError(Exception):
+    """A donation or monthly gift was asked to make a change its state does not allow."""
+
+
+class CampaignQuerySet(models.QuerySet["Campaign"]):
+    def running(self, now: datetime | None = None) -> CampaignQuerySet:
+        now = now or timezone.now()
+        return self.filter(is_active=True, starts_at__lte=now, ends_at__gt=now)
+
+
+class Campaign(models.Model):
+    title = models.CharField(max_length=200, help_text="Internal name, e.g. 'End Of Year 2026'.")
+    slug = models.SlugField(max_length=100, unique=True)
+    heading = models.CharField(
+        max_length=200,
+        help_text="Shown on the banner, e.g. 'Urgent End Of Year Fundraising Campaign'.",
+    )
+    message = models.TextField(help_text="Plain text; blank lines separate paragraphs.")
+    goal_amount = models.DecimalField(**AMOUNT_FIELD)
+    currency = models.CharField(
+        max_length=3, default="USD", help_text="ISO code, e.g. USD, EUR, JPY."
+    )
+    preset_amounts = models.CharField(
+        max_length=200,
+        default="10, 25, 50, 100",
+        help_text="Amounts offered on the donate page, comma-separated.",
+    )
+    starts_at = models.DateTimeField(default=timezone.now)
+    ends_at = models.DateTimeField()
+    is_active = models.BooleanField("on", default=True, help_text="Off hides the campaign at once.")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    objects = CampaignQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-starts_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(goal_amount__gt=0), name="campaign_goal_positive"),
+            models.CheckConstraint(
+                condition=Q(ends_at__gt=F("starts_at")), name="campaign_ends_after_start"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("fundraising:donate-campaign", kwargs={"slug": self.slug})
+
+    def clean(self) -> None:
+        self.currency = self.currency.upper()
+        if self.starts_at and self.ends_at and self.ends_at <= self.starts_at:
+            raise ValidationError({"ends_at": "A campaign must end after it starts."})
+        if self.slug in RESERVED_SLUGS:
+            raise ValidationError({"slug": f"{self.slug!r} is a page of its own; choose another."})
+        try:
+            self.preset_amount_list()
+        except AmountError as error:
+            raise ValidationError({"preset_amounts": str(error)}) from None
+        if self.goal_amount is not None:
+            try:
+                parse_amount(self.goal_amount, self.currency)
+            except AmountError as error:
+                raise ValidationError({"goal_amount": str(error)}) from None
+
+    def preset_amount_list(self) -> list[Decimal]:
+        return [
+            parse_amount(part, self.currency)
+            for part in self.preset_amounts.split(",")
+            if part.strip()
+        ]
+
+    def days_left(self, now: datetime | None = None) -> int:
+        remaining = self.ends_at - (now or timezone.now())
+        return max(0, remaining.days + (1 if remaining.seconds else 0))
+
+    def totals(self) -> CampaignTotals:
+        """What counts toward the goal: paid gifts in the campaign currency, less refunds."""
+        figures = (
+            Donation.objects.counted()
+            .filter(campaign=self, currency=self.currency)
+            .aggregate(
+                raised=Coalesce(Sum(F("amount") - F("refunded_amount")), Decimal(0)),
+                donors=Count("donor", distinct=True),
+            )
+        )
+        return CampaignTotals(raised=figures["raised"], donor_count=figures["donors"])
+
+
+@dataclass(frozen=True)
+class CampaignTotals:
+    raised: Decimal
+    donor_count: int
+
+
+class Donor(models.Model):
+    email = models.EmailField(unique=True, help_text="Stored lower-case: one donor per address.")
+    name = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["email"]
+
+    def __str__(self) -> str:
+        return f"{self.name} <{self.email}>" if self.name else self.email
+
+
+class Frequency(models.TextChoices):
+    ONCE = "once", "One-time"
+    MONTHLY = "monthly", "Monthly"
+
+
+class RecurringDonation(models.Model):
+    """A monthly gift at some processor; each month's payment is a Donation."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        CANCELLED = "cancelled", "Cancelled"
+
+    donor = models.ForeignKey(Donor, on_delete=models.PROTECT, related_name="recurring_donations")
+    campaign = models.ForeignKey(
+        Campaign,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="recurring_donations",
+    )
+    amount = models.DecimalField(**AMOUNT_FIELD)
+    currency = models.CharField(max_length=3)
+    provider = models.CharField(max_length=40)
+    provider_reference = models.CharField(
+        max_length=255, help_text="E.g. the Stripe subscription id."
+    )
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.ACTIVE)
+    started_at = models.DateTimeField(default=timezone.now)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider", "provider_reference"],
+                name="recurring_unique_provider_reference",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.amount} {self.currency} monthly from {self.donor.email}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == self.Status.ACTIVE
+
+    def cancel(self, at: datetime | None = None) -> None:
+        if self.status == self.Status.CANCELLED:
+            raise DonationStateError("This monthly gift is already cancelled.")
+        self.status = self.Status.CANCELLED
+        self.cancelled_at = at or timezone.now()
+
+
+class DonationQuerySet(models.QuerySet["Donation"]):
+    def counted(self) -> DonationQuerySet:
+        """Donations that count toward totals (a full refund leaves a net of zero)."""
+        return self.filter(status__in=[Donation.Status.PAID, Donation.Status.PARTIALLY_REFUNDED])
+
+    def matching_payment(self, provider: str, references: list[str]) -> DonationQuerySet:
+        references = [reference for reference in references if reference]
+        return self.filter(provider=provider).filter(
+            Q(provider_reference__in=references) | Q(provider_payment_reference__in=references)
+        )
+
+
+class Donation(models.Model):
+    class Status(models.TextChoices):
+        PAID = "paid", "Paid"
+        PARTIALLY_REFUNDED = "partially_refunded", "Partially refunded"
+        REFUNDED = "refunded", "Refunded"
+
+    donor = models.ForeignKey(Donor, on_delete=models.PROTECT, related_name="donations")
+    campaign = models.ForeignKey(
+        Campaign, null=True, blank=True, on_delete=models.PROTECT, related_name="donations"
+    )
+    amount = models.DecimalField(**AMOUNT_FIELD)
+    currency = models.CharField(max_length=3)
+    frequency = models.CharField(max_length=10, choices=Frequency.choices, default=Frequency.ONCE)
+    recurring_donation = models.ForeignKey(
+        RecurringDonation, null=True, blank=True, on_delete=models.PROTECT, related_name="donations"
+    )
+    provider = models.CharField(
+        max_length=40, help_text="Who took the money: stripe, cheque, bank_transfer, ..."
+    )
+    provider_reference = models.CharField(
+        max_length=255,
+        help_text="The processor's id for this payment (payment intent, invoice, cheque number).",
+    )
+    provider_payment_reference = models.CharField(
+        max_length=255,
+        blank=True,
+        help_text="A second id refunds may name (e.g. a payment intent).",
+    )
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PAID)
+    refunded_amount = models.DecimalField(default=Decimal(0), **AMOUNT_FIELD)
+    received_at = models.DateTimeField(default=timezone.now)
+    note = models.TextField(blank=True)
+    receipt_sent_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    objects = DonationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        indexes = [models.Index(fields=["campaign", "received_at"], name="donation_campaign_time")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider", "provider_reference"], name="donation_unique_provider_reference"
+            ),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="donation_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(refunded_amount__gte=0) & Q(refunded_amount__lte=F("amount")),
+                name="donation_refund_within_amount",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.amount} {self.currency} from {self.donor.email}"
+
+    @property
+    def net_amount(self) -> Decimal:
+        return self.amount - self.refunded_amount
+
+    def record_refund(self, total_refunded: Decimal) -> None:
+        """Set the refunded total (processors report a running total, so replays are harmless)."""
+        if total_refunded < 0 or total_refunded > self.amount:
+            raise DonationStateError(
+                f"A refund of {total_refunded} does not fit a donation of {self.amount}."
+            )
+        if total_refunded < self.refunded_amount:
+            raise DonationStateError("A refund cannot be undone.")
+        exponent = currency_exponent(self.currency)
+        self.refunded_amount = total_refunded.quantize(Decimal(1).scaleb(-exponent))
+        if self.refunded_amount == 0:
+            self.status = self.Status.PAID
+        elif self.refunded_amount < self.amount:
+            self.status = self.Status.PARTIALLY_REFUNDED
+        else:
+            self.status = self.Status.REFUNDED
+
+
+class WebhookEvent(models.Model):
+    """Every verified event a processor sent, stored raw before anything else happens."""
+
+    class Status(models.TextChoices):
+        PROCESSED = "processed", "Processed"
+        IGNORED = "ignored", "Ignored (type not used)"
+        WAITING = "waiting", "Waiting for the payment it refers to"
+
+    provider = models.CharField(max_length=40)
+    event_id = models.CharField(max_length=255)
+    event_type = models.CharField(max_length=100)
+    payload = models.JSONField()
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PROCESSED)
+    waiting_for = models.CharField(
+        max_length=255, blank=True, db_index=True, help_text="The payment reference it waits for."
+    )
+    received_at = models.DateTimeField(default=timezone.now)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["provider", "event_id"], name="webhook_event_unique_id")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider} {self.event_type} {self.event_id}"

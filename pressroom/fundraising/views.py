@@ -1,0 +1,180 @@
+"""Donate, thank-you, cancel and donor-portal pages (per visitor, never cached), and webhooks."""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.contrib import messages
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    HttpResponseRedirect,
+    JsonResponse,
+)
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from pressroom.fundraising import services
+from pressroom.fundraising.forms import DonateForm
+from pressroom.fundraising.models import Campaign, DonationStateError, RecurringDonation
+from pressroom.fundraising.money import parse_amount
+from pressroom.fundraising.providers import (
+    PROVIDERS,
+    ProviderError,
+    ProviderNotConfigured,
+    WebhookVerificationError,
+    online_provider,
+)
+from pressroom.fundraising.receipts import donor_from_token
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_PRESETS = "10, 25, 50, 100"
+
+
+def _donation_target(slug: str | None) -> tuple[Campaign | None, bool]:
+    """The campaign a gift goes to, and whether a named campaign has already ended."""
+    if slug is None:
+        return Campaign.objects.running().order_by("-starts_at", "-id").first(), False
+    campaign = get_object_or_404(Campaign, slug=slug)
+    if not Campaign.objects.running().filter(pk=campaign.pk).exists():
+        return None, True
+    return campaign, False
+
+
+@csrf_exempt  # A public contract partner sites post to; it only opens a hosted checkout.
+@never_cache
+def donate(request: HttpRequest, slug: str | None = None) -> HttpResponse:
+    campaign, campaign_ended = _donation_target(slug)
+    currency = campaign.currency if campaign else settings.FUNDRAISING_CURRENCY
+    presets = (
+        campaign.preset_amount_list()
+        if campaign
+        else [parse_amount(part, currency) for part in DEFAULT_PRESETS.split(",")]
+    )
+    configured = online_provider().is_configured()
+    data = request.POST if request.method == "POST" else None
+    form = DonateForm(
+        data,
+        initial={
+            key: request.GET[key]
+            for key in ("amount", "frequency", "email", "name")
+            if key in request.GET
+        },
+        currency=currency,
+        presets=presets,
+    )
+    status = 200
+    problem = ""
+    if request.method == "POST" and not configured:
+        status = 503
+    elif request.method == "POST" and form.is_valid():
+        try:
+            session = services.start_checkout(
+                campaign=campaign,
+                amount=form.cleaned_data["donation_amount"],
+                currency=currency,
+                frequency=form.cleaned_data["frequency"],
+                email=form.cleaned_data["email"],
+                name=form.cleaned_data["name"],
+                site_url=settings.SITE_URL,
+            )
+        except ProviderNotConfigured:
+            configured, status = False, 503
+        except ProviderError:
+            logger.exception("Could not open a checkout")
+            problem = (
+                "We could not reach our payment processor. Nothing was charged; "
+                "please try again in a minute."
+            )
+            status = 503
+        else:
+            return HttpResponseRedirect(session.url, status=303)
+    elif request.method == "POST":
+        status = 400
+    elif request.method not in {"GET", "HEAD"}:
+        return HttpResponse(status=405, headers={"Allow": "GET, HEAD, POST"})
+    return render(
+        request,
+        "fundraising/donate.html",
+        {
+            "form": form,
+            "campaign": campaign,
+            "campaign_ended": campaign_ended,
+            "currency": currency,
+            "presets": presets,
+            "configured": configured,
+            "problem": problem,
+        },
+        status=status,
+    )
+
+
+@never_cache
+def thanks(request: HttpRequest) -> HttpResponse:
+    return render(request, "fundraising/thanks.html")
+
+
+@never_cache
+def cancelled(request: HttpRequest) -> HttpResponse:
+    return render(request, "fundraising/cancelled.html")
+
+
+@csrf_exempt  # Authenticated by the processor's signature, not a cookie.
+@require_POST
+def webhook(request: HttpRequest, provider: str) -> HttpResponse:
+    if provider not in PROVIDERS:
+        raise Http404("No such payment provider.")
+    try:
+        stored = services.receive_webhook(provider, request.body, request.headers)
+    except WebhookVerificationError as error:
+        return HttpResponseBadRequest(str(error), content_type="text/plain")
+    except ProviderNotConfigured as error:
+        # 503 makes the processor retry, so events sent before the secret is set are not lost.
+        return HttpResponse(str(error), status=503, content_type="text/plain")
+    return JsonResponse({"received": True, "status": stored.status})
+
+
+@never_cache
+def portal(request: HttpRequest, token: str) -> HttpResponse:
+    donor = donor_from_token(token)
+    if donor is None:
+        return render(request, "fundraising/portal_invalid.html", status=404)
+    return render(
+        request,
+        "fundraising/portal.html",
+        {
+            "donor": donor,
+            "token": token,
+            "donations": donor.donations.select_related("campaign").order_by("-received_at"),
+            "recurring_donations": donor.recurring_donations.select_related("campaign"),
+        },
+    )
+
+
+@never_cache
+@require_POST
+def portal_cancel(request: HttpRequest, token: str, recurring_id: int) -> HttpResponse:
+    donor = donor_from_token(token)
+    if donor is None:
+        return render(request, "fundraising/portal_invalid.html", status=404)
+    get_object_or_404(RecurringDonation, pk=recurring_id, donor=donor)
+    try:
+        services.cancel_recurring_donation(recurring_id, donor=donor)
+    except DonationStateError as error:
+        messages.info(request, str(error))
+    except ProviderError:
+        logger.exception("Could not cancel recurring donation %s", recurring_id)
+        messages.error(
+            request,
+            "We could not reach our payment processor, so your monthly gift is not cancelled yet. "
+            "Please try again in a few minutes.",
+        )
+    else:
+        messages.success(request, "Your monthly gift is cancelled. Thank you for your support.")
+    return redirect("fundraising:portal", token=token)
