@@ -123,7 +123,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.middleware.gzip.GZipMiddleware",
+    # The anonymous page cache; it also compresses (GZipMiddleware for everything it does not cache).
+    "pressroom.lib.pagecache.PageCacheMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -208,6 +209,35 @@ def _cache_from_url(url: str) -> dict:
 
 
 CACHES = {"default": _cache_from_url(env_str("CACHE_URL", "locmem://"))}
+
+# Page cache (pressroom/lib/pagecache.py): anonymous public pages, invalidated on every content
+# change, and never older than PAGE_CACHE_SECONDS (campaign figures may be that stale). 0 = off.
+PAGE_CACHE_SECONDS = env_int("PAGE_CACHE_SECONDS", 60)
+# What browsers and shared caches (nginx, a CDN) are told: browsers revalidate (cheap 304s),
+# proxies keep a page for a second, so publishing is visible within about two seconds.
+PAGE_CACHE_BROWSER_SECONDS = env_int("PAGE_CACHE_BROWSER_SECONDS", 0)
+PAGE_CACHE_PROXY_SECONDS = env_int("PAGE_CACHE_PROXY_SECONDS", 1)
+PAGE_CACHE_STALE_SECONDS = env_int("PAGE_CACHE_STALE_SECONDS", 30)
+# With a shared cache (Redis), how often each process re-reads the content generation.
+PAGE_CACHE_GENERATION_POLL = env_float("PAGE_CACHE_GENERATION_POLL", 1.0)
+# With the per-process locmem cache, the generation lives in this file, shared by all processes.
+PAGE_CACHE_GENERATION_FILE = env_str(
+    "PAGE_CACHE_GENERATION_FILE", str(VAR_DIR / "page-cache-generation")
+)
+PAGE_CACHE_BROTLI_QUALITY = env_int("PAGE_CACHE_BROTLI_QUALITY", 6)
+PAGE_CACHE_EXCLUDE_PATHS = env_list(
+    "PAGE_CACHE_EXCLUDE_PATHS",
+    [
+        "/admin/",
+        "/digest/confirm/",
+        "/digest/preferences/",
+        "/digest/unsubscribe/",
+        "/donate/",
+        "/webhooks/",
+        "/inbox",
+    ],
+)
+
 
 # Background work: Django's Tasks API on the database queue; `pressroom worker` runs it.
 TASKS = {

@@ -1,0 +1,314 @@
+"""The anonymous page cache: readers share pages, every change shows up at once, nothing
+personal is ever shared. Changes go through the real path: a publishing service, its commit,
+content_changed, the generation bump."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.http import HttpRequest, HttpResponse
+from django.template import engines
+from django.test import Client
+from django.urls import include, path
+from django.views.decorators.cache import never_cache
+
+from pressroom.lib import pagecache
+from pressroom.publishing import services
+from pressroom.publishing.models import Article
+
+pytestmark = pytest.mark.django_db
+
+LISTING_PAGES = [
+    "/",
+    "/topics/peru/",
+    "/authors/ana-quispe/",
+    "/feed/",
+    "/feed/atom/",
+    "/topics/peru/feed/",
+]
+
+
+@pytest.fixture(autouse=True)
+def _own_generation_file(settings, tmp_path):
+    """A generation file per test, so parallel test processes never invalidate each other."""
+    settings.PAGE_CACHE_GENERATION_FILE = str(tmp_path / "page-cache-generation")
+
+
+@pytest.fixture
+def reader() -> Client:
+    """An anonymous reader with a browser of their own (no cookies)."""
+    return Client(HTTP_ACCEPT_ENCODING="")
+
+
+@pytest.fixture
+def commit(django_capture_on_commit_callbacks):
+    """Run a write and its on-commit work (content_changed), as a real request would."""
+
+    def run(write, *args, **kwargs):
+        with django_capture_on_commit_callbacks(execute=True):
+            return write(*args, **kwargs)
+
+    return run
+
+
+def _warm(client: Client, urls: list[str]) -> None:
+    for url in urls:
+        assert client.get(url).status_code == 200, url
+        assert client.get(url)["X-Page-Cache"] == "hit", url
+
+
+def test_second_reader_gets_the_page_from_the_cache(make_article, reader):
+    make_article(title="Miners march on Lima")
+    first = reader.get("/topics/peru/")
+    second = Client().get("/topics/peru/")
+    assert first["X-Page-Cache"] == "miss"
+    assert second["X-Page-Cache"] == "hit"
+    assert second.content == first.content
+    assert "Miners march on Lima" in second.content.decode()
+
+
+def test_publishing_an_article_shows_it_on_every_page_that_lists_it(make_article, reader, commit):
+    make_article(title="Miners march on Lima")
+    draft = make_article(title="Teachers strike in Cusco", status="draft")
+    _warm(reader, LISTING_PAGES)
+    assert reader.get(draft.get_absolute_url()).status_code == 404
+
+    commit(services.publish_article, draft)
+
+    for url in LISTING_PAGES:
+        response = reader.get(url)
+        assert "Teachers strike in Cusco" in response.content.decode(), url
+        assert response["X-Page-Cache"] == "miss", url
+    assert reader.get(draft.get_absolute_url()).status_code == 200
+
+
+def test_correcting_an_article_changes_it_on_every_page(make_article, reader, commit):
+    article = make_article(title="Miners march on Lima")
+    _warm(reader, [*LISTING_PAGES, article.get_absolute_url()])
+
+    article.title = "Miners march on Lima and Cusco"
+    commit(services.save_article, article)
+
+    for url in [*LISTING_PAGES, article.get_absolute_url()]:
+        assert "Miners march on Lima and Cusco" in reader.get(url).content.decode(), url
+
+
+@pytest.mark.parametrize("change", ["unpublish", "delete"])
+def test_unpublishing_or_deleting_takes_an_article_off_every_page(
+    make_article, reader, commit, change
+):
+    make_article(title="Miners march on Lima")
+    article = make_article(title="Retracted story")
+    url = article.get_absolute_url()
+    _warm(reader, [*LISTING_PAGES, url])
+
+    if change == "unpublish":
+        commit(services.unpublish_article, article)
+    else:
+        commit(services.delete_article, article)
+
+    for page in LISTING_PAGES:
+        html = reader.get(page).content.decode()
+        assert "Retracted story" not in html, page
+        assert "Miners march on Lima" in html, page
+    assert reader.get(url).status_code == 404
+
+
+def test_renaming_a_topic_refreshes_its_pages(make_article, topic, reader, commit):
+    make_article()
+    _warm(reader, ["/topics/peru/"])
+    topic.name = "Perú"
+    commit(services.save_topic, topic)
+    assert "<h1>Perú</h1>" in reader.get("/topics/peru/").content.decode()
+
+
+def test_logged_in_editor_always_sees_fresh_pages(make_article, reader, editor):
+    article = make_article(title="Miners march on Lima")
+    _warm(reader, ["/topics/peru/", article.get_absolute_url()])
+    # A change that announces nothing (as a campaign figure would): only the editor sees it now.
+    Article.objects.filter(pk=article.pk).update(title="Quiet correction")
+
+    editor_browser = Client()
+    editor_browser.force_login(editor)
+    for url in ["/topics/peru/", "/articles/miners-march-on-lima/"]:
+        response = editor_browser.get(url)
+        assert "Quiet correction" in response.content.decode(), url
+        assert response["X-Page-Cache"] == "bypass"
+        assert response["Cache-Control"] == "private, no-cache"
+        assert "Quiet correction" not in reader.get(url).content.decode()
+
+
+def test_pages_expire_after_page_cache_seconds_even_without_a_change(
+    make_article, reader, settings
+):
+    settings.PAGE_CACHE_SECONDS = 1
+    article = make_article(title="Miners march on Lima")
+    _warm(reader, ["/topics/peru/"])
+    Article.objects.filter(pk=article.pk).update(title="Quiet correction")
+    time.sleep(1.1)
+    assert "Quiet correction" in reader.get("/topics/peru/").content.decode()
+
+
+def test_a_change_saved_by_another_process_reaches_this_process_cache(
+    make_article, reader, settings, tmp_path
+):
+    """locmem caches are per process: the generation file carries the change between them."""
+    article = make_article(title="Miners march on Lima")
+    _warm(reader, ["/topics/peru/"])
+    Article.objects.filter(pk=article.pk).update(title="Corrected elsewhere")
+    assert "Corrected elsewhere" not in reader.get("/topics/peru/").content.decode()
+
+    other_process = subprocess.run(
+        [Path(sys.executable).with_name("pressroom"), "shell", "-c", BUMP_IN_ANOTHER_PROCESS],
+        env={
+            **os.environ,
+            "PRESSROOM_TESTING": "1",
+            "PRESSROOM_VAR_DIR": str(tmp_path),
+            "PAGE_CACHE_GENERATION_FILE": settings.PAGE_CACHE_GENERATION_FILE,
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert other_process.returncode == 0, other_process.stderr
+
+    response = reader.get("/topics/peru/")
+    assert response["X-Page-Cache"] == "miss"
+    assert "Corrected elsewhere" in response.content.decode()
+
+
+# What content_changed's receiver does in the process that saved the article.
+BUMP_IN_ANOTHER_PROCESS = "from pressroom.lib.pagecache import bump_generation; bump_generation()"
+
+
+def test_shared_cache_carries_the_generation_to_every_process(settings, tmp_path):
+    """With a shared cache (Redis in production; the file cache here), each process reads the
+    generation from the cache; a bump in one is seen by another within the poll interval."""
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(tmp_path / "cache"),
+        }
+    }
+    settings.PAGE_CACHE_GENERATION_POLL = 0.2
+    editor_process = pagecache.SharedCacheGeneration(poll_seconds=0.2)
+    web_process = pagecache.SharedCacheGeneration(poll_seconds=0.2)
+    before = web_process.current()
+    assert editor_process.current() == before
+
+    editor_process.bump()
+    assert editor_process.current() != before
+    time.sleep(0.25)
+    assert web_process.current() == editor_process.current()
+
+
+def test_a_lost_shared_generation_never_brings_old_pages_back(settings, tmp_path):
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(tmp_path / "cache"),
+        }
+    }
+    from django.core.cache import cache
+
+    generation = pagecache.SharedCacheGeneration(poll_seconds=0)
+    first = int(generation.current())
+    generation.bump()
+    cache.delete(pagecache.GENERATION_KEY)  # evicted, or Redis restarted
+    assert int(generation.current()) > first + 1
+
+
+def test_page_cache_can_be_switched_off(make_article, reader, settings):
+    settings.PAGE_CACHE_SECONDS = 0
+    make_article()
+    assert reader.get("/topics/peru/")["X-Page-Cache"] == "off"
+    assert reader.get("/topics/peru/")["X-Page-Cache"] == "off"
+
+
+# Responses that must never be shared: a URLconf with one view of each kind, next to the site.
+
+
+def _cookie_view(request: HttpRequest) -> HttpResponse:
+    response = HttpResponse("<p>Your basket</p>" * 30)
+    response.set_cookie("basket", "3")
+    return response
+
+
+@never_cache
+def _never_cache_view(request: HttpRequest) -> HttpResponse:
+    return HttpResponse("<p>Your receipt</p>" * 30)
+
+
+def _csrf_form_view(request: HttpRequest) -> HttpResponse:
+    template = engines["django"].from_string(
+        '<form method="post">{% csrf_token %}<button>Go</button></form>' * 10
+    )
+    return HttpResponse(template.render({}, request))
+
+
+def _plain_view(request: HttpRequest) -> HttpResponse:
+    return HttpResponse(f"<p>{request.path} at {time.monotonic_ns()}</p>" * 30)
+
+
+urlpatterns = [
+    path("test/cookie/", _cookie_view),
+    path("test/never-cache/", _never_cache_view),
+    path("test/csrf-form/", _csrf_form_view),
+    path("donate/thanks/", _plain_view),
+    path("digest/unsubscribe/abc/", _plain_view),
+    path("digest/preferences/abc/", _plain_view),
+    path("fundraising/webhooks/stripe/", _plain_view),
+    path("test/plain/", _plain_view),
+    path("", include("pressroom.urls")),
+]
+handler404 = "pressroom.front.views.page_not_found"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/test/cookie/",
+        "/test/never-cache/",
+        "/test/csrf-form/",
+        "/donate/thanks/",
+        "/digest/unsubscribe/abc/",
+        "/digest/preferences/abc/",
+        "/fundraising/webhooks/stripe/",
+        "/admin/login/",
+        "/no-such-page/",
+    ],
+)
+def test_personal_or_private_responses_are_never_shared(reader, settings, url):
+    settings.ROOT_URLCONF = __name__
+    first = reader.get(url)
+    second = Client().get(url)
+    assert second.get("X-Page-Cache") != "hit", url
+    assert first.get("X-Page-Cache") != "hit", url
+    if first.status_code == 200 and url.startswith("/test/"):
+        assert "public" not in first.get("Cache-Control", "")
+
+
+def test_a_plain_public_page_of_any_app_is_shared(reader, settings):
+    settings.ROOT_URLCONF = __name__
+    first = reader.get("/test/plain/")
+    assert Client().get("/test/plain/").content == first.content
+
+
+def test_posts_are_never_answered_from_the_cache(make_article, reader):
+    make_article()
+    _warm(reader, ["/topics/peru/"])
+    response = reader.post("/topics/peru/")
+    assert response.get("X-Page-Cache") != "hit"
+
+
+def test_a_reader_with_a_session_is_served_fresh(make_article, reader, settings):
+    make_article()
+    _warm(reader, ["/topics/peru/"])
+    with_session = Client()
+    with_session.cookies[settings.SESSION_COOKIE_NAME] = "anything"
+    assert with_session.get("/topics/peru/")["X-Page-Cache"] == "bypass"
