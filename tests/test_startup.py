@@ -1,0 +1,149 @@
+"""Operators start Pressroom with the `pressroom` command: clear refusals, a real server."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from email.message import Message
+from pathlib import Path
+
+import pytest
+
+PRESSROOM = str(Path(sys.executable).with_name("pressroom"))
+REPOSITORY = Path(__file__).resolve().parent.parent
+
+
+def run_pressroom(*arguments: str, env: dict[str, str], timeout: float = 120):
+    return subprocess.run(
+        [PRESSROOM, *arguments],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=REPOSITORY,
+        check=False,
+    )
+
+
+def clean_env(**variables: str) -> dict[str, str]:
+    """Only what a shell needs, plus `variables`: nothing leaks in from the test run."""
+    return {"PATH": os.environ["PATH"], "LANG": "C.UTF-8", **variables}
+
+
+def test_missing_secret_key_stops_start_up_with_one_clear_line(tmp_path):
+    for command in (["check"], ["serve", "--port", "8199"], ["migrate"]):
+        result = run_pressroom(*command, env=clean_env(PRESSROOM_VAR_DIR=str(tmp_path)))
+        assert result.returncode != 0, command
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1, result.stderr
+        assert "SECRET_KEY is not set" in lines[0]
+        assert "Traceback" not in result.stderr + result.stdout
+    assert not (tmp_path / "secret_key").exists()
+
+
+def test_a_mistyped_setting_is_one_clear_line(tmp_path):
+    result = run_pressroom(
+        "check", env=clean_env(SECRET_KEY="x" * 50, DEBUG="maybe", PRESSROOM_VAR_DIR=str(tmp_path))
+    )
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines() == [
+        "pressroom: configuration error: DEBUG must be true or false, not 'maybe'"
+    ]
+
+
+def test_development_secret_is_generated_once_into_the_var_directory(tmp_path):
+    env = clean_env(
+        PRESSROOM_DEV_SECRET="1",
+        PRESSROOM_VAR_DIR=str(tmp_path),
+        DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+    )
+    first = run_pressroom("check", env=env)
+    assert first.returncode == 0, first.stderr
+    secret_file = tmp_path / "secret_key"
+    key = secret_file.read_text()
+    assert len(key) >= 50
+    assert secret_file.stat().st_mode & 0o777 == 0o600
+    assert run_pressroom("check", env=env).returncode == 0
+    assert secret_file.read_text() == key
+
+
+def _free_port() -> int:
+    for port in range(8150, 8200):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    pytest.fail("no free port between 8150 and 8199")
+
+
+def _get(url: str) -> tuple[int, Message, bytes]:
+    """Status, headers (case-insensitive) and body of a GET."""
+    with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 (our own server)
+        return response.status, response.headers, response.read()
+
+
+@pytest.mark.slow
+def test_pressroom_serve_runs_the_site_and_its_static_files(tmp_path):
+    """What `make run` does after installing: migrate, demo content, serve with granian."""
+    env = clean_env(
+        SECRET_KEY="test-" + "s" * 50,
+        PRESSROOM_VAR_DIR=str(tmp_path),
+        DATABASE_URL=f"sqlite:///{tmp_path / 'pressroom.sqlite3'}",
+        CACHE_URL="locmem://",
+    )
+    if not (REPOSITORY / "staticfiles" / "staticfiles.json").exists():
+        env["STATIC_ROOT"] = str(tmp_path / "static")
+        collected = run_pressroom("collectstatic", "--no-input", "--verbosity", "0", env=env)
+        assert collected.returncode == 0, collected.stderr
+    migrated = run_pressroom("migrate", "--no-input", env=env)
+    assert migrated.returncode == 0, migrated.stderr
+    demo = run_pressroom("demo", "--articles", "30", "--if-empty", env=env)
+    assert demo.returncode == 0, demo.stderr
+    assert "Demo editor login: editor / " in demo.stdout
+
+    port = _free_port()
+    server = subprocess.Popen(
+        [PRESSROOM, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
+        env=env,
+        cwd=REPOSITORY,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                status, headers, body = _get(f"http://127.0.0.1:{port}/")
+                break
+            except (urllib.error.URLError, ConnectionError):
+                if server.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"server did not start: {server.stdout.read()}")
+                time.sleep(0.2)
+        html = body.decode()
+        assert status == 200
+        assert "Skip to content" in html
+        assert "Latest articles" in html
+        stylesheet = re.search(r'<link rel="stylesheet" href="(/static/front/site\.[^"]+)"', html)
+        assert stylesheet, "the page links its stylesheet"
+        status, headers, css = _get(f"http://127.0.0.1:{port}{stylesheet.group(1)}")
+        assert status == 200
+        assert headers["Content-Type"].startswith("text/css")
+        assert b".skip-link" in css
+        # WhiteNoise serves hashed names as immutable, cacheable for a year.
+        assert "max-age=31536000" in headers.get("Cache-Control", "")
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
