@@ -317,6 +317,35 @@ ANYMAIL = {
     for key, value in os.environ.items()
     if key.startswith("ANYMAIL_")
 }
+# DKIM signing of mail sent over SMTP (ESPs sign on their side); all three or none.
+DKIM_PRIVATE_KEY_PATH = env_str("DKIM_PRIVATE_KEY_PATH")
+DKIM_SELECTOR = env_str("DKIM_SELECTOR")
+DKIM_DOMAIN = env_str("DKIM_DOMAIN")
+
+
+# Newsletter (Daily Digest).
+def _digest_send_at(value: str) -> tuple[int, int]:
+    try:
+        hour, minute = (int(part) for part in value.split(":"))
+        if 0 <= hour < 24 and 0 <= minute < 60:
+            return hour, minute
+    except ValueError:
+        pass
+    raise ImproperlyConfigured(f"DIGEST_SEND_AT must be a time like 06:00, not {value!r}")
+
+
+DIGEST_SEND_AT = _digest_send_at(env_str("DIGEST_SEND_AT", "06:00"))
+DIGEST_TIMEZONE = env_str("DIGEST_TIMEZONE", "UTC")
+DIGEST_MAX_ARTICLES = env_int("DIGEST_MAX_ARTICLES", 50)
+DIGEST_CONFIRMATION_DAYS = env_int("DIGEST_CONFIRMATION_DAYS", 7)
+DIGEST_SIGNUPS_PER_IP_PER_HOUR = env_int("DIGEST_SIGNUPS_PER_IP_PER_HOUR", 10)
+DIGEST_BATCH_SIZE = env_int("DIGEST_BATCH_SIZE", 500)
+DIGEST_SEND_RATE = env_float("DIGEST_SEND_RATE", 0)
+DIGEST_CLAIM_LEASE = env_int("DIGEST_CLAIM_LEASE", 300)
+DIGEST_RECOVERY_INTERVAL = env_int("DIGEST_RECOVERY_INTERVAL", 60)
+DIGEST_MAX_ATTEMPTS = env_int("DIGEST_MAX_ATTEMPTS", 3)
+DIGEST_UNSUBSCRIBE_MAILTO = env_str("DIGEST_UNSUBSCRIBE_MAILTO")
+DIGEST_RETURN_PATH = env_str("DIGEST_RETURN_PATH")
 
 # Publishing.
 EXCERPT_WORDS = env_int("EXCERPT_WORDS", 60)

@@ -1,4 +1,16 @@
-from django.urls import path  # noqa: F401
+from django.urls import include, path
+
+from pressroom.newsletter import views
 
 app_name = "newsletter"
-urlpatterns: list = []
+urlpatterns = [
+    path("digest/", views.signup, name="signup"),
+    path("digest/thanks/", views.signup_done, name="signup-done"),
+    path("digest/confirm/<str:token>/", views.confirm, name="confirm"),
+    path("digest/preferences/<str:token>/", views.preferences, name="preferences"),
+    path("digest/unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
+    path("digest/archive/", views.digest_archive, name="digest-list"),
+    path("digest/<str:date>/", views.digest_detail, name="digest-detail"),
+    # Delivery, bounce and complaint webhooks of the configured ESP (django-anymail).
+    path("anymail/", include("anymail.urls")),
+]

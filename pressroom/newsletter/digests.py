@@ -1,0 +1,303 @@
+"""Building a day's digest (once per date, whoever asks) and rendering it per topic selection."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Exists, ExpressionWrapper, F, IntegerField, OuterRef, Q, Value, Window
+from django.db.models.functions import RowNumber
+from django.utils import timezone
+from django.utils.dateformat import format as format_date
+
+from pressroom.lib.email import render_email
+from pressroom.newsletter.models import Delivery, Digest, DigestArticle, Subscriber
+from pressroom.publishing.models import Article, ArticleTopic, Topic
+
+logger = logging.getLogger(__name__)
+
+DIGEST_TEMPLATE = "newsletter/emails/digest"
+# Personal links are rendered as these markers once per topic selection, then substituted.
+PREFERENCES_MARKER = "__PRESSROOM_PREFERENCES_URL__"
+UNSUBSCRIBE_MARKER = "__PRESSROOM_UNSUBSCRIBE_URL__"
+
+
+def digest_timezone() -> ZoneInfo:
+    return ZoneInfo(settings.DIGEST_TIMEZONE)
+
+
+def digest_date(now: datetime | None = None) -> date:
+    return (now or timezone.now()).astimezone(digest_timezone()).date()
+
+
+def scheduled_send_time(day: date) -> datetime:
+    hour, minute = settings.DIGEST_SEND_AT
+    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=digest_timezone())
+
+
+@dataclass(frozen=True)
+class DigestEntry:
+    article_id: int
+    title: str
+    excerpt: str
+    url: str
+    topic_ids: frozenset[int]
+    section_id: int | None
+
+
+@dataclass(frozen=True)
+class Section:
+    name: str
+    entries: list[DigestEntry]
+
+
+@dataclass(frozen=True)
+class DigestContent:
+    """What a worker needs to render any recipient's copy of a digest, loaded once."""
+
+    digest_id: int
+    subject: str
+    date: date
+    archive_url: str
+    entries: list[DigestEntry]
+    section_names: dict[int, str]
+
+    def entries_for(self, topic_ids: frozenset[int] | None) -> list[DigestEntry]:
+        if topic_ids is None:
+            return self.entries
+        return [entry for entry in self.entries if entry.topic_ids & topic_ids]
+
+    def sections(self, entries: list[DigestEntry]) -> list[Section]:
+        """Entries grouped by primary topic, sections in order of their first entry."""
+        grouped: dict[int | None, list[DigestEntry]] = {}
+        for entry in entries:
+            grouped.setdefault(entry.section_id, []).append(entry)
+        return [
+            Section(self.section_names.get(key, "More news") if key else "More news", items)
+            for key, items in sorted(grouped.items(), key=lambda item: item[0] is None)
+        ]
+
+
+def load_content(digest: Digest) -> DigestContent:
+    rows = list(
+        DigestArticle.objects.filter(digest=digest)
+        .select_related("article", "section")
+        .order_by("position")
+    )
+    topic_links: dict[int, set[int]] = {}
+    for article_id, topic_id in ArticleTopic.objects.filter(
+        article_id__in=[row.article_id for row in rows]
+    ).values_list("article_id", "topic_id"):
+        topic_links.setdefault(article_id, set()).add(topic_id)
+    entries = [
+        DigestEntry(
+            article_id=row.article_id,
+            title=row.article.title,
+            excerpt=row.article.excerpt,
+            url=f"{settings.SITE_URL}{row.article.get_absolute_url()}",
+            topic_ids=frozenset(topic_links.get(row.article_id, ())),
+            section_id=row.section_id,
+        )
+        for row in rows
+    ]
+    return DigestContent(
+        digest_id=digest.pk,
+        subject=digest.subject,
+        date=digest.date,
+        archive_url=f"{settings.SITE_URL}{digest.get_absolute_url()}",
+        entries=entries,
+        section_names={row.section_id: row.section.name for row in rows if row.section},
+    )
+
+
+def render_digest(
+    content: DigestContent,
+    entries: list[DigestEntry],
+    *,
+    preferences_url: str = PREFERENCES_MARKER,
+    unsubscribe_url: str = UNSUBSCRIBE_MARKER,
+) -> tuple[str, str, str]:
+    """(subject, text, html) for one topic selection; personal links default to markers."""
+    return render_email(
+        DIGEST_TEMPLATE,
+        {
+            "subject": content.subject,
+            "date": content.date,
+            "sections": content.sections(entries),
+            "article_count": len(entries),
+            "archive_url": content.archive_url,
+            "preferences_url": preferences_url,
+            "unsubscribe_url": unsubscribe_url,
+        },
+    )
+
+
+def _primary_topics(article_ids: list[int]) -> dict[int, Topic]:
+    """Each article's first topic (the one it was filed under first)."""
+    primary: dict[int, Topic] = {}
+    links = ArticleTopic.objects.filter(article_id__in=article_ids).select_related("topic")
+    for link in links.order_by("id"):
+        primary.setdefault(link.article_id, link.topic)
+    return primary
+
+
+def _subject(day: date, lead_title: str) -> str:
+    when = format_date(day, "j F Y")
+    subject = f"{settings.SITE_NAME} Daily Digest, {when}: {lead_title}"
+    return subject if len(subject) <= 250 else subject[:249] + "…"
+
+
+def build_digest(now: datetime | None = None) -> tuple[Digest | None, bool]:
+    """Build today's digest unless it exists: returns (digest, created).
+
+    Gathers what was published since the previous digest (the first one: the last 24 hours).
+    Nothing new: no digest, (None, False). Creates one pending delivery row per subscriber who
+    will get at least one article, in numbered batches. Safe to call from several machines at
+    once: the date is unique, and the loser of the race gets the winner's digest.
+    """
+    now = now or timezone.now()
+    day = digest_date(now)
+    existing = Digest.objects.filter(date=day).first()
+    if existing:
+        return existing, False
+    previous = Digest.objects.filter(date__lt=day).order_by("-date").first()
+    since = previous.covers_until if previous else now - timedelta(hours=24)
+    articles = list(
+        Article.objects.published(now)
+        .filter(published_at__gt=since)
+        .newest_first()
+        .only("id", "title")[: settings.DIGEST_MAX_ARTICLES]
+    )
+    if not articles:
+        logger.info("Nothing published since %s: no digest for %s", since, day)
+        return None, False
+    primary = _primary_topics([article.pk for article in articles])
+    # Sections in the order of their newest article; newest first inside each section.
+    section_order: dict[int | None, int] = {}
+    for article in articles:
+        topic = primary.get(article.pk)
+        section_order.setdefault(topic.pk if topic else None, len(section_order))
+    ordered = sorted(
+        enumerate(articles),
+        key=lambda pair: (
+            section_order[primary[pair[1].pk].pk if pair[1].pk in primary else None],
+            pair[0],
+        ),
+    )
+    try:
+        with transaction.atomic():
+            digest = Digest.objects.create(
+                date=day,
+                subject=_subject(day, articles[0].title),
+                covers_from=since,
+                covers_until=now,
+            )
+            DigestArticle.objects.bulk_create(
+                DigestArticle(
+                    digest=digest, article=article, section=primary.get(article.pk), position=i
+                )
+                for i, (_, article) in enumerate(ordered)
+            )
+            topic_ids = set(
+                ArticleTopic.objects.filter(article__in=articles).values_list("topic_id", flat=True)
+            )
+            _create_deliveries(digest, topic_ids)
+    except IntegrityError:
+        # Another worker built it a moment ago.
+        return Digest.objects.get(date=day), False
+    return digest, True
+
+
+def _create_deliveries(digest: Digest, topic_ids: set[int]) -> int:
+    """One pending row per receiving subscriber, in one INSERT … SELECT (no rows through Python)."""
+    chosen_topic_matches = Subscriber.topics.through.objects.filter(
+        subscriber_id=OuterRef("pk"), topic_id__in=topic_ids
+    )
+    batch_number = ExpressionWrapper(
+        (Window(RowNumber(), order_by=F("pk").asc()) - 1) / settings.DIGEST_BATCH_SIZE,
+        output_field=IntegerField(),
+    )
+    recipients = (
+        Subscriber.objects.receiving()
+        .filter(Q(all_topics=True) | Exists(chosen_topic_matches))
+        .annotate(
+            row_digest=Value(digest.pk, output_field=IntegerField()),
+            row_batch=batch_number,
+            row_state=Value(Delivery.State.PENDING),
+            row_claim=Value(""),
+            row_message_id=Value(""),
+            row_error=Value(""),
+            row_attempts=Value(0, output_field=IntegerField()),
+        )
+        .values_list(
+            "row_digest",
+            "pk",
+            "row_batch",
+            "row_state",
+            "row_claim",
+            "row_message_id",
+            "row_error",
+            "row_attempts",
+        )
+    )
+    select_sql, params = recipients.query.sql_with_params()
+    table = Delivery._meta.db_table
+    quote = connection.ops.quote_name
+    columns = ", ".join(
+        quote(name)
+        for name in (
+            "digest_id",
+            "subscriber_id",
+            "batch",
+            "state",
+            "claim",
+            "message_id",
+            "error",
+            "attempts",
+        )
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {quote(table)} ({columns}) {select_sql}", params)
+        return cursor.rowcount
+
+
+def batch_numbers(digest: Digest) -> list[int]:
+    return list(
+        digest.deliveries.filter(state=Delivery.State.PENDING)
+        .values_list("batch", flat=True)
+        .distinct()
+        .order_by("batch")
+    )
+
+
+def build_and_queue_digest(
+    now: datetime | None = None, *, send_now: bool = True
+) -> tuple[Digest | None, bool]:
+    """Build today's digest and queue its batches: now, or at DIGEST_SEND_AT if that is later.
+
+    Returns (digest, created); an existing digest is not queued again (recovery handles lost
+    batches), so running this on several machines sends one digest.
+    """
+    from pressroom.newsletter.tasks import queue_batches
+
+    now = now or timezone.now()
+    with transaction.atomic():
+        digest, created = build_digest(now)
+        if digest is None or not created:
+            return digest, created
+        send_at = scheduled_send_time(digest.date)
+        if not send_now and send_at > now:
+            digest.send_after = send_at
+            digest.save(update_fields=["send_after"])
+        pairs = [(digest.pk, batch) for batch in batch_numbers(digest)]
+        run_after = digest.send_after
+        transaction.on_commit(lambda: queue_batches(pairs, run_after=run_after))
+        if not pairs:
+            digest.status = Digest.Status.SENT
+            digest.finished_at = now
+            digest.save(update_fields=["status", "finished_at"])
+    return digest, created

@@ -1,0 +1,259 @@
+"""Writes about subscriptions: signup, confirmation, preferences, unsubscribe, suppression, import."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from pressroom.lib.email import send_email
+from pressroom.newsletter import tokens
+from pressroom.newsletter.models import Delivery, Digest, Subscriber
+from pressroom.publishing.models import Topic
+
+logger = logging.getLogger(__name__)
+
+SIGNUP_EMAIL_INTERVAL = timedelta(hours=24)
+
+
+def normalize_email(raw: str) -> str:
+    """One spelling per mailbox: trimmed, lower-cased, domain in IDNA; raises ValidationError."""
+    address = (raw or "").strip()
+    if not address or len(address) > 254:
+        raise ValidationError("Enter a valid email address.")
+    local, at, domain = address.rpartition("@")
+    if not at or not local or not domain:
+        raise ValidationError("Enter a valid email address.")
+    if not local.isascii():
+        raise ValidationError("Addresses with non-ASCII characters before the @ are not supported.")
+    try:
+        domain = domain.rstrip(".").encode("idna").decode("ascii")
+    except UnicodeError:
+        raise ValidationError("Enter a valid email address.") from None
+    address = f"{local}@{domain}".lower()
+    validate_email(address)
+    return address
+
+
+def signup_allowed_from(ip_address: str) -> bool:
+    """Count a signup attempt from this address; False once it is over the hourly limit."""
+    limit = settings.DIGEST_SIGNUPS_PER_IP_PER_HOUR
+    if limit <= 0:
+        return True
+    key = f"newsletter:signup-ip:{ip_address}"
+    cache.add(key, 0, timeout=3600)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, timeout=3600)
+        count = 1
+    return count <= limit
+
+
+def _topic_ids(topics: Iterable[Topic | int] | None) -> list[int] | None:
+    if topics is None:
+        return None
+    ids = sorted({topic if isinstance(topic, int) else topic.pk for topic in topics})
+    return ids or None
+
+
+def request_subscription(email: str, topics: Iterable[Topic | int] | None = None) -> None:
+    """Handle a signup: mail a confirmation link (or, if already subscribed, a preferences link).
+
+    Whatever happens, the caller shows the same answer, so the form never tells anyone whether an
+    address is on the list. At most one such email goes to an address per day.
+    """
+    address = normalize_email(email)
+    topic_ids = _topic_ids(topics)
+    now = timezone.now()
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                subscriber, created = Subscriber.objects.select_for_update().get_or_create(
+                    email=address,
+                    defaults={"all_topics": topic_ids is None, "signup_email_sent_at": now},
+                )
+        except IntegrityError:  # a simultaneous signup for the same address created it
+            return
+        if created:
+            if topic_ids:
+                subscriber.topics.set(topic_ids)
+        else:
+            if subscriber.status in Subscriber.SUPPRESSED_STATUSES:
+                return  # never mail an address that bounced or complained
+            recent = subscriber.signup_email_sent_at
+            if recent and now - recent < SIGNUP_EMAIL_INTERVAL:
+                return
+            subscriber.signup_email_sent_at = now
+            subscriber.save(update_fields=["signup_email_sent_at"])
+        subscriber_id, status = subscriber.pk, subscriber.status
+        transaction.on_commit(lambda: _send_signup_email(subscriber_id, address, status, topic_ids))
+
+
+def _send_signup_email(
+    subscriber_id: int, address: str, status: str, topic_ids: list[int] | None
+) -> None:
+    if status == Subscriber.Status.CONFIRMED:
+        template, context = (
+            "newsletter/emails/already_subscribed",
+            {"preferences_url": tokens.preferences_url(subscriber_id)},
+        )
+    else:
+        template, context = (
+            "newsletter/emails/confirm",
+            {
+                "confirm_url": tokens.confirmation_url(subscriber_id, topic_ids),
+                "expires_days": settings.DIGEST_CONFIRMATION_DAYS,
+            },
+        )
+    try:
+        send_email(address, template, context)
+    except Exception:
+        # The reader sees the same answer either way; the operator sees why mail did not go.
+        logger.exception("Could not send the digest signup email to subscriber %s", subscriber_id)
+
+
+@transaction.atomic
+def confirm_subscription(token: str) -> Subscriber:
+    """Confirm from a signed link; raises tokens.InvalidLink."""
+    request = tokens.read_confirmation_token(token)
+    subscriber = Subscriber.objects.select_for_update().filter(pk=request.subscriber_id).first()
+    if subscriber is None:
+        raise tokens.InvalidLink("This confirmation link is no longer valid.")
+    if subscriber.status != Subscriber.Status.CONFIRMED:
+        subscriber.confirm()
+        subscriber.all_topics = request.topic_ids is None
+        subscriber.save()
+        known = list(Topic.objects.filter(pk__in=request.topic_ids or []))
+        subscriber.topics.set(known)
+        if request.topic_ids and not known:
+            subscriber.all_topics = True  # the chosen topics were deleted meanwhile
+            subscriber.save(update_fields=["all_topics"])
+    return subscriber
+
+
+def subscriber_from_preferences_token(token: str) -> Subscriber:
+    subscriber = Subscriber.objects.filter(pk=tokens.read_preferences_token(token)).first()
+    if subscriber is None:
+        raise tokens.InvalidLink("This link is no longer valid.")
+    return subscriber
+
+
+@transaction.atomic
+def update_preferences(
+    subscriber: Subscriber, *, all_topics: bool, topics: Iterable[Topic], is_paused: bool
+) -> Subscriber:
+    chosen = list(topics)
+    subscriber.all_topics = all_topics or not chosen
+    subscriber.is_paused = is_paused
+    subscriber.save(update_fields=["all_topics", "is_paused"])
+    subscriber.topics.set([] if subscriber.all_topics else chosen)
+    return subscriber
+
+
+@transaction.atomic
+def unsubscribe(subscriber: Subscriber, digest_id: int | None = None) -> Subscriber:
+    digest = Digest.objects.filter(pk=digest_id).first() if digest_id else None
+    subscriber.unsubscribe(digest)
+    subscriber.save()
+    return subscriber
+
+
+def unsubscribe_by_token(token: str) -> Subscriber:
+    subscriber_id, digest_id = tokens.read_unsubscribe_token(token)
+    subscriber = Subscriber.objects.filter(pk=subscriber_id).first()
+    if subscriber is None:
+        raise tokens.InvalidLink("This unsubscribe link is no longer valid.")
+    return unsubscribe(subscriber, digest_id)
+
+
+@transaction.atomic
+def resubscribe(subscriber: Subscriber) -> Subscriber:
+    subscriber.resubscribe()
+    subscriber.save()
+    return subscriber
+
+
+@transaction.atomic
+def suppress_address(
+    email: str, status: str, reason: str, *, message_id: str = ""
+) -> Subscriber | None:
+    """A hard bounce or a complaint: stop mailing this address, and mark the delivery."""
+    delivery = None
+    if message_id:
+        delivery = Delivery.objects.filter(message_id=message_id).select_related("subscriber")
+        delivery = delivery.first()
+    subscriber = delivery.subscriber if delivery else None
+    if subscriber is None and email:
+        try:
+            subscriber = Subscriber.objects.filter(email=normalize_email(email)).first()
+        except ValidationError:
+            subscriber = None
+    if subscriber is None:
+        return None
+    subscriber.suppress(status, reason)
+    subscriber.save()
+    if delivery is not None:
+        delivery.state = status
+        delivery.error = reason[:500]
+        delivery.save(update_fields=["state", "error"])
+    return subscriber
+
+
+@dataclass
+class ImportReport:
+    added: int = 0
+    already_present: int = 0
+    invalid: list[tuple[int, str]] = field(default_factory=list)  # (line number, reason)
+
+
+@dataclass
+class ImportRow:
+    line: int
+    email: str
+    topics: list[str]
+    consented_at: datetime | None
+
+
+def import_subscribers(rows: Iterable[ImportRow], *, confirmed: bool) -> ImportReport:
+    """Add subscribers from a list; existing addresses are left exactly as they are."""
+    report = ImportReport()
+    topics_by_key = {}
+    for topic in Topic.objects.all():
+        topics_by_key[topic.slug.lower()] = topic
+        topics_by_key[topic.name.lower()] = topic
+    now = timezone.now()
+    with transaction.atomic():
+        for row in rows:
+            try:
+                address = normalize_email(row.email)
+            except ValidationError as error:
+                report.invalid.append((row.line, f"{row.email!r}: {error.messages[0]}"))
+                continue
+            unknown = [name for name in row.topics if name.lower() not in topics_by_key]
+            if unknown:
+                report.invalid.append((row.line, f"unknown topic(s): {', '.join(unknown)}"))
+                continue
+            if Subscriber.objects.filter(email=address).exists():
+                report.already_present += 1
+                continue
+            subscriber = Subscriber.objects.create(
+                email=address,
+                status=Subscriber.Status.CONFIRMED if confirmed else Subscriber.Status.PENDING,
+                all_topics=not row.topics,
+                source="import",
+                consented_at=row.consented_at or (now if confirmed else None),
+                confirmed_at=now if confirmed else None,
+            )
+            if row.topics:
+                subscriber.topics.set({topics_by_key[name.lower()] for name in row.topics})
+            report.added += 1
+    return report

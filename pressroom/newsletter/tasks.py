@@ -1,0 +1,62 @@
+"""Background tasks of the Daily Digest, and their schedule (registered by `pressroom worker`)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from crontask import cron
+from django.conf import settings
+from django.tasks import task
+
+from pressroom.newsletter import digests, sending
+
+logger = logging.getLogger(__name__)
+
+
+@task
+def send_digest_batch(digest_id: int, batch: int) -> int:
+    return sending.send_batch(digest_id, batch)
+
+
+def queue_batches(pairs: list[tuple[int, int]], run_after: datetime | None = None) -> None:
+    queued = send_digest_batch.using(run_after=run_after) if run_after else send_digest_batch
+    for digest_id, batch in pairs:
+        queued.enqueue(digest_id, batch)
+
+
+@cron(
+    CronTrigger(
+        hour=settings.DIGEST_SEND_AT[0],
+        minute=settings.DIGEST_SEND_AT[1],
+        timezone=settings.DIGEST_TIMEZONE,
+    ),
+    sentry_monitor_config=None,
+)
+@task
+def send_daily_digest() -> int | None:
+    """Build today's digest (once, however many schedulers fire) and queue its batches."""
+    digest, created = digests.build_and_queue_digest()
+    if digest is None:
+        return None
+    if created:
+        logger.info("Digest %s queued for %s", digest.date, digest.deliveries.count())
+    return digest.pk
+
+
+@cron(IntervalTrigger(seconds=settings.DIGEST_RECOVERY_INTERVAL), sentry_monitor_config=None)
+@task
+def recover_deliveries() -> dict[str, int]:
+    """Re-queue deliveries whose worker died, and batches whose task was lost."""
+    result = sending.recover_deliveries()
+    queue_batches(result.batches or [])
+    if result.requeued_rows or result.given_up_rows or result.batches:
+        logger.warning(
+            "Digest recovery: %s rows back to pending, %s given up, %s batches queued",
+            result.requeued_rows,
+            result.given_up_rows,
+            len(result.batches or []),
+        )
+    return {"requeued": result.requeued_rows, "given_up": result.given_up_rows}

@@ -1,0 +1,167 @@
+"""Digest signup (cacheable, no cookies), confirmation, preferences, unsubscribe, archive."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods
+
+from pressroom.newsletter import digests, services
+from pressroom.newsletter.forms import PreferencesForm, SignupForm
+from pressroom.newsletter.models import Digest, Subscriber, SubscriptionStateError
+from pressroom.newsletter.tokens import InvalidLink
+
+
+# The form is served inside cached pages, so it carries no CSRF token; a signup only ever sends
+# a confirmation email, and the honeypot and rate limits keep that from being abused.
+@csrf_exempt
+@require_http_methods(["GET", "HEAD", "POST"])
+def signup(request: HttpRequest) -> HttpResponse:
+    if request.method != "POST":
+        recent = Digest.objects.filter(status=Digest.Status.SENT)[:10]
+        return render(request, "newsletter/signup.html", {"form": SignupForm(), "digests": recent})
+    form = SignupForm(request.POST)
+    if form.is_bot:
+        return redirect("newsletter:signup-done")
+    if not form.is_valid():
+        return render(request, "newsletter/signup.html", {"form": form}, status=400)
+    if not services.signup_allowed_from(request.META.get("REMOTE_ADDR", "")):
+        form.add_error(None, "Too many signups from your network. Please try again in an hour.")
+        return render(request, "newsletter/signup.html", {"form": form}, status=429)
+    topics = form.cleaned_data["topics"]
+    services.request_subscription(form.cleaned_data["email"], list(topics) if topics else None)
+    return redirect("newsletter:signup-done")
+
+
+def signup_done(request: HttpRequest) -> HttpResponse:
+    return render(request, "newsletter/signup_done.html")
+
+
+def _invalid_link(request: HttpRequest, error: InvalidLink) -> HttpResponse:
+    return render(request, "newsletter/invalid_link.html", {"message": str(error)}, status=404)
+
+
+@never_cache
+@require_http_methods(["GET", "HEAD", "POST"])
+def confirm(request: HttpRequest, token: str) -> HttpResponse:
+    # A GET only shows a button: mail scanners that follow links must not subscribe anyone.
+    if request.method != "POST":
+        try:
+            services.tokens.read_confirmation_token(token)
+        except InvalidLink as error:
+            return _invalid_link(request, error)
+        return render(request, "newsletter/confirm.html", {"token": token})
+    try:
+        subscriber = services.confirm_subscription(token)
+    except InvalidLink as error:
+        return _invalid_link(request, error)
+    return render(
+        request,
+        "newsletter/confirmed.html",
+        {"subscriber": subscriber, "preferences_url": _preferences_path(subscriber)},
+    )
+
+
+def _preferences_path(subscriber: Subscriber) -> str:
+    from django.urls import reverse
+
+    token = services.tokens.preferences_token(subscriber.pk)
+    return reverse("newsletter:preferences", kwargs={"token": token})
+
+
+@never_cache
+@require_http_methods(["GET", "HEAD", "POST"])
+def preferences(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        subscriber = services.subscriber_from_preferences_token(token)
+    except InvalidLink as error:
+        return _invalid_link(request, error)
+    saved = False
+    if request.method == "POST" and "unsubscribe" in request.POST:
+        services.unsubscribe(subscriber)
+        saved = True
+        form = _preferences_form(subscriber)
+    elif request.method == "POST" and "resubscribe" in request.POST:
+        try:
+            services.resubscribe(subscriber)
+        except SubscriptionStateError:
+            pass  # already subscribed: the page says so
+        saved = True
+        form = _preferences_form(subscriber)
+    elif request.method == "POST":
+        form = PreferencesForm(request.POST)
+        if form.is_valid():
+            services.update_preferences(
+                subscriber,
+                all_topics=form.cleaned_data["selection"] == PreferencesForm.ALL,
+                topics=form.cleaned_data["topics"],
+                is_paused=form.cleaned_data["is_paused"],
+            )
+            saved = True
+    else:
+        form = _preferences_form(subscriber)
+    status = 400 if request.method == "POST" and not saved else 200
+    return render(
+        request,
+        "newsletter/preferences.html",
+        {"subscriber": subscriber, "form": form, "saved": saved},
+        status=status,
+    )
+
+
+def _preferences_form(subscriber: Subscriber) -> PreferencesForm:
+    return PreferencesForm(
+        initial={
+            "selection": PreferencesForm.ALL if subscriber.all_topics else PreferencesForm.CHOSEN,
+            "topics": list(subscriber.topics.all()),
+            "is_paused": subscriber.is_paused,
+        }
+    )
+
+
+@csrf_exempt  # RFC 8058 one-click: the mail client POSTs with no cookie and no token
+@never_cache
+@require_http_methods(["GET", "HEAD", "POST"])
+def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
+    if request.method != "POST":
+        # Link scanners GET every link in a message: a GET only asks.
+        try:
+            services.tokens.read_unsubscribe_token(token)
+        except InvalidLink as error:
+            return _invalid_link(request, error)
+        return render(request, "newsletter/unsubscribe.html", {"token": token})
+    try:
+        subscriber = services.unsubscribe_by_token(token)
+    except InvalidLink as error:
+        return _invalid_link(request, error)
+    return render(
+        request,
+        "newsletter/unsubscribed.html",
+        {"subscriber": subscriber, "preferences_url": _preferences_path(subscriber)},
+    )
+
+
+def digest_archive(request: HttpRequest) -> HttpResponse:
+    return render(request, "newsletter/digest_list.html", {"digests": Digest.objects.all()[:100]})
+
+
+def digest_detail(request: HttpRequest, date: str) -> HttpResponse:
+    try:
+        day = _parse_date(date)
+    except ValueError:
+        raise Http404("No digest for that date.") from None
+    digest = get_object_or_404(Digest, date=day)
+    content = digests.load_content(digest)
+    return render(
+        request,
+        "newsletter/digest_detail.html",
+        {"digest": digest, "sections": content.sections(content.entries)},
+    )
+
+
+def _parse_date(value: str) -> date:
+    return date.fromisoformat(value)
