@@ -1,0 +1,284 @@
+"""An editor moves a WordPress site over with `pressroom import_wxr`: nothing lost, links kept."""
+
+from datetime import UTC, datetime
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.utils import timezone
+
+from pressroom.importers.models import ImportedItem
+from pressroom.importers.tests.wxr_samples import THEME_UNIT_TEST_DATA, post_item, small_export
+from pressroom.publishing import services
+from pressroom.publishing.models import (
+    Article,
+    ArticleAuthor,
+    ArticleTopic,
+    Author,
+    LegacyPath,
+    Topic,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def import_wxr(path: Path, *args: str) -> str:
+    out = StringIO()
+    call_command("import_wxr", str(path), *args, stdout=out)
+    return out.getvalue()
+
+
+def summary_line(output: str, kind: str) -> str:
+    return next(line for line in output.splitlines() if line.startswith(kind))
+
+
+@pytest.fixture
+def theme_import() -> str:
+    return import_wxr(THEME_UNIT_TEST_DATA)
+
+
+def test_the_theme_unit_test_data_comes_across_with_its_real_counts(theme_import):
+    # Counted from the file: 58 posts = 55 published (one of them password-protected),
+    # 1 draft, 1 scheduled; 21 pages; 37 attachments; 70 menu items; 2 authors;
+    # 68 categories and 110 tags declared, 4 more tags used by posts only, and one tag
+    # ("post-formats") sharing its slug with a category.
+    assert summary_line(theme_import, "posts") == (
+        "posts    created 57, updated 0, skipped 1 (password-protected: 1), failed 0"
+    )
+    assert "skipped 21 (pages are not imported: 21)" in summary_line(theme_import, "pages")
+    assert "skipped 37 (media stay at their original URLs: 37)" in summary_line(
+        theme_import, "media"
+    )
+    assert "skipped 70 (nav_menu_item entries are not imported: 70)" in theme_import
+    assert "authors  created 2, updated 0, skipped 0" in theme_import
+    assert "topics   created 181, updated 0, skipped 1" in theme_import
+    assert Article.objects.count() == 57
+    assert Article.objects.filter(status="published").count() == 55
+    assert Article.objects.filter(status="draft").count() == 1
+    assert Article.objects.filter(status="scheduled").count() == 1
+    assert Topic.objects.count() == 181
+    assert sorted(Author.objects.values_list("name", flat=True)) == [
+        "Theme Buster",
+        "Theme Reviewer",
+    ]
+
+
+def test_nested_categories_keep_their_parents(theme_import):
+    grandchild = Topic.objects.get(name="Grandchild Category")
+    assert grandchild.parent.name == "Child Category 03"
+    assert grandchild.parent.parent.name == "Parent Category"
+    assert Topic.objects.get(name="Child 2").parent.name == "Child 1"
+
+
+def test_a_markup_heavy_post_keeps_its_structure_and_loses_nothing_unsafe(theme_import):
+    article = Article.objects.get(title="Markup: HTML Tags and Formatting")
+    assert article.slug == "markup-html-tags-and-formatting"
+    assert article.body.startswith("<p><strong>Headings</strong></p>\n<h1>Header one</h1>")
+    assert "<blockquote><p>Stay hungry. Stay foolish.</p></blockquote>" in article.body
+    assert "<table>" in article.body or "<dl>" in article.body
+    assert "<script" not in article.body
+    assert article.published_at == datetime(2013, 1, 12, 3, 22, 19, tzinfo=UTC)
+    assert article.excerpt == "Headings"
+
+
+def test_block_editor_posts_lose_their_block_comments_only(theme_import):
+    article = Article.objects.get(title="Block: Columns")
+    assert "wp:" not in article.body
+    assert "<p>Paragraph 2 is in the middle.</p>" in article.body
+
+
+def test_captions_become_figures_linking_media_at_their_original_urls(theme_import):
+    body = Article.objects.get(title="Post Format: Image (Caption)").body
+    assert "<figure>" in body
+    assert "<figcaption>Bell on wharf in San Francisco</figcaption>" in body
+    assert 'src="https://wpthemetestdata.files.wordpress.com/2008/06/100_5478.jpg?w=604"' in body
+    assert "[caption" not in body
+
+
+def test_special_characters_and_markup_in_titles(theme_import):
+    assert Article.objects.filter(
+        title="Markup: Title With Special Characters ~`!@#$%^&*()-_=+{}[]/\\;:'\"?,.>",
+        slug="title-with-special-characters",
+    ).exists()
+    assert Article.objects.filter(title="Markup: Title With Markup").exists()
+
+
+def test_a_post_without_a_title_is_named_after_its_first_words(theme_import):
+    article = Article.objects.get(slug="edge-case-no-title")
+    assert article.title == "This post has no title, but it still…"
+    assert article.status == "published"
+
+
+def test_future_posts_are_scheduled_drafts_stay_drafts_and_protected_posts_stay_out(
+    theme_import,
+):
+    scheduled = Article.objects.get(slug="scheduled")
+    assert scheduled.status == "scheduled"
+    assert scheduled.published_at == datetime(2030, 1, 1, 19, 0, 18, tzinfo=UTC)
+    draft = Article.objects.get(title="Draft")
+    assert (draft.status, draft.published_at, draft.slug) == ("draft", None, "draft")
+    assert not Article.objects.filter(title__startswith="Template: Password Protected").exists()
+
+
+def test_listing_links_carry_the_public_order_exactly_as_the_services_set_it(theme_import):
+    before = set(ArticleTopic.objects.values_list("article", "topic", "is_public", "published_at"))
+    before_authors = set(
+        ArticleAuthor.objects.values_list("article", "author", "is_public", "published_at")
+    )
+    for article in Article.objects.all():
+        services.sync_listing_links(article)
+    assert (
+        set(ArticleTopic.objects.values_list("article", "topic", "is_public", "published_at"))
+        == before
+    )
+    assert (
+        set(ArticleAuthor.objects.values_list("article", "author", "is_public", "published_at"))
+        == before_authors
+    )
+    draft_links = ArticleTopic.objects.filter(article__title="Draft")
+    assert draft_links.exists()
+    assert not draft_links.filter(is_public=True).exists()
+
+
+def test_old_post_addresses_redirect_permanently_to_the_new_article(theme_import, client):
+    article = Article.objects.get(title="Markup: HTML Tags and Formatting")
+    for old in ("/?p=1178", "/2013/01/11/markup-html-tags-and-formatting/"):
+        response = client.get(old)
+        assert response.status_code == 301, old
+        assert response["Location"] == article.get_absolute_url()
+    assert client.get(article.get_absolute_url()).status_code == 200
+    draft = Article.objects.get(title="Draft")
+    assert LegacyPath.objects.get(path="/?p=1164").article == draft
+
+
+def test_old_tag_and_category_archives_redirect_to_the_topic(theme_import, client):
+    grandchild = Topic.objects.get(name="Grandchild Category")
+    for old in (
+        "/category/parent-category/child-category-03/grandchild-category/",
+        "/category/grandchild-category/",
+    ):
+        response = client.get(old)
+        assert (response.status_code, response["Location"]) == (301, grandchild.get_absolute_url())
+    formats = Topic.objects.get(name="Post Formats")
+    response = client.get("/tag/post-formats/")
+    assert (response.status_code, response["Location"]) == (301, formats.get_absolute_url())
+    assert client.get(formats.get_absolute_url()).status_code == 200
+
+
+def test_running_the_same_file_again_creates_nothing_new(theme_import):
+    counts = [
+        model.objects.count()
+        for model in (Article, Topic, Author, LegacyPath, ArticleTopic, ImportedItem)
+    ]
+    ids = set(Article.objects.values_list("id", "slug"))
+    output = import_wxr(THEME_UNIT_TEST_DATA)
+    assert "posts    created 0, updated 0, skipped 58" in output
+    assert "authors  created 0, updated 0" in output
+    assert "topics   created 0, updated 0" in output
+    assert counts == [
+        model.objects.count()
+        for model in (Article, Topic, Author, LegacyPath, ArticleTopic, ImportedItem)
+    ]
+    assert set(Article.objects.values_list("id", "slug")) == ids
+
+
+def test_a_changed_post_is_updated_in_place(theme_import, tmp_path):
+    article = Article.objects.get(title="Markup: HTML Tags and Formatting")
+    changed = tmp_path / "changed.xml"
+    changed.write_bytes(
+        THEME_UNIT_TEST_DATA.read_bytes().replace(
+            b"<title>Markup: HTML Tags and Formatting</title>",
+            b"<title>Markup: HTML Tags, Formatting and More</title>",
+        )
+    )
+    output = import_wxr(changed)
+    assert "posts    created 0, updated 1, skipped 57" in output
+    article.refresh_from_db()
+    assert article.title == "Markup: HTML Tags, Formatting and More"
+    assert article.slug == "markup-html-tags-and-formatting"
+    assert Article.objects.count() == 57
+
+
+def test_a_dry_run_counts_everything_and_writes_nothing():
+    output = import_wxr(THEME_UNIT_TEST_DATA, "--dry-run")
+    assert output.startswith("Dry run, nothing was saved")
+    assert "posts    created 57" in output
+    for model in (Article, Topic, Author, LegacyPath, ArticleTopic, ImportedItem):
+        assert model.objects.count() == 0, model
+
+
+def test_a_broken_file_stops_with_the_line_keeps_earlier_batches_and_a_rerun_continues(
+    tmp_path,
+):
+    data = THEME_UNIT_TEST_DATA.read_bytes()
+    marker = b"<title>Markup: HTML Tags and Formatting</title>"
+    broken_line = data[: data.index(marker)].count(b"\n") + 1
+    broken = tmp_path / "broken.xml"
+    broken.write_bytes(data.replace(marker, b"<title>Markup: HTML Tags and Formatting</titel>"))
+    with pytest.raises(CommandError) as caught:
+        import_wxr(broken, "--batch-size", "10")
+    message = str(caught.value)
+    assert f"line {broken_line}," in message
+    assert "\n" not in message
+    # Posts that come before the broken one in the file were committed; it and later ones not.
+    kept = Article.objects.count()
+    assert 10 <= kept < 57
+    assert Article.objects.filter(title="Markup: Title With Markup").exists()
+    assert not Article.objects.filter(title__startswith="Markup: HTML Tags").exists()
+
+    output = import_wxr(THEME_UNIT_TEST_DATA)
+    assert f"posts    created {57 - kept}, updated 0, skipped {1 + kept}" in output
+    assert Article.objects.count() == 57
+
+
+def test_a_missing_file_is_one_clear_line(tmp_path):
+    with pytest.raises(CommandError, match="Cannot read"):
+        import_wxr(tmp_path / "nope.xml")
+
+
+def test_local_dates_use_the_given_site_timezone_and_unknown_authors_are_created(tmp_path):
+    export = tmp_path / "old.xml"
+    export.write_bytes(
+        small_export(
+            post_item(
+                5,
+                "Strike in the port",
+                date="2020-03-04 10:00:00",
+                date_gmt="0000-00-00 00:00:00",
+                creator="stringer",
+                post_name="strike-in-the-port",
+                extra='<category domain="tag" nicename="ports">Ports</category>',
+            ),
+            version="1.0",
+        )
+    )
+    import_wxr(export, "--timezone", "America/Lima")
+    article = Article.objects.get(slug="strike-in-the-port")
+    assert article.published_at == datetime(2020, 3, 4, 15, 0, tzinfo=UTC)
+    assert [author.name for author in article.authors.all()] == ["stringer"]
+    assert [topic.name for topic in article.topics.all()] == ["Ports"]
+    assert LegacyPath.objects.get(path="/news/?p=5").article == article
+    assert LegacyPath.objects.get(path="/news/tag/ports/").topic.name == "Ports"
+
+
+def test_an_unknown_timezone_is_refused_before_anything_is_read(tmp_path):
+    with pytest.raises(CommandError, match="Unknown timezone"):
+        import_wxr(THEME_UNIT_TEST_DATA, "--timezone", "Mars/Olympus")
+    assert not Article.objects.exists()
+
+
+def test_imported_slugs_never_collide_with_existing_articles(make_article, tmp_path):
+    existing = make_article(title="Strike in the port")
+    export = tmp_path / "old.xml"
+    export.write_bytes(
+        small_export(
+            post_item(5, "Strike", post_name="strike-in-the-port")
+            + post_item(6, "Strike again", post_name="strike-in-the-port")
+        )
+    )
+    import_wxr(export)
+    slugs = set(Article.objects.exclude(pk=existing.pk).values_list("slug", flat=True))
+    assert existing.slug == "strike-in-the-port"
+    assert slugs == {"strike-in-the-port-2", "strike-in-the-port-3"}
+    assert timezone.now() > Article.objects.get(slug="strike-in-the-port-2").published_at
