@@ -1,0 +1,92 @@
+"""A reader with a keyboard and a screen reader: real chromium, real pages, axe-core."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium"
+    ),
+]
+
+
+@pytest.fixture
+def browser_page():
+    # Playwright's sync API runs an event loop in this thread; the ORM calls Django makes for
+    # the live server happen in its own thread, so this is safe here.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            yield page
+        finally:
+            browser.close()
+
+
+def serious_violations(page) -> list[str]:
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    assert results.response["testEngine"]["name"] == "axe-core"
+    return [
+        f"{violation['id']} ({violation['impact']}): "
+        + "; ".join(node["html"] for node in violation["nodes"][:3])
+        for violation in results.response["violations"]
+        if violation["impact"] in ("serious", "critical")
+    ]
+
+
+def test_keyboard_reader_skips_to_content_and_pages_pass_axe(
+    transactional_db, live_server, make_article, topic, browser_page
+):
+    from pressroom.publishing import services
+
+    topic.is_featured = True
+    services.save_topic(topic)
+    article = make_article(
+        body="<p>Thousands of miners marched on Lima.</p><h2>Why</h2>"
+        "<blockquote><p>Ni un paso atrás.</p></blockquote>"
+        "<ul><li>One</li><li>Two</li></ul>",
+        original_outlet="Servindi",
+        original_url="https://www.servindi.org/2024/03/miners/",
+    )
+    for number in range(3):
+        make_article(title=f"More news {number}")
+
+    page = browser_page
+    for path in ["/", topic.get_absolute_url(), article.get_absolute_url()]:
+        page.goto(live_server.url + path)
+        page.keyboard.press("Tab")
+        focused = page.evaluate(
+            "() => ({text: document.activeElement.textContent.trim(),"
+            " href: document.activeElement.getAttribute('href')})"
+        )
+        assert focused == {"text": "Skip to content", "href": "#content"}, path
+        assert page.locator(".skip-link").is_visible(), "the skip link shows when focused"
+
+        page.keyboard.press("Enter")
+        page.wait_for_url("**#content")
+        landed = page.evaluate(
+            "() => ({id: document.activeElement.id, tag: document.activeElement.tagName})"
+        )
+        assert landed == {"id": "content", "tag": "MAIN"}, path
+
+        assert serious_violations(page) == [], path
