@@ -130,7 +130,9 @@ class StripeProvider:
         signature = headers.get(SIGNATURE_HEADER) or ""
         try:
             text = body.decode("utf-8")
-            stripe.WebhookSignature.verify_header(text, signature, secret)
+            stripe.WebhookSignature.verify_header(
+                text, signature, secret, tolerance=stripe.Webhook.DEFAULT_TOLERANCE
+            )
             event = json.loads(text)
         except (UnicodeDecodeError, ValueError, IndexError, stripe.SignatureVerificationError):
             raise WebhookVerificationError("Invalid Stripe signature or payload.") from None
