@@ -38,10 +38,10 @@ class LegacyPathRedirectMiddleware:
 
     @staticmethod
     def _find(request: HttpRequest) -> LegacyPath | None:
-        if "\x00" in request.get_full_path():
-            return None  # PostgreSQL refuses NUL in text; no stored path can contain one
         path = request.path if request.path.endswith("/") else request.path + "/"
         candidates = [request.get_full_path(), path, request.path]
+        if any("\x00" in candidate for candidate in candidates):
+            return None  # PostgreSQL refuses NUL in text; no stored path can contain one
         return (
             LegacyPath.objects.filter(path__in=candidates)
             .select_related("article", "topic")
