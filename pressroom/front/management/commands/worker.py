@@ -1,4 +1,8 @@
-"""`pressroom worker`: the task worker and the periodic scheduler in one process."""
+"""`pressroom worker`: the task worker and the periodic scheduler in one process.
+
+Run it on as many machines as you like: tasks are claimed through the database, the daily digest
+is built once per date (a unique constraint), and digest batches are claimed row by row.
+"""
 
 import importlib
 import threading
@@ -31,6 +35,11 @@ class Command(BaseCommand):
 
     def handle(self, *args: object, **options: object) -> None:
         load_task_modules()
+        # A worker starting (again) first looks for deliveries a dead worker left half-sent;
+        # the scheduler repeats this every DIGEST_RECOVERY_INTERVAL seconds.
+        from pressroom.newsletter.tasks import recover_deliveries
+
+        recover_deliveries.enqueue()
         if not options["no_scheduler"] and not options["batch"]:
             from crontask import scheduler
 
