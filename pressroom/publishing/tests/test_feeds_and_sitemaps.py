@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from pressroom.publishing import services
 from pressroom.publishing.models import Topic
+from pressroom.publishing.sitemaps import ArticleSitemap
 
 pytestmark = pytest.mark.django_db
 
@@ -75,15 +76,27 @@ def test_topic_page_advertises_its_feed(client, stories):
     assert 'href="/topics/peru/feed/"' in html
 
 
+SITEMAP_NAMESPACE = {"sm": "http://www.sitemaps.org/schemas/sitemap/0.9"}
+
+
+def _locations(client, url: str) -> list[str]:
+    response = client.get(url)
+    assert response.status_code == 200, url
+    root = ET.fromstring(response.content)  # noqa: S314 (our own output)
+    return [loc.text for loc in root.findall(".//sm:loc", SITEMAP_NAMESPACE)]
+
+
+def _sitemap_pages(client) -> list[str]:
+    """Every address the sitemap index leads to, following each section sitemap."""
+    pages = []
+    for section in _locations(client, "/sitemap.xml"):
+        pages += _locations(client, section.removeprefix("http://testserver"))
+    return pages
+
+
 def test_sitemap_lists_public_articles_topics_and_authors(client, stories):
     older, newer, chilean = stories
-    response = client.get("/sitemap.xml")
-    assert response.status_code == 200
-    namespace = {"sm": "http://www.sitemaps.org/schemas/sitemap/0.9"}
-    locations = [
-        loc.text
-        for loc in ET.fromstring(response.content).findall(".//sm:loc", namespace)  # noqa: S314 (our own output)
-    ]
+    locations = _sitemap_pages(client)
     for path in [
         older.get_absolute_url(),
         newer.get_absolute_url(),
@@ -92,9 +105,19 @@ def test_sitemap_lists_public_articles_topics_and_authors(client, stories):
         "/topics/chile/",
         "/authors/ana-quispe/",
     ]:
-        assert any(location.endswith(path) for location in locations), path
+        assert sum(location.endswith(path) for location in locations) == 1, path
     assert not any("draft-story" in location for location in locations)
     assert not any("future-story" in location for location in locations)
+
+
+def test_sitemap_index_leads_to_every_article_beyond_one_sitemap_page(
+    client, make_article, monkeypatch
+):
+    monkeypatch.setattr(ArticleSitemap, "limit", 2)
+    articles = [make_article(title=f"Story {number}") for number in range(5)]
+    locations = _sitemap_pages(client)
+    for article in articles:
+        assert sum(loc.endswith(article.get_absolute_url()) for loc in locations) == 1
 
 
 def test_robots_txt_keeps_crawlers_out_of_the_admin_and_points_at_the_sitemap(client, db):
