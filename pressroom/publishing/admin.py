@@ -130,8 +130,23 @@ class ArticleForm(forms.ModelForm):
             self.instance.published_at = self.cleaned_data.get("published_at")
 
 
+class LegacyPathForm(forms.ModelForm):
+    """Stores an old address the way the redirect looks it up ('/2019/05/story/')."""
+
+    class Meta:
+        model = LegacyPath
+        fields = ["path", "article", "topic"]
+
+    def clean_path(self) -> str:
+        path = services.normalize_legacy_path(self.cleaned_data["path"])
+        if path == "/":
+            raise forms.ValidationError("The front page cannot redirect elsewhere.")
+        return path
+
+
 class LegacyPathInline(admin.TabularInline):
     model = LegacyPath
+    form = LegacyPathForm
     fk_name = "article"
     fields = ["path"]
     extra = 0
@@ -245,6 +260,7 @@ class AuthorAdmin(admin.ModelAdmin):
 
 @admin.register(LegacyPath)
 class LegacyPathAdmin(admin.ModelAdmin):
+    form = LegacyPathForm
     list_display = ["path", "article", "topic"]
     search_fields = ["path"]
     raw_id_fields = ["article", "topic"]

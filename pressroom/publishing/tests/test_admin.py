@@ -261,3 +261,53 @@ def test_two_articles_added_with_the_same_title_get_unique_addresses(editor_clie
         "teachers-strike-in-cusco",
         "teachers-strike-in-cusco-2",
     ]
+
+
+def test_old_address_added_in_the_admin_redirects_with_or_without_slash(
+    reader_client, editor_client, make_article
+):
+    article = make_article()
+    url = f"/admin/publishing/article/{article.pk}/change/"
+    response = editor_client.post(
+        url,
+        article_form(
+            title=article.title,
+            slug=article.slug,
+            body=article.body,
+            authors_chosen=[author.pk for author in article.authors.all()],
+            topics_chosen=[topic.pk for topic in article.topics.all()],
+            **split(article.published_at),
+            **{
+                "legacy_paths-TOTAL_FORMS": "1",
+                "legacy_paths-0-path": "https://old.example.org/2019/05/miners-march",
+                "legacy_paths-0-article": str(article.pk),
+            },
+        ),
+    )
+    assert response.status_code == 302, response.content.decode()[:3000]
+    for old in ["/2019/05/miners-march/", "/2019/05/miners-march"]:
+        redirect = reader_client.get(old)
+        assert redirect.status_code == 301
+        assert redirect["Location"] == article.get_absolute_url()
+
+
+def test_change_form_links_to_the_preview_on_site(editor_client, make_article):
+    draft = make_article(status="draft")
+    form = editor_client.get(f"/admin/publishing/article/{draft.pk}/change/").content.decode()
+    view_on_site = re.search(r'href="(/admin/r/[^"]+)"', form)
+    assert view_on_site, "the change form offers 'View on site'"
+    preview = editor_client.get(view_on_site.group(1), follow=True)
+    assert preview.redirect_chain[-1][0].endswith(draft.get_absolute_url())
+    assert "Preview: this article is draft" in preview.content.decode()
+
+
+def test_editor_group_holds_every_newsroom_apps_permissions(db):
+    from django.contrib.auth.models import Group, Permission
+
+    from pressroom.publishing.roles import EDITOR_APPS, EDITOR_GROUP
+
+    granted = set(Group.objects.get(name=EDITOR_GROUP).permissions.all())
+    newsroom = set(Permission.objects.filter(content_type__app_label__in=EDITOR_APPS))
+    assert newsroom
+    assert newsroom <= granted
+    assert not any(permission.content_type.app_label == "auth" for permission in granted)
