@@ -1,0 +1,206 @@
+"""Donors get a receipt after each gift (sent by the task worker over real SMTP), and a signed
+link to their gifts where a monthly donor can stop giving."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from urllib.parse import urlsplit
+
+import pytest
+from django.core import signing
+from django.core.management import call_command
+
+from pressroom.fundraising import services
+from pressroom.fundraising.models import Donation, Donor, RecurringDonation
+from pressroom.fundraising.receipts import PORTAL_SALT, portal_token
+from pressroom.fundraising.tests.conftest import checkout_completed, event, invoice_paid, new_id
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def run_worker() -> None:
+    """The real task worker, in batch mode: runs what is queued, then returns."""
+    call_command("worker", batch=True, verbosity=0)
+
+
+def portal_path(message) -> str:
+    text = message.get_body(preferencelist=("plain",)).get_content()
+    url = re.search(r"https?://\S+/donate/portal/\S+/", text).group(0)
+    return urlsplit(url).path
+
+
+def test_donor_receives_a_receipt_with_amount_date_campaign_and_organisation(
+    client, campaign, post_event, stripe_keys, smtp_server, settings
+):
+    settings.ORGANIZATION_NAME = "Pressroom News Collective"
+    settings.ORGANIZATION_ADDRESS = "12 Calle Lima, 15001 Lima, Peru"
+    post_event(
+        event(
+            "checkout.session.completed",
+            checkout_completed(
+                amount_total=2550, payment_intent=new_id("pi"), email="dana@example.org"
+            ),
+        )
+    )
+    assert smtp_server.messages == []  # sent by the worker, not the webhook request
+    run_worker()
+    [receipt] = smtp_server.to("dana@example.org")
+    donation = Donation.objects.get()
+    assert "$25.50" in receipt["Subject"]
+    text = receipt.get_body(preferencelist=("plain",)).get_content()
+    html = receipt.get_body(preferencelist=("html",)).get_content()
+    for body in (text, html):
+        assert "$25.50" in body
+        assert donation.received_at.strftime("%-d %B %Y") in body
+        assert "End Of Year Fundraising Campaign" in body
+        assert "Pressroom News Collective" in body
+        assert "12 Calle Lima, 15001 Lima, Peru" in body
+    assert Donation.objects.get().receipt_sent_at is not None
+
+
+def test_a_receipt_is_sent_once_even_if_the_task_runs_twice(
+    client, campaign, post_event, stripe_keys, smtp_server
+):
+    post_event(
+        event(
+            "checkout.session.completed",
+            checkout_completed(amount_total=1000, payment_intent=new_id("pi")),
+        )
+    )
+    run_worker()
+    from pressroom.fundraising.tasks import send_donation_receipt
+
+    send_donation_receipt.enqueue(Donation.objects.get().pk)
+    run_worker()
+    assert len(smtp_server.messages) == 1
+
+
+def test_each_monthly_payment_brings_its_own_receipt(
+    client, campaign, post_event, stripe_keys, smtp_server
+):
+    subscription = new_id("sub")
+    for _ in range(2):
+        post_event(
+            event(
+                "invoice.paid",
+                invoice_paid(invoice_id=new_id("in"), subscription=subscription, amount_paid=1000),
+            )
+        )
+    run_worker()
+    receipts = smtp_server.to("dana@example.org")
+    assert len(receipts) == 2
+    assert all("monthly" in message["Subject"] for message in receipts)
+
+
+def test_monthly_donor_sees_gifts_and_cancels_through_the_signed_link(
+    client, campaign, post_event, fake_stripe, smtp_server
+):
+    subscription = new_id("sub")
+    post_event(
+        event(
+            "checkout.session.completed",
+            checkout_completed(
+                amount_total=1000,
+                mode="subscription",
+                subscription=subscription,
+                invoice=new_id("in"),
+            ),
+        )
+    )
+    run_worker()
+    [receipt] = smtp_server.to("dana@example.org")
+    path = portal_path(receipt)
+
+    page = client.get(path)
+    assert page.status_code == 200
+    assert "no-cache" in page["Cache-Control"]
+    html = page.content.decode()
+    assert "$10 a month" in html
+    assert "End Of Year Fundraising Campaign" in html
+    assert "Cancel this monthly donation" in html
+
+    recurring = RecurringDonation.objects.get()
+    response = client.post(f"{path}cancel/{recurring.pk}/", follow=True)
+    assert "Your monthly gift is cancelled" in response.content.decode()
+    [cancel_call] = fake_stripe.calls("DELETE", "/v1/subscriptions/")
+    assert cancel_call.path == f"/v1/subscriptions/{subscription}"
+    recurring.refresh_from_db()
+    assert recurring.status == RecurringDonation.Status.CANCELLED
+    # The gift made before cancelling still counts.
+    assert campaign.totals().raised == Decimal("10.00")
+
+
+def test_cancel_fails_cleanly_when_stripe_is_down(client, campaign, post_event, fake_stripe):
+    subscription = new_id("sub")
+    post_event(
+        event(
+            "checkout.session.completed",
+            checkout_completed(
+                amount_total=1000,
+                mode="subscription",
+                subscription=subscription,
+                invoice=new_id("in"),
+            ),
+        )
+    )
+    fake_stripe.fail_with = 500
+    recurring = RecurringDonation.objects.get()
+    token = portal_token(recurring.donor)
+    response = client.post(f"/donate/portal/{token}/cancel/{recurring.pk}/", follow=True)
+    assert "not cancelled yet" in response.content.decode()
+    recurring.refresh_from_db()
+    assert recurring.is_active
+
+
+def test_forged_or_foreign_portal_links_show_nothing(client, campaign, post_event, stripe_keys):
+    post_event(
+        event(
+            "checkout.session.completed",
+            checkout_completed(amount_total=1000, payment_intent=new_id("pi")),
+        )
+    )
+    donor = Donor.objects.get()
+    forged = signing.dumps(
+        {"donor": donor.pk, "email": donor.email}, salt=PORTAL_SALT, key="not-our-secret"
+    )
+    response = client.get(f"/donate/portal/{forged}/")
+    assert response.status_code == 404
+    assert donor.email not in response.content.decode()
+
+    other = Donor.objects.create(email="mallory@example.org")
+    subscription = new_id("sub")
+    post_event(
+        event(
+            "checkout.session.completed",
+            checkout_completed(
+                amount_total=1000,
+                mode="subscription",
+                subscription=subscription,
+                invoice=new_id("in"),
+            ),
+        )
+    )
+    recurring = RecurringDonation.objects.get()
+    response = client.post(f"/donate/portal/{portal_token(other)}/cancel/{recurring.pk}/")
+    assert response.status_code == 404
+    recurring.refresh_from_db()
+    assert recurring.is_active
+
+
+def test_offline_donation_counts_toward_the_campaign_and_gets_a_receipt(
+    client, campaign, smtp_server
+):
+    services.record_offline_donation(
+        email="maria@example.org",
+        name="María",
+        amount=Decimal("150"),
+        currency="USD",
+        method="cheque",
+        reference="cheque-00412",
+        campaign=campaign,
+    )
+    assert campaign.totals().raised == Decimal("150")
+    run_worker()
+    [receipt] = smtp_server.to("maria@example.org")
+    assert "Cheque" in receipt.get_body(preferencelist=("plain",)).get_content()
