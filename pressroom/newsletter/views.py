@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import date
 
 from django.http import Http404, HttpRequest, HttpResponse
@@ -86,10 +87,8 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
         saved = True
         form = _preferences_form(subscriber)
     elif request.method == "POST" and "resubscribe" in request.POST:
-        try:
+        with contextlib.suppress(SubscriptionStateError):  # already subscribed: the page says so
             services.resubscribe(subscriber)
-        except SubscriptionStateError:
-            pass  # already subscribed: the page says so
         saved = True
         form = _preferences_form(subscriber)
     elif request.method == "POST":

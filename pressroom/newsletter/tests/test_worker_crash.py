@@ -51,12 +51,12 @@ def _database_url(tmp_path: Path) -> tuple[str, callable]:
         name = f"{database['NAME']}_crash"
         if name.startswith("test_"):
             name = name.removeprefix("test_")
-        conninfo = dict(
-            host=database["HOST"] or "127.0.0.1",
-            port=database["PORT"] or 5432,
-            user=database["USER"],
-            password=database["PASSWORD"],
-        )
+        conninfo = {
+            "host": database["HOST"] or "127.0.0.1",
+            "port": database["PORT"] or 5432,
+            "user": database["USER"],
+            "password": database["PASSWORD"],
+        }
         with psycopg.connect(dbname="postgres", autocommit=True, **conninfo) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             admin.execute(f'CREATE DATABASE "{name}"')

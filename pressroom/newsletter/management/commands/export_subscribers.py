@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import sys
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
@@ -37,12 +36,14 @@ class Command(BaseCommand):
         output = options.get("output")
         try:
             stream = (
-                open(Path(str(output)), "w", newline="", encoding="utf-8") if output else sys.stdout
-            )  # noqa: SIM115
+                open(Path(str(output)), "w", newline="", encoding="utf-8")
+                if output
+                else self.stdout
+            )
         except OSError as error:
             raise CommandError(f"Cannot write {output}: {error}") from None
         try:
-            writer = csv.writer(stream)
+            writer = csv.writer(stream, lineterminator="\n")
             writer.writerow(COLUMNS)
             subscribers = Subscriber.objects.order_by("id").prefetch_related("topics")
             for subscriber in subscribers.iterator(chunk_size=2000):

@@ -1,0 +1,180 @@
+"""Subscribers, digest history with counts, a live progress page and "send a test to me"."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from pressroom.newsletter import sending
+from pressroom.newsletter.models import Delivery, Digest, DigestArticle, Subscriber
+
+
+@admin.register(Subscriber)
+class SubscriberAdmin(admin.ModelAdmin):
+    list_display = ["email", "status", "is_paused", "all_topics", "created_at", "confirmed_at"]
+    list_filter = ["status", "is_paused", "all_topics", "source", "topics"]
+    search_fields = ["email"]
+    filter_horizontal = ["topics"]
+    date_hierarchy = "created_at"
+    readonly_fields = [
+        "created_at",
+        "consented_at",
+        "confirmed_at",
+        "unsubscribed_at",
+        "unsubscribed_from",
+        "suppressed_at",
+        "suppression_reason",
+        "signup_email_sent_at",
+    ]
+    list_per_page = 100
+    show_full_result_count = False  # counting 100,000 rows on every page view is wasted work
+
+
+class DigestArticleInline(admin.TabularInline):
+    model = DigestArticle
+    fields = ["position", "article", "section"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(Digest)
+class DigestAdmin(admin.ModelAdmin):
+    list_display = [
+        "date",
+        "subject",
+        "status",
+        "recipients",
+        "sent",
+        "failed",
+        "bounced",
+        "unsubscribed",
+        "progress_link",
+    ]
+    list_filter = ["status"]
+    search_fields = ["subject"]
+    inlines = [DigestArticleInline]
+    actions = ["send_test_to_me"]
+    readonly_fields = [
+        "date",
+        "subject",
+        "covers_from",
+        "covers_until",
+        "status",
+        "created_at",
+        "send_after",
+        "finished_at",
+        "progress_link",
+    ]
+    exclude = ["articles"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Digest]:
+        return super().get_queryset(request).with_counts()
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # digests are built by the schedule or `pressroom send_digest`
+
+    @admin.display(description="recipients", ordering="recipient_count")
+    def recipients(self, digest: Digest) -> int:
+        return digest.recipient_count
+
+    @admin.display(description="sent", ordering="sent_count")
+    def sent(self, digest: Digest) -> int:
+        return digest.sent_count
+
+    @admin.display(description="failed", ordering="failed_count")
+    def failed(self, digest: Digest) -> int:
+        return digest.failed_count
+
+    @admin.display(description="bounced or complained", ordering="bounced_count")
+    def bounced(self, digest: Digest) -> int:
+        return digest.bounced_count
+
+    @admin.display(description="unsubscribed", ordering="unsubscribed_count")
+    def unsubscribed(self, digest: Digest) -> int:
+        return digest.unsubscribed_count
+
+    @admin.display(description="progress")
+    def progress_link(self, digest: Digest) -> str:
+        url = reverse("admin:newsletter_digest_progress", args=[digest.pk])
+        return format_html('<a href="{}">Live progress</a>', url)
+
+    def get_urls(self) -> list:
+        return [
+            path(
+                "<int:digest_id>/progress/",
+                self.admin_site.admin_view(self.progress_view),
+                name="newsletter_digest_progress",
+            ),
+            path(
+                "<int:digest_id>/progress.json",
+                self.admin_site.admin_view(self.progress_json),
+                name="newsletter_digest_progress_json",
+            ),
+            *super().get_urls(),
+        ]
+
+    def progress_view(self, request: HttpRequest, digest_id: int) -> HttpResponse:
+        if not self.has_view_permission(request):
+            return HttpResponse(status=403)
+        digest = get_object_or_404(Digest, pk=digest_id)
+        progress = digest.progress()
+        done = progress["total"] - progress["pending"] - progress["sending"]
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Sending {digest}",
+            "digest": digest,
+            "progress": progress,
+            "done": done,
+            "percent": round(100 * done / progress["total"]) if progress["total"] else 100,
+            "opts": self.model._meta,
+            "json_url": reverse("admin:newsletter_digest_progress_json", args=[digest.pk]),
+        }
+        return TemplateResponse(request, "admin/newsletter/digest_progress.html", context)
+
+    def progress_json(self, request: HttpRequest, digest_id: int) -> JsonResponse:
+        if not self.has_view_permission(request):
+            return JsonResponse({"error": "forbidden"}, status=403)
+        digest = get_object_or_404(Digest, pk=digest_id)
+        return JsonResponse({"status": digest.status, **digest.progress()})
+
+    @admin.action(description="Send a test of the selected digest to me")
+    def send_test_to_me(self, request: HttpRequest, queryset: QuerySet[Digest]) -> None:
+        if not request.user.email:
+            self.message_user(
+                request, "Your account has no email address; add one first.", messages.ERROR
+            )
+            return
+        for digest in queryset[:3]:
+            try:
+                sending.send_test_digest(digest, request.user.email)
+            except OSError as error:
+                self.message_user(
+                    request, f"Could not reach the mail server: {error}", messages.ERROR
+                )
+                return
+        self.message_user(request, f"Test digest sent to {request.user.email}.")
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(admin.ModelAdmin):
+    list_display = ["subscriber", "digest", "state", "batch", "attempts", "sent_at", "error"]
+    list_filter = ["state", "digest"]
+    search_fields = ["subscriber__email"]
+    list_select_related = ["subscriber", "digest"]
+    raw_id_fields = ["subscriber", "digest"]
+    show_full_result_count = False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False

@@ -1,0 +1,240 @@
+"""Operators and editors: commands, admin history and progress, test sends, bounce webhooks."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import timedelta
+
+import pytest
+from anymail.signals import AnymailTrackingEvent, tracking
+from django.core.management import CommandError, call_command
+from django.urls import reverse
+from django.utils import timezone
+
+from pressroom.newsletter import digests, sending
+from pressroom.newsletter.models import Delivery, Digest, Subscriber
+from pressroom.publishing import services as publishing
+from pressroom.publishing.models import Topic
+
+
+def run(*args: str) -> str:
+    out = io.StringIO()
+    call_command(*args, stdout=out, stderr=io.StringIO())
+    return out.getvalue()
+
+
+@pytest.mark.django_db
+def test_send_digest_sync_sends_to_every_reader_and_reports(
+    smtp_server, make_subscriber, make_article
+):
+    make_article()
+    for n in range(3):
+        make_subscriber(f"reader{n}@example.org")
+
+    output = run("send_digest", "--sync")
+
+    assert "1 articles, 3 recipients" in output
+    assert "3 sent, 0 failed" in output
+    assert sorted(m.recipients[0] for m in smtp_server.messages) == [
+        f"reader{n}@example.org" for n in range(3)
+    ]
+    assert "already exists and is sent" in run("send_digest", "--sync")
+    assert len(smtp_server.messages) == 3
+
+
+@pytest.mark.django_db
+def test_send_digest_without_news_says_so(reader):
+    assert "no digest today" in run("send_digest", "--now")
+    assert not Digest.objects.exists()
+
+
+@pytest.mark.django_db
+def test_queued_digest_waits_for_the_scheduled_time_unless_sent_now(
+    reader, make_article, settings, django_capture_on_commit_callbacks
+):
+    from django_tasks_db.models import DBTaskResult
+
+    settings.DIGEST_SEND_AT = (6, 0)
+    settings.DIGEST_TIMEZONE = "America/Lima"
+    yesterday = timezone.now().astimezone(digests.digest_timezone()) - timedelta(days=1)
+    early = yesterday.replace(hour=3, minute=0, second=0, microsecond=0)
+    make_article(published_at=early - timedelta(hours=1))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        digest, created = digests.build_and_queue_digest(early, send_now=False)
+
+    assert created
+    assert digest.send_after == early.replace(hour=6)
+    [task] = DBTaskResult.objects.all()
+    assert task.run_after == digest.send_after
+    assert task.args_kwargs["args"] == [digest.pk, 0]
+
+
+@pytest.mark.django_db
+def test_import_reports_added_present_and_invalid_rows(tmp_path, make_subscriber):
+    publishing.save_topic(Topic(name="Chile"))
+    make_subscriber("known@example.org")
+    path = tmp_path / "list.csv"
+    path.write_text(
+        "email,topics,consent_date\n"
+        "Ana@Example.org,chile,2024-05-01\n"
+        "known@example.org,,\n"
+        "not-an-address,,\n"
+        "beto@example.org,atlantis,\n"
+        "carla@example.org,,yesterday\n"
+        "dora@example.org,,\n"
+    )
+
+    output = run("import_subscribers", str(path), "--confirmed")
+
+    assert "2 added, 1 already present, 3 invalid" in output
+    assert "line 4" in output
+    assert "atlantis" in output
+    ana = Subscriber.objects.get(email="ana@example.org")
+    assert ana.status == Subscriber.Status.CONFIRMED
+    assert [t.slug for t in ana.topics.all()] == ["chile"]
+    assert ana.consented_at.date().isoformat() == "2024-05-01"
+    assert Subscriber.objects.get(email="dora@example.org").all_topics
+
+
+@pytest.mark.django_db
+def test_import_refuses_a_file_it_cannot_use(tmp_path):
+    with pytest.raises(CommandError, match="Cannot read"):
+        run("import_subscribers", str(tmp_path / "missing.csv"))
+    path = tmp_path / "wrong.csv"
+    path.write_text("name,address\nAna,ana@example.org\n")
+    with pytest.raises(CommandError, match="no 'email' column"):
+        run("import_subscribers", str(path))
+
+
+@pytest.mark.django_db
+def test_export_writes_every_subscriber_with_status_topics_and_dates(make_subscriber, tmp_path):
+    chile = publishing.save_topic(Topic(name="Chile"))
+    make_subscriber("ana@example.org", topics=[chile])
+    make_subscriber("beto@example.org", status="bounced")
+    make_subscriber("carla@example.org", status="pending")
+
+    rows = list(csv.DictReader(io.StringIO(run("export_subscribers"))))
+    assert [(r["email"], r["status"], r["topics"]) for r in rows] == [
+        ("ana@example.org", "confirmed", "chile"),
+        ("beto@example.org", "bounced", ""),
+        ("carla@example.org", "pending", ""),
+    ]
+    assert rows[0]["created_at"]
+
+    target = tmp_path / "out.csv"
+    call_command(
+        "export_subscribers", "-o", str(target), stdout=io.StringIO(), stderr=io.StringIO()
+    )
+    assert target.read_text().count("\n") == 4
+
+
+@pytest.mark.django_db
+def test_esp_hard_bounce_and_complaint_webhooks_suppress_the_reader(make_subscriber):
+    bounced = make_subscriber("gone@example.org")
+    complained = make_subscriber("angry@example.org")
+    soft = make_subscriber("busy@example.org")
+    for recipient, event_type in [
+        ("Gone@example.org", "bounced"),
+        ("angry@example.org", "complained"),
+        ("busy@example.org", "deferred"),
+    ]:
+        event = AnymailTrackingEvent(event_type=event_type, recipient=recipient, message_id="x")
+        tracking.send(sender=object, event=event, esp_name="Postmark")
+    for subscriber in (bounced, complained, soft):
+        subscriber.refresh_from_db()
+    assert bounced.status == Subscriber.Status.BOUNCED
+    assert complained.status == Subscriber.Status.COMPLAINED
+    assert soft.status == Subscriber.Status.CONFIRMED
+
+
+def test_anymail_webhook_urls_are_served():
+    assert reverse("newsletter:anymail:postmark_tracking_webhook") == "/anymail/postmark/tracking/"
+
+
+@pytest.mark.django_db
+def test_editor_sees_digest_history_with_counts_and_live_progress(
+    editor_client, smtp_server, make_subscriber, make_article
+):
+    make_article("Miners march on Lima")
+    make_subscriber("rosa@example.org")
+    make_subscriber("gone@example.org")
+    make_subscriber("paused@example.org", is_paused=True)
+    smtp_server.refuse["gone@example.org"] = "550 No such user"
+    digest, _ = digests.build_and_queue_digest()
+
+    progress_url = reverse("admin:newsletter_digest_progress", args=[digest.pk])
+    page = editor_client.get(progress_url)
+    assert page.status_code == 200
+    assert b'http-equiv="refresh"' in page.content  # still sending: it refreshes itself
+    assert (
+        editor_client.get(progress_url.replace("progress/", "progress.json")).json()["pending"] == 2
+    )
+
+    sending.send_all_batches(digest.pk)
+
+    listing = editor_client.get(reverse("admin:newsletter_digest_changelist"))
+    assert listing.status_code == 200
+    assert b"Miners march on Lima" in listing.content
+    counts = listing.context["cl"].result_list[0]
+    assert (counts.recipient_count, counts.sent_count, counts.bounced_count) == (2, 1, 1)
+    done = editor_client.get(progress_url)
+    assert b'http-equiv="refresh"' not in done.content
+    assert done.context["progress"]["sent"] == 1
+    detail = editor_client.get(reverse("admin:newsletter_digest_change", args=[digest.pk]))
+    assert detail.status_code == 200
+
+
+@pytest.mark.django_db
+def test_editor_sends_a_test_digest_to_their_own_address(
+    editor_client, editor, smtp_server, make_article
+):
+    make_article("Miners march on Lima")
+    digest, _ = digests.build_digest()
+    response = editor_client.post(
+        reverse("admin:newsletter_digest_changelist"),
+        {"action": "send_test_to_me", "_selected_action": [digest.pk]},
+        follow=True,
+    )
+    assert b"Test digest sent to edna@example.org" in response.content
+    [received] = smtp_server.to("edna@example.org")
+    assert received.message["Subject"].strip().startswith("[Test]")
+    assert "Miners march on Lima" in received.text
+    assert not Delivery.objects.filter(subscriber__email="edna@example.org").exists()
+
+
+@pytest.mark.django_db
+def test_editor_finds_subscribers_by_address_and_status(editor_client, make_subscriber):
+    make_subscriber("rosa@example.org")
+    make_subscriber("beto@example.org", status="bounced")
+    url = reverse("admin:newsletter_subscriber_changelist")
+    found = editor_client.get(url, {"q": "rosa"})
+    assert b"rosa@example.org" in found.content
+    assert b"beto@example.org" not in found.content
+    bounced = editor_client.get(url, {"status__exact": "bounced"})
+    assert b"beto@example.org" in bounced.content
+    assert b"rosa@example.org" not in bounced.content
+
+
+@pytest.mark.django_db
+def test_recovery_requeues_rows_of_a_dead_worker_and_gives_up_after_max_attempts(
+    reader, make_subscriber, make_article, settings
+):
+    make_article()
+    other = make_subscriber("beto@example.org")
+    digest, _ = digests.build_digest()
+    stale = timezone.now() - timedelta(seconds=settings.DIGEST_CLAIM_LEASE + 5)
+    Delivery.objects.filter(subscriber=reader).update(
+        state="sending", claim="dead", claimed_at=stale, attempts=1
+    )
+    Delivery.objects.filter(subscriber=other).update(
+        state="sending", claim="dead", claimed_at=stale, attempts=settings.DIGEST_MAX_ATTEMPTS
+    )
+
+    result = sending.recover_deliveries()
+
+    assert (result.requeued_rows, result.given_up_rows) == (1, 1)
+    assert result.batches == [(digest.pk, 0)]
+    assert Delivery.objects.get(subscriber=reader).state == "pending"
+    assert Delivery.objects.get(subscriber=other).state == "failed"
