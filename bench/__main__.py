@@ -8,7 +8,7 @@ import importlib
 import sys
 
 BENCHMARKS = [
-    # "pages",   # issue 6: page serving, cached and uncached, against static nginx
+    "pages",  # issue 6: page serving, cached and uncached, against static nginx
     # "wxr",     # issue 3: WordPress import throughput and memory
     # "digest",  # issue 4: digest sending to smtp-sink
 ]

@@ -121,10 +121,11 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so a stored page carries every header below and a hit skips them all. It also
+    # compresses (through GZipMiddleware for everything it does not share).
+    "pressroom.lib.pagecache.PageCacheMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    # The anonymous page cache; it also compresses (GZipMiddleware for everything it does not cache).
-    "pressroom.lib.pagecache.PageCacheMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -217,7 +218,7 @@ PAGE_CACHE_SECONDS = env_int("PAGE_CACHE_SECONDS", 60)
 # proxies keep a page for a second, so publishing is visible within about two seconds.
 PAGE_CACHE_BROWSER_SECONDS = env_int("PAGE_CACHE_BROWSER_SECONDS", 0)
 PAGE_CACHE_PROXY_SECONDS = env_int("PAGE_CACHE_PROXY_SECONDS", 1)
-PAGE_CACHE_STALE_SECONDS = env_int("PAGE_CACHE_STALE_SECONDS", 30)
+PAGE_CACHE_STALE_SECONDS = env_int("PAGE_CACHE_STALE_SECONDS", 10)
 # With a shared cache (Redis), how often each process re-reads the content generation.
 PAGE_CACHE_GENERATION_POLL = env_float("PAGE_CACHE_GENERATION_POLL", 1.0)
 # With the per-process locmem cache, the generation lives in this file, shared by all processes.

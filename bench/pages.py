@@ -1,0 +1,412 @@
+"""Page serving: Pressroom with and without its page cache, and behind the nginx recipe, against
+nginx serving the same topic page as a static file.
+
+`make bench BENCH_ARGS=pages` (or `python -m bench pages [--quick]`). It builds a deterministic
+corpus (100,000 articles, 300 topics; --quick: 10,000) into SQLite once and keeps it under
+var/bench/, serves copies of it with `pressroom serve` (production settings) on ports 8200-8299,
+and loads each URL with wrk for 20 s (--quick: 5 s) after a warm-up. Not part of the test suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+WRK = shutil.which("wrk") or "/usr/bin/wrk"
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+RECIPE = ROOT / "deploy" / "nginx" / "pressroom.conf"
+PORT_CACHED, PORT_UNCACHED, PORT_STATIC, PORT_RECIPE = 8201, 8202, 8210, 8220
+DEEP_PAGE = 500
+BENCH_SECRET = "bench-secret-key-not-for-production-" + "x" * 20
+
+GOALS = """Goals: cached topic page >= 15% of static (pressroom serve alone) and >= 70% (behind the
+nginx recipe); uncached topic page >= 600 req/s; page 500 within 1.5x of page 1; every server
+worker < 150 MB RSS."""
+
+
+@dataclass
+class Result:
+    name: str
+    requests_per_second: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="bench pages")
+    parser.add_argument("--quick", action="store_true", help="10,000 articles, 5 s per run")
+    parser.add_argument("--articles", type=int)
+    parser.add_argument("--topics", type=int, default=300)
+    parser.add_argument("--seconds", type=int)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    options = parser.parse_args(argv)
+    articles = options.articles or (10_000 if options.quick else 100_000)
+    seconds = options.seconds or (5 if options.quick else 20)
+
+    for tool, path in (("wrk", WRK), ("nginx", NGINX)):
+        if not Path(path).exists():
+            print(
+                f"bench pages: {tool} is not installed ({path}); install it (apt install {tool})."
+            )
+            return 2
+
+    corpus = build_corpus(articles, options.topics)
+    with tempfile.TemporaryDirectory(prefix="pressroom-bench-") as temporary:
+        work = Path(temporary)
+        return run(corpus, work, seconds, options.connections, options.workers, articles)
+
+
+def build_corpus(articles: int, topics: int, seed: int = 1) -> Path:
+    """The demo corpus as a SQLite file, generated once per set of parameters."""
+    directory = ROOT / "var" / "bench" / f"corpus-a{articles}-t{topics}-s{seed}"
+    database = directory / "pressroom.sqlite3"
+    if (directory / "complete").exists():
+        print(f"corpus: reusing {database.relative_to(ROOT)}", flush=True)
+        return database
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    print(f"corpus: generating {articles} articles in {topics} topics (once)...", flush=True)
+    started = time.monotonic()
+    env = app_environment(directory, database)
+    pressroom = str(BIN / "pressroom")
+    subprocess.run([pressroom, "migrate", "--no-input", "-v0"], env=env, check=True)
+    subprocess.run(
+        [
+            pressroom,
+            "demo",
+            "--articles",
+            str(articles),
+            "--topics",
+            str(topics),
+            "--seed",
+            str(seed),
+        ],
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    with sqlite3.connect(database) as connection:
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        connection.execute("ANALYZE")
+    (directory / "complete").write_text("ok\n")
+    print(f"corpus: done in {time.monotonic() - started:.0f} s", flush=True)
+    return database
+
+
+def app_environment(var_dir: Path, database: Path, **extra: str) -> dict[str, str]:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("PAGE_CACHE_", "CACHE_URL", "DATABASE_URL", "DEBUG"))
+    }
+    env.update(
+        PRESSROOM_VAR_DIR=str(var_dir),
+        DATABASE_URL=f"sqlite:///{database}",
+        SECRET_KEY=BENCH_SECRET,
+        DEBUG="false",
+        ALLOWED_HOSTS="127.0.0.1,localhost",
+        LOG_LEVEL="WARNING",
+    )
+    env.update(extra)
+    return env
+
+
+def run(
+    corpus: Path, work: Path, seconds: int, connections: int, workers: int, articles: int
+) -> int:
+    database = work / "pressroom.sqlite3"
+    shutil.copyfile(corpus, database)
+    ensure_static_files(work, database)
+    servers: list[subprocess.Popen] = []
+    try:
+        cached = start_serve(work, database, PORT_CACHED, workers, {})
+        servers.append(cached)
+        uncached = start_serve(work, database, PORT_UNCACHED, workers, {"PAGE_CACHE_SECONDS": "0"})
+        servers.append(uncached)
+        base = f"http://127.0.0.1:{PORT_CACHED}"
+        urls = find_urls(base)
+        print(
+            f"urls: topic {urls['topic']}, deep page {urls['topic deep page'][:60]}..., "
+            f"article {urls['article']}",
+            flush=True,
+        )
+        static_root = work / "static-site"
+        static_root.mkdir()
+        (static_root / "topic.html").write_bytes(fetch(base + urls["topic"]))
+        nginx = start_nginx(work, static_root)
+        servers.append(nginx)
+
+        results: list[Result] = []
+        static_url = f"http://127.0.0.1:{PORT_STATIC}/topic.html"
+        results.append(measure("nginx static file (topic page)", static_url, seconds, connections))
+        for label, path in urls.items():
+            results.append(measure(f"cached {label}", base + path, seconds, connections))
+        for label in ("topic", "topic deep page", "home", "article", "feed"):
+            results.append(
+                measure(
+                    f"uncached {label}",
+                    f"http://127.0.0.1:{PORT_UNCACHED}{urls[label]}",
+                    seconds,
+                    connections,
+                )
+            )
+        recipe_base = f"http://127.0.0.1:{PORT_RECIPE}"
+        for label in ("topic", "topic deep page"):
+            results.append(
+                measure(f"nginx recipe {label}", recipe_base + urls[label], seconds, connections)
+            )
+        memory = {
+            "cached": worker_memory_mb(cached.pid),
+            "uncached": worker_memory_mb(uncached.pid),
+        }
+    finally:
+        for server in reversed(servers):
+            stop(server)
+
+    print_table(results, articles, seconds, connections, workers)
+    return report_goals(results, memory)
+
+
+def ensure_static_files(work: Path, database: Path) -> None:
+    static_root = ROOT / "staticfiles"
+    if not (static_root / "staticfiles.json").exists():
+        subprocess.run(
+            [str(BIN / "pressroom"), "collectstatic", "--no-input", "-v0"],
+            env=app_environment(work, database),
+            check=True,
+        )
+
+
+def start_serve(
+    work: Path, database: Path, port: int, workers: int, extra: dict[str, str]
+) -> subprocess.Popen:
+    var_dir = work / f"var-{port}"
+    var_dir.mkdir()
+    env = app_environment(var_dir, database, **extra)
+    process = subprocess.Popen(
+        [str(BIN / "pressroom"), "serve", "--port", str(port), "--workers", str(workers)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    wait_for_port(port, process)
+    return process
+
+
+def start_nginx(work: Path, static_root: Path) -> subprocess.Popen:
+    """nginx with two servers: the saved page as a static file, and the shipped recipe."""
+    recipe = RECIPE.read_text()
+    recipe = re.sub(
+        r"upstream pressroom_app \{.*?\}",
+        f"upstream pressroom_app {{\n    server 127.0.0.1:{PORT_CACHED};\n    keepalive 32;\n}}",
+        recipe,
+        flags=re.DOTALL,
+    )
+    recipe = recipe.replace("/var/cache/nginx/pressroom", str(work / "nginx-cache"))
+    recipe = recipe.replace("listen 80;", f"listen 127.0.0.1:{PORT_RECIPE};")
+    recipe = recipe.replace("listen [::]:80;", "")
+    recipe = recipe.replace("/srv/pressroom/staticfiles/", f"{ROOT / 'staticfiles'}/")
+    (work / "pressroom.conf").write_text(recipe)
+    temp = work / "nginx-temp"
+    temp.mkdir()
+    config = f"""
+worker_processes auto;
+pid {work}/nginx.pid;
+error_log {work}/nginx-error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    include /etc/nginx/mime.types;
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    keepalive_requests 100000;
+    client_body_temp_path {temp}/body;
+    proxy_temp_path {temp}/proxy;
+    fastcgi_temp_path {temp}/fastcgi;
+    uwsgi_temp_path {temp}/uwsgi;
+    scgi_temp_path {temp}/scgi;
+    server {{
+        listen 127.0.0.1:{PORT_STATIC};
+        root {static_root};
+    }}
+    include {work}/pressroom.conf;
+}}
+"""
+    (work / "nginx.conf").write_text(config)
+    process = subprocess.Popen(
+        [NGINX, "-p", str(work), "-c", str(work / "nginx.conf"), "-g", "daemon off;"],
+        start_new_session=True,
+        stderr=subprocess.DEVNULL,
+    )
+    wait_for_port(PORT_STATIC, process)
+    wait_for_port(PORT_RECIPE, process)
+    return process
+
+
+def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"bench pages: the server for port {port} exited at start-up")
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise SystemExit(f"bench pages: nothing listens on port {port} after {timeout:.0f} s")
+
+
+def stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def fetch(url: str) -> bytes:
+    with urllib.request.urlopen(url, timeout=30) as response:  # noqa: S310 (local server)
+        return response.read()
+
+
+def find_urls(base: str) -> dict[str, str]:
+    """The largest topic, its page 500 (by following 'Older articles' links, as a reader or a
+    crawler would), its newest article, and the feed."""
+    topic_list = fetch(base + "/topics/").decode()
+    slugs = re.findall(r'href="(/topics/[^/"]+/)"', topic_list)
+    # The demo corpus's first topic is the biggest (Zipf); it is "Peru".
+    topic = "/topics/peru/" if "/topics/peru/" in slugs else slugs[0]
+    query, page = "", 1
+    while page < DEEP_PAGE:
+        html = fetch(base + topic + query).decode()
+        match = re.search(r'<a href="(\?[^"]+)" rel="next">', html)
+        if match is None:
+            print(f"urls: {topic} has only {page} pages; the deep page is the last one")
+            break
+        query, page = match.group(1).replace("&amp;", "&"), page + 1
+    first_page = fetch(base + topic).decode()
+    article = re.search(r'href="(/articles/[^"]+/)"', first_page)
+    assert article is not None
+    return {
+        "topic": topic,
+        "topic deep page": topic + query,
+        "home": "/",
+        "article": article.group(1),
+        "feed": "/feed/",
+    }
+
+
+WRK_LATENCY = re.compile(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$", re.MULTILINE)
+
+
+def measure(name: str, url: str, seconds: int, connections: int) -> Result:
+    warm_up = ["-t2", f"-c{connections}", f"-d{max(2, seconds // 5)}s", url]
+    subprocess.run([WRK, *warm_up], capture_output=True, check=True)
+    output = subprocess.run(
+        [WRK, "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", url],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    latencies = {}
+    for percentile, value, unit in WRK_LATENCY.findall(output):
+        latencies[percentile] = float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+    errors = 0
+    if match := re.search(r"Non-2xx or 3xx responses: (\d+)", output):
+        errors += int(match.group(1))
+    if match := re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    ):
+        errors += sum(int(number) for number in match.groups())
+    result = Result(name, rate, latencies.get("50", 0.0), latencies.get("99", 0.0), errors)
+    print(f"  {name:<34} {rate:>10.0f} req/s", flush=True)
+    return result
+
+
+def worker_memory_mb(root_pid: int) -> list[float]:
+    """VmRSS of every process under `pressroom serve` (granian's main process and workers)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(entry.name))
+    sizes, pending = [], [root_pid]
+    while pending:
+        pid = pending.pop()
+        pending += children.get(pid, [])
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        if match := re.search(r"VmRSS:\s+(\d+) kB", status):
+            sizes.append(int(match.group(1)) / 1024)
+    return sizes
+
+
+def print_table(
+    results: list[Result], articles: int, seconds: int, connections: int, workers: int
+) -> None:
+    static = results[0].requests_per_second
+    print()
+    print(
+        f"{articles} articles; wrk -t2 -c{connections} -d{seconds}s; pressroom serve "
+        f"--workers {workers}; {os.cpu_count()} cores"
+    )
+    print(f"| {'what':<34} | {'req/s':>9} | {'p50 ms':>7} | {'p99 ms':>7} | errors | vs static |")
+    print(f"|{'-' * 36}|{'-' * 11}|{'-' * 9}|{'-' * 9}|{'-' * 8}|{'-' * 11}|")
+    for result in results:
+        print(
+            f"| {result.name:<34} | {result.requests_per_second:>9.0f} | {result.p50_ms:>7.2f} "
+            f"| {result.p99_ms:>7.2f} | {result.errors:>6} | "
+            f"{result.requests_per_second / static:>8.1%} |"
+        )
+
+
+def report_goals(results: list[Result], memory: dict[str, list[float]]) -> int:
+    by_name = {result.name: result for result in results}
+    static = results[0].requests_per_second
+
+    def rate(name: str) -> float:
+        return by_name[name].requests_per_second
+
+    checks = [
+        ("cached topic page >= 15% of static", rate("cached topic") >= 0.15 * static),
+        ("nginx recipe topic page >= 70% of static", rate("nginx recipe topic") >= 0.70 * static),
+        ("uncached topic page >= 600 req/s", rate("uncached topic") >= 600),
+        (
+            "uncached deep page within 1.5x of page 1",
+            rate("uncached topic") <= 1.5 * rate("uncached topic deep page"),
+        ),
+    ]
+    for label, sizes in memory.items():
+        largest = max(sizes, default=0.0)
+        checks.append(
+            (f"{label} server processes < 150 MB RSS (largest {largest:.0f} MB)", largest < 150)
+        )
+    print()
+    print(GOALS)
+    for label, passed in checks:
+        print(f"  {'PASS' if passed else 'FAIL'}  {label}")
+    return 0 if all(passed for _, passed in checks) else 1

@@ -1,0 +1,142 @@
+"""The page-cache middleware: stores what is safe to share, serves it, compresses everything.
+
+It sits first in MIDDLEWARE, so a stored page carries every header the stack adds (security
+headers included) and a hit skips the whole stack. It replaces GZipMiddleware: responses it
+does not share still go through GZipMiddleware (with its BREACH padding) exactly as before.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import time
+from collections.abc import Callable
+
+from django.conf import settings
+from django.core.cache import cache
+from django.http import HttpRequest, HttpResponse
+from django.middleware.gzip import GZipMiddleware
+from django.utils import timezone
+from django.utils.cache import patch_vary_headers
+
+from pressroom.lib.pagecache.pages import (
+    STATUS_HEADER,
+    Lookup,
+    StoredPage,
+    compress,
+    is_public_request,
+    look_up,
+    public_cache_control,
+    seconds_until_next_publication,
+)
+
+logger = logging.getLogger(__name__)
+
+LOOKUP_ENVIRON_KEY = "pressroom.pagecache.lookup"
+UNSHAREABLE_CACHE_CONTROL = ("private", "no-store", "no-cache")
+# Vary values a cookie-less anonymous request cannot make differ between readers.
+HARMLESS_VARY = {"accept-encoding", "cookie"}
+NOT_STORED_HEADERS = {
+    "content-length",
+    "content-encoding",
+    "etag",
+    "last-modified",
+    "set-cookie",
+    STATUS_HEADER.lower(),
+}
+MIN_COMPRESS_BYTES = 200
+
+
+class PageCacheMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+        self.gzip = GZipMiddleware(get_response)
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        meta = request.META
+        if request.path_info.startswith(settings.STATIC_URL):
+            return self.get_response(request)  # WhiteNoise: hashed files, already compressed
+        if not is_public_request(meta):
+            return self.private_response(request, self.get_response(request))
+
+        found = meta.pop(LOOKUP_ENVIRON_KEY, None) or self.look_up(meta)
+        if found.page is not None:
+            return as_http_response(*found.page.answer(meta, "hit"))
+
+        response = self.get_response(request)
+        if not is_shareable(request, response):
+            return self.gzip.process_response(request, response)
+
+        lifetime = float(settings.PAGE_CACHE_SECONDS)
+        if found.key:
+            until_publication = seconds_until_next_publication(found.generation)
+            if until_publication is not None:
+                lifetime = min(lifetime, until_publication)
+        page = make_page(response, found.encoding, lifetime)
+        if found.key and lifetime > 0:
+            try:
+                cache.set(found.key, page, timeout=math.ceil(lifetime))
+            except Exception:  # a cache outage slows pages down; it must not break them
+                logger.warning("page cache: could not store %s", request.path, exc_info=True)
+        return as_http_response(*page.answer(meta, "miss" if found.key else "off"))
+
+    @staticmethod
+    def look_up(meta: dict) -> Lookup:
+        try:
+            return look_up(meta)
+        except Exception:
+            logger.warning("page cache: lookup failed; serving fresh", exc_info=True)
+            return Lookup("", "", "", None)
+
+    def private_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        """Editors and anyone with a session: fresh every time, never kept by a shared cache."""
+        if request.method in ("GET", "HEAD") and not response.has_header("Cache-Control"):
+            response["Cache-Control"] = "private, no-cache"
+        response = self.gzip.process_response(request, response)
+        response[STATUS_HEADER] = "bypass"
+        return response
+
+
+def is_shareable(request: HttpRequest, response: HttpResponse) -> bool:
+    """Nothing in the response is personal: a 200 with no cookie, no private/no-store/no-cache,
+    no CSRF token rendered, and no Vary that would make readers' pages differ."""
+    if response.status_code != 200 or response.streaming or response.cookies:
+        return False
+    if response.has_header("Content-Encoding") or request.META.get("CSRF_COOKIE_NEEDS_UPDATE"):
+        return False
+    cache_control = response.get("Cache-Control", "").lower()
+    if any(word in cache_control for word in UNSHAREABLE_CACHE_CONTROL):
+        return False
+    vary = {value.strip().lower() for value in response.get("Vary", "").split(",") if value}
+    return vary <= HARMLESS_VARY
+
+
+def make_page(response: HttpResponse, encoding: str, lifetime: float) -> StoredPage:
+    """The page as stored: compressed once for `encoding`, with a weak ETag of its content."""
+    body = response.content
+    etag = response.get("ETag") or ('W/"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"')
+    if len(body) < MIN_COMPRESS_BYTES:
+        encoding = ""
+    patch_vary_headers(response, ("Accept-Encoding",))
+    if not response.has_header("Cache-Control"):
+        response["Cache-Control"] = public_cache_control()
+    headers = tuple(
+        (name, value) for name, value in response.items() if name.lower() not in NOT_STORED_HEADERS
+    )
+    return StoredPage(
+        status_code=response.status_code,
+        headers=headers,
+        body=compress(body, encoding),
+        encoding=encoding,
+        etag=etag,
+        last_modified=int(time.time()),
+        fresh_until=timezone.now().timestamp() + lifetime,
+    )
+
+
+def as_http_response(status: int, headers: list[tuple[str, str]], body: bytes) -> HttpResponse:
+    response = HttpResponse(body, status=status)
+    for name, value in headers:
+        response[name] = value
+    return response

@@ -1,0 +1,187 @@
+"""Stored pages: which requests may share one, where it is filed, how it is compressed and how
+it answers (200, or 304 to a matching validator). Works on the WSGI environ, so the WSGI front
+and the middleware file and find pages under exactly the same keys."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import brotli
+from django.conf import settings
+from django.core.cache import cache
+from django.utils import timezone
+from django.utils.http import http_date, parse_http_date_safe
+
+from pressroom.lib.pagecache.generation import current_generation
+
+STATUS_HEADER = "X-Page-Cache"
+NEXT_PUBLICATION_KEY = "pagecache:next-publication:{generation}"
+MIN_COMPRESS_BYTES = 200
+# Headers a 304 repeats (RFC 9110 15.4.5), plus our own.
+NOT_MODIFIED_HEADERS = {
+    "cache-control",
+    "content-location",
+    "expires",
+    "vary",
+    STATUS_HEADER.lower(),
+}
+
+
+def is_public_request(meta: Mapping) -> bool:
+    """Nothing in the request can make the page personal: GET/HEAD, no session cookie, no
+    credentials, not an excluded path. A cookie header that merely mentions the session
+    cookie's name is treated as a session: erring towards a fresh page is safe."""
+    if meta.get("REQUEST_METHOD") not in ("GET", "HEAD"):
+        return False
+    if f"{settings.SESSION_COOKIE_NAME}=" in meta.get("HTTP_COOKIE", ""):
+        return False
+    if "HTTP_AUTHORIZATION" in meta:
+        return False
+    path = meta.get("PATH_INFO", "")
+    # Webhooks may sit under any app's prefix (/donate/webhooks/stripe/, ...).
+    if "/webhooks/" in path or path.startswith(settings.STATIC_URL):
+        return False
+    return not path.startswith(tuple(settings.PAGE_CACHE_EXCLUDE_PATHS))
+
+
+def preferred_encoding(accept_encoding: str) -> str:
+    """'br', 'gzip' or '' (identity), from an Accept-Encoding header; q=0 refuses."""
+    offered: dict[str, float] = {}
+    for part in accept_encoding.lower().split(","):
+        name, _, params = part.strip().partition(";")
+        quality = 1.0
+        params = params.strip()
+        if params.startswith("q="):
+            try:
+                quality = float(params[2:])
+            except ValueError:
+                quality = 0.0
+        offered[name.strip()] = quality
+    for encoding in ("br", "gzip"):
+        if offered.get(encoding, offered.get("*", 0.0)) > 0:
+            return encoding
+    return ""
+
+
+def compress(body: bytes, encoding: str) -> bytes:
+    if encoding == "br":
+        quality = settings.PAGE_CACHE_BROTLI_QUALITY
+        return brotli.compress(body, mode=brotli.MODE_TEXT, quality=quality)
+    if encoding == "gzip":
+        return gzip.compress(body, compresslevel=6, mtime=0)
+    return body
+
+
+def request_scheme(meta: Mapping) -> str:
+    proxy_header = settings.SECURE_PROXY_SSL_HEADER
+    if proxy_header:
+        header, secure_value = proxy_header
+        if meta.get(header, "").split(",")[0].strip() == secure_value:
+            return "https"
+    return meta.get("wsgi.url_scheme", "http")
+
+
+def page_key(meta: Mapping, generation: str, encoding: str) -> str:
+    host = meta.get("HTTP_HOST") or f"{meta.get('SERVER_NAME')}:{meta.get('SERVER_PORT')}"
+    address = (
+        f"{request_scheme(meta)}://{host}{meta.get('SCRIPT_NAME', '')}{meta.get('PATH_INFO', '')}"
+        f"?{meta.get('QUERY_STRING', '')}"
+    )
+    digest = hashlib.blake2b(address.encode("utf-8", "surrogateescape"), digest_size=16)
+    return f"page:{generation}:{encoding or 'identity'}:{digest.hexdigest()}"
+
+
+@dataclass(frozen=True)
+class Lookup:
+    key: str  # empty when the page cache is off
+    generation: str
+    encoding: str
+    page: StoredPage | None
+
+
+def look_up(meta: Mapping) -> Lookup:
+    """Find the stored page for a public request (call is_public_request first)."""
+    encoding = preferred_encoding(meta.get("HTTP_ACCEPT_ENCODING", ""))
+    if settings.PAGE_CACHE_SECONDS <= 0:
+        return Lookup("", "", encoding, None)
+    # Read before the view reads the database: a change committed during a render bumps the
+    # generation, so that render is filed under a generation nobody asks for any more.
+    generation = current_generation()
+    key = page_key(meta, generation, encoding)
+    page = cache.get(key)
+    if page is not None and timezone.now().timestamp() >= page.fresh_until:
+        page = None
+    return Lookup(key, generation, encoding, page)
+
+
+@dataclass(frozen=True)
+class StoredPage:
+    status_code: int
+    headers: tuple[tuple[str, str], ...]  # everything but the ones below
+    body: bytes
+    encoding: str
+    etag: str
+    last_modified: int
+    fresh_until: float  # on the clock of timezone.now(), which is what listings compare with
+
+    def is_not_modified(self, meta: Mapping) -> bool:
+        """RFC 9110 13.2.2 for GET/HEAD: If-None-Match decides when present (weak comparison),
+        otherwise If-Modified-Since."""
+        if_none_match = meta.get("HTTP_IF_NONE_MATCH")
+        if if_none_match:
+            if if_none_match.strip() == "*":
+                return True
+            wanted = self.etag.removeprefix("W/")
+            return any(tag.strip().removeprefix("W/") == wanted for tag in if_none_match.split(","))
+        if_modified_since = meta.get("HTTP_IF_MODIFIED_SINCE")
+        if if_modified_since:
+            since = parse_http_date_safe(if_modified_since)
+            return since is not None and self.last_modified <= since
+        return False
+
+    def answer(self, meta: Mapping, cache_status: str) -> tuple[int, list[tuple[str, str]], bytes]:
+        """Status, headers and body for this request."""
+        validators = [("ETag", self.etag), ("Last-Modified", http_date(self.last_modified))]
+        if self.is_not_modified(meta):
+            headers = [
+                (name, value)
+                for name, value in self.headers
+                if name.lower() in NOT_MODIFIED_HEADERS
+            ]
+            return 304, [*headers, *validators, (STATUS_HEADER, cache_status)], b""
+        headers = [*self.headers, *validators, ("Content-Length", str(len(self.body)))]
+        if self.encoding:
+            headers.append(("Content-Encoding", self.encoding))
+        headers.append((STATUS_HEADER, cache_status))
+        body = b"" if meta.get("REQUEST_METHOD") == "HEAD" else self.body
+        return self.status_code, headers, body
+
+
+def public_cache_control() -> str:
+    return (
+        f"public, max-age={settings.PAGE_CACHE_BROWSER_SECONDS}, "
+        f"s-maxage={settings.PAGE_CACHE_PROXY_SECONDS}, "
+        f"stale-while-revalidate={settings.PAGE_CACHE_STALE_SECONDS}, stale-if-error=86400"
+    )
+
+
+def seconds_until_next_publication(generation: str) -> float | None:
+    """Scheduled articles go public without a save, so no page may outlive that moment."""
+    from pressroom.publishing.models import Article
+
+    key = NEXT_PUBLICATION_KEY.format(generation=generation)
+    now = timezone.now()
+    moment = cache.get(key)
+    if moment is None or (moment and moment <= now.timestamp()):
+        upcoming = (
+            Article.objects.filter(status=Article.Status.SCHEDULED, published_at__gt=now)
+            .order_by("published_at")
+            .values_list("published_at", flat=True)
+            .first()
+        )
+        moment = upcoming.timestamp() if upcoming else 0
+        cache.set(key, moment, timeout=settings.PAGE_CACHE_SECONDS)
+    return moment - now.timestamp() if moment else None

@@ -1,0 +1,87 @@
+"""Archive depth costs nothing: a deep page of a topic, an author or the home page runs the same
+queries as the first page, none of them counts the table, and the database walks an index."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+pytestmark = pytest.mark.django_db
+
+PER_PAGE = 3
+PAGES = 12
+
+
+@pytest.fixture
+def archive(make_article, settings, tmp_path):
+    """36 published articles filed under Peru by Ana Quispe; 12 pages of 3."""
+    settings.ARTICLES_PER_PAGE = PER_PAGE
+    settings.PAGE_CACHE_SECONDS = 0  # count what a render costs, not what the page cache saves
+    settings.PAGE_CACHE_GENERATION_FILE = str(tmp_path / "generation")
+    start = timezone.now() - timedelta(days=60)
+    for number in range(PER_PAGE * PAGES):
+        make_article(title=f"Story {number:02d}", published_at=start + timedelta(hours=number))
+
+
+def _deepest_query(client, url: str) -> tuple[str, int]:
+    query, pages = "", 1
+    while match := re.search(
+        r'<a href="(\?[^"]+)" rel="next">', client.get(url + query).content.decode()
+    ):
+        query, pages = match.group(1).replace("&amp;", "&"), pages + 1
+    return query, pages
+
+
+@pytest.mark.parametrize("url", ["/", "/topics/peru/", "/authors/ana-quispe/"])
+def test_the_last_page_runs_the_same_queries_as_the_first(
+    client, archive, url, django_assert_num_queries
+):
+    deepest, pages = _deepest_query(client, url)  # also warms the navigation cache
+    assert pages == PAGES
+
+    with CaptureQueriesContext(connection) as first_page:
+        assert client.get(url).status_code == 200
+    first_page_sql = [query["sql"] for query in first_page.captured_queries]
+
+    with django_assert_num_queries(len(first_page_sql)) as deep_page:
+        response = client.get(url + deepest)
+    assert response.status_code == 200
+    assert "Story 00" in response.content.decode()  # the oldest article is on the last page
+
+    for sql in first_page_sql + [query["sql"] for query in deep_page.captured_queries]:
+        assert "COUNT(" not in sql.upper(), sql
+        assert "OFFSET" not in sql.upper(), sql
+
+
+def test_more_articles_on_a_page_do_not_add_queries(client, archive, settings, make_article):
+    """No query per teaser (bylines, topics): 3 teasers cost what 12 do."""
+    client.get("/topics/peru/")  # warms the navigation cache
+    with CaptureQueriesContext(connection) as three:
+        client.get("/topics/peru/")
+    settings.ARTICLES_PER_PAGE = 12
+    with CaptureQueriesContext(connection) as twelve:
+        html = client.get("/topics/peru/").content.decode()
+    assert html.count('class="teaser"') == 12
+    assert len(twelve.captured_queries) == len(three.captured_queries)
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="reads SQLite's query plan")
+def test_a_deep_topic_page_walks_the_archive_index_without_sorting(client, archive):
+    deepest, _ = _deepest_query(client, "/topics/peru/")
+    with CaptureQueriesContext(connection) as deep_page:
+        client.get("/topics/peru/" + deepest)
+    listing = next(
+        query["sql"]
+        for query in deep_page.captured_queries
+        if "publishing_articletopic" in query["sql"] and "ORDER BY" in query["sql"]
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN QUERY PLAN " + listing)
+        plan = " ".join(str(row[-1]) for row in cursor.fetchall())
+    assert "topic_archive_order" in plan, plan
+    assert "TEMP B-TREE" not in plan, plan

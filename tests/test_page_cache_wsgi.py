@@ -1,0 +1,83 @@
+"""The WSGI front (what `pressroom serve` runs): stored pages go out before Django builds a
+request, with the same headers, validators and privacy rules as through the middleware."""
+
+from __future__ import annotations
+
+import io
+from wsgiref.util import setup_testing_defaults
+
+import pytest
+
+from pressroom.wsgi import application
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _own_generation_file(settings, tmp_path):
+    settings.PAGE_CACHE_GENERATION_FILE = str(tmp_path / "page-cache-generation")
+
+
+def serve(path: str, method: str = "GET", **headers: str) -> tuple[str, dict[str, str], bytes]:
+    path, _, query = path.partition("?")
+    environ = {
+        "REQUEST_METHOD": method,
+        "PATH_INFO": path,
+        "QUERY_STRING": query,
+        "HTTP_HOST": "testserver",
+        "wsgi.input": io.BytesIO(b""),
+        **{f"HTTP_{name.upper()}": value for name, value in headers.items()},
+    }
+    setup_testing_defaults(environ)
+    answer: dict = {}
+
+    def start_response(status: str, response_headers: list, exc_info=None) -> None:
+        answer["status"], answer["headers"] = status, dict(response_headers)
+
+    chunks = application(environ, start_response)
+    body = b"".join(chunks)
+    if hasattr(chunks, "close"):
+        chunks.close()
+    return answer["status"], answer["headers"], body
+
+
+def test_a_stored_page_is_served_by_the_wsgi_front_with_every_header(make_article):
+    make_article(title="Miners march on Lima")
+    status, stored_headers, stored_body = serve("/topics/peru/")
+    assert status == "200 OK"
+    assert stored_headers["X-Page-Cache"] == "miss"
+
+    status, headers, body = serve("/topics/peru/")
+    assert status == "200 OK"
+    assert headers["X-Page-Cache"] == "hit"
+    assert body == stored_body
+    assert "Miners march on Lima" in body.decode()
+    for name in ("Content-Type", "ETag", "Cache-Control", "Vary", "X-Content-Type-Options"):
+        assert headers[name] == stored_headers[name], name
+    assert headers["Content-Length"] == str(len(body))
+
+
+def test_the_wsgi_front_answers_304_and_head(make_article):
+    make_article()
+    _, headers, body = serve("/topics/peru/", accept_encoding="br")
+    assert headers["Content-Encoding"] == "br"
+
+    status, not_modified, empty = serve(
+        "/topics/peru/", accept_encoding="br", if_none_match=headers["ETag"]
+    )
+    assert status == "304 Not Modified"
+    assert empty == b""
+    assert not_modified["ETag"] == headers["ETag"]
+    assert not_modified["X-Page-Cache"] == "hit"
+
+    status, head_headers, head_body = serve("/topics/peru/", method="HEAD", accept_encoding="br")
+    assert status == "200 OK"
+    assert head_body == b""
+    assert head_headers["Content-Length"] == str(len(body))
+
+
+def test_the_wsgi_front_leaves_sessions_to_django(make_article, settings):
+    make_article()
+    serve("/topics/peru/")
+    _, headers, _ = serve("/topics/peru/", cookie=f"{settings.SESSION_COOKIE_NAME}=abc")
+    assert headers["X-Page-Cache"] == "bypass"
