@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from pressroom.fundraising.models import Campaign
-from pressroom.fundraising.money import format_amount
+from pressroom.fundraising.money import format_amount, normalize_amount
 from pressroom.fundraising.services import CURRENT_CAMPAIGN_CACHE_KEY
 
 BANNER_CACHE_SECONDS = 10
@@ -72,9 +72,9 @@ def _load() -> CampaignBanner | str:
         slug=campaign.slug,
         heading=campaign.heading,
         message=campaign.message,
-        goal=campaign.goal_amount,
+        goal=normalize_amount(campaign.goal_amount, campaign.currency),
         currency=campaign.currency,
-        raised=totals.raised,
+        raised=normalize_amount(totals.raised, campaign.currency),
         donor_count=totals.donor_count,
         ends_at=campaign.ends_at,
         donate_path=reverse("fundraising:donate-campaign", kwargs={"slug": campaign.slug}),

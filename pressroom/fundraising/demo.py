@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from pressroom.fundraising import services
 from pressroom.fundraising.models import Campaign
+from pressroom.fundraising.money import format_amount
 
 DEMO_CAMPAIGN_SLUG = "end-of-year"
 DEMO_GIFTS = [
@@ -58,6 +59,8 @@ def create_demo_campaign() -> str:
             )
     totals = campaign.totals()
     return (
-        f"Fundraising campaign {campaign.title!r}: raised {totals.raised} of "
-        f"{campaign.goal_amount} {campaign.currency} from {totals.donor_count} donors."
+        f"Fundraising campaign {campaign.title!r}: raised "
+        f"{format_amount(totals.raised, campaign.currency)} of "
+        f"{format_amount(campaign.goal_amount, campaign.currency)} "
+        f"from {totals.donor_count} donors (/donate/{campaign.slug}/)."
     )

@@ -42,7 +42,7 @@ def send_receipt(donation_id: int) -> bool:
     """Send one donation's receipt unless it went already. Call inside a transaction: the claim
     on the row is rolled back if sending fails, so a retry sends it."""
     donation = (
-        Donation.objects.select_for_update()
+        Donation.objects.select_for_update(of=("self",))
         .select_related("donor", "campaign", "recurring_donation")
         .filter(pk=donation_id)
         .first()
