@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from decimal import Decimal
 
@@ -147,3 +148,16 @@ def test_demo_creates_a_running_end_of_year_campaign_with_a_goal(client, db):
     page = client.get("/").content.decode()
     assert "Urgent End Of Year Fundraising Campaign" in page
     assert "Raised $185 of $25,000" in page
+
+
+def test_cached_pages_show_new_figures_once_their_cache_time_is_up(
+    client, campaign, settings, django_capture_on_commit_callbacks
+):
+    """Pages are shared from the page cache for PAGE_CACHE_SECONDS (at most a minute in
+    production); here one second, so the test can wait it out."""
+    settings.PAGE_CACHE_SECONDS = 1
+    assert "Raised $0 of $10,000" in client.get("/").content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        give(campaign, "40", "d@example.org", "t-40")
+    time.sleep(1.2)
+    assert "Raised $40 of $10,000" in client.get("/").content.decode()

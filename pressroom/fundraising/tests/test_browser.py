@@ -1,0 +1,105 @@
+"""A reader in real chromium: hides the banner for one campaign, sees the next one; the banner
+and the donate page pass axe-core."""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.utils import timezone
+
+from pressroom.fundraising import services
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium"),
+]
+
+
+@pytest.fixture
+def browser_page(settings):
+    # Static files straight from the apps: the live server does not serve hashed names.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    settings.PAGE_CACHE_SECONDS = 0
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield browser.new_page()
+        finally:
+            browser.close()
+
+
+def serious_violations(page, selector: str | None = None) -> list[str]:
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page, context=selector) if selector else Axe().run(page)
+    return [
+        f"{violation['id']} ({violation['impact']}): "
+        + "; ".join(node["html"] for node in violation["nodes"][:3])
+        for violation in results.response["violations"]
+        if violation["impact"] in ("serious", "critical")
+    ]
+
+
+def test_reader_hides_the_banner_for_this_campaign_and_sees_the_next_one(
+    transactional_db, live_server, make_campaign, browser_page
+):
+    campaign = make_campaign()
+    page = browser_page
+    page.goto(live_server.url + "/")
+    banner = page.locator("#campaign-banner")
+    assert banner.is_visible()
+    assert page.locator("progress#campaign-progress-bar").get_attribute("max") == "10000.00"
+    assert serious_violations(page, "#campaign-banner") == []
+
+    page.get_by_role("button", name="Hide this appeal").click()
+    assert banner.is_hidden()
+    page.reload()
+    assert page.locator("#campaign-banner").is_hidden()
+    page.goto(live_server.url + "/topics/")
+    assert page.locator("#campaign-banner").is_hidden()
+
+    # The next campaign is a new appeal: it shows again.
+    campaign.is_active = False
+    services.save_campaign(campaign)
+    now = timezone.now()
+    make_campaign(slug="spring", heading="Spring Appeal", starts_at=now - timedelta(minutes=1))
+    from django.core.cache import cache
+
+    cache.clear()  # as ten seconds later, when the cached campaign has expired
+    page.goto(live_server.url + "/")
+    assert page.locator("#campaign-banner").is_visible()
+    assert page.locator("#campaign-banner-heading").inner_text() == "Spring Appeal"
+
+
+def test_donate_page_passes_axe_and_works_by_keyboard(
+    transactional_db, live_server, campaign, browser_page, settings
+):
+    settings.STRIPE_SECRET_KEY = "sk_test_pressroom"
+    page = browser_page
+    page.goto(live_server.url + "/donate/?amount=25&frequency=monthly")
+    assert page.get_by_label("Monthly").is_checked()
+    assert page.locator('input[name="amount"][value="25"]').is_checked()
+    assert serious_violations(page) == []
+    page.locator("#id_email").fill("not-an-address")
+    page.get_by_role("button", name="Continue to secure payment").click()
+    assert "Enter a valid email address" in page.content()
+    assert serious_violations(page) == []
