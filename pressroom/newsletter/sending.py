@@ -11,17 +11,14 @@ messages go twice (with the same Message-ID, so mail clients can fold them).
 
 from __future__ import annotations
 
-import binascii
 import logging
 import smtplib
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from email.header import Header
-from email.utils import format_datetime, formataddr, parseaddr
-from functools import lru_cache
+from email.utils import formataddr, parseaddr
+from functools import lru_cache, partial
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -32,13 +29,14 @@ from django.db.models import F, Max
 from django.urls import reverse
 from django.utils import timezone
 
-from pressroom.lib.email import dkim_signature
-from pressroom.newsletter import digests, tokens
+from pressroom.lib.email import dkim_enabled, dkim_signature
+from pressroom.newsletter import digests, rawmail, tokens
 from pressroom.newsletter.models import Delivery, Digest, Subscriber
 
 logger = logging.getLogger(__name__)
 
 PROGRESS_EVERY = 100
+MARKERS = (digests.PREFERENCES_MARKER, digests.UNSUBSCRIBE_MARKER)
 
 
 # A digest never changes once built; its creation time tells a reused id apart (tests).
@@ -55,6 +53,13 @@ def _rendered(key: DigestKey, topic_ids: frozenset[int] | None) -> tuple[str, st
     """The digest for one topic selection, rendered once per worker process."""
     content = _content(key)
     return digests.render_digest(content, content.entries_for(topic_ids))
+
+
+@lru_cache(maxsize=256)
+def _prepared(key: DigestKey, topic_ids: frozenset[int] | None) -> rawmail.PreparedMessage:
+    """The same, MIME-encoded once with slots for the personal links."""
+    subject, text, html = _rendered(key, topic_ids)
+    return rawmail.PreparedMessage.build(subject, text, html, MARKERS)
 
 
 def _sender_domain() -> str:
@@ -113,52 +118,17 @@ class _LinkMaker:
         return f"{before}{tokens.unsubscribe_token(subscriber_id, digest_id)}{after}"
 
 
-def _qp(text: str) -> bytes:
-    return binascii.b2a_qp(text.encode("utf-8"), istext=True).replace(b"\n", b"\r\n")
-
-
-def _header(name: str, value: str) -> bytes:
-    if not value.isascii():
-        value = Header(value, "utf-8").encode()
-    return f"{name}: {value}\r\n".encode("ascii")
-
-
 def compose_message(
     *, from_header: str, to: str, subject: str, headers: dict[str, str], text: str, html: str
 ) -> bytes:
-    """A multipart/alternative message as SMTP bytes (CRLF), both parts quoted-printable.
-
-    Built by hand because building 100,000 messages with the email package costs more than
-    sending them; the result parses cleanly with email.parser and policy.default.
-    """
-    boundary = f"=_pressroom_{uuid.uuid4().hex}"
-    head = b"".join(
-        [
-            _header("From", from_header),
-            _header("To", to),
-            _header("Subject", subject),
-            _header("Date", format_datetime(timezone.now())),
-            *(_header(name, value) for name, value in headers.items()),
-            b"MIME-Version: 1.0\r\n",
-            f'Content-Type: multipart/alternative; boundary="{boundary}"\r\n'.encode(),
-        ]
-    )
-    part_head = 'Content-Type: text/{}; charset="utf-8"\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n'
-    delimiter = f"--{boundary}\r\n".encode()
-    return b"".join(
-        [
-            head,
-            b"\r\n",
-            delimiter,
-            part_head.format("plain").encode(),
-            _qp(text),
-            b"\r\n",
-            delimiter,
-            part_head.format("html").encode(),
-            _qp(html),
-            b"\r\n",
-            f"--{boundary}--\r\n".encode(),
-        ]
+    """A complete digest message as it goes on the wire before dot-stuffing (tests, bench)."""
+    prepared = rawmail.PreparedMessage.build(subject, text, html, ())
+    return prepared.compose(
+        from_header=rawmail.header("From", from_header),
+        to=to,
+        headers=headers,
+        links={},
+        stuffed=False,
     )
 
 
@@ -302,29 +272,25 @@ def send_batch(digest_id: int, batch: int) -> int:
     outcomes = _Outcomes(claim)
     pacer = _Pacer(settings.DIGEST_SEND_RATE)
     backend = mailers["bulk"]
-    send: Callable[[Recipient, str, str, str, dict[str, str]], None]
-    if isinstance(backend, SMTPBackend):
-        send = _SMTPSender(backend, outcomes).send
-    else:
-        send = _BackendSender(backend, outcomes).send
+    sender = (
+        _SMTPSender(backend, outcomes)
+        if isinstance(backend, SMTPBackend)
+        else _BackendSender(backend, outcomes)
+    )
     sent_before = 0
     try:
         for recipient in recipients:
-            if content.entries_for(recipient.topic_ids) == []:
+            if not content.entries_for(recipient.topic_ids):
                 outcomes.skipped.append(recipient.delivery_id)
                 continue
-            subject, text, html = _rendered(key, recipient.topic_ids)
-            preferences_url = links.preferences_url(recipient.subscriber_id)
             unsubscribe_url = links.unsubscribe_url(recipient.subscriber_id, digest_id)
-            text = text.replace(digests.PREFERENCES_MARKER, preferences_url).replace(
-                digests.UNSUBSCRIBE_MARKER, unsubscribe_url
-            )
-            html = html.replace(digests.PREFERENCES_MARKER, preferences_url).replace(
-                digests.UNSUBSCRIBE_MARKER, unsubscribe_url
-            )
+            personal_links = {
+                digests.PREFERENCES_MARKER: links.preferences_url(recipient.subscriber_id),
+                digests.UNSUBSCRIBE_MARKER: unsubscribe_url,
+            }
             headers = personal_headers(digest_id, recipient.subscriber_id, unsubscribe_url)
             pacer.wait()
-            send(recipient, subject, text, html, headers)
+            sender.send(recipient, key, personal_links, headers)
             outcomes.count += 1
             if outcomes.count - sent_before >= PROGRESS_EVERY:
                 sent_before = outcomes.count
@@ -342,58 +308,63 @@ class _SMTPSender:
     def __init__(self, backend: SMTPBackend, outcomes: _Outcomes) -> None:
         self.backend = backend
         self.outcomes = outcomes
-        self.from_header = _from_header()
+        self.from_header = rawmail.header("From", _from_header())
         self.envelope_from = (
             settings.DIGEST_RETURN_PATH or parseaddr(settings.DEFAULT_FROM_EMAIL)[1]
         )
+        self.signing = dkim_enabled()
 
     def send(
-        self, recipient: Recipient, subject: str, text: str, html: str, headers: dict[str, str]
+        self,
+        recipient: Recipient,
+        key: DigestKey,
+        links: dict[str, str],
+        headers: dict[str, str],
     ) -> None:
-        raw = compose_message(
+        prepared = _prepared(key, recipient.topic_ids)
+        compose = partial(
+            prepared.compose,
             from_header=self.from_header,
             to=recipient.email,
-            subject=subject,
             headers=headers,
-            text=text,
-            html=html,
+            links=links,
         )
-        raw = dkim_signature(raw) + raw
+        if self.signing:
+            # DKIM signs the message as written; dot-stuffing is transport, undone on receipt.
+            plain = compose(stuffed=False)
+            data = rawmail._stuff(dkim_signature(plain) + plain)
+        else:
+            data = compose(stuffed=True)
         for attempt in (1, 2):
-            self.backend.open()
             try:
-                self.backend.connection.sendmail(self.envelope_from, [recipient.email], raw)
-            except smtplib.SMTPRecipientsRefused as error:
-                code, reply = error.recipients.get(recipient.email, (0, b""))
-                reason = f"{code} {reply.decode(errors='replace') if isinstance(reply, bytes) else reply}"
-                if 500 <= code < 600:
+                self.backend.open()
+                rawmail.transact(self.backend.connection, self.envelope_from, recipient.email, data)
+            except rawmail.RecipientRefused as refusal:
+                if 500 <= refusal.code < 600:
                     self.outcomes.bounced.append(
-                        (recipient.delivery_id, recipient.subscriber_id, reason)
+                        (recipient.delivery_id, recipient.subscriber_id, str(refusal))
                     )
                 else:
-                    self.outcomes.failed.setdefault(reason, []).append(recipient.delivery_id)
-                self._reset()
+                    self.outcomes.failed.setdefault(str(refusal), []).append(recipient.delivery_id)
                 return
-            except smtplib.SMTPResponseException as error:
-                reason = f"{error.smtp_code} {error.smtp_error.decode(errors='replace') if isinstance(error.smtp_error, bytes) else error.smtp_error}"
-                self.outcomes.failed.setdefault(reason, []).append(recipient.delivery_id)
-                self._reset()
+            except rawmail.MessageRefused as refusal:
+                self.outcomes.failed.setdefault(str(refusal), []).append(recipient.delivery_id)
                 return
-            except (smtplib.SMTPServerDisconnected, OSError):
+            except (smtplib.SMTPException, OSError):
                 # The server hung up (idle timeout, restart): reconnect once, then give up and
                 # leave the rest claimed for recovery to re-queue.
-                self.backend.close()
+                self._drop_connection()
                 if attempt == 2:
                     raise
                 continue
             self.outcomes.sent.append(recipient.delivery_id)
             return
 
-    def _reset(self) -> None:
+    def _drop_connection(self) -> None:
         try:
-            self.backend.connection.rset()
-        except (smtplib.SMTPException, OSError):
             self.backend.close()
+        except (smtplib.SMTPException, OSError):
+            self.backend.connection = None
 
 
 class _BackendSender:
@@ -404,8 +375,16 @@ class _BackendSender:
         self.outcomes = outcomes
 
     def send(
-        self, recipient: Recipient, subject: str, text: str, html: str, headers: dict[str, str]
+        self,
+        recipient: Recipient,
+        key: DigestKey,
+        links: dict[str, str],
+        headers: dict[str, str],
     ) -> None:
+        subject, text, html = _rendered(key, recipient.topic_ids)
+        for marker, url in links.items():
+            text = text.replace(marker, url)
+            html = html.replace(marker, url)
         message = EmailMultiAlternatives(
             subject=subject,
             body=text,

@@ -1,0 +1,293 @@
+"""Digest sending throughput: 100,000 subscribers, a 25-article digest, real workers, smtp-sink.
+
+`python -m bench digest [--subscribers N] [--workers N] [--articles N] [--database-url URL]`
+
+Sets up a fresh database (a SQLite file in a temporary directory unless --database-url names
+a PostgreSQL database to drop and recreate), starts Postfix's smtp-sink on 127.0.0.1, starts
+`pressroom worker` subprocesses, runs `pressroom send_digest --now` and times delivery until the
+sink has counted every message. Then smtp-source blasts the same sink over as many connections
+as there are workers, with messages of the digest's size: that is the ceiling.
+
+Goals (issue 4): >= 1,000 messages/s, worker peak memory < 300 MB, first message within 5 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+SMTP_SINK = "/usr/sbin/smtp-sink"
+SMTP_SOURCE = "/usr/sbin/smtp-source"
+PRESSROOM = str(Path(sys.executable).parent / "pressroom")
+
+SEED = """
+import random
+from django.utils import timezone
+from pressroom.newsletter.models import Subscriber
+from pressroom.publishing import services
+from pressroom.publishing.models import Article, Topic
+random.seed(4)
+topics = [services.save_topic(Topic(name=name)) for name in
+          ["Peru", "Chile", "Bolivia", "Labour", "Climate", "Housing"]]
+words = ("march strike assembly water miners students union river land court vote rent "
+         "harvest forest council wage").split()
+now = timezone.now()
+for n in range({articles}):
+    body = "".join(
+        "<p>" + " ".join(random.choice(words) for _ in range(60)) + ".</p>" for _ in range(4)
+    )
+    services.save_article(
+        Article(title=f"Story {{n}}: " + " ".join(random.choice(words) for _ in range(6)),
+                body=body, status="published",
+                published_at=now - timezone.timedelta(minutes=5 + n)),
+        topics=[topics[n % len(topics)]], authors=[],
+    )
+Subscriber.objects.bulk_create(
+    (Subscriber(email=f"reader{{n}}@example.org", status="confirmed", consented_at=now)
+     for n in range({subscribers})),
+    batch_size=5000,
+)
+print(Subscriber.objects.count())
+"""
+
+QUEUE_DAILY_DIGEST = """
+import time
+from pressroom.newsletter.tasks import send_daily_digest
+send_daily_digest.enqueue()
+print(time.time())
+"""
+
+MESSAGE_SIZE = """
+from pressroom.newsletter import digests, sending
+from pressroom.newsletter.models import Digest
+digest = Digest.objects.get()
+content = digests.load_content(digest)
+subject, text, html = digests.render_digest(content, content.entries)
+headers = sending.personal_headers(digest.pk, 1, "https://news.example.org/digest/unsubscribe/" + "x" * 40 + "/")
+print(len(sending.compose_message(from_header="news@example.org", to="reader1@example.org",
+      subject=subject, headers=headers, text=text, html=html)))
+"""
+
+
+def free_port() -> int:
+    for port in range(2525, 2600):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port in 2525-2599")
+
+
+class Sink:
+    """smtp-sink with running counters; remembers when the first and last message came."""
+
+    def __init__(self, port: int) -> None:
+        self.process = subprocess.Popen(
+            [SMTP_SINK, "-c", "-u", "nobody", f"127.0.0.1:{port}", "1024"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+        self.messages = 0
+        self.first_at: float | None = None
+        self.last_at: float | None = None
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        pattern = re.compile(rb"mesg=(\d+)")
+        assert self.process.stdout is not None
+        while chunk := self.process.stdout.read1(65536):
+            counts = pattern.findall(chunk)
+            if counts:
+                count = int(counts[-1])
+                now = time.time()
+                if count and self.first_at is None:
+                    self.first_at = now
+                if count != self.messages:
+                    self.last_at = now
+                self.messages = count
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        self.process.wait(timeout=10)
+
+
+def peak_rss_mb(pid: int) -> float:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return float("nan")
+    match = re.search(r"VmHWM:\s+(\d+) kB", status)
+    return int(match.group(1)) / 1024 if match else float("nan")
+
+
+def prepare_database(url: str | None, workdir: Path) -> str:
+    if not url:
+        return f"sqlite:///{workdir / 'bench.sqlite3'}"
+    parts = urlsplit(url)
+    if parts.scheme.startswith("postgres"):
+        import psycopg
+
+        name = parts.path.lstrip("/")
+        admin_url = url.rsplit("/", 1)[0] + "/postgres"
+        with psycopg.connect(admin_url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            admin.execute(f'CREATE DATABASE "{name}"')
+    return url
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="bench digest")
+    parser.add_argument("--subscribers", type=int, default=100_000)
+    parser.add_argument("--articles", type=int, default=25)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--batch-size", type=int, default=500)
+    parser.add_argument(
+        "--database-url", help="A PostgreSQL URL whose database is DROPPED and recreated."
+    )
+    parser.add_argument("--timeout", type=float, default=600)
+    args = parser.parse_args(argv)
+
+    for tool in (SMTP_SINK, SMTP_SOURCE):
+        if not os.path.exists(tool):
+            print(
+                f"bench digest: {tool} is missing. Install Postfix's test tools with "
+                "`sudo DEBIAN_FRONTEND=noninteractive apt-get install -y postfix`, then run again."
+            )
+            return 2
+
+    workdir = Path(tempfile.mkdtemp(prefix="pressroom-bench-digest-"))
+    port = free_port()
+    database_url = prepare_database(args.database_url, workdir)
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "PRESSROOM_VAR_DIR": str(workdir),
+        "SECRET_KEY": "bench-digest-secret-key-bench-digest-secret-key",
+        "SITE_URL": "https://news.example.org",
+        "DEFAULT_FROM_EMAIL": "Pressroom News <news@example.org>",
+        "EMAIL_HOST": "127.0.0.1",
+        "EMAIL_PORT": str(port),
+        "DIGEST_BATCH_SIZE": str(args.batch_size),
+        "LOG_LEVEL": "WARNING",
+    }
+    run = {"env": env, "cwd": workdir, "check": True, "capture_output": True, "text": True}
+    sink = None
+    workers: list[subprocess.Popen] = []
+    try:
+        print(f"database: {database_url.split('@')[-1]}  sink: 127.0.0.1:{port}", flush=True)
+        subprocess.run([PRESSROOM, "migrate", "--no-input", "-v0"], **run)
+        started = time.monotonic()
+        seed = SEED.format(articles=args.articles, subscribers=args.subscribers)
+        subprocess.run([PRESSROOM, "shell", "-c", seed], **run)
+        print(
+            f"seeded {args.subscribers} subscribers, {args.articles} articles "
+            f"in {time.monotonic() - started:.1f} s",
+            flush=True,
+        )
+
+        sink = Sink(port)
+        for n in range(args.workers):
+            workers.append(
+                subprocess.Popen(
+                    [PRESSROOM, "worker", "--interval", "0.1"] + (["--no-scheduler"] if n else []),
+                    env=env,
+                    cwd=workdir,
+                    stdout=subprocess.DEVNULL,
+                    stderr=open(workdir / f"worker{n}.log", "w"),  # noqa: SIM115
+                )
+            )
+        time.sleep(3)  # let the workers start up and go idle, as they would be at 06:00
+        # What the DIGEST_SEND_AT schedule does: queue the daily digest task. The clock starts
+        # when it is queued; a worker builds the digest and fans out its batches.
+        queued = subprocess.run([PRESSROOM, "shell", "-c", QUEUE_DAILY_DIGEST], **run)
+        t0 = float(queued.stdout.split()[-1])
+        deadline = time.time() + args.timeout
+        while sink.messages < args.subscribers and time.time() < deadline:
+            if any(worker.poll() is not None for worker in workers):
+                print("bench digest: a worker exited; see", workdir)
+                return 1
+            time.sleep(0.2)
+        memory = [peak_rss_mb(worker.pid) for worker in workers]
+        if sink.messages < args.subscribers:
+            print(f"bench digest: timed out with {sink.messages} of {args.subscribers} sent")
+            return 1
+        assert sink.first_at is not None and sink.last_at is not None
+        first = sink.first_at - t0
+        sending_seconds = sink.last_at - sink.first_at
+        end_to_end = sink.last_at - t0
+        rate = args.subscribers / sending_seconds
+        size = int(
+            subprocess.run([PRESSROOM, "shell", "-c", MESSAGE_SIZE], **run).stdout.split()[-1]
+        )
+
+        ceiling_count = min(args.subscribers, 50_000)
+        ceiling_start = time.monotonic()
+        subprocess.run(
+            [
+                SMTP_SOURCE,
+                "-d",
+                "-s",
+                str(args.workers),
+                "-m",
+                str(ceiling_count),
+                "-l",
+                str(size),
+                "-f",
+                "news@example.org",
+                "-t",
+                "reader@example.org",
+                f"127.0.0.1:{port}",
+            ],
+            check=True,
+            capture_output=True,
+        )
+        ceiling = ceiling_count / (time.monotonic() - ceiling_start)
+
+        print()
+        print(f"{'messages':<34}{args.subscribers:>12,}")
+        print(f"{'message size (bytes)':<34}{size:>12,}")
+        print(f"{'workers':<34}{args.workers:>12}")
+        print(f"{'time to first message (s)':<34}{first:>12.2f}   goal < 5")
+        print(f"{'sending time (s)':<34}{sending_seconds:>12.1f}")
+        print(f"{'end-to-end time (s)':<34}{end_to_end:>12.1f}")
+        print(f"{'messages/s (first to last)':<34}{rate:>12,.0f}   goal >= 1,000")
+        print(f"{'messages/s (end to end)':<34}{args.subscribers / end_to_end:>12,.0f}")
+        print(
+            f"{'smtp-source ceiling (msg/s)':<34}{ceiling:>12,.0f}   ({args.workers} connections)"
+        )
+        print(f"{'ratio to ceiling':<34}{rate / ceiling:>12.2f}")
+        for n, peak in enumerate(memory):
+            print(f"{f'worker {n} peak RSS (MB)':<34}{peak:>12.0f}   goal < 300")
+        return 0
+    except subprocess.CalledProcessError as error:
+        print(f"bench digest: {' '.join(map(str, error.cmd[:3]))} failed:\n{error.stderr}")
+        return 1
+    finally:
+        for worker in workers:
+            if worker.poll() is None:
+                worker.send_signal(signal.SIGTERM)
+                try:
+                    worker.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    worker.kill()
+        if sink is not None:
+            sink.stop()
+        if not args.database_url:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
