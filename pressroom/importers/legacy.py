@@ -8,6 +8,7 @@ from urllib.parse import unquote, urlsplit
 from django.db.models import Model
 from django.utils.text import slugify
 
+from pressroom.importers.bulk import insert_rows
 from pressroom.publishing.models import Article, LegacyPath, Topic
 from pressroom.publishing.services import normalize_legacy_path
 
@@ -65,13 +66,17 @@ def write_legacy_paths(wanted: dict[str, Article | Topic]) -> None:
             legacy.article, legacy.topic = article, topic
             to_update.append(legacy)
     LegacyPath.objects.bulk_update(to_update, ["article", "topic"])
-    LegacyPath.objects.bulk_create(
-        LegacyPath(
-            path=path,
-            article=target if isinstance(target, Article) else None,
-            topic=target if isinstance(target, Topic) else None,
-        )
-        for path, target in targets.items()
+    insert_rows(
+        LegacyPath,
+        ["path", "article", "topic"],
+        [
+            (
+                path,
+                target.pk if isinstance(target, Article) else None,
+                target.pk if isinstance(target, Topic) else None,
+            )
+            for path, target in targets.items()
+        ],
     )
 
 

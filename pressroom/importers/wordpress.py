@@ -19,6 +19,7 @@ from typing import BinaryIO
 from django.db import transaction
 from django.utils import timezone
 
+from pressroom.importers.bulk import insert_rows
 from pressroom.importers.legacy import SlugReservations, old_path, write_legacy_paths
 from pressroom.importers.models import ImportedItem
 from pressroom.importers.report import ImportInterrupted, ImportReport
@@ -45,6 +46,10 @@ BATCH_SIZE = 500
 # Bump when the conversion changes, so a re-run rewrites posts whose source did not change.
 CONVERTER_VERSION = "1"
 PROGRESS_EVERY = 200
+IMPORTED_ITEM_FIELDS = (
+    *("source_site", "kind", "external_id", "article", "fingerprint"),
+    *("imported_at", "updated_at"),
+)
 ARTICLE_FIELDS = ["title", "slug", "body", "editor_excerpt", "excerpt", "status", "published_at"]
 
 POST_STATUSES = {
@@ -331,16 +336,22 @@ class WordPressImporter:
             record = records.get(pending.item.post_id)
             if record is not None:
                 record.fingerprint, record.updated_at = pending.fingerprint, now
-        ImportedItem.objects.bulk_create(
-            ImportedItem(
-                source_site=self.source,
-                kind="post",
-                external_id=pending.item.post_id,
-                article=article,
-                fingerprint=pending.fingerprint,
-            )
-            for pending, article in written
-            if pending.item.post_id not in records
+        insert_rows(
+            ImportedItem,
+            IMPORTED_ITEM_FIELDS,
+            [
+                (
+                    self.source,
+                    "post",
+                    pending.item.post_id,
+                    article.pk,
+                    pending.fingerprint,
+                    now,
+                    now,
+                )
+                for pending, article in written
+                if pending.item.post_id not in records
+            ],
         )
         ImportedItem.objects.bulk_update(
             [r for p, _ in written if (r := records.get(p.item.post_id))],
@@ -363,32 +374,22 @@ class WordPressImporter:
         assert self.terms is not None
         ArticleTopic.objects.filter(article_id__in=updated).delete()
         ArticleAuthor.objects.filter(article_id__in=updated).delete()
-        topic_links: list[ArticleTopic] = []
-        author_links: list[ArticleAuthor] = []
+        topic_links: list[tuple[int, int, bool, datetime | None]] = []
+        author_links: list[tuple[int, int, int, bool, datetime | None]] = []
         for pending, article in written:
             is_public = article.status in Article.PUBLIC_STATUSES
             topic_ids = dict.fromkeys(
                 self.terms.topic_id(ref.taxonomy, ref.slug, ref.name) for ref in pending.item.terms
             )
             topic_links += [
-                ArticleTopic(
-                    article=article,
-                    topic_id=topic_id,
-                    is_public=is_public,
-                    published_at=article.published_at,
-                )
-                for topic_id in topic_ids
+                (article.pk, topic_id, is_public, article.published_at) for topic_id in topic_ids
             ]
             if login := pending.item.creator:
                 author_id = self.authors.get(login) or self.upsert_author(login, login)
-                author_links.append(
-                    ArticleAuthor(
-                        article=article,
-                        author_id=author_id,
-                        position=0,
-                        is_public=is_public,
-                        published_at=article.published_at,
-                    )
-                )
-        ArticleTopic.objects.bulk_create(topic_links)
-        ArticleAuthor.objects.bulk_create(author_links)
+                author_links.append((article.pk, author_id, 0, is_public, article.published_at))
+        insert_rows(ArticleTopic, ["article", "topic", "is_public", "published_at"], topic_links)
+        insert_rows(
+            ArticleAuthor,
+            ["article", "author", "position", "is_public", "published_at"],
+            author_links,
+        )

@@ -1,0 +1,252 @@
+"""WordPress import throughput and memory: `python -m bench wxr [--posts=N] [--keep]`.
+
+Writes a WXR export of N posts (default 20,000: classic and block-editor bodies, captions,
+shortcodes, nested categories, tags, authors) into a temporary directory, migrates a fresh
+SQLite database there and runs `pressroom import_wxr` on it twice (first import, then an
+unchanged re-run), each as its own process. Reports wall time, posts per second and the
+importer process's peak RSS. Goals: first import under 60 s, peak memory under 400 MB.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+GOAL_SECONDS = 60.0
+GOAL_MEMORY_MB = 400.0
+WORDS = [
+    "strike",
+    "miners",
+    "union",
+    "wages",
+    "march",
+    "city",
+    "council",
+    "water",
+    "land",
+    "rights",
+    "protest",
+    "teachers",
+    "health",
+    "workers",
+    "farmers",
+    "river",
+    "mine",
+    "police",
+    "court",
+    "election",
+    "reform",
+    "community",
+    "assembly",
+    "housing",
+    "rent",
+    "students",
+    "climate",
+    "drought",
+    "harvest",
+    "cooperative",
+    "newspaper",
+    "radio",
+    "delegates",
+    "minister",
+    "budget",
+    "hospital",
+    "nurses",
+    "transport",
+    "fares",
+    "road",
+    "blockade",
+    "negotiation",
+    "agreement",
+    "dispute",
+    "solidarity",
+]
+
+
+def sentence(rng: random.Random) -> str:
+    words = rng.choices(WORDS, k=rng.randint(8, 22))
+    return " ".join(words).capitalize() + "."
+
+
+def paragraph(rng: random.Random) -> str:
+    return " ".join(sentence(rng) for _ in range(rng.randint(2, 6)))
+
+
+def classic_body(rng: random.Random, post_id: int) -> str:
+    parts = [paragraph(rng) for _ in range(rng.randint(3, 9))]
+    if rng.random() < 0.4:
+        parts.insert(
+            1,
+            f'[caption id="attachment_{post_id}" align="alignnone" width="800"]'
+            f'<img src="https://old.example.org/wp-content/uploads/2019/05/photo-{post_id}.jpg"'
+            f' alt="Photo {post_id}" width="800" height="533" /> {sentence(rng)}[/caption]',
+        )
+    if rng.random() < 0.3:
+        parts.append('[gallery ids="11,12,13"]')
+    if rng.random() < 0.3:
+        parts.insert(2, f"<blockquote>{sentence(rng)}\n{sentence(rng)}</blockquote>")
+    # Classic-editor content: single newlines inside paragraphs, blank lines between them.
+    return "\n\n".join(part.replace(". ", ".\n", 1) for part in parts)
+
+
+def block_body(rng: random.Random) -> str:
+    blocks = []
+    for _ in range(rng.randint(3, 9)):
+        blocks.append(f"<!-- wp:paragraph -->\n<p>{paragraph(rng)}</p>\n<!-- /wp:paragraph -->")
+    blocks.insert(1, f"<!-- wp:heading -->\n<h2>{sentence(rng)}</h2>\n<!-- /wp:heading -->")
+    return "\n\n".join(blocks)
+
+
+def write_export(path: Path, posts: int, seed: int = 1) -> None:
+    rng = random.Random(seed)
+    authors = [f"reporter{n}" for n in range(25)]
+    parents = [f"region-{n}" for n in range(12)]
+    categories = [(slug, "") for slug in parents] + [
+        (f"{parent}-city-{n}", parent) for parent in parents for n in range(5)
+    ]
+    tags = [f"tag-{n}" for n in range(400)]
+    start = datetime(2012, 1, 1, tzinfo=UTC)
+    with path.open("w", encoding="utf-8") as out:
+        out.write(
+            '<?xml version="1.0" encoding="UTF-8"?>\n<rss version="2.0" '
+            'xmlns:excerpt="http://wordpress.org/export/1.2/excerpt/" '
+            'xmlns:content="http://purl.org/rss/1.0/modules/content/" '
+            'xmlns:dc="http://purl.org/dc/elements/1.1/" '
+            'xmlns:wp="http://wordpress.org/export/1.2/">\n<channel>\n'
+            "<title>Bench Blog</title><link>https://old.example.org</link>\n"
+            "<wp:wxr_version>1.2</wp:wxr_version>\n"
+            "<wp:base_site_url>https://old.example.org</wp:base_site_url>\n"
+            "<wp:base_blog_url>https://old.example.org</wp:base_blog_url>\n"
+        )
+        for login in authors:
+            out.write(
+                f"<wp:author><wp:author_login>{login}</wp:author_login>"
+                f"<wp:author_display_name><![CDATA[{login.title()} Writer]]>"
+                "</wp:author_display_name></wp:author>\n"
+            )
+        for slug, parent in categories:
+            out.write(
+                f"<wp:category><wp:category_nicename>{slug}</wp:category_nicename>"
+                f"<wp:category_parent>{parent}</wp:category_parent>"
+                f"<wp:cat_name><![CDATA[{slug.replace('-', ' ').title()}]]></wp:cat_name>"
+                "</wp:category>\n"
+            )
+        for slug in tags:
+            out.write(
+                f"<wp:tag><wp:tag_slug>{slug}</wp:tag_slug>"
+                f"<wp:tag_name><![CDATA[{slug}]]></wp:tag_name></wp:tag>\n"
+            )
+        for post_id in range(1, posts + 1):
+            date = start + timedelta(minutes=post_id * 17)
+            title = sentence(rng).rstrip(".")
+            slug = "-".join(title.lower().split()[:6])
+            body = block_body(rng) if post_id % 3 == 0 else classic_body(rng, post_id)
+            status = rng.choices(["publish", "draft", "private", "future"], [90, 6, 2, 2])[0]
+            if status == "future":
+                date = datetime.now(UTC) + timedelta(days=rng.randint(1, 30))
+            stamp = date.strftime("%Y-%m-%d %H:%M:%S")
+            terms = "".join(
+                f'<category domain="category" nicename="{c}"><![CDATA[{c}]]></category>'
+                for c, _ in rng.sample(categories, 2)
+            ) + "".join(
+                f'<category domain="post_tag" nicename="{t}"><![CDATA[{t}]]></category>'
+                for t in rng.sample(tags, rng.randint(1, 6))
+            )
+            out.write(
+                f"<item><title>{escape(title)}</title>"
+                f"<link>https://old.example.org/{date:%Y/%m/%d}/{slug}/</link>"
+                f"<dc:creator><![CDATA[{rng.choice(authors)}]]></dc:creator>"
+                f"<content:encoded><![CDATA[{body}]]></content:encoded>"
+                "<excerpt:encoded><![CDATA[]]></excerpt:encoded>"
+                f"<wp:post_id>{post_id}</wp:post_id><wp:post_date>{stamp}</wp:post_date>"
+                f"<wp:post_date_gmt>{stamp}</wp:post_date_gmt><wp:post_name>{slug}</wp:post_name>"
+                f"<wp:status>{status}</wp:status><wp:post_type>post</wp:post_type>"
+                "<wp:post_password></wp:post_password>"
+                f"{terms}</item>\n"
+            )
+            if post_id % 10 == 0:
+                out.write(
+                    f"<item><title>photo-{post_id}</title>"
+                    f"<wp:post_id>{posts + post_id}</wp:post_id><wp:status>inherit</wp:status>"
+                    "<wp:post_type>attachment</wp:post_type></item>\n"
+                )
+        out.write("</channel>\n</rss>\n")
+
+
+def run_measured(command: list[str], env: dict[str, str]) -> tuple[float, float, float, str]:
+    """Run `command`; return wall seconds, its CPU seconds, its peak RSS in MB and its output.
+
+    CPU time is reported beside wall time because the machine may be shared: wall time then
+    measures the neighbours as much as the importer."""
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    assert process.stdout is not None
+    output = process.stdout.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    elapsed = time.perf_counter() - started
+    if process.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed:\n{output}")
+    # ru_maxrss is in kilobytes on Linux.
+    return elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, output
+
+
+def main(argv: list[str]) -> int:
+    posts = 20_000
+    keep = "--keep" in argv
+    for arg in argv:
+        if arg.startswith("--posts="):
+            posts = int(arg.split("=", 1)[1])
+    pressroom = str(Path(sys.executable).with_name("pressroom"))
+    directory = Path(tempfile.mkdtemp(prefix="pressroom-bench-wxr-"))
+    env = {
+        **os.environ,
+        "PRESSROOM_VAR_DIR": str(directory),
+        "DATABASE_URL": f"sqlite:///{directory / 'bench.sqlite3'}",
+        "PRESSROOM_DEV_SECRET": "1",
+    }
+    export = directory / "export.xml"
+    started = time.perf_counter()
+    write_export(export, posts)
+    size_mb = export.stat().st_size / 1024 / 1024
+    print(f"generated {posts} posts, {size_mb:.1f} MB, in {time.perf_counter() - started:.1f} s")
+    run_measured([pressroom, "migrate", "--no-input", "-v", "0"], env)
+    load_before = " ".join(f"{load:.1f}" for load in os.getloadavg())
+
+    status = 0
+    rows = []
+    for label in ("first import", "re-run (unchanged)"):
+        seconds, cpu, peak_mb, output = run_measured([pressroom, "import_wxr", str(export)], env)
+        posts_line = next(line for line in output.splitlines() if line.startswith("posts"))
+        rows.append((label, seconds, cpu, posts / seconds, peak_mb, posts_line))
+    print(f"load average before: {load_before}")
+    print(f"{'run':<20} {'wall s':>8} {'CPU s':>8} {'posts/s':>9} {'peak RSS MB':>12}")
+    for label, seconds, cpu, rate, peak_mb, _ in rows:
+        print(f"{label:<20} {seconds:>8.1f} {cpu:>8.1f} {rate:>9.0f} {peak_mb:>12.0f}")
+    for label, *_, posts_line in rows:
+        print(f"  {label}: {posts_line}")
+    first_seconds, first_peak = rows[0][1], max(row[4] for row in rows)
+    verdict = []
+    if first_seconds >= GOAL_SECONDS:
+        verdict.append(f"SLOW: first import took {first_seconds:.1f} s (goal < {GOAL_SECONDS:.0f})")
+        status = 1
+    if first_peak >= GOAL_MEMORY_MB:
+        verdict.append(f"HEAVY: peak RSS {first_peak:.0f} MB (goal < {GOAL_MEMORY_MB:.0f})")
+        status = 1
+    print("\n".join(verdict) or f"goals met: < {GOAL_SECONDS:.0f} s, < {GOAL_MEMORY_MB:.0f} MB")
+    if keep:
+        print(f"kept {directory}")
+    else:
+        for path in sorted(directory.rglob("*"), reverse=True):
+            path.unlink() if path.is_file() else path.rmdir()
+        directory.rmdir()
+    return status
