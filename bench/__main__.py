@@ -9,7 +9,7 @@ import sys
 
 BENCHMARKS = [
     "pages",  # issue 6: page serving, cached and uncached, against static nginx
-    # "wxr",     # issue 3: WordPress import throughput and memory
+    "wxr",  # issue 3: WordPress import throughput and memory
     "digest",  # issue 4: digest sending to smtp-sink
 ]
 
