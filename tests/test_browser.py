@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -26,17 +25,35 @@ pytestmark = [
 
 
 @pytest.fixture
-def browser_page():
-    # Playwright's sync API runs an event loop in this thread; the ORM calls Django makes for
-    # the live server happen in its own thread, so this is safe here.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+def site_pages(transactional_db, make_article, topic) -> list[str]:
+    """A small live site: a featured topic and a few articles, one republished."""
+    from pressroom.publishing import services
+
+    topic.is_featured = True
+    services.save_topic(topic)
+    article = make_article(
+        body="<p>Thousands of miners marched on Lima.</p><h2>Why</h2>"
+        "<blockquote><p>Ni un paso atrás.</p></blockquote>"
+        "<ul><li>One</li><li>Two</li></ul>",
+        original_outlet="Servindi",
+        original_url="https://www.servindi.org/2024/03/miners/",
+    )
+    for number in range(3):
+        make_article(title=f"More news {number}")
+    return ["/", topic.get_absolute_url(), article.get_absolute_url()]
+
+
+@pytest.fixture
+def browser_page(site_pages):
+    # Content is written before Playwright starts: its sync API runs in a greenlet, and ORM
+    # calls made from there would open a second database connection nobody closes (and trip
+    # Django's async-safety check). The live server answers from threads of its own.
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page()
-            yield page
+            yield browser.new_page()
         finally:
             browser.close()
 
@@ -54,25 +71,9 @@ def serious_violations(page) -> list[str]:
     ]
 
 
-def test_keyboard_reader_skips_to_content_and_pages_pass_axe(
-    transactional_db, live_server, make_article, topic, browser_page
-):
-    from pressroom.publishing import services
-
-    topic.is_featured = True
-    services.save_topic(topic)
-    article = make_article(
-        body="<p>Thousands of miners marched on Lima.</p><h2>Why</h2>"
-        "<blockquote><p>Ni un paso atrás.</p></blockquote>"
-        "<ul><li>One</li><li>Two</li></ul>",
-        original_outlet="Servindi",
-        original_url="https://www.servindi.org/2024/03/miners/",
-    )
-    for number in range(3):
-        make_article(title=f"More news {number}")
-
+def test_keyboard_reader_skips_to_content_and_pages_pass_axe(live_server, site_pages, browser_page):
     page = browser_page
-    for path in ["/", topic.get_absolute_url(), article.get_absolute_url()]:
+    for path in site_pages:
         page.goto(live_server.url + path)
         page.keyboard.press("Tab")
         focused = page.evaluate(
