@@ -19,9 +19,13 @@ def _fresh_cache():
     """Each test starts with an empty cache, as a freshly started server would."""
     from django.core.cache import cache
 
+    from pressroom.lib.pagecache.pages import forget_memory
+
     cache.clear()
+    forget_memory()
     yield
     cache.clear()
+    forget_memory()
 
 
 @pytest.fixture

@@ -225,7 +225,11 @@ def start_nginx(work: Path, static_root: Path) -> subprocess.Popen:
     (work / "pressroom.conf").write_text(recipe)
     temp = work / "nginx-temp"
     temp.mkdir()
+    # Run as root (in a container), nginx's workers would drop to "nobody", who may not read the
+    # private temporary directory.
+    user = "user root;" if os.geteuid() == 0 else ""
     config = f"""
+{user}
 worker_processes auto;
 pid {work}/nginx.pid;
 error_log {work}/nginx-error.log warn;

@@ -226,6 +226,8 @@ PAGE_CACHE_GENERATION_FILE = env_str(
     "PAGE_CACHE_GENERATION_FILE", str(VAR_DIR / "page-cache-generation")
 )
 PAGE_CACHE_BROTLI_QUALITY = env_int("PAGE_CACHE_BROTLI_QUALITY", 6)
+# Pages each process also keeps unpickled in memory (the hottest ones; ~20-50 KB each).
+PAGE_CACHE_MEMORY_ENTRIES = env_int("PAGE_CACHE_MEMORY_ENTRIES", 200)
 PAGE_CACHE_EXCLUDE_PATHS = env_list(
     "PAGE_CACHE_EXCLUDE_PATHS",
     [

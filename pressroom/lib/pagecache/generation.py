@@ -20,14 +20,14 @@ import time
 from pathlib import Path
 
 from django.conf import settings
-from django.core.cache import cache, caches
-from django.core.cache.backends.dummy import DummyCache
-from django.core.cache.backends.locmem import LocMemCache
+from django.core.cache import cache
 from django.dispatch import receiver
 
 from pressroom.publishing.signals import content_changed
 
 GENERATION_KEY = "pagecache:generation"
+# Caches each process has for itself: the generation has to live outside them.
+PER_PROCESS_BACKENDS = (".LocMemCache", ".DummyCache")
 
 
 class SharedCacheGeneration:
@@ -99,12 +99,14 @@ _sources: dict[tuple, SharedCacheGeneration | FileGeneration] = {}
 
 
 def generation_source() -> SharedCacheGeneration | FileGeneration:
-    """The store that fits the configured cache (settings are read on every call)."""
-    per_process = isinstance(caches["default"], (LocMemCache, DummyCache))
+    """The store that fits the configured cache (settings are read on every call, cheaply: this
+    runs on every cached hit)."""
+    backend = settings.CACHES["default"]
+    per_process = backend["BACKEND"].endswith(PER_PROCESS_BACKENDS)
     if per_process:
         key: tuple = ("file", settings.PAGE_CACHE_GENERATION_FILE)
     else:
-        key = ("shared", str(settings.CACHES["default"].get("LOCATION")))
+        key = ("shared", backend["BACKEND"], str(backend.get("LOCATION")))
     source = _sources.get(key)
     if source is None:
         if per_process:

@@ -28,6 +28,7 @@ from pressroom.lib.pagecache.pages import (
     is_public_request,
     look_up,
     public_cache_control,
+    remember,
     seconds_until_next_publication,
 )
 
@@ -77,6 +78,7 @@ class PageCacheMiddleware:
         if found.key and lifetime > 0:
             try:
                 cache.set(found.key, page, timeout=math.ceil(lifetime))
+                remember(found.key, page)
             except Exception:  # a cache outage slows pages down; it must not break them
                 logger.warning("page cache: could not store %s", request.path, exc_info=True)
         return as_http_response(*page.answer(meta, "miss" if found.key else "off"))

@@ -4,14 +4,19 @@ and the middleware file and find pages under exactly the same keys."""
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import brotli
 from django.conf import settings
 from django.core.cache import cache
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.utils import timezone
 from django.utils.http import http_date, parse_http_date_safe
 
@@ -30,23 +35,76 @@ NOT_MODIFIED_HEADERS = {
 }
 
 
+@dataclass(frozen=True)
+class Config:
+    """The settings a cached hit needs, read once: each `settings.X` costs a microsecond."""
+
+    seconds: int
+    session_cookie: str
+    excluded_paths: tuple[str, ...]
+    memory_entries: int
+
+    @classmethod
+    @functools.cache
+    def current(cls) -> Config:
+        return cls(
+            seconds=settings.PAGE_CACHE_SECONDS,
+            session_cookie=f"{settings.SESSION_COOKIE_NAME}=",
+            excluded_paths=(settings.STATIC_URL, *settings.PAGE_CACHE_EXCLUDE_PATHS),
+            memory_entries=settings.PAGE_CACHE_MEMORY_ENTRIES,
+        )
+
+
+@receiver(setting_changed)
+def _reread_settings(**kwargs: object) -> None:
+    Config.current.cache_clear()
+    forget_memory()
+
+
 def is_public_request(meta: Mapping) -> bool:
     """Nothing in the request can make the page personal: GET/HEAD, no session cookie, no
     credentials, not an excluded path. A cookie header that merely mentions the session
     cookie's name is treated as a session: erring towards a fresh page is safe."""
-    if meta.get("REQUEST_METHOD") not in ("GET", "HEAD"):
+    if meta.get("REQUEST_METHOD") not in ("GET", "HEAD") or "HTTP_AUTHORIZATION" in meta:
         return False
-    if f"{settings.SESSION_COOKIE_NAME}=" in meta.get("HTTP_COOKIE", ""):
-        return False
-    if "HTTP_AUTHORIZATION" in meta:
+    config = Config.current()
+    if config.session_cookie in meta.get("HTTP_COOKIE", ""):
         return False
     path = meta.get("PATH_INFO", "")
     # Webhooks may sit under any app's prefix (/donate/webhooks/stripe/, ...).
-    if "/webhooks/" in path or path.startswith(settings.STATIC_URL):
-        return False
-    return not path.startswith(tuple(settings.PAGE_CACHE_EXCLUDE_PATHS))
+    return "/webhooks/" not in path and not path.startswith(config.excluded_paths)
 
 
+# The most recently used pages, unpickled, in this process: a hit skips the cache's copy and
+# unpickling (or the round trip to Redis). Keys carry the generation, so a change still shows
+# at once; entries still end at their fresh_until.
+_memory: OrderedDict[str, StoredPage] = OrderedDict()
+_memory_lock = threading.Lock()
+
+
+def remember(key: str, page: StoredPage) -> None:
+    with _memory_lock:
+        _memory[key] = page
+        _memory.move_to_end(key)
+        while len(_memory) > Config.current().memory_entries:
+            _memory.popitem(last=False)
+
+
+def recall(key: str) -> StoredPage | None:
+    with _memory_lock:
+        page = _memory.get(key)
+        if page is not None:
+            _memory.move_to_end(key)
+        return page
+
+
+def forget_memory() -> None:
+    """Drop this process's copies (tests do, with cache.clear(), between tests)."""
+    with _memory_lock:
+        _memory.clear()
+
+
+@functools.lru_cache(maxsize=256)
 def preferred_encoding(accept_encoding: str) -> str:
     """'br', 'gzip' or '' (identity), from an Accept-Encoding header; q=0 refuses."""
     offered: dict[str, float] = {}
@@ -105,13 +163,18 @@ class Lookup:
 def look_up(meta: Mapping) -> Lookup:
     """Find the stored page for a public request (call is_public_request first)."""
     encoding = preferred_encoding(meta.get("HTTP_ACCEPT_ENCODING", ""))
-    if settings.PAGE_CACHE_SECONDS <= 0:
+    if Config.current().seconds <= 0:
         return Lookup("", "", encoding, None)
     # Read before the view reads the database: a change committed during a render bumps the
     # generation, so that render is filed under a generation nobody asks for any more.
     generation = current_generation()
     key = page_key(meta, generation, encoding)
-    page = cache.get(key)
+    page = recall(key)
+    if page is None:
+        page = cache.get(key)
+        if page is not None:
+            remember(key, page)
+    # timezone.now(), the clock listings compare publication times with.
     if page is not None and timezone.now().timestamp() >= page.fresh_until:
         page = None
     return Lookup(key, generation, encoding, page)
@@ -125,7 +188,7 @@ class StoredPage:
     encoding: str
     etag: str
     last_modified: int
-    fresh_until: float  # on the clock of timezone.now(), which is what listings compare with
+    fresh_until: float  # a timezone.now() timestamp
 
     def is_not_modified(self, meta: Mapping) -> bool:
         """RFC 9110 13.2.2 for GET/HEAD: If-None-Match decides when present (weak comparison),
@@ -144,20 +207,30 @@ class StoredPage:
 
     def answer(self, meta: Mapping, cache_status: str) -> tuple[int, list[tuple[str, str]], bytes]:
         """Status, headers and body for this request."""
-        validators = [("ETag", self.etag), ("Last-Modified", http_date(self.last_modified))]
         if self.is_not_modified(meta):
-            headers = [
-                (name, value)
-                for name, value in self.headers
-                if name.lower() in NOT_MODIFIED_HEADERS
-            ]
-            return 304, [*headers, *validators, (STATUS_HEADER, cache_status)], b""
-        headers = [*self.headers, *validators, ("Content-Length", str(len(self.body)))]
+            return 304, [*self.not_modified_headers, (STATUS_HEADER, cache_status)], b""
+        body = b"" if meta.get("REQUEST_METHOD") == "HEAD" else self.body
+        return self.status_code, [*self.full_headers, (STATUS_HEADER, cache_status)], body
+
+    # Worked out once per page and process, not on every hit.
+
+    @functools.cached_property
+    def validators(self) -> list[tuple[str, str]]:
+        return [("ETag", self.etag), ("Last-Modified", http_date(self.last_modified))]
+
+    @functools.cached_property
+    def full_headers(self) -> list[tuple[str, str]]:
+        headers = [*self.headers, *self.validators, ("Content-Length", str(len(self.body)))]
         if self.encoding:
             headers.append(("Content-Encoding", self.encoding))
-        headers.append((STATUS_HEADER, cache_status))
-        body = b"" if meta.get("REQUEST_METHOD") == "HEAD" else self.body
-        return self.status_code, headers, body
+        return headers
+
+    @functools.cached_property
+    def not_modified_headers(self) -> list[tuple[str, str]]:
+        kept = [
+            (name, value) for name, value in self.headers if name.lower() in NOT_MODIFIED_HEADERS
+        ]
+        return [*kept, *self.validators]
 
 
 def public_cache_control() -> str:
