@@ -38,6 +38,18 @@ def test_scripts_event_handlers_and_javascript_urls_are_removed():
     assert 'alt="A march"' in cleaned
 
 
+def test_disguised_script_urls_are_removed():
+    cleaned = clean_body_html(
+        '<a href="JaVaScRiPt:alert(1)">a</a><a href=" javascript:alert(2)">b</a>'
+        '<a href="data:text/html;base64,PHNjcmlwdD4=">c</a>'
+        '<img src="vbscript:msgbox(1)" alt="x">'
+        '<svg onload="alert(3)"><script>alert(4)</script></svg>'
+    )
+    lowered = cleaned.lower()
+    for fragment in ["javascript", "data:", "vbscript", "onload", "<svg", "<script", "alert"]:
+        assert fragment not in lowered, fragment
+
+
 def test_iframes_from_unknown_hosts_lose_their_source():
     cleaned = clean_body_html('<iframe src="https://evil.example/embed"></iframe>')
     assert "evil.example" not in cleaned
