@@ -133,6 +133,17 @@ def peak_rss_mb(pid: int) -> float:
     return int(match.group(1)) / 1024 if match else float("nan")
 
 
+def stop_workers(workers: list[subprocess.Popen]) -> None:
+    for worker in workers:
+        if worker.poll() is None:
+            worker.send_signal(signal.SIGTERM)
+            try:
+                worker.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+                worker.wait()
+
+
 def prepare_database(url: str | None, workdir: Path) -> str:
     if not url:
         return f"sqlite:///{workdir / 'bench.sqlite3'}"
@@ -224,15 +235,29 @@ def main(argv: list[str]) -> int:
         if sink.messages < args.subscribers:
             print(f"bench digest: timed out with {sink.messages} of {args.subscribers} sent")
             return 1
-        assert sink.first_at is not None and sink.last_at is not None
+        assert sink.first_at is not None
+        assert sink.last_at is not None
         first = sink.first_at - t0
         sending_seconds = sink.last_at - sink.first_at
         end_to_end = sink.last_at - t0
         rate = args.subscribers / sending_seconds
+        print()
+        print(f"{'messages':<34}{args.subscribers:>12,}")
+        print(f"{'workers':<34}{args.workers:>12}")
+        print(f"{'time to first message (s)':<34}{first:>12.2f}   goal < 5")
+        print(f"{'sending time (s)':<34}{sending_seconds:>12.1f}")
+        print(f"{'end-to-end time (s)':<34}{end_to_end:>12.1f}")
+        print(f"{'messages/s (first to last)':<34}{rate:>12,.0f}   goal >= 1,000")
+        print(f"{'messages/s (end to end)':<34}{args.subscribers / end_to_end:>12,.0f}")
+        for n, peak in enumerate(memory):
+            print(f"{f'worker {n} peak RSS (MB)':<34}{peak:>12.0f}   goal < 300")
+        print(f"{'load average (1 min)':<34}{os.getloadavg()[0]:>12.2f}   ({os.cpu_count()} CPUs)")
+        sys.stdout.flush()
+        stop_workers(workers)
+
         size = int(
             subprocess.run([PRESSROOM, "shell", "-c", MESSAGE_SIZE], **run).stdout.split()[-1]
         )
-
         ceiling_count = min(args.subscribers, 50_000)
         ceiling_start = time.monotonic()
         subprocess.run(
@@ -255,34 +280,17 @@ def main(argv: list[str]) -> int:
             capture_output=True,
         )
         ceiling = ceiling_count / (time.monotonic() - ceiling_start)
-
-        print()
-        print(f"{'messages':<34}{args.subscribers:>12,}")
         print(f"{'message size (bytes)':<34}{size:>12,}")
-        print(f"{'workers':<34}{args.workers:>12}")
-        print(f"{'time to first message (s)':<34}{first:>12.2f}   goal < 5")
-        print(f"{'sending time (s)':<34}{sending_seconds:>12.1f}")
-        print(f"{'end-to-end time (s)':<34}{end_to_end:>12.1f}")
-        print(f"{'messages/s (first to last)':<34}{rate:>12,.0f}   goal >= 1,000")
-        print(f"{'messages/s (end to end)':<34}{args.subscribers / end_to_end:>12,.0f}")
         print(
             f"{'smtp-source ceiling (msg/s)':<34}{ceiling:>12,.0f}   ({args.workers} connections)"
         )
         print(f"{'ratio to ceiling':<34}{rate / ceiling:>12.2f}")
-        for n, peak in enumerate(memory):
-            print(f"{f'worker {n} peak RSS (MB)':<34}{peak:>12.0f}   goal < 300")
         return 0
     except subprocess.CalledProcessError as error:
         print(f"bench digest: {' '.join(map(str, error.cmd[:3]))} failed:\n{error.stderr}")
         return 1
     finally:
-        for worker in workers:
-            if worker.poll() is None:
-                worker.send_signal(signal.SIGTERM)
-                try:
-                    worker.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    worker.kill()
+        stop_workers(workers)
         if sink is not None:
             sink.stop()
         if not args.database_url:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.db import models
-from django.db.models import Count, Q
+from django.db.models import Count, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
@@ -108,21 +109,32 @@ class Subscriber(models.Model):
         return self.status == self.Status.CONFIRMED and not self.is_paused
 
 
+def _count_per_digest(queryset: models.QuerySet, field: str = "digest") -> Coalesce:
+    """A correlated COUNT subquery: no join, so the counts never multiply each other."""
+    counted = (
+        queryset.filter(**{field: OuterRef("pk")})
+        .order_by()
+        .values(field)
+        .annotate(count=Count("pk"))
+        .values("count")
+    )
+    return Coalesce(Subquery(counted, output_field=models.IntegerField()), 0)
+
+
 class DigestQuerySet(models.QuerySet["Digest"]):
     def with_counts(self) -> DigestQuerySet:
         states = Delivery.State
+        deliveries = Delivery.objects.all()
         return self.annotate(
-            recipient_count=Count("deliveries", distinct=True),
-            sent_count=Count("deliveries", filter=Q(deliveries__state=states.SENT), distinct=True),
-            failed_count=Count(
-                "deliveries", filter=Q(deliveries__state=states.FAILED), distinct=True
+            recipient_count=_count_per_digest(deliveries),
+            sent_count=_count_per_digest(deliveries.filter(state=states.SENT)),
+            failed_count=_count_per_digest(deliveries.filter(state=states.FAILED)),
+            bounced_count=_count_per_digest(
+                deliveries.filter(state__in=[states.BOUNCED, states.COMPLAINED])
             ),
-            bounced_count=Count(
-                "deliveries",
-                filter=Q(deliveries__state__in=[states.BOUNCED, states.COMPLAINED]),
-                distinct=True,
+            unsubscribed_count=_count_per_digest(
+                Subscriber.objects.all(), field="unsubscribed_from"
             ),
-            unsubscribed_count=Count("unsubscribes", distinct=True),
         )
 
 

@@ -57,7 +57,7 @@ class PreparedPart:
     def __init__(self, subtype: str, body: str, markers: tuple[str, ...]) -> None:
         self.head = _PART_HEAD.format(subtype).encode("ascii")
         pattern = "(" + "|".join(re.escape(marker) for marker in markers) + ")"
-        pieces = re.split(pattern, body)
+        pieces = re.split(pattern, body) if markers else [body]
         self.plain: list[bytes | str] = []
         self.stuffed: list[bytes | str] = []
         last = len(pieces) - 1
