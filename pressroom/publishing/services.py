@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Model
 from django.utils import timezone
 from django.utils.text import slugify
@@ -89,7 +89,7 @@ def save_article(
     """Create or update an article: clean, excerpt, slug, links, then announce the change."""
     prepare_article(article)
     article.updated_at = timezone.now()
-    article.save()
+    _save_with_free_slug(article)
     if authors is not None:
         set_authors(article, authors)
     if topics is not None:
@@ -99,6 +99,24 @@ def save_article(
     sync_listing_links(article)
     announce_change([article.pk])
     return article
+
+
+def _save_with_free_slug(article: Article, attempts: int = 5) -> None:
+    """Save, taking the next free slug if another writer took this one in the meantime.
+
+    Two editors saving the same title at once both see 'strike' as free; the second insert
+    then fails on the unique index, and that writer becomes 'strike-2' instead of an error.
+    """
+    for attempt in range(attempts):
+        try:
+            with transaction.atomic():
+                article.save()
+            return
+        except IntegrityError:
+            slug_taken = Article.objects.filter(slug=article.slug).exclude(pk=article.pk).exists()
+            if not slug_taken or attempt == attempts - 1:
+                raise
+            article.slug = unique_slug(Article, article.slug, exclude_pk=article.pk, max_length=255)
 
 
 def set_authors(article: Article, authors: Sequence[Author]) -> None:
