@@ -213,10 +213,10 @@ class WordPressImporter:
             summary.failed["no wp:post_id"] += 1
             return
         if item.password.strip():
-            summary.skipped["password-protected"] += 1
+            self.withhold(item, "password-protected")
             return
         if item.status in SKIPPED_STATUSES:
-            summary.skipped[SKIPPED_STATUSES[item.status]] += 1
+            self.withhold(item, SKIPPED_STATUSES[item.status])
             return
         if item.status not in POST_STATUSES:
             summary.skipped[f"status {item.status!r} is not imported"] += 1
@@ -229,6 +229,25 @@ class WordPressImporter:
         self.pending_posts.append(pending)
         if len(self.pending_posts) >= self.batch_size:
             self.flush_posts()
+
+    def withhold(self, item: WxrItem, reason: str) -> None:
+        """Skip a post readers must not see; if an earlier import published it (it has since
+        been made private, trashed or protected), unpublish that article."""
+        record = (
+            ImportedItem.objects.filter(
+                source_site=self.source, kind="post", external_id=item.post_id
+            )
+            .select_related("article")
+            .first()
+        )
+        if record is not None and record.article.status != Article.Status.DRAFT:
+            with transaction.atomic():
+                services.unpublish_article(record.article)
+                # Forget the fingerprint: if the post comes back, it is written again.
+                record.fingerprint = ""
+                record.save(update_fields=["fingerprint", "updated_at"])
+            reason += "; its earlier import was unpublished"
+        self.report["posts"].skipped[reason] += 1
 
     def prepare(self, item: WxrItem) -> PendingPost:
         """Status, date and a fingerprint of what the source says; the body waits until the
@@ -247,6 +266,7 @@ class WordPressImporter:
             item.content,
             item.excerpt,
             item.status,
+            bool(item.password.strip()),
             item.post_date,
             item.post_date_gmt,
             item.post_name,

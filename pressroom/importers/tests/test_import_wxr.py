@@ -282,3 +282,42 @@ def test_imported_slugs_never_collide_with_existing_articles(make_article, tmp_p
     assert existing.slug == "strike-in-the-port"
     assert slugs == {"strike-in-the-port-2", "strike-in-the-port-3"}
     assert timezone.now() > Article.objects.get(slug="strike-in-the-port-2").published_at
+
+
+def test_a_post_made_private_on_wordpress_is_unpublished_on_the_next_import(tmp_path):
+    export = tmp_path / "old.xml"
+    export.write_bytes(small_export(post_item(8, "Port strike ends", post_name="port-strike")))
+    import_wxr(export)
+    assert Article.objects.get(slug="port-strike").status == "published"
+    export.write_bytes(
+        small_export(post_item(8, "Port strike ends", post_name="port-strike", status="private"))
+    )
+    output = import_wxr(export)
+    assert "private; its earlier import was unpublished: 1" in output
+    assert Article.objects.get(slug="port-strike").status == "draft"
+    export.write_bytes(small_export(post_item(8, "Port strike ends", post_name="port-strike")))
+    assert "posts    created 0, updated 1" in import_wxr(export)
+    assert Article.objects.get(slug="port-strike").status == "published"
+
+
+def test_a_permalink_with_non_latin_letters_redirects(tmp_path, client):
+    export = tmp_path / "old.xml"
+    export.write_bytes(small_export(post_item(9, "Ελληνικά", post_name="%ce%b5%cf%80%ce%af")))
+    import_wxr(export)
+    article = Article.objects.get(slug="επί")
+    response = client.get("/news/2020/03/04/%ce%b5%cf%80%ce%af/")
+    assert (response.status_code, response["Location"]) == (301, article.get_absolute_url())
+
+
+def test_the_progress_bar_goes_to_stderr_when_asked(tmp_path):
+    out, err = StringIO(), StringIO()
+    call_command("import_wxr", str(THEME_UNIT_TEST_DATA), "--progress", stdout=out, stderr=err)
+    assert "100%" in err.getvalue()
+    assert "entries" in err.getvalue()
+    assert "%" not in out.getvalue().split("\n")[0]
+
+
+def test_without_a_terminal_or_the_flag_there_is_no_progress_bar():
+    err = StringIO()
+    call_command("import_wxr", str(THEME_UNIT_TEST_DATA), stdout=StringIO(), stderr=err)
+    assert err.getvalue() == ""

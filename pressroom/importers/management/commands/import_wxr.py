@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import os
-import sys
 import time
 from pathlib import Path
-from typing import BinaryIO, TextIO
+from typing import BinaryIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser, OutputWrapper
 from django.db import DatabaseError
 
 from pressroom.importers.report import ImportInterrupted
@@ -17,29 +16,34 @@ from pressroom.importers.wordpress import import_file
 
 
 class ProgressBar:
-    """One line on stderr, redrawn at most a few times a second."""
+    """One line on stderr, redrawn at most a few times a second, and once more at the end."""
 
     WIDTH = 30
 
-    def __init__(self, source: BinaryIO, size: int, stream: TextIO) -> None:
+    def __init__(self, source: BinaryIO, size: int, stream: OutputWrapper) -> None:
         self.source, self.size, self.stream = source, max(size, 1), stream
         self.last_drawn = 0.0
+        self.entries = 0
 
     def __call__(self, entries: int) -> None:
+        self.entries = entries
         now = time.monotonic()
-        if now - self.last_drawn < 0.2:
-            return
-        self.last_drawn = now
-        fraction = min(self.source.tell() / self.size, 1.0)
+        if now - self.last_drawn >= 0.2:
+            self.last_drawn = now
+            self.draw(min(self.source.tell() / self.size, 1.0))
+
+    def draw(self, fraction: float) -> None:
         filled = int(fraction * self.WIDTH)
         bar = "#" * filled + "-" * (self.WIDTH - filled)
-        self.stream.write(f"\r[{bar}] {fraction:4.0%}  {entries} entries")
+        line = f"\r[{bar}] {fraction:4.0%}  {self.entries} entries"
+        self.stream.write(line, style_func=str, ending="")
         self.stream.flush()
 
-    def finish(self) -> None:
-        if self.last_drawn:
-            self.stream.write("\n")
-            self.stream.flush()
+    def finish(self, completed: bool) -> None:
+        if completed:
+            self.draw(1.0)
+        if completed or self.last_drawn:
+            self.stream.write("")
 
 
 class Command(BaseCommand):
@@ -83,9 +87,9 @@ class Command(BaseCommand):
             source = path.open("rb")
         except OSError as error:
             raise CommandError(f"Cannot read {path}: {error.strerror}.") from None
-        show_progress = bool(options["progress"]) or sys.stderr.isatty()
+        show_progress = bool(options["progress"]) or self.stderr.isatty()
         with source:
-            bar = ProgressBar(source, os.fstat(source.fileno()).st_size, sys.stderr)
+            bar = ProgressBar(source, os.fstat(source.fileno()).st_size, self.stderr)
             try:
                 report = import_file(
                     source,
@@ -95,7 +99,7 @@ class Command(BaseCommand):
                     progress=bar if show_progress else None,
                 )
             except ImportInterrupted as error:
-                bar.finish()
+                bar.finish(completed=False)
                 for line in error.report.lines():
                     self.stdout.write(line)
                 kept = "nothing was saved" if options["dry_run"] else "entries before it were saved"
@@ -103,8 +107,9 @@ class Command(BaseCommand):
                     f"{path}: {error} — {kept}; fix the file and run the import again."
                 ) from None
             except DatabaseError as error:
-                bar.finish()
+                bar.finish(completed=False)
                 raise CommandError(f"The database refused the import: {error}") from None
-            bar.finish()
+            if show_progress:
+                bar.finish(completed=True)
         for line in report.lines():
             self.stdout.write(line)
