@@ -238,3 +238,57 @@ def test_recovery_requeues_rows_of_a_dead_worker_and_gives_up_after_max_attempts
     assert result.batches == [(digest.pk, 0)]
     assert Delivery.objects.get(subscriber=reader).state == "pending"
     assert Delivery.objects.get(subscriber=other).state == "failed"
+
+
+@pytest.mark.django_db
+def test_digest_goes_through_an_anymail_provider_and_its_bounce_webhook_finds_the_delivery(
+    settings, make_subscriber, make_article, mailoutbox
+):
+    settings.MAILERS = {
+        **settings.MAILERS,
+        "bulk": {"BACKEND": "anymail.backends.test.EmailBackend", "OPTIONS": {}},
+    }
+    make_article("Miners march on Lima")
+    rosa = make_subscriber("rosa@example.org")
+    beto = make_subscriber("beto@example.org")
+    digest, _ = digests.build_and_queue_digest()
+
+    sending.send_all_batches(digest.pk)
+
+    assert sorted(m.to[0] for m in mailoutbox) == ["beto@example.org", "rosa@example.org"]
+    message = next(m for m in mailoutbox if m.to == ["beto@example.org"])
+    assert message.extra_headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert message.extra_headers["List-Unsubscribe"].startswith("<http")
+    assert "/digest/unsubscribe/" in message.body
+    assert "Miners march on Lima" in message.alternatives[0].content
+    delivery = Delivery.objects.get(subscriber=beto)
+    assert delivery.state == "sent"
+    assert delivery.message_id  # the provider's id, for its webhooks
+
+    event = AnymailTrackingEvent(event_type="bounced", recipient="", message_id=delivery.message_id)
+    tracking.send(sender=object, event=event, esp_name="Test")
+    delivery.refresh_from_db()
+    beto.refresh_from_db()
+    rosa.refresh_from_db()
+    assert delivery.state == "bounced"
+    assert beto.status == Subscriber.Status.BOUNCED
+    assert rosa.status == Subscriber.Status.CONFIRMED
+
+
+def test_worker_schedule_has_the_daily_digest_at_the_configured_time_and_the_recovery(settings):
+    import importlib
+
+    from crontask import scheduler
+
+    import pressroom.newsletter.tasks
+
+    settings.DIGEST_SEND_AT = (7, 30)
+    settings.DIGEST_TIMEZONE = "Europe/Paris"
+    importlib.reload(pressroom.newsletter.tasks)  # what `pressroom worker` does at start-up
+
+    jobs = {job.name: job for job in scheduler.get_jobs()}  # the last registration wins
+    digest_job = jobs["send_daily_digest"]
+    fields = {field.name: str(field) for field in digest_job.trigger.fields}
+    assert (fields["hour"], fields["minute"]) == ("7", "30")
+    assert str(digest_job.trigger.timezone) == "Europe/Paris"
+    assert "recover_deliveries" in jobs

@@ -35,8 +35,9 @@ class Command(BaseCommand):
     def handle(self, *args: object, **options: object) -> None:
         output = options.get("output")
         try:
+            # Closed in the finally below; stdout is not ours to close.
             stream = (
-                open(Path(str(output)), "w", newline="", encoding="utf-8")
+                open(Path(str(output)), "w", newline="", encoding="utf-8")  # noqa: SIM115
                 if output
                 else self.stdout
             )
