@@ -67,3 +67,7 @@ class DonateForm(forms.Form):
                 chosen if chosen and chosen != OTHER_AMOUNT else self["custom_amount"].value() or ""
             )
         return ""
+
+
+class PortalLinkForm(forms.Form):
+    email = forms.EmailField(label="Email", max_length=254)

@@ -20,7 +20,7 @@ from django.utils import timezone
 from pressroom.fundraising.money import AmountError, currency_exponent, parse_amount
 
 # Paths under /donate/ that are pages, not campaigns.
-RESERVED_SLUGS = frozenset({"thanks", "cancelled", "portal"})
+RESERVED_SLUGS = frozenset({"thanks", "cancelled", "portal", "manage"})
 AMOUNT_FIELD = {"max_digits": 14, "decimal_places": 3}
 
 

@@ -18,6 +18,7 @@ PORTAL_SALT = "pressroom.fundraising.donor-portal"
 # Each receipt carries a fresh link; a monthly donor always has one younger than this.
 PORTAL_LINK_MAX_AGE = timedelta(days=90)
 RECEIPT_TEMPLATE = "fundraising/emails/receipt"
+PORTAL_LINK_TEMPLATE = "fundraising/emails/portal_link"
 
 
 def portal_token(donor: Donor) -> str:
@@ -62,4 +63,12 @@ def send_receipt(donation_id: int) -> bool:
     send_email(donation.donor.email, RECEIPT_TEMPLATE, context)
     donation.receipt_sent_at = timezone.now()
     donation.save(update_fields=["receipt_sent_at"])
+    return True
+
+
+def send_portal_link(donor_id: int) -> bool:
+    donor = Donor.objects.filter(pk=donor_id).first()
+    if donor is None:
+        return False
+    send_email(donor.email, PORTAL_LINK_TEMPLATE, {"donor": donor, "portal_url": portal_url(donor)})
     return True

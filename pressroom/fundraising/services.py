@@ -360,3 +360,22 @@ def save_campaign(campaign: Campaign) -> Campaign:
     campaign.save()
     forget_campaign_figures()
     return campaign
+
+
+# A reader may ask for a link this often per address; more would let anyone flood an inbox.
+PORTAL_LINK_INTERVAL_SECONDS = 300
+
+
+def request_portal_link(email: str) -> None:
+    """Email the donor with this address a link to their gifts, if there is one.
+
+    The caller says the same thing either way, so the form reveals nobody's giving."""
+    email = email.strip().lower()
+    if not cache.add(f"fundraising:portal-link:{email}", 1, timeout=PORTAL_LINK_INTERVAL_SECONDS):
+        return
+    donor = Donor.objects.filter(email=email).first()
+    if donor is None:
+        return
+    from pressroom.fundraising.tasks import send_donor_portal_link
+
+    transaction.on_commit(lambda: send_donor_portal_link.enqueue(donor.pk))

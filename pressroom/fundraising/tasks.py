@@ -17,3 +17,11 @@ def send_donation_receipt(donation_id: int) -> bool:
 
     with transaction.atomic():
         return send_receipt(donation_id)
+
+
+@task()
+def send_donor_portal_link(donor_id: int) -> bool:
+    """Email a donor a fresh link to their gifts (asked for on /donate/manage/)."""
+    from pressroom.fundraising.receipts import send_portal_link
+
+    return send_portal_link(donor_id)

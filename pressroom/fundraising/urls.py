@@ -7,6 +7,7 @@ urlpatterns = [
     path("donate/", views.donate, name="donate"),
     path("donate/thanks/", views.thanks, name="thanks"),
     path("donate/cancelled/", views.cancelled, name="cancelled"),
+    path("donate/manage/", views.manage, name="manage"),
     path("donate/portal/<str:token>/", views.portal, name="portal"),
     path(
         "donate/portal/<str:token>/cancel/<int:recurring_id>/",

@@ -20,7 +20,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from pressroom.fundraising import services
-from pressroom.fundraising.forms import DonateForm
+from pressroom.fundraising.forms import DonateForm, PortalLinkForm
 from pressroom.fundraising.models import Campaign, DonationStateError, RecurringDonation
 from pressroom.fundraising.money import parse_amount
 from pressroom.fundraising.providers import (
@@ -178,3 +178,18 @@ def portal_cancel(request: HttpRequest, token: str, recurring_id: int) -> HttpRe
     else:
         messages.success(request, "Your monthly gift is cancelled. Thank you for your support.")
     return redirect("fundraising:portal", token=token)
+
+
+@never_cache
+def manage(request: HttpRequest) -> HttpResponse:
+    """Ask for a fresh link to one's gifts, e.g. when the one in a receipt has expired."""
+    form = PortalLinkForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        services.request_portal_link(form.cleaned_data["email"])
+        return render(request, "fundraising/manage.html", {"sent": True, "form": form})
+    return render(
+        request,
+        "fundraising/manage.html",
+        {"form": form},
+        status=400 if request.method == "POST" else 200,
+    )

@@ -204,3 +204,36 @@ def test_offline_donation_counts_toward_the_campaign_and_gets_a_receipt(
     run_worker()
     [receipt] = smtp_server.to("maria@example.org")
     assert "Cheque" in receipt.get_body(preferencelist=("plain",)).get_content()
+
+
+def test_donor_asks_for_a_fresh_link_and_strangers_learn_nothing(
+    client, campaign, post_event, stripe_keys, smtp_server
+):
+    post_event(
+        event(
+            "checkout.session.completed",
+            checkout_completed(amount_total=1000, payment_intent=new_id("pi")),
+        )
+    )
+    run_worker()
+    smtp_server.messages.clear()
+
+    known = client.post("/donate/manage/", {"email": "Dana@example.org"})
+    unknown = client.post("/donate/manage/", {"email": "nobody@example.org"})
+    for response in (known, unknown):
+        assert response.status_code == 200
+        assert "a link to them is on its way" in response.content.decode()
+    # Asking again at once sends nothing more (no inbox flooding).
+    client.post("/donate/manage/", {"email": "dana@example.org"})
+    run_worker()
+    [message] = smtp_server.messages
+    assert "dana@example.org" in str(message["To"])
+    page = client.get(portal_path(message))
+    assert page.status_code == 200
+    assert "$10" in page.content.decode()
+
+
+def test_expired_link_page_offers_a_new_one(client, db):
+    response = client.get("/donate/portal/garbage-token/")
+    assert response.status_code == 404
+    assert 'href="/donate/manage/"' in response.content.decode()
