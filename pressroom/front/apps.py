@@ -6,5 +6,6 @@ class FrontConfig(AppConfig):
 
     def ready(self) -> None:
         from pressroom.front import signals  # noqa: F401
+
         # Connects the page cache to content_changed in every process (web, worker, commands).
         from pressroom.lib import pagecache  # noqa: F401
