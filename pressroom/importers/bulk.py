@@ -11,22 +11,25 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from django.db import connection
-from django.db.models import Model
+from django.db.models import Field, Model
 
 
 def insert_rows(model: type[Model], names: Sequence[str], rows: Iterable[Sequence[object]]) -> int:
     """INSERT `rows` (values in the order of the field `names`) into `model`'s table."""
     fields = [model._meta.get_field(name) for name in names]
+    concrete = [field for field in fields if isinstance(field, Field)]
+    if len(concrete) != len(fields):
+        raise ValueError(f"insert_rows writes concrete fields only, not {names!r}")
     quote = connection.ops.quote_name
-    columns = ", ".join(quote(field.column) for field in fields)  # type: ignore[union-attr]
-    placeholders = ", ".join(["%s"] * len(fields))
+    columns = ", ".join(quote(str(field.column)) for field in concrete)
+    placeholders = ", ".join(["%s"] * len(concrete))
     # Only quoted table and column names from the model are interpolated; values are parameters.
     sql = f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ({placeholders})"  # noqa: S608
     prepared = [
         [
             field.get_db_prep_save(value, connection)
-            for field, value in zip(fields, row, strict=True)
-        ]  # type: ignore[union-attr]
+            for field, value in zip(concrete, row, strict=True)
+        ]
         for row in rows
     ]
     if prepared:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from urllib.parse import unquote, urlsplit
 
 from django.db.models import Model
@@ -43,7 +44,7 @@ def tag_paths(prefix: str, slug: str) -> list[str]:
     return [f"{prefix}/tag/{slug}/"]
 
 
-def write_legacy_paths(wanted: dict[str, Article | Topic]) -> None:
+def write_legacy_paths(wanted: Mapping[str, Article | Topic]) -> None:
     """Make each old path redirect to its article or topic, re-pointing it if it led elsewhere.
 
     services.add_legacy_path does the same for one path; this does it for a batch in three

@@ -240,9 +240,10 @@ class WordPressImporter:
             .select_related("article")
             .first()
         )
-        if record is not None and record.article.status != Article.Status.DRAFT:
+        article = record.article if record is not None else None
+        if record is not None and article is not None and article.status != Article.Status.DRAFT:
             with transaction.atomic():
-                services.unpublish_article(record.article)
+                services.unpublish_article(article)
                 # Forget the fingerprint: if the post comes back, it is written again.
                 record.fingerprint = ""
                 record.save(update_fields=["fingerprint", "updated_at"])
@@ -253,7 +254,7 @@ class WordPressImporter:
         """Status, date and a fingerprint of what the source says; the body waits until the
         post is known to have changed."""
         date = item.date(self.site_timezone)
-        status = POST_STATUSES[item.status]
+        status: str = POST_STATUSES[item.status]
         published_at = None
         if status != Article.Status.DRAFT:
             # The model decides: a future time schedules, a past one publishes.
