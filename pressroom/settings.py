@@ -220,10 +220,10 @@ PAGE_CACHE_BROWSER_SECONDS = env_int("PAGE_CACHE_BROWSER_SECONDS", 0)
 PAGE_CACHE_PROXY_SECONDS = env_int("PAGE_CACHE_PROXY_SECONDS", 1)
 PAGE_CACHE_STALE_SECONDS = env_int("PAGE_CACHE_STALE_SECONDS", 10)
 # With a shared cache (Redis), how often each process re-reads the content generation.
-PAGE_CACHE_GENERATION_POLL = env_float("PAGE_CACHE_GENERATION_POLL", 1.0)
+PAGE_CACHE_GENERATION_POLL = env_float("PAGE_CACHE_GENERATION_POLL", 0.5)
 # With the per-process locmem cache, the generation lives in this file, shared by all processes.
-PAGE_CACHE_GENERATION_FILE = env_str(
-    "PAGE_CACHE_GENERATION_FILE", str(VAR_DIR / "page-cache-generation")
+PAGE_CACHE_GENERATION_FILE = env_str("PAGE_CACHE_GENERATION_FILE") or str(
+    VAR_DIR / "page-cache-generation"
 )
 PAGE_CACHE_BROTLI_QUALITY = env_int("PAGE_CACHE_BROTLI_QUALITY", 6)
 # Pages each process also keeps unpickled in memory (the hottest ones; ~20-50 KB each).
@@ -236,11 +236,12 @@ PAGE_CACHE_EXCLUDE_PATHS = env_list(
         "/digest/preferences/",
         "/digest/unsubscribe/",
         "/donate/",
+        "/fundraising/",
+        "/anymail/",
         "/webhooks/",
         "/inbox",
     ],
 )
-
 
 # Background work: Django's Tasks API on the database queue; `pressroom worker` runs it.
 TASKS = {
