@@ -24,7 +24,12 @@ from pressroom.importers.legacy import SlugReservations, old_path, write_legacy_
 from pressroom.importers.models import ImportedItem
 from pressroom.importers.report import ImportInterrupted, ImportReport
 from pressroom.importers.terms import UNCHANGED, TermWriter
-from pressroom.importers.wpcontent import fallback_title, plain_title, wordpress_body_html
+from pressroom.importers.wpcontent import (
+    drop_empty_paragraphs,
+    fallback_title,
+    plain_title,
+    wordpress_body_html,
+)
 from pressroom.importers.wxr import (
     WxrAuthor,
     WxrChannel,
@@ -44,7 +49,7 @@ from pressroom.publishing.models import (
 
 BATCH_SIZE = 500
 # Bump when the conversion changes, so a re-run rewrites posts whose source did not change.
-CONVERTER_VERSION = "1"
+CONVERTER_VERSION = "2"
 PROGRESS_EVERY = 200
 IMPORTED_ITEM_FIELDS = (
     *("source_site", "kind", "external_id", "article", "fingerprint"),
@@ -285,7 +290,7 @@ class WordPressImporter:
     def fill_article(self, article: Article, pending: PendingPost, slugs: SlugReservations) -> None:
         """The article as the post reads on WordPress, cleaned like every body in Pressroom."""
         item = pending.item
-        body = clean_body_html(wordpress_body_html(item.content))
+        body = drop_empty_paragraphs(clean_body_html(wordpress_body_html(item.content)))
         title = plain_title(item.title)
         if not title:
             date = pending.published_at or item.date(self.site_timezone)

@@ -246,12 +246,32 @@ def convert_shortcodes(content: str) -> str:
     return re.sub(r"\x00(\d+)\x00", lambda m: escaped[int(m.group(1))], content)
 
 
+# WordPress's autoembed: a URL alone on its line becomes the embedded tweet, video or post.
+_OWN_LINE_URL = re.compile(r"(?m)^([ \t]*)(https?://[^\s<>\"']+)([ \t]*)$")
+_EMPTY_PARAGRAPH = re.compile(r"<p>(?:\s|&nbsp;|<br>)*</p>\n?")
+
+
+def link_own_line_urls(content: str) -> str:
+    """Without the embed provider, a URL on its own line becomes a plain link to it."""
+
+    def link(match: re.Match[str]) -> str:
+        url = html.escape(html.unescape(match.group(2)))
+        return f'{match.group(1)}<a href="{url}">{url}</a>{match.group(3)}'
+
+    return _OWN_LINE_URL.sub(link, content)
+
+
+def drop_empty_paragraphs(body_html: str) -> str:
+    """Paragraphs left empty where a shortcode, a gallery or <!--more--> used to be."""
+    return _EMPTY_PARAGRAPH.sub("", body_html).strip()
+
+
 def wordpress_body_html(content: str) -> str:
     """The post's HTML as WordPress displayed it (before clean_body_html)."""
     if is_block_content(content):
-        return convert_shortcodes(strip_block_comments(content)).strip()
+        return link_own_line_urls(convert_shortcodes(strip_block_comments(content))).strip()
     # Captions become <figure> first: figure is a block tag, so wpautop leaves it unwrapped.
-    return wpautop(convert_shortcodes(content))
+    return wpautop(link_own_line_urls(convert_shortcodes(content)))
 
 
 # Titles ---------------------------------------------------------------------------------------

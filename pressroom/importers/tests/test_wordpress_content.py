@@ -2,6 +2,7 @@
 
 from pressroom.importers.wpcontent import (
     convert_shortcodes,
+    drop_empty_paragraphs,
     fallback_title,
     plain_title,
     wordpress_body_html,
@@ -109,3 +110,20 @@ def test_a_post_without_a_title_is_named_after_its_first_words_or_its_date():
     body = "<p>This post has no title, but it still must link to the single post view.</p>"
     assert fallback_title(body, "2009-09-05") == "This post has no title, but it still…"
     assert fallback_title("", "2009-09-05") == "Untitled post 2009-09-05"
+
+
+def test_a_url_alone_on_its_line_becomes_a_link_as_wordpress_embedded_it():
+    content = "Watch this:\n\nhttps://www.youtube.com/watch?v=SQEQr7c0-dw&amp;t=5\n\nGood, no?"
+    body = clean_body_html(wordpress_body_html(content))
+    assert (
+        '<p><a href="https://www.youtube.com/watch?v=SQEQr7c0-dw&amp;t=5" '
+        'rel="noopener noreferrer">https://www.youtube.com/watch?v=SQEQr7c0-dw&amp;t=5</a></p>'
+    ) in body
+    assert "Read https://example.org/ now" in wordpress_body_html("Read https://example.org/ now")
+
+
+def test_no_empty_paragraph_is_left_where_a_gallery_or_more_tag_was():
+    content = 'Intro\n\n<!--more-->\n\n[gallery ids="1,2"]\n\nOutro'
+    assert drop_empty_paragraphs(clean_body_html(wordpress_body_html(content))) == (
+        "<p>Intro</p>\n<p>Outro</p>"
+    )
