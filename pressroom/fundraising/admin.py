@@ -95,7 +95,7 @@ class CampaignAdmin(admin.ModelAdmin):
         campaign = get_object_or_404(Campaign, pk=pk)
         return HttpResponse(reports.daily_chart_svg(campaign), content_type="image/svg+xml")
 
-    def export_view(self, request: HttpRequest) -> HttpResponse:
+    def export_view(self, request: HttpRequest) -> StreamingHttpResponse:
         self._require_view(request)
         donations = Donation.objects.select_related("donor", "campaign").order_by(
             "received_at", "id"
@@ -138,7 +138,7 @@ class OfflineDonationForm(forms.ModelForm):
         labels = {"provider_reference": "Reference (cheque number, transfer id, ...)"}
 
     def clean(self) -> dict:
-        cleaned = super().clean()
+        cleaned = super().clean() or {}
         campaign = cleaned.get("campaign")
         currency = (cleaned.get("currency") or "").upper() or (
             campaign.currency if campaign else settings.FUNDRAISING_CURRENCY

@@ -30,7 +30,7 @@ class DonateForm(forms.Form):
         return self.cleaned_data.get("frequency") or Frequency.ONCE
 
     def clean(self) -> dict:
-        cleaned = super().clean()
+        cleaned = super().clean() or {}
         chosen = (cleaned.get("amount") or "").strip()
         text = (
             (cleaned.get("custom_amount") or "").strip() if chosen in {"", OTHER_AMOUNT} else chosen

@@ -21,7 +21,6 @@ from pressroom.fundraising.money import AmountError, currency_exponent, parse_am
 
 # Paths under /donate/ that are pages, not campaigns.
 RESERVED_SLUGS = frozenset({"thanks", "cancelled", "portal", "manage"})
-AMOUNT_FIELD = {"max_digits": 14, "decimal_places": 3}
 
 
 class DonationStateError(Exception):
@@ -42,7 +41,7 @@ class Campaign(models.Model):
         help_text="Shown on the banner, e.g. 'Urgent End Of Year Fundraising Campaign'.",
     )
     message = models.TextField(help_text="Plain text; blank lines separate paragraphs.")
-    goal_amount = models.DecimalField(**AMOUNT_FIELD)
+    goal_amount = models.DecimalField(max_digits=14, decimal_places=3)
     currency = models.CharField(
         max_length=3, default="USD", help_text="ISO code, e.g. USD, EUR, JPY."
     )
@@ -151,7 +150,7 @@ class RecurringDonation(models.Model):
         on_delete=models.SET_NULL,
         related_name="recurring_donations",
     )
-    amount = models.DecimalField(**AMOUNT_FIELD)
+    amount = models.DecimalField(max_digits=14, decimal_places=3)
     currency = models.CharField(max_length=3)
     provider = models.CharField(max_length=40)
     provider_reference = models.CharField(
@@ -206,7 +205,7 @@ class Donation(models.Model):
     campaign = models.ForeignKey(
         Campaign, null=True, blank=True, on_delete=models.PROTECT, related_name="donations"
     )
-    amount = models.DecimalField(**AMOUNT_FIELD)
+    amount = models.DecimalField(max_digits=14, decimal_places=3)
     currency = models.CharField(max_length=3)
     frequency = models.CharField(max_length=10, choices=Frequency.choices, default=Frequency.ONCE)
     recurring_donation = models.ForeignKey(
@@ -225,7 +224,7 @@ class Donation(models.Model):
         help_text="A second id refunds may name (e.g. a payment intent).",
     )
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PAID)
-    refunded_amount = models.DecimalField(default=Decimal(0), **AMOUNT_FIELD)
+    refunded_amount = models.DecimalField(default=Decimal(0), max_digits=14, decimal_places=3)
     received_at = models.DateTimeField(default=timezone.now)
     note = models.TextField(blank=True)
     receipt_sent_at = models.DateTimeField(null=True, blank=True, editable=False)

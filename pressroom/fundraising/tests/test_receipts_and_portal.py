@@ -26,8 +26,9 @@ def run_worker() -> None:
 
 def portal_path(message) -> str:
     text = message.get_body(preferencelist=("plain",)).get_content()
-    url = re.search(r"https?://\S+/donate/portal/\S+/", text).group(0)
-    return urlsplit(url).path
+    match = re.search(r"https?://\S+/donate/portal/\S+/", text)
+    assert match, "the email has no link to the donor's gifts"
+    return urlsplit(match.group(0)).path
 
 
 def test_donor_receives_a_receipt_with_amount_date_campaign_and_organisation(
