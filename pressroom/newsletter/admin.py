@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -12,10 +13,22 @@ from django.utils.html import format_html
 
 from pressroom.newsletter import sending
 from pressroom.newsletter.models import Delivery, Digest, DigestArticle, Subscriber
+from pressroom.newsletter.services import normalize_email
+
+
+class SubscriberForm(forms.ModelForm):
+    class Meta:
+        model = Subscriber
+        fields = ["email", "status", "all_topics", "topics", "is_paused", "source"]
+
+    def clean_email(self) -> str:
+        # One spelling per mailbox, as the signup form stores it.
+        return normalize_email(self.cleaned_data["email"])
 
 
 @admin.register(Subscriber)
 class SubscriberAdmin(admin.ModelAdmin):
+    form = SubscriberForm
     list_display = ["email", "status", "is_paused", "all_topics", "created_at", "confirmed_at"]
     list_filter = ["status", "is_paused", "all_topics", "source", "topics"]
     search_fields = ["email"]

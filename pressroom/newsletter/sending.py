@@ -17,6 +17,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
+from email.header import Header
 from email.utils import formataddr, parseaddr
 from functools import lru_cache, partial
 from urllib.parse import urlsplit
@@ -68,8 +69,9 @@ def _sender_domain() -> str:
 
 def list_id() -> str:
     host = urlsplit(settings.SITE_URL).hostname or "localhost"
-    name = settings.SITE_NAME.replace('"', "")
-    return f'"{name} Daily Digest" <digest.{host}>'
+    name = f"{settings.SITE_NAME} Daily Digest".replace('"', "")
+    phrase = f'"{name}"' if name.isascii() else Header(name, "utf-8").encode()
+    return f"{phrase} <digest.{host}>"
 
 
 def message_id(digest_id: int, subscriber_id: int) -> str:
@@ -278,6 +280,9 @@ def send_batch(digest_id: int, batch: int) -> int:
         else _BackendSender(backend, outcomes)
     )
     sent_before = 0
+    # Renew the claim often enough that a slow but live worker never looks dead.
+    renew_every = settings.DIGEST_CLAIM_LEASE / 4
+    flushed_at = time.monotonic()
     try:
         for recipient in recipients:
             if not content.entries_for(recipient.topic_ids):
@@ -292,8 +297,12 @@ def send_batch(digest_id: int, batch: int) -> int:
             pacer.wait()
             sender.send(recipient, key, personal_links, headers)
             outcomes.count += 1
-            if outcomes.count - sent_before >= PROGRESS_EVERY:
+            if (
+                outcomes.count - sent_before >= PROGRESS_EVERY
+                or time.monotonic() - flushed_at > renew_every
+            ):
                 sent_before = outcomes.count
+                flushed_at = time.monotonic()
                 outcomes.flush()
         outcomes.flush()
     finally:

@@ -292,3 +292,15 @@ def test_worker_schedule_has_the_daily_digest_at_the_configured_time_and_the_rec
     assert (fields["hour"], fields["minute"]) == ("7", "30")
     assert str(digest_job.trigger.timezone) == "Europe/Paris"
     assert "recover_deliveries" in jobs
+
+
+@pytest.mark.django_db
+def test_editor_adding_a_subscriber_gets_the_address_normalized_or_an_error(editor_client):
+    url = reverse("admin:newsletter_subscriber_add")
+    fields = {"status": "confirmed", "all_topics": "on", "source": "admin"}
+    response = editor_client.post(url, {**fields, "email": " Ana@Example.ORG "})
+    assert response.status_code == 302
+    assert Subscriber.objects.get().email == "ana@example.org"
+    invalid = editor_client.post(url, {**fields, "email": "not an address"})
+    assert invalid.status_code == 200
+    assert b"Enter a valid email address" in invalid.content

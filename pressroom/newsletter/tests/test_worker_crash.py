@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -42,8 +43,8 @@ Subscriber.objects.bulk_create(
 """
 
 
-def _database_url(tmp_path: Path) -> tuple[str, callable]:
-    """A database only the subprocesses use, and a function running SQL on it."""
+def _database_url(tmp_path: Path) -> tuple[str, Callable, Callable]:
+    """A database only the subprocesses use, a function running SQL on it, and its removal."""
     database = settings.DATABASES["default"]
     if database["ENGINE"] == "django.db.backends.postgresql":
         import psycopg
@@ -65,18 +66,22 @@ def _database_url(tmp_path: Path) -> tuple[str, callable]:
             with psycopg.connect(dbname=name, **conninfo) as connection:
                 return connection.execute(sql).fetchall()
 
+        def drop() -> None:
+            with psycopg.connect(dbname="postgres", autocommit=True, **conninfo) as admin:
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
         url = (
             f"postgres://{conninfo['user']}:{conninfo['password']}@{conninfo['host']}:"
             f"{conninfo['port']}/{name}"
         )
-        return url, query
+        return url, query, drop
     path = tmp_path / "crash.sqlite3"
 
     def query(sql: str) -> list[tuple]:
         with sqlite3.connect(path, timeout=20) as connection:
             return connection.execute(sql).fetchall()
 
-    return f"sqlite:///{path}", query
+    return f"sqlite:///{path}", query, lambda: None
 
 
 def _wait_for(condition, timeout: float, what: str) -> None:
@@ -94,7 +99,7 @@ def test_killed_worker_is_replaced_and_every_reader_gets_the_digest_once_or_in_f
 ):
     sink = MailSink(delay=0.08)  # a slow mail server, so the kill lands mid-send
     controller, port = start_smtp_server(sink)
-    database_url, query = _database_url(tmp_path)
+    database_url, query, drop_database = _database_url(tmp_path)
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -162,3 +167,4 @@ def test_killed_worker_is_replaced_and_every_reader_gets_the_digest_once_or_in_f
     # A re-sent message keeps its Message-ID, so a mail client can fold the copy away.
     ids = Counter(str(m.message["Message-ID"]) for m in sink.messages)
     assert len(ids) == SUBSCRIBERS
+    drop_database()
