@@ -26,7 +26,8 @@ pytestmark = [
 
 @pytest.fixture
 def site_pages(transactional_db, make_article, topic) -> list[str]:
-    """A small live site: a featured topic and a few articles, one republished."""
+    """A small live site: a featured topic and a few articles, one republished; the pages a
+    reader visits, ending with a mistyped address."""
     from pressroom.publishing import services
 
     topic.is_featured = True
@@ -40,7 +41,7 @@ def site_pages(transactional_db, make_article, topic) -> list[str]:
     )
     for number in range(3):
         make_article(title=f"More news {number}")
-    return ["/", topic.get_absolute_url(), article.get_absolute_url()]
+    return ["/", topic.get_absolute_url(), article.get_absolute_url(), "/no-such-page/"]
 
 
 @pytest.fixture

@@ -95,6 +95,10 @@ class ArticleForm(forms.ModelForm):
             self.initial["authors_chosen"] = list(self.instance.authors.all())
             self.initial["topics_chosen"] = list(self.instance.topics.all())
             self.initial["published_at"] = self.instance.published_at
+            if self.instance.status == Article.Status.SCHEDULED and self.instance.is_public:
+                # Its time has come: it is live, and saving a correction must not ask for
+                # a future time.
+                self.initial["status"] = Article.Status.PUBLISHED
 
     def clean_body(self) -> str:
         from django.conf import settings

@@ -311,3 +311,27 @@ def test_editor_group_holds_every_newsroom_apps_permissions(db):
     assert newsroom
     assert newsroom <= granted
     assert not any(permission.content_type.app_label == "auth" for permission in granted)
+
+
+def test_correcting_a_scheduled_article_after_it_went_live_keeps_it_live(
+    reader_client, editor_client, make_article
+):
+    article = make_article(status="scheduled", published_at=timezone.now() - timedelta(hours=1))
+    url = f"/admin/publishing/article/{article.pk}/change/"
+    form = editor_client.get(url).content.decode()
+    assert re.search(r'<option value="published" selected>', form)
+    response = editor_client.post(
+        url,
+        article_form(
+            title="Corrected after going live",
+            slug=article.slug,
+            status="published",
+            authors_chosen=[author.pk for author in article.authors.all()],
+            topics_chosen=[topic.pk for topic in article.topics.all()],
+            **split(article.published_at),
+        ),
+    )
+    assert response.status_code == 302
+    article.refresh_from_db()
+    assert article.status == Article.Status.PUBLISHED
+    assert reader_client.get(article.get_absolute_url()).status_code == 200
