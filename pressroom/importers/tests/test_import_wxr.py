@@ -324,3 +324,16 @@ def test_without_a_terminal_or_the_flag_there_is_no_progress_bar():
     err = StringIO()
     call_command("import_wxr", str(THEME_UNIT_TEST_DATA), stdout=StringIO(), stderr=err)
     assert err.getvalue() == ""
+
+
+def test_a_truncated_download_stops_at_its_last_line_and_keeps_what_came_before(tmp_path):
+    data = THEME_UNIT_TEST_DATA.read_bytes()
+    truncated = data[: data.index(b"<title>Markup: Title With Special Characters") - 2]
+    partial = tmp_path / "partial.xml"
+    partial.write_bytes(truncated)
+    with pytest.raises(CommandError) as caught:
+        import_wxr(partial, "--batch-size", "10")
+    assert f"line {truncated.count(b'\n') + 1}," in str(caught.value)
+    assert "entries before it were saved" in str(caught.value)
+    assert Article.objects.filter(title="Edge Case: No Content").exists()
+    assert not Article.objects.filter(slug="title-with-special-characters").exists()
