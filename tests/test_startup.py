@@ -147,3 +147,24 @@ def test_pressroom_serve_runs_the_site_and_its_static_files(tmp_path):
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
+
+
+def test_pressroom_is_manage_py_plus_serve_demo_and_worker(tmp_path):
+    env = clean_env(
+        PRESSROOM_DEV_SECRET="1",
+        PRESSROOM_VAR_DIR=str(tmp_path),
+        DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+    )
+    listing = run_pressroom("help", "--commands", env=env)
+    assert listing.returncode == 0, listing.stderr
+    commands = set(listing.stdout.split())
+    assert {"serve", "demo", "worker", "migrate", "createsuperuser", "check"} <= commands
+    serve_help = run_pressroom("serve", "--help", env=env).stdout
+    for option in ("--host", "--port", "--workers"):
+        assert option in serve_help
+
+    refused = run_pressroom("demo", "--articles", "-1", env=env)
+    assert refused.returncode != 0
+    assert refused.stderr.strip().splitlines() == [
+        "CommandError: --articles must be 0 or more; --topics and --authors 1 or more."
+    ]

@@ -164,3 +164,16 @@ def test_unknown_topic_and_author_are_404(client, db):
     assert client.get("/topics/atlantis/").status_code == 404
     assert client.get("/authors/nobody/").status_code == 404
     assert client.get("/topics/atlantis/feed/").status_code == 404
+
+
+def test_titles_in_any_script_get_working_addresses(client, make_article):
+    for title in [
+        "Perú: huelga minera en Puno",
+        "Україна: страйк шахтарів",
+        "ペルーの鉱山ストライキ",
+    ]:
+        article = make_article(title=title)
+        assert client.get(article.get_absolute_url()).status_code == 200, title
+    topic = services.save_topic(Topic(name="Perú"))
+    assert client.get(topic.get_absolute_url()).status_code == 200
+    assert client.get(topic.get_absolute_url() + "feed/").status_code == 200
