@@ -20,6 +20,7 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from pressroom.fundraising import banner
 from pressroom.fundraising.models import (
     Campaign,
     Donation,
@@ -44,12 +45,10 @@ from pressroom.fundraising.providers import (
 
 logger = logging.getLogger(__name__)
 
-CURRENT_CAMPAIGN_CACHE_KEY = "fundraising:current-campaign"
-
 
 def forget_campaign_figures() -> None:
     """Drop the cached banner figures once the transaction commits, so pages show new totals."""
-    transaction.on_commit(lambda: cache.delete(CURRENT_CAMPAIGN_CACHE_KEY))
+    transaction.on_commit(banner.forget_campaign_figures)
 
 
 # --- Donors -----------------------------------------------------------------------------------

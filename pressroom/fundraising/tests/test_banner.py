@@ -12,6 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from pressroom.fundraising import services
+from pressroom.fundraising.banner import bump_figures_version
 from pressroom.fundraising.demo import create_demo_campaign
 from pressroom.fundraising.models import Campaign
 
@@ -161,3 +162,14 @@ def test_cached_pages_show_new_figures_once_their_cache_time_is_up(
         give(campaign, "40", "d@example.org", "t-40")
     time.sleep(1.2)
     assert "Raised $40 of $10,000" in client.get("/").content.decode()
+
+
+def test_a_gift_recorded_by_another_worker_process_shows_on_the_next_render(campaign):
+    """With the per-process cache, the worker that records a gift cannot delete this process's
+    cached figures; it bumps the version file every process checks."""
+    template = Template("{% load fundraising %}{% campaign_banner %}")
+    assert "Raised $0 of $10,000" in template.render(Context({}))
+    give(campaign, "60", "e@example.org", "t-60")  # its own invalidation waits for a commit
+    assert "Raised $0 of $10,000" in template.render(Context({}))  # still this process's copy
+    bump_figures_version()  # what the other process does after its commit
+    assert "Raised $60 of $10,000" in template.render(Context({}))

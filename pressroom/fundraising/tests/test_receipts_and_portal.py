@@ -234,7 +234,8 @@ def test_donor_asks_for_a_fresh_link_and_strangers_learn_nothing(
     assert "$10" in page.content.decode()
 
 
-def test_expired_link_page_offers_a_new_one(client, db):
+@pytest.mark.django_db
+def test_expired_link_page_offers_a_new_one(client):
     response = client.get("/donate/portal/garbage-token/")
     assert response.status_code == 404
     assert 'href="/donate/manage/"' in response.content.decode()
