@@ -1,6 +1,7 @@
 """Digest sending throughput: 100,000 subscribers, a 25-article digest, real workers, smtp-sink.
 
-`python -m bench digest [--subscribers N] [--workers N] [--articles N] [--database-url URL]`
+`python -m bench digest [--subscribers=N] [--workers=N] [--articles=N] [--database-url=URL]`
+(options as --name=value: the bench runner passes only arguments starting with a dash)
 
 Sets up a fresh database (a SQLite file in a temporary directory unless --database-url names
 a PostgreSQL database to drop and recreate), starts Postfix's smtp-sink on 127.0.0.1, starts

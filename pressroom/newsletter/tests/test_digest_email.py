@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import re
 import subprocess
 from datetime import timedelta
@@ -230,8 +231,6 @@ def test_digest_is_dkim_signed_when_a_key_is_configured(
     [received] = smtp_server.to("rosa@example.org")
     raw = received.raw
     assert b"DKIM-Signature" in raw
-    import base64
-
     record = b"v=DKIM1; k=rsa; p=" + base64.b64encode(public)
 
     def dns(name: bytes, timeout: int = 5) -> bytes:
@@ -241,6 +240,19 @@ def test_digest_is_dkim_signed_when_a_key_is_configured(
     assert dkim.verify(raw, dnsfunc=dns)
     signed = received.message["DKIM-Signature"]
     assert "list-unsubscribe" in signed.lower()
+
+    # The one-off emails (confirmations) are signed too, through the Django mailer.
+    lib_email._dkim_key.cache_clear()
+    try:
+        lib_email.send_email(
+            "ana@example.org",
+            "newsletter/emails/confirm",
+            {"confirm_url": "https://x/", "expires_days": 7},
+        )
+    finally:
+        lib_email._dkim_key.cache_clear()
+    [confirmation] = smtp_server.to("ana@example.org")
+    assert dkim.verify(confirmation.raw, dnsfunc=dns)
 
 
 @pytest.mark.django_db
