@@ -41,6 +41,11 @@ def site_pages(transactional_db, make_article, topic) -> list[str]:
     )
     for number in range(3):
         make_article(title=f"More news {number}")
+    # The other apps' demo content (a running campaign, the search index), so the pages carry
+    # the campaign banner and the digest signup form as readers see them.
+    from pressroom.front.demo import run_demo_steps
+
+    list(run_demo_steps())
     return ["/", topic.get_absolute_url(), article.get_absolute_url(), "/no-such-page/"]
 
 
@@ -92,3 +97,7 @@ def test_keyboard_reader_skips_to_content_and_pages_pass_axe(live_server, site_p
         assert landed == {"id": "content", "tag": "MAIN"}, path
 
         assert serious_violations(page) == [], path
+
+    page.goto(live_server.url + "/")
+    assert page.get_by_role("heading", name="Urgent End Of Year Fundraising Campaign").is_visible()
+    assert page.get_by_role("heading", name="Sign Up To Our Daily Digest").is_visible()
