@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import dkim
 import pytest
+from django.test import Client
 from django.utils import timezone
 
 from pressroom.newsletter import digests, sending
@@ -80,8 +81,8 @@ def test_one_click_unsubscribe_post_from_the_header_works_and_get_only_asks(
     assert reader.status == Subscriber.Status.CONFIRMED
 
     # What the mail client does (RFC 8058): POST, no cookie, no CSRF token.
-    client.cookies.clear()
-    response = client.post(url, {"List-Unsubscribe": "One-Click"})
+    mail_client = Client(enforce_csrf_checks=True)
+    response = mail_client.post(url, {"List-Unsubscribe": "One-Click"})
     assert response.status_code == 200
     reader.refresh_from_db()
     assert reader.status == Subscriber.Status.UNSUBSCRIBED
