@@ -179,9 +179,11 @@ def test_nobody_unconfirmed_paused_or_suppressed_gets_the_digest(
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("pipelining", [False, True], ids=["plain-smtp", "pipelining"])
 def test_recipient_refused_with_5xx_is_suppressed_and_counted_as_bounced(
-    smtp_server, make_subscriber, make_article
+    smtp_server, make_subscriber, make_article, pipelining
 ):
+    smtp_server.pipelining = pipelining
     make_article()
     make_subscriber("rosa@example.org")
     gone = make_subscriber("gone@example.org")
