@@ -10,11 +10,8 @@ NAVIGATION_CACHE_KEY = "front:navigation-topics"
 
 def navigation_topics() -> list[Topic]:
     """The featured topics shown in the header, cached until content changes."""
-    return cache.get_or_set(
-        NAVIGATION_CACHE_KEY,
-        featured_topics,
-        timeout=300,
-    )
+    topics = cache.get_or_set(NAVIGATION_CACHE_KEY, featured_topics, timeout=300)
+    return topics or []
 
 
 def site(request: HttpRequest) -> dict:

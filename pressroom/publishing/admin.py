@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.widgets import AdminSplitDateTime, FilteredSelectMultiple
@@ -82,7 +84,7 @@ class ArticleForm(forms.ModelForm):
             "published_at": "Publication time. Leave empty to publish now.",
         }
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["slug"].required = False
         self.fields["published_at"] = forms.SplitDateTimeField(
@@ -112,7 +114,8 @@ class ArticleForm(forms.ModelForm):
         return body
 
     def clean(self) -> dict:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         status, at = cleaned.get("status"), cleaned.get("published_at")
         now = timezone.now()
         if status == Article.Status.SCHEDULED and (at is None or at <= now):
@@ -128,7 +131,7 @@ class ArticleForm(forms.ModelForm):
 
     def _post_clean(self) -> None:
         # Carry the adjusted status and time onto the instance before model validation.
-        super()._post_clean()
+        super()._post_clean()  # type: ignore[misc]  # not in django-stubs
         if "status" in self.cleaned_data:
             self.instance.status = self.cleaned_data["status"]
             self.instance.published_at = self.cleaned_data.get("published_at")

@@ -83,7 +83,7 @@ def _locations(client, url: str) -> list[str]:
     response = client.get(url)
     assert response.status_code == 200, url
     root = ET.fromstring(response.content)  # noqa: S314 (our own output)
-    return [loc.text for loc in root.findall(".//sm:loc", SITEMAP_NAMESPACE)]
+    return [loc.text or "" for loc in root.findall(".//sm:loc", SITEMAP_NAMESPACE)]
 
 
 def _sitemap_pages(client) -> list[str]:
