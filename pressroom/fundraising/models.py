@@ -119,6 +119,10 @@ class CampaignTotals:
 
 
 class Donor(models.Model):
+    # Processors can report a payment without an address (a customer created without one); such
+    # a donor still gets a record, under an address in a domain that can never receive mail.
+    NO_EMAIL_DOMAIN = "no-email.invalid"
+
     email = models.EmailField(unique=True, help_text="Stored lower-case: one donor per address.")
     name = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
@@ -128,6 +132,10 @@ class Donor(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} <{self.email}>" if self.name else self.email
+
+    @property
+    def can_receive_email(self) -> bool:
+        return not self.email.endswith("@" + self.NO_EMAIL_DOMAIN)
 
 
 class Frequency(models.TextChoices):

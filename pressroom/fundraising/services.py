@@ -54,8 +54,8 @@ def forget_campaign_figures() -> None:
 # --- Donors -----------------------------------------------------------------------------------
 
 
-def find_or_create_donor(email: str, name: str = "") -> Donor:
-    email = email.strip().lower()
+def find_or_create_donor(email: str, name: str = "", *, reference: str = "") -> Donor:
+    email = email.strip().lower() or f"{reference or 'unknown'}@{Donor.NO_EMAIL_DOMAIN}".lower()
     donor, created = Donor.objects.get_or_create(email=email, defaults={"name": name.strip()})
     if not created and name.strip() and not donor.name:
         donor.name = name.strip()
@@ -108,6 +108,8 @@ def receive_webhook(provider_name: str, body: bytes, headers: Mapping[str, str])
 
 @transaction.atomic
 def process_event(provider_name: str, event: VerifiedEvent) -> WebhookEvent:
+    # Interpreted first: a malformed event is refused (WebhookVerificationError) before storing.
+    facts = get_provider(provider_name).interpret_event(event)
     try:
         with transaction.atomic():
             # On PostgreSQL a concurrent delivery of the same event waits here on the unique
@@ -121,7 +123,6 @@ def process_event(provider_name: str, event: VerifiedEvent) -> WebhookEvent:
     except IntegrityError:
         logger.info("Webhook event %s %s already received", provider_name, event.event_id)
         return WebhookEvent.objects.get(provider=provider_name, event_id=event.event_id)
-    facts = get_provider(provider_name).interpret_event(event)
     stored.status = WebhookEvent.Status.PROCESSED if facts else WebhookEvent.Status.IGNORED
     for fact in facts:
         if not apply_fact(provider_name, fact):
@@ -164,7 +165,7 @@ def _get_or_create_recurring(provider_name: str, reference: str, **defaults) -> 
 
 
 def record_recurring_start(provider_name: str, fact: RecurringStarted) -> RecurringDonation:
-    donor = find_or_create_donor(fact.email, fact.name)
+    donor = find_or_create_donor(fact.email, fact.name, reference=fact.reference)
     campaign = _campaign_for(fact.campaign_slug)
     recurring = _get_or_create_recurring(
         provider_name,
@@ -207,7 +208,9 @@ def record_online_payment(provider_name: str, fact: PaymentReceived) -> Donation
             existing.save(update_fields=["provider_payment_reference"])
             _apply_waiting_refunds(existing)
         return existing
-    donor = find_or_create_donor(fact.email, fact.name)
+    donor = find_or_create_donor(
+        fact.email, fact.name, reference=fact.recurring_reference or fact.reference
+    )
     campaign = _campaign_for(fact.campaign_slug)
     recurring = None
     if fact.recurring_reference:

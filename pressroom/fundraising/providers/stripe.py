@@ -148,7 +148,14 @@ class StripeProvider:
         handler = getattr(self, "_on_" + event.event_type.replace(".", "_"), None)
         if handler is None:
             return []
-        return handler(event.payload["data"]["object"], _timestamp(event.payload.get("created")))
+        try:
+            return handler(
+                event.payload["data"]["object"], _timestamp(event.payload.get("created"))
+            )
+        except (KeyError, TypeError, ValueError, ArithmeticError) as error:
+            raise WebhookVerificationError(
+                f"Malformed {event.event_type} event {event.event_id}: {error!r}"
+            ) from error
 
     def _on_checkout_session_completed(self, session: dict, created: datetime | None) -> list[Fact]:
         if session.get("payment_status") not in {"paid", "no_payment_required"}:

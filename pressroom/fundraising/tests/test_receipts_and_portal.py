@@ -239,3 +239,15 @@ def test_expired_link_page_offers_a_new_one(client):
     response = client.get("/donate/portal/garbage-token/")
     assert response.status_code == 404
     assert 'href="/donate/manage/"' in response.content.decode()
+
+
+def test_no_receipt_is_attempted_for_a_payment_without_an_email(
+    client, campaign, post_event, stripe_keys, smtp_server
+):
+    session = checkout_completed(amount_total=1500, payment_intent=new_id("pi"))
+    session["customer_details"]["email"] = None
+    session["customer_email"] = None
+    post_event(event("checkout.session.completed", session))
+    run_worker()
+    assert smtp_server.messages == []
+    assert Donation.objects.get().receipt_sent_at is None

@@ -399,3 +399,26 @@ def test_webhook_refuses_get_and_non_json(client, stripe_keys, db):
         headers={"Stripe-Signature": sign("not json")},
     )
     assert response.status_code == 400
+
+
+def test_malformed_event_is_refused_and_nothing_is_stored(
+    client, campaign, post_event, stripe_keys
+):
+    session = checkout_completed(amount_total=1000, payment_intent=new_id("pi"))
+    session["amount_total"] = "ten dollars"
+    response = post_event(event("checkout.session.completed", session))
+    assert response.status_code == 400
+    assert WebhookEvent.objects.count() == 0
+    assert Donation.objects.count() == 0
+
+
+def test_payment_without_an_email_is_still_recorded_and_counted(
+    client, campaign, post_event, stripe_keys
+):
+    session = checkout_completed(amount_total=1500, payment_intent=new_id("pi"))
+    session["customer_details"]["email"] = None
+    session["customer_email"] = None
+    assert post_event(event("checkout.session.completed", session)).status_code == 200
+    donation = Donation.objects.get()
+    assert not donation.donor.can_receive_email
+    assert banner_figures(client).startswith("Raised $15 of $10,000 · 1 donor")
