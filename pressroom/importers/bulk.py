@@ -25,13 +25,20 @@ def insert_rows(model: type[Model], names: Sequence[str], rows: Iterable[Sequenc
     placeholders = ", ".join(["%s"] * len(concrete))
     # Only quoted table and column names from the model are interpolated; values are parameters.
     sql = f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ({placeholders})"  # noqa: S608
-    prepared = [
-        [
-            field.get_db_prep_save(value, connection)
-            for field, value in zip(concrete, row, strict=True)
-        ]
-        for row in rows
-    ]
+    # Rows repeat values (an article's date on each of its links): adapt each value once.
+    adapted: dict[tuple[int, object], object] = {}
+
+    def adapt(index: int, value: object) -> object:
+        key = (index, value)
+        if key not in adapted:
+            adapted[key] = concrete[index].get_db_prep_save(value, connection)
+        return adapted[key]
+
+    prepared = []
+    for row in rows:
+        if len(row) != len(concrete):
+            raise ValueError(f"expected {len(concrete)} values, got {len(row)}")
+        prepared.append([adapt(index, value) for index, value in enumerate(row)])
     if prepared:
         with connection.cursor() as cursor:
             cursor.executemany(sql, prepared)
