@@ -225,6 +225,23 @@ def _term(element: ET.Element, kind: str) -> WxrTerm | None:
     return WxrTerm(kind, slug, name.strip() or slug, unquote(parent).strip(), description.strip())
 
 
+# C0 control characters other than tab, newline and carriage return are not allowed in XML 1.0,
+# yet WordPress exports them when editors pasted them in (vertical tabs from word processors).
+# None of these bytes can occur inside a multi-byte UTF-8 sequence, so dropping them byte by
+# byte is safe, and line numbers stay right.
+_FORBIDDEN_CONTROL_BYTES = bytes([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20)])
+
+
+class _ControlCharacterFilter:
+    """A binary reader that drops forbidden control characters from what it reads."""
+
+    def __init__(self, source: BinaryIO) -> None:
+        self.source = source
+
+    def read(self, size: int = -1) -> bytes:
+        return self.source.read(size).translate(None, _FORBIDDEN_CONTROL_BYTES)
+
+
 HEADER_FIELDS = {
     "title": "title",
     "link": "link",
@@ -247,7 +264,8 @@ def parse_wxr(source: BinaryIO) -> Iterator[Record]:
     try:
         # Expat (2.4+) caps entity amplification and never fetches external entities, and the
         # file is the operator's own export: no defusedxml needed.
-        for event, element in ET.iterparse(source, events=("start", "end")):  # noqa: S314
+        events = ET.iterparse(_ControlCharacterFilter(source), events=("start", "end"))  # noqa: S314
+        for event, element in events:
             if event == "start":
                 depth += 1
                 if depth == 1 and element.tag != "rss":

@@ -138,3 +138,10 @@ def test_an_rss_feed_that_is_not_a_wordpress_export_is_refused():
 def test_an_html_page_is_refused_at_line_one():
     with pytest.raises(WxrError, match="line 1"):
         parse_wxr_bytes(b"<html><body>Not an export</body></html>")
+
+
+def test_control_characters_pasted_into_a_post_do_not_stop_the_import():
+    data = small_export(post_item(4, "Vertical\x0btab", "Pasted\x0b from\x1f Word\n\nsecond"))
+    item = parse_wxr_bytes(data)[-1]
+    assert item.title == "Verticaltab"
+    assert item.content == "Pasted from Word\n\nsecond"
