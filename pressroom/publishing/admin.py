@@ -161,6 +161,19 @@ class LegacyPathInline(admin.TabularInline):
     verbose_name_plural = "old addresses (redirect here)"
 
 
+class AnnounceDeletionsMixin:
+    """Deleting a topic, author or old address changes what readers see: say so, so that
+    cached pages give way."""
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        super().delete_model(request, obj)  # type: ignore[misc]
+        services.announce_change()
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        super().delete_queryset(request, queryset)  # type: ignore[misc]
+        services.announce_change()
+
+
 @admin.register(Article)
 class ArticleAdmin(admin.ModelAdmin):
     form = ArticleForm
@@ -238,7 +251,7 @@ class ArticleAdmin(admin.ModelAdmin):
 
 
 @admin.register(Topic)
-class TopicAdmin(admin.ModelAdmin):
+class TopicAdmin(AnnounceDeletionsMixin, admin.ModelAdmin):
     list_display = ["name", "slug", "parent", "is_featured"]
     list_filter = ["is_featured"]
     list_editable = ["is_featured"]
@@ -253,7 +266,7 @@ class TopicAdmin(admin.ModelAdmin):
 
 
 @admin.register(Author)
-class AuthorAdmin(admin.ModelAdmin):
+class AuthorAdmin(AnnounceDeletionsMixin, admin.ModelAdmin):
     list_display = ["name", "slug", "user"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
@@ -266,8 +279,15 @@ class AuthorAdmin(admin.ModelAdmin):
 
 
 @admin.register(LegacyPath)
-class LegacyPathAdmin(admin.ModelAdmin):
+class LegacyPathAdmin(AnnounceDeletionsMixin, admin.ModelAdmin):
     form = LegacyPathForm
     list_display = ["path", "article", "topic"]
     search_fields = ["path"]
     raw_id_fields = ["article", "topic"]
+
+    def save_model(
+        self, request: HttpRequest, obj: LegacyPath, form: forms.ModelForm, change: bool
+    ) -> None:
+        super().save_model(request, obj, form, change)
+        # A cached page at this address (say the front page for /?p=42) must give way.
+        services.announce_change()

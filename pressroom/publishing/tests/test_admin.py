@@ -335,3 +335,33 @@ def test_correcting_a_scheduled_article_after_it_went_live_keeps_it_live(
     article.refresh_from_db()
     assert article.status == Article.Status.PUBLISHED
     assert reader_client.get(article.get_absolute_url()).status_code == 200
+
+
+def test_old_address_added_on_its_own_redirects_at_once(
+    reader_client, editor_client, make_article, django_capture_on_commit_callbacks
+):
+    article = make_article()
+    assert reader_client.get("/?p=42").status_code == 200  # the front page, for now
+    # Run what waits for the commit (telling the page cache), as a real request would.
+    with django_capture_on_commit_callbacks(execute=True):
+        response = editor_client.post(
+            "/admin/publishing/legacypath/add/",
+            {"path": "https://old.example.org/?p=42", "article": article.pk, "_save": "1"},
+        )
+    assert response.status_code == 302
+    redirect = reader_client.get("/?p=42")
+    assert redirect.status_code == 301
+    assert redirect["Location"] == article.get_absolute_url()
+
+
+def test_deleting_a_topic_in_the_admin_takes_its_page_down_at_once(
+    reader_client, editor_client, make_article, topic, django_capture_on_commit_callbacks
+):
+    make_article()
+    assert reader_client.get(topic.get_absolute_url()).status_code == 200
+    with django_capture_on_commit_callbacks(execute=True):
+        response = editor_client.post(
+            f"/admin/publishing/topic/{topic.pk}/delete/", {"post": "yes"}
+        )
+    assert response.status_code == 302
+    assert reader_client.get("/topics/peru/").status_code == 404
