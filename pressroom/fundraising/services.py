@@ -34,6 +34,7 @@ from pressroom.fundraising.providers import (
     CheckoutRequest,
     CheckoutSession,
     Fact,
+    PaymentLinked,
     PaymentReceived,
     PaymentRefunded,
     RecurringEnded,
@@ -127,10 +128,17 @@ def process_event(provider_name: str, event: VerifiedEvent) -> WebhookEvent:
     for fact in facts:
         if not apply_fact(provider_name, fact):
             stored.status = WebhookEvent.Status.WAITING
-            stored.waiting_for = fact.references[0] if isinstance(fact, PaymentRefunded) else ""
+            stored.waiting_for = _waiting_reference(fact)
     stored.processed_at = timezone.now()
     stored.save(update_fields=["status", "waiting_for", "processed_at"])
     return stored
+
+
+def _waiting_reference(fact: Fact) -> str:
+    """The payment reference an event that arrived too early waits for."""
+    if isinstance(fact, PaymentRefunded):
+        return fact.references[0] if fact.references else ""
+    return fact.reference
 
 
 def apply_fact(provider_name: str, fact: Fact) -> bool:
@@ -142,6 +150,8 @@ def apply_fact(provider_name: str, fact: Fact) -> bool:
             record_recurring_start(provider_name, fact)
         case PaymentRefunded():
             return record_refund(provider_name, fact)
+        case PaymentLinked():
+            return record_payment_link(provider_name, fact)
         case RecurringEnded():
             record_recurring_end(provider_name, fact)
     return True
@@ -206,7 +216,7 @@ def record_online_payment(provider_name: str, fact: PaymentReceived) -> Donation
         if fact.payment_reference and not existing.provider_payment_reference:
             existing.provider_payment_reference = fact.payment_reference
             existing.save(update_fields=["provider_payment_reference"])
-            _apply_waiting_refunds(existing)
+            _apply_waiting_events(existing)
         return existing
     donor = find_or_create_donor(
         fact.email, fact.name, reference=fact.recurring_reference or fact.reference
@@ -245,7 +255,8 @@ def record_online_payment(provider_name: str, fact: PaymentReceived) -> Donation
     return donation
 
 
-def _apply_waiting_refunds(donation: Donation) -> None:
+def _apply_waiting_events(donation: Donation) -> None:
+    """Apply the stored events that arrived before this payment (refunds, payment links)."""
     references = [
         r for r in (donation.provider_reference, donation.provider_payment_reference) if r
     ]
@@ -256,18 +267,33 @@ def _apply_waiting_refunds(donation: Donation) -> None:
     )
     provider = get_provider(donation.provider)
     for stored in waiting.order_by("received_at", "id"):
-        event = VerifiedEvent(stored.event_id, stored.event_type, stored.payload)
-        for fact in provider.interpret_event(event):
-            if isinstance(fact, PaymentRefunded):
-                record_refund(donation.provider, fact)
         stored.status = WebhookEvent.Status.PROCESSED
         stored.waiting_for = ""
         stored.processed_at = timezone.now()
         stored.save(update_fields=["status", "waiting_for", "processed_at"])
+        event = VerifiedEvent(stored.event_id, stored.event_type, stored.payload)
+        for fact in provider.interpret_event(event):
+            if isinstance(fact, PaymentRefunded | PaymentLinked):
+                apply_fact(donation.provider, fact)
+
+
+def record_payment_link(provider_name: str, fact: PaymentLinked) -> bool:
+    donation = (
+        Donation.objects.select_for_update()
+        .filter(provider=provider_name, provider_reference=fact.reference)
+        .first()
+    )
+    if donation is None:
+        return False
+    if donation.provider_payment_reference != fact.payment_reference:
+        donation.provider_payment_reference = fact.payment_reference
+        donation.save(update_fields=["provider_payment_reference"])
+        _apply_waiting_events(donation)  # a refund may be waiting for the payment intent
+    return True
 
 
 def _after_new_donation(donation: Donation) -> None:
-    _apply_waiting_refunds(donation)
+    _apply_waiting_events(donation)
     forget_campaign_figures()
     from pressroom.fundraising.tasks import send_donation_receipt
 

@@ -72,6 +72,15 @@ class PaymentReceived:
 
 
 @dataclass(frozen=True)
+class PaymentLinked:
+    """A payment recorded under `reference` (e.g. an invoice) was paid by `payment_reference`
+    (e.g. a payment intent), the id its refunds will name."""
+
+    reference: str
+    payment_reference: str
+
+
+@dataclass(frozen=True)
 class RecurringStarted:
     reference: str
     amount: Decimal
@@ -96,7 +105,7 @@ class RecurringEnded:
     ended_at: datetime | None = None
 
 
-Fact = PaymentReceived | RecurringStarted | PaymentRefunded | RecurringEnded
+Fact = PaymentReceived | PaymentLinked | RecurringStarted | PaymentRefunded | RecurringEnded
 
 
 class PaymentProvider(Protocol):

@@ -23,6 +23,7 @@ from pressroom.fundraising.providers import (
     CheckoutRequest,
     CheckoutSession,
     Fact,
+    PaymentLinked,
     PaymentReceived,
     PaymentRefunded,
     ProviderError,
@@ -237,6 +238,17 @@ class StripeProvider:
                 received_at=paid_at,
             )
         ]
+
+    def _on_invoice_payment_paid(
+        self, invoice_payment: dict, created: datetime | None
+    ) -> list[Fact]:
+        # Since API 2025-03-31 invoices no longer name their payment intent; this event does, and
+        # refunds of monthly payments (charge.refunded) only name the payment intent.
+        invoice = _id(invoice_payment.get("invoice"))
+        payment_intent = _id(_dig(invoice_payment, "payment", "payment_intent"))
+        if not (invoice and payment_intent):
+            return []
+        return [PaymentLinked(reference=invoice, payment_reference=payment_intent)]
 
     def _on_charge_refunded(self, charge: dict, created: datetime | None) -> list[Fact]:
         currency = str(charge.get("currency") or "").upper()

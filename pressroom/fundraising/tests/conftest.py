@@ -483,3 +483,24 @@ def smtp_server(settings):
     }
     yield mailbox
     controller.stop()
+
+
+def invoice_payment_paid(
+    *, invoice_id: str, payment_intent: str, amount_paid: int, currency: str = "usd"
+) -> dict:
+    """data.object of invoice_payment.paid: which payment intent paid an invoice."""
+    now = int(time.time())
+    return {
+        "id": "inpay_" + secrets.token_hex(12),
+        "object": "invoice_payment",
+        "amount_paid": amount_paid,
+        "amount_requested": amount_paid,
+        "created": now - 5,
+        "currency": currency,
+        "invoice": invoice_id,
+        "is_default": True,
+        "livemode": False,
+        "payment": {"payment_intent": payment_intent, "type": "payment_intent"},
+        "status": "paid",
+        "status_transitions": {"canceled_at": None, "paid_at": now - 3},
+    }

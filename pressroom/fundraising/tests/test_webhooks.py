@@ -13,6 +13,7 @@ from pressroom.fundraising.tests.conftest import (
     checkout_completed,
     event,
     invoice_paid,
+    invoice_payment_paid,
     new_id,
     sign,
     subscription_deleted,
@@ -422,3 +423,63 @@ def test_payment_without_an_email_is_still_recorded_and_counted(
     donation = Donation.objects.get()
     assert not donation.donor.can_receive_email
     assert banner_figures(client).startswith("Raised $15 of $10,000 · 1 donor")
+
+
+def test_refund_of_a_monthly_payment_is_matched_through_its_invoice_payment(
+    client, campaign, post_event, stripe_keys
+):
+    """Current Stripe API: invoice.paid does not name the payment intent that a refund names;
+    invoice_payment.paid links them, in whatever order the three events arrive."""
+    subscription, invoice, payment_intent = new_id("sub"), new_id("in"), new_id("pi")
+    refund = event(
+        "charge.refunded",
+        charge_refunded(payment_intent=payment_intent, amount=1000, amount_refunded=1000),
+    )
+    link = event(
+        "invoice_payment.paid",
+        invoice_payment_paid(invoice_id=invoice, payment_intent=payment_intent, amount_paid=1000),
+    )
+    paid = event(
+        "invoice.paid",
+        invoice_paid(invoice_id=invoice, subscription=subscription, amount_paid=1000),
+    )
+    for stripe_event in (refund, link):
+        assert post_event(stripe_event).status_code == 200
+    assert set(WebhookEvent.objects.values_list("status", flat=True)) == {
+        WebhookEvent.Status.WAITING
+    }
+    post_event(paid)
+    donation = Donation.objects.get()
+    assert donation.provider_payment_reference == payment_intent
+    assert donation.status == Donation.Status.REFUNDED
+    assert set(WebhookEvent.objects.values_list("status", flat=True)) == {
+        WebhookEvent.Status.PROCESSED
+    }
+    assert banner_figures(client).startswith("Raised $0 of $10,000")
+
+
+def test_monthly_payment_refunded_after_it_was_linked(client, campaign, post_event, stripe_keys):
+    subscription, invoice, payment_intent = new_id("sub"), new_id("in"), new_id("pi")
+    post_event(
+        event(
+            "invoice.paid",
+            invoice_paid(invoice_id=invoice, subscription=subscription, amount_paid=2000),
+        )
+    )
+    post_event(
+        event(
+            "invoice_payment.paid",
+            invoice_payment_paid(
+                invoice_id=invoice, payment_intent=payment_intent, amount_paid=2000
+            ),
+        )
+    )
+    post_event(
+        event(
+            "charge.refunded",
+            charge_refunded(payment_intent=payment_intent, amount=2000, amount_refunded=500),
+        )
+    )
+    donation = Donation.objects.get()
+    assert donation.status == Donation.Status.PARTIALLY_REFUNDED
+    assert banner_figures(client).startswith("Raised $15 of $10,000")
