@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 from django.db import IntegrityError, transaction
 from django.db.models import Model
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -87,9 +88,17 @@ def save_article(
     legacy_paths: Iterable[str] = (),
 ) -> Article:
     """Create or update an article: clean, excerpt, slug, links, then announce the change."""
+    previous_slug = (
+        Article.objects.filter(pk=article.pk).values_list("slug", flat=True).first()
+        if article.pk
+        else None
+    )
     prepare_article(article)
     article.updated_at = timezone.now()
     _save_with_free_slug(article)
+    if previous_slug and previous_slug != article.slug:
+        # Links to the old address keep working.
+        add_legacy_path(reverse("publishing:article-detail", args=[previous_slug]), article=article)
     if authors is not None:
         set_authors(article, authors)
     if topics is not None:

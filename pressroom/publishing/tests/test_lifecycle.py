@@ -110,3 +110,24 @@ def test_old_topic_address_answers_301_to_the_topic(client, topic):
 
 def test_unknown_front_page_query_without_legacy_path_is_the_front_page(client, make_article):
     assert client.get("/?p=999").status_code == 200
+
+
+def test_changing_a_slug_keeps_the_old_address_working(client, make_article):
+    article = make_article()
+    old_url = article.get_absolute_url()
+    article.slug = "miners-reach-lima"
+    services.save_article(article)
+    assert client.get("/articles/miners-reach-lima/").status_code == 200
+    response = client.get(old_url)
+    assert response.status_code == 301
+    assert response["Location"] == "/articles/miners-reach-lima/"
+
+
+def test_changing_a_slug_in_another_script_keeps_the_old_address_working(client, make_article):
+    article = make_article(title="Perú: huelga en Puno")
+    old_url = article.get_absolute_url()
+    article.slug = "huelga-puno"
+    services.save_article(article)
+    response = client.get(old_url)
+    assert response.status_code == 301
+    assert response["Location"] == "/articles/huelga-puno/"
