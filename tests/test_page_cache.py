@@ -5,6 +5,7 @@ content_changed, the generation bump."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -312,3 +313,22 @@ def test_a_reader_with_a_session_is_served_fresh(make_article, reader, settings)
     with_session = Client()
     with_session.cookies[settings.SESSION_COOKIE_NAME] = "anything"
     assert with_session.get("/topics/peru/")["X-Page-Cache"] == "bypass"
+
+
+def test_the_digest_signup_on_a_cached_page_works_for_every_visitor(make_article, reader):
+    """The form is in the shared page: no CSRF token, no cookie, nothing about the visitor."""
+    from pressroom.newsletter.models import Subscriber
+
+    make_article()
+    reader.get("/topics/peru/")
+    for number, visitor in enumerate([Client(enforce_csrf_checks=True) for _ in range(2)]):
+        page = visitor.get("/topics/peru/")
+        html = page.content.decode()
+        assert page["X-Page-Cache"] == "hit"
+        assert not page.cookies
+        assert "csrfmiddlewaretoken" not in html
+        action = re.search(r'<form method="post" action="([^"]+)">', html).group(1)
+
+        response = visitor.post(action, {"email": f"reader{number}@example.org", "website": ""})
+        assert response.status_code == 302, response.content.decode()[:500]
+        assert Subscriber.objects.filter(email=f"reader{number}@example.org").exists()
