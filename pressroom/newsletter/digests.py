@@ -8,14 +8,12 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists, ExpressionWrapper, F, IntegerField, OuterRef, Q, Value, Window
-from django.db.models.functions import RowNumber
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.dateformat import format as format_date
 
 from pressroom.lib.email import render_email
-from pressroom.newsletter.models import Delivery, Digest, DigestArticle, Subscriber
+from pressroom.newsletter.models import Delivery, Digest, DigestArticle
 from pressroom.publishing.models import Article, ArticleTopic, Topic
 
 logger = logging.getLogger(__name__)
@@ -151,13 +149,15 @@ def _subject(day: date, lead_title: str) -> str:
     return subject if len(subject) <= 250 else subject[:249] + "…"
 
 
-def build_digest(now: datetime | None = None) -> tuple[Digest | None, bool]:
-    """Build today's digest unless it exists: returns (digest, created).
+def create_digest(
+    now: datetime | None = None, *, send_after: datetime | None = None
+) -> tuple[Digest | None, bool]:
+    """Create today's digest unless it exists: returns (digest, created).
 
     Gathers what was published since the previous digest (the first one: the last 24 hours).
-    Nothing new: no digest, (None, False). Creates one pending delivery row per subscriber who
-    will get at least one article, in numbered batches. Safe to call from several machines at
-    once: the date is unique, and the loser of the race gets the winner's digest.
+    Nothing new: no digest, (None, False). Safe to call from several machines at once: the date
+    is unique, and the loser of the race gets the winner's digest. Deliveries come next, from
+    `fanout.fan_out`.
     """
     now = now or timezone.now()
     day = digest_date(now)
@@ -195,6 +195,7 @@ def build_digest(now: datetime | None = None) -> tuple[Digest | None, bool]:
                 subject=_subject(day, articles[0].title),
                 covers_from=since,
                 covers_until=now,
+                send_after=send_after,
             )
             DigestArticle.objects.bulk_create(
                 DigestArticle(
@@ -202,67 +203,20 @@ def build_digest(now: datetime | None = None) -> tuple[Digest | None, bool]:
                 )
                 for i, (_, article) in enumerate(ordered)
             )
-            topic_ids = set(
-                ArticleTopic.objects.filter(article__in=articles).values_list("topic_id", flat=True)
-            )
-            _create_deliveries(digest, topic_ids)
     except IntegrityError:
         # Another worker built it a moment ago.
         return Digest.objects.get(date=day), False
     return digest, True
 
 
-def _create_deliveries(digest: Digest, topic_ids: set[int]) -> int:
-    """One pending row per receiving subscriber, in one INSERT … SELECT (no rows through Python)."""
-    chosen_topic_matches = Subscriber.topics.through.objects.filter(
-        subscriber_id=OuterRef("pk"), topic_id__in=topic_ids
-    )
-    batch_number = ExpressionWrapper(
-        (Window(RowNumber(), order_by=F("pk").asc()) - 1) / settings.DIGEST_BATCH_SIZE,
-        output_field=IntegerField(),
-    )
-    recipients = (
-        Subscriber.objects.receiving()
-        .filter(Q(all_topics=True) | Exists(chosen_topic_matches))
-        .annotate(
-            row_digest=Value(digest.pk, output_field=IntegerField()),
-            row_batch=batch_number,
-            row_state=Value(Delivery.State.PENDING),
-            row_claim=Value(""),
-            row_message_id=Value(""),
-            row_error=Value(""),
-            row_attempts=Value(0, output_field=IntegerField()),
-        )
-        .values_list(
-            "row_digest",
-            "pk",
-            "row_batch",
-            "row_state",
-            "row_claim",
-            "row_message_id",
-            "row_error",
-            "row_attempts",
-        )
-    )
-    select_sql, params = recipients.query.sql_with_params()
-    table = Delivery._meta.db_table
-    quote = connection.ops.quote_name
-    columns = ", ".join(
-        quote(name)
-        for name in (
-            "digest_id",
-            "subscriber_id",
-            "batch",
-            "state",
-            "claim",
-            "message_id",
-            "error",
-            "attempts",
-        )
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(f"INSERT INTO {quote(table)} ({columns}) {select_sql}", params)
-        return cursor.rowcount
+def build_digest(now: datetime | None = None) -> tuple[Digest | None, bool]:
+    """Create today's digest and all its delivery rows, queueing nothing (tests, previews)."""
+    from pressroom.newsletter.fanout import fan_out
+
+    digest, created = create_digest(now)
+    if digest is not None:
+        fan_out(digest.pk)
+    return digest, created
 
 
 def batch_numbers(digest: Digest) -> list[int]:
@@ -279,25 +233,18 @@ def build_and_queue_digest(
 ) -> tuple[Digest | None, bool]:
     """Build today's digest and queue its batches: now, or at DIGEST_SEND_AT if that is later.
 
-    Returns (digest, created); an existing digest is not queued again (recovery handles lost
-    batches), so running this on several machines sends one digest.
+    Returns (digest, created). Running it again (another machine's scheduler, a restart after a
+    crash) only finishes an interrupted fan-out, so one digest goes out once.
     """
+    from pressroom.newsletter.fanout import fan_out
     from pressroom.newsletter.tasks import queue_batches
 
     now = now or timezone.now()
-    with transaction.atomic():
-        digest, created = build_digest(now)
-        if digest is None or not created:
-            return digest, created
-        send_at = scheduled_send_time(digest.date)
-        if not send_now and send_at > now:
-            digest.send_after = send_at
-            digest.save(update_fields=["send_after"])
-        pairs = [(digest.pk, batch) for batch in batch_numbers(digest)]
-        run_after = digest.send_after
-        transaction.on_commit(lambda: queue_batches(pairs, run_after=run_after))
-        if not pairs:
-            digest.status = Digest.Status.SENT
-            digest.finished_at = now
-            digest.save(update_fields=["status", "finished_at"])
+    send_at = scheduled_send_time(digest_date(now))
+    digest, created = create_digest(
+        now, send_after=send_at if not send_now and send_at > now else None
+    )
+    if digest is not None:
+        fan_out(digest.pk, queue_batches)
+        digest.refresh_from_db()
     return digest, created

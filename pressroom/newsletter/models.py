@@ -153,6 +153,12 @@ class Digest(models.Model):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     send_after = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Fan-out progress: delivery rows are written in committed chunks in subscriber id order,
+    # so sending starts after the first chunk and an interrupted fan-out resumes where it was.
+    recipients_through = models.BigIntegerField(default=0, editable=False)
+    next_batch = models.PositiveIntegerField(default=0, editable=False)
+    is_fanned_out = models.BooleanField(default=False, editable=False)
+    fanned_out_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = DigestQuerySet.as_manager()
 

@@ -420,10 +420,11 @@ def finish_if_done(digest_id: int) -> bool:
     )
     if unfinished.exists():
         return False
+    # Until the fan-out is complete, more rows may still come.
     return bool(
-        Digest.objects.filter(pk=digest_id, status=Digest.Status.SENDING).update(
-            status=Digest.Status.SENT, finished_at=timezone.now()
-        )
+        Digest.objects.filter(
+            pk=digest_id, status=Digest.Status.SENDING, is_fanned_out=True
+        ).update(status=Digest.Status.SENT, finished_at=timezone.now())
     )
 
 
@@ -432,6 +433,7 @@ class Recovery:
     requeued_rows: int = 0
     given_up_rows: int = 0
     batches: list[tuple[int, int]] | None = None
+    unfinished_fan_outs: list[int] | None = None  # digests whose fan-out stopped midway
 
 
 def recover_deliveries() -> Recovery:
@@ -452,12 +454,15 @@ def recover_deliveries() -> Recovery:
         )
         batches = set(stale.values_list("digest_id", "batch").distinct().order_by())
         result.requeued_rows = stale.update(state=Delivery.State.PENDING, claim="", claimed_at=None)
+    result.unfinished_fan_outs = []
     for digest in Digest.objects.filter(status=Digest.Status.SENDING):
+        if not digest.is_fanned_out and (digest.fanned_out_at or digest.created_at) < lease_start:
+            result.unfinished_fan_outs.append(digest.pk)
         if digest.send_after and digest.send_after > now:
             continue
         last_claim = digest.deliveries.aggregate(last=Max("claimed_at"))["last"]
-        last_activity = max(filter(None, [last_claim, digest.send_after, digest.created_at]))
-        if last_activity < lease_start:
+        moments = [last_claim, digest.send_after, digest.created_at, digest.fanned_out_at]
+        if max(filter(None, moments)) < lease_start:
             batches.update((digest.pk, batch) for batch in digests.batch_numbers(digest))
         finish_if_done(digest.pk)
     result.batches = sorted(batches)

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.tasks import task
 
 from pressroom.newsletter import digests, sending
+from pressroom.newsletter.fanout import fan_out
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +53,8 @@ def recover_deliveries() -> dict[str, int]:
     """Re-queue deliveries whose worker died, and batches whose task was lost."""
     result = sending.recover_deliveries()
     queue_batches(result.batches or [])
+    for digest_id in result.unfinished_fan_outs or []:
+        fan_out(digest_id, queue_batches)
     if result.requeued_rows or result.given_up_rows or result.batches:
         logger.warning(
             "Digest recovery: %s rows back to pending, %s given up, %s batches queued",

@@ -304,3 +304,47 @@ def test_editor_adding_a_subscriber_gets_the_address_normalized_or_an_error(edit
     invalid = editor_client.post(url, {**fields, "email": "not an address"})
     assert invalid.status_code == 200
     assert b"Enter a valid email address" in invalid.content
+
+
+@pytest.mark.django_db
+def test_fan_out_interrupted_after_a_chunk_resumes_without_doubles_and_only_then_finishes(
+    make_subscriber,
+    make_article,
+    settings,
+    monkeypatch,
+    smtp_server,
+    django_capture_on_commit_callbacks,
+):
+    from pressroom.newsletter import fanout
+
+    settings.DIGEST_BATCH_SIZE = 2
+    monkeypatch.setattr(fanout, "BATCHES_PER_CHUNK", 2)  # chunks of 4 subscribers
+    make_article()
+    for n in range(9):
+        make_subscriber(f"reader{n}@example.org")
+    digest, _ = digests.create_digest()
+
+    pairs, finished = fanout.fan_out_chunk(digest.pk)  # …and then the worker died
+    assert pairs == [(digest.pk, 0), (digest.pk, 1)]
+    assert not finished
+    sending.send_all_batches(digest.pk)
+    digest.refresh_from_db()
+    assert digest.status == Digest.Status.SENDING  # 4 sent, but the list is not all written
+
+    Digest.objects.filter(pk=digest.pk).update(
+        fanned_out_at=timezone.now() - timedelta(seconds=settings.DIGEST_CLAIM_LEASE + 1)
+    )
+    recovery = sending.recover_deliveries()
+    assert recovery.unfinished_fan_outs == [digest.pk]
+    queued: list[tuple[int, int]] = []
+    with django_capture_on_commit_callbacks(execute=True):  # batches are queued once committed
+        fanout.fan_out(digest.pk, lambda pairs, run_after: queued.extend(pairs))
+    assert queued == [(digest.pk, 2), (digest.pk, 3), (digest.pk, 4)]
+    sending.send_all_batches(digest.pk)
+
+    digest.refresh_from_db()
+    assert digest.status == Digest.Status.SENT
+    assert digest.deliveries.count() == 9
+    assert sorted(m.recipients[0] for m in smtp_server.messages) == sorted(
+        f"reader{n}@example.org" for n in range(9)
+    )
