@@ -70,7 +70,10 @@ def keyset_page(
         newer_than = Q(**{f"{time_field}__gt": cursor.published_at}) | Q(
             **{time_field: cursor.published_at, f"{id_field}__gt": cursor.id}
         )
-        rows = list(links.filter(newer_than).order_by(time_field, id_field)[: per_page + 1])
+        at_or_after = Q(**{f"{time_field}__gte": cursor.published_at})  # see older_than below
+        rows = list(
+            links.filter(at_or_after, newer_than).order_by(time_field, id_field)[: per_page + 1]
+        )
         has_newer = len(rows) > per_page
         rows = list(reversed(rows[:per_page]))
         has_older = True
@@ -83,7 +86,10 @@ def keyset_page(
             older_than = Q(**{f"{time_field}__lt": cursor.published_at}) | Q(
                 **{time_field: cursor.published_at, f"{id_field}__lt": cursor.id}
             )
-            newest_first = newest_first.filter(older_than)
+            # The redundant bound lets the index range start at the cursor: databases do not
+            # derive one from the OR, and would walk every newer entry (O(depth)) to get there.
+            at_or_before = Q(**{f"{time_field}__lte": cursor.published_at})
+            newest_first = newest_first.filter(at_or_before, older_than)
         rows = list(newest_first[: per_page + 1])
         has_older = len(rows) > per_page
         rows = rows[:per_page]
