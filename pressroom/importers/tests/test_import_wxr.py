@@ -337,3 +337,16 @@ def test_a_truncated_download_stops_at_its_last_line_and_keeps_what_came_before(
     assert "entries before it were saved" in str(caught.value)
     assert Article.objects.filter(title="Edge Case: No Content").exists()
     assert not Article.objects.filter(slug="title-with-special-characters").exists()
+
+
+def test_a_file_that_is_not_a_wordpress_export_is_refused_in_one_line(tmp_path):
+    feed = tmp_path / "feed.xml"
+    feed.write_bytes(
+        b'<?xml version="1.0"?><rss version="2.0"><channel><title>Partner feed</title>'
+        b"<item><title>Story</title></item></channel></rss>"
+    )
+    with pytest.raises(CommandError) as caught:
+        import_wxr(feed)
+    assert "not a WordPress export" in str(caught.value)
+    assert "nothing was imported" in str(caught.value)
+    assert not Article.objects.exists()

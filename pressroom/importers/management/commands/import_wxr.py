@@ -102,7 +102,11 @@ class Command(BaseCommand):
                 bar.finish(completed=False)
                 for line in error.report.lines():
                     self.stdout.write(line)
-                kept = "nothing was saved" if options["dry_run"] else "entries before it were saved"
+                saved = any(kind.created or kind.updated for kind in error.report.kinds.values())
+                if options["dry_run"]:
+                    kept = "nothing was saved"
+                else:
+                    kept = "entries before it were saved" if saved else "nothing was imported"
                 raise CommandError(
                     f"{path}: {error} — {kept}; fix the file and run the import again."
                 ) from None
