@@ -184,6 +184,7 @@ class DonationAdmin(admin.ModelAdmin):
         "status",
         "refunded_amount",
         "received_at",
+        "receipt_requested",
         "receipt_sent_at",
     ]
 

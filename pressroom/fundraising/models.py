@@ -196,6 +196,15 @@ class DonationQuerySet(models.QuerySet["Donation"]):
         """Donations that count toward totals (a full refund leaves a net of zero)."""
         return self.filter(status__in=[Donation.Status.PAID, Donation.Status.PARTIALLY_REFUNDED])
 
+    def awaiting_receipt(self, older_than: datetime, newer_than: datetime) -> DonationQuerySet:
+        """Receipts that should have gone out by now (their task failed or was lost)."""
+        return self.filter(
+            receipt_requested=True,
+            receipt_sent_at__isnull=True,
+            created_at__lt=older_than,
+            created_at__gt=newer_than,
+        ).exclude(donor__email__endswith="@" + Donor.NO_EMAIL_DOMAIN)
+
     def matching_payment(self, provider: str, references: list[str]) -> DonationQuerySet:
         references = [reference for reference in references if reference]
         return self.filter(provider=provider).filter(
@@ -235,6 +244,9 @@ class Donation(models.Model):
     refunded_amount = models.DecimalField(default=Decimal(0), max_digits=14, decimal_places=3)
     received_at = models.DateTimeField(default=timezone.now)
     note = models.TextField(blank=True)
+    receipt_requested = models.BooleanField(
+        default=True, help_text="Off for offline gifts entered without a receipt."
+    )
     receipt_sent_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 

@@ -50,7 +50,7 @@ def send_receipt(donation_id: int) -> bool:
     )
     if donation is None or donation.receipt_sent_at is not None:
         return False
-    if not donation.donor.can_receive_email:
+    if not donation.receipt_requested or not donation.donor.can_receive_email:
         return False
     context = {
         "donation": donation,

@@ -346,6 +346,7 @@ def record_offline_donation(
         provider_reference=reference,
         received_at=received_at or timezone.now(),
         note=note,
+        receipt_requested=send_receipt,
     )
     donation.save()
     forget_campaign_figures()

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
+from apscheduler.triggers.interval import IntervalTrigger
+from crontask import cron
 from django.db import transaction
 from django.tasks import task
+from django.utils import timezone
 
 logger = logging.getLogger(__name__)
 
@@ -25,3 +29,27 @@ def send_donor_portal_link(donor_id: int) -> bool:
     from pressroom.fundraising.receipts import send_portal_link
 
     return send_portal_link(donor_id)
+
+
+# A receipt not sent this long after its gift had its task fail (SMTP down) or lost; retry it
+# every sweep for a week, then leave it to staff (the admin shows which receipts never went).
+RECEIPT_RETRY_AFTER = timedelta(minutes=10)
+RECEIPT_RETRY_FOR = timedelta(days=7)
+
+
+@cron(IntervalTrigger(minutes=15), sentry_monitor_config=None)
+@task()
+def resend_missing_receipts() -> int:
+    from pressroom.fundraising.models import Donation
+
+    now = timezone.now()
+    donation_ids = list(
+        Donation.objects.awaiting_receipt(
+            older_than=now - RECEIPT_RETRY_AFTER, newer_than=now - RECEIPT_RETRY_FOR
+        ).values_list("pk", flat=True)[:1000]
+    )
+    for donation_id in donation_ids:
+        send_donation_receipt.enqueue(donation_id)
+    if donation_ids:
+        logger.warning("Re-queued %s donation receipts that were not sent", len(donation_ids))
+    return len(donation_ids)

@@ -4,12 +4,14 @@ link to their gifts where a monthly donor can stop giving."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from decimal import Decimal
 from urllib.parse import urlsplit
 
 import pytest
 from django.core import signing
 from django.core.management import call_command
+from django.utils import timezone
 
 from pressroom.fundraising import services
 from pressroom.fundraising.models import Donation, Donor, RecurringDonation
@@ -251,3 +253,54 @@ def test_no_receipt_is_attempted_for_a_payment_without_an_email(
     run_worker()
     assert smtp_server.messages == []
     assert Donation.objects.get().receipt_sent_at is None
+
+
+def test_receipt_that_failed_while_mail_was_down_goes_out_on_the_next_sweep(
+    client, campaign, post_event, stripe_keys, smtp_server, settings
+):
+    working_mailers = settings.MAILERS
+    closed_port = {"host": "127.0.0.1", "port": 9, "timeout": 2}
+    smtp = "django.core.mail.backends.smtp.EmailBackend"
+    settings.MAILERS = {
+        name: {"BACKEND": smtp, "OPTIONS": closed_port} for name in ("default", "bulk")
+    }
+    post_event(
+        event(
+            "checkout.session.completed",
+            checkout_completed(amount_total=1000, payment_intent=new_id("pi")),
+        )
+    )
+    run_worker()  # the receipt task fails: nobody listens on port 9
+    donation = Donation.objects.get()
+    assert donation.receipt_sent_at is None
+
+    settings.MAILERS = working_mailers
+    from pressroom.fundraising.tasks import resend_missing_receipts
+
+    assert resend_missing_receipts.call() == 0  # too recent: its own task may still be running
+    Donation.objects.filter(pk=donation.pk).update(
+        created_at=timezone.now() - timedelta(minutes=11)
+    )
+    assert resend_missing_receipts.call() == 1
+    run_worker()
+    assert len(smtp_server.to("dana@example.org")) == 1
+    assert resend_missing_receipts.call() == 0
+
+
+def test_offline_gift_entered_without_a_receipt_is_never_swept_up(client, campaign, smtp_server):
+    donation = services.record_offline_donation(
+        email="quiet@example.org",
+        name="",
+        amount=Decimal(5),
+        currency="USD",
+        method="cash",
+        reference="cash-1",
+        campaign=campaign,
+        send_receipt=False,
+    )
+    Donation.objects.filter(pk=donation.pk).update(created_at=timezone.now() - timedelta(hours=1))
+    from pressroom.fundraising.tasks import resend_missing_receipts
+
+    assert resend_missing_receipts.call() == 0
+    run_worker()
+    assert smtp_server.messages == []
