@@ -104,6 +104,16 @@ def block_body(rng: random.Random) -> str:
     return "\n\n".join(blocks)
 
 
+def featured_image(post_id: int, posts: int) -> str:
+    """Every tenth post has a featured image, written (as WordPress does) after the post."""
+    if post_id % 10:
+        return ""
+    return (
+        "<wp:postmeta><wp:meta_key>_thumbnail_id</wp:meta_key>"
+        f"<wp:meta_value>{posts + post_id}</wp:meta_value></wp:postmeta>"
+    )
+
+
 def write_export(path: Path, posts: int, seed: int = 1) -> None:
     rng = random.Random(seed)
     authors = [f"reporter{n}" for n in range(25)]
@@ -169,13 +179,15 @@ def write_export(path: Path, posts: int, seed: int = 1) -> None:
                 f"<wp:post_date_gmt>{stamp}</wp:post_date_gmt><wp:post_name>{slug}</wp:post_name>"
                 f"<wp:status>{status}</wp:status><wp:post_type>post</wp:post_type>"
                 "<wp:post_password></wp:post_password>"
-                f"{terms}</item>\n"
+                f"{featured_image(post_id, posts)}{terms}</item>\n"
             )
             if post_id % 10 == 0:
                 out.write(
                     f"<item><title>photo-{post_id}</title>"
                     f"<wp:post_id>{posts + post_id}</wp:post_id><wp:status>inherit</wp:status>"
-                    "<wp:post_type>attachment</wp:post_type></item>\n"
+                    "<wp:post_type>attachment</wp:post_type>"
+                    "<wp:attachment_url>https://old.example.org/wp-content/uploads/"
+                    f"photo-{post_id}.jpg</wp:attachment_url></item>\n"
                 )
         out.write("</channel>\n</rss>\n")
 

@@ -55,7 +55,10 @@ IMPORTED_ITEM_FIELDS = (
     *("source_site", "kind", "external_id", "article", "fingerprint"),
     *("imported_at", "updated_at"),
 )
-ARTICLE_FIELDS = ["title", "slug", "body", "editor_excerpt", "excerpt", "status", "published_at"]
+ARTICLE_FIELDS = [
+    *("title", "slug", "body", "editor_excerpt", "excerpt", "status", "published_at"),
+    *("lead_image_url", "lead_image_alt"),
+]
 
 POST_STATUSES = {
     "publish": Article.Status.PUBLISHED,
@@ -121,6 +124,10 @@ class WordPressImporter:
         self.pending_posts: list[PendingPost] = []
         self.entries = 0
         self.scratch_article = Article(title="scratch")
+        # Featured images: attachment id -> (URL, alt text), and the articles whose featured
+        # image comes later in the file than the post (article id -> attachment id).
+        self.attachments: dict[str, tuple[str, str]] = {}
+        self.lead_images_due: dict[int, str] = {}
 
     def run(self, source: BinaryIO) -> ImportReport:
         # A dry run does all the work in one transaction and rolls it back, so its counts are
@@ -132,10 +139,12 @@ class WordPressImporter:
             except WxrError as error:
                 # Every entry read before the break is complete: keep it, then stop.
                 self.flush()
+                self.set_late_lead_images()
                 if self.dry_run:
                     transaction.set_rollback(True)
                 raise ImportInterrupted(str(error), self.report, error.line) from None
             self.flush()
+            self.set_late_lead_images()
             if self.dry_run:
                 transaction.set_rollback(True)
         return self.report
@@ -209,6 +218,8 @@ class WordPressImporter:
             self.report["pages"].skipped["pages are not imported"] += 1
             return
         if item.post_type == "attachment":
+            if item.attachment_url.startswith(("https://", "http://")):
+                self.attachments[item.post_id] = (item.attachment_url, item.image_alt)
             self.report["media"].skipped["media stay at their original URLs"] += 1
             return
         if item.post_type != "post":
@@ -281,6 +292,7 @@ class WordPressImporter:
             item.post_name,
             item.creator,
             item.link,
+            item.thumbnail_id,
             sorted((ref.taxonomy, ref.slug) for ref in item.terms),
         ]
         return PendingPost(
@@ -306,6 +318,8 @@ class WordPressImporter:
         article.status = pending.status
         article.published_at = pending.published_at
         article.slug = slugs.take(item.slug or article.title, article)
+        url, alt = self.attachments.get(item.thumbnail_id, ("", ""))
+        article.lead_image_url, article.lead_image_alt = url[:1000], alt[:500]
 
     def flush_posts(self) -> None:
         if not self.pending_posts:
@@ -357,6 +371,9 @@ class WordPressImporter:
             article.updated_at = now
             written.append((pending, article))
         Article.objects.bulk_create(new_articles)
+        for pending, article in written:
+            if pending.item.thumbnail_id and not article.lead_image_url:
+                self.lead_images_due[article.pk] = pending.item.thumbnail_id
         Article.objects.bulk_update(updated_articles, [*ARTICLE_FIELDS, "updated_at"])
         summary.created += len(new_articles)
         summary.updated += len(updated_articles)
@@ -397,6 +414,25 @@ class WordPressImporter:
             }
         )
         services.announce_change([article.pk for _, article in written])
+
+    def set_late_lead_images(self) -> None:
+        """Featured images whose attachment came after the post in the file."""
+        due = {
+            article_id: self.attachments[attachment_id]
+            for article_id, attachment_id in self.lead_images_due.items()
+            if attachment_id in self.attachments
+        }
+        if not due:
+            return
+        with transaction.atomic():
+            articles = Article.objects.in_bulk(list(due))
+            for article_id, (url, alt) in due.items():
+                articles[article_id].lead_image_url = url[:1000]
+                articles[article_id].lead_image_alt = alt[:500]
+            Article.objects.bulk_update(
+                articles.values(), ["lead_image_url", "lead_image_alt"], batch_size=500
+            )
+            services.announce_change(list(due))
 
     def write_links(self, written: list[tuple[PendingPost, Article]], updated: list[int]) -> None:
         """Topic and author links, with the public order copied in as sync_listing_links does."""

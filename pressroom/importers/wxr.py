@@ -102,6 +102,9 @@ class WxrItem:
     password: str = ""
     parent_id: str = ""
     terms: tuple[WxrTermRef, ...] = field(default=())
+    attachment_url: str = ""  # attachments: where the file lives
+    image_alt: str = ""  # attachments: the image's alt text
+    thumbnail_id: str = ""  # posts: the attachment id of the featured image
 
     def date(self, site_timezone: tzinfo) -> datetime | None:
         """When it was (or will be) published: the GMT date, else the local date in the site's
@@ -176,8 +179,24 @@ def _term_refs(item: ET.Element) -> tuple[WxrTermRef, ...]:
     return tuple(refs)
 
 
+POST_META_KEYS = {"_thumbnail_id", "_wp_attachment_image_alt"}
+
+
+def _post_meta(item: ET.Element) -> dict[str, str]:
+    """The few wp:postmeta values the import uses."""
+    meta: dict[str, str] = {}
+    for child in item:
+        if _name(child.tag) == "wp:postmeta":
+            values = _fields(child)
+            key = values.get("wp:meta_key", "").strip()
+            if key in POST_META_KEYS:
+                meta[key] = values.get("wp:meta_value", "").strip()
+    return meta
+
+
 def _item(element: ET.Element) -> WxrItem:
     values = _fields(element)
+    meta = _post_meta(element)
     return WxrItem(
         post_id=values.get("wp:post_id", "").strip(),
         post_type=values.get("wp:post_type", "post").strip() or "post",
@@ -195,6 +214,9 @@ def _item(element: ET.Element) -> WxrItem:
         password=values.get("wp:post_password", ""),
         parent_id=values.get("wp:post_parent", "").strip(),
         terms=_term_refs(element),
+        attachment_url=values.get("wp:attachment_url", "").strip(),
+        image_alt=meta.get("_wp_attachment_image_alt", ""),
+        thumbnail_id=meta.get("_thumbnail_id", ""),
     )
 
 

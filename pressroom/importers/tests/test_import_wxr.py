@@ -350,3 +350,18 @@ def test_a_file_that_is_not_a_wordpress_export_is_refused_in_one_line(tmp_path):
     assert "not a WordPress export" in str(caught.value)
     assert "nothing was imported" in str(caught.value)
     assert not Article.objects.exists()
+
+
+def test_featured_images_become_lead_images_at_their_original_urls(theme_import):
+    horizontal = Article.objects.get(title="Template: Featured Image (Horizontal)")
+    assert horizontal.lead_image_url == (
+        "https://wpthemetestdata.files.wordpress.com/2013/03/featured-image-horizontal.jpg"
+    )
+    assert horizontal.lead_image_alt == "Horizontal Featured Image"
+    # This post comes before its featured image in the file.
+    late = Article.objects.get(title="WP 6.1 Theme block category")
+    assert late.lead_image_url == (
+        "https://wpthemetestdata.files.wordpress.com/2008/06/dsc20050102_192118_51.jpg"
+    )
+    assert late.lead_image_alt == "Wind Farm"
+    assert Article.objects.exclude(lead_image_url="").count() == 6

@@ -145,3 +145,14 @@ def test_control_characters_pasted_into_a_post_do_not_stop_the_import():
     item = parse_wxr_bytes(data)[-1]
     assert item.title == "Verticaltab"
     assert item.content == "Pasted from Word\n\nsecond"
+
+
+def test_featured_images_and_attachment_urls_are_read(theme_records):
+    items = {r.post_id: r for r in theme_records if isinstance(r, WxrItem)}
+    assert items["1011"].thumbnail_id == "1022"
+    attachment = items["1022"]
+    assert attachment.post_type == "attachment"
+    assert attachment.attachment_url == (
+        "https://wpthemetestdata.files.wordpress.com/2013/03/featured-image-horizontal.jpg"
+    )
+    assert attachment.image_alt == "Horizontal Featured Image"
