@@ -7,6 +7,8 @@ import io
 from wsgiref.util import setup_testing_defaults
 
 import pytest
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 
 from pressroom.wsgi import application
 
@@ -16,6 +18,17 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def _own_generation_file(settings, tmp_path):
     settings.PAGE_CACHE_GENERATION_FILE = str(tmp_path / "page-cache-generation")
+
+
+@pytest.fixture(autouse=True)
+def _keep_the_test_transaction():
+    """The real handler closes database connections after each request; inside a test's
+    transaction that would end it, so do what Django's test client does."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
 
 
 def serve(path: str, method: str = "GET", **headers: str) -> tuple[str, dict[str, str], bytes]:
