@@ -365,3 +365,15 @@ def test_featured_images_become_lead_images_at_their_original_urls(theme_import)
     )
     assert late.lead_image_alt == "Wind Farm"
     assert Article.objects.exclude(lead_image_url="").count() == 6
+
+
+def test_an_editor_can_look_up_what_came_from_wordpress_but_not_edit_it(
+    theme_import, editor_client
+):
+    response = editor_client.get("/admin/importers/importeditem/?q=1178")
+    assert response.status_code == 200
+    assert "Markup: HTML Tags and Formatting" in response.text
+    record = ImportedItem.objects.get(kind="post", external_id="1178")
+    assert (
+        editor_client.get(f"/admin/importers/importeditem/{record.pk}/delete/").status_code == 403
+    )
