@@ -84,6 +84,7 @@ def test_demo_command_leaves_a_site_with_content_alone(make_article):
     output = StringIO()
     call_command("demo", articles=10, if_empty=True, stdout=output)
     assert "already there" in output.getvalue()
+    assert "Demo editor login" not in output.getvalue()  # no such account on this site
     assert Article.objects.count() == 1
     with pytest.raises(CommandError, match="Articles already exist"):
         call_command("demo", articles=10, stdout=StringIO())
@@ -93,3 +94,18 @@ def test_demo_command_leaves_a_site_with_content_alone(make_article):
 def test_demo_command_refuses_nonsense_counts():
     with pytest.raises(CommandError):
         call_command("demo", articles=-1, stdout=StringIO())
+
+
+@pytest.mark.django_db
+def test_demo_login_is_printed_again_on_later_runs_until_the_password_changes():
+    call_command("demo", articles=5, stdout=StringIO())
+    again = StringIO()
+    call_command("demo", articles=5, if_empty=True, stdout=again)
+    assert "Demo editor login: editor / " in again.getvalue()
+
+    editor = get_user_model().objects.get(username="editor")
+    editor.set_password("a password of the newsroom's own")
+    editor.save()
+    changed = StringIO()
+    call_command("demo", articles=5, if_empty=True, stdout=changed)
+    assert "Demo editor login" not in changed.getvalue()

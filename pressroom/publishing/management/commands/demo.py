@@ -58,5 +58,8 @@ class Command(BaseCommand):
         user.groups.add(Group.objects.get(name="Editor"))
 
     def _print_login(self) -> None:
+        """Print the demo login, unless the account is gone or its password was changed."""
         username, password = DEMO_EDITOR
-        self.stdout.write(f"Demo editor login: {username} / {password} at /admin/")
+        user = get_user_model().objects.filter(username=username).first()
+        if user is not None and user.check_password(password):
+            self.stdout.write(f"Demo editor login: {username} / {password} at /admin/")
