@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from pressroom.importers.bulk import insert_rows
 from pressroom.importers.legacy import SlugReservations, old_path, write_legacy_paths
+from pressroom.importers.media import GallerySpec, MediaLibrary
 from pressroom.importers.models import ImportedItem
 from pressroom.importers.report import ImportInterrupted, ImportReport
 from pressroom.importers.terms import UNCHANGED, TermWriter
@@ -124,10 +125,7 @@ class WordPressImporter:
         self.pending_posts: list[PendingPost] = []
         self.entries = 0
         self.scratch_article = Article(title="scratch")
-        # Featured images: attachment id -> (URL, alt text), and the articles whose featured
-        # image comes later in the file than the post (article id -> attachment id).
-        self.attachments: dict[str, tuple[str, str]] = {}
-        self.lead_images_due: dict[int, str] = {}
+        self.media = MediaLibrary()
 
     def run(self, source: BinaryIO) -> ImportReport:
         # A dry run does all the work in one transaction and rolls it back, so its counts are
@@ -139,12 +137,12 @@ class WordPressImporter:
             except WxrError as error:
                 # Every entry read before the break is complete: keep it, then stop.
                 self.flush()
-                self.set_late_lead_images()
+                self.media.finish()
                 if self.dry_run:
                     transaction.set_rollback(True)
                 raise ImportInterrupted(str(error), self.report, error.line) from None
             self.flush()
-            self.set_late_lead_images()
+            self.media.finish()
             if self.dry_run:
                 transaction.set_rollback(True)
         return self.report
@@ -218,8 +216,7 @@ class WordPressImporter:
             self.report["pages"].skipped["pages are not imported"] += 1
             return
         if item.post_type == "attachment":
-            if item.attachment_url.startswith(("https://", "http://")):
-                self.attachments[item.post_id] = (item.attachment_url, item.image_alt)
+            self.media.add(item)
             self.report["media"].skipped["media stay at their original URLs"] += 1
             return
         if item.post_type != "post":
@@ -302,10 +299,14 @@ class WordPressImporter:
             fingerprint=hashlib.sha256(json.dumps(fingerprint_source).encode()).hexdigest(),
         )
 
-    def fill_article(self, article: Article, pending: PendingPost, slugs: SlugReservations) -> None:
-        """The article as the post reads on WordPress, cleaned like every body in Pressroom."""
+    def fill_article(
+        self, article: Article, pending: PendingPost, slugs: SlugReservations
+    ) -> list[GallerySpec]:
+        """The article as the post reads on WordPress, cleaned like every body in Pressroom.
+        Returns the galleries that wait for images later in the file."""
         item = pending.item
-        body = drop_empty_paragraphs(clean_body_html(wordpress_body_html(item.content)))
+        gallery, deferred = self.media.gallery_for(item)
+        body = drop_empty_paragraphs(clean_body_html(wordpress_body_html(item.content, gallery)))
         title = plain_title(item.title)
         if not title:
             date = pending.published_at or item.date(self.site_timezone)
@@ -318,8 +319,8 @@ class WordPressImporter:
         article.status = pending.status
         article.published_at = pending.published_at
         article.slug = slugs.take(item.slug or article.title, article)
-        url, alt = self.attachments.get(item.thumbnail_id, ("", ""))
-        article.lead_image_url, article.lead_image_alt = url[:1000], alt[:500]
+        article.lead_image_url, article.lead_image_alt = self.media.lead_image(item.thumbnail_id)
+        return deferred
 
     def flush_posts(self) -> None:
         if not self.pending_posts:
@@ -360,6 +361,7 @@ class WordPressImporter:
         new_articles: list[Article] = []
         updated_articles: list[Article] = []
         written: list[tuple[PendingPost, Article]] = []
+        galleries: list[list[GallerySpec]] = []
         for pending, record in changed:
             article = existing.get(record.article_id) if record else None
             if article is None:
@@ -367,13 +369,12 @@ class WordPressImporter:
                 new_articles.append(article)
             else:
                 updated_articles.append(article)
-            self.fill_article(article, pending, slugs)
+            galleries.append(self.fill_article(article, pending, slugs))
             article.updated_at = now
             written.append((pending, article))
         Article.objects.bulk_create(new_articles)
-        for pending, article in written:
-            if pending.item.thumbnail_id and not article.lead_image_url:
-                self.lead_images_due[article.pk] = pending.item.thumbnail_id
+        for (pending, article), deferred in zip(written, galleries, strict=True):
+            self.media.wait_for(article, pending.item.thumbnail_id, deferred)
         Article.objects.bulk_update(updated_articles, [*ARTICLE_FIELDS, "updated_at"])
         summary.created += len(new_articles)
         summary.updated += len(updated_articles)
@@ -414,25 +415,6 @@ class WordPressImporter:
             }
         )
         services.announce_change([article.pk for _, article in written])
-
-    def set_late_lead_images(self) -> None:
-        """Featured images whose attachment came after the post in the file."""
-        due = {
-            article_id: self.attachments[attachment_id]
-            for article_id, attachment_id in self.lead_images_due.items()
-            if attachment_id in self.attachments
-        }
-        if not due:
-            return
-        with transaction.atomic():
-            articles = Article.objects.in_bulk(list(due))
-            for article_id, (url, alt) in due.items():
-                articles[article_id].lead_image_url = url[:1000]
-                articles[article_id].lead_image_alt = alt[:500]
-            Article.objects.bulk_update(
-                articles.values(), ["lead_image_url", "lead_image_alt"], batch_size=500
-            )
-            services.announce_change(list(due))
 
     def write_links(self, written: list[tuple[PendingPost, Article]], updated: list[int]) -> None:
         """Topic and author links, with the public order copied in as sync_listing_links does."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Callable
 
 from pressroom.publishing.html import html_to_text, truncate_words
 
@@ -218,18 +219,34 @@ def _replace_paired(match: re.Match[str]) -> str:
     return inner
 
 
-def _replace_unpaired(match: re.Match[str]) -> str:
+Gallery = Callable[[dict[str, str]], str]
+
+
+def gallery_html(images: list[tuple[str, str]]) -> str:
+    """A gallery's images (URL, alt text), each a figure, linked where they were."""
+    return "".join(
+        f'<figure><img src="{html.escape(url)}" alt="{html.escape(alt)}"></figure>'
+        for url, alt in images
+    )
+
+
+def _replace_unpaired(match: re.Match[str], gallery: Gallery | None) -> str:
     name = match.group(1).lower()
     if name not in SELF_CLOSING_SHORTCODES:
         return match.group(0)
     if name in ("audio", "video"):
         return _media(name, shortcode_attributes(match.group(2)), "")
+    if name == "gallery" and gallery is not None:
+        return gallery(shortcode_attributes(match.group(2)))
     return ""
 
 
-def convert_shortcodes(content: str) -> str:
-    """Captions become figures, media shortcodes become <audio>/<video>, other shortcodes go
-    away but keep the text they wrapped. [[foo]] is WordPress's way of writing [foo] literally."""
+def convert_shortcodes(content: str, gallery: Gallery | None = None) -> str:
+    """Captions become figures, media shortcodes become <audio>/<video>, [gallery] becomes what
+    `gallery` makes of its attributes, other shortcodes go away but keep the text they wrapped.
+    [[foo]] is WordPress's way of writing [foo] literally."""
+    if "[" not in content:
+        return content
     escaped: list[str] = []
 
     def hide(match: re.Match[str]) -> str:
@@ -242,7 +259,7 @@ def convert_shortcodes(content: str) -> str:
         if converted == content:
             break
         content = converted
-    content = _UNPAIRED.sub(_replace_unpaired, content)
+    content = _UNPAIRED.sub(lambda match: _replace_unpaired(match, gallery), content)
     return re.sub(r"\x00(\d+)\x00", lambda m: escaped[int(m.group(1))], content)
 
 
@@ -266,12 +283,13 @@ def drop_empty_paragraphs(body_html: str) -> str:
     return _EMPTY_PARAGRAPH.sub("", body_html).strip()
 
 
-def wordpress_body_html(content: str) -> str:
+def wordpress_body_html(content: str, gallery: Gallery | None = None) -> str:
     """The post's HTML as WordPress displayed it (before clean_body_html)."""
     if is_block_content(content):
-        return link_own_line_urls(convert_shortcodes(strip_block_comments(content))).strip()
+        converted = convert_shortcodes(strip_block_comments(content), gallery)
+        return link_own_line_urls(converted).strip()
     # Captions become <figure> first: figure is a block tag, so wpautop leaves it unwrapped.
-    return wpautop(link_own_line_urls(convert_shortcodes(content)))
+    return wpautop(link_own_line_urls(convert_shortcodes(content, gallery)))
 
 
 # Titles ---------------------------------------------------------------------------------------

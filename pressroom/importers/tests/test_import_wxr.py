@@ -358,7 +358,6 @@ def test_featured_images_become_lead_images_at_their_original_urls(theme_import)
         "https://wpthemetestdata.files.wordpress.com/2013/03/featured-image-horizontal.jpg"
     )
     assert horizontal.lead_image_alt == "Horizontal Featured Image"
-    # This post comes before its featured image in the file.
     late = Article.objects.get(title="WP 6.1 Theme block category")
     assert late.lead_image_url == (
         "https://wpthemetestdata.files.wordpress.com/2008/06/dsc20050102_192118_51.jpg"
@@ -376,4 +375,63 @@ def test_an_editor_can_look_up_what_came_from_wordpress_but_not_edit_it(
     record = ImportedItem.objects.get(kind="post", external_id="1178")
     assert (
         editor_client.get(f"/admin/importers/importeditem/{record.pk}/delete/").status_code == 403
+    )
+
+
+def test_galleries_show_their_images_at_the_original_urls(theme_import):
+    tiled = Article.objects.get(title="Post Format: Gallery (Tiled)").body
+    assert tiled.index("2008/06/100_5540.jpg") < tiled.index("2008/06/dcp_2082.jpg")
+    assert "[gallery" not in tiled
+    # [gallery] without ids means every image attached to the post.
+    gallery = Article.objects.get(title="Post Format: Gallery").body
+    assert '<img src="https://wpthemetestdata.files.wordpress.com/2008/06/canola2.jpg"' in gallery
+    assert not Article.objects.filter(body__contains="wp-gallery").exists()
+
+
+def test_a_gallery_whose_images_come_later_in_the_file_is_completed_at_the_end(tmp_path):
+    attachment = """<item><title>Photo</title><wp:post_id>{id}</wp:post_id>
+      <wp:post_parent>5</wp:post_parent><wp:status>inherit</wp:status>
+      <wp:post_type>attachment</wp:post_type>
+      <wp:attachment_url>https://old.example.org/uploads/{id}.jpg</wp:attachment_url>
+      <wp:postmeta><wp:meta_key>_wp_attachment_image_alt</wp:meta_key>
+      <wp:meta_value>Photo {id}</wp:meta_value></wp:postmeta></item>"""
+    export = tmp_path / "old.xml"
+    export.write_bytes(
+        small_export(
+            post_item(5, "March", 'Before\n\n[gallery ids="12,11"]\n\nAfter', post_name="march")
+            + attachment.format(id=11)
+            + attachment.format(id=12)
+        )
+    )
+    # One post per batch: the post is written before its images are read.
+    import_wxr(export, "--batch-size", "1")
+    body = Article.objects.get(slug="march").body
+    assert body.replace("\n", "") == (
+        "<p>Before</p>"
+        '<figure><img src="https://old.example.org/uploads/12.jpg" alt="Photo 12"></figure>'
+        '<figure><img src="https://old.example.org/uploads/11.jpg" alt="Photo 11"></figure>'
+        "<p>After</p>"
+    )
+
+
+def test_a_featured_image_read_after_its_post_was_written_still_becomes_the_lead_image(tmp_path):
+    thumbnail = (
+        "<wp:postmeta><wp:meta_key>_thumbnail_id</wp:meta_key>"
+        "<wp:meta_value>31</wp:meta_value></wp:postmeta>"
+    )
+    attachment = """<item><title>Photo</title><wp:post_id>31</wp:post_id>
+      <wp:post_parent>6</wp:post_parent><wp:status>inherit</wp:status>
+      <wp:post_type>attachment</wp:post_type>
+      <wp:attachment_url>https://old.example.org/uploads/port.jpg</wp:attachment_url>
+      <wp:postmeta><wp:meta_key>_wp_attachment_image_alt</wp:meta_key>
+      <wp:meta_value>Cranes in the port</wp:meta_value></wp:postmeta></item>"""
+    export = tmp_path / "old.xml"
+    export.write_bytes(
+        small_export(post_item(6, "Port", post_name="port", extra=thumbnail) + attachment)
+    )
+    import_wxr(export, "--batch-size", "1")
+    article = Article.objects.get(slug="port")
+    assert (article.lead_image_url, article.lead_image_alt) == (
+        "https://old.example.org/uploads/port.jpg",
+        "Cranes in the port",
     )

@@ -4,6 +4,7 @@ from pressroom.importers.wpcontent import (
     convert_shortcodes,
     drop_empty_paragraphs,
     fallback_title,
+    gallery_html,
     plain_title,
     wordpress_body_html,
     wpautop,
@@ -126,4 +127,19 @@ def test_no_empty_paragraph_is_left_where_a_gallery_or_more_tag_was():
     content = 'Intro\n\n<!--more-->\n\n[gallery ids="1,2"]\n\nOutro'
     assert drop_empty_paragraphs(clean_body_html(wordpress_body_html(content))) == (
         "<p>Intro</p>\n<p>Outro</p>"
+    )
+
+
+def test_a_gallery_shortcode_is_rendered_by_the_given_gallery_maker():
+    seen = []
+
+    def gallery(attributes: dict[str, str]) -> str:
+        seen.append(attributes)
+        return gallery_html([("https://old.example.org/a.jpg", 'Miners "marching"')])
+
+    body = wordpress_body_html('Before\n\n[gallery columns="2" ids="7,8"]\n\nAfter', gallery)
+    assert seen == [{"columns": "2", "ids": "7,8"}]
+    assert body == (
+        '<p>Before</p>\n<figure><img src="https://old.example.org/a.jpg" '
+        'alt="Miners &quot;marching&quot;"></figure>\n<p>After</p>\n'
     )
