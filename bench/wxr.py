@@ -79,7 +79,7 @@ def paragraph(rng: random.Random) -> str:
     return " ".join(sentence(rng) for _ in range(rng.randint(2, 6)))
 
 
-def classic_body(rng: random.Random, post_id: int) -> str:
+def classic_body(rng: random.Random, post_id: int, posts: int) -> str:
     parts = [paragraph(rng) for _ in range(rng.randint(3, 9))]
     if rng.random() < 0.4:
         parts.insert(
@@ -88,8 +88,11 @@ def classic_body(rng: random.Random, post_id: int) -> str:
             f'<img src="https://old.example.org/wp-content/uploads/2019/05/photo-{post_id}.jpg"'
             f' alt="Photo {post_id}" width="800" height="533" /> {sentence(rng)}[/caption]',
         )
-    if rng.random() < 0.3:
-        parts.append('[gallery ids="11,12,13"]')
+    if rng.random() < 0.3 and post_id > 40:
+        # Images attached to earlier posts (every tenth post has one; see write_export).
+        first = post_id - post_id % 10
+        ids = ",".join(str(posts + first - 10 * n) for n in range(3))
+        parts.append(f'[gallery ids="{ids}"]')
     if rng.random() < 0.3:
         parts.insert(2, f"<blockquote>{sentence(rng)}\n{sentence(rng)}</blockquote>")
     # Classic-editor content: single newlines inside paragraphs, blank lines between them.
@@ -157,7 +160,7 @@ def write_export(path: Path, posts: int, seed: int = 1) -> None:
             date = start + timedelta(minutes=post_id * 17)
             title = sentence(rng).rstrip(".")
             slug = "-".join(title.lower().split()[:6])
-            body = block_body(rng) if post_id % 3 == 0 else classic_body(rng, post_id)
+            body = block_body(rng) if post_id % 3 == 0 else classic_body(rng, post_id, posts)
             status = rng.choices(["publish", "draft", "private", "future"], [90, 6, 2, 2])[0]
             if status == "future":
                 date = datetime.now(UTC) + timedelta(days=rng.randint(1, 30))
