@@ -15,6 +15,7 @@ import logging
 import smtplib
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from email.header import Header
@@ -259,7 +260,11 @@ class _Outcomes:
 
 
 def send_batch(digest_id: int, batch: int) -> int:
-    """Send one batch of a digest; returns how many messages went out. Safe to run twice."""
+    """Send one batch of a digest; returns how many messages went out. Safe to run twice.
+
+    With DIGEST_SMTP_CONNECTIONS > 1 the batch is split over that many connections, each in a
+    thread of its own (sending is mostly waiting for the server, so threads overlap well).
+    """
     digest = Digest.objects.filter(pk=digest_id).first()
     if digest is None:
         return 0
@@ -269,10 +274,44 @@ def send_batch(digest_id: int, batch: int) -> int:
         finish_if_done(digest_id)
         return 0
     key = (digest.pk, digest.created_at.timestamp())
+    _content(key)  # loaded once, before any thread needs it
+    connections = max(1, min(settings.DIGEST_SMTP_CONNECTIONS, len(recipients)))
+    rate = settings.DIGEST_SEND_RATE / connections
+    if connections == 1:
+        count = _send_slice(key, claim, recipients, rate)
+    else:
+        slices = [recipients[start::connections] for start in range(connections)]
+        # Each connection gets a claim of its own, so the threads renew disjoint rows and never
+        # wait on (or deadlock with) each other.
+        claims = [uuid.uuid4().hex for _ in slices]
+        for part, part_claim in zip(slices, claims, strict=True):
+            Delivery.objects.filter(id__in=[r.delivery_id for r in part]).update(claim=part_claim)
+        with ThreadPoolExecutor(connections, thread_name_prefix="digest-smtp") as pool:
+            count = sum(
+                pool.map(
+                    lambda part, part_claim: _in_own_thread(key, part_claim, part, rate),
+                    slices,
+                    claims,
+                )
+            )
+    finish_if_done(digest_id)
+    return count
+
+
+def _in_own_thread(key: DigestKey, claim: str, recipients: list[Recipient], rate: float) -> int:
+    try:
+        return _send_slice(key, claim, recipients, rate)
+    finally:
+        connection.close()  # this thread's own database connection (connections are per thread)
+
+
+def _send_slice(key: DigestKey, claim: str, recipients: list[Recipient], rate: float) -> int:
+    """Send to these recipients over one connection, recording progress as it goes."""
+    digest_id = key[0]
     content = _content(key)
     links = _LinkMaker()
     outcomes = _Outcomes(claim)
-    pacer = _Pacer(settings.DIGEST_SEND_RATE)
+    pacer = _Pacer(rate)
     backend = mailers["bulk"]
     sender = (
         _SMTPSender(backend, outcomes)
@@ -307,7 +346,6 @@ def send_batch(digest_id: int, batch: int) -> int:
         outcomes.flush()
     finally:
         backend.close()
-    finish_if_done(digest_id)
     return outcomes.count
 
 

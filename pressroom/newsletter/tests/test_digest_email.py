@@ -288,3 +288,25 @@ def test_digest_archive_page_shows_the_digest_in_the_browser(client, make_articl
     assert client.get("/digest/archive/").status_code == 200
     assert client.get("/digest/2001-01-01/").status_code == 404
     assert client.get("/digest/not-a-date/").status_code == 404
+
+
+@pytest.mark.django_db(transaction=True)
+def test_batch_split_over_several_smtp_connections_reaches_everyone_once(
+    smtp_server, make_subscriber, make_article, settings
+):
+    settings.DIGEST_SMTP_CONNECTIONS = 3
+    smtp_server.pipelining = True
+    smtp_server.refuse["gone@example.org"] = "550 5.1.1 No such user"
+    make_article()
+    readers = [f"reader{n}@example.org" for n in range(10)]
+    for address in [*readers, "gone@example.org"]:
+        make_subscriber(address)
+
+    digest = send_today()
+
+    received = sorted(m.recipients[0] for m in smtp_server.messages)
+    assert received == sorted(readers)
+    assert digest.status == Digest.Status.SENT
+    progress = digest.progress()
+    assert (progress["sent"], progress["bounced"], progress["sending"]) == (10, 1, 0)
+    assert Subscriber.objects.get(email="gone@example.org").status == "bounced"
