@@ -169,6 +169,9 @@ def run(
         for label in ("topic", "topic deep page"):
             url = recipe_base + urls[label]
             results.append(measure(f"nginx recipe {label}", url, *load, [nginx.pid, cached.pid]))
+        delays = publish_to_visible(
+            work / f"var-{PORT_CACHED}", database, [base, recipe_base], urls["topic"]
+        )
         memory = {
             "cached": worker_memory_mb(cached.pid),
             "uncached": worker_memory_mb(uncached.pid),
@@ -178,7 +181,49 @@ def run(
             stop(server)
 
     print_table(results, articles, seconds, connections, workers)
-    return report_goals(results, memory)
+    print(
+        f"publish-to-visible on {urls['topic']}: pressroom serve {delays[base]:.2f} s, "
+        f"behind the nginx recipe {delays[recipe_base]:.2f} s"
+    )
+    return report_goals(results, memory, max(delays.values()))
+
+
+PUBLISH_SCRIPT = """
+import time
+from pressroom.publishing import services
+from pressroom.publishing.models import Article, Topic
+topic = Topic.objects.get(slug={slug!r})
+article = services.save_article(
+    Article(title={title!r}, body="<p>Published during the benchmark.</p>"), topics=[topic]
+)
+services.publish_article(article)
+print(time.time(), flush=True)
+"""
+
+
+def publish_to_visible(
+    var_dir: Path, database: Path, bases: list[str], topic_path: str
+) -> dict[str, float]:
+    """Publish an article from another process (as an editor's save in the admin would) and
+    time how long until its topic page shows it through each server."""
+    title = f"Breaking during the benchmark {time.time_ns()}"
+    slug = topic_path.strip("/").split("/")[-1]
+    editor = subprocess.Popen(
+        [str(BIN / "pressroom"), "shell", "-c", PUBLISH_SCRIPT.format(slug=slug, title=title)],
+        env=app_environment(var_dir, database),
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    seen: dict[str, float] = {}
+    deadline = time.time() + 120
+    while len(seen) < len(bases) and time.time() < deadline:
+        for base in bases:
+            if base not in seen and title.encode() in fetch(base + topic_path):
+                seen[base] = time.time()
+        time.sleep(0.02)
+    output, _ = editor.communicate(timeout=120)
+    published_at = float(output.strip().splitlines()[-1])
+    return {base: max(0.0, seen.get(base, deadline) - published_at) for base in bases}
 
 
 def ensure_static_files(work: Path, database: Path) -> None:
@@ -420,7 +465,9 @@ def print_table(
         )
 
 
-def report_goals(results: list[Result], memory: dict[str, list[tuple[float, float]]]) -> int:
+def report_goals(
+    results: list[Result], memory: dict[str, list[tuple[float, float]]], publish_delay: float
+) -> int:
     by_name = {result.name: result for result in results}
     static = results[0].requests_per_second
 
@@ -442,6 +489,7 @@ def report_goals(results: list[Result], memory: dict[str, list[tuple[float, floa
             rate("uncached topic") <= 1.5 * rate("uncached topic deep page"),
         ),
     ]
+    checks.append((f"publish-to-visible <= 2 s ({publish_delay:.2f} s)", publish_delay <= 2))
     for label, sizes in memory.items():
         listing = ", ".join(f"{rss:.0f}/{private:.0f}" for rss, private in sizes)
         largest = max((rss for rss, _ in sizes), default=0.0)
