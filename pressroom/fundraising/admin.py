@@ -136,6 +136,9 @@ class OfflineDonationForm(forms.ModelForm):
         model = Donation
         fields = ["campaign", "provider", "provider_reference", "currency", "received_at", "note"]
         labels = {"provider_reference": "Reference (cheque number, transfer id, ...)"}
+        help_texts = {
+            "provider_reference": "Entered once per method, so the same cheque never counts twice."
+        }
 
     def clean(self) -> dict:
         cleaned = super().clean() or {}
