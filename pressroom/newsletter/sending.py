@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import logging
 import smtplib
+import threading
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import timedelta
 from email.header import Header
@@ -219,51 +220,80 @@ def _recipients(digest_id: int, batch: int, claim: str) -> list[Recipient]:
 
 
 class _Outcomes:
-    """Collects per-message results and writes them in a few UPDATEs per chunk."""
+    """Per-message results from the sending threads, written by the batch's own thread.
+
+    Only the thread running the task touches the database, so connections never contend with
+    each other (SQLite in-memory shared cache, PostgreSQL row locks) and one UPDATE per state
+    records many messages at once.
+    """
 
     def __init__(self, claim: str) -> None:
         self.claim = claim
+        self.lock = threading.Lock()
+        self.count = 0  # messages handed to the server, for the task's result
+        self._reset()
+
+    def _reset(self) -> None:
         self.sent: list[int] = []
         self.skipped: list[int] = []
         self.failed: dict[str, list[int]] = {}
         self.bounced: list[tuple[int, int, str]] = []
         self.message_ids: list[tuple[int, str]] = []
-        self.count = 0
+        self.unwritten = 0
+
+    def record(self, kind: str, delivery_id: int, detail: str = "", subscriber_id: int = 0) -> None:
+        with self.lock:
+            if kind == "sent":
+                self.sent.append(delivery_id)
+                self.count += 1
+                if detail:
+                    self.message_ids.append((delivery_id, detail))
+            elif kind == "skipped":
+                self.skipped.append(delivery_id)
+            elif kind == "bounced":
+                self.bounced.append((delivery_id, subscriber_id, detail))
+                self.count += 1
+            else:
+                self.failed.setdefault(detail, []).append(delivery_id)
+                self.count += 1
+            self.unwritten += 1
 
     def flush(self) -> None:
+        with self.lock:
+            sent, skipped, failed = self.sent, self.skipped, self.failed
+            bounced, message_ids = self.bounced, self.message_ids
+            self._reset()
         now = timezone.now()
         with transaction.atomic():
-            if self.sent:
-                Delivery.objects.filter(id__in=self.sent).update(
-                    state=Delivery.State.SENT, sent_at=now
-                )
-            if self.skipped:
-                Delivery.objects.filter(id__in=self.skipped).update(state=Delivery.State.SKIPPED)
-            for error, ids in self.failed.items():
+            if sent:
+                Delivery.objects.filter(id__in=sent).update(state=Delivery.State.SENT, sent_at=now)
+            if skipped:
+                Delivery.objects.filter(id__in=skipped).update(state=Delivery.State.SKIPPED)
+            for error, ids in failed.items():
                 Delivery.objects.filter(id__in=ids).update(
                     state=Delivery.State.FAILED, error=error[:500]
                 )
-            for delivery_id, subscriber_id, error in self.bounced:
+            for delivery_id, subscriber_id, error in bounced:
                 Delivery.objects.filter(id=delivery_id).update(
                     state=Delivery.State.BOUNCED, error=error[:500]
                 )
                 subscriber = Subscriber.objects.get(pk=subscriber_id)
                 subscriber.suppress(Subscriber.Status.BOUNCED, error)
                 subscriber.save()
-            for delivery_id, esp_message_id in self.message_ids:
+            for delivery_id, esp_message_id in message_ids:
                 Delivery.objects.filter(id=delivery_id).update(message_id=esp_message_id[:255])
             # Renew the lease on what this worker still holds: it is alive and working.
             Delivery.objects.filter(claim=self.claim, state=Delivery.State.SENDING).update(
                 claimed_at=now
             )
-        self.sent, self.skipped, self.failed, self.bounced, self.message_ids = [], [], {}, [], []
 
 
 def send_batch(digest_id: int, batch: int) -> int:
     """Send one batch of a digest; returns how many messages went out. Safe to run twice.
 
-    With DIGEST_SMTP_CONNECTIONS > 1 the batch is split over that many connections, each in a
-    thread of its own (sending is mostly waiting for the server, so threads overlap well).
+    The batch is split over DIGEST_SMTP_CONNECTIONS connections, each driven by a thread that
+    only talks SMTP (sending is mostly waiting for the server, so threads overlap well); this
+    thread records progress every PROGRESS_EVERY messages and renews the claim meanwhile.
     """
     digest = Digest.objects.filter(pk=digest_id).first()
     if digest is None:
@@ -274,43 +304,47 @@ def send_batch(digest_id: int, batch: int) -> int:
         finish_if_done(digest_id)
         return 0
     key = (digest.pk, digest.created_at.timestamp())
-    _content(key)  # loaded once, before any thread needs it
+    content = _content(key)
+    # Render every topic selection of this batch here, so the sending threads need no database.
+    for topic_ids in {recipient.topic_ids for recipient in recipients}:
+        if content.entries_for(topic_ids):
+            _prepared(key, topic_ids)
     connections = max(1, min(settings.DIGEST_SMTP_CONNECTIONS, len(recipients)))
     rate = settings.DIGEST_SEND_RATE / connections
-    if connections == 1:
-        count = _send_slice(key, claim, recipients, rate)
-    else:
-        slices = [recipients[start::connections] for start in range(connections)]
-        # Each connection gets a claim of its own, so the threads renew disjoint rows and never
-        # wait on (or deadlock with) each other.
-        claims = [uuid.uuid4().hex for _ in slices]
-        for part, part_claim in zip(slices, claims, strict=True):
-            Delivery.objects.filter(id__in=[r.delivery_id for r in part]).update(claim=part_claim)
-        with ThreadPoolExecutor(connections, thread_name_prefix="digest-smtp") as pool:
-            count = sum(
-                pool.map(
-                    lambda part, part_claim: _in_own_thread(key, part_claim, part, rate),
-                    slices,
-                    claims,
-                )
-            )
+    outcomes = _Outcomes(claim)
+    renew_every = settings.DIGEST_CLAIM_LEASE / 4  # a slow but live worker never looks dead
+    flushed_at = time.monotonic()
+    with ThreadPoolExecutor(connections, thread_name_prefix="digest-smtp") as pool:
+        futures = [
+            pool.submit(_send_slice, key, recipients[start::connections], rate, outcomes)
+            for start in range(connections)
+        ]
+        running = set(futures)
+        while running:
+            done, running = wait(running, timeout=0.05, return_when=FIRST_EXCEPTION)
+            if (
+                outcomes.unwritten >= PROGRESS_EVERY
+                or time.monotonic() - flushed_at > renew_every
+                or not running
+            ):
+                outcomes.flush()
+                flushed_at = time.monotonic()
+            if any(future.exception() for future in done):
+                break
+    outcomes.flush()
+    for future in futures:
+        future.result()  # a connection that failed for good fails the task; recovery re-queues
     finish_if_done(digest_id)
-    return count
+    return outcomes.count
 
 
-def _in_own_thread(key: DigestKey, claim: str, recipients: list[Recipient], rate: float) -> int:
-    try:
-        return _send_slice(key, claim, recipients, rate)
-    finally:
-        connection.close()  # this thread's own database connection (connections are per thread)
-
-
-def _send_slice(key: DigestKey, claim: str, recipients: list[Recipient], rate: float) -> int:
-    """Send to these recipients over one connection, recording progress as it goes."""
+def _send_slice(
+    key: DigestKey, recipients: list[Recipient], rate: float, outcomes: _Outcomes
+) -> None:
+    """Send to these recipients over one connection (runs in a sending thread: no database)."""
     digest_id = key[0]
     content = _content(key)
     links = _LinkMaker()
-    outcomes = _Outcomes(claim)
     pacer = _Pacer(rate)
     backend = mailers["bulk"]
     sender = (
@@ -318,14 +352,10 @@ def _send_slice(key: DigestKey, claim: str, recipients: list[Recipient], rate: f
         if isinstance(backend, SMTPBackend)
         else _BackendSender(backend, outcomes)
     )
-    sent_before = 0
-    # Renew the claim often enough that a slow but live worker never looks dead.
-    renew_every = settings.DIGEST_CLAIM_LEASE / 4
-    flushed_at = time.monotonic()
     try:
         for recipient in recipients:
             if not content.entries_for(recipient.topic_ids):
-                outcomes.skipped.append(recipient.delivery_id)
+                outcomes.record("skipped", recipient.delivery_id)
                 continue
             unsubscribe_url = links.unsubscribe_url(recipient.subscriber_id, digest_id)
             personal_links = {
@@ -335,18 +365,8 @@ def _send_slice(key: DigestKey, claim: str, recipients: list[Recipient], rate: f
             headers = personal_headers(digest_id, recipient.subscriber_id, unsubscribe_url)
             pacer.wait()
             sender.send(recipient, key, personal_links, headers)
-            outcomes.count += 1
-            if (
-                outcomes.count - sent_before >= PROGRESS_EVERY
-                or time.monotonic() - flushed_at > renew_every
-            ):
-                sent_before = outcomes.count
-                flushed_at = time.monotonic()
-                outcomes.flush()
-        outcomes.flush()
     finally:
         backend.close()
-    return outcomes.count
 
 
 class _SMTPSender:
@@ -388,14 +408,14 @@ class _SMTPSender:
                 rawmail.transact(self.backend.connection, self.envelope_from, recipient.email, data)
             except rawmail.RecipientRefused as refusal:
                 if 500 <= refusal.code < 600:
-                    self.outcomes.bounced.append(
-                        (recipient.delivery_id, recipient.subscriber_id, str(refusal))
+                    self.outcomes.record(
+                        "bounced", recipient.delivery_id, str(refusal), recipient.subscriber_id
                     )
                 else:
-                    self.outcomes.failed.setdefault(str(refusal), []).append(recipient.delivery_id)
+                    self.outcomes.record("failed", recipient.delivery_id, str(refusal))
                 return
             except rawmail.MessageRefused as refusal:
-                self.outcomes.failed.setdefault(str(refusal), []).append(recipient.delivery_id)
+                self.outcomes.record("failed", recipient.delivery_id, str(refusal))
                 return
             except (smtplib.SMTPException, OSError):
                 # The server hung up (idle timeout, restart): reconnect once, then give up and
@@ -404,7 +424,7 @@ class _SMTPSender:
                 if attempt == 2:
                     raise
                 continue
-            self.outcomes.sent.append(recipient.delivery_id)
+            self.outcomes.record("sent", recipient.delivery_id)
             return
 
     def _drop_connection(self) -> None:
@@ -443,13 +463,12 @@ class _BackendSender:
         message.attach_alternative(html, "text/html")
         try:
             message.send()
-        except Exception as error:
-            self.outcomes.failed.setdefault(str(error)[:500], []).append(recipient.delivery_id)
+        except Exception as error:  # any provider error: this message failed, the rest go on
+            self.outcomes.record("failed", recipient.delivery_id, str(error)[:500])
             return
-        self.outcomes.sent.append(recipient.delivery_id)
         status = getattr(message, "anymail_status", None)
-        if status is not None and status.message_id:
-            self.outcomes.message_ids.append((recipient.delivery_id, str(status.message_id)))
+        esp_message_id = str(status.message_id) if status and status.message_id else ""
+        self.outcomes.record("sent", recipient.delivery_id, esp_message_id)
 
 
 def finish_if_done(digest_id: int) -> bool:
