@@ -14,6 +14,7 @@ Where the token lives depends on the cache:
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import time
@@ -24,6 +25,8 @@ from django.core.cache import cache
 from django.dispatch import receiver
 
 from pressroom.publishing.signals import content_changed
+
+logger = logging.getLogger(__name__)
 
 GENERATION_KEY = "pagecache:generation"
 # Caches each process has for itself: the generation has to live outside them.
@@ -128,4 +131,9 @@ def bump_generation() -> None:
 @receiver(content_changed, dispatch_uid="pagecache-bump-generation")
 def forget_cached_pages(**kwargs: object) -> None:
     """Something readers can see changed: every page cached so far is out of date."""
-    bump_generation()
+    try:
+        bump_generation()
+    except Exception:
+        # The change is committed; failing the editor's request now would help no one. Pages
+        # stay stale for at most PAGE_CACHE_SECONDS.
+        logger.exception("page cache: could not bump the content generation")

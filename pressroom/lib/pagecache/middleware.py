@@ -69,19 +69,25 @@ class PageCacheMiddleware:
         if not is_shareable(request, response):
             return self.gzip.process_response(request, response)
 
-        lifetime = float(settings.PAGE_CACHE_SECONDS)
+        page = make_page(response, found.encoding, float(settings.PAGE_CACHE_SECONDS))
         if found.key:
-            until_publication = seconds_until_next_publication(found.generation)
-            if until_publication is not None:
-                lifetime = min(lifetime, until_publication)
-        page = make_page(response, found.encoding, lifetime)
-        if found.key and lifetime > 0:
             try:
-                cache.set(found.key, page, timeout=math.ceil(lifetime))
-                remember(found.key, page)
+                page = self.store(found, page, response)
             except Exception:  # a cache outage slows pages down; it must not break them
                 logger.warning("page cache: could not store %s", request.path, exc_info=True)
         return as_http_response(*page.answer(meta, "miss" if found.key else "off"))
+
+    @staticmethod
+    def store(found: Lookup, page: StoredPage, response: HttpResponse) -> StoredPage:
+        lifetime = float(settings.PAGE_CACHE_SECONDS)
+        until_publication = seconds_until_next_publication(found.generation)
+        if until_publication is not None and until_publication < lifetime:
+            lifetime = until_publication
+            page = make_page(response, found.encoding, lifetime)
+        if lifetime > 0:
+            cache.set(found.key, page, timeout=math.ceil(lifetime))
+            remember(found.key, page)
+        return page
 
     @staticmethod
     def look_up(meta: dict) -> Lookup:
