@@ -321,7 +321,7 @@ def send_batch(digest_id: int, batch: int) -> int:
         ]
         running = set(futures)
         while running:
-            done, running = wait(running, timeout=0.05, return_when=FIRST_EXCEPTION)
+            _, running = wait(running, timeout=0.05, return_when=FIRST_EXCEPTION)
             if (
                 outcomes.unwritten >= PROGRESS_EVERY
                 or time.monotonic() - flushed_at > renew_every
@@ -329,8 +329,6 @@ def send_batch(digest_id: int, batch: int) -> int:
             ):
                 outcomes.flush()
                 flushed_at = time.monotonic()
-            if any(future.exception() for future in done):
-                break
     outcomes.flush()
     for future in futures:
         future.result()  # a connection that failed for good fails the task; recovery re-queues
