@@ -182,3 +182,25 @@ def test_unsubscribed_reader_can_sign_up_again_through_double_opt_in(
     assert Subscriber.objects.get().status == "unsubscribed"
     client.post(path_of(confirm_link(received)))
     assert Subscriber.objects.get().status == "confirmed"
+
+
+@pytest.mark.django_db
+def test_unknown_topic_in_a_signup_is_explained_not_a_crash(client):
+    for topics in (["999999"], ["x"]):
+        response = client.post("/digest/", {"email": "rosa@example.org", "topics": topics})
+        assert response.status_code == 400
+        assert b'<p role="alert">' in response.content
+    assert not Subscriber.objects.exists()
+
+
+@pytest.mark.django_db
+def test_preferences_asking_for_chosen_topics_without_any_is_explained(client, make_subscriber):
+    from pressroom.newsletter import tokens
+
+    reader = make_subscriber("rosa@example.org")
+    url = f"/digest/preferences/{tokens.preferences_token(reader.pk)}/"
+    response = client.post(url, {"selection": "chosen"})
+    assert response.status_code == 400
+    assert b"Choose at least one topic" in response.content
+    reader.refresh_from_db()
+    assert reader.all_topics
