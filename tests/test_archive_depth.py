@@ -11,6 +11,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from pressroom.publishing.pagination import Cursor
+
 pytestmark = pytest.mark.django_db
 
 PER_PAGE = 3
@@ -85,3 +87,26 @@ def test_a_deep_topic_page_walks_the_archive_index_without_sorting(client, archi
         plan = " ".join(str(row[-1]) for row in cursor.fetchall())
     assert "topic_archive_order" in plan, plan
     assert "TEMP B-TREE" not in plan, plan
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="reads PostgreSQL's query plan")
+def test_a_deep_topic_page_starts_its_index_scan_at_the_cursor(client, archive):
+    """PostgreSQL cannot take an index bound from `time < c OR (time = c AND id < i)`; without the
+    extra `time <= c` it would walk every newer entry of the topic to reach page 500."""
+    deepest, _ = _deepest_query(client, "/topics/peru/")
+    with CaptureQueriesContext(connection) as deep_page:
+        client.get("/topics/peru/" + deepest)
+    listing = next(
+        query["sql"]
+        for query in deep_page.captured_queries
+        if "publishing_articletopic" in query["sql"] and "ORDER BY" in query["sql"]
+    )
+    cursor_time = Cursor.decode(deepest.split("=", 1)[1]).published_at
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")  # a 36-row table would not use an index
+        cursor.execute("EXPLAIN " + listing)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    index_condition = next(line for line in plan.splitlines() if "Index Cond" in line)
+    assert "topic_archive_order" in plan, plan
+    assert "published_at <=" in index_condition, plan
+    assert cursor_time.strftime("%Y-%m-%d %H:%M:%S") in index_condition, plan
