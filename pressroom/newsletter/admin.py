@@ -11,7 +11,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from pressroom.newsletter import sending
+from pressroom.newsletter import digests
 from pressroom.newsletter.models import Delivery, Digest, DigestArticle, Subscriber
 from pressroom.newsletter.services import normalize_email
 
@@ -168,7 +168,7 @@ class DigestAdmin(admin.ModelAdmin):
             return
         for digest in queryset[:3]:
             try:
-                sending.send_test_digest(digest, request.user.email)
+                digests.send_test_digest(digest, request.user.email)
             except OSError as error:
                 self.message_user(
                     request, f"Could not reach the mail server: {error}", messages.ERROR

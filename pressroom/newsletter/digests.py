@@ -248,3 +248,24 @@ def build_and_queue_digest(
         fan_out(digest.pk, queue_batches)
         digest.refresh_from_db()
     return digest, created
+
+
+def send_test_digest(digest: Digest, to: str) -> None:
+    """The full digest to one address (an editor checking it); personal links lead to signup."""
+    from django.urls import reverse
+
+    from pressroom.lib.email import send_email
+    from pressroom.newsletter import tokens
+
+    content = load_content(digest)
+    signup_url = tokens.absolute(reverse("newsletter:signup"))
+    context = {
+        "subject": f"[Test] {content.subject}",
+        "date": content.date,
+        "sections": content.sections(content.entries),
+        "article_count": len(content.entries),
+        "archive_url": content.archive_url,
+        "preferences_url": signup_url,
+        "unsubscribe_url": signup_url,
+    }
+    send_email(to, DIGEST_TEMPLATE, context, mailer="bulk")

@@ -4,7 +4,7 @@ Crash safety (the lesson of listmonk's lost and doubled campaigns): a batch's ro
 atomically (pending → sending, with a claim token and a time), progress is recorded every
 PROGRESS_EVERY messages (sending → sent) and the claim of the rest is renewed at the same time.
 A worker killed mid-batch leaves at most PROGRESS_EVERY rows that went out but still say
-'sending'; `recover_deliveries` puts rows whose claim is older than DIGEST_CLAIM_LEASE back to
+'sending'; `recovery.recover_deliveries` puts rows whose claim is older than DIGEST_CLAIM_LEASE back to
 'pending' and queues their batches again. So nobody is lost, and at most one worker's in-flight
 messages go twice (with the same Message-ID, so mail clients can fold them).
 """
@@ -18,7 +18,6 @@ import time
 import uuid
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from datetime import timedelta
 from email.header import Header
 from email.utils import formataddr, parseaddr
 from functools import lru_cache, partial
@@ -28,7 +27,7 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, mailers
 from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
 from django.db import connection, transaction
-from django.db.models import F, Max
+from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 
@@ -483,66 +482,7 @@ def finish_if_done(digest_id: int) -> bool:
     )
 
 
-@dataclass
-class Recovery:
-    requeued_rows: int = 0
-    given_up_rows: int = 0
-    batches: list[tuple[int, int]] | None = None
-    unfinished_fan_outs: list[int] | None = None  # digests whose fan-out stopped midway
-
-
-def recover_deliveries() -> Recovery:
-    """Put rows whose worker died back in the queue; returns the (digest, batch) pairs to queue.
-
-    A row 'sending' with a claim older than the lease belongs to a dead worker (live workers
-    renew their claims every PROGRESS_EVERY messages). Rows that have failed this way
-    DIGEST_MAX_ATTEMPTS times are marked failed instead, so one poisonous address cannot loop.
-    Pending rows of a digest with no activity for a lease (their task was lost) are queued too.
-    """
-    now = timezone.now()
-    lease_start = now - timedelta(seconds=settings.DIGEST_CLAIM_LEASE)
-    stale = Delivery.objects.filter(state=Delivery.State.SENDING, claimed_at__lt=lease_start)
-    result = Recovery(batches=[])
-    with transaction.atomic():
-        result.given_up_rows = stale.filter(attempts__gte=settings.DIGEST_MAX_ATTEMPTS).update(
-            state=Delivery.State.FAILED, error="Gave up: the worker sending it stopped repeatedly."
-        )
-        batches = set(stale.values_list("digest_id", "batch").distinct().order_by())
-        result.requeued_rows = stale.update(state=Delivery.State.PENDING, claim="", claimed_at=None)
-    result.unfinished_fan_outs = []
-    for digest in Digest.objects.filter(status=Digest.Status.SENDING):
-        if not digest.is_fanned_out and (digest.fanned_out_at or digest.created_at) < lease_start:
-            result.unfinished_fan_outs.append(digest.pk)
-        if digest.send_after and digest.send_after > now:
-            continue
-        last_claim = digest.deliveries.aggregate(last=Max("claimed_at"))["last"]
-        moments = [last_claim, digest.send_after, digest.created_at, digest.fanned_out_at]
-        if max(filter(None, moments)) < lease_start:
-            batches.update((digest.pk, batch) for batch in digests.batch_numbers(digest))
-        finish_if_done(digest.pk)
-    result.batches = sorted(batches)
-    return result
-
-
 def send_all_batches(digest_id: int) -> int:
     """Send every pending batch of a digest in this process (`send_digest --sync`, tests)."""
     digest = Digest.objects.get(pk=digest_id)
     return sum(send_batch(digest_id, batch) for batch in digests.batch_numbers(digest))
-
-
-def send_test_digest(digest: Digest, to: str) -> None:
-    """The full digest to one address (an editor checking it); personal links lead to signup."""
-    from pressroom.lib.email import send_email
-
-    content = digests.load_content(digest)
-    signup_url = tokens.absolute(reverse("newsletter:signup"))
-    context = {
-        "subject": f"[Test] {content.subject}",
-        "date": content.date,
-        "sections": content.sections(content.entries),
-        "article_count": len(content.entries),
-        "archive_url": content.archive_url,
-        "preferences_url": signup_url,
-        "unsubscribe_url": signup_url,
-    }
-    send_email(to, digests.DIGEST_TEMPLATE, context, mailer="bulk")

@@ -11,7 +11,7 @@ from crontask import cron
 from django.conf import settings
 from django.tasks import task
 
-from pressroom.newsletter import digests, sending
+from pressroom.newsletter import digests, recovery, sending
 from pressroom.newsletter.fanout import fan_out
 
 logger = logging.getLogger(__name__)
@@ -51,7 +51,7 @@ def send_daily_digest() -> int | None:
 @task
 def recover_deliveries() -> dict[str, int]:
     """Re-queue deliveries whose worker died, and batches whose task was lost."""
-    result = sending.recover_deliveries()
+    result = recovery.recover_deliveries()
     queue_batches(result.batches or [])
     for digest_id in result.unfinished_fan_outs or []:
         fan_out(digest_id, queue_batches)

@@ -12,7 +12,7 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 from django.utils import timezone
 
-from pressroom.newsletter import digests, sending
+from pressroom.newsletter import digests, recovery, sending
 from pressroom.newsletter.models import Delivery, Digest, Subscriber
 from pressroom.publishing import services as publishing
 from pressroom.publishing.models import Topic
@@ -232,7 +232,7 @@ def test_recovery_requeues_rows_of_a_dead_worker_and_gives_up_after_max_attempts
         state="sending", claim="dead", claimed_at=stale, attempts=settings.DIGEST_MAX_ATTEMPTS
     )
 
-    result = sending.recover_deliveries()
+    result = recovery.recover_deliveries()
 
     assert (result.requeued_rows, result.given_up_rows) == (1, 1)
     assert result.batches == [(digest.pk, 0)]
@@ -334,8 +334,8 @@ def test_fan_out_interrupted_after_a_chunk_resumes_without_doubles_and_only_then
     Digest.objects.filter(pk=digest.pk).update(
         fanned_out_at=timezone.now() - timedelta(seconds=settings.DIGEST_CLAIM_LEASE + 1)
     )
-    recovery = sending.recover_deliveries()
-    assert recovery.unfinished_fan_outs == [digest.pk]
+    result = recovery.recover_deliveries()
+    assert result.unfinished_fan_outs == [digest.pk]
     queued: list[tuple[int, int]] = []
     with django_capture_on_commit_callbacks(execute=True):  # batches are queued once committed
         fanout.fan_out(digest.pk, lambda pairs, run_after: queued.extend(pairs))
