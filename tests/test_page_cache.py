@@ -350,3 +350,24 @@ def test_a_cache_outage_slows_pages_down_but_never_breaks_them(reader, settings,
     # A publish during the outage: the editor's save must not fail because of the page cache.
     forget_cached_pages(sender=Article, article_ids=[])
     assert "could not bump the content generation" in caplog.text
+
+
+def test_a_process_without_the_page_in_memory_reads_the_same_page_from_the_cache(
+    make_article, reader
+):
+    """Another worker has only the shared cache, where a plain page is kept packed."""
+    from django.core.cache import cache
+
+    from pressroom.lib.pagecache.pages import forget_memory, page_key
+
+    make_article(title="Miners march on Lima")
+    stored = reader.get("/topics/peru/")
+    kept = cache.get(page_key(stored.wsgi_request.META, pagecache.current_generation(), ""))
+    assert kept.packed
+    assert len(kept.body) < len(stored.content) / 2
+
+    forget_memory()
+    again = Client().get("/topics/peru/")
+    assert again["X-Page-Cache"] == "hit"
+    assert again.content == stored.content
+    assert again["ETag"] == stored["ETag"]

@@ -85,7 +85,7 @@ class PageCacheMiddleware:
             lifetime = until_publication
             page = make_page(response, found.encoding, lifetime)
         if lifetime > 0:
-            cache.set(found.key, page, timeout=math.ceil(lifetime))
+            cache.set(found.key, page.for_cache(), timeout=math.ceil(lifetime))
             remember(found.key, page)
         return page
 

@@ -4,10 +4,12 @@ and the middleware file and find pages under exactly the same keys."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import gzip
 import hashlib
 import threading
+import zlib
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -173,6 +175,7 @@ def look_up(meta: Mapping) -> Lookup:
     if page is None:
         page = cache.get(key)
         if page is not None:
+            page = page.unpacked()
             remember(key, page)
     # timezone.now(), the clock listings compare publication times with.
     if page is not None and timezone.now().timestamp() >= page.fresh_until:
@@ -189,6 +192,19 @@ class StoredPage:
     etag: str
     last_modified: int
     fresh_until: float  # a timezone.now() timestamp
+    # An uncompressed page is kept zlib-packed in the cache (a fifth of the memory, in every
+    # process's locmem or in Redis) and unpacked once into the process's memory of hot pages.
+    packed: bool = False
+
+    def for_cache(self) -> StoredPage:
+        if self.encoding or self.packed:
+            return self
+        return dataclasses.replace(self, body=zlib.compress(self.body, 1), packed=True)
+
+    def unpacked(self) -> StoredPage:
+        if not self.packed:
+            return self
+        return dataclasses.replace(self, body=zlib.decompress(self.body), packed=False)
 
     def is_not_modified(self, meta: Mapping) -> bool:
         """RFC 9110 13.2.2 for GET/HEAD: If-None-Match decides when present (weak comparison),
