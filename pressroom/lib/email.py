@@ -51,7 +51,8 @@ def base_context() -> dict[str, Any]:
 
 
 def _render_plain(template_name: str, context: Mapping[str, Any]) -> str:
-    template = get_template(template_name).template  # the engine's Template, not the wrapper
+    # The engine's own Template, not the backend wrapper, so that autoescape can be turned off.
+    template = get_template(template_name).template  # type: ignore[attr-defined]
     return template.render(Context(dict(context), autoescape=False))
 
 

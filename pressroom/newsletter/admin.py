@@ -51,7 +51,7 @@ class SubscriberAdmin(admin.ModelAdmin):
 class DigestArticleInline(admin.TabularInline):
     model = DigestArticle
     fields = ["position", "article", "section"]
-    readonly_fields = fields
+    readonly_fields = ["position", "article", "section"]
     extra = 0
     can_delete = False
 

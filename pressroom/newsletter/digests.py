@@ -108,7 +108,7 @@ def load_content(digest: Digest) -> DigestContent:
         date=digest.date,
         archive_url=f"{settings.SITE_URL}{digest.get_absolute_url()}",
         entries=entries,
-        section_names={row.section_id: row.section.name for row in rows if row.section},
+        section_names={row.section.pk: row.section.name for row in rows if row.section},
     )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -109,5 +110,5 @@ def fan_out(digest_id: int, queue: QueueBatches | None = None) -> None:
     while not finished:
         pairs, finished = fan_out_chunk(digest_id)
         if queue is not None and pairs:
-            transaction.on_commit(lambda pairs=pairs: queue(pairs, run_after))
+            transaction.on_commit(partial(queue, pairs, run_after))
     finish_if_done(digest_id)  # nobody to send to: the digest is done at once

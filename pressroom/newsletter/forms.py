@@ -41,7 +41,7 @@ class PreferencesForm(forms.Form):
     is_paused = forms.BooleanField(label="Pause the digest for now", required=False)
 
     def clean(self) -> dict:
-        data = super().clean()
+        data = super().clean() or {}
         if data.get("selection") == self.CHOSEN and not data.get("topics"):
             raise ValidationError("Choose at least one topic, or choose every article.")
         return data

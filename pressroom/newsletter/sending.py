@@ -402,6 +402,8 @@ class _SMTPSender:
         for attempt in (1, 2):
             try:
                 self.backend.open()
+                if self.backend.connection is None:  # open() failed silently
+                    raise smtplib.SMTPServerDisconnected("could not connect")
                 rawmail.transact(self.backend.connection, self.envelope_from, recipient.email, data)
             except rawmail.RecipientRefused as refusal:
                 if 500 <= refusal.code < 600:

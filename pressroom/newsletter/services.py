@@ -101,6 +101,7 @@ def request_subscription(email: str, topics: Iterable[Topic | int] | None = None
 def _send_signup_email(
     subscriber_id: int, address: str, status: str, topic_ids: list[int] | None
 ) -> None:
+    context: dict[str, object]
     if status == Subscriber.Status.CONFIRMED:
         template, context = (
             "newsletter/emails/already_subscribed",
@@ -187,10 +188,11 @@ def suppress_address(
     email: str, status: str, reason: str, *, message_id: str = ""
 ) -> Subscriber | None:
     """A hard bounce or a complaint: stop mailing this address, and mark the delivery."""
-    delivery = None
+    delivery: Delivery | None = None
     if message_id:
-        delivery = Delivery.objects.filter(message_id=message_id).select_related("subscriber")
-        delivery = delivery.first()
+        delivery = (
+            Delivery.objects.filter(message_id=message_id).select_related("subscriber").first()
+        )
     subscriber = delivery.subscriber if delivery else None
     if subscriber is None and email:
         try:
