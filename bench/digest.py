@@ -69,6 +69,12 @@ send_daily_digest.enqueue()
 print(time.time())
 """
 
+DELIVERY_STATES = """
+from django.db.models import Count
+from pressroom.newsletter.models import Delivery, Digest
+print(Digest.objects.get().status, dict(Delivery.objects.values_list("state").annotate(Count("id"))))
+"""
+
 MESSAGE_SIZE = """
 from pressroom.newsletter import digests, sending
 from pressroom.newsletter.models import Digest
@@ -257,6 +263,12 @@ def main(argv: list[str]) -> int:
         for n, peak in enumerate(memory):
             print(f"{f'worker {n} peak RSS (MB)':<34}{peak:>12.0f}   goal < 300")
         print(f"{'load average (1 min)':<34}{os.getloadavg()[0]:>12.2f}   ({os.cpu_count()} CPUs)")
+        time.sleep(1)  # the last progress records
+        states = subprocess.run([PRESSROOM, "shell", "-c", DELIVERY_STATES], **run).stdout
+        print(f"{'digest / delivery rows':<34}{states.strip().splitlines()[-1]}")
+        print(
+            f"{'messages received - recipients':<34}{sink.messages - args.subscribers:>12}   (duplicates)"
+        )
         sys.stdout.flush()
         stop_workers(workers)
 
