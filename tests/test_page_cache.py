@@ -21,7 +21,7 @@ from django.views.decorators.cache import never_cache
 from pressroom.lib import pagecache
 from pressroom.lib.pagecache.generation import forget_cached_pages
 from pressroom.publishing import services
-from pressroom.publishing.models import Article
+from pressroom.publishing.models import Article, Topic
 
 pytestmark = pytest.mark.django_db
 
@@ -371,3 +371,15 @@ def test_a_process_without_the_page_in_memory_reads_the_same_page_from_the_cache
     assert again["X-Page-Cache"] == "hit"
     assert again.content == stored.content
     assert again["ETag"] == stored["ETag"]
+
+
+def test_a_topic_featured_in_another_process_shows_in_this_process_navigation(
+    make_article, topic, reader
+):
+    """The header's featured topics are cached too; the generation has to reach them."""
+    make_article()
+    assert '<li><a href="/topics/peru/">Peru</a></li>' not in reader.get("/").content.decode()
+    # Another process saves the topic: here, only the shared generation changes.
+    Topic.objects.filter(pk=topic.pk).update(is_featured=True)
+    pagecache.bump_generation()
+    assert '<li><a href="/topics/peru/">Peru</a></li>' in reader.get("/").content.decode()

@@ -2,6 +2,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest
 
+from pressroom.lib.pagecache import current_generation
 from pressroom.publishing.listings import featured_topics
 from pressroom.publishing.models import Topic
 
@@ -10,7 +11,10 @@ NAVIGATION_CACHE_KEY = "front:navigation-topics"
 
 def navigation_topics() -> list[Topic]:
     """The featured topics shown in the header, cached until content changes."""
-    topics = cache.get_or_set(NAVIGATION_CACHE_KEY, featured_topics, timeout=300)
+    # Filed under the content generation: with per-process caches (locmem), the deletion in
+    # front.signals only reaches the process that saved, the generation reaches them all.
+    key = f"{NAVIGATION_CACHE_KEY}:{current_generation()}"
+    topics = cache.get_or_set(key, featured_topics, timeout=300)
     return topics or []
 
 
