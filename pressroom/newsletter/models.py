@@ -231,6 +231,8 @@ class Delivery(models.Model):
         ]
         indexes = [
             models.Index(fields=["digest", "batch", "state"], name="delivery_batch_state"),
+            # "Is anything of this digest left?" after every batch, and the progress counts.
+            models.Index(fields=["digest", "state"], name="delivery_digest_state"),
             models.Index(fields=["state", "claimed_at"], name="delivery_claims"),
             models.Index(fields=["message_id"], name="delivery_message_id"),
         ]
