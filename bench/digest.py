@@ -208,6 +208,7 @@ def main(argv: list[str]) -> int:
     run = {"env": env, "cwd": workdir, "check": True, "capture_output": True, "text": True}
     sink = None
     workers: list[subprocess.Popen] = []
+    succeeded = False
     try:
         print(f"database: {database_url.split('@')[-1]}  sink: 127.0.0.1:{port}", flush=True)
         subprocess.run([PRESSROOM, "migrate", "--no-input", "-v0"], **run)
@@ -301,6 +302,7 @@ def main(argv: list[str]) -> int:
         print(f"{'message size (bytes)':<34}{size:>12,}")
         print(f"{'smtp-source ceiling (msg/s)':<34}{ceiling:>12,.0f}   ({sessions} connections)")
         print(f"{'ratio to ceiling':<34}{rate / ceiling:>12.2f}")
+        succeeded = True
         return 0
     except subprocess.CalledProcessError as error:
         print(f"bench digest: {' '.join(map(str, error.cmd[:3]))} failed:\n{error.stderr}")
@@ -309,8 +311,10 @@ def main(argv: list[str]) -> int:
         stop_workers(workers)
         if sink is not None:
             sink.stop()
-        if not args.database_url:
+        if succeeded:
             shutil.rmtree(workdir, ignore_errors=True)
+        else:
+            print(f"bench digest: worker logs kept in {workdir}")
 
 
 if __name__ == "__main__":
