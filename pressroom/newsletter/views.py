@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 from datetime import date
 
+from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
@@ -39,7 +40,11 @@ def signup(request: HttpRequest) -> HttpResponse:
 
 
 def signup_done(request: HttpRequest) -> HttpResponse:
-    return render(request, "newsletter/signup_done.html")
+    return render(
+        request,
+        "newsletter/signup_done.html",
+        {"confirmation_days": settings.DIGEST_CONFIRMATION_DAYS},
+    )
 
 
 def _invalid_link(request: HttpRequest, error: InvalidLink) -> HttpResponse:
