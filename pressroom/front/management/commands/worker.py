@@ -35,11 +35,12 @@ class Command(BaseCommand):
 
     def handle(self, *args: object, **options: object) -> None:
         load_task_modules()
-        # A worker starting (again) first looks for deliveries a dead worker left half-sent;
-        # the scheduler repeats this every DIGEST_RECOVERY_INTERVAL seconds.
-        from pressroom.newsletter.tasks import recover_deliveries
+        if not options["batch"]:
+            # A worker starting (again) first looks for deliveries a dead worker left
+            # half-sent; the scheduler repeats this every DIGEST_RECOVERY_INTERVAL seconds.
+            from pressroom.newsletter.tasks import recover_deliveries
 
-        recover_deliveries.enqueue()
+            recover_deliveries.enqueue()
         if not options["no_scheduler"] and not options["batch"]:
             from crontask import scheduler
 
