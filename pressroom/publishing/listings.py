@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+
 from django.conf import settings
 from django.db.models import QuerySet
 from django.http import QueryDict
@@ -11,8 +15,38 @@ from pressroom.publishing.models import Article, ArticleAuthor, ArticleTopic, Au
 from pressroom.publishing.pagination import Page, keyset_page
 
 
-def _articles_in_order(article_ids: list[int]) -> list[Article]:
-    by_id = Article.objects.for_listing().in_bulk(article_ids)
+@dataclass(frozen=True, slots=True)
+class Teaser:
+    """What one teaser in a list shows, read as plain values: building model instances (and
+    prefetching their bylines) cost a fifth of a listing page's render."""
+
+    id: int
+    title: str
+    slug: str
+    excerpt: str
+    published_at: datetime
+    original_outlet: str
+    author_names: tuple[str, ...]
+
+
+def teasers_in_order(article_ids: list[int]) -> list[Teaser]:
+    """Teasers for `article_ids`, in that order, in two queries (none for an empty list)."""
+    if not article_ids:
+        return []
+    bylines: defaultdict[int, list[str]] = defaultdict(list)
+    # Ordered by name, as the authors' default ordering has always listed them on teasers.
+    for article_id, name in (
+        ArticleAuthor.objects.filter(article_id__in=article_ids)
+        .order_by("author__name", "author_id")
+        .values_list("article_id", "author__name")
+    ):
+        bylines[article_id].append(name)
+    by_id = {
+        row[0]: Teaser(*row, author_names=tuple(bylines[row[0]]))
+        for row in Article.objects.filter(id__in=article_ids).values_list(
+            "id", "title", "slug", "excerpt", "published_at", "original_outlet"
+        )
+    }
     return [by_id[article_id] for article_id in article_ids if article_id in by_id]
 
 
@@ -24,7 +58,7 @@ def _links_page(links: QuerySet, query: QueryDict, per_page: int) -> Page:
         time_field="published_at",
         id_field="article_id",
     )
-    page.items = _articles_in_order([link.article_id for link in page.items])
+    page.items = teasers_in_order([link.article_id for link in page.items])
     return page
 
 
@@ -50,7 +84,7 @@ def latest_page(query: QueryDict, per_page: int | None = None) -> Page:
         time_field="published_at",
         id_field="id",
     )
-    page.items = _articles_in_order([article.id for article in page.items])
+    page.items = teasers_in_order([article.id for article in page.items])
     return page
 
 

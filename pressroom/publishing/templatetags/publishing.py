@@ -1,9 +1,17 @@
 import json
+from collections.abc import Callable, Iterable
+from urllib.parse import quote
 
 from django import template
 from django.conf import settings
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.dates import MONTHS
+from django.utils.html import format_html, format_html_join
+from django.utils.http import RFC3986_SUBDELIMS
 from django.utils.safestring import SafeString, mark_safe
 
+from pressroom.publishing.listings import Teaser
 from pressroom.publishing.models import Article
 
 register = template.Library()
@@ -43,3 +51,59 @@ def article_json_ld(article: Article) -> SafeString:
         data["isBasedOn"] = article.original_url or article.original_outlet
     payload = json.dumps(data, ensure_ascii=False).translate(SCRIPT_SAFE)
     return mark_safe(f'<script type="application/ld+json">{payload}</script>')
+
+
+_SLUG_PLACEHOLDER = "slug-placeholder"
+
+
+def slug_url_builder(view_name: str) -> Callable[[str], str]:
+    """What `reverse(view_name, kwargs={"slug": slug})` returns, for many slugs at the cost of
+    one reverse(): a list page would otherwise spend a tenth of its render resolving URLs."""
+    before, _, after = reverse(view_name, kwargs={"slug": _SLUG_PLACEHOLDER}).partition(
+        _SLUG_PLACEHOLDER
+    )
+    # reverse() quotes the path with these characters left alone; do as it does.
+    return lambda slug: before + quote(slug, safe=RFC3986_SUBDELIMS + "/~:@") + after
+
+
+TEASER_HTML = """<li class="teaser">
+  <article>
+    <h{level}><a href="{url}">{title}</a></h{level}>
+    <p class="meta"><time datetime="{iso_date}">{date}</time>{byline}{outlet}</p>
+    {excerpt}
+  </article>
+</li>
+"""
+
+
+@register.simple_tag
+def teaser_items(teasers: Iterable[Teaser], heading_level: int = 2) -> SafeString:
+    """The <li> of each teaser in a list page's <ul class="teasers">.
+
+    Rendered here rather than with a template per teaser: twenty {% include %}s, their
+    variable lookups and date filters were over half of a topic page's render.
+    """
+    article_url = slug_url_builder("publishing:article-detail")
+    items = []
+    for teaser in teasers:
+        published_at = timezone.localtime(teaser.published_at)
+        items.append(
+            format_html(
+                TEASER_HTML,
+                level=heading_level,
+                url=article_url(teaser.slug),
+                title=teaser.title,
+                iso_date=published_at.isoformat(),
+                date=f"{published_at.day} {MONTHS[published_at.month]} {published_at.year}",
+                byline=format_html(
+                    " · {}", format_html_join(", ", "{}", ((n,) for n in teaser.author_names))
+                )
+                if teaser.author_names
+                else "",
+                outlet=format_html(" · via {}", teaser.original_outlet)
+                if teaser.original_outlet
+                else "",
+                excerpt=format_html("<p>{}</p>", teaser.excerpt) if teaser.excerpt else "",
+            )
+        )
+    return mark_safe("".join(items))
