@@ -45,7 +45,8 @@ class Command(BaseCommand):
             )
             self.stdout.write(
                 f"Digest {digest.date}: {digest.articles.count()} articles, {recipients} "
-                f"recipients, delivery {when}."
+                f"recipients, delivery {when}"
+                + ("." if options["sync"] else " by `pressroom worker`.")
             )
         if options["sync"] and digest.status == Digest.Status.SENDING:
             try:
