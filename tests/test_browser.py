@@ -2,26 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+from tests.browser import browser_test, chromium_page, serious_violations
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium"
-    ),
-]
+pytestmark = browser_test
 
 
 @pytest.fixture
@@ -54,27 +39,8 @@ def browser_page(site_pages):
     # Content is written before Playwright starts: its sync API runs in a greenlet, and ORM
     # calls made from there would open a second database connection nobody closes (and trip
     # Django's async-safety check). The live server answers from threads of its own.
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield browser.new_page()
-        finally:
-            browser.close()
-
-
-def serious_violations(page) -> list[str]:
-    from axe_playwright_python.sync_playwright import Axe
-
-    results = Axe().run(page)
-    assert results.response["testEngine"]["name"] == "axe-core"
-    return [
-        f"{violation['id']} ({violation['impact']}): "
-        + "; ".join(node["html"] for node in violation["nodes"][:3])
-        for violation in results.response["violations"]
-        if violation["impact"] in ("serious", "critical")
-    ]
+    with chromium_page() as page:
+        yield page
 
 
 def test_keyboard_reader_skips_to_content_and_pages_pass_axe(live_server, site_pages, browser_page):
