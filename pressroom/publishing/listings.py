@@ -29,11 +29,14 @@ class Teaser:
     author_names: tuple[str, ...]
 
 
-def teasers_in_order(article_ids: list[int]) -> list[Teaser]:
-    """Teasers for `article_ids`, in that order, in two queries (none for an empty list)."""
-    if not article_ids:
-        return []
+TEASER_FIELDS = ("title", "slug", "excerpt", "published_at", "original_outlet")
+
+
+def _bylines(article_ids: list[int]) -> defaultdict[int, list[str]]:
+    """Author names by article id, in one query (none for no articles)."""
     bylines: defaultdict[int, list[str]] = defaultdict(list)
+    if not article_ids:
+        return bylines
     # Ordered by name, as the authors' default ordering has always listed them on teasers.
     for article_id, name in (
         ArticleAuthor.objects.filter(article_id__in=article_ids)
@@ -41,24 +44,31 @@ def teasers_in_order(article_ids: list[int]) -> list[Teaser]:
         .values_list("article_id", "author__name")
     ):
         bylines[article_id].append(name)
-    by_id = {
-        row[0]: Teaser(*row, author_names=tuple(bylines[row[0]]))
-        for row in Article.objects.filter(id__in=article_ids).values_list(
-            "id", "title", "slug", "excerpt", "published_at", "original_outlet"
-        )
-    }
-    return [by_id[article_id] for article_id in article_ids if article_id in by_id]
+    return bylines
 
 
-def _links_page(links: QuerySet, query: QueryDict, per_page: int) -> Page:
+def _teasers_page(rows: QuerySet, query: QueryDict, per_page: int, *, article: str) -> Page:
+    """A keyset page of `rows` (archive links, or articles when `article` is "") whose items are
+    teasers: the article's fields are read in the keyset query itself, the bylines in one more.
+    """
+    id_field = f"{article}_id" if article else "id"
+    fields = [f"{article}__{name}" if article else name for name in TEASER_FIELDS]
     page = keyset_page(
-        links.only("article_id", "published_at"),
+        rows.values(*dict.fromkeys([id_field, "published_at", *fields])),
         query,
         per_page,
         time_field="published_at",
-        id_field="article_id",
+        id_field=id_field,
     )
-    page.items = teasers_in_order([link.article_id for link in page.items])
+    bylines = _bylines([row[id_field] for row in page.items])
+    page.items = [
+        Teaser(
+            row[id_field],
+            *(row[field] for field in fields),
+            author_names=tuple(bylines[row[id_field]]),
+        )
+        for row in page.items
+    ]
     return page
 
 
@@ -66,26 +76,20 @@ def topic_page(topic: Topic, query: QueryDict, per_page: int | None = None) -> P
     links = ArticleTopic.objects.filter(
         topic=topic, is_public=True, published_at__lte=timezone.now()
     )
-    return _links_page(links, query, per_page or settings.ARTICLES_PER_PAGE)
+    return _teasers_page(links, query, per_page or settings.ARTICLES_PER_PAGE, article="article")
 
 
 def author_page(author: Author, query: QueryDict, per_page: int | None = None) -> Page:
     links = ArticleAuthor.objects.filter(
         author=author, is_public=True, published_at__lte=timezone.now()
     )
-    return _links_page(links, query, per_page or settings.ARTICLES_PER_PAGE)
+    return _teasers_page(links, query, per_page or settings.ARTICLES_PER_PAGE, article="article")
 
 
 def latest_page(query: QueryDict, per_page: int | None = None) -> Page:
-    page = keyset_page(
-        Article.objects.published().only("id", "published_at"),
-        query,
-        per_page or settings.ARTICLES_PER_PAGE,
-        time_field="published_at",
-        id_field="id",
+    return _teasers_page(
+        Article.objects.published(), query, per_page or settings.ARTICLES_PER_PAGE, article=""
     )
-    page.items = teasers_in_order([article.id for article in page.items])
-    return page
 
 
 def latest_articles(limit: int) -> list[Article]:

@@ -56,7 +56,8 @@ def keyset_page(
 ) -> Page:
     """One page of `links`, newest first, from the `before` / `after` cursor in `query`.
 
-    `links` rows must have `time_field` and `id_field`; an index on (time, id) descending serves
+    `links` rows (model instances, or dicts from values()) must have `time_field` and
+    `id_field`; an index on (time, id) descending serves
     both directions.
     """
     before, after = query.get("before"), query.get("after")
@@ -98,6 +99,8 @@ def keyset_page(
             raise Http404("No such page.")
 
     def cursor_of(row: object) -> str:
+        if isinstance(row, dict):  # rows of a values() query
+            return Cursor(row[time_field], row[id_field]).encode()
         return Cursor(getattr(row, time_field), getattr(row, id_field)).encode()
 
     newer = f"after={cursor_of(rows[0])}" if has_newer and rows else None

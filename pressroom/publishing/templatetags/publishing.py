@@ -1,5 +1,6 @@
 import json
 from collections.abc import Callable, Iterable
+from html import escape
 from urllib.parse import quote
 
 from django import template
@@ -7,7 +8,6 @@ from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dates import MONTHS
-from django.utils.html import format_html, format_html_join
 from django.utils.http import RFC3986_SUBDELIMS
 from django.utils.safestring import SafeString, mark_safe
 
@@ -66,44 +66,29 @@ def slug_url_builder(view_name: str) -> Callable[[str], str]:
     return lambda slug: before + quote(slug, safe=RFC3986_SUBDELIMS + "/~:@") + after
 
 
-TEASER_HTML = """<li class="teaser">
-  <article>
-    <h{level}><a href="{url}">{title}</a></h{level}>
-    <p class="meta"><time datetime="{iso_date}">{date}</time>{byline}{outlet}</p>
-    {excerpt}
-  </article>
-</li>
-"""
-
-
 @register.simple_tag
 def teaser_items(teasers: Iterable[Teaser], heading_level: int = 2) -> SafeString:
     """The <li> of each teaser in a list page's <ul class="teasers">.
 
-    Rendered here rather than with a template per teaser: twenty {% include %}s, their
-    variable lookups and date filters were over half of a topic page's render.
+    Built here rather than with a template per teaser: twenty {% include %}s, their variable
+    lookups and date filters were over half of a topic page's render. Every value goes through
+    `escape` (what autoescaping does) before it is placed in the markup.
     """
     article_url = slug_url_builder("publishing:article-detail")
+    level = int(heading_level)
     items = []
     for teaser in teasers:
         published_at = timezone.localtime(teaser.published_at)
+        date = f"{published_at.day} {MONTHS[published_at.month]} {published_at.year}"
+        byline = ", ".join(map(escape, teaser.author_names))
         items.append(
-            format_html(
-                TEASER_HTML,
-                level=heading_level,
-                url=article_url(teaser.slug),
-                title=teaser.title,
-                iso_date=published_at.isoformat(),
-                date=f"{published_at.day} {MONTHS[published_at.month]} {published_at.year}",
-                byline=format_html(
-                    " · {}", format_html_join(", ", "{}", ((n,) for n in teaser.author_names))
-                )
-                if teaser.author_names
-                else "",
-                outlet=format_html(" · via {}", teaser.original_outlet)
-                if teaser.original_outlet
-                else "",
-                excerpt=format_html("<p>{}</p>", teaser.excerpt) if teaser.excerpt else "",
-            )
+            '<li class="teaser">\n  <article>\n'
+            f'    <h{level}><a href="{escape(article_url(teaser.slug))}">{escape(teaser.title)}</a>'
+            f"</h{level}>\n"
+            f'    <p class="meta"><time datetime="{published_at.isoformat()}">{escape(date)}</time>'
+            f"{' · ' + byline if byline else ''}"
+            f"{' · via ' + escape(teaser.original_outlet) if teaser.original_outlet else ''}</p>\n"
+            f"    {'<p>' + escape(teaser.excerpt) + '</p>' if teaser.excerpt else ''}\n"
+            "  </article>\n</li>\n"
         )
     return mark_safe("".join(items))
