@@ -1,0 +1,117 @@
+"""Generations: a token every process can read that changes whenever something changes.
+
+A cache entry filed under the current generation becomes unreachable in every process as soon
+as the generation is bumped, without knowing which entries depended on the change. The page
+cache files pages under the "pagecache" generation; the campaign banner files its figures under
+the "fundraising" one.
+
+Where a generation lives depends on the cache:
+- a per-process cache (locmem, the embedded default; dummy) cannot carry it between the
+  `pressroom serve` workers, so it is a small file in VAR_DIR that every read `stat()`s
+  (a couple of microseconds) and re-reads only when it changed;
+- a shared cache (Redis, file) keeps it next to the entries; each process re-reads it at most
+  every PAGE_CACHE_GENERATION_POLL seconds, and at once after a bump of its own.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from pathlib import Path
+
+from django.conf import settings
+from django.core.cache import cache
+
+# Caches each process has for itself: a generation has to live outside them.
+PER_PROCESS_BACKENDS = (".LocMemCache", ".DummyCache")
+
+
+class SharedCacheGeneration:
+    """A generation in a cache every process shares, polled at most every `poll_seconds`."""
+
+    def __init__(self, poll_seconds: float, key: str = "pagecache:generation") -> None:
+        self.poll_seconds = poll_seconds
+        self.key = key
+        self._value: str | None = None
+        self._read_at = 0.0
+
+    def current(self) -> str:
+        now = time.monotonic()
+        if self._value is None or now - self._read_at >= self.poll_seconds:
+            value = cache.get(self.key)
+            if value is None:
+                value = self._start()
+            self._value, self._read_at = str(value), now
+        return self._value
+
+    def bump(self) -> None:
+        try:
+            value = cache.incr(self.key)
+        except ValueError:
+            value = self._start()
+        self._value, self._read_at = str(value), time.monotonic()
+
+    def _start(self) -> int:
+        # Start from the clock, never from 1: if the key was evicted (or Redis restarted),
+        # entries filed under the old small numbers must not come back.
+        cache.add(self.key, time.time_ns() // 1000, timeout=None)
+        return cache.get(self.key) or 0
+
+
+class FileGeneration:
+    """A generation in a file every process on this machine checks with one stat().
+
+    A bump replaces the file atomically, so its inode changes and no reader sees half a write.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._signature: tuple[int, int, int] | None = None
+        self._value = "0"
+
+    def current(self) -> str:
+        try:
+            stat = os.stat(self.path)
+        except FileNotFoundError:
+            return "0"
+        signature = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+        if signature != self._signature:
+            try:
+                self._value = self.path.read_text().strip() or "0"
+            except FileNotFoundError:
+                return "0"
+            self._signature = signature
+        return self._value
+
+    def bump(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        token = f"{time.time_ns()}-{os.getpid()}-{secrets.token_hex(4)}"
+        temporary = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
+        temporary.write_text(token)
+        os.replace(temporary, self.path)
+
+
+Generation = SharedCacheGeneration | FileGeneration
+_sources: dict[tuple, Generation] = {}
+
+
+def generation(name: str, file_path: str | Path | None = None) -> Generation:
+    """The store of generation `name` that fits the configured cache.
+
+    Settings are read on every call, cheaply: this runs on every cached hit. `file_path` is where
+    a per-process cache keeps it (default: VAR_DIR/<name>-generation).
+    """
+    backend = settings.CACHES["default"]
+    if backend["BACKEND"].endswith(PER_PROCESS_BACKENDS):
+        path = Path(file_path or Path(settings.VAR_DIR) / f"{name}-generation")
+        key: tuple = ("file", str(path))
+        if (source := _sources.get(key)) is None:
+            source = _sources[key] = FileGeneration(path)
+        return source
+    key = ("shared", name, backend["BACKEND"], str(backend.get("LOCATION")))
+    if (source := _sources.get(key)) is None:
+        source = _sources[key] = SharedCacheGeneration(
+            settings.PAGE_CACHE_GENERATION_POLL, key=f"{name}:generation"
+        )
+    return source
