@@ -25,4 +25,7 @@ def site(request: HttpRequest) -> dict:
         "SITE_DESCRIPTION": settings.SITE_DESCRIPTION,
         "SITE_LANGUAGE": settings.SITE_LANGUAGE,
         "navigation_topics": navigation_topics,
+        # What base.html files its fragments (header, footer, digest signup) under: they show
+        # the featured topics, so they are rendered again once anything readers see changes.
+        "content_generation": current_generation,
     }

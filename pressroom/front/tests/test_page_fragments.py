@@ -1,0 +1,61 @@
+"""base.html keeps its header, footer and digest signup as cached fragments: a reader still sees
+a change to the featured topics on the next page, and the signup stays free of anything personal."""
+
+import pytest
+
+from pressroom.publishing import services
+from pressroom.publishing.models import Topic
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def uncached_pages(settings, tmp_path):
+    settings.PAGE_CACHE_SECONDS = 0  # every request renders: only the fragments are cached
+    settings.PAGE_CACHE_GENERATION_FILE = str(tmp_path / "generation")
+
+
+def _between(html: str, start: str, end: str) -> str:
+    return html.split(start, 1)[1].split(end, 1)[0]
+
+
+def test_a_newly_featured_topic_reaches_the_cached_header_and_signup(
+    reader_client, make_article, topic, uncached_pages, django_capture_on_commit_callbacks
+):
+    make_article()
+    before = reader_client.get("/").content.decode()
+    assert "/topics/peru/" not in _between(before, 'aria-label="Main"', "</nav>")
+
+    topic.is_featured = True
+    with django_capture_on_commit_callbacks(execute=True):
+        services.save_topic(topic)
+
+    after = reader_client.get("/topics/peru/").content.decode()
+    assert '<li><a href="/topics/peru/">Peru</a></li>' in _between(
+        after, 'aria-label="Main"', "</nav>"
+    )
+    signup = _between(after, 'class="digest-signup"', "</section>")
+    assert f'name="topics" value="{topic.pk}"> Peru' in signup
+
+
+def test_a_renamed_featured_topic_is_renamed_in_the_cached_header(
+    reader_client, make_article, uncached_pages, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        climate = services.save_topic(Topic(name="Climate", is_featured=True))
+    assert ">Climate</a>" in reader_client.get("/").content.decode()
+
+    climate.name = "Climate crisis"
+    with django_capture_on_commit_callbacks(execute=True):
+        services.save_topic(climate)
+
+    html = reader_client.get("/").content.decode()
+    assert ">Climate crisis</a>" in _between(html, 'aria-label="Main"', "</nav>")
+
+
+def test_the_cached_digest_signup_carries_no_csrf_token_or_cookie(reader_client, uncached_pages):
+    reader_client.get("/")  # fills the fragment cache
+    response = reader_client.get("/")
+    signup = _between(response.content.decode(), 'class="digest-signup"', "</section>")
+    assert "csrfmiddlewaretoken" not in signup
+    assert not response.cookies
