@@ -76,16 +76,18 @@ def teaser_items(teasers: Iterable[Teaser], heading_level: int = 2) -> SafeStrin
     """
     article_url = slug_url_builder("publishing:article-detail")
     level = int(heading_level)
+    # Month names are lazy translations, costly to evaluate: once per render, in the active language.
+    month_names = {number: escape(str(name)) for number, name in MONTHS.items()}
     items = []
     for teaser in teasers:
         published_at = timezone.localtime(teaser.published_at)
-        date = f"{published_at.day} {MONTHS[published_at.month]} {published_at.year}"
+        date = f"{published_at.day} {month_names[published_at.month]} {published_at.year}"
         byline = ", ".join(map(escape, teaser.author_names))
         items.append(
             '<li class="teaser">\n  <article>\n'
             f'    <h{level}><a href="{escape(article_url(teaser.slug))}">{escape(teaser.title)}</a>'
             f"</h{level}>\n"
-            f'    <p class="meta"><time datetime="{published_at.isoformat()}">{escape(date)}</time>'
+            f'    <p class="meta"><time datetime="{published_at.isoformat()}">{date}</time>'
             f"{' · ' + byline if byline else ''}"
             f"{' · via ' + escape(teaser.original_outlet) if teaser.original_outlet else ''}</p>\n"
             f"    {'<p>' + escape(teaser.excerpt) + '</p>' if teaser.excerpt else ''}\n"
