@@ -356,9 +356,7 @@ def generate(
                 article.original_outlet = outlet
                 article.original_url = f"{base}/{published_at:%Y/%m}/{slug}/"
             if rng.random() < 0.1:
-                article.editor_excerpt = (
-                    f"{group.capitalize()} in {place} say {issue} threatens their livelihoods."
-                )
+                article.editor_excerpt = f"{group.capitalize()} in {place} vow to keep organizing against {issue} until they are heard."
             yield article
 
     return names, people, stream()
