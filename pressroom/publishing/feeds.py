@@ -12,8 +12,33 @@ from django.utils.html import escape
 from pressroom.publishing.models import Article, Topic
 
 
+class FullTextRssFeed(Rss201rev2Feed):
+    """RSS 2.0 with each article's whole body in <content:encoded>, for readers and partner
+    outlets that republish from the feed; <description> keeps the excerpt."""
+
+    def rss_attributes(self) -> dict[str, str]:
+        return {
+            **super().rss_attributes(),
+            "xmlns:content": "http://purl.org/rss/1.0/modules/content/",
+        }
+
+    def add_item_elements(self, handler, item: dict) -> None:
+        super().add_item_elements(handler, item)
+        if item.get("content_encoded"):
+            handler.addQuickElement("content:encoded", item["content_encoded"])
+
+
+class FullTextAtomFeed(Atom1Feed):
+    """Atom with each article's whole body as <content type="html">; <summary> is the excerpt."""
+
+    def add_item_elements(self, handler, item: dict) -> None:
+        super().add_item_elements(handler, item)
+        if item.get("content_encoded"):
+            handler.addQuickElement("content", item["content_encoded"], {"type": "html"})
+
+
 class LatestArticlesFeed(Feed):
-    feed_type: type[SyndicationFeed] = Rss201rev2Feed
+    feed_type: type[SyndicationFeed] = FullTextRssFeed
     description_template = None
 
     def title(self, topic: Topic | None = None) -> str:
@@ -65,7 +90,7 @@ class LatestArticlesFeed(Feed):
 
 
 class LatestArticlesAtomFeed(LatestArticlesFeed):
-    feed_type = Atom1Feed
+    feed_type = FullTextAtomFeed
     subtitle = LatestArticlesFeed.description
 
     def feed_url(self, topic: Topic | None = None) -> str:

@@ -59,6 +59,15 @@ def test_site_atom_feed_is_valid_atom(client, stories):
     assert all(entry.author for entry in feed.entries)
 
 
+@pytest.mark.parametrize("url", ["/feed/", "/feed/atom/"])
+def test_feeds_carry_the_whole_article_for_readers_and_republishing_partners(client, stories, url):
+    _, newer, _ = stories
+    _, feed = _parse(client, url)
+    entry = next(entry for entry in feed.entries if entry.title == newer.title)
+    assert entry.content[0].value == newer.body
+    assert entry.summary == "Miners &amp; farmers march."
+
+
 def test_topic_feeds_hold_only_the_topics_articles(client, stories):
     older, newer, _chilean = stories
     _, rss = _parse(client, "/topics/peru/feed/")
