@@ -80,6 +80,7 @@ class ArticleForm(forms.ModelForm):
         }
         help_texts = {
             "slug": "Leave empty to make one from the title.",
+            "body": "Paste from anywhere: formatting is kept; scripts and tracking are removed on save.",
             "status": "Scheduled articles appear on their own at the publication time.",
             "published_at": "Publication time. Leave empty to publish now.",
         }
