@@ -3,9 +3,9 @@ import os
 from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pressroom.settings")
-application = get_wsgi_application()
+django_application = get_wsgi_application()
 
 # Stored public pages go out before Django builds a request (pressroom/lib/pagecache/wsgi.py).
 from pressroom.lib.pagecache import PageCacheApplication  # noqa: E402
 
-application = PageCacheApplication(application)
+application = PageCacheApplication(django_application)

@@ -9,6 +9,7 @@ ORM would for the backend in use.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from django.db import connection
 from django.db.models import Field, Model
@@ -34,7 +35,7 @@ def insert_rows(model: type[Model], names: Sequence[str], rows: Iterable[Sequenc
             adapted[key] = concrete[index].get_db_prep_save(value, connection)
         return adapted[key]
 
-    prepared = []
+    prepared: list[list[Any]] = []
     for row in rows:
         if len(row) != len(concrete):
             raise ValueError(f"expected {len(concrete)} values, got {len(row)}")

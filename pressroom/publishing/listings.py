@@ -63,9 +63,9 @@ def _teasers_page(rows: QuerySet, query: QueryDict, per_page: int, *, article: s
     bylines = _bylines([row[id_field] for row in page.items])
     page.items = [
         Teaser(
-            row[id_field],
-            *(row[field] for field in fields),
+            id=row[id_field],
             author_names=tuple(bylines[row[id_field]]),
+            **{name: row[field] for name, field in zip(TEASER_FIELDS, fields, strict=True)},
         )
         for row in page.items
     ]

@@ -12,10 +12,12 @@ import logging
 import math
 import time
 from collections.abc import Callable
+from typing import TypeGuard
 
 from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.middleware.gzip import GZipMiddleware
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
@@ -50,11 +52,11 @@ MIN_COMPRESS_BYTES = 200
 
 
 class PageCacheMiddleware:
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
         self.get_response = get_response
         self.gzip = GZipMiddleware(get_response)
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
         meta = request.META
         if request.path_info.startswith(settings.STATIC_URL):
             return self.get_response(request)  # WhiteNoise: hashed files, already compressed
@@ -66,7 +68,7 @@ class PageCacheMiddleware:
             return as_http_response(*found.page.answer(meta, "hit"))
 
         response = self.get_response(request)
-        if not is_shareable(request, response):
+        if not is_shareable(response, request):
             return self.gzip.process_response(request, response)
 
         page = make_page(response, found.encoding, float(settings.PAGE_CACHE_SECONDS))
@@ -97,7 +99,9 @@ class PageCacheMiddleware:
             logger.warning("page cache: lookup failed; serving fresh", exc_info=True)
             return Lookup("", "", "", None)
 
-    def private_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+    def private_response(
+        self, request: HttpRequest, response: HttpResponseBase
+    ) -> HttpResponseBase:
         """Editors and anyone with a session: fresh every time, never kept by a shared cache."""
         if request.method in ("GET", "HEAD") and not response.has_header("Cache-Control"):
             response["Cache-Control"] = "private, no-cache"
@@ -106,7 +110,7 @@ class PageCacheMiddleware:
         return response
 
 
-def is_shareable(request: HttpRequest, response: HttpResponse) -> bool:
+def is_shareable(response: HttpResponseBase, request: HttpRequest) -> TypeGuard[HttpResponse]:
     """Nothing in the response is personal: a 200 with no cookie, no private/no-store/no-cache,
     no CSRF token rendered, and no Vary that would make readers' pages differ."""
     if response.status_code != 200 or response.streaming or response.cookies:
