@@ -8,7 +8,7 @@ DEMO_ARTICLES ?= 400
 # `make run` is a local demo: generate a development secret into var/ unless SECRET_KEY is set.
 export PRESSROOM_DEV_SECRET ?= 1
 
-.PHONY: run test test-fast lint format bench lock install clean worker
+.PHONY: run test lint typecheck format bench lock install clean worker
 
 install: $(VENV)/.installed
 
@@ -38,6 +38,9 @@ test: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy pressroom
 
 format: install
 	$(BIN)/ruff check --fix .
