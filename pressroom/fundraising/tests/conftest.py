@@ -378,6 +378,19 @@ def new_id(prefix: str) -> str:
     return f"{prefix}_{secrets.token_hex(12)}"
 
 
+def monthly_gift_started(subscription: str, invoice: str | None = None) -> dict:
+    """The checkout.session.completed event of a reader who starts giving 10.00 a month."""
+    return event(
+        "checkout.session.completed",
+        checkout_completed(
+            amount_total=1000,
+            mode="subscription",
+            subscription=subscription,
+            invoice=invoice or new_id("in"),
+        ),
+    )
+
+
 @pytest.fixture
 def post_event(client, django_capture_on_commit_callbacks):
     """Deliver an event to the webhook as Stripe does: raw JSON body, Stripe-Signature header.

@@ -16,7 +16,13 @@ from django.utils import timezone
 from pressroom.fundraising import services
 from pressroom.fundraising.models import Donation, Donor, RecurringDonation
 from pressroom.fundraising.receipts import PORTAL_SALT, portal_token
-from pressroom.fundraising.tests.conftest import checkout_completed, event, invoice_paid, new_id
+from pressroom.fundraising.tests.conftest import (
+    checkout_completed,
+    event,
+    invoice_paid,
+    monthly_gift_started,
+    new_id,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -100,17 +106,7 @@ def test_monthly_donor_sees_gifts_and_cancels_through_the_signed_link(
     client, campaign, post_event, fake_stripe, smtp_server
 ):
     subscription = new_id("sub")
-    post_event(
-        event(
-            "checkout.session.completed",
-            checkout_completed(
-                amount_total=1000,
-                mode="subscription",
-                subscription=subscription,
-                invoice=new_id("in"),
-            ),
-        )
-    )
+    post_event(monthly_gift_started(subscription))
     run_worker()
     [receipt] = smtp_server.to("dana@example.org")
     path = portal_path(receipt)
@@ -136,17 +132,7 @@ def test_monthly_donor_sees_gifts_and_cancels_through_the_signed_link(
 
 def test_cancel_fails_cleanly_when_stripe_is_down(client, campaign, post_event, fake_stripe):
     subscription = new_id("sub")
-    post_event(
-        event(
-            "checkout.session.completed",
-            checkout_completed(
-                amount_total=1000,
-                mode="subscription",
-                subscription=subscription,
-                invoice=new_id("in"),
-            ),
-        )
-    )
+    post_event(monthly_gift_started(subscription))
     fake_stripe.fail_with = 500
     recurring = RecurringDonation.objects.get()
     token = portal_token(recurring.donor)
@@ -173,17 +159,7 @@ def test_forged_or_foreign_portal_links_show_nothing(client, campaign, post_even
 
     other = Donor.objects.create(email="mallory@example.org")
     subscription = new_id("sub")
-    post_event(
-        event(
-            "checkout.session.completed",
-            checkout_completed(
-                amount_total=1000,
-                mode="subscription",
-                subscription=subscription,
-                invoice=new_id("in"),
-            ),
-        )
-    )
+    post_event(monthly_gift_started(subscription))
     recurring = RecurringDonation.objects.get()
     response = client.post(f"/donate/portal/{portal_token(other)}/cancel/{recurring.pk}/")
     assert response.status_code == 404

@@ -14,6 +14,7 @@ from pressroom.fundraising.tests.conftest import (
     event,
     invoice_paid,
     invoice_payment_paid,
+    monthly_gift_started,
     new_id,
     sign,
     subscription_deleted,
@@ -158,17 +159,7 @@ def test_monthly_gift_first_payment_counts_once_whichever_event_comes_first(
             ),
         )
     )
-    post_event(
-        event(
-            "checkout.session.completed",
-            checkout_completed(
-                amount_total=1000,
-                mode="subscription",
-                subscription=subscription,
-                invoice=first_invoice,
-            ),
-        )
-    )
+    post_event(monthly_gift_started(subscription, first_invoice))
     donation = Donation.objects.get()
     assert donation.frequency == "monthly"
     assert donation.campaign == campaign
@@ -183,17 +174,7 @@ def test_each_monthly_payment_is_a_donation_from_the_same_donor(
     client, campaign, post_event, stripe_keys
 ):
     subscription, first_invoice = new_id("sub"), new_id("in")
-    post_event(
-        event(
-            "checkout.session.completed",
-            checkout_completed(
-                amount_total=1000,
-                mode="subscription",
-                subscription=subscription,
-                invoice=first_invoice,
-            ),
-        )
-    )
+    post_event(monthly_gift_started(subscription, first_invoice))
     post_event(
         event(
             "invoice.paid",
@@ -302,17 +283,7 @@ def test_cancelled_subscription_stops_the_monthly_gift_but_keeps_its_payments(
     client, campaign, post_event, stripe_keys
 ):
     subscription = new_id("sub")
-    post_event(
-        event(
-            "checkout.session.completed",
-            checkout_completed(
-                amount_total=1000,
-                mode="subscription",
-                subscription=subscription,
-                invoice=new_id("in"),
-            ),
-        )
-    )
+    post_event(monthly_gift_started(subscription))
     post_event(
         event("customer.subscription.deleted", subscription_deleted(subscription=subscription))
     )
@@ -335,17 +306,7 @@ def test_subscription_end_before_its_checkout_leaves_the_gift_cancelled(
     post_event(
         event("customer.subscription.deleted", subscription_deleted(subscription=subscription))
     )
-    post_event(
-        event(
-            "checkout.session.completed",
-            checkout_completed(
-                amount_total=1000,
-                mode="subscription",
-                subscription=subscription,
-                invoice=invoice,
-            ),
-        )
-    )
+    post_event(monthly_gift_started(subscription, invoice))
     assert RecurringDonation.objects.get().status == RecurringDonation.Status.CANCELLED
     assert Donation.objects.count() == 1
 
