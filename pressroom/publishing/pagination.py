@@ -6,11 +6,12 @@ an offset, so page 500 of a topic reads as few rows as page 1 and no request cou
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
-from django.db.models import Q, QuerySet
-from django.http import Http404, QueryDict
+from django.http import Http404
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -40,9 +41,19 @@ class Cursor:
         return cls(published_at, article_id)
 
 
+class Keyed(Protocol):
+    """A row of a keyset list: where it sits in the (published_at, id) order."""
+
+    @property
+    def published_at(self) -> datetime: ...
+
+    @property
+    def id(self) -> int: ...
+
+
 @dataclass
-class Page:
-    items: list
+class Page[Row: Keyed]:
+    items: list[Row]
     newer: str | None  # query string of the page of newer items, or None on the first page
     older: str | None  # query string of the page of older items, or None on the last page
 
@@ -51,58 +62,37 @@ class Page:
         return self.newer is None
 
 
-def keyset_page(
-    links: QuerySet, query: QueryDict, per_page: int, *, time_field: str, id_field: str
-) -> Page:
-    """One page of `links`, newest first, from the `before` / `after` cursor in `query`.
+def keyset_page[Row: Keyed](
+    read: Callable[[Cursor | None, bool, int], list[Row]],
+    query: Mapping[str, str],
+    per_page: int,
+) -> Page[Row]:
+    """One page of a list, newest first, from the `before` / `after` cursor in `query`.
 
-    `links` rows (model instances, or dicts from values()) must have `time_field` and
-    `id_field`; an index on (time, id) descending serves
-    both directions.
+    `read(cursor, newer, limit)` returns at most `limit` rows next to `cursor` (from the newest
+    when it is None): older rows newest first, or with newer=True newer rows oldest first.
     """
     before, after = query.get("before"), query.get("after")
     if before and after:
         raise Http404("No such page.")
-    newest_first = links.order_by(f"-{time_field}", f"-{id_field}")
-    rows: list = []
+    rows: list[Row] = []
     has_newer = False
+    has_older = True
     if after:
-        cursor = Cursor.decode(after)
-        newer_than = Q(**{f"{time_field}__gt": cursor.published_at}) | Q(
-            **{time_field: cursor.published_at, f"{id_field}__gt": cursor.id}
-        )
-        at_or_after = Q(**{f"{time_field}__gte": cursor.published_at})  # see older_than below
-        rows = list(
-            links.filter(at_or_after, newer_than).order_by(time_field, id_field)[: per_page + 1]
-        )
+        rows = read(Cursor.decode(after), True, per_page + 1)
         has_newer = len(rows) > per_page
-        rows = list(reversed(rows[:per_page]))
-        has_older = True
+        rows = rows[:per_page][::-1]
         if not rows:
             raise Http404("No such page.")
     if not has_newer:
         # The first page, or a walk back to the start: show a full first page.
-        if before:
-            cursor = Cursor.decode(before)
-            older_than = Q(**{f"{time_field}__lt": cursor.published_at}) | Q(
-                **{time_field: cursor.published_at, f"{id_field}__lt": cursor.id}
-            )
-            # The redundant bound lets the index range start at the cursor: databases do not
-            # derive one from the OR, and would walk every newer entry (O(depth)) to get there.
-            at_or_before = Q(**{f"{time_field}__lte": cursor.published_at})
-            newest_first = newest_first.filter(at_or_before, older_than)
-        rows = list(newest_first[: per_page + 1])
+        rows = read(Cursor.decode(before) if before else None, False, per_page + 1)
         has_older = len(rows) > per_page
         rows = rows[:per_page]
         has_newer = bool(before)
         if before and not rows:
             raise Http404("No such page.")
 
-    def cursor_of(row: object) -> str:
-        if isinstance(row, dict):  # rows of a values() query
-            return Cursor(row[time_field], row[id_field]).encode()
-        return Cursor(getattr(row, time_field), getattr(row, id_field)).encode()
-
-    newer = f"after={cursor_of(rows[0])}" if has_newer and rows else None
-    older = f"before={cursor_of(rows[-1])}" if has_older and rows else None
-    return Page(items=rows, newer=newer, older=older)
+    newer = f"after={Cursor(rows[0].published_at, rows[0].id).encode()}" if has_newer else None
+    older = f"before={Cursor(rows[-1].published_at, rows[-1].id).encode()}" if has_older else None
+    return Page(items=rows, newer=newer if rows else None, older=older if rows else None)

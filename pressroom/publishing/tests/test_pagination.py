@@ -8,6 +8,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from pressroom.publishing import listings, services
+from pressroom.publishing.models import Article, Author, Topic
 from pressroom.publishing.pagination import Cursor
 
 pytestmark = pytest.mark.django_db
@@ -145,3 +147,30 @@ def test_twenty_articles_a_page_by_default(client, make_article, settings):
     assert len(_teaser_titles(first)) == 20
     second = client.get("/topics/peru/" + _pager_link(first, "next")).content.decode()
     assert _teaser_titles(second) == ["Story 00"]
+
+
+def test_list_pages_show_exactly_what_the_published_queryset_holds(make_article, topic, author):
+    """The archive reads are written as SQL for speed; they must agree with the QuerySets that
+    define what readers may see (scheduled articles whose time has come included)."""
+    other_topic = services.save_topic(Topic(name="Chile"))
+    other_author = services.save_author(Author(name="Rosa Mamani"))
+    now = timezone.now()
+    make_article(title="Published", published_at=now - timedelta(hours=3))
+    make_article(title="Scheduled, time come", status="scheduled", published_at=now - timedelta(1))
+    make_article(title="Scheduled, to come", status="scheduled", published_at=now + timedelta(1))
+    make_article(title="Draft", status="draft")
+    make_article(title="Elsewhere", topics=[other_topic], authors=[other_author])
+    services.unpublish_article(make_article(title="Unpublished"))
+
+    def titles(page) -> list[str]:
+        return [teaser.title for teaser in page.items]
+
+    published = Article.objects.published().newest_first()
+    assert titles(listings.latest_page({})) == [article.title for article in published]
+    assert titles(listings.topic_page(topic, {})) == [
+        article.title for article in published.for_topic(topic)
+    ]
+    assert titles(listings.author_page(author, {})) == [
+        article.title for article in published.by_author(author)
+    ]
+    assert titles(listings.topic_page(topic, {})) == ["Published", "Scheduled, time come"]
