@@ -10,7 +10,6 @@ admin.site.site_title = f"{settings.SITE_NAME} newsroom"
 admin.site.index_title = "Newsroom"
 
 urlpatterns = [
-    path("admin/", admin.site.urls),
     # An index of per-section sitemaps, each paginated (?p=2, ...), so no article is left out.
     path(
         "sitemap.xml",
@@ -24,11 +23,13 @@ urlpatterns = [
         {"sitemaps": SITEMAPS},
         name="sitemap-section",
     ),
+    # Publishing first: its pages are most of the traffic, and URLs are tried in order.
+    path("", include("pressroom.publishing.urls")),
     path("", include("pressroom.newsletter.urls")),
     path("", include("pressroom.fundraising.urls")),
     path("", include("pressroom.search.urls")),
-    path("", include("pressroom.publishing.urls")),
     path("", include("pressroom.front.urls")),
+    path("admin/", admin.site.urls),
 ]
 
 handler404 = "pressroom.front.views.page_not_found"

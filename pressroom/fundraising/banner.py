@@ -9,11 +9,12 @@ page cache for at most PAGE_CACHE_SECONDS (a minute): that is how stale figures 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 
 from django.core.cache import cache
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
@@ -46,6 +47,9 @@ class CampaignBanner:
     donor_count: int
     ends_at: datetime
     donate_path: str
+    # The page banner's markup, rendered once with the figures: every public page shows it, and
+    # its template cost a sixth of an uncached render.
+    page_html: str = ""
 
     @property
     def raised_display(self) -> str:
@@ -79,7 +83,7 @@ def _load() -> CampaignBanner | str:
     if campaign is None:
         return _NO_CAMPAIGN
     totals = campaign.totals()
-    return CampaignBanner(
+    banner = CampaignBanner(
         slug=campaign.slug,
         heading=campaign.heading,
         message=campaign.message,
@@ -89,6 +93,9 @@ def _load() -> CampaignBanner | str:
         donor_count=totals.donor_count,
         ends_at=campaign.ends_at,
         donate_path=reverse("fundraising:donate-campaign", kwargs={"slug": campaign.slug}),
+    )
+    return replace(
+        banner, page_html=render_to_string("fundraising/_banner.html", {"banner": banner})
     )
 
 

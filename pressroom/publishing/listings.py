@@ -10,6 +10,7 @@ through QuerySets.
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -17,11 +18,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connection
+from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
+from pressroom.lib.pagecache import current_generation
 from pressroom.publishing.models import Article, Author, Topic
 from pressroom.publishing.pagination import Cursor, Page, keyset_page
+
+OWNER_CACHE_SECONDS = 300
 
 
 @dataclass(slots=True)
@@ -163,6 +169,26 @@ def latest_page(query: Mapping[str, str], per_page: int | None = None) -> Page[T
 
 def latest_articles(limit: int) -> list[Article]:
     return list(Article.objects.published().newest_first().for_listing()[:limit])
+
+
+def topic_or_404(slug: str) -> Topic:
+    return _cached_by_slug(Topic, slug)
+
+
+def author_or_404(slug: str) -> Author:
+    return _cached_by_slug(Author, slug)
+
+
+def _cached_by_slug[Owner: (Topic, Author)](model: type[Owner], slug: str) -> Owner:
+    """The topic or author whose archive is asked for, cached until content changes: the lookup
+    cost an archive page a tenth of its render. Unknown slugs are not cached (they are a 404)."""
+    digest = hashlib.blake2b(slug.encode(), digest_size=16).hexdigest()
+    key = f"publishing:{model._meta.model_name}:{current_generation()}:{digest}"
+    found = cache.get(key)
+    if found is None:
+        found = get_object_or_404(model, slug=slug)
+        cache.set(key, found, timeout=OWNER_CACHE_SECONDS)
+    return found
 
 
 def featured_topics(limit: int = 8) -> list[Topic]:

@@ -3,9 +3,10 @@ from __future__ import annotations
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
 
 from pressroom.publishing import listings
-from pressroom.publishing.models import Article, Author, Topic
+from pressroom.publishing.models import Article, Topic
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -41,13 +42,18 @@ def topic_list(request: HttpRequest) -> HttpResponse:
 
 
 def topic_detail(request: HttpRequest, slug: str) -> HttpResponse:
-    topic = get_object_or_404(Topic, slug=slug)
+    topic = listings.topic_or_404(slug)
     page = listings.topic_page(topic, request.GET)
-    return render(request, "publishing/topic_detail.html", {"topic": topic, "page": page})
+    feed_url = reverse("publishing:topic-feed", kwargs={"slug": topic.slug})
+    return render(
+        request,
+        "publishing/topic_detail.html",
+        {"topic": topic, "page": page, "topic_feed_url": feed_url},
+    )
 
 
 def author_detail(request: HttpRequest, slug: str) -> HttpResponse:
-    author = get_object_or_404(Author, slug=slug)
+    author = listings.author_or_404(slug)
     page = listings.author_page(author, request.GET)
     return render(request, "publishing/author_detail.html", {"author": author, "page": page})
 

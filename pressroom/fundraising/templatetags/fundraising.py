@@ -22,7 +22,7 @@ def campaign_banner(context: template.Context) -> SafeString:
     banner = current_campaign_banner()
     if banner is None:
         return mark_safe("")
-    return mark_safe(render_to_string("fundraising/_banner.html", {"banner": banner}))
+    return mark_safe(banner.page_html)
 
 
 @register.simple_tag(takes_context=True)

@@ -1,3 +1,4 @@
+import functools
 import json
 from collections.abc import Callable, Iterable
 from html import escape
@@ -5,8 +6,8 @@ from urllib.parse import quote
 
 from django import template
 from django.conf import settings
-from django.urls import reverse
-from django.utils import timezone
+from django.urls import get_script_prefix, get_urlconf, reverse
+from django.utils import timezone, translation
 from django.utils.dates import MONTHS
 from django.utils.http import RFC3986_SUBDELIMS
 from django.utils.safestring import SafeString, mark_safe
@@ -58,12 +59,28 @@ _SLUG_PLACEHOLDER = "slug-placeholder"
 
 def slug_url_builder(view_name: str) -> Callable[[str], str]:
     """What `reverse(view_name, kwargs={"slug": slug})` returns, for many slugs at the cost of
-    one reverse(): a list page would otherwise spend a tenth of its render resolving URLs."""
+    one reverse() per process: a list page would otherwise spend a tenth of its render
+    resolving URLs."""
+    before, after = _slug_url_parts(view_name, get_script_prefix(), get_urlconf())
+    # reverse() quotes the path with these characters left alone; do as it does.
+    return lambda slug: before + quote(slug, safe=RFC3986_SUBDELIMS + "/~:@") + after
+
+
+@functools.lru_cache(maxsize=64)
+def _slug_url_parts(view_name: str, script_prefix: str, urlconf: str | None) -> tuple[str, str]:
+    """The URL of `view_name` before and after its slug (for the prefix and urlconf given,
+    which reverse() reads from the request being answered)."""
     before, _, after = reverse(view_name, kwargs={"slug": _SLUG_PLACEHOLDER}).partition(
         _SLUG_PLACEHOLDER
     )
-    # reverse() quotes the path with these characters left alone; do as it does.
-    return lambda slug: before + quote(slug, safe=RFC3986_SUBDELIMS + "/~:@") + after
+    return before, after
+
+
+@functools.lru_cache(maxsize=16)
+def _month_names(language: str | None) -> dict[int, str]:
+    """Month names, escaped, in `language` (the active one): lazy translations are costly to
+    evaluate, twenty times a page."""
+    return {number: escape(str(name)) for number, name in MONTHS.items()}
 
 
 @register.simple_tag
@@ -76,11 +93,11 @@ def teaser_items(teasers: Iterable[Teaser], heading_level: int = 2) -> SafeStrin
     """
     article_url = slug_url_builder("publishing:article-detail")
     level = int(heading_level)
-    # Month names are lazy translations, costly to evaluate: once per render, in the active language.
-    month_names = {number: escape(str(name)) for number, name in MONTHS.items()}
+    month_names = _month_names(translation.get_language())
+    zone = timezone.get_current_timezone()
     items = []
     for teaser in teasers:
-        published_at = timezone.localtime(teaser.published_at)
+        published_at = teaser.published_at.astimezone(zone)
         date = f"{published_at.day} {month_names[published_at.month]} {published_at.year}"
         byline = ", ".join(map(escape, teaser.author_names))
         items.append(
