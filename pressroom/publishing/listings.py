@@ -51,7 +51,7 @@ class Archive:
     and Article)."""
 
     source: str
-    public: str  # conditions; %s placeholders are filled by `read`'s `params`, then the time now
+    public: str  # conditions; their %s placeholders are filled by `read`'s `params`
     time: str
     id: str
 
@@ -60,18 +60,23 @@ class Archive:
     ) -> list[Teaser]:
         """`limit` teasers next to `cursor`, as pagination.keyset_page asks for them."""
         adapt = connection.ops.adapt_datetimefield_value
-        arguments: list[Any] = [*params, adapt(timezone.now())]
-        where = self.public
+        # The index range is bounded by `time <= latest` and, for newer pages, `time >= cursor`.
+        # Older pages take the earlier of now and the cursor as their one upper bound: with two
+        # (`time <= now AND time <= cursor`) SQLite cannot tell which parameter is tighter and
+        # would walk every newer row to reach a deep page. The OR gives no bound at all.
+        latest = timezone.now()
+        if cursor is not None and not newer:
+            latest = min(latest, cursor.published_at)
+        where = f"{self.public} AND {self.time} <= %s"
+        arguments: list[Any] = [*params, adapt(latest)]
         if cursor is not None:
-            past, at_or_past = (">", ">=") if newer else ("<", "<=")
-            # The redundant `time <= cursor` lets the index range start at the cursor: databases
-            # do not derive a bound from the OR, and would walk every newer row to get there.
-            where += (
-                f" AND {self.time} {at_or_past} %s"
-                f" AND ({self.time} {past} %s OR ({self.time} = %s AND {self.id} {past} %s))"
-            )
             at = adapt(cursor.published_at)
-            arguments += [at, at, at, cursor.id]
+            past = ">" if newer else "<"
+            if newer:
+                where += f" AND {self.time} >= %s"
+                arguments.append(at)
+            where += f" AND ({self.time} {past} %s OR ({self.time} = %s AND {self.id} {past} %s))"
+            arguments += [at, at, cursor.id]
         order = "ASC" if newer else "DESC"
         # Only the constants above and the keywords of this method go into the text: every
         # value is a parameter.
@@ -97,21 +102,21 @@ def _aware(value: datetime) -> datetime:
 TOPIC_ARCHIVE = Archive(
     source="publishing_articletopic link"
     " INNER JOIN publishing_article article ON article.id = link.article_id",
-    public="link.topic_id = %s AND link.is_public = %s AND link.published_at <= %s",
+    public="link.topic_id = %s AND link.is_public = %s",
     time="link.published_at",
     id="link.article_id",
 )
 AUTHOR_ARCHIVE = Archive(
     source="publishing_articleauthor link"
     " INNER JOIN publishing_article article ON article.id = link.article_id",
-    public="link.author_id = %s AND link.is_public = %s AND link.published_at <= %s",
+    public="link.author_id = %s AND link.is_public = %s",
     time="link.published_at",
     id="link.article_id",
 )
 LATEST = Archive(
     source="publishing_article article",
-    # Article.objects.published(), as SQL.
-    public="article.status IN (%s, %s) AND article.published_at <= %s",
+    # Article.objects.published(), as SQL (with `time <= now` added by `read`).
+    public="article.status IN (%s, %s)",
     time="article.published_at",
     id="article.id",
 )
