@@ -19,13 +19,16 @@ def _fresh_cache():
     """Each test starts with an empty cache, as a freshly started server would."""
     from django.core.cache import cache
 
+    from pressroom.lib.generations import forget_memos
     from pressroom.lib.pagecache.pages import forget_memory
 
     cache.clear()
     forget_memory()
+    forget_memos()
     yield
     cache.clear()
     forget_memory()
+    forget_memos()
 
 
 @pytest.fixture

@@ -5,7 +5,5 @@ class FrontConfig(AppConfig):
     name = "pressroom.front"
 
     def ready(self) -> None:
-        from pressroom.front import signals  # noqa: F401
-
         # Connects the page cache to content_changed in every process (web, worker, commands).
         from pressroom.lib import pagecache  # noqa: F401

@@ -1,21 +1,17 @@
 from django.conf import settings
-from django.core.cache import cache
 from django.http import HttpRequest
 
+from pressroom.lib.generations import GenerationMemo
 from pressroom.lib.pagecache import current_generation
 from pressroom.publishing.listings import featured_topics
 from pressroom.publishing.models import Topic
 
-NAVIGATION_CACHE_KEY = "front:navigation-topics"
+_navigation: GenerationMemo[list[Topic]] = GenerationMemo(current_generation, max_entries=1)
 
 
 def navigation_topics() -> list[Topic]:
-    """The featured topics shown in the header, cached until content changes."""
-    # Filed under the content generation: with per-process caches (locmem), the deletion in
-    # front.signals only reaches the process that saved, the generation reaches them all.
-    key = f"{NAVIGATION_CACHE_KEY}:{current_generation()}"
-    topics = cache.get_or_set(key, featured_topics, timeout=300)
-    return topics or []
+    """The featured topics shown in the header, read again once content changes."""
+    return _navigation.get_or_set("featured", featured_topics)
 
 
 def site(request: HttpRequest) -> dict:
@@ -25,7 +21,4 @@ def site(request: HttpRequest) -> dict:
         "SITE_DESCRIPTION": settings.SITE_DESCRIPTION,
         "SITE_LANGUAGE": settings.SITE_LANGUAGE,
         "navigation_topics": navigation_topics,
-        # What base.html files its fragments (header, footer, digest signup) under: they show
-        # the featured topics, so they are rendered again once anything readers see changes.
-        "content_generation": current_generation,
     }

@@ -1,10 +1,10 @@
-"""The running campaign as pages and emails show it, cached briefly.
+"""The running campaign as pages and emails show it, kept briefly in each process.
 
-Every public page carries the banner, so the campaign and its totals are cached for
-BANNER_CACHE_SECONDS: most renders cost no query. Whenever a donation or campaign changes the
-cached figures are dropped at once, in every process, by bumping the "fundraising" generation
-they are filed under (pressroom/lib/generations.py). A page rendered after a change therefore shows it, and pages sit in the anonymous
-page cache for at most PAGE_CACHE_SECONDS (a minute): that is how stale figures can be.
+Every public page carries the banner, so each process keeps the campaign, its totals and the
+banner's markup for BANNER_CACHE_SECONDS: most renders cost no query. A donation or a campaign
+change bumps the "fundraising" generation (pressroom/lib/generations.py), which drops them in
+every process at once. A page rendered after a change therefore shows it, and pages sit in the
+anonymous page cache for at most PAGE_CACHE_SECONDS (a minute): that is how stale figures can be.
 """
 
 from __future__ import annotations
@@ -13,17 +13,15 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 
-from django.core.cache import cache
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
 from pressroom.fundraising.models import Campaign
 from pressroom.fundraising.money import format_amount, normalize_amount
-from pressroom.lib.generations import generation
+from pressroom.lib.generations import GenerationMemo, generation
 
 BANNER_CACHE_SECONDS = 10
-CACHE_KEY = "fundraising:current-campaign:{version}"
 _NO_CAMPAIGN = "none"
 
 
@@ -99,9 +97,13 @@ def _load() -> CampaignBanner | str:
     )
 
 
+_banners: GenerationMemo[CampaignBanner | str] = GenerationMemo(
+    figures_version, max_age=BANNER_CACHE_SECONDS, max_entries=1
+)
+
+
 def current_campaign_banner() -> CampaignBanner | None:
-    key = CACHE_KEY.format(version=figures_version())
-    value = cache.get_or_set(key, _load, timeout=BANNER_CACHE_SECONDS)
+    value = _banners.get_or_set("current", _load)
     if not isinstance(value, CampaignBanner) or value.ends_at <= timezone.now():
         return None
     return value

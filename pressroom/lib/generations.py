@@ -18,6 +18,8 @@ from __future__ import annotations
 import os
 import secrets
 import time
+import weakref
+from collections.abc import Callable, Hashable
 from pathlib import Path
 
 from django.conf import settings
@@ -104,14 +106,67 @@ def generation(name: str, file_path: str | Path | None = None) -> Generation:
     """
     backend = settings.CACHES["default"]
     if backend["BACKEND"].endswith(PER_PROCESS_BACKENDS):
-        path = Path(file_path or Path(settings.VAR_DIR) / f"{name}-generation")
-        key: tuple = ("file", str(path))
+        key: tuple = ("file", name, file_path, settings.VAR_DIR)
         if (source := _sources.get(key)) is None:
+            path = Path(file_path or Path(settings.VAR_DIR) / f"{name}-generation")
             source = _sources[key] = FileGeneration(path)
         return source
-    key = ("shared", name, backend["BACKEND"], str(backend.get("LOCATION")))
+    key = ("shared", name, backend["BACKEND"], backend.get("LOCATION"))
     if (source := _sources.get(key)) is None:
         source = _sources[key] = SharedCacheGeneration(
             settings.PAGE_CACHE_GENERATION_POLL, key=f"{name}:generation"
         )
     return source
+
+
+_memos: weakref.WeakSet[GenerationMemo] = weakref.WeakSet()
+
+
+class GenerationMemo[Value]:
+    """Values worked out from content, kept in this process while a generation stays the same.
+
+    For what nearly every render needs (the header's markup, the topic of an archive page, the
+    campaign banner), this is cheaper than the cache: no key hashing, no pickling and, with
+    Redis, no round trip. Each process works a value out once per generation (and, with
+    `max_age`, again once it is that many seconds old). Entries are few and small;
+    `max_entries` bounds them, dropping the oldest.
+    """
+
+    def __init__(
+        self,
+        current_generation: Callable[[], str],
+        *,
+        max_age: float | None = None,
+        max_entries: int = 1024,
+    ) -> None:
+        self._current_generation = current_generation
+        self._max_age = max_age
+        self._max_entries = max_entries
+        self._generation: str | None = None
+        self._entries: dict[Hashable, tuple[float, Value]] = {}
+        _memos.add(self)
+
+    def get_or_set(self, key: Hashable, work_out: Callable[[], Value]) -> Value:
+        current = self._current_generation()
+        if current != self._generation:
+            # A new dict, not clear(): a thread still reading the old one is not disturbed.
+            self._entries, self._generation = {}, current
+        now = time.monotonic()
+        entry = self._entries.get(key)
+        if entry is not None and (self._max_age is None or now - entry[0] < self._max_age):
+            return entry[1]
+        value = work_out()
+        entries = self._entries
+        if len(entries) >= self._max_entries:
+            entries.pop(next(iter(entries)), None)
+        entries[key] = (now, value)
+        return value
+
+    def clear(self) -> None:
+        self._entries, self._generation = {}, None
+
+
+def forget_memos() -> None:
+    """Drop every memo's values in this process (tests do, between tests)."""
+    for memo in list(_memos):
+        memo.clear()

@@ -10,7 +10,6 @@ through QuerySets.
 
 from __future__ import annotations
 
-import hashlib
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -18,16 +17,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import connection
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
+from pressroom.lib.generations import GenerationMemo
 from pressroom.lib.pagecache import current_generation
 from pressroom.publishing.models import Article, Author, Topic
 from pressroom.publishing.pagination import Cursor, Page, keyset_page
-
-OWNER_CACHE_SECONDS = 300
 
 
 @dataclass(slots=True)
@@ -184,16 +181,15 @@ def author_or_404(slug: str) -> Author:
     return _cached_by_slug(Author, slug)
 
 
+_owners: GenerationMemo[Topic | Author] = GenerationMemo(current_generation, max_entries=2048)
+
+
 def _cached_by_slug[Owner: (Topic, Author)](model: type[Owner], slug: str) -> Owner:
-    """The topic or author whose archive is asked for, cached until content changes: the lookup
-    cost an archive page a tenth of its render. Unknown slugs are not cached (they are a 404)."""
-    digest = hashlib.blake2b(slug.encode(), digest_size=16).hexdigest()
-    key = f"publishing:{model._meta.model_name}:{current_generation()}:{digest}"
-    found = cache.get(key)
-    if found is None:
-        found = get_object_or_404(model, slug=slug)
-        cache.set(key, found, timeout=OWNER_CACHE_SECONDS)
-    return found
+    """The topic or author whose archive is asked for, kept until content changes: the lookup
+    cost an archive page a tenth of its render. Unknown slugs raise Http404 and are not kept."""
+    owner = _owners.get_or_set((model, slug), lambda: get_object_or_404(model, slug=slug))
+    assert isinstance(owner, model)
+    return owner
 
 
 def featured_topics(limit: int = 8) -> list[Topic]:

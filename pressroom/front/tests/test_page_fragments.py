@@ -59,3 +59,25 @@ def test_the_cached_digest_signup_carries_no_csrf_token_or_cookie(reader_client,
     signup = _between(response.content.decode(), 'class="digest-signup"', "</section>")
     assert "csrfmiddlewaretoken" not in signup
     assert not response.cookies
+
+
+def test_a_renamed_topic_is_renamed_on_its_archive_page_at_once(
+    reader_client, make_article, topic, uncached_pages, django_capture_on_commit_callbacks
+):
+    """Archive pages keep their topic in each process until content changes."""
+    make_article()
+    assert "<h1>Peru</h1>" in reader_client.get("/topics/peru/").content.decode()
+
+    topic.name = "Perú"
+    with django_capture_on_commit_callbacks(execute=True):
+        services.save_topic(topic)
+
+    assert "<h1>Perú</h1>" in reader_client.get("/topics/peru/").content.decode()
+
+
+def test_a_fragment_tag_without_a_quoted_name_is_a_template_error():
+    from django.template import Template, TemplateSyntaxError
+
+    for source in ["{% fragment %}{% endfragment %}", "{% fragment header %}{% endfragment %}"]:
+        with pytest.raises(TemplateSyntaxError, match="fragment"):
+            Template("{% load front %}" + source)
