@@ -216,6 +216,10 @@ CACHES = {"default": _cache_from_url(env_str("CACHE_URL", "locmem://"))}
 # Page cache (pressroom/lib/pagecache.py): anonymous public pages, invalidated on every content
 # change, and never older than PAGE_CACHE_SECONDS (campaign figures may be that stale). 0 = off.
 PAGE_CACHE_SECONDS = env_int("PAGE_CACHE_SECONDS", 60)
+# Parts of pages each process keeps until content changes (header, footer, teasers, the topic or
+# author of an archive): also the longest a change that announces nothing goes unseen there.
+# 0 = off.
+FRAGMENT_CACHE_SECONDS = env_int("FRAGMENT_CACHE_SECONDS", 60)
 # What browsers and shared caches (nginx, a CDN) are told: browsers revalidate (cheap 304s),
 # proxies keep a page for a second, so publishing is visible within about two seconds.
 PAGE_CACHE_BROWSER_SECONDS = env_int("PAGE_CACHE_BROWSER_SECONDS", 0)

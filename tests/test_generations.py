@@ -2,7 +2,7 @@
 
 import pytest
 
-from pressroom.lib.generations import GenerationMemo, forget_memos
+from pressroom.lib.generations import GenerationMemo, forget_memos, fresh_reads
 
 
 class Clock:
@@ -17,7 +17,7 @@ class Clock:
 
 def test_a_value_is_worked_out_once_per_generation():
     clock = Clock()
-    memo: GenerationMemo[str] = GenerationMemo(lambda: clock.generation)
+    memo: GenerationMemo[str] = GenerationMemo(lambda: clock.generation, max_age=60)
     assert memo.get_or_set("header", clock.work) == "value 1"
     assert memo.get_or_set("header", clock.work) == "value 1"
     clock.generation = "2"
@@ -38,7 +38,7 @@ def test_max_age_works_a_value_out_again_within_a_generation(monkeypatch):
 
 
 def test_entries_are_bounded_and_the_oldest_goes_first():
-    memo: GenerationMemo[int] = GenerationMemo(lambda: "1", max_entries=2)
+    memo: GenerationMemo[int] = GenerationMemo(lambda: "1", max_age=60, max_entries=2)
     memo.get_or_set("a", lambda: 1)
     memo.get_or_set("b", lambda: 2)
     memo.get_or_set("c", lambda: 3)
@@ -48,7 +48,7 @@ def test_entries_are_bounded_and_the_oldest_goes_first():
 
 
 def test_forget_memos_empties_every_memo():
-    memo: GenerationMemo[int] = GenerationMemo(lambda: "1")
+    memo: GenerationMemo[int] = GenerationMemo(lambda: "1", max_age=60)
     memo.get_or_set("a", lambda: 1)
     forget_memos()
     assert memo.get_or_set("a", lambda: 2) == 2
@@ -56,7 +56,7 @@ def test_forget_memos_empties_every_memo():
 
 def test_a_failed_work_out_keeps_nothing():
     """An unknown topic's lookup raises (a 404); the next request asks again."""
-    memo: GenerationMemo[int] = GenerationMemo(lambda: "1")
+    memo: GenerationMemo[int] = GenerationMemo(lambda: "1", max_age=60)
 
     def fail() -> int:
         raise LookupError("no such topic")
@@ -65,3 +65,20 @@ def test_a_failed_work_out_keeps_nothing():
         with pytest.raises(LookupError):
             memo.get_or_set("missing", fail)
     assert memo.get_or_set("missing", lambda: 5) == 5
+
+
+def test_fresh_reads_work_every_value_out_and_keep_nothing():
+    """How editors' requests read: a change shows before anything announces it."""
+    clock = Clock()
+    memo: GenerationMemo[str] = GenerationMemo(lambda: clock.generation, max_age=60)
+    assert memo.get_or_set("teaser", clock.work) == "value 1"
+    with fresh_reads():
+        assert memo.get_or_set("teaser", clock.work) == "value 2"
+    assert memo.get_or_set("teaser", clock.work) == "value 1"
+
+
+def test_a_max_age_of_zero_keeps_nothing():
+    clock = Clock()
+    memo: GenerationMemo[str] = GenerationMemo(lambda: clock.generation, max_age=lambda: 0)
+    assert memo.get_or_set("teaser", clock.work) == "value 1"
+    assert memo.get_or_set("teaser", clock.work) == "value 2"

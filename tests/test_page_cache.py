@@ -145,10 +145,11 @@ def test_logged_in_editor_always_sees_fresh_pages(make_article, reader, editor):
         assert "Quiet correction" not in reader.get(url).content.decode()
 
 
-def test_pages_expire_after_page_cache_seconds_even_without_a_change(
-    make_article, reader, settings
-):
+def test_pages_and_their_parts_expire_even_without_a_change(make_article, reader, settings):
+    """A change that announces nothing shows once the page (PAGE_CACHE_SECONDS) and the parts
+    each process keeps (FRAGMENT_CACHE_SECONDS) have expired."""
     settings.PAGE_CACHE_SECONDS = 1
+    settings.FRAGMENT_CACHE_SECONDS = 1
     article = make_article(title="Miners march on Lima")
     _warm(reader, ["/topics/peru/"])
     Article.objects.filter(pk=article.pk).update(title="Quiet correction")

@@ -1,12 +1,14 @@
 from django.conf import settings
 from django.http import HttpRequest
 
-from pressroom.lib.generations import GenerationMemo
+from pressroom.lib.generations import GenerationMemo, content_max_age
 from pressroom.lib.pagecache import current_generation
 from pressroom.publishing.listings import featured_topics
 from pressroom.publishing.models import Topic
 
-_navigation: GenerationMemo[list[Topic]] = GenerationMemo(current_generation, max_entries=1)
+_navigation: GenerationMemo[list[Topic]] = GenerationMemo(
+    current_generation, max_age=content_max_age, max_entries=1
+)
 
 
 def navigation_topics() -> list[Topic]:

@@ -19,7 +19,9 @@ import os
 import secrets
 import time
 import weakref
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 
 from django.conf import settings
@@ -120,6 +122,18 @@ def generation(name: str, file_path: str | Path | None = None) -> Generation:
 
 
 _memos: weakref.WeakSet[GenerationMemo] = weakref.WeakSet()
+_fresh_reads: ContextVar[bool] = ContextVar("fresh_reads", default=False)
+
+
+@contextmanager
+def fresh_reads() -> Iterator[None]:
+    """Within this block every memo works its value out afresh and keeps nothing: the page
+    cache answers editors this way, so they see a change before anything announces it."""
+    token = _fresh_reads.set(True)
+    try:
+        yield
+    finally:
+        _fresh_reads.reset(token)
 
 
 class GenerationMemo[Value]:
@@ -127,16 +141,17 @@ class GenerationMemo[Value]:
 
     For what nearly every render needs (the header's markup, the topic of an archive page, the
     campaign banner), this is cheaper than the cache: no key hashing, no pickling and, with
-    Redis, no round trip. Each process works a value out once per generation (and, with
-    `max_age`, again once it is that many seconds old). Entries are few and small;
-    `max_entries` bounds them, dropping the oldest.
+    Redis, no round trip. Each process works a value out once per generation, and again once
+    it is `max_age` seconds old (a number, or a function reading a setting), which bounds how
+    stale a change that announces nothing can make it. `max_entries` bounds the memory,
+    dropping the oldest entries first.
     """
 
     def __init__(
         self,
         current_generation: Callable[[], str],
         *,
-        max_age: float | None = None,
+        max_age: float | Callable[[], float],
         max_entries: int = 1024,
     ) -> None:
         self._current_generation = current_generation
@@ -147,13 +162,18 @@ class GenerationMemo[Value]:
         _memos.add(self)
 
     def get_or_set(self, key: Hashable, work_out: Callable[[], Value]) -> Value:
+        if _fresh_reads.get():
+            return work_out()
+        max_age = self._max_age() if callable(self._max_age) else self._max_age
+        if max_age <= 0:
+            return work_out()
         current = self._current_generation()
         if current != self._generation:
             # A new dict, not clear(): a thread still reading the old one is not disturbed.
             self._entries, self._generation = {}, current
         now = time.monotonic()
         entry = self._entries.get(key)
-        if entry is not None and (self._max_age is None or now - entry[0] < self._max_age):
+        if entry is not None and now - entry[0] < max_age:
             return entry[1]
         value = work_out()
         entries = self._entries
@@ -164,6 +184,11 @@ class GenerationMemo[Value]:
 
     def clear(self) -> None:
         self._entries, self._generation = {}, None
+
+
+def content_max_age() -> float:
+    """How long memos of published content keep a value that no announced change replaced."""
+    return settings.FRAGMENT_CACHE_SECONDS
 
 
 def forget_memos() -> None:

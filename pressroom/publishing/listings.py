@@ -21,7 +21,7 @@ from django.db import connection
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
-from pressroom.lib.generations import GenerationMemo
+from pressroom.lib.generations import GenerationMemo, content_max_age
 from pressroom.lib.pagecache import current_generation
 from pressroom.publishing.models import Article, Author, Topic
 from pressroom.publishing.pagination import Cursor, Page, keyset_page
@@ -181,7 +181,9 @@ def author_or_404(slug: str) -> Author:
     return _cached_by_slug(Author, slug)
 
 
-_owners: GenerationMemo[Topic | Author] = GenerationMemo(current_generation, max_entries=2048)
+_owners: GenerationMemo[Topic | Author] = GenerationMemo(
+    current_generation, max_age=content_max_age, max_entries=2048
+)
 
 
 def _cached_by_slug[Owner: (Topic, Author)](model: type[Owner], slug: str) -> Owner:

@@ -3,9 +3,9 @@ from __future__ import annotations
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
-from django.urls import reverse
 
 from pressroom.publishing import listings
+from pressroom.publishing.links import slug_url_builder
 from pressroom.publishing.models import Article, Topic
 
 
@@ -44,7 +44,7 @@ def topic_list(request: HttpRequest) -> HttpResponse:
 def topic_detail(request: HttpRequest, slug: str) -> HttpResponse:
     topic = listings.topic_or_404(slug)
     page = listings.topic_page(topic, request.GET)
-    feed_url = reverse("publishing:topic-feed", kwargs={"slug": topic.slug})
+    feed_url = slug_url_builder("publishing:topic-feed")(topic.slug)
     return render(
         request,
         "publishing/topic_detail.html",

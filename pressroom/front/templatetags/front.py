@@ -8,12 +8,14 @@ from django.urls import get_script_prefix
 from django.utils import translation
 from django.utils.safestring import SafeString, mark_safe
 
-from pressroom.lib.generations import GenerationMemo
+from pressroom.lib.generations import GenerationMemo, content_max_age
 from pressroom.lib.pagecache import current_generation
 
 register = template.Library()
 
-_fragments: GenerationMemo[SafeString] = GenerationMemo(current_generation, max_entries=64)
+_fragments: GenerationMemo[SafeString] = GenerationMemo(
+    current_generation, max_age=content_max_age, max_entries=64
+)
 
 
 class FragmentNode(template.Node):
@@ -32,8 +34,9 @@ def fragment(parser: Parser, token: Token) -> FragmentNode:
     generation in each process, then reused by every page until something readers see changes.
 
     Only for markup that is the same for every reader and every page (the header's featured
-    topics, the footer, the digest signup form): it is rendered with the context of whichever
-    page needed it first. Unlike `{% cache %}` it asks no cache (no pickling, no key hashing,
+    topics, the footer, the digest signup form, the stylesheet's hashed URL, which changes only
+    with a deploy and its restart): it is rendered with the context of whichever page needed
+    it first. Unlike `{% cache %}` it asks no cache (no pickling, no key hashing,
     no Redis round trip), which matters on a page rendered for every request.
     """
     bits = token.split_contents()

@@ -22,6 +22,7 @@ from django.middleware.gzip import GZipMiddleware
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 
+from pressroom.lib.generations import fresh_reads
 from pressroom.lib.pagecache.pages import (
     STATUS_HEADER,
     Lookup,
@@ -61,7 +62,9 @@ class PageCacheMiddleware:
         if request.path_info.startswith(settings.STATIC_URL):
             return self.get_response(request)  # WhiteNoise: hashed files, already compressed
         if not is_public_request(meta):
-            return self.private_response(request, self.get_response(request))
+            with fresh_reads():  # editors see a change before anything announces it
+                response = self.get_response(request)
+            return self.private_response(request, response)
 
         found = meta.pop(LOOKUP_ENVIRON_KEY, None) or self.look_up(meta)
         if found.page is not None:

@@ -1,17 +1,19 @@
 import functools
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
+from datetime import tzinfo
 from html import escape
-from urllib.parse import quote
 
 from django import template
 from django.conf import settings
-from django.urls import get_script_prefix, get_urlconf, reverse
+from django.urls import get_script_prefix
 from django.utils import timezone, translation
 from django.utils.dates import MONTHS
-from django.utils.http import RFC3986_SUBDELIMS
 from django.utils.safestring import SafeString, mark_safe
 
+from pressroom.lib.generations import GenerationMemo, content_max_age
+from pressroom.lib.pagecache import current_generation
+from pressroom.publishing.links import slug_url_builder
 from pressroom.publishing.listings import Teaser
 from pressroom.publishing.models import Article
 
@@ -54,33 +56,18 @@ def article_json_ld(article: Article) -> SafeString:
     return mark_safe(f'<script type="application/ld+json">{payload}</script>')
 
 
-_SLUG_PLACEHOLDER = "slug-placeholder"
-
-
-def slug_url_builder(view_name: str) -> Callable[[str], str]:
-    """What `reverse(view_name, kwargs={"slug": slug})` returns, for many slugs at the cost of
-    one reverse() per process: a list page would otherwise spend a tenth of its render
-    resolving URLs."""
-    before, after = _slug_url_parts(view_name, get_script_prefix(), get_urlconf())
-    # reverse() quotes the path with these characters left alone; do as it does.
-    return lambda slug: before + quote(slug, safe=RFC3986_SUBDELIMS + "/~:@") + after
-
-
-@functools.lru_cache(maxsize=64)
-def _slug_url_parts(view_name: str, script_prefix: str, urlconf: str | None) -> tuple[str, str]:
-    """The URL of `view_name` before and after its slug (for the prefix and urlconf given,
-    which reverse() reads from the request being answered)."""
-    before, _, after = reverse(view_name, kwargs={"slug": _SLUG_PLACEHOLDER}).partition(
-        _SLUG_PLACEHOLDER
-    )
-    return before, after
-
-
 @functools.lru_cache(maxsize=16)
 def _month_names(language: str | None) -> dict[int, str]:
     """Month names, escaped, in `language` (the active one): lazy translations are costly to
     evaluate, twenty times a page."""
     return {number: escape(str(name)) for number, name in MONTHS.items()}
+
+
+# Each teaser's markup, kept until content changes: a correction, a renamed author or anything
+# else readers see bumps the content generation. Twenty teasers were a seventh of a list page.
+_teaser_markup: GenerationMemo[str] = GenerationMemo(
+    current_generation, max_age=content_max_age, max_entries=4096
+)
 
 
 @register.simple_tag
@@ -91,23 +78,33 @@ def teaser_items(teasers: Iterable[Teaser], heading_level: int = 2) -> SafeStrin
     lookups and date filters were over half of a topic page's render. Every value goes through
     `escape` (what autoescaping does) before it is placed in the markup.
     """
-    article_url = slug_url_builder("publishing:article-detail")
     level = int(heading_level)
-    month_names = _month_names(translation.get_language())
+    language = translation.get_language()
     zone = timezone.get_current_timezone()
-    items = []
-    for teaser in teasers:
-        published_at = teaser.published_at.astimezone(zone)
-        date = f"{published_at.day} {month_names[published_at.month]} {published_at.year}"
-        byline = ", ".join(map(escape, teaser.author_names))
-        items.append(
-            '<li class="teaser">\n  <article>\n'
-            f'    <h{level}><a href="{escape(article_url(teaser.slug))}">{escape(teaser.title)}</a>'
-            f"</h{level}>\n"
-            f'    <p class="meta"><time datetime="{published_at.isoformat()}">{date}</time>'
-            f"{' · ' + byline if byline else ''}"
-            f"{' · via ' + escape(teaser.original_outlet) if teaser.original_outlet else ''}</p>\n"
-            f"    {'<p>' + escape(teaser.excerpt) + '</p>' if teaser.excerpt else ''}\n"
-            "  </article>\n</li>\n"
+    prefix = get_script_prefix()  # what the article URLs start with
+    return mark_safe(
+        "".join(
+            _teaser_markup.get_or_set(
+                (teaser.id, level, language, zone, prefix),
+                functools.partial(_teaser_item, teaser, level, language, zone),
+            )
+            for teaser in teasers
         )
-    return mark_safe("".join(items))
+    )
+
+
+def _teaser_item(teaser: Teaser, level: int, language: str | None, zone: tzinfo) -> str:
+    published_at = teaser.published_at.astimezone(zone)
+    date = f"{published_at.day} {_month_names(language)[published_at.month]} {published_at.year}"
+    byline = ", ".join(map(escape, teaser.author_names))
+    article_url = slug_url_builder("publishing:article-detail")(teaser.slug)
+    return (
+        '<li class="teaser">\n  <article>\n'
+        f'    <h{level}><a href="{escape(article_url)}">{escape(teaser.title)}</a>'
+        f"</h{level}>\n"
+        f'    <p class="meta"><time datetime="{published_at.isoformat()}">{date}</time>'
+        f"{' · ' + byline if byline else ''}"
+        f"{' · via ' + escape(teaser.original_outlet) if teaser.original_outlet else ''}</p>\n"
+        f"    {'<p>' + escape(teaser.excerpt) + '</p>' if teaser.excerpt else ''}\n"
+        "  </article>\n</li>\n"
+    )
