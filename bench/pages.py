@@ -29,7 +29,7 @@ BIN = Path(sys.executable).parent
 WRK = shutil.which("wrk") or "/usr/bin/wrk"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 RECIPE = ROOT / "deploy" / "nginx" / "pressroom.conf"
-PORT_CACHED, PORT_UNCACHED, PORT_STATIC, PORT_RECIPE = 8201, 8202, 8210, 8220
+PORT_CACHED, PORT_UNCACHED, PORT_BARE, PORT_STATIC, PORT_RECIPE = 8201, 8202, 8203, 8210, 8220
 DEEP_PAGE = 500
 LOAD_AT_START: list[str] = []
 BENCH_SECRET = "bench-secret-key-not-for-production-" + "x" * 20
@@ -142,6 +142,11 @@ def run(
         servers.append(cached)
         uncached = start_serve(work, database, PORT_UNCACHED, workers, {"PAGE_CACHE_SECONDS": "0"})
         servers.append(uncached)
+        # Nothing kept between requests, not even the header or the teasers' markup: what a
+        # render costs when every part of the page is worked out afresh.
+        nothing_kept = {"PAGE_CACHE_SECONDS": "0", "FRAGMENT_CACHE_SECONDS": "0"}
+        bare = start_serve(work, database, PORT_BARE, workers, nothing_kept)
+        servers.append(bare)
         base = f"http://127.0.0.1:{PORT_CACHED}"
         urls = find_urls(base)
         print(
@@ -165,6 +170,8 @@ def run(
         for label in ("topic", "topic deep page", "home", "article", "feed"):
             url = uncached_base + urls[label]
             results.append(measure(f"uncached {label}", url, *load, [uncached.pid]))
+        bare_url = f"http://127.0.0.1:{PORT_BARE}" + urls["topic"]
+        results.append(measure("uncached topic, no fragments kept", bare_url, *load, [bare.pid]))
         recipe_base = f"http://127.0.0.1:{PORT_RECIPE}"
         for label in ("topic", "topic deep page"):
             url = recipe_base + urls[label]
