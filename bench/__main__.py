@@ -9,6 +9,7 @@ import sys
 
 BENCHMARKS = [
     "pages",  # issue 6: page serving, cached and uncached, against static nginx
+    "profile",  # issue 6: where an uncached page render spends its time (pyinstrument)
     "wxr",  # issue 3: WordPress import throughput and memory
     "digest",  # issue 4: digest sending to smtp-sink
 ]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import threading
 import time
 import weakref
 from collections.abc import Callable, Hashable, Iterator
@@ -157,8 +158,10 @@ class GenerationMemo[Value]:
         self._current_generation = current_generation
         self._max_age = max_age
         self._max_entries = max_entries
-        self._generation: str | None = None
-        self._entries: dict[Hashable, tuple[float, Value]] = {}
+        # The generation and the entries worked out under it, swapped as one: a value worked
+        # out under an old generation can only land among that generation's entries.
+        self._state: tuple[str | None, dict[Hashable, tuple[float, Value]]] = (None, {})
+        self._lock = threading.Lock()
         _memos.add(self)
 
     def get_or_set(self, key: Hashable, work_out: Callable[[], Value]) -> Value:
@@ -168,22 +171,23 @@ class GenerationMemo[Value]:
         if max_age <= 0:
             return work_out()
         current = self._current_generation()
-        if current != self._generation:
-            # A new dict, not clear(): a thread still reading the old one is not disturbed.
-            self._entries, self._generation = {}, current
+        generation, entries = self._state
+        if current != generation:
+            entries = {}
+            self._state = (current, entries)
         now = time.monotonic()
-        entry = self._entries.get(key)
+        entry = entries.get(key)
         if entry is not None and now - entry[0] < max_age:
             return entry[1]
         value = work_out()
-        entries = self._entries
-        if len(entries) >= self._max_entries:
-            entries.pop(next(iter(entries)), None)
-        entries[key] = (now, value)
+        with self._lock:  # reads need no lock; writers (with WEB_THREADS > 1) take turns
+            if len(entries) >= self._max_entries:
+                entries.pop(next(iter(entries)), None)
+            entries[key] = (now, value)
         return value
 
     def clear(self) -> None:
-        self._entries, self._generation = {}, None
+        self._state = (None, {})
 
 
 def content_max_age() -> float:

@@ -1,0 +1,111 @@
+"""Where an uncached page's time goes: `python -m bench profile [--quick] [--path=/topics/peru/]`.
+
+Loads a copy of the `pages` corpus (100,000 articles; --quick: 10,000) in this process with
+production settings and the page cache off, as the benchmark's "uncached" rows, and sends
+requests straight to the WSGI application `pressroom serve` runs (no server, no network). It
+prints the CPU per request, best of 5 runs, with the page's parts kept between requests
+(FRAGMENT_CACHE_SECONDS, the default) and with nothing kept, then pyinstrument's profile of
+the first. Not part of the test suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from bench import pages
+
+RUNS = 5
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="bench profile")
+    parser.add_argument("--quick", action="store_true", help="the 10,000-article corpus")
+    parser.add_argument("--path", default="/topics/peru/", help="the page to profile")
+    parser.add_argument("--requests", type=int, default=300, help="requests per run")
+    options = parser.parse_args(argv)
+    corpus = pages.build_corpus(10_000 if options.quick else 100_000, 300)
+
+    with tempfile.TemporaryDirectory(prefix="pressroom-profile-") as temporary:
+        work = Path(temporary)
+        database = work / "pressroom.sqlite3"
+        shutil.copyfile(corpus, database)
+        pages.ensure_static_files(work, database)
+        os.environ.update(pages.app_environment(work, database, PAGE_CACHE_SECONDS="0"))
+        os.environ["DJANGO_SETTINGS_MODULE"] = "pressroom.settings"
+        import django
+
+        django.setup()
+        from django.conf import settings
+        from pyinstrument import Profiler
+
+        from pressroom.wsgi import application
+
+        def request() -> None:
+            get(application, options.path)
+
+        kept = cpu_ms_per_request(request, options.requests)
+        settings.FRAGMENT_CACHE_SECONDS = 0
+        bare = cpu_ms_per_request(request, options.requests)
+        settings.FRAGMENT_CACHE_SECONDS = 60
+        print(f"{options.path}, page cache off, in-process CPU per request (best of {RUNS}):")
+        print(f"  parts of the page kept between requests: {kept:6.2f} ms")
+        print(f"  nothing kept:                            {bare:6.2f} ms")
+
+        profiler = Profiler(interval=0.0002)
+        profiler.start()
+        for _ in range(options.requests):
+            request()
+        profiler.stop()
+        print(
+            profiler.output_text(
+                color=False,
+                time="percent_of_total",
+                processor_options={"filter_threshold": 0.02},
+            )
+        )
+    return 0
+
+
+def get(application: Callable, path: str) -> bytes:
+    """The body of a GET of `path`, asked for as wrk does (no compression)."""
+    path_info, _, query = path.partition("?")
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": path_info,
+        "QUERY_STRING": query,
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "80",
+        "HTTP_HOST": "127.0.0.1",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(b""),
+    }
+    statuses: list[str] = []
+
+    def start_response(status: str, headers: list, exc_info: object = None) -> None:
+        statuses.append(status)
+
+    body: Iterable[bytes] = application(environ, start_response)
+    content = b"".join(body)
+    if not statuses or not statuses[0].startswith("200"):
+        raise SystemExit(f"bench profile: {path} answered {statuses[:1]}, not 200 OK")
+    return content
+
+
+def cpu_ms_per_request(request: Callable[[], None], count: int) -> float:
+    for _ in range(20):  # warm-up: templates, connections, memos
+        request()
+    best = float("inf")
+    for _ in range(RUNS):
+        started = time.process_time()
+        for _ in range(count):
+            request()
+        best = min(best, (time.process_time() - started) * 1000 / count)
+    return best
