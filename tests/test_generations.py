@@ -82,3 +82,21 @@ def test_a_max_age_of_zero_keeps_nothing():
     memo: GenerationMemo[str] = GenerationMemo(lambda: clock.generation, max_age=lambda: 0)
     assert memo.get_or_set("teaser", clock.work) == "value 1"
     assert memo.get_or_set("teaser", clock.work) == "value 2"
+
+
+def test_many_values_read_the_generation_once_and_work_out_only_the_missing():
+    """A list page asks for twenty teasers at once; the generation costs a stat() each read."""
+    reads = []
+
+    def generation() -> str:
+        reads.append(1)
+        return "1"
+
+    memo: GenerationMemo[str] = GenerationMemo(generation, max_age=60)
+    memo.get_or_set("b", lambda: "kept b")
+    reads.clear()
+    values = memo.get_or_set_many(
+        [("a", lambda: "new a"), ("b", lambda: "new b"), ("c", lambda: "new c")]
+    )
+    assert values == ["new a", "kept b", "new c"]
+    assert len(reads) == 1

@@ -20,7 +20,7 @@ import secrets
 import threading
 import time
 import weakref
-from collections.abc import Callable, Hashable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
@@ -165,26 +165,36 @@ class GenerationMemo[Value]:
         _memos.add(self)
 
     def get_or_set(self, key: Hashable, work_out: Callable[[], Value]) -> Value:
+        return self.get_or_set_many([(key, work_out)])[0]
+
+    def get_or_set_many(
+        self, wanted: Iterable[tuple[Hashable, Callable[[], Value]]]
+    ) -> list[Value]:
+        """The value of each (key, work_out), reading the generation once for them all."""
         if _fresh_reads.get():
-            return work_out()
+            return [work_out() for _, work_out in wanted]
         max_age = self._max_age() if callable(self._max_age) else self._max_age
         if max_age <= 0:
-            return work_out()
+            return [work_out() for _, work_out in wanted]
         current = self._current_generation()
         generation, entries = self._state
         if current != generation:
             entries = {}
             self._state = (current, entries)
         now = time.monotonic()
-        entry = entries.get(key)
-        if entry is not None and now - entry[0] < max_age:
-            return entry[1]
-        value = work_out()
-        with self._lock:  # reads need no lock; writers (with WEB_THREADS > 1) take turns
-            if len(entries) >= self._max_entries:
-                entries.pop(next(iter(entries)), None)
-            entries[key] = (now, value)
-        return value
+        values = []
+        for key, work_out in wanted:
+            entry = entries.get(key)
+            if entry is not None and now - entry[0] < max_age:
+                values.append(entry[1])
+                continue
+            value = work_out()
+            with self._lock:  # reads need no lock; writers (with WEB_THREADS > 1) take turns
+                if len(entries) >= self._max_entries:
+                    entries.pop(next(iter(entries)), None)
+                entries[key] = (now, value)
+            values.append(value)
+        return values
 
     def clear(self) -> None:
         self._state = (None, {})

@@ -2,6 +2,7 @@ import functools
 import json
 from collections.abc import Iterable
 from datetime import tzinfo
+from functools import partial
 from html import escape
 
 from django import template
@@ -82,15 +83,14 @@ def teaser_items(teasers: Iterable[Teaser], heading_level: int = 2) -> SafeStrin
     language = translation.get_language()
     zone = timezone.get_current_timezone()
     prefix = get_script_prefix()  # what the article URLs start with
-    return mark_safe(
-        "".join(
-            _teaser_markup.get_or_set(
-                (teaser.id, level, language, zone, prefix),
-                functools.partial(_teaser_item, teaser, level, language, zone),
-            )
-            for teaser in teasers
+    markup = _teaser_markup.get_or_set_many(
+        (
+            (teaser.id, level, language, zone, prefix),
+            partial(_teaser_item, teaser, level, language, zone),
         )
+        for teaser in teasers
     )
+    return mark_safe("".join(markup))
 
 
 def _teaser_item(teaser: Teaser, level: int, language: str | None, zone: tzinfo) -> str:
