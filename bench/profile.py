@@ -5,7 +5,7 @@ production settings and the page cache off, as the benchmark's "uncached" rows, 
 requests straight to the WSGI application `pressroom serve` runs (no server, no network). It
 prints the CPU per request, best of 5 runs, with the page's parts kept between requests
 (FRAGMENT_CACHE_SECONDS, the default) and with nothing kept, then pyinstrument's profile of
-the first. Not part of the test suite.
+the first (of the second with --nothing-kept). Not part of the test suite.
 """
 
 from __future__ import annotations
@@ -29,6 +29,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--quick", action="store_true", help="the 10,000-article corpus")
     parser.add_argument("--path", default="/topics/peru/", help="the page to profile")
     parser.add_argument("--requests", type=int, default=300, help="requests per run")
+    parser.add_argument(
+        "--nothing-kept", action="store_true", help="profile with FRAGMENT_CACHE_SECONDS=0"
+    )
     options = parser.parse_args(argv)
     corpus = pages.build_corpus(10_000 if options.quick else 100_000, 300)
 
@@ -53,7 +56,7 @@ def main(argv: list[str]) -> int:
         kept = cpu_ms_per_request(request, options.requests)
         settings.FRAGMENT_CACHE_SECONDS = 0
         bare = cpu_ms_per_request(request, options.requests)
-        settings.FRAGMENT_CACHE_SECONDS = 60
+        settings.FRAGMENT_CACHE_SECONDS = 0 if options.nothing_kept else 60
         print(f"{options.path}, page cache off, in-process CPU per request (best of {RUNS}):")
         print(f"  parts of the page kept between requests: {kept:6.2f} ms")
         print(f"  nothing kept:                            {bare:6.2f} ms")

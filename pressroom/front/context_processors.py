@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.http import HttpRequest
+from django.utils.functional import SimpleLazyObject
 
 from pressroom.lib.generations import GenerationMemo, content_max_age
 from pressroom.lib.pagecache import current_generation
@@ -22,5 +23,7 @@ def site(request: HttpRequest) -> dict:
         "SITE_URL": settings.SITE_URL,
         "SITE_DESCRIPTION": settings.SITE_DESCRIPTION,
         "SITE_LANGUAGE": settings.SITE_LANGUAGE,
-        "navigation_topics": navigation_topics,
+        # Read at most once per render, and only by a page that shows it (the header and the
+        # signup form both do): a bare function would be called at each mention.
+        "navigation_topics": SimpleLazyObject(navigation_topics),
     }
