@@ -31,6 +31,7 @@ NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 RECIPE = ROOT / "deploy" / "nginx" / "pressroom.conf"
 PORT_CACHED, PORT_UNCACHED, PORT_BARE, PORT_STATIC, PORT_RECIPE = 8201, 8202, 8203, 8210, 8220
 DEEP_PAGE = 500
+PUBLICATIONS = 5
 LOAD_AT_START: list[str] = []
 BENCH_SECRET = "bench-secret-key-not-for-production-" + "x" * 20
 
@@ -176,9 +177,15 @@ def run(
         for label in ("topic", "topic deep page"):
             url = recipe_base + urls[label]
             results.append(measure(f"nginx recipe {label}", url, *load, [nginx.pid, cached.pid]))
-        delays = publish_to_visible(
-            work / f"var-{PORT_CACHED}", database, [base, recipe_base], urls["topic"]
-        )
+        # Five publications, the worst counted: where in nginx's one-second window a publication
+        # falls decides its delay there.
+        trials = [
+            publish_to_visible(
+                work / f"var-{PORT_CACHED}", database, [base, recipe_base], urls["topic"]
+            )
+            for _ in range(PUBLICATIONS)
+        ]
+        delays = {server: max(trial[server] for trial in trials) for server in (base, recipe_base)}
         memory = {
             "cached": worker_memory_mb(cached.pid),
             "uncached": worker_memory_mb(uncached.pid),
@@ -189,8 +196,8 @@ def run(
 
     print_table(results, articles, seconds, connections, workers)
     print(
-        f"publish-to-visible on {urls['topic']}: pressroom serve {delays[base]:.2f} s, "
-        f"behind the nginx recipe {delays[recipe_base]:.2f} s"
+        f"publish-to-visible on {urls['topic']}, worst of {PUBLICATIONS}: pressroom serve "
+        f"{delays[base]:.2f} s, behind the nginx recipe {delays[recipe_base]:.2f} s"
     )
     return report_goals(results, memory, max(delays.values()))
 
@@ -298,6 +305,8 @@ http {{
     server {{
         listen 127.0.0.1:{PORT_STATIC};
         root {static_root};
+        # As tuned as the recipe: open files kept between requests.
+        open_file_cache max=1000 inactive=30s;
     }}
     include {work}/pressroom.conf;
 }}

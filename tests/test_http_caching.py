@@ -4,6 +4,7 @@ Cache-Control for shared caches, compression done once, hashed static files cach
 from __future__ import annotations
 
 import gzip
+import time
 
 import brotli
 import pytest
@@ -73,6 +74,35 @@ def test_public_pages_tell_proxies_they_may_share_them_briefly(make_article, rea
     assert "max-age=0" in cache_control  # browsers revalidate: a 304 costs almost nothing
     assert "s-maxage=1" in cache_control  # proxies share a page for a second
     assert "stale-while-revalidate=" in cache_control
+
+
+def test_nginx_keeps_a_public_page_no_longer_than_a_second_even_when_it_was_cached_earlier(
+    make_article, reader, settings
+):
+    """nginx rounds s-maxage to whole seconds from the second it stores a page (up to two
+    seconds for s-maxage=1); each answer, hits included, names the second its copy ends."""
+    make_article()
+    reader.get("/topics/peru/")  # stored in the page cache now; the hit below is answered later
+    for _ in range(3):
+        before = int(time.time())
+        hit = reader.get("/topics/peru/")
+        after = int(time.time())
+        assert hit["X-Page-Cache"] == "hit"
+        assert before <= int(hit["X-Accel-Expires"].removeprefix("@")) <= after
+        revalidated = reader.get("/topics/peru/", HTTP_IF_NONE_MATCH=hit["ETag"])
+        assert revalidated.status_code == 304
+        assert revalidated["X-Accel-Expires"].startswith("@")
+        time.sleep(0.4)
+
+    settings.PAGE_CACHE_PROXY_SECONDS = 0
+    assert reader.get("/topics/peru/")["X-Accel-Expires"] == "0"
+
+
+def test_private_pages_carry_no_proxy_expiry(make_article, editor_client):
+    make_article()
+    response = editor_client.get("/topics/peru/")
+    assert response["Cache-Control"] == "private, no-cache"
+    assert not response.has_header("X-Accel-Expires")
 
 
 @pytest.mark.parametrize(

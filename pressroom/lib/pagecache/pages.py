@@ -9,6 +9,7 @@ import functools
 import gzip
 import hashlib
 import threading
+import time
 import zlib
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -223,10 +224,11 @@ class StoredPage:
 
     def answer(self, meta: Mapping, cache_status: str) -> tuple[int, list[tuple[str, str]], bytes]:
         """Status, headers and body for this request."""
+        answered = [(STATUS_HEADER, cache_status), proxy_expiry()]
         if self.is_not_modified(meta):
-            return 304, [*self.not_modified_headers, (STATUS_HEADER, cache_status)], b""
+            return 304, [*self.not_modified_headers, *answered], b""
         body = b"" if meta.get("REQUEST_METHOD") == "HEAD" else self.body
-        return self.status_code, [*self.full_headers, (STATUS_HEADER, cache_status)], body
+        return self.status_code, [*self.full_headers, *answered], body
 
     # Worked out once per page and process, not on every hit.
 
@@ -247,6 +249,17 @@ class StoredPage:
             (name, value) for name, value in self.headers if name.lower() in NOT_MODIFIED_HEADERS
         ]
         return [*kept, *self.validators]
+
+
+def proxy_expiry() -> tuple[str, str]:
+    """When nginx's copy of this answer expires, as an absolute second (nginx does not pass the
+    header on). nginx counts `s-maxage` in whole seconds from the second it stores a page, so
+    `s-maxage=1` keeps a copy up to two seconds; ending it with the second PAGE_CACHE_PROXY_SECONDS
+    from now keeps it at most that long, which is what the publish-to-visible budget counts on."""
+    seconds = settings.PAGE_CACHE_PROXY_SECONDS
+    if seconds <= 0:
+        return ("X-Accel-Expires", "0")  # not kept at all
+    return ("X-Accel-Expires", f"@{int(time.time()) + seconds - 1}")
 
 
 def public_cache_control() -> str:
