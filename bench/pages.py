@@ -305,8 +305,6 @@ http {{
     server {{
         listen 127.0.0.1:{PORT_STATIC};
         root {static_root};
-        # As tuned as the recipe: open files kept between requests.
-        open_file_cache max=1000 inactive=30s;
     }}
     include {work}/pressroom.conf;
 }}
