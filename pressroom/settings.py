@@ -217,8 +217,8 @@ CACHES = {"default": _cache_from_url(env_str("CACHE_URL", "locmem://"))}
 # change, and never older than PAGE_CACHE_SECONDS (campaign figures may be that stale). 0 = off.
 PAGE_CACHE_SECONDS = env_int("PAGE_CACHE_SECONDS", 60)
 # Parts of pages each process keeps until content changes (header, footer, teasers, the topic or
-# author of an archive): also the longest a change that announces nothing goes unseen there.
-# 0 = off.
+# author of an archive). A change that announces nothing (an SQL update by hand) goes unseen for
+# at most this plus PAGE_CACHE_SECONDS. 0 = off.
 FRAGMENT_CACHE_SECONDS = env_int("FRAGMENT_CACHE_SECONDS", 60)
 # What browsers and shared caches (nginx, a CDN) are told: browsers revalidate (cheap 304s),
 # proxies keep a page for a second, so publishing is visible within about two seconds.

@@ -353,6 +353,22 @@ def test_a_cache_outage_slows_pages_down_but_never_breaks_them(reader, settings,
     assert "could not bump the content generation" in caplog.text
 
 
+def test_site_pages_render_while_the_shared_cache_is_down(make_article, reader, settings, caplog):
+    """Pages keep their header, teasers and banner (kept under the last generation seen)."""
+    make_article(title="Miners march on Lima")
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens there
+        }
+    }
+    for url in ["/", "/topics/peru/", "/authors/ana-quispe/", "/articles/miners-march-on-lima/"]:
+        response = reader.get(url)
+        assert response.status_code == 200, url
+        assert "Miners march on Lima" in response.content.decode(), url
+    assert "could not read generation" in caplog.text
+
+
 def test_a_process_without_the_page_in_memory_reads_the_same_page_from_the_cache(
     make_article, reader
 ):

@@ -14,8 +14,8 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.template.loader import render_to_string
-from django.urls import reverse
-from django.utils import timezone
+from django.urls import get_script_prefix, reverse
+from django.utils import timezone, translation
 
 from pressroom.fundraising.models import Campaign
 from pressroom.fundraising.money import format_amount, normalize_amount
@@ -98,12 +98,13 @@ def _load() -> CampaignBanner | str:
 
 
 _banners: GenerationMemo[CampaignBanner | str] = GenerationMemo(
-    figures_version, max_age=BANNER_CACHE_SECONDS, max_entries=1
+    figures_version, max_age=BANNER_CACHE_SECONDS, max_entries=8
 )
 
 
 def current_campaign_banner() -> CampaignBanner | None:
-    value = _banners.get_or_set("current", _load)
+    # Its markup holds URLs (the script prefix) and words (the language) of the request.
+    value = _banners.get_or_set((get_script_prefix(), translation.get_language()), _load)
     if not isinstance(value, CampaignBanner) or value.ends_at <= timezone.now():
         return None
     return value

@@ -15,6 +15,7 @@ Where a generation lives depends on the cache:
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import threading
@@ -28,8 +29,12 @@ from pathlib import Path
 from django.conf import settings
 from django.core.cache import cache
 
+logger = logging.getLogger(__name__)
+
 # Caches each process has for itself: a generation has to live outside them.
 PER_PROCESS_BACKENDS = (".LocMemCache", ".DummyCache")
+# What a process that never reached its shared cache files things under until it does.
+OUTAGE_GENERATION = "unavailable"
 
 
 class SharedCacheGeneration:
@@ -44,9 +49,15 @@ class SharedCacheGeneration:
     def current(self) -> str:
         now = time.monotonic()
         if self._value is None or now - self._read_at >= self.poll_seconds:
-            value = cache.get(self.key)
-            if value is None:
-                value = self._start()
+            try:
+                value = cache.get(self.key)
+                if value is None:
+                    value = self._start()
+            except Exception:
+                # Redis is unreachable: pages keep rendering under the last generation seen
+                # (changes show once it is back), and it is asked again after the next poll.
+                logger.warning("could not read generation %s; using the last one", self.key)
+                value = self._value or OUTAGE_GENERATION
             self._value, self._read_at = str(value), now
         return self._value
 

@@ -10,10 +10,11 @@ through QuerySets.
 
 from __future__ import annotations
 
+import copy
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -92,8 +93,8 @@ class Archive:
 
 
 def _aware(value: datetime) -> datetime:
-    # SQLite hands back naive datetimes in the connection's time zone, UTC; PostgreSQL aware ones.
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    # SQLite hands back naive datetimes in the connection's time zone; PostgreSQL aware ones.
+    return value if value.tzinfo is not None else value.replace(tzinfo=connection.timezone)
 
 
 TOPIC_ARCHIVE = Archive(
@@ -113,7 +114,7 @@ AUTHOR_ARCHIVE = Archive(
 LATEST = Archive(
     source="publishing_article article",
     # Article.objects.published(), as SQL (with `time <= now` added by `read`).
-    public="article.status IN (%s, %s)",
+    public=f"article.status IN ({', '.join(['%s'] * len(Article.PUBLIC_STATUSES))})",
     time="article.published_at",
     id="article.id",
 )
@@ -190,8 +191,8 @@ def _cached_by_slug[Owner: (Topic, Author)](model: type[Owner], slug: str) -> Ow
     """The topic or author whose archive is asked for, kept until content changes: the lookup
     cost an archive page a tenth of its render. Unknown slugs raise Http404 and are not kept."""
     owner = _owners.get_or_set((model, slug), lambda: get_object_or_404(model, slug=slug))
-    assert isinstance(owner, model)
-    return owner
+    # A copy per request: what one request caches on the instance stays its own.
+    return copy.copy(owner)  # type: ignore[return-value]
 
 
 def featured_topics(limit: int = 8) -> list[Topic]:

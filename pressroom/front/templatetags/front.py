@@ -24,7 +24,8 @@ class FragmentNode(template.Node):
         self.nodelist = nodelist
 
     def render(self, context: template.Context) -> SafeString:
-        key = (self.name, translation.get_language(), get_script_prefix())
+        template_name = self.origin.template_name if self.origin else None
+        key = (template_name, self.name, translation.get_language(), get_script_prefix())
         return _fragments.get_or_set(key, lambda: mark_safe(self.nodelist.render(context)))
 
 

@@ -81,3 +81,30 @@ def test_a_fragment_tag_without_a_quoted_name_is_a_template_error():
     for source in ["{% fragment %}{% endfragment %}", "{% fragment header %}{% endfragment %}"]:
         with pytest.raises(TemplateSyntaxError, match="fragment"):
             Template("{% load front %}" + source)
+
+
+def test_a_correction_committed_during_a_render_shows_on_the_next_one(
+    reader_client, make_article, uncached_pages, monkeypatch, django_capture_on_commit_callbacks
+):
+    """The teasers' markup is kept under the generation the request started with, so a change
+    that commits after the view read its list (another editor's save) is not kept as current."""
+    from pressroom.publishing import listings
+
+    article = make_article(title="Miners march on Lima")
+    read = listings.Archive.read
+
+    def read_then_another_editor_corrects(self, *args, **kwargs):
+        teasers = read(self, *args, **kwargs)
+        monkeypatch.setattr(listings.Archive, "read", read)  # once
+        article.title = "Miners march on Cusco"
+        with django_capture_on_commit_callbacks(execute=True):
+            services.save_article(article)
+        return teasers
+
+    monkeypatch.setattr(listings.Archive, "read", read_then_another_editor_corrects)
+    during = reader_client.get("/topics/peru/").content.decode()
+    assert "Miners march on Lima" in during  # rendered from what its view had read
+
+    after = reader_client.get("/topics/peru/").content.decode()
+    assert "Miners march on Cusco" in after
+    assert "Miners march on Lima" not in after

@@ -9,6 +9,9 @@ the token lives.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from django.conf import settings
 from django.dispatch import receiver
@@ -26,8 +29,27 @@ def generation_source() -> SharedCacheGeneration | FileGeneration:
     return generation(GENERATION_NAME, settings.PAGE_CACHE_GENERATION_FILE)
 
 
+_pinned: ContextVar[str | None] = ContextVar("pinned_content_generation", default=None)
+
+
 def current_generation() -> str:
-    return generation_source().current()
+    return _pinned.get() or generation_source().current()
+
+
+@contextmanager
+def generation_pinned(generation: str = "") -> Iterator[None]:
+    """While one public request is answered, every read of the content generation gives the
+    one current when it started (`generation`, or read now), before the view read anything.
+
+    Parts of the page kept per process are then filed under a generation no newer than the
+    data they were made from: a change committed in the middle of a render (after the view read
+    its teasers, say) cannot leave its old markup filed under the new generation.
+    """
+    token = _pinned.set(generation or generation_source().current())
+    try:
+        yield
+    finally:
+        _pinned.reset(token)
 
 
 def bump_generation() -> None:

@@ -23,6 +23,7 @@ from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 
 from pressroom.lib.generations import fresh_reads
+from pressroom.lib.pagecache.generation import generation_pinned
 from pressroom.lib.pagecache.pages import (
     STATUS_HEADER,
     Lookup,
@@ -70,7 +71,8 @@ class PageCacheMiddleware:
         if found.page is not None:
             return as_http_response(*found.page.answer(meta, "hit"))
 
-        response = self.get_response(request)
+        with generation_pinned(found.generation):
+            response = self.get_response(request)
         if not is_shareable(response, request):
             return self.gzip.process_response(request, response)
 

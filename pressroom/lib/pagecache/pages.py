@@ -255,7 +255,11 @@ def proxy_expiry() -> tuple[str, str]:
     """When nginx's copy of this answer expires, as an absolute second (nginx does not pass the
     header on). nginx counts `s-maxage` in whole seconds from the second it stores a page, so
     `s-maxage=1` keeps a copy up to two seconds; ending it with the second PAGE_CACHE_PROXY_SECONDS
-    from now keeps it at most that long, which is what the publish-to-visible budget counts on."""
+    from now keeps it at most that long, which is what the publish-to-visible budget counts on.
+
+    Only stored pages answer with it, and only shareable responses are stored: nginx lets this
+    header override Cache-Control. The second is the app's clock and nginx compares it with its
+    own, so app servers and nginx must keep their clocks synchronised (NTP)."""
     seconds = settings.PAGE_CACHE_PROXY_SECONDS
     if seconds <= 0:
         return ("X-Accel-Expires", "0")  # not kept at all
