@@ -86,15 +86,12 @@ class Archive:
         with connection.cursor() as database:
             database.execute(sql, [*arguments, limit])
             rows = database.fetchall()
+        # SQLite hands back naive datetimes in the connection's time zone; PostgreSQL aware ones.
+        zone = connection.timezone
         return [
-            Teaser(id, title, slug, excerpt, _aware(published_at), outlet)
-            for id, title, slug, excerpt, published_at, outlet in rows
+            Teaser(id, title, slug, excerpt, at if at.tzinfo else at.replace(tzinfo=zone), outlet)
+            for id, title, slug, excerpt, at, outlet in rows
         ]
-
-
-def _aware(value: datetime) -> datetime:
-    # SQLite hands back naive datetimes in the connection's time zone; PostgreSQL aware ones.
-    return value if value.tzinfo is not None else value.replace(tzinfo=connection.timezone)
 
 
 TOPIC_ARCHIVE = Archive(
