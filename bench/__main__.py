@@ -10,6 +10,7 @@ import sys
 BENCHMARKS = [
     "pages",  # issue 6: page serving, cached and uncached, against static nginx
     "profile",  # issue 6: where an uncached page render spends its time (pyinstrument)
+    "recipe",  # issue 6: nginx recipe + 2 app servers on PostgreSQL + Redis: publish-to-visible
     "wxr",  # issue 3: WordPress import throughput and memory
     "digest",  # issue 4: digest sending to smtp-sink
 ]

@@ -181,7 +181,9 @@ def run(
         # falls decides its delay there.
         trials = [
             publish_to_visible(
-                work / f"var-{PORT_CACHED}", database, [base, recipe_base], urls["topic"]
+                app_environment(work / f"var-{PORT_CACHED}", database),
+                [base, recipe_base],
+                urls["topic"],
             )
             for _ in range(PUBLICATIONS)
         ]
@@ -215,16 +217,15 @@ print(time.time(), flush=True)
 """
 
 
-def publish_to_visible(
-    var_dir: Path, database: Path, bases: list[str], topic_path: str
-) -> dict[str, float]:
-    """Publish an article from another process (as an editor's save in the admin would) and
-    time how long until its topic page shows it through each server."""
+def publish_to_visible(env: dict[str, str], bases: list[str], topic_path: str) -> dict[str, float]:
+    """Publish an article from another process (as an editor's save in the admin would), with
+    the app environment `env`, and time how long until its topic page shows it through each
+    server."""
     title = f"Breaking during the benchmark {time.time_ns()}"
     slug = topic_path.strip("/").split("/")[-1]
     editor = subprocess.Popen(
         [str(BIN / "pressroom"), "shell", "-c", PUBLISH_SCRIPT.format(slug=slug, title=title)],
-        env=app_environment(var_dir, database),
+        env=env,
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -255,7 +256,10 @@ def start_serve(
 ) -> subprocess.Popen:
     var_dir = work / f"var-{port}"
     var_dir.mkdir()
-    env = app_environment(var_dir, database, **extra)
+    return serve(app_environment(var_dir, database, **extra), port, workers)
+
+
+def serve(env: dict[str, str], port: int, workers: int) -> subprocess.Popen:
     process = subprocess.Popen(
         [str(BIN / "pressroom"), "serve", "--port", str(port), "--workers", str(workers)],
         env=env,
@@ -266,17 +270,25 @@ def start_serve(
     return process
 
 
-def start_nginx(work: Path, static_root: Path) -> subprocess.Popen:
-    """nginx with two servers: the saved page as a static file, and the shipped recipe."""
+def start_nginx(
+    work: Path,
+    static_root: Path,
+    upstreams: tuple[int, ...] = (PORT_CACHED,),
+    recipe_port: int = PORT_RECIPE,
+    static_port: int = PORT_STATIC,
+) -> subprocess.Popen:
+    """nginx with two servers: the saved page as a static file, and the shipped recipe in front
+    of the `pressroom serve` processes listening on `upstreams`."""
     recipe = RECIPE.read_text()
+    servers = "".join(f"    server 127.0.0.1:{port};\n" for port in upstreams)
     recipe = re.sub(
         r"upstream pressroom_app \{.*?\}",
-        f"upstream pressroom_app {{\n    server 127.0.0.1:{PORT_CACHED};\n    keepalive 32;\n}}",
+        f"upstream pressroom_app {{\n{servers}    keepalive 32;\n}}",
         recipe,
         flags=re.DOTALL,
     )
     recipe = recipe.replace("/var/cache/nginx/pressroom", str(work / "nginx-cache"))
-    recipe = recipe.replace("listen 80;", f"listen 127.0.0.1:{PORT_RECIPE};")
+    recipe = recipe.replace("listen 80;", f"listen 127.0.0.1:{recipe_port};")
     recipe = recipe.replace("listen [::]:80;", "")
     recipe = recipe.replace("/srv/pressroom/staticfiles/", f"{ROOT / 'staticfiles'}/")
     (work / "pressroom.conf").write_text(recipe)
@@ -303,7 +315,7 @@ http {{
     uwsgi_temp_path {temp}/uwsgi;
     scgi_temp_path {temp}/scgi;
     server {{
-        listen 127.0.0.1:{PORT_STATIC};
+        listen 127.0.0.1:{static_port};
         root {static_root};
     }}
     include {work}/pressroom.conf;
@@ -315,8 +327,8 @@ http {{
         start_new_session=True,
         stderr=subprocess.DEVNULL,
     )
-    wait_for_port(PORT_STATIC, process)
-    wait_for_port(PORT_RECIPE, process)
+    wait_for_port(static_port, process)
+    wait_for_port(recipe_port, process)
     return process
 
 

@@ -3,9 +3,9 @@
 The archive pages are the most requested pages an outlet has, and each one renders them from a
 single keyset read. That read is written out as SQL (the same statement on SQLite and
 PostgreSQL) instead of being built with the ORM: building and compiling the QuerySet and turning
-its rows into values cost about 2 ms a page, twenty times the 0.1 ms the database spends on the
-statement, in a render whose whole budget is 3 ms (docs/performance.md). Everything else reads
-through QuerySets.
+its rows into values cost about 2 ms a page, twenty times the 0.1 ms the statement takes through
+Django's cursor, in a render whose whole budget is 3 ms (docs/performance.md). Everything else
+reads through QuerySets.
 """
 
 from __future__ import annotations
