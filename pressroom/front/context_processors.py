@@ -2,14 +2,12 @@ from django.conf import settings
 from django.http import HttpRequest
 from django.utils.functional import SimpleLazyObject
 
-from pressroom.lib.generations import GenerationMemo, content_max_age
-from pressroom.lib.pagecache import current_generation
+from pressroom.lib.generations import GenerationMemo
+from pressroom.lib.pagecache import content_memo
 from pressroom.publishing.listings import featured_topics
 from pressroom.publishing.models import Topic
 
-_navigation: GenerationMemo[list[Topic]] = GenerationMemo(
-    current_generation, max_age=content_max_age, max_entries=1
-)
+_navigation: GenerationMemo[list[Topic]] = content_memo(max_entries=1)
 
 
 def navigation_topics() -> list[Topic]:

@@ -211,11 +211,6 @@ class GenerationMemo[Value]:
         self._state = (None, {})
 
 
-def content_max_age() -> float:
-    """How long memos of published content keep a value that no announced change replaced."""
-    return settings.FRAGMENT_CACHE_SECONDS
-
-
 def forget_memos() -> None:
     """Drop every memo's values in this process (tests do, between tests)."""
     for memo in list(_memos):

@@ -22,8 +22,8 @@ from django.db import connection
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
-from pressroom.lib.generations import GenerationMemo, content_max_age
-from pressroom.lib.pagecache import current_generation
+from pressroom.lib.generations import GenerationMemo
+from pressroom.lib.pagecache import content_memo
 from pressroom.publishing.models import Article, Author, Topic
 from pressroom.publishing.pagination import Cursor, Page, keyset_page
 
@@ -179,9 +179,7 @@ def author_or_404(slug: str) -> Author:
     return _cached_by_slug(Author, slug)
 
 
-_owners: GenerationMemo[Topic | Author] = GenerationMemo(
-    current_generation, max_age=content_max_age, max_entries=2048
-)
+_owners: GenerationMemo[Topic | Author] = content_memo(max_entries=2048)
 
 
 def _cached_by_slug[Owner: (Topic, Author)](model: type[Owner], slug: str) -> Owner:

@@ -8,14 +8,12 @@ from django.urls import get_script_prefix
 from django.utils import translation
 from django.utils.safestring import SafeString, mark_safe
 
-from pressroom.lib.generations import GenerationMemo, content_max_age
-from pressroom.lib.pagecache import current_generation
+from pressroom.lib.generations import GenerationMemo
+from pressroom.lib.pagecache import content_memo
 
 register = template.Library()
 
-_fragments: GenerationMemo[SafeString] = GenerationMemo(
-    current_generation, max_age=content_max_age, max_entries=64
-)
+_fragments: GenerationMemo[SafeString] = content_memo(max_entries=64)
 
 
 class FragmentNode(template.Node):

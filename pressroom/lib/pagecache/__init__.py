@@ -15,6 +15,7 @@ from pressroom.lib.pagecache.generation import (
     FileGeneration,
     SharedCacheGeneration,
     bump_generation,
+    content_memo,
     current_generation,
 )
 from pressroom.lib.pagecache.middleware import PageCacheMiddleware
@@ -28,6 +29,7 @@ __all__ = [
     "PageCacheMiddleware",
     "SharedCacheGeneration",
     "bump_generation",
+    "content_memo",
     "current_generation",
     "preferred_encoding",
 ]

@@ -16,7 +16,12 @@ from contextvars import ContextVar
 from django.conf import settings
 from django.dispatch import receiver
 
-from pressroom.lib.generations import FileGeneration, SharedCacheGeneration, generation
+from pressroom.lib.generations import (
+    FileGeneration,
+    GenerationMemo,
+    SharedCacheGeneration,
+    generation,
+)
 from pressroom.publishing.signals import content_changed
 
 logger = logging.getLogger(__name__)
@@ -50,6 +55,17 @@ def generation_pinned(generation: str = "") -> Iterator[None]:
         yield
     finally:
         _pinned.reset(token)
+
+
+def content_memo(*, max_entries: int) -> GenerationMemo:
+    """A memo of parts of pages worked out from published content (fragments, teasers, an
+    archive's topic): kept until the content generation changes, and at most
+    FRAGMENT_CACHE_SECONDS, which bounds how long a change nobody announced goes unseen."""
+    return GenerationMemo(
+        current_generation,
+        max_age=lambda: settings.FRAGMENT_CACHE_SECONDS,
+        max_entries=max_entries,
+    )
 
 
 def bump_generation() -> None:

@@ -2,7 +2,6 @@ import functools
 import json
 from collections.abc import Iterable
 from datetime import tzinfo
-from functools import partial
 from html import escape
 
 from django import template
@@ -12,8 +11,8 @@ from django.utils import timezone, translation
 from django.utils.dates import MONTHS
 from django.utils.safestring import SafeString, mark_safe
 
-from pressroom.lib.generations import GenerationMemo, content_max_age
-from pressroom.lib.pagecache import current_generation
+from pressroom.lib.generations import GenerationMemo
+from pressroom.lib.pagecache import content_memo
 from pressroom.publishing.links import slug_url_builder
 from pressroom.publishing.listings import Teaser
 from pressroom.publishing.models import Article
@@ -66,9 +65,7 @@ def _month_names(language: str | None) -> dict[int, str]:
 
 # Each teaser's markup, kept until content changes: a correction, a renamed author or anything
 # else readers see bumps the content generation. Twenty teasers were a seventh of a list page.
-_teaser_markup: GenerationMemo[str] = GenerationMemo(
-    current_generation, max_age=content_max_age, max_entries=4096
-)
+_teaser_markup: GenerationMemo[str] = content_memo(max_entries=4096)
 
 
 @register.simple_tag
@@ -86,7 +83,7 @@ def teaser_items(teasers: Iterable[Teaser], heading_level: int = 2) -> SafeStrin
     markup = _teaser_markup.get_or_set_many(
         (
             (teaser.id, level, language, zone, prefix),
-            partial(_teaser_item, teaser, level, language, zone),
+            functools.partial(_teaser_item, teaser, level, language, zone),
         )
         for teaser in teasers
     )
