@@ -11,6 +11,7 @@ reads through QuerySets.
 from __future__ import annotations
 
 import copy
+import functools
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -141,11 +142,9 @@ def _teasers_page(
     archive: Archive, params: Sequence[object], query: Mapping[str, str], per_page: int | None
 ) -> Page[Teaser]:
     """A keyset page of teasers from `archive`, their bylines read in one more query."""
-
-    def read(cursor: Cursor | None, newer: bool, limit: int) -> list[Teaser]:
-        return archive.read(params, cursor, newer, limit)
-
-    page = keyset_page(read, query, per_page or settings.ARTICLES_PER_PAGE)
+    page = keyset_page(
+        functools.partial(archive.read, params), query, per_page or settings.ARTICLES_PER_PAGE
+    )
     bylines = _bylines([teaser.id for teaser in page.items])
     for teaser in page.items:
         teaser.author_names = tuple(bylines[teaser.id])
