@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import xml.etree.ElementTree as ET
+import xml.parsers.expat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
@@ -345,3 +346,89 @@ def _channel(header: dict[str, str]) -> WxrChannel:
 def parse_wxr_bytes(data: bytes) -> list[Record]:
     """All records of an export held in memory (tests, small files)."""
     return list(parse_wxr(io.BytesIO(data)))
+
+
+ATTACHMENT_FIELDS = {"wp:post_id", "wp:post_type", "wp:post_parent", "wp:attachment_url"}
+META_FIELDS = {"wp:meta_key", "wp:meta_value"}
+
+
+def read_attachments(source: BinaryIO) -> Iterator[WxrItem]:
+    """Only the attachments (the media library) of an export, read in a quick first pass.
+
+    Posts come before the images they use in most exports; reading the library first lets
+    each post be written whole, lead image and galleries included, in its own batch. Stops
+    quietly where the file breaks: the full read names the line.
+    """
+    parser = xml.parsers.expat.ParserCreate(namespace_separator="}")
+    parser.buffer_text = True
+    parser.buffer_size = 1 << 16
+    names: dict[str, str] = {}
+    found: list[WxrItem] = []
+    state = {"depth": 0}
+    fields: dict[str, str] = {}
+    meta: dict[str, str] = {}
+    meta_fields: dict[str, str] = {}
+    capture: list[str] | None = None
+    capture_name = ""
+
+    def name_of(raw: str) -> str:
+        name = names.get(raw)
+        if name is None:
+            name = names[raw] = _name("{" + raw if "}" in raw else raw)
+        return name
+
+    def start(raw: str, attributes: dict[str, str]) -> None:
+        nonlocal capture, capture_name
+        depth = state["depth"] = state["depth"] + 1
+        if depth == 3 and raw == "item":
+            fields.clear()
+            meta.clear()
+        elif depth == 4 or depth == 5:
+            name = name_of(raw)
+            if (depth == 4 and name in ATTACHMENT_FIELDS) or (depth == 5 and name in META_FIELDS):
+                capture, capture_name = [], name
+            elif depth == 4 and name == "wp:postmeta":
+                meta_fields.clear()
+
+    def end(raw: str) -> None:
+        nonlocal capture
+        depth = state["depth"]
+        state["depth"] = depth - 1
+        if capture is not None:
+            target = fields if depth == 4 else meta_fields
+            target.setdefault(capture_name, "".join(capture))
+            capture = None
+        elif depth == 4 and name_of(raw) == "wp:postmeta":
+            if meta_fields.get("wp:meta_key", "").strip() == "_wp_attachment_image_alt":
+                meta["alt"] = meta_fields.get("wp:meta_value", "").strip()
+        elif (
+            depth == 3 and raw == "item" and fields.get("wp:post_type", "").strip() == "attachment"
+        ):
+            found.append(
+                WxrItem(
+                    post_id=fields.get("wp:post_id", "").strip(),
+                    post_type="attachment",
+                    status="inherit",
+                    parent_id=fields.get("wp:post_parent", "").strip(),
+                    attachment_url=fields.get("wp:attachment_url", "").strip(),
+                    image_alt=meta.get("alt", ""),
+                )
+            )
+
+    def text(data: str) -> None:
+        if capture is not None:
+            capture.append(data)
+
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
+    parser.CharacterDataHandler = text
+    reader = _ControlCharacterFilter(source)
+    try:
+        while chunk := reader.read(1 << 20):
+            parser.Parse(chunk, False)
+            yield from found
+            found.clear()
+        parser.Parse(b"", True)
+    except xml.parsers.expat.ExpatError:
+        pass
+    yield from found
