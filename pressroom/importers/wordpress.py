@@ -121,6 +121,7 @@ class WordPressImporter:
         self.entries = 0
         self.scratch_article = Article(title="scratch")
         self.media = MediaLibrary()
+        self.imported_posts: set[str] = set()
 
     def run(self, source: BinaryIO) -> ImportReport:
         # A dry run does all the work in one transaction and rolls it back, so its counts are
@@ -173,6 +174,12 @@ class WordPressImporter:
             )
         )
         self.terms = TermWriter(self.source, channel.path_prefix, self.report["topics"])
+        # Post ids an earlier import wrote: a post withheld now needs a look-up only if listed.
+        self.imported_posts = set(
+            ImportedItem.objects.filter(source_site=self.source, kind="post").values_list(
+                "external_id", flat=True
+            )
+        )
 
     def flush_terms(self) -> None:
         """Write the categories and tags declared at the top of the export, all at once, so a
@@ -244,6 +251,9 @@ class WordPressImporter:
     def withhold(self, item: WxrItem, reason: str) -> None:
         """Skip a post readers must not see; if an earlier import published it (it has since
         been made private, trashed or protected), unpublish that article."""
+        if item.post_id not in self.imported_posts:
+            self.report["posts"].skipped[reason] += 1
+            return
         record = (
             ImportedItem.objects.filter(
                 source_site=self.source, kind="post", external_id=item.post_id

@@ -131,6 +131,14 @@ def _parse_date(text: str) -> datetime | None:
     text = text.strip()
     if not text or text == ZERO_DATE or text.startswith("0000-00-00"):
         return None
+    try:
+        # The usual '2020-03-04 10:00:00', read several times faster than by strptime.
+        return datetime.fromisoformat(text[:19]) if len(text) >= 19 else _strptime(text)
+    except ValueError:
+        return _strptime(text)
+
+
+def _strptime(text: str) -> datetime:
     return datetime.strptime(text[:19], "%Y-%m-%d %H:%M:%S")
 
 
@@ -153,12 +161,20 @@ def _prefix(uri: str) -> str:
     return prefix
 
 
+_NAMES: dict[str, str] = {}
+
+
 def _name(tag: str) -> str:
     """'{https://wordpress.org/export/1.2/}post_id' -> 'wp:post_id'."""
-    if tag.startswith("{"):
-        uri, local = tag[1:].split("}", 1)
-        return f"{_prefix(uri)}:{local}"
-    return tag
+    name = _NAMES.get(tag)
+    if name is None:
+        name = tag
+        if tag.startswith("{"):
+            uri, local = tag[1:].split("}", 1)
+            name = f"{_prefix(uri)}:{local}"
+        if len(_NAMES) < 10_000:  # element names repeat; a hostile file cannot grow this
+            _NAMES[tag] = name
+    return name
 
 
 def _fields(element: ET.Element) -> dict[str, str]:
