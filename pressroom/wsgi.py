@@ -1,5 +1,6 @@
 import os
 
+from django.conf import settings
 from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pressroom.settings")
@@ -9,3 +10,9 @@ django_application = get_wsgi_application()
 from pressroom.lib.pagecache import PageCacheApplication  # noqa: E402
 
 application = PageCacheApplication(django_application)
+
+if settings.METRICS_TOKEN or settings.METRICS_ALLOWED_IPS:
+    # Outermost, so that pages the page cache answers by itself are counted too.
+    from pressroom.lib.metrics import CountResponses
+
+    application = CountResponses(application)
