@@ -355,13 +355,17 @@ def check_deploy() -> tuple[str, str]:
     messages = [message for message in messages if not message.is_silenced()]
     errors = [message.id for message in messages if message.level >= django_checks.ERROR]
     warnings = [message.id for message in messages if message.level == django_checks.WARNING]
+    hints = sorted(PROXY_JOBS[id] for id in warnings if id in PROXY_JOBS)
+    parts = [
+        *([f"errors {', '.join(map(str, errors))}"] if errors else []),
+        *([f"warnings {', '.join(map(str, warnings))}"] if warnings else []),
+    ]
+    detail = "; ".join(parts) or "no warnings"
+    if hints:
+        detail += f" ({' and '.join(hints)}: set them here or in nginx)"
     if errors:
-        return FAIL, f"errors {', '.join(map(str, errors))}; run `pressroom check --deploy`"
-    if warnings:
-        hints = [PROXY_JOBS[id] for id in warnings if id in PROXY_JOBS]
-        hint = f" ({' and '.join(hints)}: set them here or in nginx)" if hints else ""
-        return WARN, f"warnings {', '.join(map(str, warnings))}{hint}"
-    return OK, "no warnings"
+        return FAIL, detail + "; see `pressroom check --deploy`"
+    return (WARN if warnings else OK), detail
 
 
 def format_table(findings: list[Finding]) -> str:
