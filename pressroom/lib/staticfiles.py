@@ -41,8 +41,9 @@ class CollectedStaticFilesMiddleware(WhiteNoiseMiddleware):
                 for finder in finders.get_finders()
                 for path, _storage in finder.list(None)
             }
-        files: dict = self.files
-        self.files = {url: file for url, file in files.items() if url in allowed}
+        # WhiteNoise's own attribute, untyped.
+        collected = {url: file for url, file in self.files.items() if url in allowed}  # type: ignore[has-type]
+        self.files = collected
 
     def candidate_paths_for_url(self, url: str) -> Iterator[str]:
         """With autorefresh (DEBUG): the apps' own static files only, never STATIC_ROOT."""
