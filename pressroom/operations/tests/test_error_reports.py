@@ -11,6 +11,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import brotli
 import pytest
+from django.core.management import call_command
+from django.tasks import task
 from django.test import Client
 
 from pressroom.newsletter.tests.conftest import smtp_server  # noqa: F401 (a fixture)
@@ -30,6 +32,22 @@ def test_a_server_error_is_emailed_to_the_admins(settings, smtp_server):  # noqa
     assert "Internal Server Error: /broken/" in report.message["Subject"]
     assert "RuntimeError at /broken/\r\nSomething inside the page broke." in report.text
     assert "SECRET_KEY = '********************'" in report.text  # settings are masked
+
+
+@task
+def fail_loudly() -> None:
+    raise RuntimeError("The task could not finish.")
+
+
+@pytest.mark.django_db
+def test_a_failed_task_is_emailed_to_the_admins(settings, smtp_server):  # noqa: F811
+    settings.DEBUG = False
+    settings.ADMINS = ["ops@example.org"]
+    fail_loudly.enqueue()
+    call_command("db_worker", batch=True, startup_delay=False)
+    [report] = smtp_server.to("ops@example.org")
+    assert "test_error_reports.fail_loudly state=FAILED" in report.message["Subject"]
+    assert "The task could not finish." in report.text
 
 
 @pytest.mark.django_db
