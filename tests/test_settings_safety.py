@@ -53,7 +53,8 @@ def test_an_empty_variable_means_the_default_for_every_setting(tmp_path):
     fixed = {"SECRET_KEY", "PRESSROOM_VAR_DIR", "DATABASE_URL"}
     empty = {name: "" for name in example_names() if name not in fixed}
     assert {"WEB_WORKERS", "BULK_EMAIL_BACKEND", "STATIC_ROOT", "EMAIL_BACKEND"} <= set(empty)
-    with_empty = dump_settings({**base_env(tmp_path), **empty, "BLANKS": "   "})
+    blanks = {"WEB_WORKERS": "  ", "STATIC_ROOT": " \t"}  # only blanks count as empty too
+    with_empty = dump_settings({**base_env(tmp_path), **empty, **blanks})
     assert with_empty == defaults
     mailers = defaults["MAILERS"]
     assert mailers.count("django.core.mail.backends.smtp.EmailBackend") == 2, mailers
