@@ -554,6 +554,10 @@ def _check_relations() -> None:
         raise ImproperlyConfigured(
             "DKIM_PRIVATE_KEY_PATH, DKIM_SELECTOR and DKIM_DOMAIN: set all three, or none"
         )
+    if DKIM_PRIVATE_KEY_PATH and not os.access(DKIM_PRIVATE_KEY_PATH, os.R_OK):
+        raise ImproperlyConfigured(
+            f"DKIM_PRIVATE_KEY_PATH {DKIM_PRIVATE_KEY_PATH!r} is not a readable file"
+        )
     for name in ("TIME_ZONE", "DIGEST_TIMEZONE"):
         try:
             ZoneInfo(globals()[name])

@@ -82,6 +82,14 @@ BAD_SETTINGS = [
     ({"ADMINS": "ops@example.org, nobody"}, "ADMINS must be an email address, not 'nobody'"),
     ({"EMAIL_USE_TLS": "yes", "EMAIL_USE_SSL": "yes"}, "cannot both be true"),
     ({"DKIM_SELECTOR": "mail"}, "DKIM_PRIVATE_KEY_PATH, DKIM_SELECTOR and DKIM_DOMAIN"),
+    (
+        {
+            "DKIM_PRIVATE_KEY_PATH": "/nonexistent/dkim.pem",
+            "DKIM_SELECTOR": "m",
+            "DKIM_DOMAIN": "d",
+        },
+        "DKIM_PRIVATE_KEY_PATH '/nonexistent/dkim.pem' is not a readable file",
+    ),
     ({"METRICS_ALLOWED_IPS": "10.0.0.0/8,localhost"}, "METRICS_ALLOWED_IPS must list"),
     ({"METRICS_TOKEN": "secret"}, "METRICS_TOKEN must be a long random string"),
     ({"SENTRY_DSN": "not a dsn"}, "SENTRY_DSN is not a valid DSN"),

@@ -177,7 +177,8 @@ def test_a_weak_secret_key_is_a_warning(settings, monkeypatch):
     assert doctor.check_secret_key()[0] == doctor.WARN
 
 
-@pytest.mark.django_db
+# A real worker loop: it closes and reopens the connection, as between tasks.
+@pytest.mark.django_db(transaction=True)
 def test_the_worker_check_needs_a_task_run_recently():
     status, detail = doctor.check_worker()
     assert status == doctor.FAIL

@@ -39,7 +39,8 @@ def fail_loudly() -> None:
     raise RuntimeError("The task could not finish.")
 
 
-@pytest.mark.django_db
+# A real worker loop: it closes and reopens the connection, as between tasks.
+@pytest.mark.django_db(transaction=True)
 def test_a_failed_task_is_emailed_to_the_admins(settings, smtp_server):  # noqa: F811
     settings.DEBUG = False
     settings.ADMINS = ["ops@example.org"]
