@@ -4,13 +4,10 @@ rules as an editor's save, a few statements per batch however many articles it h
 from datetime import timedelta
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from pressroom.publishing import services
 from pressroom.publishing.models import Article, ArticleTopic, LegacyPath
-from pressroom.search.backends import search_article_ids
 
 pytestmark = pytest.mark.django_db
 
@@ -77,14 +74,3 @@ def test_an_update_keeps_its_slug_and_a_changed_slug_leaves_a_redirect(client, t
     assert (response.status_code, response["Location"]) == (301, "/articles/miners-day-two/")
     assert client.get("/?p=M0")["Location"] == "/articles/miners-day-two/"
     assert not LegacyPath.objects.filter(path="/").exists()
-
-
-def test_a_batch_is_indexed_for_search_in_a_few_statements(topic, author):
-    with CaptureQueriesContext(connection) as ten:
-        write(10, topic, author, prefix="Teachers strike")
-    with CaptureQueriesContext(connection) as sixty:
-        write(60, topic, author, prefix="Nurses rally")
-    # The same statements for ten articles and for sixty: nothing is written one by one.
-    assert len(sixty.captured_queries) == len(ten.captured_queries)
-    assert len(search_article_ids("nurses", limit=100)) == 60
-    assert len(search_article_ids("teachers", limit=100)) == 10
