@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -104,7 +105,7 @@ def scratch_database(tmp_path) -> Iterator[tuple[dict[str, str], Callable[[], in
         env["DATABASE_URL"] = f"sqlite:///{database}"
 
         def count() -> int:
-            with sqlite3.connect(database) as reader:
+            with closing(sqlite3.connect(database)) as reader:
                 return reader.execute("SELECT count(*) FROM publishing_article").fetchone()[0]
 
     subprocess.run([*PRESSROOM, "migrate", "--no-input", "-v", "0"], env=env, check=True)
