@@ -35,7 +35,7 @@ def _never_kept(module: str, attribute: str) -> None:
     import importlib
 
     memo = getattr(importlib.import_module(module), attribute)
-    memo._max_age = 0
+    memo.max_entries = 0
 
 
 def build() -> Callable:

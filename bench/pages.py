@@ -31,11 +31,11 @@ NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 RECIPE = ROOT / "deploy" / "nginx" / "pressroom.conf"
 PORT_CACHED, PORT_UNCACHED, PORT_BARE, PORT_STATIC, PORT_RECIPE = 8201, 8202, 8203, 8210, 8220
 PORT_LAYER = 8204
-# The app environment of the "uncached" rows: the page cache keeps nothing, every request renders
-# (what each process keeps of a page's parts stays on, as in production).
-UNCACHED = {"PAGE_CACHE_SECONDS": "0"}
+# The app environment of the "uncached" rows: no page is stored, every request renders (what
+# each process keeps of a page's parts stays on, as in production).
+UNCACHED = {"CACHE_URL": "dummy://"}
 # Nothing kept between requests, not even the header or the teasers' markup.
-NOTHING_KEPT = {"PAGE_CACHE_SECONDS": "0", "FRAGMENT_CACHE_SECONDS": "0"}
+NOTHING_KEPT = {"PAGE_CACHE_SECONDS": "0"}
 # Each layer switched off on its own (bench/layers.py), and the row it is compared with: the
 # server it is taken away from and the page measured.
 LAYER_ROWS = [

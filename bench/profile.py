@@ -1,11 +1,11 @@
 """Where an uncached page's time goes: `python -m bench profile [--quick] [--path=/topics/peru/]`.
 
 Loads a copy of the `pages` corpus (100,000 articles; --quick: 10,000) in this process with
-production settings and the page cache off, as the benchmark's "uncached" rows, and sends
-requests straight to the WSGI application `pressroom serve` runs (no server, no network). It
-prints the CPU per request, best of 5 runs, with the page's parts kept between requests
-(FRAGMENT_CACHE_SECONDS, the default) and with nothing kept, then pyinstrument's profile of
-the first (of the second with --nothing-kept). Not part of the test suite.
+production settings and no page stored (CACHE_URL=dummy://), as the benchmark's "uncached"
+rows, and sends requests straight to the WSGI application `pressroom serve` runs (no server, no
+network). It prints the CPU per request, best of 5 runs, with the page's parts kept between
+requests (the default) and with nothing kept (PAGE_CACHE_SECONDS=0), then pyinstrument's
+profile of the first (of the second with --nothing-kept). Not part of the test suite.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--path", default="/topics/peru/", help="the page to profile")
     parser.add_argument("--requests", type=int, default=300, help="requests per run")
     parser.add_argument(
-        "--nothing-kept", action="store_true", help="profile with FRAGMENT_CACHE_SECONDS=0"
+        "--nothing-kept", action="store_true", help="profile with PAGE_CACHE_SECONDS=0"
     )
     options = parser.parse_args(argv)
     corpus = pages.build_corpus(10_000 if options.quick else 100_000, 300)
@@ -40,12 +40,12 @@ def main(argv: list[str]) -> int:
         database = work / "pressroom.sqlite3"
         shutil.copyfile(corpus, database)
         pages.ensure_static_files(work, database)
-        os.environ.update(pages.app_environment(work, database, PAGE_CACHE_SECONDS="0"))
+        os.environ.update(pages.app_environment(work, database, **pages.UNCACHED))
         os.environ["DJANGO_SETTINGS_MODULE"] = "pressroom.settings"
         import django
 
         django.setup()
-        from django.conf import settings
+        from django.test.utils import override_settings
         from pyinstrument import Profiler
 
         from pressroom.wsgi import application
@@ -53,11 +53,12 @@ def main(argv: list[str]) -> int:
         def request() -> None:
             get(application, options.path)
 
-        kept_seconds = settings.FRAGMENT_CACHE_SECONDS
+        nothing_kept = override_settings(PAGE_CACHE_SECONDS=0)
         kept = cpu_ms_per_request(request, options.requests)
-        settings.FRAGMENT_CACHE_SECONDS = 0
-        bare = cpu_ms_per_request(request, options.requests)
-        settings.FRAGMENT_CACHE_SECONDS = 0 if options.nothing_kept else kept_seconds
+        with nothing_kept:
+            bare = cpu_ms_per_request(request, options.requests)
+        if options.nothing_kept:
+            nothing_kept.enable()
         print(f"{options.path}, page cache off, in-process CPU per request (best of {RUNS}):")
         print(f"  parts of the page kept between requests: {kept:6.2f} ms")
         print(f"  nothing kept:                            {bare:6.2f} ms")

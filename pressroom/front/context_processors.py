@@ -2,12 +2,11 @@ from django.conf import settings
 from django.http import HttpRequest
 from django.utils.functional import SimpleLazyObject
 
-from pressroom.lib.generations import GenerationMemo
-from pressroom.lib.pagecache import content_memo
+from pressroom.lib.pagecache import ContentMemo
 from pressroom.publishing.listings import featured_topics
 from pressroom.publishing.models import Topic
 
-_navigation: GenerationMemo[list[Topic]] = content_memo(max_entries=1)
+_navigation: ContentMemo[list[Topic]] = ContentMemo(max_entries=1)
 
 
 def navigation_topics() -> list[Topic]:

@@ -6,7 +6,14 @@ class PublishingConfig(AppConfig):
     name = "pressroom.publishing"
 
     def ready(self) -> None:
+        from pressroom.lib.pagecache import forget_cached_pages, register_next_publication
+        from pressroom.publishing.models import Article
         from pressroom.publishing.roles import ensure_editor_group
+        from pressroom.publishing.signals import content_changed
 
         # Every app's post_migrate, so that later apps' permissions are granted too.
         post_migrate.connect(ensure_editor_group, dispatch_uid="publishing-editor-group")
+        # The page cache (lib) knows no app: publishing tells it when public content changes
+        # (every cached page is then out of date) and when the next scheduled article goes public.
+        content_changed.connect(forget_cached_pages, dispatch_uid="pagecache-bump-generation")
+        register_next_publication(Article.objects.next_publication_after)

@@ -23,8 +23,7 @@ from django.db import connection
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
-from pressroom.lib.generations import GenerationMemo
-from pressroom.lib.pagecache import content_memo
+from pressroom.lib.pagecache import ContentMemo
 from pressroom.publishing.models import Article, Author, Topic
 from pressroom.publishing.pagination import Cursor, Page, keyset_page
 
@@ -178,7 +177,7 @@ def author_or_404(slug: str) -> Author:
     return _cached_by_slug(Author, slug)
 
 
-_owners: GenerationMemo[Topic | Author] = content_memo(max_entries=2048)
+_owners: ContentMemo[Topic | Author] = ContentMemo(max_entries=2048)
 
 
 def _cached_by_slug[Owner: (Topic, Author)](model: type[Owner], slug: str) -> Owner:
