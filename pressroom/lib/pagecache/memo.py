@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 import weakref
 from collections.abc import Callable, Hashable, Iterable
+from typing import cast
 
 from pressroom.lib.pagecache.generation import serving_generation
 
@@ -46,11 +47,11 @@ class ContentMemo[Value]:
         if kept_generation != generation:
             entries = {}
             self._state = (generation, entries)
-        values = []
+        values: list[Value] = []
         for key, work_out in wanted:
             kept = entries.get(key, _MISSING)
             if kept is not _MISSING:
-                values.append(kept)  # type: ignore[arg-type]
+                values.append(cast(Value, kept))
                 continue
             value = work_out()
             with self._lock:  # reads need no lock; writers (with WEB_THREADS > 1) take turns
