@@ -30,12 +30,26 @@ def switched_off() -> set[str]:
     return names
 
 
-def _never_kept(module: str, attribute: str) -> None:
-    """A memo that works every value out afresh: what the page costs without it."""
+# The memos of parts of pages: (module, attribute) of each ContentMemo.
+MEMOS = {
+    "teasers": ("pressroom.publishing.templatetags.publishing", "_teaser_markup"),
+    "owners": ("pressroom.publishing.listings", "_owners"),
+    "fragments": ("pressroom.front.templatetags.front", "_fragments"),
+    "navigation": ("pressroom.publishing.listings", "_featured"),
+    "banner": ("pressroom.fundraising.banner", "_banners"),
+}
+_kept_entries: dict[str, int] = {}
+
+
+def keep(name: str, on: bool) -> None:
+    """Switch one memo off (it then works every value out afresh: what the page costs without
+    it) or back on."""
     import importlib
 
+    module, attribute = MEMOS[name]
     memo = getattr(importlib.import_module(module), attribute)
-    memo.max_entries = 0
+    _kept_entries.setdefault(name, memo.max_entries)
+    memo.max_entries = _kept_entries[name] if on else 0
 
 
 def build() -> Callable:
@@ -50,19 +64,12 @@ def build() -> Callable:
 
         pages.remember = middleware.remember = remember  # type: ignore[assignment]
         pages.recall = lambda key: None  # type: ignore[assignment]
-    memos = {
-        "teasers": ("pressroom.publishing.templatetags.publishing", "_teaser_markup"),
-        "owners": ("pressroom.publishing.listings", "_owners"),
-        "fragments": ("pressroom.front.templatetags.front", "_fragments"),
-        "navigation": ("pressroom.front.context_processors", "_navigation"),
-        "banner": ("pressroom.fundraising.banner", "_banners"),
-    }
-    for name, (module, attribute) in memos.items():
-        if name in off:
-            _never_kept(module, attribute)
+    for name in MEMOS.keys() & off:
+        keep(name, False)
     if "wsgi-front" in off:
         return wsgi.django_application
     return wsgi.application
 
 
-application = build()
+# Only where granian loads it: bench/profile.py imports this module for keep().
+application = build() if os.environ.get("BENCH_LAYERS_OFF") else None

@@ -5,7 +5,10 @@ production settings and no page stored (CACHE_URL=dummy://), as the benchmark's 
 rows, and sends requests straight to the WSGI application `pressroom serve` runs (no server, no
 network). It prints the CPU per request, best of 5 runs, with the page's parts kept between
 requests (the default) and with nothing kept (PAGE_CACHE_SECONDS=0), then pyinstrument's
-profile of the first (of the second with --nothing-kept). Not part of the test suite.
+profile of the first (of the second with --nothing-kept). With --layers, it also measures each
+memo of bench/layers.py switched off on its own, on the page it serves: in one process, best of
+5, these figures move far less with other load on the machine than a server's. Not part of the
+test suite.
 """
 
 from __future__ import annotations
@@ -31,6 +34,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--requests", type=int, default=300, help="requests per run")
     parser.add_argument(
         "--nothing-kept", action="store_true", help="profile with PAGE_CACHE_SECONDS=0"
+    )
+    parser.add_argument(
+        "--layers",
+        default="",
+        help="memos to measure switched off, one at a time (comma-separated; 'all')",
     )
     options = parser.parse_args(argv)
     corpus = pages.build_corpus(10_000 if options.quick else 100_000, 300)
@@ -62,6 +70,8 @@ def main(argv: list[str]) -> int:
         print(f"{options.path}, page cache off, in-process CPU per request (best of {RUNS}):")
         print(f"  parts of the page kept between requests: {kept:6.2f} ms")
         print(f"  nothing kept:                            {bare:6.2f} ms")
+        if options.layers:
+            measure_memos(options.layers, options.requests)
 
         profiler = Profiler(interval=0.0002)
         profiler.start()
@@ -76,6 +86,39 @@ def main(argv: list[str]) -> int:
             )
         )
     return 0
+
+
+# The page each memo is measured on: the one where it does the most.
+MEMO_PAGES = {
+    "teasers": "/topics/peru/",
+    "owners": "/topics/peru/",
+    "fragments": "/topics/peru/",
+    "navigation": "/",
+    "banner": "/topics/peru/",
+}
+
+
+def measure_memos(names: str, count: int) -> None:
+    from bench import layers
+    from pressroom.wsgi import application
+
+    wanted = list(MEMO_PAGES) if names == "all" else names.split(",")
+    print()
+    print("| memo | page | CPU ms kept | CPU ms switched off | off/kept |")
+    print("|---|---|---|---|---|")
+    for name in wanted:
+        path = MEMO_PAGES[name]
+
+        def request(path: str = path) -> None:
+            get(application, path)
+
+        with_memo = cpu_ms_per_request(request, count)
+        layers.keep(name, False)
+        try:
+            without = cpu_ms_per_request(request, count)
+        finally:
+            layers.keep(name, True)
+        print(f"| {name} | {path} | {with_memo:.3f} | {without:.3f} | {without / with_memo:.2f}x |")
 
 
 def get(application: Callable, path: str) -> bytes:

@@ -192,8 +192,10 @@ def featured_topics(limit: int = 8) -> list[Topic]:
     return list(Topic.objects.filter(is_featured=True).order_by("name")[:limit])
 
 
-def cached_featured_topics() -> list[Topic]:
-    """Featured topics from the cache the header navigation shares (cleared on any change)."""
-    from pressroom.front.context_processors import navigation_topics
+_featured: ContentMemo[list[Topic]] = ContentMemo(max_entries=1)
 
-    return navigation_topics()
+
+def cached_featured_topics() -> list[Topic]:
+    """The featured topics the header navigation and the home page show, read again once
+    content changes."""
+    return _featured.get_or_set("featured", featured_topics)
