@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from django.http import HttpRequest, HttpResponse
 from django.template import engines
 from django.test import Client
 from django.urls import include, path
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 
 from pressroom.lib import pagecache
@@ -113,6 +115,21 @@ def test_unpublishing_or_deleting_takes_an_article_off_every_page(
         assert "Retracted story" not in html, page
         assert "Miners march on Lima" in html, page
     assert reader.get(url).status_code == 404
+
+
+def test_a_scheduled_article_shows_on_cached_pages_when_its_time_comes(make_article, reader):
+    """No save and no signal when it goes public: its moment was registered by publishing."""
+    make_article(title="Miners march on Lima")
+    scheduled = make_article(title="Teachers strike in Cusco", status="draft")
+    at = timezone.now() + timedelta(seconds=3)
+    services.publish_article(scheduled, at=at)
+    _warm(reader, LISTING_PAGES)
+    for url in LISTING_PAGES:
+        html = reader.get(url).content.decode()
+        assert timezone.now() >= at or "Teachers strike in Cusco" not in html, url
+    time.sleep(max(0.0, (at - timezone.now()).total_seconds()) + 0.05)
+    for url in LISTING_PAGES:
+        assert "Teachers strike in Cusco" in reader.get(url).content.decode(), url
 
 
 def test_renaming_a_topic_refreshes_its_pages(make_article, topic, reader, commit):

@@ -206,7 +206,8 @@ def generation_to_render(generation: str) -> str:
     registered moment has passed since it began, which moves the generation on first (in every
     process), so nothing kept from before that moment is used."""
     moment = next_moment(generation)
-    if moment is not None and time.time() >= moment:
+    # timezone.now(), the clock listings compare publication times with.
+    if moment is not None and timezone.now().timestamp() >= moment:
         forget_cached_pages()
         return current_generation()
     return generation

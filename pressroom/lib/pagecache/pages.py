@@ -28,9 +28,9 @@ from pressroom.lib.pagecache.generation import current_generation, next_moment
 STATUS_HEADER = "X-Page-Cache"
 MIN_COMPRESS_BYTES = 200
 # What browsers and shared caches (nginx, a CDN) are told: browsers revalidate (a 304 costs
-# nothing), shared caches keep a page one second, so a change shows through them within about
-# two (docs/scaling.md, "Publish-to-visible"), may serve it a little stale while one request
-# refreshes it, and a day old if the app is down.
+# nothing); shared caches keep a page one second, so a change shows through them within about a
+# second plus one render (docs/scaling.md, "Publish-to-visible budget"), may serve it a little
+# stale while one request refreshes it, and a day old if the app is down.
 PROXY_SECONDS = 1
 PUBLIC_CACHE_CONTROL = (
     f"public, max-age=0, s-maxage={PROXY_SECONDS}, stale-while-revalidate=10, stale-if-error=86400"
