@@ -171,6 +171,23 @@ def test_pages_and_their_parts_expire_even_without_a_change(make_article, reader
     assert "<h1>Ana Quispe Mamani</h1>" in reader.get("/authors/ana-quispe/").content.decode()
 
 
+def test_a_scheduled_article_shows_when_its_time_comes_though_nothing_announced_it(
+    make_article, reader
+):
+    """Going public at its time is not a save: publishing tells the page cache (through the
+    hook it registers in its AppConfig.ready()) when the next scheduled article goes public,
+    and no page is kept past that moment."""
+    make_article(title="Miners march on Lima")
+    soon = timezone.now() + timedelta(seconds=1.5)
+    make_article(title="Strike called for dawn", status="scheduled", published_at=soon)
+    _warm(reader, ["/topics/peru/"])
+    assert "Strike called for dawn" not in reader.get("/topics/peru/").content.decode()
+    time.sleep(max(0.0, (soon - timezone.now()).total_seconds()) + 0.2)
+    response = reader.get("/topics/peru/")
+    assert response["X-Page-Cache"] == "miss"
+    assert "Strike called for dawn" in response.content.decode()
+
+
 def test_a_change_saved_by_another_process_reaches_this_process_cache(
     make_article, reader, settings, tmp_path
 ):

@@ -1,15 +1,17 @@
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
 
+from pressroom.lib.pagecache import forget_cached_pages, register_next_publication
+from pressroom.publishing.signals import content_changed
+
 
 class PublishingConfig(AppConfig):
     name = "pressroom.publishing"
 
     def ready(self) -> None:
-        from pressroom.lib.pagecache import forget_cached_pages, register_next_publication
+        # Models exist only once apps are loaded.
         from pressroom.publishing.models import Article
         from pressroom.publishing.roles import ensure_editor_group
-        from pressroom.publishing.signals import content_changed
 
         # Every app's post_migrate, so that later apps' permissions are granted too.
         post_migrate.connect(ensure_editor_group, dispatch_uid="publishing-editor-group")
