@@ -15,17 +15,23 @@ from pressroom.publishing.roles import EDITOR_GROUP
 
 
 @pytest.fixture(autouse=True)
-def _fresh_cache():
-    """Each test starts with an empty cache, as a freshly started server would."""
+def _fresh_cache(tmp_path):
+    """Each test starts with an empty cache, as a freshly started server would, and a content
+    generation of its own (in its VAR_DIR): a bump by another test process sharing var/ would
+    make its pages miss."""
     from django.core.cache import cache
+    from django.test.utils import override_settings
 
-    from pressroom.lib.generations import forget_memos
+    from pressroom.lib.pagecache.memo import forget_memos
     from pressroom.lib.pagecache.pages import forget_memory
 
-    cache.clear()
-    forget_memory()
-    forget_memos()
-    yield
+    # Not the `settings` fixture: a test's own settings (a cache that is down) must be undone
+    # before the cache is cleared below.
+    with override_settings(VAR_DIR=tmp_path):
+        cache.clear()
+        forget_memory()
+        forget_memos()
+        yield
     cache.clear()
     forget_memory()
     forget_memos()

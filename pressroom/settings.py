@@ -313,27 +313,12 @@ def _cache_from_url(url: str) -> dict:
 
 CACHES = {"default": _cache_from_url(env_str("CACHE_URL", "locmem://"))}
 
-# Page cache (pressroom/lib/pagecache.py): anonymous public pages, invalidated on every content
-# change, and never older than PAGE_CACHE_SECONDS (campaign figures may be that stale). 0 = off.
+# Page cache (pressroom/lib/pagecache/, docs/scaling.md): everything a public page shows is kept
+# under one content generation, which moves on at every announced change, at every scheduled
+# moment, and at least every PAGE_CACHE_SECONDS. 0 = nothing kept.
 PAGE_CACHE_SECONDS = env_int("PAGE_CACHE_SECONDS", 60)
-# Parts of pages each process keeps until content changes (header, footer, teasers, the topic or
-# author of an archive). A change that announces nothing (an SQL update by hand) goes unseen for
-# at most this plus PAGE_CACHE_SECONDS. 0 = off.
-FRAGMENT_CACHE_SECONDS = env_int("FRAGMENT_CACHE_SECONDS", 60)
-# What browsers and shared caches (nginx, a CDN) are told: browsers revalidate (cheap 304s),
-# proxies keep a page for a second, so publishing is visible within about two seconds.
-PAGE_CACHE_BROWSER_SECONDS = env_int("PAGE_CACHE_BROWSER_SECONDS", 0)
-PAGE_CACHE_PROXY_SECONDS = env_int("PAGE_CACHE_PROXY_SECONDS", 1)
-PAGE_CACHE_STALE_SECONDS = env_int("PAGE_CACHE_STALE_SECONDS", 10)
-# With a shared cache (Redis), how often each process re-reads the content generation.
-PAGE_CACHE_GENERATION_POLL = env_float("PAGE_CACHE_GENERATION_POLL", 0.5)
-# With the per-process locmem cache, the generation lives in this file, shared by all processes.
-PAGE_CACHE_GENERATION_FILE = env_str("PAGE_CACHE_GENERATION_FILE") or str(
-    VAR_DIR / "page-cache-generation"
-)
-PAGE_CACHE_BROTLI_QUALITY = env_int("PAGE_CACHE_BROTLI_QUALITY", 6)
-# Pages each process also keeps unpickled in memory (the hottest ones; ~20-50 KB each).
-PAGE_CACHE_MEMORY_ENTRIES = env_int("PAGE_CACHE_MEMORY_ENTRIES", 200)
+# Path prefixes never stored, besides anything personal (a session, a cookie, a CSRF token,
+# Cache-Control: private) and any path containing /webhooks/.
 PAGE_CACHE_EXCLUDE_PATHS = env_list(
     "PAGE_CACHE_EXCLUDE_PATHS",
     [

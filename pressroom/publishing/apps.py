@@ -1,8 +1,7 @@
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
 
-from pressroom.lib.pagecache.generation import forget_cached_pages
-from pressroom.lib.pagecache.pages import register_next_publication
+from pressroom.lib.pagecache import forget_cached_pages, register_next_publication
 from pressroom.publishing.signals import content_changed
 
 
