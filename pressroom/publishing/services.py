@@ -312,15 +312,6 @@ def delete_article(article: Article) -> None:
     _announce_written([article_id])
 
 
-def add_legacy_path(
-    path: str, *, article: Article | None = None, topic: Topic | None = None
-) -> None:
-    """Make `path` redirect to the article or topic (re-pointing it if it led elsewhere)."""
-    target = article or topic
-    if target is not None:
-        write_legacy_paths({path: target})
-
-
 def write_legacy_paths(wanted: Mapping[str, Article | Topic]) -> None:
     """Make each old path redirect to its article or topic, re-pointing it if it led elsewhere,
     in three queries however many there are. The front page itself ('/') never redirects, nor

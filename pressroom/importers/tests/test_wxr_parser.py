@@ -13,9 +13,14 @@ from pressroom.importers.wxr import (
     WxrError,
     WxrItem,
     WxrTerm,
+    Record,
     parse_wxr,
-    parse_wxr_bytes,
 )
+
+
+def parse_wxr_bytes(data: bytes) -> list[Record]:
+    """All records of an export held in memory."""
+    return list(parse_wxr(io.BytesIO(data)))
 
 
 @pytest.fixture(scope="module")

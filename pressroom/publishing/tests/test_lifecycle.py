@@ -105,7 +105,7 @@ def test_old_addresses_answer_301_to_the_article(client, make_article):
 
 
 def test_old_topic_address_answers_301_to_the_topic(client, topic):
-    services.add_legacy_path("/category/peru/", topic=topic)
+    services.write_legacy_paths({"/category/peru/": topic})
     response = client.get("/category/peru/")
     assert response.status_code == 301
     assert response["Location"] == "/topics/peru/"
