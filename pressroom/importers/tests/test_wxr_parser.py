@@ -8,12 +8,12 @@ import pytest
 
 from pressroom.importers.tests.wxr_samples import THEME_UNIT_TEST_DATA, post_item, small_export
 from pressroom.importers.wxr import (
+    Record,
     WxrAuthor,
     WxrChannel,
     WxrError,
     WxrItem,
     WxrTerm,
-    Record,
     parse_wxr,
 )
 
