@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.urls import reverse
@@ -43,6 +44,7 @@ from pressroom.fundraising.providers import (
     get_provider,
     online_provider,
 )
+from pressroom.fundraising.tasks import send_donation_receipt, send_donor_portal_link
 
 logger = logging.getLogger(__name__)
 
@@ -78,8 +80,6 @@ def start_checkout(
     site_url: str,
 ) -> CheckoutSession:
     """Open a hosted checkout at the online processor; the webhook records the gift later."""
-    from django.conf import settings
-
     description = f"{'Monthly donation' if frequency == Frequency.MONTHLY else 'Donation'} to {settings.ORGANIZATION_NAME}"
     if campaign:
         description += f" — {campaign.title}"
@@ -295,8 +295,6 @@ def record_payment_link(provider_name: str, fact: PaymentLinked) -> bool:
 def _after_new_donation(donation: Donation) -> None:
     _apply_waiting_events(donation)
     forget_campaign_figures()
-    from pressroom.fundraising.tasks import send_donation_receipt
-
     transaction.on_commit(lambda: send_donation_receipt.enqueue(donation.pk))
 
 
@@ -351,8 +349,6 @@ def record_offline_donation(
     donation.save()
     forget_campaign_figures()
     if send_receipt:
-        from pressroom.fundraising.tasks import send_donation_receipt
-
         transaction.on_commit(lambda: send_donation_receipt.enqueue(donation.pk))
     return donation
 
@@ -405,6 +401,4 @@ def request_portal_link(email: str) -> None:
     donor = Donor.objects.filter(email=email).first()
     if donor is None:
         return
-    from pressroom.fundraising.tasks import send_donor_portal_link
-
     transaction.on_commit(lambda: send_donor_portal_link.enqueue(donor.pk))
