@@ -127,9 +127,10 @@ def _announce_written(article_ids: list[int]) -> None:
 
 def prepare_article(article: Article, *, now: datetime | None = None) -> None:
     """The rules every article write applies, in memory: a cleaned body, a title on one line,
-    the excerpt, a future publication scheduled, the canonical URL of a republished piece."""
+    the excerpt, a future publication scheduled, the canonical URL of a republished piece.
+    A title longer than the column (an import's) is cut to fit rather than refused."""
     article.body = clean_body_html(article.body or "")
-    article.title = " ".join(article.title.split())
+    article.title = " ".join(article.title.split())[: Article._meta.get_field("title").max_length]
     article.excerpt = make_excerpt(article.body, article.editor_excerpt)
     if (
         article.status == Article.Status.PUBLISHED

@@ -134,3 +134,22 @@ def test_changing_a_slug_in_another_script_keeps_the_old_address_working(client,
     response = client.get(old_url)
     assert response.status_code == 301
     assert response["Location"] == "/articles/huelga-puno/"
+
+
+def test_every_writer_gets_an_overlong_title_cut_to_fit(make_article, topic, author):
+    """The cut lives in prepare_article, so the admin's save, the bulk service of imports and
+    the demo all store a title that fits the column, on both databases."""
+    words = " ".join(["Miners march on Lima"] * 40)  # 839 characters
+    one = make_article(title=words)
+    [bulk] = services.save_articles(
+        [
+            services.ArticleWrite(
+                Article(title=words, body="<p>Body.</p>", status="draft"),
+                author_ids=[author.pk],
+                topic_ids=[topic.pk],
+            )
+        ]
+    )
+    for article in (one, bulk):
+        stored = Article.objects.get(pk=article.pk).title
+        assert stored == words[:300]
