@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from pressroom.publishing import services
-from pressroom.publishing.models import Article, ArticleStateError
+from pressroom.publishing.models import Article, ArticleStateError, Topic
 
 pytestmark = pytest.mark.django_db
 
@@ -153,3 +153,29 @@ def test_every_writer_gets_an_overlong_title_cut_to_fit(make_article, topic, aut
     for article in (one, bulk):
         stored = Article.objects.get(pk=article.pk).title
         assert stored == words[:300]
+
+
+def test_save_topics_settles_unique_slugs_and_writes_changes_in_bulk(
+    topic, django_capture_on_commit_callbacks
+):
+    """The bulk topic service imports use: slugs as asked for, made unique across the batch
+    and the table, changed topics written, and the change announced after commit."""
+    from pressroom.publishing.signals import content_changed
+
+    announced = []
+
+    def listen(**kwargs: object) -> None:
+        announced.append(kwargs)
+
+    content_changed.connect(listen)
+    try:
+        topic.name, topic.description = "Perú", "Everything from Peru."
+        new = [Topic(name="Peru"), Topic(name="Peru"), Topic(name="Mining", slug="mines")]
+        with django_capture_on_commit_callbacks(execute=True):
+            services.save_topics(new, [topic])
+    finally:
+        content_changed.disconnect(listen)
+    assert [t.slug for t in new] == ["peru-2", "peru-3", "mines"]
+    assert all(t.pk for t in new)
+    assert Topic.objects.get(pk=topic.pk).description == "Everything from Peru."
+    assert announced
