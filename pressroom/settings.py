@@ -327,6 +327,43 @@ ANYMAIL = {
     for key, value in os.environ.items()
     if key.startswith("ANYMAIL_")
 }
+
+
+def _email_providers(*backends: str) -> list[str]:
+    """The django-anymail ESPs among the email backends: 'anymail.backends.postmark.X' -> postmark."""
+    names = []
+    for backend in backends:
+        parts = backend.split(".")
+        if len(parts) == 4 and parts[:2] == ["anymail", "backends"] and parts[2] != "test":
+            names.append(parts[2])
+    return sorted(set(names))
+
+
+# Providers whose webhooks anymail can verify by a signature instead of basic auth, by the
+# ANYMAIL_* setting holding the key.
+EMAIL_WEBHOOK_SIGNATURE_SETTINGS = {
+    "mailgun": "MAILGUN_WEBHOOK_SIGNING_KEY",
+    "mailersend": "MAILERSEND_SIGNING_SECRET",
+    "mailtrap": "MAILTRAP_TRACKING_SECRET",
+    "mandrill": "MANDRILL_WEBHOOK_KEY",
+    "postal": "POSTAL_WEBHOOK_KEY",
+    "resend": "RESEND_SIGNING_SECRET",
+}
+# Only the configured providers' tracking webhooks are mounted (/anymail/<esp>/tracking/); each
+# marks subscribers bounced or complained for good, so none may run unauthenticated.
+EMAIL_PROVIDER_WEBHOOKS = _email_providers(
+    MAILERS["default"]["BACKEND"], MAILERS["bulk"]["BACKEND"]
+)
+for _provider in EMAIL_PROVIDER_WEBHOOKS:
+    if not ANYMAIL.get("WEBHOOK_SECRET") and not ANYMAIL.get(
+        EMAIL_WEBHOOK_SIGNATURE_SETTINGS.get(_provider, "WEBHOOK_SECRET")
+    ):
+        _signature = EMAIL_WEBHOOK_SIGNATURE_SETTINGS.get(_provider)
+        raise ImproperlyConfigured(
+            f"the {_provider} bounce/complaint webhook needs credentials: set "
+            "ANYMAIL_WEBHOOK_SECRET=user:long-random-password (basic auth)"
+            + (f" or ANYMAIL_{_signature}" if _signature else "")
+        )
 # DKIM signing of mail sent over SMTP (ESPs sign on their side); all three or none.
 DKIM_PRIVATE_KEY_PATH = env_str("DKIM_PRIVATE_KEY_PATH")
 DKIM_SELECTOR = env_str("DKIM_SELECTOR")

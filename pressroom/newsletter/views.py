@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import functools
+from collections.abc import Callable
 from datetime import date
 
 from django.conf import settings
@@ -169,3 +171,29 @@ def digest_detail(request: HttpRequest, date: str) -> HttpResponse:
 
 def _parse_date(value: str) -> date:
     return date.fromisoformat(value)
+
+
+@functools.cache
+def _anymail_tracking_views() -> dict[str, Callable[..., HttpResponse]]:
+    """django-anymail's tracking webhook view for each ESP, by the name in its backend path."""
+    from anymail import urls as anymail_urls
+
+    views: dict[str, Callable[..., HttpResponse]] = {}
+    for pattern in anymail_urls.urlpatterns:
+        name = pattern.name or ""
+        if name.endswith("_tracking_webhook"):
+            views[name.removesuffix("_tracking_webhook")] = pattern.callback
+    return views
+
+
+@csrf_exempt  # Authenticated by basic auth or the provider's signature (anymail checks it).
+def email_provider_webhook(request: HttpRequest, provider: str) -> HttpResponse:
+    """Bounce and complaint reports, only from the provider this install sends through.
+
+    settings.py refuses to start a configured provider without its webhook credentials; the
+    endpoints of every other provider do not exist (404), so nobody can post a forged
+    complaint through an endpoint nobody secured."""
+    view = _anymail_tracking_views().get(provider)
+    if view is None or provider not in settings.EMAIL_PROVIDER_WEBHOOKS:
+        raise Http404("No such email provider webhook.")
+    return view(request)
