@@ -179,7 +179,8 @@ def test_a_provider_without_webhook_credentials_stops_start_up_with_one_clear_li
     assert result.returncode != 0
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
-    assert "postmark" in lines[0] and "ANYMAIL_WEBHOOK_SECRET" in lines[0]
+    assert "postmark" in lines[0]
+    assert "ANYMAIL_WEBHOOK_SECRET" in lines[0]
     assert "Traceback" not in result.stderr
 
     # A provider that signs its webhooks may use its signing key instead of basic auth.
