@@ -30,9 +30,11 @@ from pressroom.fundraising.models import (
     RecurringDonation,
     WebhookEvent,
 )
+from pressroom.fundraising.money import MAXIMUM_AMOUNT
 from pressroom.fundraising.providers import (
     CheckoutRequest,
     CheckoutSession,
+    EventRejected,
     Fact,
     PaymentLinked,
     PaymentReceived,
@@ -57,9 +59,10 @@ def forget_campaign_figures() -> None:
 
 def find_or_create_donor(email: str, name: str = "", *, reference: str = "") -> Donor:
     email = email.strip().lower() or f"{reference or 'unknown'}@{Donor.NO_EMAIL_DOMAIN}".lower()
-    donor, created = Donor.objects.get_or_create(email=email, defaults={"name": name.strip()})
-    if not created and name.strip() and not donor.name:
-        donor.name = name.strip()
+    name = name.strip()[: Donor._meta.get_field("name").max_length]
+    donor, created = Donor.objects.get_or_create(email=email, defaults={"name": name})
+    if not created and name and not donor.name:
+        donor.name = name
         donor.save(update_fields=["name"])
     return donor
 
@@ -109,21 +112,21 @@ def receive_webhook(provider_name: str, body: bytes, headers: Mapping[str, str])
 
 @transaction.atomic
 def process_event(provider_name: str, event: VerifiedEvent) -> WebhookEvent:
-    # Interpreted first: a malformed event is refused (WebhookVerificationError) before storing.
-    facts = get_provider(provider_name).interpret_event(event)
+    """Store the event and apply its facts, or store it as rejected and apply nothing.
+
+    A signed event whose contents cannot be a real payment is answered with success and kept
+    with status "rejected": the processor would retry an error for days and the contents would
+    not change, while staff can read the stored payload and the reason."""
     try:
-        with transaction.atomic():
-            # On PostgreSQL a concurrent delivery of the same event waits here on the unique
-            # index until the first commits, then fails and is treated as a replay.
-            stored = WebhookEvent.objects.create(
-                provider=provider_name,
-                event_id=event.event_id,
-                event_type=event.event_type,
-                payload=event.payload,
-            )
-    except IntegrityError:
-        logger.info("Webhook event %s %s already received", provider_name, event.event_id)
-        return WebhookEvent.objects.get(provider=provider_name, event_id=event.event_id)
+        facts = get_provider(provider_name).interpret_event(event)
+        for fact in facts:
+            check_fact(fact)
+    except EventRejected as error:
+        logger.warning("Webhook event %s %s rejected: %s", provider_name, event.event_id, error)
+        return _store_event(provider_name, event, WebhookEvent.Status.REJECTED, problem=str(error))
+    stored = _store_event(provider_name, event, WebhookEvent.Status.PROCESSED)
+    if stored.processed_at is not None:
+        return stored  # a replay: it was handled when it first came
     stored.status = WebhookEvent.Status.PROCESSED if facts else WebhookEvent.Status.IGNORED
     for fact in facts:
         if not apply_fact(provider_name, fact):
@@ -132,6 +135,58 @@ def process_event(provider_name: str, event: VerifiedEvent) -> WebhookEvent:
     stored.processed_at = timezone.now()
     stored.save(update_fields=["status", "waiting_for", "processed_at"])
     return stored
+
+
+def _store_event(
+    provider_name: str, event: VerifiedEvent, status: str, *, problem: str = ""
+) -> WebhookEvent:
+    """The stored event: new (processed_at unset, unless rejected), or the one already there."""
+    payload = event.payload
+    if status == WebhookEvent.Status.REJECTED and "nested" in problem:
+        # Too deep to be worth keeping whole; its identity and envelope are enough to find it.
+        payload = {key: value for key, value in payload.items() if key != "data"}
+    try:
+        with transaction.atomic():
+            # On PostgreSQL a concurrent delivery of the same event waits here on the unique
+            # index until the first commits, then fails and is treated as a replay.
+            return WebhookEvent.objects.create(
+                provider=provider_name,
+                event_id=event.event_id,
+                event_type=event.event_type,
+                payload=payload,
+                status=status,
+                problem=problem,
+                processed_at=timezone.now() if problem else None,
+            )
+    except IntegrityError:
+        logger.info("Webhook event %s %s already received", provider_name, event.event_id)
+        return WebhookEvent.objects.get(provider=provider_name, event_id=event.event_id)
+
+
+def check_fact(fact: Fact) -> None:
+    """Bounds every processor's facts must keep: EventRejected otherwise, before any write."""
+    amounts = [getattr(fact, name) for name in ("amount", "total_refunded") if hasattr(fact, name)]
+    for amount in amounts:
+        if amount < 0 or amount >= MAXIMUM_AMOUNT:
+            raise EventRejected(f"The amount {amount} is outside 0 to {MAXIMUM_AMOUNT}.")
+    if isinstance(fact, PaymentReceived | RecurringStarted) and fact.amount == 0:
+        raise EventRejected("A payment of nothing.")
+    currency = getattr(fact, "currency", None)
+    if currency is not None and not (
+        len(currency) == 3 and currency.isascii() and currency.isalpha()
+    ):
+        raise EventRejected(f"The currency {currency[:20]!r} is not an ISO 4217 code.")
+    references = [
+        getattr(fact, name, "")
+        for name in ("reference", "payment_reference", "recurring_reference")
+    ] + list(getattr(fact, "references", []))
+    if any(len(reference) > 255 for reference in references):
+        raise EventRejected("A reference is longer than 255 characters.")
+    email = getattr(fact, "email", "")
+    if len(email) > 254 or (email and "@" not in email):
+        raise EventRejected(f"The customer email {email[:40]!r} is not an address.")
+    if len(getattr(fact, "campaign_slug", "")) > 100:
+        raise EventRejected("The campaign is longer than a campaign slug can be.")
 
 
 def _waiting_reference(fact: Fact) -> str:

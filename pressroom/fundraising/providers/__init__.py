@@ -30,6 +30,11 @@ class WebhookVerificationError(Exception):
     """The request is not a genuine, well-formed event from the processor."""
 
 
+class EventRejected(Exception):
+    """A genuine (signed) event whose contents cannot be a real payment: an amount out of
+    bounds, a field of the wrong type. Recorded with status "rejected", never applied."""
+
+
 @dataclass(frozen=True)
 class CheckoutRequest:
     amount: Decimal
