@@ -98,6 +98,9 @@ ALLOWED_ATTRIBUTES = {
     "ol": {"start", "reversed", "type"},
 }
 URL_SCHEMES = {"http", "https", "mailto", "tel"}
+# Characters XML 1.0 forbids (C0 controls other than tab, LF and CR; U+FFFE and U+FFFF). One of
+# them in a title or body makes every feed that carries it unserializable; no writing needs them.
+CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 BLOCK_TAGS = "p|div|h[1-6]|ul|ol|li|blockquote|figure|figcaption|table|tr|pre|section|article|br"
 
 
@@ -122,9 +125,15 @@ def _cleaner() -> nh3.Cleaner:
     )
 
 
+def strip_control_characters(text: str) -> str:
+    """`text` without the control characters XML cannot carry (see CONTROL_CHARACTERS)."""
+    return CONTROL_CHARACTERS.sub("", text)
+
+
 def clean_body_html(raw: str) -> str:
     """Return `raw` with everything outside the allow-list removed."""
-    return _cleaner().clean(raw).strip()
+    # After cleaning too: nh3 decodes "&#x0b;" and "&#1;" into the raw characters.
+    return strip_control_characters(_cleaner().clean(strip_control_characters(raw))).strip()
 
 
 def html_to_text(fragment: str) -> str:
@@ -135,7 +144,7 @@ def html_to_text(fragment: str) -> str:
     """
     text = re.sub(rf"</?(?:{BLOCK_TAGS})\b[^>]*>", " ", fragment, flags=re.I)
     text = re.sub(r"<[^>]*>", "", text)
-    return " ".join(html.unescape(text).split())
+    return " ".join(strip_control_characters(html.unescape(text)).split())
 
 
 def first_paragraph_text(body_html: str) -> str:

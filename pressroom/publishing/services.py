@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
 
-from pressroom.publishing.html import clean_body_html, make_excerpt
+from pressroom.publishing.html import clean_body_html, make_excerpt, strip_control_characters
 from pressroom.publishing.models import (
     Article,
     ArticleAuthor,
@@ -51,7 +51,9 @@ def announce_change(article_ids: Iterable[int] = ()) -> None:
 def prepare_article(article: Article) -> None:
     """Clean the body, compute the excerpt and settle the slug, in memory."""
     article.body = clean_body_html(article.body or "")
-    article.title = " ".join(article.title.split())
+    article.title = " ".join(strip_control_characters(article.title).split())
+    for field in ("editor_excerpt", "lead_image_alt", "original_outlet"):
+        setattr(article, field, strip_control_characters(getattr(article, field)))
     article.excerpt = make_excerpt(article.body, article.editor_excerpt)
     if not article.slug:
         article.slug = unique_slug(Article, article.title, exclude_pk=article.pk, max_length=255)
@@ -195,6 +197,8 @@ def normalize_legacy_path(path: str) -> str:
 
 @transaction.atomic
 def save_topic(topic: Topic) -> Topic:
+    topic.name = strip_control_characters(topic.name)
+    topic.description = strip_control_characters(topic.description)
     if not topic.slug:
         topic.slug = unique_slug(Topic, topic.name, exclude_pk=topic.pk)
     topic.save()
@@ -204,6 +208,8 @@ def save_topic(topic: Topic) -> Topic:
 
 @transaction.atomic
 def save_author(author: Author) -> Author:
+    author.name = strip_control_characters(author.name)
+    author.bio = strip_control_characters(author.bio)
     if not author.slug:
         author.slug = unique_slug(Author, author.name, exclude_pk=author.pk)
     author.save()
