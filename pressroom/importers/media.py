@@ -17,11 +17,12 @@ from django.db import transaction
 from pressroom.importers.wpcontent import Gallery, drop_empty_paragraphs, gallery_html
 from pressroom.importers.wxr import WxrItem
 from pressroom.publishing import services
-from pressroom.publishing.html import clean_body_html, make_excerpt
+from pressroom.publishing.html import BODY_ID_PREFIX, clean_body_html, make_excerpt
 from pressroom.publishing.models import Article
 
 IMAGE_URL = re.compile(r"\.(?:jpe?g|png|gif|webp|avif|bmp|tiff?)(?:\?.*)?$", re.I)
-PLACEHOLDER = re.compile(r'<div id="wp-gallery-(\d+)">\s*</div>')
+# Cleaning prefixes body ids (publishing.html.BODY_ID_PREFIX), the placeholder's included.
+PLACEHOLDER = re.compile(rf'<div id="(?:{BODY_ID_PREFIX})?wp-gallery-(\d+)">\s*</div>')
 FIX_UP_CHUNK = 500
 
 
