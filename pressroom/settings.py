@@ -12,6 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.csp import CSP
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("PRESSROOM_VAR_DIR", BASE_DIR / "var"))
@@ -125,6 +126,8 @@ MIDDLEWARE = [
     # compresses (through GZipMiddleware for everything it does not share).
     "pressroom.lib.pagecache.PageCacheMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Below the page cache, so a stored page keeps its policy (public pages use no nonce).
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -148,6 +151,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.csp",
                 "pressroom.front.context_processors.site",
             ],
         },
@@ -286,14 +290,21 @@ WHITENOISE_MAX_AGE = 31536000 if not DEBUG else 0
 LOGIN_URL = "admin:login"
 
 # Security: production defaults that a reverse proxy terminating TLS can rely on.
-SECURE_PROXY_SSL_HEADER = (
-    ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_TLS_PROXY", False) else None
-)
+BEHIND_TLS_PROXY = env_bool("BEHIND_TLS_PROXY", False)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if BEHIND_TLS_PROXY else None
 SESSION_COOKIE_SECURE = SITE_URL.startswith("https://")
 CSRF_COOKIE_SECURE = SITE_URL.startswith("https://")
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "strict-origin-when-cross-origin"
 X_FRAME_OPTIONS = "DENY"
+# HSTS and the redirect to https only where every address of the site is served over TLS: behind
+# the TLS proxy with an https SITE_URL. Browsers remember HSTS, so a year (the preload minimum);
+# subdomains and preloading only by the operator's choice (.env.example opts in).
+SERVED_OVER_TLS = BEHIND_TLS_PROXY and SITE_URL.startswith("https://")
+SECURE_SSL_REDIRECT = SERVED_OVER_TLS
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000) if SERVED_OVER_TLS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 5 * 1024 * 1024)
 
 # Email: SMTP by default; EMAIL_BACKEND may name any django-anymail backend instead.
@@ -415,6 +426,26 @@ EMBED_HOSTS = env_list(
     ],
 )
 MAX_BODY_BYTES = env_int("MAX_BODY_BYTES", 2 * 1024 * 1024)
+
+# Content-Security-Policy on every response (Django's CSP middleware). Public pages have no inline
+# script at all (external, hashed static files), so their policy needs no nonce and a cached page
+# stays valid for everyone; the admin gets a per-request nonce for its few inline scripts.
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF, CSP.NONCE],
+    # Inline style attributes: the admin and the body editor set them; article bodies cannot
+    # carry any (the cleaner drops style attributes).
+    "style-src": [CSP.SELF, CSP.UNSAFE_INLINE],
+    # Article images and media may live anywhere (imports keep their original addresses).
+    "img-src": [CSP.SELF, "https:", "http:", "data:"],
+    "media-src": [CSP.SELF, "https:", "http:"],
+    "frame-src": [f"https://{host}" for host in EMBED_HOSTS],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.NONE],
+    "frame-ancestors": [CSP.NONE],
+    # The donate form answers with a redirect to the processor's hosted checkout.
+    "form-action": [CSP.SELF, "https:"],
+}
 
 # Fundraising. Without STRIPE_SECRET_KEY the donate page says online giving is not configured.
 FUNDRAISING_PROVIDER = env_str("FUNDRAISING_PROVIDER", "stripe")
