@@ -8,6 +8,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Max, QuerySet, Sum
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -100,7 +101,7 @@ class CampaignAdmin(admin.ModelAdmin):
         campaign = get_object_or_404(Campaign, pk=pk)
         return HttpResponse(reports.daily_chart_svg(campaign), content_type="image/svg+xml")
 
-    def export_view(self, request: HttpRequest) -> StreamingHttpResponse:
+    def export_view(self, request: HttpRequest) -> HttpResponseBase:
         self._require_view(request)
         donations = Donation.objects.select_related("donor", "campaign").order_by(
             "received_at", "id"
@@ -110,7 +111,7 @@ class CampaignAdmin(admin.ModelAdmin):
             # Checked before the download starts: a bad id must not break it mid-stream.
             return HttpResponse(
                 "Choose a campaign from the fundraising reports page: "
-                + " ".join(form.errors.get("campaign", [])),
+                + " ".join(str(error) for error in form.errors.get("campaign", [])),
                 status=400,
                 content_type="text/plain; charset=utf-8",
             )

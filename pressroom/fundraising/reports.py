@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -189,7 +189,7 @@ CSV_HEADER = [
 ]
 
 
-def donation_csv_rows(donations: Iterable[Donation]) -> Iterator[list[object]]:
+def donation_csv_rows(donations: Iterable[Donation]) -> Iterator[Sequence[object]]:
     yield CSV_HEADER
     for donation in donations:
         yield [
@@ -207,6 +207,6 @@ def donation_csv_rows(donations: Iterable[Donation]) -> Iterator[list[object]]:
         ]
 
 
-def stream_csv(rows: Iterable[list[object]]) -> Iterator[str]:
+def stream_csv(rows: Iterable[Sequence[object]]) -> Iterator[str]:
     """The rows as CSV lines, every cell defused (pressroom.lib.spreadsheets)."""
     return stream_rows(rows)
