@@ -123,7 +123,13 @@ def process_event(provider_name: str, event: VerifiedEvent) -> WebhookEvent:
             check_fact(fact)
     except EventRejected as error:
         logger.warning("Webhook event %s %s rejected: %s", provider_name, event.event_id, error)
-        return _store_event(provider_name, event, WebhookEvent.Status.REJECTED, problem=str(error))
+        return _store_event(
+            provider_name,
+            event,
+            WebhookEvent.Status.REJECTED,
+            problem=str(error),
+            keep_payload=error.keep_payload,
+        )
     stored = _store_event(provider_name, event, WebhookEvent.Status.PROCESSED)
     if stored.processed_at is not None:
         return stored  # a replay: it was handled when it first came
@@ -138,12 +144,17 @@ def process_event(provider_name: str, event: VerifiedEvent) -> WebhookEvent:
 
 
 def _store_event(
-    provider_name: str, event: VerifiedEvent, status: str, *, problem: str = ""
+    provider_name: str,
+    event: VerifiedEvent,
+    status: str,
+    *,
+    problem: str = "",
+    keep_payload: bool = True,
 ) -> WebhookEvent:
     """The stored event: new (processed_at unset, unless rejected), or the one already there."""
     payload = event.payload
-    if status == WebhookEvent.Status.REJECTED and "nested" in problem:
-        # Too deep to be worth keeping whole; its identity and envelope are enough to find it.
+    if not keep_payload:
+        # Its identity and envelope are enough to find it at the processor.
         payload = {key: value for key, value in payload.items() if key != "data"}
     try:
         with transaction.atomic():

@@ -32,7 +32,13 @@ class WebhookVerificationError(Exception):
 
 class EventRejected(Exception):
     """A genuine (signed) event whose contents cannot be a real payment: an amount out of
-    bounds, a field of the wrong type. Recorded with status "rejected", never applied."""
+    bounds, a field of the wrong type. Recorded with status "rejected", never applied.
+
+    `keep_payload` False: the payload is not worth storing whole (only its envelope is kept)."""
+
+    def __init__(self, reason: str, *, keep_payload: bool = True) -> None:
+        super().__init__(reason)
+        self.keep_payload = keep_payload
 
 
 @dataclass(frozen=True)

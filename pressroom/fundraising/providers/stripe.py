@@ -222,7 +222,9 @@ class StripeProvider:
     def interpret_event(self, event: VerifiedEvent) -> list[Fact]:
         """The facts of the event; EventRejected when its contents cannot be Stripe's."""
         if _depth(event.payload, MAX_EVENT_DEPTH) > MAX_EVENT_DEPTH:
-            raise EventRejected(f"The event is nested deeper than {MAX_EVENT_DEPTH} levels.")
+            raise EventRejected(
+                f"The event is nested deeper than {MAX_EVENT_DEPTH} levels.", keep_payload=False
+            )
         handler = getattr(self, "_on_" + event.event_type.replace(".", "_"), None)
         if handler is None:
             return []
