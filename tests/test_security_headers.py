@@ -115,7 +115,7 @@ def test_hsts_and_the_https_redirect_only_behind_the_tls_proxy_with_an_https_sit
         "import django; django.setup(); from django.conf import settings as s;"
         "print(s.SECURE_HSTS_SECONDS, s.SECURE_SSL_REDIRECT)"
     )
-    base = {"SECRET_KEY": "x" * 50, "PRESSROOM_VAR_DIR": str(tmp_path)}
+    base = {"SECRET_KEY": secrets.token_urlsafe(50), "PRESSROOM_VAR_DIR": str(tmp_path)}
     for variables, expected in [
         ({"BEHIND_TLS_PROXY": "true", "SITE_URL": "https://news.example.org"}, "31536000 True"),
         ({"BEHIND_TLS_PROXY": "true", "SITE_URL": "http://news.example.org"}, "0 False"),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import secrets
 import time
 
 import pytest
@@ -147,7 +148,7 @@ def test_the_bulk_providers_sendgrid_webhook_with_credentials_marks_a_bounce(
 
 
 def test_the_mounted_provider_is_the_one_the_email_backends_name(tmp_path):
-    common = {"SECRET_KEY": "x" * 50, "PRESSROOM_VAR_DIR": str(tmp_path)}
+    common = {"SECRET_KEY": secrets.token_urlsafe(50), "PRESSROOM_VAR_DIR": str(tmp_path)}
     code = (
         "from django.conf import settings; import django; django.setup();"
         "print(','.join(settings.EMAIL_PROVIDER_WEBHOOKS) or '-')"
@@ -170,7 +171,7 @@ def test_the_mounted_provider_is_the_one_the_email_backends_name(tmp_path):
 
 def test_a_provider_without_webhook_credentials_stops_start_up_with_one_clear_line(tmp_path):
     env = clean_env(
-        SECRET_KEY="x" * 50,
+        SECRET_KEY=secrets.token_urlsafe(50),
         PRESSROOM_VAR_DIR=str(tmp_path),
         BULK_EMAIL_BACKEND="anymail.backends.postmark.EmailBackend",
         ANYMAIL_POSTMARK_SERVER_TOKEN="server-token",
