@@ -4,6 +4,7 @@ Every variable is listed in .env.example and documented in README.md. Defaults g
 set-up (SQLite in var/, in-process cache, database-backed task queue) that `make run` serves.
 """
 
+import importlib.util
 import ipaddress
 import os
 import secrets
@@ -435,7 +436,9 @@ def _email_providers(*backends: str) -> list[str]:
     for backend in backends:
         parts = backend.split(".")
         if len(parts) == 4 and parts[:2] == ["anymail", "backends"] and parts[2] != "test":
-            names.append(parts[2])
+            # A backend that does not exist is reported by the operations app's check instead.
+            if importlib.util.find_spec(f"anymail.backends.{parts[2]}") is not None:
+                names.append(parts[2])
     return sorted(set(names))
 
 
