@@ -435,10 +435,14 @@ def _email_providers(*backends: str) -> list[str]:
     names = []
     for backend in backends:
         parts = backend.split(".")
-        if len(parts) == 4 and parts[:2] == ["anymail", "backends"] and parts[2] != "test":
-            # A backend that does not exist is reported by the operations app's check instead.
-            if importlib.util.find_spec(f"anymail.backends.{parts[2]}") is not None:
-                names.append(parts[2])
+        # A backend that does not exist is reported by the operations app's check instead.
+        if (
+            len(parts) == 4
+            and parts[:2] == ["anymail", "backends"]
+            and parts[2] != "test"
+            and importlib.util.find_spec(f"anymail.backends.{parts[2]}") is not None
+        ):
+            names.append(parts[2])
     return sorted(set(names))
 
 
