@@ -14,14 +14,14 @@ PASSWORD = "correct horse battery staple"
 
 @pytest.fixture
 def live_site(transactional_db, make_article, topic, django_user_model, settings):
-    from pressroom.front.demo import run_demo_steps
+    from pressroom.fundraising.demo import create_demo_campaign
 
     # Static files straight from the apps: the live server does not serve hashed names.
     settings.STORAGES = {
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
-    list(run_demo_steps())
+    create_demo_campaign()
     article = make_article(
         body='<p>Watch:</p><iframe src="https://www.youtube.com/embed/x" allowfullscreen></iframe>'
     )

@@ -30,9 +30,9 @@ def directives(policy: str) -> dict[str, list[str]]:
 @pytest.fixture
 def site(db, make_article, topic, settings, tmp_path):
     settings.PAGE_CACHE_GENERATION_FILE = str(tmp_path / "page-cache-generation")
-    from pressroom.front.demo import run_demo_steps
+    from pressroom.fundraising.demo import create_demo_campaign
 
-    list(run_demo_steps())  # a running campaign: pages carry the banner and its script
+    create_demo_campaign()  # a running campaign: pages carry the banner and its script
     return make_article("Miners march on Lima", topics=[topic])
 
 

@@ -222,7 +222,7 @@ def test_no_sanitizer_bypass_survives_on_any_page_feed_or_email(
         for html in feed_html(response.content):
             assert not [key for key in findings(html) if key[0] != "id"], (url, html)
 
-    digest, _ = digests.build_digest(timezone.now() + timedelta(minutes=1))
+    digest, _ = digests.create_digest(timezone.now() + timedelta(minutes=1))
     assert digest is not None
     content = digests.load_content(digest)
     assert len(content.entries) > len(PAYLOADS)
