@@ -9,9 +9,9 @@ import pytest
 from django.contrib.auth.models import Group
 from django.utils import timezone
 
+from pressroom.accounts.roles import AUDIENCE, EDITOR, FUNDRAISING
 from pressroom.publishing import services
 from pressroom.publishing.models import Article, Author, Topic
-from pressroom.publishing.roles import EDITOR_GROUP
 
 
 @pytest.fixture(autouse=True)
@@ -32,19 +32,53 @@ def _fresh_cache():
 
 
 @pytest.fixture
-def editor(db, django_user_model):
-    """A newsroom editor: staff, in the Editor group, not a superuser."""
-    user = django_user_model.objects.create_user(
-        username="edna", email="edna@example.org", password="correct horse battery", is_staff=True
-    )
-    user.groups.add(Group.objects.get(name=EDITOR_GROUP))
-    return user
+def make_staff(db, django_user_model):
+    """A staff member (not a superuser) holding the given roles."""
+
+    def make(username: str, *roles: str):
+        user = django_user_model.objects.create_user(
+            username=username,
+            email=f"{username}@example.org",
+            password="correct horse battery",
+            is_staff=True,
+        )
+        user.groups.add(*Group.objects.filter(name__in=roles))
+        assert user.groups.count() == len(roles), "every role is a group"
+        return user
+
+    return make
+
+
+@pytest.fixture
+def editor(make_staff):
+    """A newsroom editor: staff, in the Editor role (content only), not a superuser."""
+    return make_staff("edna", EDITOR.name)
 
 
 @pytest.fixture
 def editor_client(client, editor):
     client.force_login(editor)
     return client
+
+
+@pytest.fixture
+def audience_client(make_staff):
+    """Staff in the Audience role: subscribers and digests."""
+    from django.test import Client
+
+    browser = Client()
+    browser.force_login(make_staff("aud", AUDIENCE.name))
+    return browser
+
+
+@pytest.fixture
+def fundraiser_client(make_staff):
+    """Staff in the Fundraising role: campaigns, donors, reports."""
+    from django.test import Client
+
+    browser = Client()
+    browser.force_login(make_staff("fran", FUNDRAISING.name))
+    return browser
 
 
 @pytest.fixture

@@ -113,6 +113,7 @@ INSTALLED_APPS = [
     "anymail",
     "django_prose_editor",
     "pressroom.front",
+    "pressroom.accounts",
     "pressroom.publishing",
     "pressroom.newsletter",
     "pressroom.fundraising",
@@ -294,6 +295,19 @@ CSRF_COOKIE_SECURE = SITE_URL.startswith("https://")
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "strict-origin-when-cross-origin"
 X_FRAME_OPTIONS = "DENY"
+# Abuse limits (pressroom/lib/ratelimit.py), counted in the database or the shared Redis cache.
+# Behind a reverse proxy every visitor arrives from the proxy's address: name the header it
+# sets (X-Forwarded-For or X-Real-IP, see deploy/nginx) and, for X-Forwarded-For, how many
+# proxies append to it. Empty: REMOTE_ADDR. Never set it without a proxy that overwrites it.
+TRUSTED_PROXY_HEADER = env_str("TRUSTED_PROXY_HEADER")
+if TRUSTED_PROXY_HEADER and not TRUSTED_PROXY_HEADER.replace("-", "").isalnum():
+    raise ImproperlyConfigured(
+        f"TRUSTED_PROXY_HEADER must be a header name like X-Forwarded-For, not {TRUSTED_PROXY_HEADER!r}"
+    )
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 1)
+LOGIN_ATTEMPTS_PER_ACCOUNT = env_int("LOGIN_ATTEMPTS_PER_ACCOUNT", 5)
+LOGIN_ATTEMPTS_PER_ADDRESS = env_int("LOGIN_ATTEMPTS_PER_ADDRESS", 20)
+LOGIN_LOCKOUT_SECONDS = env_int("LOGIN_LOCKOUT_SECONDS", 900)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 5 * 1024 * 1024)
 
 # Email: SMTP by default; EMAIL_BACKEND may name any django-anymail backend instead.
@@ -386,6 +400,8 @@ STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY")
 STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET")
 STRIPE_API_BASE = env_str("STRIPE_API_BASE", "https://api.stripe.com").rstrip("/")
 STRIPE_TIMEOUT = env_float("STRIPE_TIMEOUT", 20)
+# Each donate POST opens a Checkout Session at the processor: at most this many per address.
+DONATE_CHECKOUTS_PER_IP_PER_HOUR = env_int("DONATE_CHECKOUTS_PER_IP_PER_HOUR", 20)
 
 LOGGING = {
     "version": 1,

@@ -6,6 +6,7 @@ Each app that has demo content adds a function here that creates it and returns 
 from collections.abc import Callable, Iterator
 
 DEMO_STEPS: list[str] = [
+    "pressroom.accounts.demo.give_demo_editor_roles",
     "pressroom.search.demo.index_demo_articles",
     "pressroom.fundraising.demo.create_demo_campaign",
 ]

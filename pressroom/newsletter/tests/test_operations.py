@@ -154,8 +154,8 @@ def test_anymail_webhook_urls_are_served():
 
 
 @pytest.mark.django_db
-def test_editor_sees_digest_history_with_counts_and_live_progress(
-    editor_client, smtp_server, make_subscriber, make_article
+def test_audience_staff_sees_digest_history_with_counts_and_live_progress(
+    audience_client, smtp_server, make_subscriber, make_article
 ):
     make_article("Miners march on Lima")
     make_subscriber("rosa@example.org")
@@ -165,54 +165,55 @@ def test_editor_sees_digest_history_with_counts_and_live_progress(
     digest, _ = digests.build_and_queue_digest()
 
     progress_url = reverse("admin:newsletter_digest_progress", args=[digest.pk])
-    page = editor_client.get(progress_url)
+    page = audience_client.get(progress_url)
     assert page.status_code == 200
     assert b'http-equiv="refresh"' in page.content  # still sending: it refreshes itself
     assert (
-        editor_client.get(progress_url.replace("progress/", "progress.json")).json()["pending"] == 2
+        audience_client.get(progress_url.replace("progress/", "progress.json")).json()["pending"]
+        == 2
     )
 
     sending.send_all_batches(digest.pk)
 
-    listing = editor_client.get(reverse("admin:newsletter_digest_changelist"))
+    listing = audience_client.get(reverse("admin:newsletter_digest_changelist"))
     assert listing.status_code == 200
     assert b"Miners march on Lima" in listing.content
     counts = listing.context["cl"].result_list[0]
     assert (counts.recipient_count, counts.sent_count, counts.bounced_count) == (2, 1, 1)
-    done = editor_client.get(progress_url)
+    done = audience_client.get(progress_url)
     assert b'http-equiv="refresh"' not in done.content
     assert done.context["progress"]["sent"] == 1
-    detail = editor_client.get(reverse("admin:newsletter_digest_change", args=[digest.pk]))
+    detail = audience_client.get(reverse("admin:newsletter_digest_change", args=[digest.pk]))
     assert detail.status_code == 200
 
 
 @pytest.mark.django_db
-def test_editor_sends_a_test_digest_to_their_own_address(
-    editor_client, editor, smtp_server, make_article
+def test_audience_staff_sends_a_test_digest_to_their_own_address(
+    audience_client, smtp_server, make_article
 ):
     make_article("Miners march on Lima")
     digest, _ = digests.build_digest()
-    response = editor_client.post(
+    response = audience_client.post(
         reverse("admin:newsletter_digest_changelist"),
         {"action": "send_test_to_me", "_selected_action": [digest.pk]},
         follow=True,
     )
-    assert b"Test digest sent to edna@example.org" in response.content
-    [received] = smtp_server.to("edna@example.org")
+    assert b"Test digest sent to aud@example.org" in response.content
+    [received] = smtp_server.to("aud@example.org")
     assert received.message["Subject"].strip().startswith("[Test]")
     assert "Miners march on Lima" in received.text
-    assert not Delivery.objects.filter(subscriber__email="edna@example.org").exists()
+    assert not Delivery.objects.filter(subscriber__email="aud@example.org").exists()
 
 
 @pytest.mark.django_db
-def test_editor_finds_subscribers_by_address_and_status(editor_client, make_subscriber):
+def test_audience_staff_finds_subscribers_by_address_and_status(audience_client, make_subscriber):
     make_subscriber("rosa@example.org")
     make_subscriber("beto@example.org", status="bounced")
     url = reverse("admin:newsletter_subscriber_changelist")
-    found = editor_client.get(url, {"q": "rosa"})
+    found = audience_client.get(url, {"q": "rosa"})
     assert b"rosa@example.org" in found.content
     assert b"beto@example.org" not in found.content
-    bounced = editor_client.get(url, {"status__exact": "bounced"})
+    bounced = audience_client.get(url, {"status__exact": "bounced"})
     assert b"beto@example.org" in bounced.content
     assert b"rosa@example.org" not in bounced.content
 
@@ -295,13 +296,15 @@ def test_worker_schedule_has_the_daily_digest_at_the_configured_time_and_the_rec
 
 
 @pytest.mark.django_db
-def test_editor_adding_a_subscriber_gets_the_address_normalized_or_an_error(editor_client):
+def test_audience_staff_adding_a_subscriber_gets_the_address_normalized_or_an_error(
+    audience_client,
+):
     url = reverse("admin:newsletter_subscriber_add")
-    fields = {"status": "confirmed", "all_topics": "on", "source": "admin"}
-    response = editor_client.post(url, {**fields, "email": " Ana@Example.ORG "})
+    fields = {"status": "pending", "all_topics": "on", "source": "admin"}
+    response = audience_client.post(url, {**fields, "email": " Ana@Example.ORG "})
     assert response.status_code == 302
     assert Subscriber.objects.get().email == "ana@example.org"
-    invalid = editor_client.post(url, {**fields, "email": "not an address"})
+    invalid = audience_client.post(url, {**fields, "email": "not an address"})
     assert invalid.status_code == 200
     assert b"Enter a valid email address" in invalid.content
 
