@@ -18,6 +18,14 @@ logger = logging.getLogger(__name__)
 
 
 @task
+def send_signup_email(subscriber_id: int, topic_ids: list[int] | None) -> bool:
+    """A signup's confirmation (or "already subscribed") email, sent outside the request."""
+    from pressroom.newsletter.services import deliver_signup_email
+
+    return deliver_signup_email(subscriber_id, topic_ids)
+
+
+@task
 def send_digest_batch(digest_id: int, batch: int) -> int:
     return sending.send_batch(digest_id, batch)
 

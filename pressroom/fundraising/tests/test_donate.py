@@ -199,3 +199,19 @@ def test_thank_you_and_cancel_pages_are_personal_and_never_cached(client, db):
 
 def test_unknown_campaign_is_a_404(client, db):
     assert client.get("/donate/no-such-campaign/").status_code == 404
+
+
+def test_donate_posts_are_limited_per_address_before_reaching_the_processor(
+    client, campaign, fake_stripe, settings
+):
+    settings.DONATE_CHECKOUTS_PER_IP_PER_HOUR = 3
+    gift = {"amount": "25", "frequency": "once", "email": "dana@example.org"}
+    for _ in range(3):
+        assert client.post("/donate/", gift).status_code == 303
+    refused = client.post("/donate/", gift)
+    assert refused.status_code == 429
+    assert int(refused["Retry-After"]) > 0
+    assert "Too many donation attempts" in refused.content.decode()
+    assert len(fake_stripe.calls("POST", "/v1/checkout/sessions")) == 3
+    # Another reader, elsewhere, still gives.
+    assert client.post("/donate/", gift, REMOTE_ADDR="198.51.100.9").status_code == 303
