@@ -136,6 +136,13 @@ MIDDLEWARE = [
     "pressroom.publishing.middleware.LegacyPathRedirectMiddleware",
 ]
 
+# Threads per `pressroom serve` worker process. Several, so that a request waiting on something
+# slow (the payment processor, a mail server) leaves the others to serve pages; each thread
+# may hold a database connection (WEB_WORKERS x WEB_THREADS per server, see docs/scaling.md).
+WEB_THREADS = env_int("WEB_THREADS", 8)
+if WEB_THREADS < 1:
+    raise ImproperlyConfigured(f"WEB_THREADS must be 1 or more, not {WEB_THREADS}")
+
 ROOT_URLCONF = "pressroom.urls"
 WSGI_APPLICATION = "pressroom.wsgi.application"
 

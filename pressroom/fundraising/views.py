@@ -25,6 +25,7 @@ from pressroom.fundraising.models import Campaign, DonationStateError, Recurring
 from pressroom.fundraising.money import parse_amount
 from pressroom.fundraising.providers import (
     PROVIDERS,
+    ProviderBusy,
     ProviderError,
     ProviderNotConfigured,
     WebhookVerificationError,
@@ -102,6 +103,13 @@ def donate(request: HttpRequest, slug: str | None = None) -> HttpResponse:
             )
         except ProviderNotConfigured:
             configured, status = False, 503
+        except ProviderBusy:
+            logger.warning("Checkout refused: every processor slot of this process is waiting")
+            problem = (
+                "Our payment processor is answering slowly right now. Nothing was charged; "
+                "please try again in a minute."
+            )
+            status = 503
         except ProviderError:
             logger.exception("Could not open a checkout")
             problem = (

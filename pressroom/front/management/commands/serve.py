@@ -24,8 +24,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--threads",
             type=int,
-            default=int(os.environ.get("WEB_THREADS", "1")),
-            help="Blocking threads per worker process.",
+            default=settings.WEB_THREADS,
+            help="Threads per worker process (default: WEB_THREADS, 8).",
         )
 
     def handle(self, *args: object, **options: object) -> None:
@@ -34,6 +34,8 @@ class Command(BaseCommand):
                 "Static files are not collected: run `pressroom collectstatic --no-input` first."
             )
         workers = options["workers"] or os.cpu_count() or 1
+        if int(options["threads"]) < 1:  # type: ignore[call-overload]
+            raise CommandError("--threads must be 1 or more.")
         command = [
             sys.executable,
             "-m",
