@@ -19,7 +19,6 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -48,6 +47,7 @@ from pressroom.fundraising.providers import (
     get_provider,
     online_provider,
 )
+from pressroom.lib.ratelimit import Limit
 
 logger = logging.getLogger(__name__)
 
@@ -429,7 +429,8 @@ def request_portal_link(email: str) -> None:
 
     The caller says the same thing either way, so the form reveals nobody's giving."""
     email = email.strip().lower()
-    if not cache.add(f"fundraising:portal-link:{email}", 1, timeout=PORTAL_LINK_INTERVAL_SECONDS):
+    # Counted where every process sees it, so several web workers still send one link.
+    if not Limit("portal-link", 1, PORTAL_LINK_INTERVAL_SECONDS).hit(email):
         return
     donor = Donor.objects.filter(email=email).first()
     if donor is None:
