@@ -12,6 +12,7 @@ owns and/or single permissions ("app_label.codename"); the next `migrate` create
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,7 @@ ADMINISTRATOR = Role(
 ROLES: tuple[Role, ...] = (EDITOR, AUDIENCE, FUNDRAISING, ADMINISTRATOR)
 
 
-def role_permissions(role: Role, permission_model: type, using: str = "default") -> list:
+def role_permissions(role: Role, permission_model: Any, using: str = "default") -> list:
     """The Permission rows `role` holds, from the given (possibly historical) model."""
     permissions = permission_model.objects.using(using).select_related("content_type")
     if role.everything:
@@ -71,8 +72,11 @@ def _holds(role: Role, dotted: str) -> bool:
     return dotted.split(".", 1)[0] in role.apps or dotted in role.permissions
 
 
-def sync_roles(group_model: type, permission_model: type, using: str = "default") -> None:
-    """Create every role's group and give it exactly the role's permissions."""
+def sync_roles(group_model: Any, permission_model: Any, using: str = "default") -> None:
+    """Create every role's group and give it exactly the role's permissions.
+
+    The models are Django's Group and Permission, or their historical versions in a migration.
+    """
     for role in ROLES:
         group, _ = group_model.objects.using(using).get_or_create(name=role.name)
         group.permissions.set(role_permissions(role, permission_model, using))
