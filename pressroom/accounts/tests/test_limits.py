@@ -176,3 +176,57 @@ def test_behind_nginx_each_reader_has_their_own_signup_limit(settings):
     # A made-up address in front of the real one gets around nothing.
     assert signup(4, "198.51.100.1", spoofed="192.0.2.99") == 429
     assert signup(5, "198.51.100.2") == 302
+
+
+@pytest.fixture
+def redis_cache(settings, tmp_path):
+    """A real redis-server on a free loopback port, as the Django cache (CACHE_URL=redis://)."""
+    import shutil
+    import socket
+    import subprocess
+    import time
+
+    from django.core.cache import caches
+
+    executable = shutil.which("redis-server")
+    if executable is None:
+        pytest.fail("redis-server is not installed (Debian's redis-server package)")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [executable, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", tmp_path],
+        stdout=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                server.kill()
+                pytest.fail("redis-server did not start")
+            time.sleep(0.05)
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{port}/0",
+        }
+    }
+    yield caches["default"]
+    server.terminate()
+    server.wait(timeout=10)
+
+
+@pytest.mark.django_db
+def test_with_redis_configured_the_limits_count_in_redis(redis_cache, settings):
+    settings.DIGEST_SIGNUPS_PER_IP_PER_HOUR = 2
+    browser = Client()
+    answers = [
+        browser.post("/digest/", {"email": f"r{n}@example.org"}).status_code for n in range(3)
+    ]
+    assert answers == [302, 302, 429]
+    assert not RateLimitCounter.objects.exists()
+    keys = [key.decode() for key in redis_cache._cache.get_client().keys("*ratelimit*")]
+    assert any(key.startswith(":1:ratelimit:digest-signup:") for key in keys), keys
