@@ -4,28 +4,17 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-PRESSROOM = str(Path(sys.executable).with_name("pressroom"))
-REPOSITORY = Path(__file__).resolve().parent.parent
+from tests.test_startup import PRESSROOM, REPOSITORY
+from tests.test_startup import _free_port as free_port
 
-
-def free_port(ports: range = range(8150, 8250)) -> int:
-    for port in ports:
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError(f"no free port in {ports}")
+__all__ = ["PRESSROOM", "REPOSITORY", "free_port", "prepare_site", "serving", "site_env"]
 
 
 def site_env(var_dir: Path, **variables: str) -> dict[str, str]:

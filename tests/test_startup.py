@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
 from email.message import Message
+from pathlib import Path
 
 import pytest
 
-from tests.servers import PRESSROOM, REPOSITORY, free_port
+PRESSROOM = str(Path(sys.executable).with_name("pressroom"))
+REPOSITORY = Path(__file__).resolve().parent.parent
 
 
 def run_pressroom(*arguments: str, env: dict[str, str], timeout: float = 120):
@@ -69,6 +73,17 @@ def test_development_secret_is_generated_once_into_the_var_directory(tmp_path):
     assert secret_file.read_text() == key
 
 
+def _free_port() -> int:
+    for port in range(8150, 8200):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    pytest.fail("no free port between 8150 and 8199")
+
+
 def _get(url: str) -> tuple[int, Message, bytes]:
     """Status, headers (case-insensitive) and body of a GET."""
     with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 (our own server)
@@ -94,7 +109,7 @@ def test_pressroom_serve_runs_the_site_and_its_static_files(tmp_path):
     assert demo.returncode == 0, demo.stderr
     assert "Demo editor login: editor / " in demo.stdout
 
-    port = free_port()
+    port = _free_port()
     server = subprocess.Popen(
         [PRESSROOM, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
         env=env,
