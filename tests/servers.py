@@ -22,7 +22,7 @@ def site_env(var_dir: Path, **variables: str) -> dict[str, str]:
     env = {
         "PATH": os.environ["PATH"],
         "LANG": "C.UTF-8",
-        "SECRET_KEY": "test-" + "s" * 50,
+        "SECRET_KEY": "test-limits-Vq8rT2mX9kL4pZ7wN3bJ6hY1cF5dS0gA",
         "PRESSROOM_VAR_DIR": str(var_dir),
         "DATABASE_URL": f"sqlite:///{var_dir / 'pressroom.sqlite3'}",
         "CACHE_URL": "locmem://",

@@ -17,7 +17,6 @@ from pressroom.lib.email import send_email
 from pressroom.lib.ratelimit import Limit
 from pressroom.newsletter import tokens
 from pressroom.newsletter.models import Delivery, Digest, Subscriber
-from pressroom.newsletter.tasks import send_signup_email
 from pressroom.publishing.models import Topic
 
 logger = logging.getLogger(__name__)
@@ -93,6 +92,10 @@ def request_subscription(email: str, topics: Iterable[Topic | int] | None = None
             subscriber.signup_email_sent_at = now
             subscriber.save(update_fields=["signup_email_sent_at"])
         subscriber_id = subscriber.pk
+        # Imported here: importing tasks loads the task backend, which the start-up checks
+        # must be able to explain first when TASKS_BACKEND is wrong (admin imports this module).
+        from pressroom.newsletter.tasks import send_signup_email
+
         # Sent by the task worker, so the answer takes the same time whether the address was
         # new or known (and a slow mail server slows no signup).
         transaction.on_commit(lambda: send_signup_email.enqueue(subscriber_id, topic_ids))
