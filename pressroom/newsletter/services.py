@@ -13,7 +13,6 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from pressroom.lib.email import send_email
 from pressroom.lib.ratelimit import Limit
 from pressroom.newsletter import tokens
 from pressroom.newsletter.models import Delivery, Digest, Subscriber
@@ -99,31 +98,6 @@ def request_subscription(email: str, topics: Iterable[Topic | int] | None = None
         # Sent by the task worker, so the answer takes the same time whether the address was
         # new or known (and a slow mail server slows no signup).
         transaction.on_commit(lambda: send_signup_email.enqueue(subscriber_id, topic_ids))
-
-
-def deliver_signup_email(subscriber_id: int, topic_ids: list[int] | None) -> bool:
-    """The confirmation link, or the preferences link for a reader already subscribed.
-
-    Run by the send_signup_email task; False when there was nothing to send."""
-    subscriber = Subscriber.objects.filter(pk=subscriber_id).first()
-    if subscriber is None or subscriber.status in Subscriber.SUPPRESSED_STATUSES:
-        return False
-    context: dict[str, object]
-    if subscriber.status == Subscriber.Status.CONFIRMED:
-        template, context = (
-            "newsletter/emails/already_subscribed",
-            {"preferences_url": tokens.preferences_url(subscriber_id)},
-        )
-    else:
-        template, context = (
-            "newsletter/emails/confirm",
-            {
-                "confirm_url": tokens.confirmation_url(subscriber_id, topic_ids),
-                "expires_days": settings.DIGEST_CONFIRMATION_DAYS,
-            },
-        )
-    send_email(subscriber.email, template, context)
-    return True
 
 
 @transaction.atomic

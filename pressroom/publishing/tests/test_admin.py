@@ -301,18 +301,6 @@ def test_change_form_links_to_the_preview_on_site(editor_client, make_article):
     assert "Preview: this article is draft" in preview.content.decode()
 
 
-def test_editor_role_holds_the_content_apps_permissions_and_nothing_else(db):
-    from django.contrib.auth.models import Group, Permission
-
-    from pressroom.accounts.roles import EDITOR
-
-    granted = set(Group.objects.get(name=EDITOR.name).permissions.all())
-    content = set(Permission.objects.filter(content_type__app_label__in=EDITOR.apps))
-    assert content
-    assert granted == content
-    assert {permission.content_type.app_label for permission in granted} <= set(EDITOR.apps)
-
-
 def test_correcting_a_scheduled_article_after_it_went_live_keeps_it_live(
     reader_client, editor_client, make_article
 ):

@@ -1,4 +1,6 @@
-"""Least privilege: each staff role sees only its own data in the admin, its menus and exports."""
+"""Least privilege: each staff role sees only its own data in the admin, its menus and exports.
+
+It spans every app's admin, so it lives with the project's tests, not in one app."""
 
 from __future__ import annotations
 
@@ -178,6 +180,18 @@ def test_roles_are_groups_holding_exactly_their_apps_permissions(db):
             Permission.objects.values_list("content_type__app_label", flat=True)
         ), role.name
     assert groups[ADMINISTRATOR.name].permissions.count() == Permission.objects.count()
+
+
+def test_editor_role_holds_the_content_apps_permissions_and_nothing_else(db):
+    from django.contrib.auth.models import Group, Permission
+
+    from pressroom.accounts.roles import EDITOR
+
+    granted = set(Group.objects.get(name=EDITOR.name).permissions.all())
+    content = set(Permission.objects.filter(content_type__app_label__in=EDITOR.apps))
+    assert content
+    assert granted == content
+    assert {permission.content_type.app_label for permission in granted} <= set(EDITOR.apps)
 
 
 def test_a_permission_added_to_a_group_by_hand_is_taken_back_on_migrate(db):
