@@ -1,7 +1,9 @@
 """`pressroom worker`: the task worker and the periodic scheduler in one process.
 
 Run it on as many machines as you like: tasks are claimed through the database, the daily digest
-is built once per date (a unique constraint), and digest batches are claimed row by row.
+is built once per date (a unique constraint), and digest batches are claimed row by row. Each
+process keeps a heartbeat row (`pressroom.workers`) under the worker id it also gives
+django-tasks-db, so the task results it ran and the digest rows it holds name it.
 """
 
 import importlib
@@ -11,6 +13,8 @@ from django.apps import apps
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.utils.module_loading import module_has_submodule
+
+from pressroom.workers import heartbeat
 
 
 def load_task_modules() -> None:
@@ -35,6 +39,15 @@ class Command(BaseCommand):
 
     def handle(self, *args: object, **options: object) -> None:
         load_task_modules()
+        beating = heartbeat.start_heartbeat()
+        try:
+            self.work(options)
+        finally:
+            beating.stopping.set()
+            beating.join(timeout=5)  # not in the middle of a beat that would bring the row back
+            heartbeat.stop()
+
+    def work(self, options: dict[str, object]) -> None:
         if not options["batch"]:
             # A worker starting (again) first looks for deliveries a dead worker left
             # half-sent; the scheduler repeats this every DIGEST_RECOVERY_INTERVAL seconds.
@@ -52,4 +65,5 @@ class Command(BaseCommand):
             interval=options["interval"],
             batch=options["batch"],
             startup_delay=False,
+            worker_id=heartbeat.current_worker_id(),
         )
