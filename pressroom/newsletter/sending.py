@@ -299,7 +299,7 @@ class _Outcomes:
         """Block a sending thread until outcome `ticket` is in the database."""
         with self.changed:
             self.changed.wait_for(lambda: self.recorded >= ticket or bool(self.stopped))
-            if self.recorded < ticket:
+            if self.stopped:
                 raise ClaimLost(self.stopped)
 
     def thread_finished(self) -> None:
@@ -355,11 +355,13 @@ class _Outcomes:
                 subscriber.save()
             for delivery_id, esp_message_id in message_ids:
                 Delivery.objects.filter(id=delivery_id).update(message_id=esp_message_id[:255])
+        lost = kept < len(sent) + len(skipped) + sum(map(len, failed.values())) + len(bounced)
         with self.changed:
+            # Stopped before the waiting threads see their ticket recorded: none writes again.
+            if lost:
+                self.stopped = "another worker took over this batch"
             self.recorded = upto
             self.changed.notify_all()
-        if kept < len(sent) + len(skipped) + sum(map(len, failed.values())) + len(bounced):
-            self.stop("another worker took over this batch")
 
 
 def send_batch(digest_id: int, batch: int) -> int:
