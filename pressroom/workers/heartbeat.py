@@ -1,8 +1,8 @@
 """This process's worker id and its heartbeat.
 
 `pressroom worker` starts a thread that refreshes the process's row every
-WORKER_HEARTBEAT_INTERVAL seconds and then sends the `heartbeat` signal, to which apps connect
-their checks for work held by dead workers (so a dead worker's claims are released even while
+WORKER_HEARTBEAT_INTERVAL seconds and, three times per interval, sends the `heartbeat` signal,
+to which apps connect their checks for work held by dead workers (so a dead worker's claims are released even while
 every live worker is busy with a long task). Other processes that claim work (`send_digest
 --sync`, tests) call `beat()` themselves while they work.
 """
@@ -15,12 +15,12 @@ import socket
 import threading
 import time
 import uuid
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection
 from django.db.models.functions import Now
 from django.dispatch import Signal
-from django.utils import timezone
 
 from pressroom.workers.models import WorkerHeartbeat
 
@@ -30,7 +30,7 @@ logger = logging.getLogger(__name__)
 heartbeat = Signal()
 
 # Rows of workers silent for this long are deleted (their claims were released long before).
-FORGET_AFTER = timezone.timedelta(days=1)
+FORGET_AFTER = timedelta(days=1)
 
 _worker_id = ""
 _last_beat = 0.0
@@ -47,12 +47,12 @@ def current_worker_id() -> str:
         return _worker_id
 
 
-def beat(*, force: bool = False) -> None:
+def beat(*, force: bool = False) -> bool:
     """Record that this process is alive (at most once per interval unless forced)."""
     global _last_beat
     now = time.monotonic()
     if not force and now - _last_beat < settings.WORKER_HEARTBEAT_INTERVAL:
-        return
+        return False
     worker_id = current_worker_id()
     if not WorkerHeartbeat.objects.filter(worker_id=worker_id).update(seen_at=Now()):
         WorkerHeartbeat.objects.update_or_create(
@@ -65,6 +65,7 @@ def beat(*, force: bool = False) -> None:
             },
         )
     _last_beat = now
+    return True
 
 
 def stop() -> None:
@@ -81,25 +82,29 @@ def forget_dead_workers() -> int:
 
 
 class HeartbeatThread(threading.Thread):
-    """Beats every WORKER_HEARTBEAT_INTERVAL seconds until stopped; survives database outages."""
+    """Beats every WORKER_HEARTBEAT_INTERVAL seconds until stopped; survives database outages.
+
+    It wakes three times per interval to send `heartbeat`, so what a dead worker held is
+    released within a second of that worker being presumed dead.
+    """
 
     def __init__(self) -> None:
         super().__init__(name="heartbeat", daemon=True)
         self.stopping = threading.Event()
 
     def run(self) -> None:
+        tick = settings.WORKER_HEARTBEAT_INTERVAL / 3
         while not self.stopping.is_set():
             started = time.monotonic()
             try:
                 close_old_connections()
-                beat(force=True)
+                if beat():
+                    forget_dead_workers()
                 heartbeat.send_robust(sender=HeartbeatThread, worker_id=current_worker_id())
-                forget_dead_workers()
             except DatabaseError:
                 logger.warning("Worker heartbeat failed; retrying", exc_info=True)
                 connection.close()
-            elapsed = time.monotonic() - started
-            self.stopping.wait(max(0.1, settings.WORKER_HEARTBEAT_INTERVAL - elapsed))
+            self.stopping.wait(max(0.05, tick - (time.monotonic() - started)))
         connection.close()
 
 

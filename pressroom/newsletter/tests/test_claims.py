@@ -67,7 +67,7 @@ def test_a_batch_that_loses_its_mail_server_lets_go_of_its_rows_and_is_queued_ag
     }
     before = timezone.now()
 
-    with pytest.raises(OSError):
+    with pytest.raises(ConnectionRefusedError):
         tasks.send_digest_batch.call(queued_digest.pk, 0)
 
     rows = Delivery.objects.filter(digest=queued_digest)

@@ -18,7 +18,8 @@ def test_a_beat_records_this_process_as_alive_and_a_silent_worker_turns_dead():
     heartbeat.beat(force=True)
     me = WorkerHeartbeat.objects.get()
     assert me.worker_id == heartbeat.current_worker_id()
-    assert me.pid > 0 and me.hostname
+    assert me.pid > 0
+    assert me.hostname
     assert list(WorkerHeartbeat.objects.alive()) == [me]
 
     WorkerHeartbeat.objects.update(seen_at=timezone.now() - dead_after() - timedelta(seconds=1))
