@@ -16,6 +16,7 @@ from pressroom.newsletter import digests, recovery, sending
 from pressroom.newsletter.models import Delivery, Digest, Subscriber
 from pressroom.publishing import services as publishing
 from pressroom.publishing.models import Topic
+from pressroom.workers.models import last_worker_heartbeat
 
 
 def run(*args: str) -> str:
@@ -41,6 +42,8 @@ def test_send_digest_sync_sends_to_every_reader_and_reports(
     ]
     assert "already exists and is sent" in run("send_digest", "--sync")
     assert len(smtp_server.messages) == 3
+    # The command held its claims under a heartbeat of its own, and is no worker afterwards.
+    assert last_worker_heartbeat() is None
 
 
 @pytest.mark.django_db
