@@ -261,8 +261,9 @@ class _Outcomes:
     message (`wait_recorded`), so at most one accepted message per connection is unrecorded.
     """
 
-    def __init__(self, claim: str, connections: int) -> None:
+    def __init__(self, claim: str, connections: int, *, inline: bool = False) -> None:
         self.claim = claim
+        self.inline = inline  # the sending runs in the recording thread itself
         self.changed = threading.Condition()
         self.count = 0  # messages handed to the server, for the task's result
         self.issued = 0  # tickets handed out
@@ -299,6 +300,14 @@ class _Outcomes:
 
     def wait_recorded(self, ticket: int) -> None:
         """Block a sending thread until outcome `ticket` is in the database."""
+        if self.inline:
+            # One connection, driven by the batch's own thread: record here, no hand-over.
+            if self.recorded < ticket:
+                self.flush()
+                heartbeat.beat()
+            if self.stopped:
+                raise ClaimLost(self.stopped)
+            return
         with self.changed:
             self.changed.wait_for(lambda: self.recorded >= ticket or bool(self.stopped))
             if self.stopped:
@@ -432,6 +441,17 @@ def _send_claimed(digest: Digest, batch: int, claim: str) -> int:
             _prepared(key, topic_ids)
     connections = max(1, min(settings.DIGEST_SMTP_CONNECTIONS, len(recipients)))
     rate = settings.DIGEST_SEND_RATE / connections
+    if connections == 1:
+        # One connection (the default): this thread sends and records in turn. Handing each
+        # message's outcome to another thread and waiting for it would cost two thread
+        # switches a message, which on a busy machine halves the throughput.
+        outcomes = _Outcomes(claim, 1, inline=True)
+        try:
+            _send_slice(key, recipients, rate, outcomes)
+        except ClaimLost as lost:
+            logger.warning("Digest %s batch %s: %s", digest.pk, batch, lost)
+        outcomes.flush()
+        return outcomes.count
     outcomes = _Outcomes(claim, connections)
     with ThreadPoolExecutor(connections, thread_name_prefix="digest-smtp") as pool:
         futures = [
@@ -458,7 +478,11 @@ def _send_claimed(digest: Digest, batch: int, claim: str) -> int:
 def _send_slice(
     key: DigestKey, recipients: list[Recipient], rate: float, outcomes: _Outcomes
 ) -> None:
-    """Send to these recipients over one connection (runs in a sending thread: no database)."""
+    """Send to these recipients over one connection.
+
+    With several connections this runs in a sending thread and touches no database; the batch's
+    thread records the outcomes. With one, it runs in the batch's thread (`_Outcomes.inline`).
+    """
     digest_id = key[0]
     content = _content(key)
     links = _LinkMaker()

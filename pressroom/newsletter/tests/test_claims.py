@@ -23,12 +23,13 @@ def queued_digest(make_subscriber, make_article, settings):
     return digest
 
 
+@pytest.mark.parametrize("connections", [1, 2])
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_whose_batch_was_taken_over_stops_within_one_message_per_connection(
-    smtp_server, queued_digest, settings, monkeypatch
+    smtp_server, queued_digest, settings, monkeypatch, connections
 ):
     """A live worker presumed dead (its heartbeat stalled) must not keep sending the batch."""
-    settings.DIGEST_SMTP_CONNECTIONS = 2
+    settings.DIGEST_SMTP_CONNECTIONS = connections
     smtp_server.delay = 0.02
     flush = sending._Outcomes.flush
     taken: dict[str, int] = {}
