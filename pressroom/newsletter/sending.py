@@ -19,8 +19,9 @@ import smtplib
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from email.header import Header
@@ -31,7 +32,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, mailers
 from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import F, QuerySet
 from django.urls import reverse
 from django.utils import timezone
@@ -261,9 +262,8 @@ class _Outcomes:
     message (`wait_recorded`), so at most one accepted message per connection is unrecorded.
     """
 
-    def __init__(self, claim: str, connections: int, *, inline: bool = False) -> None:
+    def __init__(self, claim: str, connections: int) -> None:
         self.claim = claim
-        self.inline = inline  # the sending runs in the recording thread itself
         self.changed = threading.Condition()
         self.count = 0  # messages handed to the server, for the task's result
         self.issued = 0  # tickets handed out
@@ -300,14 +300,6 @@ class _Outcomes:
 
     def wait_recorded(self, ticket: int) -> None:
         """Block a sending thread until outcome `ticket` is in the database."""
-        if self.inline:
-            # One connection, driven by the batch's own thread: record here, no hand-over.
-            if self.recorded < ticket:
-                self.flush()
-                heartbeat.beat()
-            if self.stopped:
-                raise ClaimLost(self.stopped)
-            return
         with self.changed:
             self.changed.wait_for(lambda: self.recorded >= ticket or bool(self.stopped))
             if self.stopped:
@@ -406,6 +398,31 @@ class _Outcomes:
             self.changed.notify_all()
 
 
+@contextmanager
+def _quick_commits() -> Iterator[None]:
+    """On PostgreSQL, commits that do not wait for the disk while a batch is sent.
+
+    Each message is recorded by its own commit; waiting for the WAL to reach the disk made that
+    cost 9 ms (0.4 ms without) on the development machine. A commit is visible to every other
+    session at once either way, so a killed worker's records are all kept; only a crash of
+    PostgreSQL itself could lose the last fraction of a second of them (about three times
+    wal_writer_delay), and those messages would be sent again.
+    """
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SET synchronous_commit TO OFF")
+    try:
+        yield
+    finally:
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("RESET synchronous_commit")
+        except DatabaseError:
+            connection.close()  # a broken connection: the next use opens a fresh one
+
+
 def send_batch(digest_id: int, batch: int) -> int:
     """Send one batch of a digest; returns how many messages went out. Safe to run twice.
 
@@ -420,7 +437,8 @@ def send_batch(digest_id: int, batch: int) -> int:
         return 0
     claim = claim_batch(digest_id, batch)
     try:
-        count = _send_claimed(digest, batch, claim)
+        with _quick_commits():
+            count = _send_claimed(digest, batch, claim)
     except BaseException:
         release_claim(claim)
         raise
@@ -441,17 +459,6 @@ def _send_claimed(digest: Digest, batch: int, claim: str) -> int:
             _prepared(key, topic_ids)
     connections = max(1, min(settings.DIGEST_SMTP_CONNECTIONS, len(recipients)))
     rate = settings.DIGEST_SEND_RATE / connections
-    if connections == 1:
-        # One connection (the default): this thread sends and records in turn. Handing each
-        # message's outcome to another thread and waiting for it would cost two thread
-        # switches a message, which on a busy machine halves the throughput.
-        outcomes = _Outcomes(claim, 1, inline=True)
-        try:
-            _send_slice(key, recipients, rate, outcomes)
-        except ClaimLost as lost:
-            logger.warning("Digest %s batch %s: %s", digest.pk, batch, lost)
-        outcomes.flush()
-        return outcomes.count
     outcomes = _Outcomes(claim, connections)
     with ThreadPoolExecutor(connections, thread_name_prefix="digest-smtp") as pool:
         futures = [
@@ -478,10 +485,11 @@ def _send_claimed(digest: Digest, batch: int, claim: str) -> int:
 def _send_slice(
     key: DigestKey, recipients: list[Recipient], rate: float, outcomes: _Outcomes
 ) -> None:
-    """Send to these recipients over one connection.
+    """Send to these recipients over one connection (runs in a sending thread: no database).
 
-    With several connections this runs in a sending thread and touches no database; the batch's
-    thread records the outcomes. With one, it runs in the batch's thread (`_Outcomes.inline`).
+    Even with one connection the batch's thread records while this one talks SMTP: the
+    database round trip then overlaps the next message's (measured: twice the throughput of
+    doing both in turn in one thread on a busy machine).
     """
     digest_id = key[0]
     content = _content(key)
