@@ -6,7 +6,8 @@ import pytest
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from pressroom.newsletter import digests, recovery, sending, tasks
+from pressroom.newsletter import recovery, sending, tasks
+from pressroom.newsletter.tests.conftest import build_digest
 from pressroom.newsletter.models import Delivery
 from pressroom.workers import heartbeat
 
@@ -19,7 +20,7 @@ def queued_digest(make_subscriber, make_article, settings):
     make_article()
     for n in range(READERS):
         make_subscriber(f"reader{n}@example.org")
-    digest, _ = digests.build_digest()
+    digest, _ = build_digest()
     return digest
 
 

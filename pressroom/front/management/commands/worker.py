@@ -6,22 +6,14 @@ process keeps a heartbeat row (`pressroom.workers`) under the worker id it also 
 django-tasks-db, so the task results it ran and the digest rows it holds name it.
 """
 
-import importlib
 import threading
 
-from django.apps import apps
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
-from django.utils.module_loading import module_has_submodule
+
+from pressroom.lib.tasks import load_task_modules
 
 from pressroom.workers import heartbeat
-
-
-def load_task_modules() -> None:
-    """Import every app's tasks module so that @cron schedules register themselves."""
-    for app in apps.get_app_configs():
-        if module_has_submodule(app.module, "tasks"):
-            importlib.import_module(f"{app.name}.tasks")
 
 
 class Command(BaseCommand):
