@@ -7,8 +7,8 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from pressroom.newsletter import recovery, sending, tasks
-from pressroom.newsletter.tests.conftest import build_digest
 from pressroom.newsletter.models import Delivery
+from pressroom.newsletter.tests.conftest import build_digest
 from pressroom.workers import heartbeat
 
 READERS = 12

@@ -12,7 +12,6 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from pressroom.lib.tasks import load_task_modules
-
 from pressroom.workers import heartbeat
 
 
