@@ -352,9 +352,7 @@ PAGE_CACHE_EXCLUDE_PATHS = env_list(
 # Background work: Django's Tasks API on the database queue; `pressroom worker` runs it.
 # Each worker process refreshes a heartbeat row this often; one silent for three intervals plus
 # a second (10 s) is presumed dead and the digest batches it held are taken over.
-WORKER_HEARTBEAT_INTERVAL = env_float("WORKER_HEARTBEAT_INTERVAL", 3)
-if not 0.1 <= WORKER_HEARTBEAT_INTERVAL <= 60:
-    raise ImproperlyConfigured("WORKER_HEARTBEAT_INTERVAL must be between 0.1 and 60 seconds")
+WORKER_HEARTBEAT_INTERVAL = env_float("WORKER_HEARTBEAT_INTERVAL", 3, minimum=0.1, maximum=60)
 TASKS = {
     "default": {
         "BACKEND": env_str("TASKS_BACKEND", "django_tasks_db.DatabaseBackend"),

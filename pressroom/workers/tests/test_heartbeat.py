@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 
 from pressroom.workers import heartbeat
@@ -77,7 +76,7 @@ def test_a_heartbeat_interval_out_of_range_stops_start_up_with_one_line(value):
         env={
             "PATH": "/usr/bin:/bin",
             "DJANGO_SETTINGS_MODULE": "pressroom.settings",
-            "SECRET_KEY": "x" * 50,
+            "SECRET_KEY": "k3J9-vQ2_xL7pR4tY8wZ1nB6mC5dF0gH2jK4lS7aE9uI3oP6qW8rT1yU5",
             "WORKER_HEARTBEAT_INTERVAL": value,
         },
         capture_output=True,
@@ -85,5 +84,4 @@ def test_a_heartbeat_interval_out_of_range_stops_start_up_with_one_line(value):
         check=False,
     )
     assert result.returncode != 0
-    assert "WORKER_HEARTBEAT_INTERVAL" in result.stderr
-    assert ImproperlyConfigured.__name__ in result.stderr
+    assert "WORKER_HEARTBEAT_INTERVAL must be" in result.stderr
