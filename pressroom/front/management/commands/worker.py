@@ -30,12 +30,14 @@ class Command(BaseCommand):
 
     def handle(self, *args: object, **options: object) -> None:
         load_task_modules()
-        beating = heartbeat.start_heartbeat()
+        # --batch runs what is queued and exits (tests, cron): the work it claims beats for it.
+        beating = None if options["batch"] else heartbeat.start_heartbeat()
         try:
             self.work(options)
         finally:
-            beating.stopping.set()
-            beating.join(timeout=5)  # not in the middle of a beat that would bring the row back
+            if beating is not None:
+                beating.stopping.set()
+                beating.join(timeout=5)  # not in the middle of a beat bringing the row back
             heartbeat.stop()
 
     def work(self, options: dict[str, object]) -> None:
