@@ -2,16 +2,35 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import Group
 from django.utils import timezone
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 from pressroom.publishing import services
 from pressroom.publishing.models import Article, Author, Topic
 from pressroom.publishing.roles import EDITOR_GROUP
+
+# Hypothesis (tests/test_fuzz.py): `make test` runs a small, fixed set of examples so the suite
+# stays fast and a failure reproduces; HYPOTHESIS_PROFILE=thorough explores far more, at random.
+_FUZZ_HEALTH = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+hypothesis_settings.register_profile(
+    "pressroom",
+    max_examples=8,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=_FUZZ_HEALTH,
+)
+hypothesis_settings.register_profile(
+    "thorough", max_examples=300, deadline=None, suppress_health_check=_FUZZ_HEALTH
+)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "pressroom"))
 
 
 @pytest.fixture(autouse=True)

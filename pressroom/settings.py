@@ -204,6 +204,7 @@ INSTALLED_APPS = [
     "anymail",
     "django_prose_editor",
     "pressroom.front",
+    "pressroom.workers",
     "pressroom.publishing",
     "pressroom.newsletter",
     "pressroom.fundraising",
@@ -334,6 +335,9 @@ PAGE_CACHE_EXCLUDE_PATHS = env_list(
 )
 
 # Background work: Django's Tasks API on the database queue; `pressroom worker` runs it.
+# Each worker process refreshes a heartbeat row this often; one silent for three intervals plus
+# a second (10 s) is presumed dead and the digest batches it held are taken over.
+WORKER_HEARTBEAT_INTERVAL = env_float("WORKER_HEARTBEAT_INTERVAL", 3, minimum=0.1, maximum=60)
 TASKS = {
     "default": {
         "BACKEND": env_str("TASKS_BACKEND", "django_tasks_db.DatabaseBackend"),
@@ -437,7 +441,6 @@ DIGEST_SIGNUPS_PER_IP_PER_HOUR = env_int("DIGEST_SIGNUPS_PER_IP_PER_HOUR", 10)
 DIGEST_BATCH_SIZE = env_int("DIGEST_BATCH_SIZE", 500)
 DIGEST_SEND_RATE = env_float("DIGEST_SEND_RATE", 0)
 DIGEST_SMTP_CONNECTIONS = env_int("DIGEST_SMTP_CONNECTIONS", 1)
-DIGEST_CLAIM_LEASE = env_int("DIGEST_CLAIM_LEASE", 300)
 DIGEST_RECOVERY_INTERVAL = env_int("DIGEST_RECOVERY_INTERVAL", 60)
 DIGEST_MAX_ATTEMPTS = env_int("DIGEST_MAX_ATTEMPTS", 3)
 DIGEST_UNSUBSCRIBE_MAILTO = env_str("DIGEST_UNSUBSCRIBE_MAILTO")
