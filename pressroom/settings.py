@@ -205,6 +205,7 @@ INSTALLED_APPS = [
     "django_prose_editor",
     "pressroom.front",
     "pressroom.accounts",
+    "pressroom.workers",
     "pressroom.publishing",
     "pressroom.newsletter",
     "pressroom.fundraising",
@@ -314,27 +315,12 @@ def _cache_from_url(url: str) -> dict:
 
 CACHES = {"default": _cache_from_url(env_str("CACHE_URL", "locmem://"))}
 
-# Page cache (pressroom/lib/pagecache.py): anonymous public pages, invalidated on every content
-# change, and never older than PAGE_CACHE_SECONDS (campaign figures may be that stale). 0 = off.
+# Page cache (pressroom/lib/pagecache/, docs/scaling.md): everything a public page shows is kept
+# under one content generation, which moves on at every announced change, at every scheduled
+# moment, and at least every PAGE_CACHE_SECONDS. 0 = nothing kept.
 PAGE_CACHE_SECONDS = env_int("PAGE_CACHE_SECONDS", 60)
-# Parts of pages each process keeps until content changes (header, footer, teasers, the topic or
-# author of an archive). A change that announces nothing (an SQL update by hand) goes unseen for
-# at most this plus PAGE_CACHE_SECONDS. 0 = off.
-FRAGMENT_CACHE_SECONDS = env_int("FRAGMENT_CACHE_SECONDS", 60)
-# What browsers and shared caches (nginx, a CDN) are told: browsers revalidate (cheap 304s),
-# proxies keep a page for a second, so publishing is visible within about two seconds.
-PAGE_CACHE_BROWSER_SECONDS = env_int("PAGE_CACHE_BROWSER_SECONDS", 0)
-PAGE_CACHE_PROXY_SECONDS = env_int("PAGE_CACHE_PROXY_SECONDS", 1)
-PAGE_CACHE_STALE_SECONDS = env_int("PAGE_CACHE_STALE_SECONDS", 10)
-# With a shared cache (Redis), how often each process re-reads the content generation.
-PAGE_CACHE_GENERATION_POLL = env_float("PAGE_CACHE_GENERATION_POLL", 0.5)
-# With the per-process locmem cache, the generation lives in this file, shared by all processes.
-PAGE_CACHE_GENERATION_FILE = env_str("PAGE_CACHE_GENERATION_FILE") or str(
-    VAR_DIR / "page-cache-generation"
-)
-PAGE_CACHE_BROTLI_QUALITY = env_int("PAGE_CACHE_BROTLI_QUALITY", 6)
-# Pages each process also keeps unpickled in memory (the hottest ones; ~20-50 KB each).
-PAGE_CACHE_MEMORY_ENTRIES = env_int("PAGE_CACHE_MEMORY_ENTRIES", 200)
+# Path prefixes never stored, besides anything personal (a session, a cookie, a CSRF token,
+# Cache-Control: private) and any path containing /webhooks/.
 PAGE_CACHE_EXCLUDE_PATHS = env_list(
     "PAGE_CACHE_EXCLUDE_PATHS",
     [
@@ -350,6 +336,9 @@ PAGE_CACHE_EXCLUDE_PATHS = env_list(
 )
 
 # Background work: Django's Tasks API on the database queue; `pressroom worker` runs it.
+# Each worker process refreshes a heartbeat row this often; one silent for three intervals plus
+# a second (10 s) is presumed dead and the digest batches it held are taken over.
+WORKER_HEARTBEAT_INTERVAL = env_float("WORKER_HEARTBEAT_INTERVAL", 3, minimum=0.1, maximum=60)
 TASKS = {
     "default": {
         "BACKEND": env_str("TASKS_BACKEND", "django_tasks_db.DatabaseBackend"),
@@ -466,7 +455,6 @@ DIGEST_SIGNUPS_PER_IP_PER_HOUR = env_int("DIGEST_SIGNUPS_PER_IP_PER_HOUR", 10)
 DIGEST_BATCH_SIZE = env_int("DIGEST_BATCH_SIZE", 500)
 DIGEST_SEND_RATE = env_float("DIGEST_SEND_RATE", 0)
 DIGEST_SMTP_CONNECTIONS = env_int("DIGEST_SMTP_CONNECTIONS", 1)
-DIGEST_CLAIM_LEASE = env_int("DIGEST_CLAIM_LEASE", 300)
 DIGEST_RECOVERY_INTERVAL = env_int("DIGEST_RECOVERY_INTERVAL", 60)
 DIGEST_MAX_ATTEMPTS = env_int("DIGEST_MAX_ATTEMPTS", 3)
 DIGEST_UNSUBSCRIBE_MAILTO = env_str("DIGEST_UNSUBSCRIBE_MAILTO")

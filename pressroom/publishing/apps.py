@@ -1,7 +1,6 @@
 from django.apps import AppConfig
 
-from pressroom.lib.pagecache.generation import forget_cached_pages
-from pressroom.lib.pagecache.pages import register_next_publication
+from pressroom.lib.pagecache import forget_cached_pages, register_next_publication
 from pressroom.publishing.signals import content_changed
 
 

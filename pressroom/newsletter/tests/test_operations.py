@@ -17,6 +17,7 @@ from pressroom.newsletter.models import Delivery, Digest, Subscriber
 from pressroom.newsletter.tests.conftest import build_digest
 from pressroom.publishing import services as publishing
 from pressroom.publishing.models import Topic
+from pressroom.workers.models import last_worker_heartbeat
 
 
 def run(*args: str) -> str:
@@ -42,6 +43,8 @@ def test_send_digest_sync_sends_to_every_reader_and_reports(
     ]
     assert "already exists and is sent" in run("send_digest", "--sync")
     assert len(smtp_server.messages) == 3
+    # The command held its claims under a heartbeat of its own, and is no worker afterwards.
+    assert last_worker_heartbeat() is None
 
 
 @pytest.mark.django_db
@@ -220,18 +223,28 @@ def test_audience_staff_finds_subscribers_by_address_and_status(audience_client,
 
 
 @pytest.mark.django_db
-def test_recovery_requeues_rows_of_a_dead_worker_and_gives_up_after_max_attempts(
+def test_recovery_requeues_rows_of_a_dead_worker_keeps_a_live_ones_and_gives_up_after_max_attempts(
     reader, make_subscriber, make_article, settings
 ):
+    from pressroom.workers.models import WorkerHeartbeat
+
     make_article()
     other = make_subscriber("beto@example.org")
+    busy = make_subscriber("carla@example.org")
     digest, _ = build_digest()
-    stale = timezone.now() - timedelta(seconds=settings.DIGEST_CLAIM_LEASE + 5)
+    WorkerHeartbeat.objects.create(worker_id="live")
+    WorkerHeartbeat.objects.create(worker_id="dead")
+    WorkerHeartbeat.objects.filter(worker_id="dead").update(
+        seen_at=timezone.now() - timedelta(seconds=11)  # three beats missed (3 s each) + 1 s
+    )
     Delivery.objects.filter(subscriber=reader).update(
-        state="sending", claim="dead", claimed_at=stale, attempts=1
+        state="sending", claim="a", claimed_by="dead", attempts=1
     )
     Delivery.objects.filter(subscriber=other).update(
-        state="sending", claim="dead", claimed_at=stale, attempts=settings.DIGEST_MAX_ATTEMPTS
+        state="sending", claim="a", claimed_by="dead", attempts=settings.DIGEST_MAX_ATTEMPTS
+    )
+    Delivery.objects.filter(subscriber=busy).update(
+        state="sending", claim="b", claimed_by="live", attempts=1
     )
 
     result = recovery.recover_deliveries()
@@ -240,6 +253,7 @@ def test_recovery_requeues_rows_of_a_dead_worker_and_gives_up_after_max_attempts
     assert result.batches == [(digest.pk, 0)]
     assert Delivery.objects.get(subscriber=reader).state == "pending"
     assert Delivery.objects.get(subscriber=other).state == "failed"
+    assert Delivery.objects.get(subscriber=busy).state == "sending"  # its worker is alive
 
 
 @pytest.mark.django_db
@@ -338,7 +352,7 @@ def test_fan_out_interrupted_after_a_chunk_resumes_without_doubles_and_only_then
     assert digest.status == Digest.Status.SENDING  # 4 sent, but the list is not all written
 
     Digest.objects.filter(pk=digest.pk).update(
-        fanned_out_at=timezone.now() - timedelta(seconds=settings.DIGEST_CLAIM_LEASE + 1)
+        fanned_out_at=timezone.now() - recovery.STALLED_AFTER - timedelta(seconds=1)
     )
     result = recovery.recover_deliveries()
     assert result.unfinished_fan_outs == [digest.pk]
