@@ -23,7 +23,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from pressroom.lib.bulk import insert_rows
-from pressroom.publishing.html import clean_body_html, make_excerpt
+from pressroom.publishing.html import clean_body_html, make_excerpt, strip_control_characters
 from pressroom.publishing.links import slug_url_builder
 from pressroom.publishing.models import (
     Article,
@@ -130,7 +130,10 @@ def prepare_article(article: Article, *, now: datetime | None = None) -> None:
     the excerpt, a future publication scheduled, the canonical URL of a republished piece.
     A title longer than the column (an import's) is cut to fit rather than refused."""
     article.body = clean_body_html(article.body or "")
-    article.title = " ".join(article.title.split())[: Article._meta.get_field("title").max_length]
+    title = " ".join(strip_control_characters(article.title).split())
+    article.title = title[: Article._meta.get_field("title").max_length]
+    for field in ("editor_excerpt", "lead_image_alt", "original_outlet"):
+        setattr(article, field, strip_control_characters(getattr(article, field)))
     article.excerpt = make_excerpt(article.body, article.editor_excerpt)
     if (
         article.status == Article.Status.PUBLISHED
@@ -365,6 +368,8 @@ def normalize_legacy_path(path: str) -> str:
 
 @transaction.atomic
 def save_topic(topic: Topic) -> Topic:
+    topic.name = strip_control_characters(topic.name)
+    topic.description = strip_control_characters(topic.description)
     if not topic.slug:
         topic.slug = unique_slug(Topic, topic.name, exclude_pk=topic.pk)
     topic.save()
@@ -378,6 +383,9 @@ def save_topics(new: Sequence[Topic], changed: Sequence[Topic] = ()) -> None:
     one. A new topic's slug is the one it asks for (else one made from its name), made unique
     across the batch and the table; `changed` topics have their name, description and parent
     written. The change is announced after commit."""
+    for topic in [*new, *changed]:
+        topic.name = strip_control_characters(topic.name)
+        topic.description = strip_control_characters(topic.description)
     wanted = [wanted_slug(topic.slug, topic.name) for topic in new]
     slugs = SlugReservations(Topic, wanted, max_length=Topic._meta.get_field("slug").max_length)
     for topic, text in zip(new, wanted, strict=True):
@@ -391,6 +399,8 @@ def save_topics(new: Sequence[Topic], changed: Sequence[Topic] = ()) -> None:
 
 @transaction.atomic
 def save_author(author: Author) -> Author:
+    author.name = strip_control_characters(author.name)
+    author.bio = strip_control_characters(author.bio)
     if not author.slug:
         author.slug = unique_slug(Author, author.name, exclude_pk=author.pk)
     author.save()
