@@ -23,7 +23,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from pressroom.lib.bulk import insert_rows
-from pressroom.publishing.html import clean_body_html, make_excerpt
+from pressroom.publishing.html import clean_body_html, make_excerpt, strip_control_characters
 from pressroom.publishing.links import slug_url_builder
 from pressroom.publishing.models import (
     Article,
@@ -129,7 +129,9 @@ def prepare_article(article: Article, *, now: datetime | None = None) -> None:
     """The rules every article write applies, in memory: a cleaned body, a title on one line,
     the excerpt, a future publication scheduled, the canonical URL of a republished piece."""
     article.body = clean_body_html(article.body or "")
-    article.title = " ".join(article.title.split())
+    article.title = " ".join(strip_control_characters(article.title).split())
+    for field in ("editor_excerpt", "lead_image_alt", "original_outlet"):
+        setattr(article, field, strip_control_characters(getattr(article, field)))
     article.excerpt = make_excerpt(article.body, article.editor_excerpt)
     if (
         article.status == Article.Status.PUBLISHED
@@ -373,6 +375,8 @@ def normalize_legacy_path(path: str) -> str:
 
 @transaction.atomic
 def save_topic(topic: Topic) -> Topic:
+    topic.name = strip_control_characters(topic.name)
+    topic.description = strip_control_characters(topic.description)
     if not topic.slug:
         topic.slug = unique_slug(Topic, topic.name, exclude_pk=topic.pk)
     topic.save()
@@ -382,6 +386,8 @@ def save_topic(topic: Topic) -> Topic:
 
 @transaction.atomic
 def save_author(author: Author) -> Author:
+    author.name = strip_control_characters(author.name)
+    author.bio = strip_control_characters(author.bio)
     if not author.slug:
         author.slug = unique_slug(Author, author.name, exclude_pk=author.pk)
     author.save()
