@@ -18,7 +18,9 @@ from pressroom.importers.tests.wxr_samples import THEME_UNIT_TEST_DATA
 
 pytestmark = pytest.mark.django_db
 
-THEME_DIGEST = "9a373074158836f4dbfefc6a584efc8a343da660abb26b6cb38d64960b3127f1"
+# Recomputed after main's control-character stripping (titles, excerpts) changed the theme
+# data's output; the same digest with and without this branch's insert_rows change.
+THEME_DIGEST = "6f5a7918cae3729b95fd5d448b1011d538fbe971c7723a0e0c05bf78af926145"
 GENERATED_DIGEST = "5f8d8727986788a4e14d49209bf7103f59eea628117181aebce669bcf82212de"
 GENERATED_POSTS = 400
 
