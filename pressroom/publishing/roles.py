@@ -5,7 +5,7 @@ from django.contrib.auth.models import Group, Permission
 
 EDITOR_GROUP = "Editor"
 # Editors run the newsroom: its content, its list and its campaigns, not user accounts.
-EDITOR_APPS = ["publishing", "newsletter", "fundraising", "importers", "search"]
+EDITOR_APPS = ["media", "publishing", "newsletter", "fundraising", "importers", "search"]
 
 
 def ensure_editor_group(

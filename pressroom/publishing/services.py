@@ -12,9 +12,12 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
 
+from pressroom.media import services as media_services
+from pressroom.media.models import MediaItem
 from pressroom.publishing.html import clean_body_html, make_excerpt
 from pressroom.publishing.models import (
     Article,
+    ArticleStateError,
     ArticleAuthor,
     ArticleTopic,
     Author,
@@ -68,6 +71,36 @@ def prepare_article(article: Article) -> None:
         article.canonical_url = article.original_url
 
 
+class MissingAltTextError(ArticleStateError):
+    """A public article would show library images that nobody has described."""
+
+    def __init__(self, items: list[MediaItem]) -> None:
+        self.items = items
+        names = ", ".join(f"“{item}”" for item in items[:10])
+        super().__init__(
+            f"Add alt text to {names} in the media library (or mark them decorative) "
+            "before publishing: readers who cannot see images need it."
+        )
+
+
+def images_of(article: Article) -> tuple[MediaItem | None, list[MediaItem]]:
+    """The lead image and the library items the body points at."""
+    lead = article.lead_image if article.lead_image_id else None
+    return lead, media_services.items_in_html(article.body)
+
+
+def images_lacking_alt_text(article: Article) -> list[MediaItem]:
+    lead, body_items = images_of(article)
+    items = {item.pk: item for item in [*([lead] if lead else []), *body_items]}
+    return [item for item in items.values() if item.needs_alt_text]
+
+
+def record_media_uses(article: Article) -> None:
+    lead, body_items = images_of(article)
+    media_services.record_uses(article, "lead image", [lead] if lead else [], label=article.title)
+    media_services.record_uses(article, "body", body_items, label=article.title)
+
+
 def sync_listing_links(article: Article) -> None:
     """Copy the article's public order into its topic and author links."""
     is_public = article.status in Article.PUBLIC_STATUSES
@@ -86,14 +119,22 @@ def save_article(
     authors: Sequence[Author] | None = None,
     topics: Iterable[Topic] | None = None,
     legacy_paths: Iterable[str] = (),
+    require_alt_text: bool = True,
 ) -> Article:
-    """Create or update an article: clean, excerpt, slug, links, then announce the change."""
+    """Create or update an article: clean, excerpt, slug, links, media uses, then announce.
+
+    A public article whose library images lack alt text (and are not decorative) is refused
+    with MissingAltTextError; importers of old content may pass `require_alt_text=False`.
+    """
     previous_slug = (
         Article.objects.filter(pk=article.pk).values_list("slug", flat=True).first()
         if article.pk
         else None
     )
     prepare_article(article)
+    if require_alt_text and article.status in Article.PUBLIC_STATUSES:
+        if missing := images_lacking_alt_text(article):
+            raise MissingAltTextError(missing)
     article.updated_at = timezone.now()
     _save_with_free_slug(article)
     if previous_slug and previous_slug != article.slug:
@@ -106,6 +147,7 @@ def save_article(
     for path in legacy_paths:
         add_legacy_path(path, article=article)
     sync_listing_links(article)
+    record_media_uses(article)
     announce_change([article.pk])
     return article
 
@@ -166,6 +208,7 @@ def unpublish_article(article: Article) -> Article:
 @transaction.atomic
 def delete_article(article: Article) -> None:
     article_id = article.pk
+    media_services.forget_uses(article)
     article.delete()
     announce_change([article_id])
 
