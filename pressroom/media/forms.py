@@ -40,7 +40,7 @@ class UploadForm(forms.Form):
         label="Files",
         help_text=(
             "Drop images, PDFs, audio or video here, or choose them. "
-            f"At most {settings.MEDIA_MAX_UPLOAD_BYTES // 1048576} MB each; "
+            f"At most {processing.human_size(settings.MEDIA_MAX_UPLOAD_BYTES)} each; "
             "location and camera data are removed from photos."
         ),
     )
@@ -92,10 +92,7 @@ class MediaItemForm(forms.ModelForm):
         if not upload:
             return None
         if upload.size > settings.MEDIA_MAX_UPLOAD_BYTES:
-            raise forms.ValidationError(
-                f"The file is {upload.size / 1048576:.1f} MB; the limit is "
-                f"{settings.MEDIA_MAX_UPLOAD_BYTES / 1048576:.0f} MB."
-            )
+            raise forms.ValidationError(processing.too_large_message(upload.name, upload.size))
         data = upload.read()
         try:
             prepared = processing.prepare_upload(data, upload.name)

@@ -78,6 +78,15 @@ def configure_pillow() -> None:
         pass
 
 
+def human_size(size: int) -> str:
+    return f"{size / 1048576:.1f} MB" if size >= 1048576 else f"{max(1, round(size / 1024))} KB"
+
+
+def too_large_message(name: str, size: int) -> str:
+    limit = settings.MEDIA_MAX_UPLOAD_BYTES
+    return f"“{sanitize_name(name)}” is {human_size(size)}; the limit is {human_size(limit)}."
+
+
 def avif_supported() -> bool:
     return bool(settings.MEDIA_AVIF) and bool(features.check("avif"))
 
@@ -114,12 +123,8 @@ class Prepared:
 
 def prepare_upload(data: bytes, name: str = "") -> Prepared:
     """Recognise `data` and make it safe to store; raise MediaError with a reason people read."""
-    limit = settings.MEDIA_MAX_UPLOAD_BYTES
-    if len(data) > limit:
-        raise MediaError(
-            f"“{sanitize_name(name)}” is {len(data) / 1048576:.1f} MB; "
-            f"the limit is {limit / 1048576:.0f} MB."
-        )
+    if len(data) > settings.MEDIA_MAX_UPLOAD_BYTES:
+        raise MediaError(too_large_message(name, len(data)))
     if not data:
         raise MediaError("The file is empty.")
     content_hash = hashlib.sha256(data).hexdigest()

@@ -130,10 +130,7 @@ def add_item_from_file(file: File, **options: Any) -> tuple[MediaItem, bool]:
     size = getattr(file, "size", None)
     limit = settings.MEDIA_MAX_UPLOAD_BYTES
     if size is not None and size > limit:
-        raise MediaError(
-            f"“{processing.sanitize_name(name)}” is {size / 1048576:.1f} MB; "
-            f"the limit is {limit / 1048576:.0f} MB."
-        )
+        raise MediaError(processing.too_large_message(name, size))
     file.seek(0)
     data = file.read(limit + 1)
     return add_item_from_bytes(data, name, **options)
