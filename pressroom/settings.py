@@ -546,7 +546,8 @@ if MEDIA_STORAGE == "s3":
             # Public, content-addressed files: plain URLs, cached for a year, never overwritten.
             "querystring_auth": False,
             "file_overwrite": False,
-            "default_acl": None,
+            # Public reads by bucket policy (docs/media.md), or by an ACL such as public-read.
+            "default_acl": env_str("AWS_DEFAULT_ACL") or None,
             "object_parameters": {"CacheControl": "public, max-age=31536000, immutable"},
         },
     }
