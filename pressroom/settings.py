@@ -9,6 +9,7 @@ import os
 import secrets
 import sys
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -368,7 +369,7 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = env_path("STATIC_ROOT", BASE_DIR / "staticfiles")
 refuse_code_directory("STATIC_ROOT", STATIC_ROOT)
-STORAGES = {
+STORAGES: dict[str, dict[str, Any]] = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
@@ -518,10 +519,15 @@ MEDIA_MAX_IMAGE_PIXELS = env_int("MEDIA_MAX_IMAGE_PIXELS", 60_000_000, minimum=1
 MEDIA_KEEP_METADATA = env_bool("MEDIA_KEEP_METADATA", False)
 try:
     MEDIA_RENDITION_WIDTHS = sorted(
-        {int(width) for width in env_list("MEDIA_RENDITION_WIDTHS", ["320", "640", "960", "1280", "1920"])}
+        {
+            int(width)
+            for width in env_list("MEDIA_RENDITION_WIDTHS", ["320", "640", "960", "1280", "1920"])
+        }
     )
 except ValueError:
-    raise ImproperlyConfigured("MEDIA_RENDITION_WIDTHS must be whole numbers, e.g. 320,640") from None
+    raise ImproperlyConfigured(
+        "MEDIA_RENDITION_WIDTHS must be whole numbers, e.g. 320,640"
+    ) from None
 MEDIA_AVIF = env_bool("MEDIA_AVIF", True)  # when the installed Pillow can write AVIF
 AWS_STORAGE_BUCKET_NAME = env_str("AWS_STORAGE_BUCKET_NAME")
 AWS_S3_ENDPOINT_URL = env_str("AWS_S3_ENDPOINT_URL") or None
@@ -647,7 +653,9 @@ def _check_relations() -> None:
         refuse_code_directory("MEDIA_ROOT", Path(MEDIA_ROOT))
     if not MEDIA_URL.startswith(("/", "https://", "http://")) or MEDIA_URL == STATIC_URL:
         raise ImproperlyConfigured(f"MEDIA_URL must be a path like /media/, not {MEDIA_URL!r}")
-    if not MEDIA_RENDITION_WIDTHS or not all(16 <= width <= 8000 for width in MEDIA_RENDITION_WIDTHS):
+    if not MEDIA_RENDITION_WIDTHS or not all(
+        16 <= width <= 8000 for width in MEDIA_RENDITION_WIDTHS
+    ):
         raise ImproperlyConfigured("MEDIA_RENDITION_WIDTHS must list widths between 16 and 8000")
 
 

@@ -15,6 +15,7 @@ from django.utils.html import format_html, format_html_join
 
 from pressroom.media import services
 from pressroom.media.forms import MediaItemForm, UploadForm
+from pressroom.media.processing import sanitize_name
 from pressroom.media.models import ItemInUseError, MediaError, MediaItem, Rendition
 from pressroom.media.rendering import best_rendition
 
@@ -55,14 +56,37 @@ def thumbnail_url(item: MediaItem) -> str:
 @admin.register(MediaItem)
 class MediaItemAdmin(admin.ModelAdmin):
     form = MediaItemForm
-    list_display = ["thumbnail", "original_name", "kind", "dimensions", "alt_state", "credit", "licence", "use_count", "created_at"]
+    list_display = [
+        "thumbnail",
+        "original_name",
+        "kind",
+        "dimensions",
+        "alt_state",
+        "credit",
+        "licence",
+        "use_count",
+        "created_at",
+    ]
     list_display_links = ["thumbnail", "original_name"]
     list_filter = ["kind", "licence", UsedFilter, AltTextFilter]
     search_fields = ["original_name", "alt_text", "caption", "credit"]
     list_per_page = 60
     readonly_fields = ["preview", "where_used", "file_details"]
     fieldsets = [
-        (None, {"fields": ["preview", "alt_text", "is_decorative", "caption", "credit", "copyright", "licence"]}),
+        (
+            None,
+            {
+                "fields": [
+                    "preview",
+                    "alt_text",
+                    "is_decorative",
+                    "caption",
+                    "credit",
+                    "copyright",
+                    "licence",
+                ]
+            },
+        ),
         ("Focal point", {"fields": ["focal_x", "focal_y"]}),
         ("File", {"fields": ["original_name", "file_details", "replace_with"]}),
         ("Where used", {"fields": ["where_used"]}),
@@ -77,7 +101,21 @@ class MediaItemAdmin(admin.ModelAdmin):
             super()
             .get_queryset(request)
             .annotate(use_total=Count("uses", distinct=True))
-            .prefetch_related(Prefetch("renditions", queryset=Rendition.objects.only("id", "item_id", "preset", "format", "file", "width", "height", "source_hash")))
+            .prefetch_related(
+                Prefetch(
+                    "renditions",
+                    queryset=Rendition.objects.only(
+                        "id",
+                        "item_id",
+                        "preset",
+                        "format",
+                        "file",
+                        "width",
+                        "height",
+                        "source_hash",
+                    ),
+                )
+            )
         )
 
     @admin.display(description="")
@@ -153,23 +191,29 @@ class MediaItemAdmin(admin.ModelAdmin):
 
     # Adding: several files at once, with drag and drop.
 
-    def add_view(self, request: HttpRequest, form_url: str = "", extra_context: Any = None) -> HttpResponse:
+    def add_view(
+        self, request: HttpRequest, form_url: str = "", extra_context: Any = None
+    ) -> HttpResponse:
         if not self.has_add_permission(request):
             raise PermissionDenied
         form = UploadForm(request.POST or None, request.FILES or None)
         results: list[tuple[str, str]] = []
         if request.method == "POST" and form.is_valid():
             added = 0
-            for upload in form.cleaned_data["files"]:
+            for upload in form.cleaned_data["uploads"]:
                 try:
                     item, created = services.add_item_from_file(upload, created_by=request.user)
                 except MediaError as error:
-                    form.add_error("files", f"{services.processing.sanitize_name(upload.name)}: {error}")
+                    form.add_error("uploads", f"{sanitize_name(upload.name)}: {error}")
                     continue
                 added += created
-                results.append((item.original_name, "added" if created else "already in the library"))
+                results.append(
+                    (item.original_name, "added" if created else "already in the library")
+                )
             if added:
-                self.message_user(request, f"{added} file(s) added to the library.", messages.SUCCESS)
+                self.message_user(
+                    request, f"{added} file(s) added to the library.", messages.SUCCESS
+                )
             if not form.errors:
                 return HttpResponseRedirect(reverse("admin:media_mediaitem_changelist"))
         context = {
@@ -185,7 +229,9 @@ class MediaItemAdmin(admin.ModelAdmin):
 
     # Changing and deleting go through the services.
 
-    def save_model(self, request: HttpRequest, obj: MediaItem, form: MediaItemForm, change: bool) -> None:
+    def save_model(
+        self, request: HttpRequest, obj: MediaItem, form: MediaItemForm, change: bool
+    ) -> None:
         services.update_item(obj)
         upload = form.cleaned_data.get("replace_with")
         if upload:

@@ -36,7 +36,7 @@ class MultipleFileField(forms.FileField):
 
 
 class UploadForm(forms.Form):
-    files = MultipleFileField(
+    uploads = MultipleFileField(
         label="Files",
         help_text=(
             "Drop images, PDFs, audio or video here, or choose them. "
@@ -46,8 +46,8 @@ class UploadForm(forms.Form):
     )
     max_files = 50
 
-    def clean_files(self) -> list[Any]:
-        files = self.cleaned_data["files"]
+    def clean_uploads(self) -> list[Any]:
+        files = self.cleaned_data["uploads"]
         if len(files) > self.max_files:
             raise forms.ValidationError(f"Upload at most {self.max_files} files at once.")
         return files

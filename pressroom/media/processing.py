@@ -14,7 +14,7 @@ import warnings
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from PIL import Image, ImageOps, IptcImagePlugin, features
+from PIL import Image, ImageFile, ImageOps, IptcImagePlugin, features
 
 from pressroom.media.models import MediaError, MediaItem
 
@@ -45,7 +45,9 @@ FILE_SIGNATURES: list[tuple[re.Pattern[bytes], str, str, str]] = [
         "mp4",
     ),
 ]
-SVG_START = re.compile(rb"^\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*(?:<!DOCTYPE svg|<svg)", re.S | re.I)
+SVG_START = re.compile(
+    rb"^\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*(?:<!DOCTYPE svg|<svg)", re.S | re.I
+)
 
 # Shapes cut around the focal point: (name, width, height).
 CROPS = [
@@ -100,7 +102,7 @@ def sanitize_name(name: str) -> str:
     name = name.strip().strip(".").strip()
     if len(name) > 200:
         stem, dot, extension = name.rpartition(".")
-        name = (stem[: 190] + dot + extension[:9]) if dot and len(extension) < 10 else name[:200]
+        name = (stem[:190] + dot + extension[:9]) if dot and len(extension) < 10 else name[:200]
     return name or "upload"
 
 
@@ -175,7 +177,7 @@ def _read_credits(image: Image.Image) -> tuple[str, str, str]:
     copyright_text = str(exif.get(0x8298) or "").strip()  # Copyright
     caption = str(exif.get(0x010E) or "").strip()  # ImageDescription
     try:
-        iptc = IptcImagePlugin.getiptcinfo(image) or {}
+        iptc = IptcImagePlugin.getiptcinfo(image) or {}  # type: ignore[arg-type]
     except (OSError, SyntaxError, ValueError):
         iptc = {}
 
@@ -223,9 +225,9 @@ def _prepare_image(data: bytes, content_hash: str) -> Prepared:
 
 def _clean_info(image: Image.Image) -> None:
     """Pillow carries `info` (exif, xmp, comments) into some savers: keep only what displays."""
-    kept = {key: image.info[key] for key in ("icc_profile", "transparency", "dpi") if key in image.info}
-    image.info.clear()
-    image.info.update(kept)
+    for key in list(image.info):
+        if key not in {"icc_profile", "transparency", "dpi"}:
+            del image.info[key]
 
 
 def encode_original(
@@ -288,7 +290,9 @@ def crop_box(
     """The largest box of the target's shape inside the image, centred on the focal point as
     far as the edges allow."""
     ratio = target_width / target_height
-    box_width, box_height = (width, width / ratio) if width / height <= ratio else (height * ratio, height)
+    box_width, box_height = (
+        (width, width / ratio) if width / height <= ratio else (height * ratio, height)
+    )
     left = min(max(focal_x * width - box_width / 2, 0), width - box_width)
     top = min(max(focal_y * height - box_height / 2, 0), height - box_height)
     return (left, top, left + box_width, top + box_height)
@@ -310,7 +314,10 @@ def plan_renditions(
     for name, crop_width, crop_height in CROPS:
         box = crop_box(width, height, crop_width, crop_height, focal_x, focal_y)
         scale = min(1.0, (box[2] - box[0]) / crop_width)  # never upscaled
-        out_width, out_height = max(1, round(crop_width * scale)), max(1, round(crop_height * scale))
+        out_width, out_height = (
+            max(1, round(crop_width * scale)),
+            max(1, round(crop_height * scale)),
+        )
         # Link previews (Open Graph) are read by scrapers that may not know AVIF.
         crop_formats = [fmt for fmt in formats if fmt != "avif"] if name == "social" else formats
         specs += [RenditionSpec(name, fmt, out_width, out_height, box) for fmt in crop_formats]
@@ -326,11 +333,11 @@ def make_renditions(data: bytes, specs: list[RenditionSpec]) -> list[tuple[Rendi
     if not specs:
         return []
     configure_pillow()
-    image = Image.open(io.BytesIO(data))
+    image: Image.Image = Image.open(io.BytesIO(data))
     full_width, full_height = image.size
     needed_width = max(spec.width * full_width / (spec.box[2] - spec.box[0]) for spec in specs)
     needed_height = max(spec.height * full_height / (spec.box[3] - spec.box[1]) for spec in specs)
-    if image.format == "JPEG":
+    if image.format == "JPEG" and isinstance(image, ImageFile.ImageFile):
         image.draft("RGB" if image.mode == "RGB" else None, (int(needed_width), int(needed_height)))
     image = ImageOps.exif_transpose(image)
     has_alpha = image.mode in {"RGBA", "LA", "PA"} or "transparency" in image.info

@@ -209,9 +209,7 @@ def items_in_html(html: str) -> list[MediaItem]:
     return list(MediaItem.objects.filter(key__in=keys)) if keys else []
 
 
-def record_uses(
-    obj: models.Model, field: str, items: Iterable[MediaItem], label: str = ""
-) -> None:
+def record_uses(obj: models.Model, field: str, items: Iterable[MediaItem], label: str = "") -> None:
     """`obj` now uses exactly `items` in `field` (e.g. "lead image", "body")."""
     content_type = ContentType.objects.get_for_model(obj)
     wanted = {item.pk for item in items if item is not None}

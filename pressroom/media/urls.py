@@ -8,8 +8,5 @@ app_name = "media"
 urlpatterns = []
 if settings.MEDIA_SERVE and settings.MEDIA_URL.startswith("/"):
     urlpatterns = [
-        re_path(
-            rf"^{settings.MEDIA_URL.lstrip('/')}(?P<path>.+)$", views.serve_media, name="file"
-        ),
+        re_path(rf"^{settings.MEDIA_URL.lstrip('/')}(?P<path>.+)$", views.serve_media, name="file"),
     ]
-

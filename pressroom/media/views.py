@@ -8,15 +8,17 @@ nginx (deploy/nginx/pressroom.conf) or the object store take over in larger set-
 from __future__ import annotations
 
 from django.conf import settings
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest
+from django.http.response import HttpResponseBase
 from django.views.static import serve
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 SERVED_FOLDERS = ("originals/", "renditions/", "files/")
 
 
-def serve_media(request: HttpRequest, path: str) -> HttpResponse:
-    if not path.startswith(SERVED_FOLDERS):
+def serve_media(request: HttpRequest, path: str) -> HttpResponseBase:
+    parts = path.split("/")
+    if not path.startswith(SERVED_FOLDERS) or any(part in {"", ".", ".."} for part in parts):
         raise Http404("Not a library file")
     response = serve(request, path, document_root=settings.MEDIA_ROOT)
     response["Cache-Control"] = IMMUTABLE

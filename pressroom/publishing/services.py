@@ -17,8 +17,8 @@ from pressroom.media.models import MediaItem
 from pressroom.publishing.html import clean_body_html, make_excerpt
 from pressroom.publishing.models import (
     Article,
-    ArticleStateError,
     ArticleAuthor,
+    ArticleStateError,
     ArticleTopic,
     Author,
     LegacyPath,
@@ -132,9 +132,9 @@ def save_article(
         else None
     )
     prepare_article(article)
-    if require_alt_text and article.status in Article.PUBLIC_STATUSES:
-        if missing := images_lacking_alt_text(article):
-            raise MissingAltTextError(missing)
+    public = article.status in Article.PUBLIC_STATUSES
+    if require_alt_text and public and (missing := images_lacking_alt_text(article)):
+        raise MissingAltTextError(missing)
     article.updated_at = timezone.now()
     _save_with_free_slug(article)
     if previous_slug and previous_slug != article.slug:

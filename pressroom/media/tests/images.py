@@ -19,7 +19,14 @@ def photo(width: int = 1600, height: int = 1200, seed: int = 1) -> Image.Image:
     """A synthetic photograph: blurred shapes over a sky-like gradient, plus sensor grain."""
     rng = random.Random(seed)
     base = Image.linear_gradient("L").resize((width, height)).convert("RGB")
-    image = Image.merge("RGB", [base.getchannel(0), base.getchannel(1).point(lambda v: 255 - v), base.getchannel(2).point(lambda v: v // 2 + 64)])
+    image = Image.merge(
+        "RGB",
+        [
+            base.getchannel(0),
+            base.getchannel(1).point(lambda v: 255 - v),
+            base.getchannel(2).point(lambda v: v // 2 + 64),
+        ],
+    )
     draw = ImageDraw.Draw(image)
     for _ in range(60):
         x, y = rng.randrange(width), rng.randrange(height)

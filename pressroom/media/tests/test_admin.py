@@ -28,19 +28,21 @@ def upload(name: str, data: bytes, content_type: str = "image/jpeg") -> SimpleUp
 def test_editor_uploads_several_files_at_once(editor_client):
     page = editor_client.get(ADD)
     assert page.status_code == 200
-    assert b"media/upload." in page.content and b"data-drop-zone" in page.content
+    assert b"media/upload." in page.content
+    assert b"data-drop-zone" in page.content
     assert b"<script>" not in page.content  # no inline script: the CSP allows static files only
     response = editor_client.post(
         ADD,
         {
-            "files": [
+            "uploads": [
                 upload("one.jpg", jpeg_with_gps(640, 480, seed=1)),
                 upload("two.png", png_bytes(seed=2), "image/png"),
                 upload("report.pdf", b"%PDF-1.4\n1 0 obj<<>>endobj\n", "application/pdf"),
             ]
         },
     )
-    assert response.status_code == 302 and response["Location"] == CHANGELIST
+    assert response.status_code == 302
+    assert response["Location"] == CHANGELIST
     assert sorted(MediaItem.objects.values_list("original_name", flat=True)) == [
         "one.jpg",
         "report.pdf",
@@ -54,9 +56,11 @@ def test_bad_files_get_an_error_each_and_good_ones_are_still_added(editor_client
     response = editor_client.post(
         ADD,
         {
-            "files": [
+            "uploads": [
                 upload("good.jpg", jpeg_with_gps(400, 300)),
-                upload("drawing.svg", b"<svg xmlns='http://www.w3.org/2000/svg'/>", "image/svg+xml"),
+                upload(
+                    "drawing.svg", b"<svg xmlns='http://www.w3.org/2000/svg'/>", "image/svg+xml"
+                ),
                 upload("notes.jpg", b"these are notes, not a photo"),
                 upload("huge.jpg", b"\xff\xd8" + b"\0" * 300_000),
                 upload("../../../etc/cut.jpg", jpeg_with_gps(400, 300, seed=3)[:2000]),
@@ -95,7 +99,8 @@ def test_change_page_sets_the_focal_point_and_shows_where_used(editor_client, ma
     publishing_services.save_article(article)
     url = f"{CHANGELIST}{item.pk}/change/"
     page = editor_client.get(url)
-    assert b"media/focal-point." in page.content and b"focal-point-picker" in page.content
+    assert b"media/focal-point." in page.content
+    assert b"focal-point-picker" in page.content
     assert "lead image of article “March in Puno”" in page.content.decode()
     response = editor_client.post(
         url,
@@ -113,17 +118,30 @@ def test_change_page_sets_the_focal_point_and_shows_where_used(editor_client, ma
     assert response.status_code == 302
     item.refresh_from_db()
     assert (item.focal_x, item.focal_y, item.licence) == (0.25, 0.75, "cc-by")
-    bad = editor_client.post(url, {"original_name": "x", "licence": "cc-by", "focal_x": "1.5", "focal_y": "0"})
-    assert bad.status_code == 200 and b"errorlist" in bad.content
+    bad = editor_client.post(
+        url, {"original_name": "x", "licence": "cc-by", "focal_x": "1.5", "focal_y": "0"}
+    )
+    assert bad.status_code == 200
+    assert b"errorlist" in bad.content
 
 
 def test_replacing_the_file_from_the_change_page(editor_client, make_article):
     item, _ = services.add_item_from_bytes(jpeg_with_gps(800, 600, seed=1), "old.jpg")
     url = f"{CHANGELIST}{item.pk}/change/"
-    fields = {"original_name": "old.jpg", "alt_text": "A", "licence": "cc0", "focal_x": "0.5", "focal_y": "0.5"}
-    refused = editor_client.post(url, {**fields, "replace_with": upload("x.pdf", b"%PDF-1.4 x", "application/pdf")})
+    fields = {
+        "original_name": "old.jpg",
+        "alt_text": "A",
+        "licence": "cc0",
+        "focal_x": "0.5",
+        "focal_y": "0.5",
+    }
+    refused = editor_client.post(
+        url, {**fields, "replace_with": upload("x.pdf", b"%PDF-1.4 x", "application/pdf")}
+    )
     assert "can only be replaced by another" in refused.content.decode()
-    done = editor_client.post(url, {**fields, "replace_with": upload("new.jpg", jpeg_with_gps(1000, 500, seed=4))})
+    done = editor_client.post(
+        url, {**fields, "replace_with": upload("new.jpg", jpeg_with_gps(1000, 500, seed=4))}
+    )
     assert done.status_code == 302
     item.refresh_from_db()
     assert (item.width, item.original_name) == (1000, "new.jpg")
@@ -138,7 +156,8 @@ def test_deleting_a_used_item_is_refused_with_its_uses(editor_client, make_artic
     publishing_services.save_article(article)
     page = editor_client.get(f"{CHANGELIST}{item.pk}/delete/")
     text = page.content.decode()
-    assert "Water protest" in text and "protected" in text
+    assert "Water protest" in text
+    assert "protected" in text
     editor_client.post(f"{CHANGELIST}{item.pk}/delete/", {"post": "yes"})
     assert MediaItem.objects.filter(pk=item.pk).exists()
 
@@ -150,7 +169,8 @@ def test_an_article_with_an_undescribed_lead_image_asks_for_alt_text(editor_clie
     assert "Add alt text to “nameless.jpg”" in response.content.decode()
     assert not Article.objects.exists()
     draft = editor_client.post(ADD_URL, article_form(lead_image=str(item.pk), status="draft"))
-    assert draft.status_code == 302 and Article.objects.get().lead_image == item
+    assert draft.status_code == 302
+    assert Article.objects.get().lead_image == item
 
 
 def test_the_editor_group_has_the_media_permissions(editor):

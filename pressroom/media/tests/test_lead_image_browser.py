@@ -54,14 +54,19 @@ def test_lead_image_costs_at_most_80_kb_on_a_phone(live_server, article_with_lar
             lead = page.locator("img.lead-image")
             box = lead.bounding_box()
             chosen = lead.evaluate("img => img.currentSrc")
-            attributes = lead.evaluate("img => [img.getAttribute('width'), img.getAttribute('height'), img.loading]")
+            attributes = lead.evaluate(
+                "img => [img.getAttribute('width'), img.getAttribute('height'), img.loading]"
+            )
             complete = lead.evaluate("img => img.complete && img.naturalWidth > 0")
         finally:
             browser.close()
     assert complete, "the lead image did not load"
-    assert attributes[0] and attributes[1] and attributes[2] != "lazy"
+    assert attributes[0]
+    assert attributes[1]
+    assert attributes[2] != "lazy"
     # The box is reserved before the image arrives: its shape is the image's.
-    assert box and abs(box["width"] / box["height"] - 3600 / 2400) < 0.01
+    assert box
+    assert abs(box["width"] / box["height"] - 3600 / 2400) < 0.01
     assert chosen in image_bytes
     assert chosen.endswith((".avif", ".webp")), chosen
     total = sum(image_bytes.values())

@@ -93,7 +93,8 @@ def test_heic_from_a_phone_is_accepted_and_stored_as_jpeg(media_root):
     heic = io.BytesIO()
     pillow_heif.from_pillow(Image.open(io.BytesIO(png_bytes(320, 240)))).save(heic, quality=80)
     item, _ = services.add_item_from_bytes(heic.getvalue(), "IMG_0001.HEIC")
-    assert item.mime_type == "image/jpeg" and item.file.name.endswith(".jpg")
+    assert item.mime_type == "image/jpeg"
+    assert item.file.name.endswith(".jpg")
     assert (item.width, item.height) == (320, 240)
 
 
@@ -101,7 +102,9 @@ def test_the_same_file_twice_is_one_item(media_root):
     data = jpeg_with_gps(400, 300)
     first, created = services.add_item_from_bytes(data, "a.jpg")
     again, created_again = services.add_item_from_bytes(data, "b.jpg")
-    assert created and not created_again and again.pk == first.pk
+    assert created
+    assert not created_again
+    assert again.pk == first.pk
     assert MediaItem.objects.count() == 1
 
 
@@ -111,15 +114,22 @@ def truncated_jpeg() -> bytes:
 
 def bomb_png() -> bytes:
     """A PNG header claiming 20000x20000 pixels (400 MP): a few hundred bytes on disk."""
+
     def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        return (
+            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        )
 
     header = struct.pack(">IIBBBBB", 20000, 20000, 8, 2, 0, 0, 0)
     rows = zlib.compress(b"\x00" * (1 + 20000 * 3) * 4)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", rows) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", rows) + chunk(b"IEND", b"")
+    )
 
 
-SVG = b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
+SVG = (
+    b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
+)
 
 
 @pytest.mark.parametrize(
@@ -169,15 +179,19 @@ def test_path_like_and_unicode_names_are_labels_only(name, shown, media_root):
     item, _ = services.add_item_from_bytes(png_bytes(seed=len(name)), name)
     assert item.original_name == shown
     assert item.file.name.startswith(f"originals/{item.key}/")
-    assert ".." not in item.file.name and item.file.name.isascii()
+    assert ".." not in item.file.name
+    assert item.file.name.isascii()
 
 
 def test_pdf_audio_and_video_files_are_kept_as_files(media_root):
     pdf, _ = services.add_item_from_bytes(b"%PDF-1.7\n%\xe2\xe3\n1 0 obj<<>>endobj\n", "report.pdf")
-    mp3, _ = services.add_item_from_bytes(b"ID3\x04\x00\x00\x00\x00\x00\x00" + b"\x00" * 64, "talk.mp3")
+    mp3, _ = services.add_item_from_bytes(
+        b"ID3\x04\x00\x00\x00\x00\x00\x00" + b"\x00" * 64, "talk.mp3"
+    )
     mp4, _ = services.add_item_from_bytes(b"\x00\x00\x00\x18ftypisom" + b"\x00" * 64, "clip.mp4")
     assert [pdf.kind, mp3.kind, mp4.kind] == ["document", "audio", "video"]
-    assert pdf.file.name.startswith("files/") and pdf.mime_type == "application/pdf"
+    assert pdf.file.name.startswith("files/")
+    assert pdf.mime_type == "application/pdf"
     run_worker()
     assert not Rendition.objects.exists()
 
@@ -221,7 +235,8 @@ def test_replacing_the_file_keeps_every_use_and_remakes_renditions(make_article,
     services.replace_item_file(item, jpeg_with_gps(1200, 900, seed=9), "new.jpg")
     run_worker()
     item.refresh_from_db()
-    assert item.content_hash != old_hash and item.width == 1200
+    assert item.content_hash != old_hash
+    assert item.width == 1200
     assert Article.objects.get(pk=article.pk).lead_image_id == item.pk
     assert set(item.uses.values_list("field", flat=True)) == {"lead image", "body"}
     assert set(item.renditions.values_list("source_hash", flat=True)) == {item.content_hash}
@@ -236,7 +251,7 @@ def test_publishing_with_undescribed_images_is_refused_until_alt_text_or_decorat
 ):
     item, _ = services.add_item_from_bytes(jpeg_with_gps(400, 300), "plain.jpg")
     draft = make_article(status="draft", body=f'<p>x</p><img src="{item.url}">')
-    with pytest.raises(publishing_services.MissingAltTextError, match="“plain.jpg”"):
+    with pytest.raises(publishing_services.MissingAltTextError, match=r"“plain\.jpg”"):
         publishing_services.publish_article(draft)
     assert Article.objects.get(pk=draft.pk).status == "draft"
     item.is_decorative = True
@@ -264,15 +279,19 @@ def test_picture_uses_modern_formats_sizes_and_dimensions(media_root):
     item.save()
     # Before the worker: the original, with its dimensions, so the page never waits.
     html = picture_html(item, "lead")
-    assert item.url in html and 'width="1600" height="1200"' in html
+    assert item.url in html
+    assert 'width="1600" height="1200"' in html
     run_worker()
     html = picture_html(MediaItem.objects.get(pk=item.pk), "lead")
     if processing.avif_supported():
         assert '<source type="image/avif"' in html
     assert '<source type="image/webp"' in html
     assert 'sizes="(min-width: 48rem) 46rem, 100vw"' in html
-    assert 'decoding="async"' in html and 'loading="lazy"' not in html
-    assert 'alt="Marchers"' in html and " 1600w" in html and " 320w" in html
+    assert 'decoding="async"' in html
+    assert 'loading="lazy"' not in html
+    assert 'alt="Marchers"' in html
+    assert " 1600w" in html
+    assert " 320w" in html
     body_html = picture_html(MediaItem.objects.get(pk=item.pk), "body")
     assert 'loading="lazy"' in body_html
 
@@ -282,5 +301,6 @@ def test_nearest_existing_rendition_while_others_are_not_ready(media_root):
     run_worker()
     item.renditions.filter(preset="w960").delete()
     nearest = best_rendition(item, "w960", "webp")
-    assert nearest is not None and nearest.preset in {"w640", "w1280"}
+    assert nearest is not None
+    assert nearest.preset in {"w640", "w1280"}
     assert best_rendition(item, "w1280", "webp").preset == "w1280"

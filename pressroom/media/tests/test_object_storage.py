@@ -131,7 +131,8 @@ def test_upload_renditions_and_urls_through_an_s3_server(s3_storage, s3_endpoint
 
     webp = item.renditions.get(preset="w640", format="webp")
     response = outbound.fetch(webp.url)
-    assert response.status == 200 and response.content[8:12] == b"WEBP"
+    assert response.status == 200
+    assert response.content[8:12] == b"WEBP"
     assert response.headers["cache-control"] == "public, max-age=31536000, immutable"
     assert has_location_or_device(response.content) == []
     assert webp.url in picture_html(item, "lead")
