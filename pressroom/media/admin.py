@@ -15,8 +15,8 @@ from django.utils.html import format_html, format_html_join
 
 from pressroom.media import services
 from pressroom.media.forms import MediaItemForm, UploadForm
-from pressroom.media.processing import sanitize_name
 from pressroom.media.models import ItemInUseError, MediaError, MediaItem, Rendition
+from pressroom.media.processing import sanitize_name
 from pressroom.media.rendering import best_rendition
 
 
