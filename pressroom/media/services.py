@@ -8,61 +8,29 @@ The API other apps use:
 - `delete_item(item)`: refused with ItemInUseError (listing the uses) while anything uses it.
 - `record_uses(obj, field, items, label=...)`: what `obj` uses in `field` (publishing calls it).
 - `items_in_html(html)`: library items whose files an HTML fragment points at.
-- `make_item_renditions(item_id)`: the worker's job (idempotent).
+- renditions are queued here and made by `media.renditions.make_item_renditions` in the worker.
 """
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Iterable
 from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
-from django.core.files.base import ContentFile, File
+from django.core.files.base import File
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 from pressroom.media import processing
 from pressroom.media.models import ItemInUseError, MediaError, MediaItem, MediaUse, Rendition
-
-logger = logging.getLogger(__name__)
+from pressroom.media.storage import delete_files as _delete_files
+from pressroom.media.storage import original_name_for
+from pressroom.media.storage import store as _store
 
 # Any address of an item's files: /media/originals/<key>/..., .../renditions/<key>/...
 ITEM_FILE_URL = re.compile(r"/(?:originals|renditions|files)/([0-9a-f]{16})/")
-
-
-def original_name_for(key: str, prepared: processing.Prepared) -> str:
-    folder = "originals" if prepared.kind == MediaItem.Kind.IMAGE else "files"
-    return f"{folder}/{key}/{prepared.content_hash[:20]}.{prepared.extension}"
-
-
-def rendition_name_for(item: MediaItem, spec: processing.RenditionSpec) -> str:
-    """Content-addressed: source hash, preset, focal point (for crops) and encoder version."""
-    focus = ""
-    if not spec.preset.startswith("w"):
-        focus = f"-f{round(item.focal_x * 1000)}x{round(item.focal_y * 1000)}"
-    return (
-        f"renditions/{item.key}/{item.content_hash[:20]}-{spec.preset}{focus}"
-        f"-v{processing.RENDITION_VERSION}.{processing.EXTENSIONS[spec.format]}"
-    )
-
-
-def _store(name: str, content: bytes) -> tuple[str, bool]:
-    """Save under exactly `name` (content-addressed, so an existing file is the same file)."""
-    if default_storage.exists(name):
-        return name, False
-    stored = default_storage.save(name, ContentFile(content))
-    return stored, True
-
-
-def _delete_files(names: Iterable[str]) -> None:
-    for name in names:
-        try:
-            default_storage.delete(name)
-        except Exception:  # a file already gone is what we wanted
-            logger.warning("Could not delete media file %s", name, exc_info=True)
 
 
 def add_item_from_bytes(
@@ -246,40 +214,3 @@ def _queue_renditions(item: MediaItem) -> None:
 
     item_id = item.pk
     transaction.on_commit(lambda: make_renditions.enqueue(item_id))
-
-
-def make_item_renditions(item_id: int) -> int:
-    """Make every rendition the item lacks; returns how many were made. Safe to run twice."""
-    item = MediaItem.objects.filter(pk=item_id, kind=MediaItem.Kind.IMAGE).first()
-    if item is None or not item.width or not item.height:
-        return 0
-    specs = processing.plan_renditions(
-        item.width, item.height, item.mime_type, item.focal_x, item.focal_y
-    )
-    have = set(
-        item.renditions.filter(source_hash=item.content_hash).values_list("preset", "format")
-    )
-    missing = [spec for spec in specs if (spec.preset, spec.format) not in have]
-    if not missing:
-        return 0
-    with item.file.open("rb") as source:
-        data = source.read()
-    made = 0
-    for spec, content in processing.make_renditions(data, missing):
-        stored, _ = _store(rendition_name_for(item, spec), content)
-        _, created = Rendition.objects.get_or_create(
-            item=item,
-            preset=spec.preset,
-            format=spec.format,
-            source_hash=item.content_hash,
-            defaults={
-                "file": stored,
-                "width": spec.width,
-                "height": spec.height,
-                "size": len(content),
-            },
-        )
-        made += created
-    # Renditions of an earlier file or focal point are no longer shown.
-    item.renditions.exclude(source_hash=item.content_hash).delete()
-    return made

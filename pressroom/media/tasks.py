@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from django.tasks import task
 
-from pressroom.media import services
+from pressroom.media import renditions
 
 
 @task
 def make_renditions(item_id: int) -> int:
-    return services.make_item_renditions(item_id)
+    return renditions.make_item_renditions(item_id)

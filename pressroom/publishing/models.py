@@ -65,6 +65,15 @@ class ArticleQuerySet(models.QuerySet["Article"]):
             status__in=Article.PUBLIC_STATUSES, published_at__lte=now or timezone.now()
         )
 
+    def next_publication_after(self, now: datetime) -> datetime | None:
+        """When the next scheduled article becomes public (it does so without a save)."""
+        return (
+            self.filter(status=Article.Status.SCHEDULED, published_at__gt=now)
+            .order_by("published_at")
+            .values_list("published_at", flat=True)
+            .first()
+        )
+
     def for_topic(self, topic: Topic) -> ArticleQuerySet:
         return self.filter(topic_links__topic=topic)
 

@@ -67,7 +67,7 @@ def test_every_rendition_is_free_of_metadata_and_made_by_the_worker(media_root):
     assert thumb.width * 3 == thumb.height * 4
     # Running the worker again makes nothing twice.
     count = Rendition.objects.count()
-    assert services.make_item_renditions(item.pk) == 0
+    assert renditions.make_item_renditions(item.pk) == 0
     assert Rendition.objects.count() == count
 
 
