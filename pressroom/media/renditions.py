@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pressroom.lib.pagecache.generation import forget_cached_pages
 from pressroom.media import processing
 from pressroom.media.models import MediaItem, Rendition
 from pressroom.media.storage import rendition_name_for, store
@@ -41,4 +42,7 @@ def make_item_renditions(item_id: int) -> int:
         made += created
     # Renditions of an earlier file or focal point are no longer shown.
     item.renditions.exclude(source_hash=item.content_hash).delete()
+    if made:
+        # Pages cached while they showed the fallback now get the lighter files.
+        forget_cached_pages()
     return made

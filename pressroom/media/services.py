@@ -8,7 +8,8 @@ The API other apps use:
 - `delete_item(item)`: refused with ItemInUseError (listing the uses) while anything uses it.
 - `record_uses(obj, field, items, label=...)`: what `obj` uses in `field` (publishing calls it).
 - `items_in_html(html)`: library items whose files an HTML fragment points at.
-- renditions are queued here and made by `media.renditions.make_item_renditions` in the worker.
+- renditions are queued here (on commit) and made by `media.renditions.make_item_renditions`
+  in the task worker (`media.tasks.make_renditions`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
+from pressroom.lib.pagecache.generation import forget_cached_pages
 from pressroom.media import processing
 from pressroom.media.models import ItemInUseError, MediaError, MediaItem, MediaUse, Rendition
 from pressroom.media.storage import delete_files as _delete_files
@@ -116,6 +118,8 @@ def update_item(item: MediaItem) -> MediaItem:
         old = list(item.renditions.filter(preset__in=crops))
         Rendition.objects.filter(pk__in=[r.pk for r in old]).delete()
         _queue_renditions(item)
+    # Alt text, caption and credit show on pages: cached copies give way.
+    transaction.on_commit(forget_cached_pages)
     return item
 
 
