@@ -1,11 +1,14 @@
 """Where an uncached page's time goes: `python -m bench profile [--quick] [--path=/topics/peru/]`.
 
 Loads a copy of the `pages` corpus (100,000 articles; --quick: 10,000) in this process with
-production settings and the page cache off, as the benchmark's "uncached" rows, and sends
-requests straight to the WSGI application `pressroom serve` runs (no server, no network). It
-prints the CPU per request, best of 5 runs, with the page's parts kept between requests
-(FRAGMENT_CACHE_SECONDS, the default) and with nothing kept, then pyinstrument's profile of
-the first (of the second with --nothing-kept). Not part of the test suite.
+production settings and no page stored (CACHE_URL=dummy://), as the benchmark's "uncached"
+rows, and sends requests straight to the WSGI application `pressroom serve` runs (no server, no
+network). It prints the CPU per request, best of 5 runs, with the page's parts kept between
+requests (the default) and with nothing kept (PAGE_CACHE_SECONDS=0), then pyinstrument's
+profile of the first (of the second with --nothing-kept). With --layers, it also measures each
+memo of bench/layers.py switched off on its own, on the page it serves: in one process, best of
+5, these figures move far less with other load on the machine than a server's. Not part of the
+test suite.
 """
 
 from __future__ import annotations
@@ -30,7 +33,17 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--path", default="/topics/peru/", help="the page to profile")
     parser.add_argument("--requests", type=int, default=300, help="requests per run")
     parser.add_argument(
-        "--nothing-kept", action="store_true", help="profile with FRAGMENT_CACHE_SECONDS=0"
+        "--nothing-kept", action="store_true", help="profile with PAGE_CACHE_SECONDS=0"
+    )
+    parser.add_argument(
+        "--cached",
+        action="store_true",
+        help="measure a cached hit instead (the page stored, default cache), and stop",
+    )
+    parser.add_argument(
+        "--layers",
+        default="",
+        help="memos to measure switched off, one at a time (comma-separated; 'all')",
     )
     options = parser.parse_args(argv)
     corpus = pages.build_corpus(10_000 if options.quick else 100_000, 300)
@@ -40,12 +53,13 @@ def main(argv: list[str]) -> int:
         database = work / "pressroom.sqlite3"
         shutil.copyfile(corpus, database)
         pages.ensure_static_files(work, database)
-        os.environ.update(pages.app_environment(work, database, PAGE_CACHE_SECONDS="0"))
+        extra = {} if options.cached else pages.UNCACHED
+        os.environ.update(pages.app_environment(work, database, **extra))
         os.environ["DJANGO_SETTINGS_MODULE"] = "pressroom.settings"
         import django
 
         django.setup()
-        from django.conf import settings
+        from django.test.utils import override_settings
         from pyinstrument import Profiler
 
         from pressroom.wsgi import application
@@ -53,14 +67,22 @@ def main(argv: list[str]) -> int:
         def request() -> None:
             get(application, options.path)
 
-        kept_seconds = settings.FRAGMENT_CACHE_SECONDS
+        if options.cached:
+            hit = cpu_ms_per_request(request, options.requests * 10)
+            print(f"{options.path}, a cached hit, in-process CPU (best of {RUNS}): {hit:.4f} ms")
+            return 0
+
+        nothing_kept = override_settings(PAGE_CACHE_SECONDS=0)
         kept = cpu_ms_per_request(request, options.requests)
-        settings.FRAGMENT_CACHE_SECONDS = 0
-        bare = cpu_ms_per_request(request, options.requests)
-        settings.FRAGMENT_CACHE_SECONDS = 0 if options.nothing_kept else kept_seconds
+        with nothing_kept:
+            bare = cpu_ms_per_request(request, options.requests)
+        if options.nothing_kept:
+            nothing_kept.enable()
         print(f"{options.path}, page cache off, in-process CPU per request (best of {RUNS}):")
         print(f"  parts of the page kept between requests: {kept:6.2f} ms")
         print(f"  nothing kept:                            {bare:6.2f} ms")
+        if options.layers:
+            measure_memos(options.layers, options.requests)
 
         profiler = Profiler(interval=0.0002)
         profiler.start()
@@ -75,6 +97,39 @@ def main(argv: list[str]) -> int:
             )
         )
     return 0
+
+
+# The page each memo is measured on: the one where it does the most.
+MEMO_PAGES = {
+    "teasers": "/topics/peru/",
+    "owners": "/topics/peru/",
+    "fragments": "/topics/peru/",
+    "navigation": "/",
+    "banner": "/topics/peru/",
+}
+
+
+def measure_memos(names: str, count: int) -> None:
+    from bench import layers
+    from pressroom.wsgi import application
+
+    wanted = list(MEMO_PAGES) if names == "all" else names.split(",")
+    print()
+    print("| memo | page | CPU ms kept | CPU ms switched off | off/kept |")
+    print("|---|---|---|---|---|")
+    for name in wanted:
+        path = MEMO_PAGES[name]
+
+        def request(path: str = path) -> None:
+            get(application, path)
+
+        with_memo = cpu_ms_per_request(request, count)
+        layers.keep(name, False)
+        try:
+            without = cpu_ms_per_request(request, count)
+        finally:
+            layers.keep(name, True)
+        print(f"| {name} | {path} | {with_memo:.3f} | {without:.3f} | {without / with_memo:.2f}x |")
 
 
 def get(application: Callable, path: str) -> bytes:

@@ -205,6 +205,8 @@ INSTALLED_APPS = [
     "anymail",
     "django_prose_editor",
     "pressroom.front",
+    "pressroom.accounts",
+    "pressroom.workers",
     "pressroom.media",
     "pressroom.publishing",
     "pressroom.newsletter",
@@ -315,27 +317,12 @@ def _cache_from_url(url: str) -> dict:
 
 CACHES = {"default": _cache_from_url(env_str("CACHE_URL", "locmem://"))}
 
-# Page cache (pressroom/lib/pagecache.py): anonymous public pages, invalidated on every content
-# change, and never older than PAGE_CACHE_SECONDS (campaign figures may be that stale). 0 = off.
+# Page cache (pressroom/lib/pagecache/, docs/scaling.md): everything a public page shows is kept
+# under one content generation, which moves on at every announced change, at every scheduled
+# moment, and at least every PAGE_CACHE_SECONDS. 0 = nothing kept.
 PAGE_CACHE_SECONDS = env_int("PAGE_CACHE_SECONDS", 60)
-# Parts of pages each process keeps until content changes (header, footer, teasers, the topic or
-# author of an archive). A change that announces nothing (an SQL update by hand) goes unseen for
-# at most this plus PAGE_CACHE_SECONDS. 0 = off.
-FRAGMENT_CACHE_SECONDS = env_int("FRAGMENT_CACHE_SECONDS", 60)
-# What browsers and shared caches (nginx, a CDN) are told: browsers revalidate (cheap 304s),
-# proxies keep a page for a second, so publishing is visible within about two seconds.
-PAGE_CACHE_BROWSER_SECONDS = env_int("PAGE_CACHE_BROWSER_SECONDS", 0)
-PAGE_CACHE_PROXY_SECONDS = env_int("PAGE_CACHE_PROXY_SECONDS", 1)
-PAGE_CACHE_STALE_SECONDS = env_int("PAGE_CACHE_STALE_SECONDS", 10)
-# With a shared cache (Redis), how often each process re-reads the content generation.
-PAGE_CACHE_GENERATION_POLL = env_float("PAGE_CACHE_GENERATION_POLL", 0.5)
-# With the per-process locmem cache, the generation lives in this file, shared by all processes.
-PAGE_CACHE_GENERATION_FILE = env_str("PAGE_CACHE_GENERATION_FILE") or str(
-    VAR_DIR / "page-cache-generation"
-)
-PAGE_CACHE_BROTLI_QUALITY = env_int("PAGE_CACHE_BROTLI_QUALITY", 6)
-# Pages each process also keeps unpickled in memory (the hottest ones; ~20-50 KB each).
-PAGE_CACHE_MEMORY_ENTRIES = env_int("PAGE_CACHE_MEMORY_ENTRIES", 200)
+# Path prefixes never stored, besides anything personal (a session, a cookie, a CSRF token,
+# Cache-Control: private) and any path containing /webhooks/.
 PAGE_CACHE_EXCLUDE_PATHS = env_list(
     "PAGE_CACHE_EXCLUDE_PATHS",
     [
@@ -351,6 +338,9 @@ PAGE_CACHE_EXCLUDE_PATHS = env_list(
 )
 
 # Background work: Django's Tasks API on the database queue; `pressroom worker` runs it.
+# Each worker process refreshes a heartbeat row this often; one silent for three intervals plus
+# a second (10 s) is presumed dead and the digest batches it held are taken over.
+WORKER_HEARTBEAT_INTERVAL = env_float("WORKER_HEARTBEAT_INTERVAL", 3, minimum=0.1, maximum=60)
 TASKS = {
     "default": {
         "BACKEND": env_str("TASKS_BACKEND", "django_tasks_db.DatabaseBackend"),
@@ -396,6 +386,19 @@ CSRF_COOKIE_SECURE = SITE_URL.startswith("https://")
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "strict-origin-when-cross-origin"
 X_FRAME_OPTIONS = "DENY"
+# Abuse limits (pressroom/lib/ratelimit.py), counted in the database or the shared Redis cache.
+# Behind a reverse proxy every visitor arrives from the proxy's address: name the header it
+# sets (X-Forwarded-For or X-Real-IP, see deploy/nginx) and, for X-Forwarded-For, how many
+# proxies append to it. Empty: REMOTE_ADDR. Never set it without a proxy that overwrites it.
+TRUSTED_PROXY_HEADER = env_str("TRUSTED_PROXY_HEADER")
+if TRUSTED_PROXY_HEADER and not TRUSTED_PROXY_HEADER.replace("-", "").isalnum():
+    raise ImproperlyConfigured(
+        f"TRUSTED_PROXY_HEADER must be a header name like X-Forwarded-For, not {TRUSTED_PROXY_HEADER!r}"
+    )
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 1, minimum=1, maximum=10)
+LOGIN_ATTEMPTS_PER_ACCOUNT = env_int("LOGIN_ATTEMPTS_PER_ACCOUNT", 5, maximum=10_000)
+LOGIN_ATTEMPTS_PER_ADDRESS = env_int("LOGIN_ATTEMPTS_PER_ADDRESS", 20, maximum=10_000)
+LOGIN_LOCKOUT_SECONDS = env_int("LOGIN_LOCKOUT_SECONDS", 900, minimum=1, maximum=86_400)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 5 * 1024 * 1024)
 
 # Email: SMTP by default; EMAIL_BACKEND may name any django-anymail backend instead.
@@ -454,7 +457,6 @@ DIGEST_SIGNUPS_PER_IP_PER_HOUR = env_int("DIGEST_SIGNUPS_PER_IP_PER_HOUR", 10)
 DIGEST_BATCH_SIZE = env_int("DIGEST_BATCH_SIZE", 500)
 DIGEST_SEND_RATE = env_float("DIGEST_SEND_RATE", 0)
 DIGEST_SMTP_CONNECTIONS = env_int("DIGEST_SMTP_CONNECTIONS", 1)
-DIGEST_CLAIM_LEASE = env_int("DIGEST_CLAIM_LEASE", 300)
 DIGEST_RECOVERY_INTERVAL = env_int("DIGEST_RECOVERY_INTERVAL", 60)
 DIGEST_MAX_ATTEMPTS = env_int("DIGEST_MAX_ATTEMPTS", 3)
 DIGEST_UNSUBSCRIBE_MAILTO = env_str("DIGEST_UNSUBSCRIBE_MAILTO")
@@ -488,12 +490,17 @@ STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY")
 STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET")
 STRIPE_API_BASE = env_str("STRIPE_API_BASE", "https://api.stripe.com").rstrip("/")
 STRIPE_TIMEOUT = env_float("STRIPE_TIMEOUT", 20)
+# Each donate POST opens a Checkout Session at the processor: at most this many per address.
+DONATE_CHECKOUTS_PER_IP_PER_HOUR = env_int("DONATE_CHECKOUTS_PER_IP_PER_HOUR", 20, maximum=100_000)
 
 # Web server (`pressroom serve`): the defaults of its options.
 WEB_HOST = env_str("HOST", "127.0.0.1")
 WEB_PORT = env_int("PORT", 8000, minimum=1, maximum=65535)
 WEB_WORKERS = env_int("WEB_WORKERS", 0, maximum=256)  # 0: one worker process per CPU core
-WEB_THREADS = env_int("WEB_THREADS", 1, minimum=1, maximum=256)
+# Threads per worker process. Several, so that a request waiting on something slow (the payment
+# processor: at most half of them) leaves the others to serve pages; each thread may hold a
+# database connection (WEB_WORKERS x WEB_THREADS per server, see docs/scaling.md).
+WEB_THREADS = env_int("WEB_THREADS", 8, minimum=1, maximum=256)
 
 # Outbound HTTP (pressroom/lib/outbound.py): every request the site makes to other servers.
 OUTBOUND_CONNECT_TIMEOUT = env_float("OUTBOUND_CONNECT_TIMEOUT", 5, minimum=0.1, maximum=300)

@@ -16,11 +16,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
-def _own_generation_file(settings, tmp_path):
-    settings.PAGE_CACHE_GENERATION_FILE = str(tmp_path / "page-cache-generation")
-
-
-@pytest.fixture(autouse=True)
 def _keep_the_test_transaction():
     """The real handler closes database connections after each request; inside a test's
     transaction that would end it, so do what Django's test client does."""

@@ -1,10 +1,12 @@
-"""The running campaign as pages and emails show it, kept briefly in each process.
+"""The running campaign as pages and emails show it.
 
 Every public page carries the banner, so each process keeps the campaign, its totals and the
-banner's markup for BANNER_CACHE_SECONDS: most renders cost no query. A donation or a campaign
-change bumps the "fundraising" generation (pressroom/lib/generations.py), which drops them in
-every process at once. A page rendered after a change therefore shows it, and pages sit in the
-anonymous page cache for at most PAGE_CACHE_SECONDS (a minute): that is how stale figures can be.
+banner's markup under the content generation, like any other part of a public page
+(pressroom/lib/pagecache/memo.py): most renders cost no query. A gift or a campaign change moves
+the content generation on after its commit (`forget_campaign_figures`), which drops the banner
+and every stored page in every process at once, and a campaign's start and end are moments
+registered with the page cache (apps.py): the figures a reader sees are the same in every
+process, and the page after a change shows it.
 """
 
 from __future__ import annotations
@@ -19,19 +21,14 @@ from django.utils import timezone, translation
 
 from pressroom.fundraising.models import Campaign
 from pressroom.fundraising.money import format_amount, normalize_amount
-from pressroom.lib.generations import GenerationMemo, generation
+from pressroom.lib.pagecache import ContentMemo, forget_cached_pages
 
-BANNER_CACHE_SECONDS = 10
 _NO_CAMPAIGN = "none"
 
 
-def figures_version() -> str:
-    return generation("fundraising").current()
-
-
 def forget_campaign_figures() -> None:
-    """Make the next render of the banner, in any process, read the figures afresh."""
-    generation("fundraising").bump()
+    """Make the next render of any public page, in any process, read the figures afresh."""
+    forget_cached_pages()
 
 
 @dataclass(frozen=True)
@@ -97,9 +94,7 @@ def _load() -> CampaignBanner | str:
     )
 
 
-_banners: GenerationMemo[CampaignBanner | str] = GenerationMemo(
-    figures_version, max_age=BANNER_CACHE_SECONDS, max_entries=8
-)
+_banners: ContentMemo[CampaignBanner | str] = ContentMemo(max_entries=8)
 
 
 def current_campaign_banner() -> CampaignBanner | None:

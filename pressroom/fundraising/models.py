@@ -32,6 +32,15 @@ class CampaignQuerySet(models.QuerySet["Campaign"]):
         now = now or timezone.now()
         return self.filter(is_active=True, starts_at__lte=now, ends_at__gt=now)
 
+    def next_change_after(self, now: datetime) -> datetime | None:
+        """When a campaign next starts or ends: the banner changes then without a save."""
+        active = self.filter(is_active=True)
+        moments = [
+            active.filter(starts_at__gt=now).aggregate(moment=models.Min("starts_at"))["moment"],
+            active.filter(ends_at__gt=now).aggregate(moment=models.Min("ends_at"))["moment"],
+        ]
+        return min((moment for moment in moments if moment is not None), default=None)
+
 
 class Campaign(models.Model):
     title = models.CharField(max_length=200, help_text="Internal name, e.g. 'End Of Year 2026'.")

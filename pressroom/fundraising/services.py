@@ -10,12 +10,15 @@ moment the payment is recorded.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import logging
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from decimal import Decimal
 
-from django.core.cache import cache
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -37,12 +40,14 @@ from pressroom.fundraising.providers import (
     PaymentLinked,
     PaymentReceived,
     PaymentRefunded,
+    ProviderBusy,
     RecurringEnded,
     RecurringStarted,
     VerifiedEvent,
     get_provider,
     online_provider,
 )
+from pressroom.lib.ratelimit import Limit
 
 logger = logging.getLogger(__name__)
 
@@ -94,7 +99,30 @@ def start_checkout(
         success_url=site_url + reverse("fundraising:thanks") + "?session_id={CHECKOUT_SESSION_ID}",
         cancel_url=site_url + reverse("fundraising:cancelled"),
     )
-    return online_provider().create_checkout(request)
+    with processor_slot():
+        return online_provider().create_checkout(request)
+
+
+@functools.cache
+def _processor_slots() -> threading.BoundedSemaphore:
+    return threading.BoundedSemaphore(max(1, settings.WEB_THREADS // 2))
+
+
+@contextlib.contextmanager
+def processor_slot() -> Iterator[None]:
+    """Hold one of this process's slots for a call to the payment processor.
+
+    A web process has WEB_THREADS threads; a processor that answers slowly must never hold them
+    all, or every page of the site waits behind it. At most half of them wait on the processor;
+    a donation beyond that is told at once to try again (ProviderBusy), nothing charged.
+    """
+    slots = _processor_slots()
+    if not slots.acquire(timeout=0.5):
+        raise ProviderBusy("Too many checkouts are waiting on the payment processor.")
+    try:
+        yield
+    finally:
+        slots.release()
 
 
 # --- Webhooks -----------------------------------------------------------------------------------
@@ -377,7 +405,8 @@ def cancel_recurring_donation(
         raise DonationStateError("This monthly gift belongs to someone else.")
     if not recurring.is_active:
         raise DonationStateError("This monthly gift is already cancelled.")
-    get_provider(recurring.provider).cancel_recurring(recurring.provider_reference)
+    with processor_slot():
+        get_provider(recurring.provider).cancel_recurring(recurring.provider_reference)
     recurring.cancel()
     recurring.save(update_fields=["status", "cancelled_at"])
     return recurring
@@ -400,7 +429,8 @@ def request_portal_link(email: str) -> None:
 
     The caller says the same thing either way, so the form reveals nobody's giving."""
     email = email.strip().lower()
-    if not cache.add(f"fundraising:portal-link:{email}", 1, timeout=PORTAL_LINK_INTERVAL_SECONDS):
+    # Counted where every process sees it, so several web workers still send one link.
+    if not Limit("portal-link", 1, PORTAL_LINK_INTERVAL_SECONDS).hit(email):
         return
     donor = Donor.objects.filter(email=email).first()
     if donor is None:

@@ -12,6 +12,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from pressroom.lib.ratelimit import client_address
 from pressroom.newsletter import digests, services
 from pressroom.newsletter.forms import PreferencesForm, SignupForm
 from pressroom.newsletter.models import Digest, Subscriber, SubscriptionStateError
@@ -31,9 +32,11 @@ def signup(request: HttpRequest) -> HttpResponse:
         return redirect("newsletter:signup-done")
     if not form.is_valid():
         return render(request, "newsletter/signup.html", {"form": form}, status=400)
-    if not services.signup_allowed_from(request.META.get("REMOTE_ADDR", "")):
+    if not services.signup_allowed_from(client_address(request)):
         form.add_error(None, "Too many signups from your network. Please try again in an hour.")
-        return render(request, "newsletter/signup.html", {"form": form}, status=429)
+        response = render(request, "newsletter/signup.html", {"form": form}, status=429)
+        response["Retry-After"] = str(services.signup_limit().retry_after())
+        return response
     topics = form.cleaned_data["topics"]
     services.request_subscription(form.cleaned_data["email"], list(topics) if topics else None)
     return redirect("newsletter:signup-done")

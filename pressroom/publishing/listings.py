@@ -23,8 +23,7 @@ from django.db import connection
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
-from pressroom.lib.generations import GenerationMemo
-from pressroom.lib.pagecache import content_memo
+from pressroom.lib.pagecache import ContentMemo
 from pressroom.publishing.models import Article, Author, Topic
 from pressroom.publishing.pagination import Cursor, Page, keyset_page
 
@@ -166,6 +165,10 @@ def latest_page(query: Mapping[str, str], per_page: int | None = None) -> Page[T
     return _teasers_page(LATEST, statuses, query, per_page)
 
 
+def latest_articles(limit: int) -> list[Article]:
+    return list(Article.objects.published().newest_first().for_listing()[:limit])
+
+
 def topic_or_404(slug: str) -> Topic:
     return _cached_by_slug(Topic, slug)
 
@@ -174,7 +177,7 @@ def author_or_404(slug: str) -> Author:
     return _cached_by_slug(Author, slug)
 
 
-_owners: GenerationMemo[Topic | Author] = content_memo(max_entries=2048)
+_owners: ContentMemo[Topic | Author] = ContentMemo(max_entries=2048)
 
 
 def _cached_by_slug[Owner: (Topic, Author)](model: type[Owner], slug: str) -> Owner:
@@ -189,7 +192,7 @@ def featured_topics(limit: int = 8) -> list[Topic]:
     return list(Topic.objects.filter(is_featured=True).order_by("name")[:limit])
 
 
-_featured: GenerationMemo[list[Topic]] = content_memo(max_entries=1)
+_featured: ContentMemo[list[Topic]] = ContentMemo(max_entries=1)
 
 
 def cached_featured_topics() -> list[Topic]:

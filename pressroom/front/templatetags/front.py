@@ -8,12 +8,11 @@ from django.urls import get_script_prefix
 from django.utils import translation
 from django.utils.safestring import SafeString, mark_safe
 
-from pressroom.lib.generations import GenerationMemo
-from pressroom.lib.pagecache import content_memo
+from pressroom.lib.pagecache import ContentMemo
 
 register = template.Library()
 
-_fragments: GenerationMemo[SafeString] = content_memo(max_entries=64)
+_fragments: ContentMemo[SafeString] = ContentMemo(max_entries=64)
 
 
 class FragmentNode(template.Node):

@@ -10,9 +10,9 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def uncached_pages(settings, tmp_path):
-    settings.PAGE_CACHE_SECONDS = 0  # every request renders: only the fragments are cached
-    settings.PAGE_CACHE_GENERATION_FILE = str(tmp_path / "generation")
+def uncached_pages(settings):
+    # Every request renders (no page is stored): only the parts of pages are kept.
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}
 
 
 def _between(html: str, start: str, end: str) -> str:

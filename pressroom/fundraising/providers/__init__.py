@@ -22,6 +22,10 @@ class ProviderError(Exception):
     """The processor could not do what was asked (unreachable, refused, not configured)."""
 
 
+class ProviderBusy(ProviderError):
+    """Too many requests of this process are already waiting on the processor."""
+
+
 class ProviderNotConfigured(ProviderError):
     """The processor has no keys in this install."""
 

@@ -1,35 +1,39 @@
 """The anonymous page cache: public pages rendered once, served from the cache, compressed once.
 
-- generation.py: the content generation every stored page is filed under; content_changed
-  bumps it, so a publish, correction, unpublish or delete is visible on the next request.
+The contract a public page relies on is at the top of docs/scaling.md. In short: everything a
+public page shows is kept under one content generation (generation.py), which moves on when an
+app announces a change (`forget_cached_pages`, after commit), when a moment an app registered
+passes (`register_next_publication`), and at least every PAGE_CACHE_SECONDS.
+
+- generation.py: the content generation, where it lives, and the hooks apps register into.
+- memo.py: parts of pages each process keeps under it (teasers, fragments, the banner).
 - pages.py: which requests may share a page, page keys, compression, validators (304).
 - middleware.py: stores shareable responses (first in MIDDLEWARE); compresses the rest.
 - wsgi.py: serves stored pages before Django builds a request (pressroom/wsgi.py wraps it).
-
-Entries also expire after PAGE_CACHE_SECONDS without any change (campaign figures may be that
-stale) and when the next scheduled article becomes public. docs/performance.md has figures.
 """
 
 from pressroom.lib.pagecache.generation import (
     GENERATION_KEY,
     FileGeneration,
     SharedCacheGeneration,
-    bump_generation,
-    content_memo,
     current_generation,
+    forget_cached_pages,
+    register_next_publication,
 )
+from pressroom.lib.pagecache.memo import ContentMemo
 from pressroom.lib.pagecache.middleware import PageCacheMiddleware
 from pressroom.lib.pagecache.pages import preferred_encoding
 from pressroom.lib.pagecache.wsgi import PageCacheApplication
 
 __all__ = [
     "GENERATION_KEY",
+    "ContentMemo",
     "FileGeneration",
     "PageCacheApplication",
     "PageCacheMiddleware",
     "SharedCacheGeneration",
-    "bump_generation",
-    "content_memo",
     "current_generation",
+    "forget_cached_pages",
     "preferred_encoding",
+    "register_next_publication",
 ]

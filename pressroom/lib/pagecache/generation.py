@@ -1,83 +1,213 @@
-"""The content generation: one token that changes whenever anything readers can see changes.
+"""The content generation: one token for everything a public page shows.
 
-Every cached page is filed under the generation current when its render started, so bumping it
-makes every cached page unreachable at once (home, topics, authors, feeds, the article itself)
-without knowing which pages showed the changed article. pressroom/lib/generations.py says where
-the token lives.
+Every stored page and every part of a page a process keeps (pressroom/lib/pagecache/memo.py) is
+filed under the generation current when its request started. The generation moves on
+
+- when something readers see changes: apps call `forget_cached_pages()` after their commit
+  (publishing on `content_changed`; fundraising on a gift or a campaign change);
+- when a moment an app registered with `register_next_publication()` has passed (a scheduled
+  article goes public, a campaign starts or ends): the first public request to render after it
+  moves it on;
+- and at least every PAGE_CACHE_SECONDS (the time is part of the token), which bounds how long
+  a change nobody announced (an SQL update by hand) goes unseen.
+
+So "how stale can a public page be" has one answer: not past the next change, and never more
+than PAGE_CACHE_SECONDS old.
+
+Where the stored part of the token lives depends on the cache (CACHE_URL):
+- a per-process cache (locmem, the embedded default; dummy) cannot carry it between the
+  `pressroom serve` workers, so it is a small file, VAR_DIR/content-generation, that every read
+  `stat()`s (a couple of microseconds) and re-reads only when it changed;
+- a shared cache (Redis, file) keeps it next to the pages, read on every request.
+lib knows no app: apps register what they know from their AppConfig.ready().
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+import os
+import secrets
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from datetime import datetime
+from pathlib import Path
 
 from django.conf import settings
-
-from pressroom.lib.generations import (
-    FileGeneration,
-    GenerationMemo,
-    SharedCacheGeneration,
-    generation,
-)
+from django.core.cache import cache
+from django.utils import timezone
 
 logger = logging.getLogger(__name__)
 
-GENERATION_NAME = "pagecache"
-GENERATION_KEY = f"{GENERATION_NAME}:generation"
+GENERATION_KEY = "content:generation"
+# Caches each process has for itself: the generation has to live outside them.
+PER_PROCESS_BACKENDS = (".LocMemCache", ".DummyCache")
+# What a process that never reached its shared cache files things under until it does.
+OUTAGE_GENERATION = "unavailable"
 
 
-def generation_source() -> SharedCacheGeneration | FileGeneration:
-    return generation(GENERATION_NAME, settings.PAGE_CACHE_GENERATION_FILE)
+class SharedCacheGeneration:
+    """The generation in a cache every process shares (Redis), read on every request."""
+
+    def __init__(self, key: str = GENERATION_KEY) -> None:
+        self.key = key
+        self._last = OUTAGE_GENERATION
+
+    def current(self) -> str:
+        try:
+            value = cache.get(self.key)
+            if value is None:
+                value = self._start()
+        except Exception:
+            # Redis is unreachable: pages keep rendering under the last generation seen
+            # (changes show once it is back).
+            logger.warning("could not read the content generation; using the last one")
+            return self._last
+        self._last = str(value)
+        return self._last
+
+    def bump(self) -> None:
+        try:
+            cache.incr(self.key)
+        except ValueError:
+            self._start()
+
+    def _start(self) -> int:
+        # Start from the clock, never from 1: if the key was evicted (or Redis restarted),
+        # entries filed under the old small numbers must not come back.
+        cache.add(self.key, time.time_ns() // 1000, timeout=None)
+        return cache.get(self.key) or 0
 
 
-_pinned: ContextVar[str | None] = ContextVar("pinned_content_generation", default=None)
+class FileGeneration:
+    """The generation in a file every process on this machine checks with one stat().
+
+    A bump replaces the file atomically, so its inode changes and no reader sees half a write.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._signature: tuple[int, int, int] | None = None
+        self._value = "0"
+
+    def current(self) -> str:
+        try:
+            stat = os.stat(self.path)
+        except FileNotFoundError:
+            return "0"
+        signature = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+        if signature != self._signature:
+            try:
+                self._value = self.path.read_text().strip() or "0"
+            except FileNotFoundError:
+                return "0"
+            self._signature = signature
+        return self._value
+
+    def bump(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        token = f"{time.time_ns()}-{os.getpid()}-{secrets.token_hex(4)}"
+        temporary = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
+        temporary.write_text(token)
+        os.replace(temporary, self.path)
+
+
+_stores: dict[tuple, SharedCacheGeneration | FileGeneration] = {}
+
+
+def generation_store() -> SharedCacheGeneration | FileGeneration:
+    """Where the generation lives with the configured cache. Settings are read on every call,
+    cheaply: this runs on every request (and tests change them)."""
+    backend = settings.CACHES["default"]
+    if backend["BACKEND"].endswith(PER_PROCESS_BACKENDS):
+        key: tuple = ("file", settings.VAR_DIR)
+        if (store := _stores.get(key)) is None:
+            store = _stores[key] = FileGeneration(Path(settings.VAR_DIR) / "content-generation")
+        return store
+    key = ("shared", backend["BACKEND"], backend.get("LOCATION"))
+    if (store := _stores.get(key)) is None:
+        store = _stores[key] = SharedCacheGeneration()
+    return store
 
 
 def current_generation() -> str:
-    return _pinned.get() or generation_source().current()
-
-
-@contextmanager
-def generation_pinned(generation: str = "") -> Iterator[None]:
-    """While one public request is answered, every read of the content generation gives the
-    one current when it started (`generation`, or read now), before the view read anything.
-
-    Parts of the page kept per process are then filed under a generation no newer than the
-    data they were made from: a change committed in the middle of a render (after the view read
-    its teasers, say) cannot leave its old markup filed under the new generation.
-    """
-    token = _pinned.set(generation or generation_source().current())
-    try:
-        yield
-    finally:
-        _pinned.reset(token)
-
-
-def content_memo(*, max_entries: int) -> GenerationMemo:
-    """A memo of parts of pages worked out from published content (fragments, teasers, an
-    archive's topic): kept until the content generation changes, and at most
-    FRAGMENT_CACHE_SECONDS, which bounds how long a change nobody announced goes unseen."""
-    return GenerationMemo(
-        current_generation,
-        max_age=lambda: settings.FRAGMENT_CACHE_SECONDS,
-        max_entries=max_entries,
-    )
-
-
-def bump_generation() -> None:
-    generation_source().bump()
+    """The generation now: the stored token and the PAGE_CACHE_SECONDS period we are in."""
+    seconds = settings.PAGE_CACHE_SECONDS
+    stored = generation_store().current()
+    if seconds <= 0:
+        return stored
+    return f"{stored}.{int(time.time()) // seconds}"
 
 
 def forget_cached_pages(**kwargs: object) -> None:
-    """Something readers can see changed: every page cached so far is out of date.
-
-    A signal receiver: publishing connects it to its content_changed signal in its
-    AppConfig.ready() (lib knows no app)."""
+    """Something readers can see changed: every page and part of a page kept so far, in every
+    process, is out of date. Call it after the change commits (transaction.on_commit); it also
+    serves as a signal receiver."""
     try:
-        bump_generation()
+        generation_store().bump()
     except Exception:
         # The change is committed; failing the editor's request now would help no one. Pages
         # stay stale for at most PAGE_CACHE_SECONDS.
         logger.exception("page cache: could not bump the content generation")
+
+
+# The request being answered: the generation it started under, or "" to keep nothing.
+_serving: ContextVar[str] = ContextVar("serving_generation", default="")
+
+
+@contextmanager
+def serving(generation: str) -> Iterator[None]:
+    """While one public request is answered, parts of pages are kept under `generation`, read
+    before the view read anything: a change committed in the middle of a render (after the view
+    read its teasers, say) cannot leave its old markup filed under the new generation. Outside
+    this block (editors, commands, tasks) nothing is kept and every part is worked out afresh."""
+    token = _serving.set(generation)
+    try:
+        yield
+    finally:
+        _serving.reset(token)
+
+
+def serving_generation() -> str:
+    return _serving.get()
+
+
+# Moments at which what readers see changes without a save, from the apps that know them.
+_next_publication_providers: list[Callable[[datetime], datetime | None]] = []
+
+
+def register_next_publication(provider: Callable[[datetime], datetime | None]) -> None:
+    """`provider(now)` gives the next moment after `now` at which something public changes
+    without a save (a scheduled article goes public, a campaign starts or ends), or None."""
+    if provider not in _next_publication_providers:
+        _next_publication_providers.append(provider)
+
+
+# This process's answer for one generation: (generation, timestamp of the next moment or None).
+_next_moment: tuple[str, float | None] = ("", None)
+
+
+def next_moment(generation: str) -> float | None:
+    """When the next registered moment falls, asked of the apps once per generation and
+    process (a query each), then remembered."""
+    global _next_moment
+    known, moment = _next_moment
+    if known != generation:
+        now = timezone.now()
+        upcoming = [found for provider in _next_publication_providers if (found := provider(now))]
+        moment = min(upcoming).timestamp() if upcoming else None
+        _next_moment = (generation, moment)
+    return moment
+
+
+def generation_to_render(generation: str) -> str:
+    """The generation a render that starts now is filed under: `generation`, unless a
+    registered moment has passed since it began, which moves the generation on first (in every
+    process), so nothing kept from before that moment is used."""
+    moment = next_moment(generation)
+    # timezone.now(), the clock listings compare publication times with.
+    if moment is not None and timezone.now().timestamp() >= moment:
+        forget_cached_pages()
+        return current_generation()
+    return generation

@@ -22,18 +22,23 @@ from django.middleware.gzip import GZipMiddleware
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 
-from pressroom.lib.generations import fresh_reads
-from pressroom.lib.pagecache.generation import generation_pinned
+from pressroom.lib.pagecache.generation import (
+    current_generation,
+    generation_to_render,
+    serving,
+)
 from pressroom.lib.pagecache.pages import (
+    PUBLIC_CACHE_CONTROL,
     STATUS_HEADER,
+    Config,
     Lookup,
     StoredPage,
     compress,
     is_public_request,
     look_up,
-    public_cache_control,
+    page_key,
     remember,
-    seconds_until_next_publication,
+    seconds_until_next_moment,
 )
 
 logger = logging.getLogger(__name__)
@@ -63,20 +68,23 @@ class PageCacheMiddleware:
         if request.path_info.startswith(settings.STATIC_URL):
             return self.get_response(request)  # WhiteNoise: hashed files, already compressed
         if not is_public_request(meta):
-            with fresh_reads():  # editors see a change before anything announces it
-                response = self.get_response(request)
+            # Outside generation.serving(), nothing kept is used: editors see a change before
+            # anything announces it.
+            response = self.get_response(request)
             return self.private_response(request, response)
 
         found = meta.pop(LOOKUP_ENVIRON_KEY, None) or self.look_up(meta)
         if found.page is not None:
             return as_http_response(*found.page.answer(meta, "hit"))
 
-        with generation_pinned(found.generation):
+        if found.generation:
+            found = self.before_render(found, meta)
+        with serving(found.generation):
             response = self.get_response(request)
         if not is_shareable(response, request):
             return self.gzip.process_response(request, response)
 
-        page = make_page(response, found.encoding, float(settings.PAGE_CACHE_SECONDS))
+        page = make_page(response, found.encoding, float(Config.current().seconds))
         if found.key:
             try:
                 page = self.store(found, page, response)
@@ -85,11 +93,24 @@ class PageCacheMiddleware:
         return as_http_response(*page.answer(meta, "miss" if found.key else "off"))
 
     @staticmethod
+    def before_render(found: Lookup, meta: dict) -> Lookup:
+        """If a scheduled moment has passed under the generation looked up, the render (and the
+        page it stores) belongs to the next one."""
+        try:
+            generation = generation_to_render(found.generation)
+        except Exception:  # a cache outage slows pages down; it must not break them
+            logger.warning("page cache: could not check scheduled moments", exc_info=True)
+            return found
+        if generation == found.generation:
+            return found
+        return Lookup(page_key(meta, generation, found.encoding), generation, found.encoding, None)
+
+    @staticmethod
     def store(found: Lookup, page: StoredPage, response: HttpResponse) -> StoredPage:
-        lifetime = float(settings.PAGE_CACHE_SECONDS)
-        until_publication = seconds_until_next_publication(found.generation)
-        if until_publication is not None and until_publication < lifetime:
-            lifetime = until_publication
+        lifetime = float(Config.current().seconds)
+        until_moment = seconds_until_next_moment(found.generation)
+        if until_moment is not None and until_moment < lifetime:
+            lifetime = until_moment
             page = make_page(response, found.encoding, lifetime)
         if lifetime > 0:
             cache.set(found.key, page.for_cache(), timeout=math.ceil(lifetime))
@@ -102,7 +123,13 @@ class PageCacheMiddleware:
             return look_up(meta)
         except Exception:
             logger.warning("page cache: lookup failed; serving fresh", exc_info=True)
-            return Lookup("", "", "", None)
+            # Nothing stored or found, but the parts of the page are still kept (under the last
+            # generation seen, if the shared cache is what failed).
+            try:
+                generation = current_generation() if Config.current().seconds > 0 else ""
+            except Exception:
+                generation = ""
+            return Lookup("", generation, "", None)
 
     def private_response(
         self, request: HttpRequest, response: HttpResponseBase
@@ -137,7 +164,7 @@ def make_page(response: HttpResponse, encoding: str, lifetime: float) -> StoredP
         encoding = ""
     patch_vary_headers(response, ("Accept-Encoding",))
     if not response.has_header("Cache-Control"):
-        response["Cache-Control"] = public_cache_control()
+        response["Cache-Control"] = PUBLIC_CACHE_CONTROL
     headers = tuple(
         (name, value) for name, value in response.items() if name.lower() not in NOT_STORED_HEADERS
     )

@@ -12,9 +12,8 @@ import threading
 import time
 import zlib
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
 
 import brotli
 from django.conf import settings
@@ -24,11 +23,23 @@ from django.dispatch import receiver
 from django.utils import timezone
 from django.utils.http import http_date, parse_http_date_safe
 
-from pressroom.lib.pagecache.generation import current_generation
+from pressroom.lib.pagecache.generation import current_generation, next_moment
 
 STATUS_HEADER = "X-Page-Cache"
-NEXT_PUBLICATION_KEY = "pagecache:next-publication:{generation}"
 MIN_COMPRESS_BYTES = 200
+# What browsers and shared caches (nginx, a CDN) are told: browsers revalidate (a 304 costs
+# nothing); shared caches keep a page one second, so a change shows through them within about a
+# second plus one render (docs/scaling.md, "Publish-to-visible budget"), may serve it a little
+# stale while one request refreshes it, and a day old if the app is down.
+PROXY_SECONDS = 1
+PUBLIC_CACHE_CONTROL = (
+    f"public, max-age=0, s-maxage={PROXY_SECONDS}, stale-while-revalidate=10, stale-if-error=86400"
+)
+# Pages are compressed once, when stored: brotli's level 6 is within a few percent of its best
+# for HTML at a fraction of the time.
+BROTLI_QUALITY = 6
+# Pages each process also keeps unpickled in memory: the hottest ones (~20-50 KB each).
+MEMORY_ENTRIES = 200
 # Headers a 304 repeats (RFC 9110 15.4.5), plus our own.
 NOT_MODIFIED_HEADERS = {
     "cache-control",
@@ -44,18 +55,18 @@ class Config:
     """The settings a cached hit needs, read once: each `settings.X` costs a microsecond."""
 
     seconds: int
+    stores_pages: bool  # not with CACHE_URL=dummy://: every request renders
     session_cookie: str
     excluded_paths: tuple[str, ...]
-    memory_entries: int
 
     @classmethod
     @functools.cache
     def current(cls) -> Config:
         return cls(
             seconds=settings.PAGE_CACHE_SECONDS,
+            stores_pages=not settings.CACHES["default"]["BACKEND"].endswith(".DummyCache"),
             session_cookie=f"{settings.SESSION_COOKIE_NAME}=",
             excluded_paths=(settings.STATIC_URL, *settings.PAGE_CACHE_EXCLUDE_PATHS),
-            memory_entries=settings.PAGE_CACHE_MEMORY_ENTRIES,
         )
 
 
@@ -90,7 +101,7 @@ def remember(key: str, page: StoredPage) -> None:
     with _memory_lock:
         _memory[key] = page
         _memory.move_to_end(key)
-        while len(_memory) > Config.current().memory_entries:
+        while len(_memory) > MEMORY_ENTRIES:
             _memory.popitem(last=False)
 
 
@@ -130,8 +141,7 @@ def preferred_encoding(accept_encoding: str) -> str:
 
 def compress(body: bytes, encoding: str) -> bytes:
     if encoding == "br":
-        quality = settings.PAGE_CACHE_BROTLI_QUALITY
-        return brotli.compress(body, mode=brotli.MODE_TEXT, quality=quality)
+        return brotli.compress(body, mode=brotli.MODE_TEXT, quality=BROTLI_QUALITY)
     if encoding == "gzip":
         return gzip.compress(body, compresslevel=6, mtime=0)
     return body
@@ -159,7 +169,7 @@ def page_key(meta: Mapping, generation: str, encoding: str) -> str:
 @dataclass(frozen=True)
 class Lookup:
     key: str  # empty when the page cache is off
-    generation: str
+    generation: str  # empty when nothing is kept (PAGE_CACHE_SECONDS=0)
     encoding: str
     page: StoredPage | None
 
@@ -167,11 +177,14 @@ class Lookup:
 def look_up(meta: Mapping) -> Lookup:
     """Find the stored page for a public request (call is_public_request first)."""
     encoding = preferred_encoding(meta.get("HTTP_ACCEPT_ENCODING", ""))
-    if Config.current().seconds <= 0:
+    config = Config.current()
+    if config.seconds <= 0:
         return Lookup("", "", encoding, None)
-    # Read before the view reads the database: a change committed during a render bumps the
-    # generation, so that render is filed under a generation nobody asks for any more.
+    # Read before the view reads the database: a change committed during a render moves the
+    # generation on, so that render is filed under a generation nobody asks for any more.
     generation = current_generation()
+    if not config.stores_pages:
+        return Lookup("", generation, encoding, None)
     key = page_key(meta, generation, encoding)
     page = recall(key)
     if page is None:
@@ -255,52 +268,17 @@ class StoredPage:
 def proxy_expiry() -> tuple[str, str]:
     """When nginx's copy of this answer expires, as an absolute second (nginx does not pass the
     header on). nginx counts `s-maxage` in whole seconds from the second it stores a page, so
-    `s-maxage=1` keeps a copy up to two seconds; ending it with the second PAGE_CACHE_PROXY_SECONDS
-    from now keeps it at most that long, which is what the publish-to-visible budget counts on.
+    `s-maxage=1` keeps a copy up to two seconds; ending it with the second PROXY_SECONDS from
+    now keeps it at most that long, which is what the publish-to-visible budget counts on.
 
     Only stored pages answer with it, and only shareable responses are stored: nginx lets this
     header override Cache-Control. The second is the app's clock and nginx compares it with its
     own, so app servers and nginx must keep their clocks synchronised (NTP)."""
-    seconds = settings.PAGE_CACHE_PROXY_SECONDS
-    if seconds <= 0:
-        return ("X-Accel-Expires", "0")  # not kept at all
-    return ("X-Accel-Expires", f"@{int(time.time()) + seconds - 1}")
+    return ("X-Accel-Expires", f"@{int(time.time()) + PROXY_SECONDS - 1}")
 
 
-def public_cache_control() -> str:
-    return (
-        f"public, max-age={settings.PAGE_CACHE_BROWSER_SECONDS}, "
-        f"s-maxage={settings.PAGE_CACHE_PROXY_SECONDS}, "
-        f"stale-while-revalidate={settings.PAGE_CACHE_STALE_SECONDS}, stale-if-error=86400"
-    )
-
-
-# Who knows when content next goes public without a save (publishing: its scheduled articles).
-# Apps register a provider from their AppConfig.ready(); lib knows no app.
-_next_publication_providers: list[Callable[[datetime], datetime | None]] = []
-
-
-def register_next_publication(provider: Callable[[datetime], datetime | None]) -> None:
-    """`provider(now)` gives the next moment after `now` at which something becomes public
-    without a save (and without a content_changed signal), or None."""
-    if provider not in _next_publication_providers:
-        _next_publication_providers.append(provider)
-
-
-def seconds_until_next_publication(generation: str) -> float | None:
-    """Scheduled articles go public without a save, so no page may outlive that moment."""
-    key = NEXT_PUBLICATION_KEY.format(generation=generation)
-    now = timezone.now()
-    moment = cache.get(key)
-    if moment is None or (moment and moment <= now.timestamp()):
-        upcoming = min(
-            (
-                found
-                for provider in _next_publication_providers
-                if (found := provider(now)) is not None
-            ),
-            default=None,
-        )
-        moment = upcoming.timestamp() if upcoming else 0
-        cache.set(key, moment, timeout=settings.PAGE_CACHE_SECONDS)
-    return moment - now.timestamp() if moment else None
+def seconds_until_next_moment(generation: str) -> float | None:
+    """Scheduled articles go public (and campaigns start and end) without a save, so no page
+    may outlive that moment."""
+    moment = next_moment(generation)
+    return None if moment is None else moment - timezone.now().timestamp()

@@ -11,8 +11,7 @@ from django.utils import timezone, translation
 from django.utils.dates import MONTHS
 from django.utils.safestring import SafeString, mark_safe
 
-from pressroom.lib.generations import GenerationMemo
-from pressroom.lib.pagecache import content_memo
+from pressroom.lib.pagecache import ContentMemo
 from pressroom.publishing.links import slug_url_builder
 from pressroom.publishing.listings import Teaser
 from pressroom.publishing.models import Article
@@ -65,7 +64,7 @@ def _month_names(language: str | None) -> dict[int, str]:
 
 # Each teaser's markup, kept until content changes: a correction, a renamed author or anything
 # else readers see bumps the content generation. Twenty teasers were a seventh of a list page.
-_teaser_markup: GenerationMemo[str] = content_memo(max_entries=4096)
+_teaser_markup: ContentMemo[str] = ContentMemo(max_entries=4096)
 
 
 @register.simple_tag
