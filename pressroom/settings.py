@@ -221,7 +221,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # /healthz, /readyz and /metrics: before the page cache, sessions and host validation.
     "pressroom.operations.middleware.OperationsMiddleware",
-    # First, so a stored page carries every header below and a hit skips them all. It also
+    # Right after it, so a stored page carries every header below and a hit skips them all. It also
     # compresses (through GZipMiddleware for everything it does not share).
     "pressroom.lib.pagecache.PageCacheMiddleware",
     "django.middleware.security.SecurityMiddleware",
