@@ -1,8 +1,13 @@
 from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseGone,
+    HttpResponsePermanentRedirect,
+)
 
-from pressroom.publishing.models import LegacyPath
+from pressroom.publishing import oldaddresses
 
 # Query parameters Pressroom's own pages use; any other query may be an old WordPress address
 # such as /?p=42 or /?cat=7, which the home page would otherwise answer with a 200.
@@ -10,7 +15,8 @@ OWN_QUERY_PARAMETERS = {"before", "after", "q", "page"}
 
 
 class LegacyPathRedirectMiddleware:
-    """Answer an old address of an article or topic with a 301 to where it lives now.
+    """Answer an old address (publishing.oldaddresses) with a 301 to where it lives now, or
+    410 Gone for what was not brought over.
 
     It only looks when nothing else matched (a 404), or for the front page with a query
     string Pressroom does not use, so legacy paths cost nothing on live pages.
@@ -21,30 +27,21 @@ class LegacyPathRedirectMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if request.method in ("GET", "HEAD") and self._may_be_old_front_page_query(request):
-            legacy = self._find(request)
-            if legacy is not None:
-                return HttpResponsePermanentRedirect(legacy.target.get_absolute_url())
+            answer = oldaddresses.resolve_front_page_query(request)
+            if answer is not None:
+                return self._respond(answer)
         response = self.get_response(request)
         if response.status_code != 404 or request.method not in ("GET", "HEAD"):
             return response
-        legacy = self._find(request)
-        if legacy is None:
-            return response
-        return HttpResponsePermanentRedirect(legacy.target.get_absolute_url())
+        answer = oldaddresses.resolve_path(request)
+        return response if answer is None else self._respond(answer)
+
+    @staticmethod
+    def _respond(answer: oldaddresses.Answer) -> HttpResponse:
+        if answer.location is None:
+            return HttpResponseGone(answer.reason, content_type="text/plain; charset=utf-8")
+        return HttpResponsePermanentRedirect(answer.location)
 
     @staticmethod
     def _may_be_old_front_page_query(request: HttpRequest) -> bool:
         return request.path == "/" and bool(set(request.GET) - OWN_QUERY_PARAMETERS)
-
-    @staticmethod
-    def _find(request: HttpRequest) -> LegacyPath | None:
-        path = request.path if request.path.endswith("/") else request.path + "/"
-        # The front page itself never redirects: only a query naming an old post may ('/?p=12').
-        candidates = [c for c in (request.get_full_path(), path, request.path) if c != "/"]
-        if any("\x00" in candidate for candidate in candidates):
-            return None  # PostgreSQL refuses NUL in text; no stored path can contain one
-        return (
-            LegacyPath.objects.filter(path__in=candidates)
-            .select_related("article", "topic")
-            .first()
-        )
