@@ -290,6 +290,10 @@ class WordPressImporter:
         been made private, trashed or protected), unpublish that article."""
         if item.post_id not in self.imported_posts:
             self.report["posts"].skipped[reason] += 1
+            if item.status == "publish":
+                # Readers could reach it (behind a password): its addresses answer 410 Gone.
+                paths = [old_path(item.link, self.prefix), f"{self.prefix}/?p={item.post_id}"]
+                self.write_old_addresses(dict.fromkeys(filter(None, paths), services.GONE))
             return
         record = (
             ImportedItem.objects.filter(

@@ -31,12 +31,12 @@ NAMING_PARAMETERS = ("p", "page_id", "cat", "tag", "author", "category_name", "n
 
 # The shortest base first (non-greedy): '/tag/x/feed/atom/' is the feed of '/tag/x/'.
 _SUFFIX = re.compile(
-    r"^(?P<base>/(?:.*?/)?)(?:"
+    r"^(?P<base>/(?:.*?/)??)(?:"
     r"(?P<comments>comments/feed/(?:(?:rss2|rss|rdf|atom)/)?)"
     r"|(?:feed/)?(?P<feed>rss2|rss|rdf|atom)/|feed/|page/(?P<page>[0-9]{1,6})/)$"
 )
 _DATE = re.compile(
-    r"^(?P<prefix>/(?:.*?/)?)(?P<year>[0-9]{4})/(?:(?P<month>[0-9]{1,2})/(?:(?P<day>[0-9]{1,2})/)?)?"
+    r"^(?P<prefix>/(?:.*?/)??)(?P<year>[0-9]{4})/(?:(?P<month>[0-9]{1,2})/(?:(?P<day>[0-9]{1,2})/)?)?"
     r"(?:page/(?P<page>[0-9]{1,6})/)?$"
 )
 
@@ -76,8 +76,8 @@ def resolve_path(request: HttpRequest) -> Answer | None:
     answer = _stored([c for c in (request.get_full_path(), path) if c != "/"])
     if answer is not None:
         return answer
-    if match := _SUFFIX.match(path):
-        return _suffixed(match)
+    if (match := _SUFFIX.match(path)) and (answer := _suffixed(match)) is not None:
+        return answer
     if match := _DATE.match(path):
         return _dated(match)
     return None
@@ -162,9 +162,16 @@ def _paged(
         return Answer(url)
     if page > MAX_OLD_PAGE:
         return None
-    cursor = listings.cursor_at_offset(target, (page - 1) * per_page)
+    offset = (page - 1) * per_page
+    cursor = listings.cursor_at_offset(target, offset)
     if cursor is None:
-        return None  # past the end, as WordPress answers too: a 404
+        # Past the end. One page past it is an archive that lost posts on the way (ones not
+        # brought over): land on what was the previous page. Further is a 404, as in WordPress.
+        cursor = listings.cursor_at_offset(target, offset - per_page)
+        if cursor is None:
+            return None
+        if offset - per_page == 0:
+            return Answer(url)
     return Answer(f"{url}?before={cursor.encode()}")
 
 
