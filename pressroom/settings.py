@@ -220,13 +220,14 @@ MIDDLEWARE = [
     "pressroom.lib.pagecache.PageCacheMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "pressroom.lib.staticfiles.CollectedStaticFilesMiddleware",
+    # Old (WordPress) addresses answer here, before sessions and CSRF: a redirect needs neither.
+    "pressroom.publishing.middleware.LegacyPathRedirectMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "pressroom.publishing.middleware.LegacyPathRedirectMiddleware",
 ]
 
 ROOT_URLCONF = "pressroom.urls"

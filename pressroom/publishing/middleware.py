@@ -7,6 +7,9 @@ from django.http import (
     HttpResponsePermanentRedirect,
 )
 
+from django.urls import Resolver404, get_script_prefix, resolve
+
+from pressroom.lib.pagecache import ContentMemo
 from pressroom.publishing import oldaddresses
 
 # Query parameters Pressroom's own pages use; any other query may be an old WordPress address
@@ -14,27 +17,59 @@ from pressroom.publishing import oldaddresses
 OWN_QUERY_PARAMETERS = {"before", "after", "q", "page"}
 
 
+# Kept answers, old address -> where it leads (or None: not an old address). Bounded: each is a
+# few hundred bytes.
+_answers: ContentMemo[oldaddresses.Answer | None] = ContentMemo(max_entries=50_000)
+
+
 class LegacyPathRedirectMiddleware:
     """Answer an old address (publishing.oldaddresses) with a 301 to where it lives now, or
     410 Gone for what was not brought over.
 
-    It only looks when nothing else matched (a 404), or for the front page with a query
-    string Pressroom does not use, so legacy paths cost nothing on live pages.
+    It only looks when no URL pattern matches (before any view runs, so no 404 page is
+    rendered), when a view answered 404 (a renamed topic's old /topics/<slug>/), or for the front
+    page with a query string Pressroom does not use, so legacy paths cost nothing on live pages.
+    Answers are kept per address under the content generation (a ContentMemo, public requests
+    only): search engines and feed readers ask for the same old addresses again and again, and
+    a kept answer costs less than a cached page.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if request.method in ("GET", "HEAD") and self._may_be_old_front_page_query(request):
-            answer = oldaddresses.resolve_front_page_query(request)
+        if request.method not in ("GET", "HEAD"):
+            return self.get_response(request)
+        if self._may_be_old_front_page_query(request):
+            answer = self._answer(request, "query", oldaddresses.resolve_front_page_query)
+            if answer is not None:
+                return self._respond(answer)
+        elif not self._matches_a_pattern(request):
+            answer = self._answer(request, "path", oldaddresses.resolve_path)
             if answer is not None:
                 return self._respond(answer)
         response = self.get_response(request)
-        if response.status_code != 404 or request.method not in ("GET", "HEAD"):
+        if response.status_code != 404:
             return response
-        answer = oldaddresses.resolve_path(request)
+        answer = self._answer(request, "path", oldaddresses.resolve_path)
         return response if answer is None else self._respond(answer)
+
+    @staticmethod
+    def _answer(
+        request: HttpRequest,
+        kind: str,
+        resolver: Callable[[HttpRequest], oldaddresses.Answer | None],
+    ) -> oldaddresses.Answer | None:
+        key = (kind, get_script_prefix(), request.get_full_path())
+        return _answers.get_or_set(key, lambda: resolver(request))
+
+    @staticmethod
+    def _matches_a_pattern(request: HttpRequest) -> bool:
+        try:
+            resolve(request.path_info, getattr(request, "urlconf", None))
+        except Resolver404:
+            return False
+        return True
 
     @staticmethod
     def _respond(answer: oldaddresses.Answer) -> HttpResponse:
