@@ -6,7 +6,6 @@ from django.http import (
     HttpResponseGone,
     HttpResponsePermanentRedirect,
 )
-
 from django.urls import Resolver404, get_script_prefix, resolve
 
 from pressroom.lib.pagecache import ContentMemo
