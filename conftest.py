@@ -2,16 +2,35 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import Group
 from django.utils import timezone
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
+from pressroom.accounts.roles import AUDIENCE, EDITOR, FUNDRAISING
 from pressroom.publishing import services
 from pressroom.publishing.models import Article, Author, Topic
-from pressroom.publishing.roles import EDITOR_GROUP
+
+# Hypothesis (tests/test_fuzz.py): `make test` runs a small, fixed set of examples so the suite
+# stays fast and a failure reproduces; HYPOTHESIS_PROFILE=thorough explores far more, at random.
+_FUZZ_HEALTH = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+hypothesis_settings.register_profile(
+    "pressroom",
+    max_examples=8,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=_FUZZ_HEALTH,
+)
+hypothesis_settings.register_profile(
+    "thorough", max_examples=300, deadline=None, suppress_health_check=_FUZZ_HEALTH
+)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "pressroom"))
 
 
 @pytest.fixture(autouse=True)
@@ -38,19 +57,53 @@ def _fresh_cache(tmp_path):
 
 
 @pytest.fixture
-def editor(db, django_user_model):
-    """A newsroom editor: staff, in the Editor group, not a superuser."""
-    user = django_user_model.objects.create_user(
-        username="edna", email="edna@example.org", password="correct horse battery", is_staff=True
-    )
-    user.groups.add(Group.objects.get(name=EDITOR_GROUP))
-    return user
+def make_staff(db, django_user_model):
+    """A staff member (not a superuser) holding the given roles."""
+
+    def make(username: str, *roles: str):
+        user = django_user_model.objects.create_user(
+            username=username,
+            email=f"{username}@example.org",
+            password="correct horse battery",
+            is_staff=True,
+        )
+        user.groups.add(*Group.objects.filter(name__in=roles))
+        assert user.groups.count() == len(roles), "every role is a group"
+        return user
+
+    return make
+
+
+@pytest.fixture
+def editor(make_staff):
+    """A newsroom editor: staff, in the Editor role (content only), not a superuser."""
+    return make_staff("edna", EDITOR.name)
 
 
 @pytest.fixture
 def editor_client(client, editor):
     client.force_login(editor)
     return client
+
+
+@pytest.fixture
+def audience_client(make_staff):
+    """Staff in the Audience role: subscribers and digests."""
+    from django.test import Client
+
+    browser = Client()
+    browser.force_login(make_staff("aud", AUDIENCE.name))
+    return browser
+
+
+@pytest.fixture
+def fundraiser_client(make_staff):
+    """Staff in the Fundraising role: campaigns, donors, reports."""
+    from django.test import Client
+
+    browser = Client()
+    browser.force_login(make_staff("fran", FUNDRAISING.name))
+    return browser
 
 
 @pytest.fixture

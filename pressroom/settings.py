@@ -4,6 +4,7 @@ Every variable is listed in .env.example and documented in README.md. Defaults g
 set-up (SQLite in var/, in-process cache, database-backed task queue) that `make run` serves.
 """
 
+import importlib.util
 import ipaddress
 import os
 import secrets
@@ -14,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.csp import CSP
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -204,6 +206,8 @@ INSTALLED_APPS = [
     "anymail",
     "django_prose_editor",
     "pressroom.front",
+    "pressroom.accounts",
+    "pressroom.workers",
     "pressroom.publishing",
     "pressroom.newsletter",
     "pressroom.fundraising",
@@ -219,6 +223,8 @@ MIDDLEWARE = [
     # compresses (through GZipMiddleware for everything it does not share).
     "pressroom.lib.pagecache.PageCacheMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Below the page cache, so a stored page keeps its policy (public pages use no nonce).
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "pressroom.lib.staticfiles.CollectedStaticFilesMiddleware",
     # Old (WordPress) addresses answer here, before sessions and CSRF: a redirect needs neither.
     "pressroom.publishing.middleware.LegacyPathRedirectMiddleware",
@@ -243,6 +249,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.csp",
                 "pressroom.front.context_processors.site",
             ],
         },
@@ -335,6 +342,9 @@ PAGE_CACHE_EXCLUDE_PATHS = env_list(
 )
 
 # Background work: Django's Tasks API on the database queue; `pressroom worker` runs it.
+# Each worker process refreshes a heartbeat row this often; one silent for three intervals plus
+# a second (10 s) is presumed dead and the digest batches it held are taken over.
+WORKER_HEARTBEAT_INTERVAL = env_float("WORKER_HEARTBEAT_INTERVAL", 3, minimum=0.1, maximum=60)
 TASKS = {
     "default": {
         "BACKEND": env_str("TASKS_BACKEND", "django_tasks_db.DatabaseBackend"),
@@ -372,14 +382,29 @@ WHITENOISE_MAX_AGE = 31536000 if not DEBUG else 0
 LOGIN_URL = "admin:login"
 
 # Security: production defaults that a reverse proxy terminating TLS can rely on.
-SECURE_PROXY_SSL_HEADER = (
-    ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_TLS_PROXY", False) else None
-)
+BEHIND_TLS_PROXY = env_bool("BEHIND_TLS_PROXY", False)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if BEHIND_TLS_PROXY else None
 SESSION_COOKIE_SECURE = SITE_URL.startswith("https://")
 CSRF_COOKIE_SECURE = SITE_URL.startswith("https://")
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "strict-origin-when-cross-origin"
 X_FRAME_OPTIONS = "DENY"
+# Served over TLS end to end: behind the TLS proxy with an https SITE_URL. Then HSTS and the
+# redirect to https are on unless set otherwise (see Operations below).
+SERVED_OVER_TLS = BEHIND_TLS_PROXY and SITE_URL.startswith("https://")
+# Abuse limits (pressroom/lib/ratelimit.py), counted in the database or the shared Redis cache.
+# Behind a reverse proxy every visitor arrives from the proxy's address: name the header it
+# sets (X-Forwarded-For or X-Real-IP, see deploy/nginx) and, for X-Forwarded-For, how many
+# proxies append to it. Empty: REMOTE_ADDR. Never set it without a proxy that overwrites it.
+TRUSTED_PROXY_HEADER = env_str("TRUSTED_PROXY_HEADER")
+if TRUSTED_PROXY_HEADER and not TRUSTED_PROXY_HEADER.replace("-", "").isalnum():
+    raise ImproperlyConfigured(
+        f"TRUSTED_PROXY_HEADER must be a header name like X-Forwarded-For, not {TRUSTED_PROXY_HEADER!r}"
+    )
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 1, minimum=1, maximum=10)
+LOGIN_ATTEMPTS_PER_ACCOUNT = env_int("LOGIN_ATTEMPTS_PER_ACCOUNT", 5, maximum=10_000)
+LOGIN_ATTEMPTS_PER_ADDRESS = env_int("LOGIN_ATTEMPTS_PER_ADDRESS", 20, maximum=10_000)
+LOGIN_LOCKOUT_SECONDS = env_int("LOGIN_LOCKOUT_SECONDS", 900, minimum=1, maximum=86_400)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 5 * 1024 * 1024)
 
 # Email: SMTP by default; EMAIL_BACKEND may name any django-anymail backend instead.
@@ -413,6 +438,49 @@ ANYMAIL = {
     for key, value in os.environ.items()
     if key.startswith("ANYMAIL_") and value.strip()
 }
+
+
+def _email_providers(*backends: str) -> list[str]:
+    """The django-anymail ESPs among the email backends: 'anymail.backends.postmark.X' -> postmark."""
+    names = []
+    for backend in backends:
+        parts = backend.split(".")
+        # A backend that does not exist is reported by the operations app's check instead.
+        if (
+            len(parts) == 4
+            and parts[:2] == ["anymail", "backends"]
+            and parts[2] != "test"
+            and importlib.util.find_spec(f"anymail.backends.{parts[2]}") is not None
+        ):
+            names.append(parts[2])
+    return sorted(set(names))
+
+
+# Providers whose webhooks anymail can verify by a signature instead of basic auth, by the
+# ANYMAIL_* setting holding the key.
+EMAIL_WEBHOOK_SIGNATURE_SETTINGS = {
+    "mailgun": "MAILGUN_WEBHOOK_SIGNING_KEY",
+    "mailersend": "MAILERSEND_SIGNING_SECRET",
+    "mailtrap": "MAILTRAP_TRACKING_SECRET",
+    "mandrill": "MANDRILL_WEBHOOK_KEY",
+    "postal": "POSTAL_WEBHOOK_KEY",
+    "resend": "RESEND_SIGNING_SECRET",
+}
+# Only the configured providers' tracking webhooks are mounted (/anymail/<esp>/tracking/); each
+# marks subscribers bounced or complained for good, so none may run unauthenticated.
+EMAIL_PROVIDER_WEBHOOKS = _email_providers(
+    MAILERS["default"]["BACKEND"], MAILERS["bulk"]["BACKEND"]
+)
+for _provider in EMAIL_PROVIDER_WEBHOOKS:
+    if not ANYMAIL.get("WEBHOOK_SECRET") and not ANYMAIL.get(
+        EMAIL_WEBHOOK_SIGNATURE_SETTINGS.get(_provider, "WEBHOOK_SECRET")
+    ):
+        _signature = EMAIL_WEBHOOK_SIGNATURE_SETTINGS.get(_provider)
+        raise ImproperlyConfigured(
+            f"the {_provider} bounce/complaint webhook needs credentials: set "
+            "ANYMAIL_WEBHOOK_SECRET=user:long-random-password (basic auth)"
+            + (f" or ANYMAIL_{_signature}" if _signature else "")
+        )
 # DKIM signing of mail sent over SMTP (ESPs sign on their side); all three or none.
 DKIM_PRIVATE_KEY_PATH = env_str("DKIM_PRIVATE_KEY_PATH")
 DKIM_SELECTOR = env_str("DKIM_SELECTOR")
@@ -438,7 +506,6 @@ DIGEST_SIGNUPS_PER_IP_PER_HOUR = env_int("DIGEST_SIGNUPS_PER_IP_PER_HOUR", 10)
 DIGEST_BATCH_SIZE = env_int("DIGEST_BATCH_SIZE", 500)
 DIGEST_SEND_RATE = env_float("DIGEST_SEND_RATE", 0)
 DIGEST_SMTP_CONNECTIONS = env_int("DIGEST_SMTP_CONNECTIONS", 1)
-DIGEST_CLAIM_LEASE = env_int("DIGEST_CLAIM_LEASE", 300)
 DIGEST_RECOVERY_INTERVAL = env_int("DIGEST_RECOVERY_INTERVAL", 60)
 DIGEST_MAX_ATTEMPTS = env_int("DIGEST_MAX_ATTEMPTS", 3)
 DIGEST_UNSUBSCRIBE_MAILTO = env_str("DIGEST_UNSUBSCRIBE_MAILTO")
@@ -465,6 +532,26 @@ EMBED_HOSTS = env_list(
 )
 MAX_BODY_BYTES = env_int("MAX_BODY_BYTES", 2 * 1024 * 1024)
 
+# Content-Security-Policy on every response (Django's CSP middleware). Public pages have no inline
+# script at all (external, hashed static files), so their policy needs no nonce and a cached page
+# stays valid for everyone; the admin gets a per-request nonce for its few inline scripts.
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF, CSP.NONCE],
+    # Inline style attributes: the admin and the body editor set them; article bodies cannot
+    # carry any (the cleaner drops style attributes).
+    "style-src": [CSP.SELF, CSP.UNSAFE_INLINE],
+    # Article images and media may live anywhere (imports keep their original addresses).
+    "img-src": [CSP.SELF, "https:", "http:", "data:"],
+    "media-src": [CSP.SELF, "https:", "http:"],
+    "frame-src": [f"https://{host}" for host in EMBED_HOSTS],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.NONE],
+    "frame-ancestors": [CSP.NONE],
+    # The donate form answers with a redirect to the processor's hosted checkout.
+    "form-action": [CSP.SELF, "https:"],
+}
+
 # Fundraising. Without STRIPE_SECRET_KEY the donate page says online giving is not configured.
 FUNDRAISING_PROVIDER = env_str("FUNDRAISING_PROVIDER", "stripe")
 FUNDRAISING_CURRENCY = env_str("FUNDRAISING_CURRENCY", "USD").upper()
@@ -472,18 +559,25 @@ STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY")
 STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET")
 STRIPE_API_BASE = env_str("STRIPE_API_BASE", "https://api.stripe.com").rstrip("/")
 STRIPE_TIMEOUT = env_float("STRIPE_TIMEOUT", 20)
+# Each donate POST opens a Checkout Session at the processor: at most this many per address.
+DONATE_CHECKOUTS_PER_IP_PER_HOUR = env_int("DONATE_CHECKOUTS_PER_IP_PER_HOUR", 20, maximum=100_000)
 
 # Web server (`pressroom serve`): the defaults of its options.
 WEB_HOST = env_str("HOST", "127.0.0.1")
 WEB_PORT = env_int("PORT", 8000, minimum=1, maximum=65535)
 WEB_WORKERS = env_int("WEB_WORKERS", 0, maximum=256)  # 0: one worker process per CPU core
-WEB_THREADS = env_int("WEB_THREADS", 1, minimum=1, maximum=256)
+# Threads per worker process. Several, so that a request waiting on something slow (the payment
+# processor: at most half of them) leaves the others to serve pages; each thread may hold a
+# database connection (WEB_WORKERS x WEB_THREADS per server, see docs/scaling.md).
+WEB_THREADS = env_int("WEB_THREADS", 8, minimum=1, maximum=256)
 
 # Operations (docs/deploy.md): HTTPS policy, error reports, health checks and metrics.
-# HTTPS redirects and HSTS may be nginx's job instead (deploy/nginx/pressroom.conf); the health
-# and metrics addresses answer before either (pressroom/operations/middleware.py), for probes.
-SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
-SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)
+# HTTPS redirects and HSTS are on by default when the site is served over TLS (SERVED_OVER_TLS);
+# set them off to leave them to nginx (deploy/nginx/pressroom.conf). The health and metrics
+# addresses answer before either (pressroom/operations/middleware.py), for probes. Browsers
+# remember HSTS, so a year (the preload minimum); subdomains and preloading by choice.
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", SERVED_OVER_TLS)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000 if SERVED_OVER_TLS else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
 # Who is emailed the details of every 500 and failed task (comma-separated addresses).

@@ -8,6 +8,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Max, QuerySet, Sum
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -24,6 +25,11 @@ from pressroom.fundraising.models import (
 )
 from pressroom.fundraising.money import AmountError, format_amount, parse_amount
 from pressroom.fundraising.providers import OFFLINE_METHODS, provider_label
+from pressroom.lib.forms import BoundedModelChoiceField
+
+
+class ExportForm(forms.Form):
+    campaign = BoundedModelChoiceField(queryset=Campaign.objects.all(), required=False)
 
 
 @admin.register(Campaign)
@@ -95,13 +101,22 @@ class CampaignAdmin(admin.ModelAdmin):
         campaign = get_object_or_404(Campaign, pk=pk)
         return HttpResponse(reports.daily_chart_svg(campaign), content_type="image/svg+xml")
 
-    def export_view(self, request: HttpRequest) -> StreamingHttpResponse:
+    def export_view(self, request: HttpRequest) -> HttpResponseBase:
         self._require_view(request)
         donations = Donation.objects.select_related("donor", "campaign").order_by(
             "received_at", "id"
         )
-        if campaign_id := request.GET.get("campaign"):
-            donations = donations.filter(campaign_id=campaign_id)
+        form = ExportForm(request.GET)
+        if not form.is_valid():
+            # Checked before the download starts: a bad id must not break it mid-stream.
+            return HttpResponse(
+                "Choose a campaign from the fundraising reports page: "
+                + " ".join(str(error) for error in form.errors.get("campaign", [])),
+                status=400,
+                content_type="text/plain; charset=utf-8",
+            )
+        if campaign := form.cleaned_data["campaign"]:
+            donations = donations.filter(campaign=campaign)
         response = StreamingHttpResponse(
             reports.stream_csv(reports.donation_csv_rows(donations.iterator(chunk_size=2000))),
             content_type="text/csv; charset=utf-8",
@@ -353,6 +368,7 @@ class WebhookEventAdmin(admin.ModelAdmin):
         "event_type",
         "status",
         "waiting_for",
+        "problem",
         "received_at",
         "processed_at",
         "payload",

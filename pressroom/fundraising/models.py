@@ -307,6 +307,7 @@ class WebhookEvent(models.Model):
         PROCESSED = "processed", "Processed"
         IGNORED = "ignored", "Ignored (type not used)"
         WAITING = "waiting", "Waiting for the payment it refers to"
+        REJECTED = "rejected", "Rejected (impossible contents; see the problem)"
 
     provider = models.CharField(max_length=40)
     event_id = models.CharField(max_length=255)
@@ -316,6 +317,7 @@ class WebhookEvent(models.Model):
     waiting_for = models.CharField(
         max_length=255, blank=True, db_index=True, help_text="The payment reference it waits for."
     )
+    problem = models.TextField(blank=True, help_text="Why a rejected event was not applied.")
     received_at = models.DateTimeField(default=timezone.now)
     processed_at = models.DateTimeField(null=True, blank=True)
 

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import csv
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -16,6 +15,7 @@ from django.utils.html import escape
 from pressroom.fundraising.models import Campaign, Donation
 from pressroom.fundraising.money import format_amount, normalize_amount
 from pressroom.fundraising.providers import provider_label
+from pressroom.lib.spreadsheets import stream_rows
 
 NET = F("amount") - F("refunded_amount")
 ZERO = Value(Decimal(0), output_field=DecimalField(max_digits=14, decimal_places=3))
@@ -189,39 +189,24 @@ CSV_HEADER = [
 ]
 
 
-def _cell(value: object) -> str:
-    text = "" if value is None else str(value)
-    # A spreadsheet would run a cell starting with these as a formula (CSV injection).
-    return "'" + text if text[:1] in {"=", "+", "-", "@", "\t", "\r"} else text
-
-
-def donation_csv_rows(donations: Iterable[Donation]) -> Iterator[list[str]]:
+def donation_csv_rows(donations: Iterable[Donation]) -> Iterator[Sequence[object]]:
     yield CSV_HEADER
     for donation in donations:
         yield [
-            _cell(value)
-            for value in (
-                timezone.localtime(donation.received_at).isoformat(),
-                donation.donor.email,
-                donation.donor.name,
-                normalize_amount(donation.amount, donation.currency),
-                donation.currency,
-                normalize_amount(donation.refunded_amount, donation.currency),
-                donation.status,
-                donation.frequency,
-                donation.campaign.slug if donation.campaign else "",
-                provider_label(donation.provider),
-                donation.provider_reference,
-            )
+            timezone.localtime(donation.received_at).isoformat(),
+            donation.donor.email,
+            donation.donor.name,
+            normalize_amount(donation.amount, donation.currency),
+            donation.currency,
+            normalize_amount(donation.refunded_amount, donation.currency),
+            donation.status,
+            donation.frequency,
+            donation.campaign.slug if donation.campaign else "",
+            provider_label(donation.provider),
+            donation.provider_reference,
         ]
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-def stream_csv(rows: Iterable[list[str]]) -> Iterator[str]:
-    writer = csv.writer(_Echo())
-    for row in rows:
-        yield writer.writerow(row)
+def stream_csv(rows: Iterable[Sequence[object]]) -> Iterator[str]:
+    """The rows as CSV lines, every cell defused (pressroom.lib.spreadsheets)."""
+    return stream_rows(rows)

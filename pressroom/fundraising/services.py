@@ -10,12 +10,15 @@ moment the payment is recorded.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import logging
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from decimal import Decimal
 
-from django.core.cache import cache
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -30,19 +33,23 @@ from pressroom.fundraising.models import (
     RecurringDonation,
     WebhookEvent,
 )
+from pressroom.fundraising.money import MAXIMUM_AMOUNT
 from pressroom.fundraising.providers import (
     CheckoutRequest,
     CheckoutSession,
+    EventRejected,
     Fact,
     PaymentLinked,
     PaymentReceived,
     PaymentRefunded,
+    ProviderBusy,
     RecurringEnded,
     RecurringStarted,
     VerifiedEvent,
     get_provider,
     online_provider,
 )
+from pressroom.lib.ratelimit import Limit
 
 logger = logging.getLogger(__name__)
 
@@ -57,9 +64,10 @@ def forget_campaign_figures() -> None:
 
 def find_or_create_donor(email: str, name: str = "", *, reference: str = "") -> Donor:
     email = email.strip().lower() or f"{reference or 'unknown'}@{Donor.NO_EMAIL_DOMAIN}".lower()
-    donor, created = Donor.objects.get_or_create(email=email, defaults={"name": name.strip()})
-    if not created and name.strip() and not donor.name:
-        donor.name = name.strip()
+    name = name.strip()[: Donor._meta.get_field("name").max_length]
+    donor, created = Donor.objects.get_or_create(email=email, defaults={"name": name})
+    if not created and name and not donor.name:
+        donor.name = name
         donor.save(update_fields=["name"])
     return donor
 
@@ -94,7 +102,30 @@ def start_checkout(
         success_url=site_url + reverse("fundraising:thanks") + "?session_id={CHECKOUT_SESSION_ID}",
         cancel_url=site_url + reverse("fundraising:cancelled"),
     )
-    return online_provider().create_checkout(request)
+    with processor_slot():
+        return online_provider().create_checkout(request)
+
+
+@functools.cache
+def _processor_slots() -> threading.BoundedSemaphore:
+    return threading.BoundedSemaphore(max(1, settings.WEB_THREADS // 2))
+
+
+@contextlib.contextmanager
+def processor_slot() -> Iterator[None]:
+    """Hold one of this process's slots for a call to the payment processor.
+
+    A web process has WEB_THREADS threads; a processor that answers slowly must never hold them
+    all, or every page of the site waits behind it. At most half of them wait on the processor;
+    a donation beyond that is told at once to try again (ProviderBusy), nothing charged.
+    """
+    slots = _processor_slots()
+    if not slots.acquire(timeout=0.5):
+        raise ProviderBusy("Too many checkouts are waiting on the payment processor.")
+    try:
+        yield
+    finally:
+        slots.release()
 
 
 # --- Webhooks -----------------------------------------------------------------------------------
@@ -109,21 +140,27 @@ def receive_webhook(provider_name: str, body: bytes, headers: Mapping[str, str])
 
 @transaction.atomic
 def process_event(provider_name: str, event: VerifiedEvent) -> WebhookEvent:
-    # Interpreted first: a malformed event is refused (WebhookVerificationError) before storing.
-    facts = get_provider(provider_name).interpret_event(event)
+    """Store the event and apply its facts, or store it as rejected and apply nothing.
+
+    A signed event whose contents cannot be a real payment is answered with success and kept
+    with status "rejected": the processor would retry an error for days and the contents would
+    not change, while staff can read the stored payload and the reason."""
     try:
-        with transaction.atomic():
-            # On PostgreSQL a concurrent delivery of the same event waits here on the unique
-            # index until the first commits, then fails and is treated as a replay.
-            stored = WebhookEvent.objects.create(
-                provider=provider_name,
-                event_id=event.event_id,
-                event_type=event.event_type,
-                payload=event.payload,
-            )
-    except IntegrityError:
-        logger.info("Webhook event %s %s already received", provider_name, event.event_id)
-        return WebhookEvent.objects.get(provider=provider_name, event_id=event.event_id)
+        facts = get_provider(provider_name).interpret_event(event)
+        for fact in facts:
+            check_fact(fact)
+    except EventRejected as error:
+        logger.warning("Webhook event %s %s rejected: %s", provider_name, event.event_id, error)
+        return _store_event(
+            provider_name,
+            event,
+            WebhookEvent.Status.REJECTED,
+            problem=str(error),
+            keep_payload=error.keep_payload,
+        )
+    stored = _store_event(provider_name, event, WebhookEvent.Status.PROCESSED)
+    if stored.processed_at is not None:
+        return stored  # a replay: it was handled when it first came
     stored.status = WebhookEvent.Status.PROCESSED if facts else WebhookEvent.Status.IGNORED
     for fact in facts:
         if not apply_fact(provider_name, fact):
@@ -132,6 +169,63 @@ def process_event(provider_name: str, event: VerifiedEvent) -> WebhookEvent:
     stored.processed_at = timezone.now()
     stored.save(update_fields=["status", "waiting_for", "processed_at"])
     return stored
+
+
+def _store_event(
+    provider_name: str,
+    event: VerifiedEvent,
+    status: str,
+    *,
+    problem: str = "",
+    keep_payload: bool = True,
+) -> WebhookEvent:
+    """The stored event: new (processed_at unset, unless rejected), or the one already there."""
+    payload = event.payload
+    if not keep_payload:
+        # Its identity and envelope are enough to find it at the processor.
+        payload = {key: value for key, value in payload.items() if key != "data"}
+    try:
+        with transaction.atomic():
+            # On PostgreSQL a concurrent delivery of the same event waits here on the unique
+            # index until the first commits, then fails and is treated as a replay.
+            return WebhookEvent.objects.create(
+                provider=provider_name,
+                event_id=event.event_id,
+                event_type=event.event_type,
+                payload=payload,
+                status=status,
+                problem=problem,
+                processed_at=timezone.now() if problem else None,
+            )
+    except IntegrityError:
+        logger.info("Webhook event %s %s already received", provider_name, event.event_id)
+        return WebhookEvent.objects.get(provider=provider_name, event_id=event.event_id)
+
+
+def check_fact(fact: Fact) -> None:
+    """Bounds every processor's facts must keep: EventRejected otherwise, before any write."""
+    amounts = [getattr(fact, name) for name in ("amount", "total_refunded") if hasattr(fact, name)]
+    for amount in amounts:
+        if amount < 0 or amount >= MAXIMUM_AMOUNT:
+            raise EventRejected(f"The amount {amount} is outside 0 to {MAXIMUM_AMOUNT}.")
+    if isinstance(fact, PaymentReceived | RecurringStarted) and fact.amount == 0:
+        raise EventRejected("A payment of nothing.")
+    currency = getattr(fact, "currency", None)
+    if currency is not None and not (
+        len(currency) == 3 and currency.isascii() and currency.isalpha()
+    ):
+        raise EventRejected(f"The currency {currency[:20]!r} is not an ISO 4217 code.")
+    references = [
+        getattr(fact, name, "")
+        for name in ("reference", "payment_reference", "recurring_reference")
+    ] + list(getattr(fact, "references", []))
+    if any(len(reference) > 255 for reference in references):
+        raise EventRejected("A reference is longer than 255 characters.")
+    email = getattr(fact, "email", "")
+    if len(email) > 254 or (email and "@" not in email):
+        raise EventRejected(f"The customer email {email[:40]!r} is not an address.")
+    if len(getattr(fact, "campaign_slug", "")) > 100:
+        raise EventRejected("The campaign is longer than a campaign slug can be.")
 
 
 def _waiting_reference(fact: Fact) -> str:
@@ -377,7 +471,8 @@ def cancel_recurring_donation(
         raise DonationStateError("This monthly gift belongs to someone else.")
     if not recurring.is_active:
         raise DonationStateError("This monthly gift is already cancelled.")
-    get_provider(recurring.provider).cancel_recurring(recurring.provider_reference)
+    with processor_slot():
+        get_provider(recurring.provider).cancel_recurring(recurring.provider_reference)
     recurring.cancel()
     recurring.save(update_fields=["status", "cancelled_at"])
     return recurring
@@ -400,7 +495,8 @@ def request_portal_link(email: str) -> None:
 
     The caller says the same thing either way, so the form reveals nobody's giving."""
     email = email.strip().lower()
-    if not cache.add(f"fundraising:portal-link:{email}", 1, timeout=PORTAL_LINK_INTERVAL_SECONDS):
+    # Counted where every process sees it, so several web workers still send one link.
+    if not Limit("portal-link", 1, PORTAL_LINK_INTERVAL_SECONDS).hit(email):
         return
     donor = Donor.objects.filter(email=email).first()
     if donor is None:

@@ -25,12 +25,14 @@ from pressroom.fundraising.models import Campaign, DonationStateError, Recurring
 from pressroom.fundraising.money import parse_amount
 from pressroom.fundraising.providers import (
     PROVIDERS,
+    ProviderBusy,
     ProviderError,
     ProviderNotConfigured,
     WebhookVerificationError,
     online_provider,
 )
 from pressroom.fundraising.receipts import donor_from_token
+from pressroom.lib.ratelimit import Limit, client_address
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +47,15 @@ def _donation_target(slug: str | None) -> tuple[Campaign | None, bool]:
     if not Campaign.objects.running().filter(pk=campaign.pk).exists():
         return None, True
     return campaign, False
+
+
+def checkout_limit() -> Limit:
+    return Limit("donate-checkout", settings.DONATE_CHECKOUTS_PER_IP_PER_HOUR, 3600)
+
+
+def _checkout_allowed(request: HttpRequest) -> bool:
+    """Each donate POST opens a Checkout Session at the processor: count them per address."""
+    return checkout_limit().hit(client_address(request))
 
 
 @csrf_exempt  # A public contract partner sites post to; it only opens a hosted checkout.
@@ -73,6 +84,12 @@ def donate(request: HttpRequest, slug: str | None = None) -> HttpResponse:
     problem = ""
     if request.method == "POST" and not configured:
         status = 503
+    elif request.method == "POST" and form.is_valid() and not _checkout_allowed(request):
+        problem = (
+            "Too many donation attempts from your network. Nothing was charged; "
+            "please try again in an hour."
+        )
+        status = 429
     elif request.method == "POST" and form.is_valid():
         try:
             session = services.start_checkout(
@@ -86,6 +103,13 @@ def donate(request: HttpRequest, slug: str | None = None) -> HttpResponse:
             )
         except ProviderNotConfigured:
             configured, status = False, 503
+        except ProviderBusy:
+            logger.warning("Checkout refused: every processor slot of this process is waiting")
+            problem = (
+                "Our payment processor is answering slowly right now. Nothing was charged; "
+                "please try again in a minute."
+            )
+            status = 503
         except ProviderError:
             logger.exception("Could not open a checkout")
             problem = (
@@ -99,7 +123,7 @@ def donate(request: HttpRequest, slug: str | None = None) -> HttpResponse:
         status = 400
     elif request.method not in {"GET", "HEAD"}:
         return HttpResponse(status=405, headers={"Allow": "GET, HEAD, POST"})
-    return render(
+    response = render(
         request,
         "fundraising/donate.html",
         {
@@ -113,6 +137,9 @@ def donate(request: HttpRequest, slug: str | None = None) -> HttpResponse:
         },
         status=status,
     )
+    if status == 429:
+        response["Retry-After"] = str(checkout_limit().retry_after())
+    return response
 
 
 @never_cache

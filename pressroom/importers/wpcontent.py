@@ -12,7 +12,7 @@ import html
 import re
 from collections.abc import Callable
 
-from pressroom.publishing.html import html_to_text, truncate_words
+from pressroom.publishing.html import html_to_text, strip_control_characters, truncate_words
 
 # wp-includes/formatting.php: the block-level tags wpautop never wraps in <p>.
 ALL_BLOCKS = (
@@ -309,7 +309,7 @@ UNTITLED_WORDS = 8
 def plain_title(title: str) -> str:
     """Markup dropped ('Title <em>With</em> Markup' -> 'Title With Markup'), entities decoded,
     and a lone '<' or '>' kept as the character it is."""
-    return " ".join(html.unescape(_TAG.sub("", title)).split())
+    return " ".join(strip_control_characters(html.unescape(_TAG.sub("", title))).split())
 
 
 def fallback_title(body_html: str, date_label: str) -> str:

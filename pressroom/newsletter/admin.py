@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from typing import cast
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.models import LogEntry
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404
@@ -25,6 +27,18 @@ from pressroom.newsletter.services import normalize_email
 
 
 class SubscriberForm(forms.ModelForm):
+    # Double opt-in is the proof of consent; skipping it by hand needs a reason on record.
+    confirmation_reason = forms.CharField(
+        label="Why confirm by hand",
+        max_length=500,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=(
+            "Required when you set the status to Confirmed: how this reader consented "
+            "(e.g. signed the list at the 12 May meeting). Kept in the subscriber's history."
+        ),
+    )
+
     class Meta:
         model = Subscriber
         fields = ["email", "status", "all_topics", "topics", "is_paused", "source"]
@@ -32,6 +46,27 @@ class SubscriberForm(forms.ModelForm):
     def clean_email(self) -> str:
         # One spelling per mailbox, as the signup form stores it.
         return normalize_email(self.cleaned_data["email"])
+
+    @property
+    def confirms_by_hand(self) -> bool:
+        """Whether this save makes the subscriber confirmed without their link."""
+        if self.cleaned_data.get("status") != Subscriber.Status.CONFIRMED:
+            return False
+        return (
+            self.instance._state.adding or self.initial.get("status") != Subscriber.Status.CONFIRMED
+        )
+
+    def clean(self) -> dict:
+        cleaned = super().clean() or {}
+        cleaned["confirmation_reason"] = " ".join(
+            (cleaned.get("confirmation_reason") or "").split()
+        )
+        if self.confirms_by_hand and not cleaned["confirmation_reason"]:
+            self.add_error(
+                "confirmation_reason",
+                "Say how this reader consented: confirming by hand skips their confirmation link.",
+            )
+        return cleaned
 
 
 @admin.register(Subscriber)
@@ -54,6 +89,21 @@ class SubscriberAdmin(admin.ModelAdmin):
     ]
     list_per_page = 100
     show_full_result_count = False  # counting 100,000 rows on every page view is wasted work
+
+    def save_model(self, request: HttpRequest, obj: Subscriber, form, change: bool) -> None:
+        if form.confirms_by_hand:
+            obj.confirm()  # the same state change as the reader's own link: dates, suppression
+        super().save_model(request, obj, form, change)
+
+    def construct_change_message(self, request, form, formsets, add=False):
+        message = super().construct_change_message(request, form, formsets, add)
+        if not form.confirms_by_hand:
+            return message
+        # The admin history (LogEntry) is the record of who confirmed, when and why; stored as
+        # text so the history page shows the reason.
+        changes = LogEntry(change_message=json.dumps(message)).get_change_message()
+        reason = form.cleaned_data["confirmation_reason"]
+        return f"{changes} Confirmed by hand. Reason: {reason}".strip()
 
 
 class DigestArticleInline(admin.TabularInline):

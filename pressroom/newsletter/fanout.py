@@ -58,6 +58,7 @@ def _insert_deliveries(digest: Digest, recipients: QuerySet[Subscriber], first_b
         "batch": batch_number,
         "state": Value(Delivery.State.PENDING),
         "claim": Value(""),
+        "claimed_by": Value(""),
         "message_id": Value(""),
         "error": Value(""),
         "attempts": Value(0, output_field=IntegerField()),

@@ -3,13 +3,14 @@ from __future__ import annotations
 from django import forms
 from django.core.exceptions import ValidationError
 
+from pressroom.lib.forms import BoundedModelMultipleChoiceField
 from pressroom.newsletter.services import normalize_email
 from pressroom.publishing.models import Topic
 
 
 class SignupForm(forms.Form):
     email = forms.CharField(label="Email address", max_length=254)
-    topics = forms.ModelMultipleChoiceField(
+    topics = BoundedModelMultipleChoiceField(
         queryset=Topic.objects.order_by("name"),
         required=False,
         widget=forms.CheckboxSelectMultiple,
@@ -33,7 +34,7 @@ class PreferencesForm(forms.Form):
         choices=[(ALL, "Every article"), (CHOSEN, "Only the topics I choose")],
         widget=forms.RadioSelect,
     )
-    topics = forms.ModelMultipleChoiceField(
+    topics = BoundedModelMultipleChoiceField(
         queryset=Topic.objects.order_by("name"),
         required=False,
         widget=forms.CheckboxSelectMultiple,

@@ -204,7 +204,7 @@ class Delivery(models.Model):
 
     class State(models.TextChoices):
         PENDING = "pending", "Pending"
-        SENDING = "sending", "Sending"  # claimed by a worker; re-queued if its lease runs out
+        SENDING = "sending", "Sending"  # claimed by a worker; taken over if that worker dies
         SENT = "sent", "Sent"
         FAILED = "failed", "Failed"
         BOUNCED = "bounced", "Bounced"
@@ -216,6 +216,9 @@ class Delivery(models.Model):
     batch = models.PositiveIntegerField()
     state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
     claim = models.CharField(max_length=32, blank=True)
+    # The worker process holding the claim (pressroom.workers): when its heartbeat stops, the
+    # row goes back to pending and its batch is queued again.
+    claimed_by = models.CharField(max_length=64, blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     sent_at = models.DateTimeField(null=True, blank=True)
@@ -233,7 +236,7 @@ class Delivery(models.Model):
             models.Index(fields=["digest", "batch", "state"], name="delivery_batch_state"),
             # "Is anything of this digest left?" after every batch, and the progress counts.
             models.Index(fields=["digest", "state"], name="delivery_digest_state"),
-            models.Index(fields=["state", "claimed_at"], name="delivery_claims"),
+            models.Index(fields=["state", "claimed_by"], name="delivery_claims"),
             models.Index(fields=["message_id"], name="delivery_message_id"),
         ]
 

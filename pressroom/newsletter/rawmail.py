@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import smtplib
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from email import quoprimime
 from email.header import Header
@@ -148,8 +149,20 @@ def _text(reply: bytes | str) -> str:
     return reply.decode(errors="replace") if isinstance(reply, bytes) else str(reply)
 
 
-def transact(smtp: smtplib.SMTP, sender: str, recipient: str, stuffed_data: bytes) -> None:
+def transact(
+    smtp: smtplib.SMTP,
+    sender: str,
+    recipient: str,
+    stuffed_data: bytes,
+    before_data: Callable[[], None] | None = None,
+) -> None:
     """One SMTP mail transaction for an already dot-stuffed message (CRLF line ends).
+
+    `before_data` runs once the server is ready for the message, just before it is written: a
+    message the server never received whole is not delivered (RFC 5321 4.1.1.4), so what runs
+    there (recording the previous message as sent) overlaps this one's round trips yet still
+    happens before this message can arrive. An exception from it leaves the transaction
+    unfinished, as a crash would.
 
     Raises RecipientRefused or MessageRefused (the connection stays usable: it was RSET), or
     smtplib.SMTPServerDisconnected / OSError when the connection is gone.
@@ -177,6 +190,8 @@ def transact(smtp: smtplib.SMTP, sender: str, recipient: str, stuffed_data: byte
         raise MessageRefused(f"{data[0]} {_text(data[1])}")
     if not stuffed_data.endswith(b"\r\n"):
         stuffed_data += b"\r\n"
+    if before_data is not None:
+        before_data()
     smtp.send(stuffed_data + b".\r\n")
     code, reply = smtp.getreply()
     if code != 250:

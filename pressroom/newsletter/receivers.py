@@ -1,4 +1,5 @@
-"""Bounce and complaint reports from the ESP, through django-anymail's tracking webhooks."""
+"""Reactions to other apps: bounce and complaint reports from the ESP (django-anymail's tracking
+webhooks), and each worker heartbeat, on which a dead worker's digest batches are taken over."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from django.dispatch import receiver
 
 from pressroom.newsletter import services
 from pressroom.newsletter.models import Subscriber
+from pressroom.workers.heartbeat import heartbeat
 
 logger = logging.getLogger(__name__)
 
@@ -31,3 +33,19 @@ def suppress_on_bounce_or_complaint(
     )
     if subscriber is None:
         logger.info("%s for an address not on the list: %s", event.event_type, event.recipient)
+
+
+@receiver(heartbeat, dispatch_uid="newsletter-release-dead-claims")
+def take_over_dead_workers_batches(sender: object, **kwargs: object) -> None:
+    from pressroom.newsletter import recovery
+    from pressroom.newsletter.tasks import queue_batches
+
+    result = recovery.release_dead_claims()
+    if result.batches:
+        queue_batches(result.batches)
+        logger.warning(
+            "A worker stopped: %s rows back to pending, %s given up, batches %s queued again",
+            result.requeued_rows,
+            result.given_up_rows,
+            result.batches,
+        )

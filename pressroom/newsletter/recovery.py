@@ -1,8 +1,11 @@
 """Recovery: deliveries a dead worker held, batches whose task was lost, stopped fan-outs.
 
-A row 'sending' with a claim older than the lease belongs to a dead worker (live workers renew
-their claims as they go); it goes back to 'pending' and its batch is queued again. This runs
-every DIGEST_RECOVERY_INTERVAL seconds in `pressroom worker` and once when a worker starts.
+A row 'sending' belongs to the worker process named in `claimed_by`. When that worker's
+heartbeat stops (`pressroom.workers`), the row goes back to 'pending' and its batch is queued
+again: every live worker checks this on each of its heartbeats (a few seconds), so a dead
+worker's batch is taken over within about 15 s. The slower checks (lost tasks, stopped
+fan-outs) run every DIGEST_RECOVERY_INTERVAL seconds in `pressroom worker` and once when a
+worker starts.
 """
 
 from __future__ import annotations
@@ -10,14 +13,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.conf import settings
-from django.db import transaction
-from django.db.models import Max
+from django.db import connection, transaction
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from pressroom.newsletter import digests
 from pressroom.newsletter.models import Delivery, Digest
-from pressroom.newsletter.sending import finish_if_done
+from pressroom.newsletter.sending import active_claims, finish_if_done, release
+from pressroom.workers.heartbeat import current_worker_id
+from pressroom.workers.models import WorkerHeartbeat
+
+# A digest with pending rows and no claim, fan-out or start for this long has lost its batch
+# tasks (a process died between committing and queueing them): they are queued again, which is
+# harmless if they were only slow, since a batch claims only pending rows.
+STALLED_AFTER = timedelta(minutes=5)
 
 
 @dataclass
@@ -28,33 +37,51 @@ class Recovery:
     unfinished_fan_outs: list[int] | None = None  # digests whose fan-out stopped midway
 
 
-def recover_deliveries() -> Recovery:
-    """Put rows whose worker died back in the queue; returns the (digest, batch) pairs to queue.
+def release_dead_claims() -> Recovery:
+    """Put rows held by dead workers (and this worker's own abandoned claims) back in the queue.
 
-    A row 'sending' with a claim older than the lease belongs to a dead worker (live workers
-    renew their claims every PROGRESS_EVERY messages). Rows that have failed this way
-    DIGEST_MAX_ATTEMPTS times are marked failed instead, so one poisonous address cannot loop.
-    Pending rows of a digest with no activity for a lease (their task was lost) are queued too.
+    Rows that were claimed DIGEST_MAX_ATTEMPTS times are marked failed instead, so one poisonous
+    address cannot loop. Returns the (digest, batch) pairs to queue again.
     """
-    now = timezone.now()
-    lease_start = now - timedelta(seconds=settings.DIGEST_CLAIM_LEASE)
-    stale = Delivery.objects.filter(state=Delivery.State.SENDING, claimed_at__lt=lease_start)
+    alive = WorkerHeartbeat.objects.alive().values("worker_id")
+    claimed = Delivery.objects.filter(state=Delivery.State.SENDING)
+    abandoned = claimed.filter(~Q(claimed_by__in=alive))
+    if current_worker_id() in {row["worker_id"] for row in alive}:
+        # Claims of this process that no task of it is sending (the task stopped on an error).
+        abandoned |= claimed.filter(claimed_by=current_worker_id()).exclude(
+            claim__in=list(active_claims)
+        )
     result = Recovery(batches=[])
     with transaction.atomic():
-        result.given_up_rows = stale.filter(attempts__gte=settings.DIGEST_MAX_ATTEMPTS).update(
-            state=Delivery.State.FAILED, error="Gave up: the worker sending it stopped repeatedly."
-        )
-        batches = set(stale.values_list("digest_id", "batch").distinct().order_by())
-        result.requeued_rows = stale.update(state=Delivery.State.PENDING, claim="", claimed_at=None)
+        if connection.features.has_select_for_update_skip_locked:
+            # Two workers releasing at once each take different rows (and queue their batches).
+            ids = list(abandoned.select_for_update(skip_locked=True).values_list("id", flat=True))
+            abandoned = Delivery.objects.filter(id__in=ids, state=Delivery.State.SENDING)
+        batches = set(abandoned.values_list("digest_id", "batch").distinct().order_by())
+        before = abandoned.count()
+        if not before:
+            return result
+        result.requeued_rows = release(abandoned)
+        result.given_up_rows = before - result.requeued_rows
+    result.batches = sorted(batches)
+    return result
+
+
+def recover_deliveries() -> Recovery:
+    """Release dead workers' rows, and find digests whose batch tasks or fan-out were lost."""
+    result = release_dead_claims()
+    now = timezone.now()
+    stalled_since = now - STALLED_AFTER
+    batches = set(result.batches or [])
     result.unfinished_fan_outs = []
     for digest in Digest.objects.filter(status=Digest.Status.SENDING):
-        if not digest.is_fanned_out and (digest.fanned_out_at or digest.created_at) < lease_start:
+        if not digest.is_fanned_out and (digest.fanned_out_at or digest.created_at) < stalled_since:
             result.unfinished_fan_outs.append(digest.pk)
         if digest.send_after and digest.send_after > now:
             continue
         last_claim = digest.deliveries.aggregate(last=Max("claimed_at"))["last"]
         moments = [last_claim, digest.send_after, digest.created_at, digest.fanned_out_at]
-        if max(filter(None, moments)) < lease_start:
+        if max(filter(None, moments)) < stalled_since:
             batches.update((digest.pk, batch) for batch in digests.batch_numbers(digest))
         finish_if_done(digest.pk)
     result.batches = sorted(batches)

@@ -8,13 +8,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from pressroom.lib.email import send_email
+from pressroom.lib.ratelimit import Limit
 from pressroom.newsletter import tokens
 from pressroom.newsletter.models import Delivery, Digest, Subscriber
 from pressroom.publishing.models import Topic
@@ -43,19 +42,16 @@ def normalize_email(raw: str) -> str:
     return address
 
 
+def signup_limit() -> Limit:
+    return Limit("digest-signup", settings.DIGEST_SIGNUPS_PER_IP_PER_HOUR, 3600)
+
+
 def signup_allowed_from(ip_address: str) -> bool:
-    """Count a signup attempt from this address; False once it is over the hourly limit."""
-    limit = settings.DIGEST_SIGNUPS_PER_IP_PER_HOUR
-    if limit <= 0:
-        return True
-    key = f"newsletter:signup-ip:{ip_address}"
-    cache.add(key, 0, timeout=3600)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=3600)
-        count = 1
-    return count <= limit
+    """Count a signup attempt from this address; False once it is over the hourly limit.
+
+    Counted where every web process sees it (pressroom.lib.ratelimit), so the limit holds
+    however many workers and servers there are."""
+    return signup_limit().hit(ip_address)
 
 
 def _topic_ids(topics: Iterable[Topic | int] | None) -> list[int] | None:
@@ -94,32 +90,14 @@ def request_subscription(email: str, topics: Iterable[Topic | int] | None = None
                 return
             subscriber.signup_email_sent_at = now
             subscriber.save(update_fields=["signup_email_sent_at"])
-        subscriber_id, status = subscriber.pk, subscriber.status
-        transaction.on_commit(lambda: _send_signup_email(subscriber_id, address, status, topic_ids))
+        subscriber_id = subscriber.pk
+        # Imported here: importing tasks loads the task backend, which the start-up checks
+        # must be able to explain first when TASKS_BACKEND is wrong (admin imports this module).
+        from pressroom.newsletter.tasks import send_signup_email
 
-
-def _send_signup_email(
-    subscriber_id: int, address: str, status: str, topic_ids: list[int] | None
-) -> None:
-    context: dict[str, object]
-    if status == Subscriber.Status.CONFIRMED:
-        template, context = (
-            "newsletter/emails/already_subscribed",
-            {"preferences_url": tokens.preferences_url(subscriber_id)},
-        )
-    else:
-        template, context = (
-            "newsletter/emails/confirm",
-            {
-                "confirm_url": tokens.confirmation_url(subscriber_id, topic_ids),
-                "expires_days": settings.DIGEST_CONFIRMATION_DAYS,
-            },
-        )
-    try:
-        send_email(address, template, context)
-    except Exception:
-        # The reader sees the same answer either way; the operator sees why mail did not go.
-        logger.exception("Could not send the digest signup email to subscriber %s", subscriber_id)
+        # Sent by the task worker, so the answer takes the same time whether the address was
+        # new or known (and a slow mail server slows no signup).
+        transaction.on_commit(lambda: send_signup_email.enqueue(subscriber_id, topic_ids))
 
 
 @transaction.atomic

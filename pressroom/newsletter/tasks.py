@@ -8,7 +8,7 @@ and none of them uses it.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 
 from apscheduler.triggers.cron import CronTrigger
@@ -19,15 +19,31 @@ from django.db import transaction
 from django.tasks import task
 from django.utils import timezone
 
-from pressroom.newsletter import digests, fanout, recovery, sending
+from pressroom.newsletter import digests, fanout, recovery, sending, signup_emails
 from pressroom.newsletter.models import Digest
 
 logger = logging.getLogger(__name__)
 
 
+# A batch that stopped on an error (the mail server went away) is tried again after this long;
+# each try counts towards DIGEST_MAX_ATTEMPTS for the rows it claimed.
+RETRY_AFTER = timedelta(minutes=1)
+
+
+@task
+def send_signup_email(subscriber_id: int, topic_ids: list[int] | None) -> bool:
+    """A signup's confirmation (or "already subscribed") email, sent outside the request."""
+    return signup_emails.deliver_signup_email(subscriber_id, topic_ids)
+
+
 @task
 def send_digest_batch(digest_id: int, batch: int) -> int:
-    return sending.send_batch(digest_id, batch)
+    try:
+        return sending.send_batch(digest_id, batch)
+    except Exception:
+        # Its unsent rows are pending again (send_batch released them); queue it for later.
+        queue_batches([(digest_id, batch)], timezone.now() + RETRY_AFTER)
+        raise
 
 
 def queue_batches(pairs: list[tuple[int, int]], run_after: datetime | None = None) -> None:
@@ -85,7 +101,7 @@ def send_daily_digest() -> int | None:
 @cron(IntervalTrigger(seconds=settings.DIGEST_RECOVERY_INTERVAL), sentry_monitor_config=None)
 @task
 def recover_deliveries() -> dict[str, int]:
-    """Re-queue deliveries whose worker died, and batches whose task was lost."""
+    """Re-queue deliveries whose worker died, batches whose task was lost, stopped fan-outs."""
     result = recovery.recover_deliveries()
     queue_batches(result.batches or [])
     for digest_id in result.unfinished_fan_outs or []:

@@ -1,4 +1,4 @@
-from django.urls import include, path
+from django.urls import path
 
 from pressroom.newsletter import views
 
@@ -11,6 +11,10 @@ urlpatterns = [
     path("digest/unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
     path("digest/archive/", views.digest_archive, name="digest-list"),
     path("digest/<str:date>/", views.digest_detail, name="digest-detail"),
-    # Delivery, bounce and complaint webhooks of the configured ESP (django-anymail).
-    path("anymail/", include("anymail.urls")),
+    # Bounce and complaint webhooks of the configured ESP only (django-anymail), authenticated.
+    path(
+        "anymail/<slug:provider>/tracking/",
+        views.email_provider_webhook,
+        name="email-provider-webhook",
+    ),
 ]

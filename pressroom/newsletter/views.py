@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import functools
+from collections.abc import Callable
 from datetime import date
 
 from django.conf import settings
@@ -12,6 +14,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from pressroom.lib.ratelimit import client_address
 from pressroom.newsletter import digests, services
 from pressroom.newsletter.forms import PreferencesForm, SignupForm
 from pressroom.newsletter.models import Digest, Subscriber, SubscriptionStateError
@@ -31,9 +34,11 @@ def signup(request: HttpRequest) -> HttpResponse:
         return redirect("newsletter:signup-done")
     if not form.is_valid():
         return render(request, "newsletter/signup.html", {"form": form}, status=400)
-    if not services.signup_allowed_from(request.META.get("REMOTE_ADDR", "")):
+    if not services.signup_allowed_from(client_address(request)):
         form.add_error(None, "Too many signups from your network. Please try again in an hour.")
-        return render(request, "newsletter/signup.html", {"form": form}, status=429)
+        response = render(request, "newsletter/signup.html", {"form": form}, status=429)
+        response["Retry-After"] = str(services.signup_limit().retry_after())
+        return response
     topics = form.cleaned_data["topics"]
     services.request_subscription(form.cleaned_data["email"], list(topics) if topics else None)
     return redirect("newsletter:signup-done")
@@ -169,3 +174,29 @@ def digest_detail(request: HttpRequest, date: str) -> HttpResponse:
 
 def _parse_date(value: str) -> date:
     return date.fromisoformat(value)
+
+
+@functools.cache
+def _anymail_tracking_views() -> dict[str, Callable[..., HttpResponse]]:
+    """django-anymail's tracking webhook view for each ESP, by the name in its backend path."""
+    from anymail import urls as anymail_urls
+
+    views: dict[str, Callable[..., HttpResponse]] = {}
+    for pattern in anymail_urls.urlpatterns:
+        name = pattern.name or ""
+        if name.endswith("_tracking_webhook"):
+            views[name.removesuffix("_tracking_webhook")] = pattern.callback
+    return views
+
+
+@csrf_exempt  # Authenticated by basic auth or the provider's signature (anymail checks it).
+def email_provider_webhook(request: HttpRequest, provider: str) -> HttpResponse:
+    """Bounce and complaint reports, only from the provider this install sends through.
+
+    settings.py refuses to start a configured provider without its webhook credentials; the
+    endpoints of every other provider do not exist (404), so nobody can post a forged
+    complaint through an endpoint nobody secured."""
+    view = _anymail_tracking_views().get(provider)
+    if view is None or provider not in settings.EMAIL_PROVIDER_WEBHOOKS:
+        raise Http404("No such email provider webhook.")
+    return view(request)

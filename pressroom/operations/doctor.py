@@ -31,6 +31,7 @@ from django_tasks_db.models import DBTaskResult, get_date_max
 from pressroom.lib.staticfiles import collected_names
 from pressroom.lib.tasks import load_task_modules
 from pressroom.operations import health
+from pressroom.workers.models import last_worker_heartbeat
 
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
 MINIMUM_PYTHON = (3, 12)
@@ -254,13 +255,13 @@ def check_secret_key() -> tuple[str, str]:
 
 
 def last_worker_activity() -> datetime | None:
-    """When a worker last started or finished a task. The single place that knows what a
-    worker's sign of life is (swap in a heartbeat record here when workers write one)."""
+    """When a worker last showed a sign of life: its heartbeat (every few seconds while it
+    runs), or a task it started or finished. The single place that knows what that is."""
     activity = DBTaskResult.objects.aggregate(
         started=Max("started_at"), finished=Max("finished_at")
     )
-    moments = [moment for moment in activity.values() if moment is not None]
-    return max(moments, default=None)
+    moments = [*activity.values(), last_worker_heartbeat()]
+    return max((moment for moment in moments if moment is not None), default=None)
 
 
 def check_worker() -> tuple[str, str]:
@@ -269,8 +270,11 @@ def check_worker() -> tuple[str, str]:
         return FAIL, "no worker has ever run a task: start `pressroom worker`"
     silence = timezone.now() - last
     if silence > WORKER_SILENCE:
-        return FAIL, f"no task run for {format_age(silence)} (since {last:%Y-%m-%d %H:%M} UTC)"
-    return OK, f"last task {format_age(silence)} ago"
+        return FAIL, (
+            f"no worker heartbeat or task for {format_age(silence)} "
+            f"(since {last:%Y-%m-%d %H:%M} UTC)"
+        )
+    return OK, f"last seen {format_age(silence)} ago"
 
 
 def format_age(age: timedelta) -> str:

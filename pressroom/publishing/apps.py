@@ -1,5 +1,4 @@
 from django.apps import AppConfig
-from django.db.models.signals import post_migrate
 
 from pressroom.lib.pagecache import forget_cached_pages, register_next_publication
 from pressroom.publishing.signals import content_changed
@@ -11,10 +10,7 @@ class PublishingConfig(AppConfig):
     def ready(self) -> None:
         # Models exist only once apps are loaded.
         from pressroom.publishing.models import Article
-        from pressroom.publishing.roles import ensure_editor_group
 
-        # Every app's post_migrate, so that later apps' permissions are granted too.
-        post_migrate.connect(ensure_editor_group, dispatch_uid="publishing-editor-group")
         # The page cache (lib) knows no app: publishing tells it when public content changes
         # (every cached page is then out of date) and when the next scheduled article goes public.
         content_changed.connect(forget_cached_pages, dispatch_uid="pagecache-bump-generation")

@@ -9,10 +9,37 @@ from django.shortcuts import get_object_or_404
 from django.utils.feedgenerator import Atom1Feed, Rss201rev2Feed, SyndicationFeed
 from django.utils.html import escape
 
+from pressroom.publishing.html import strip_control_characters
 from pressroom.publishing.models import Article, Author, Topic
 
 
-class FullTextRssFeed(Rss201rev2Feed):
+def _xml_safe(value: object) -> object:
+    """Strings (and lists of them) without the characters XML cannot carry."""
+    if isinstance(value, str):
+        return strip_control_characters(value)
+    if isinstance(value, list | tuple):
+        return type(value)(_xml_safe(item) for item in value)
+    return value
+
+
+class XmlSafeFeedMixin:
+    """Text is cleaned where it enters, but a row written some other way (an SQL update, an
+    older import) must not make a whole feed fail (UnserializableContentError, a 500)."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(  # type: ignore[call-arg]
+            *(_xml_safe(value) for value in args),
+            **{key: _xml_safe(value) for key, value in kwargs.items()},
+        )
+
+    def add_item(self, *args: object, **kwargs: object) -> None:
+        super().add_item(  # type: ignore[misc]
+            *(_xml_safe(value) for value in args),
+            **{key: _xml_safe(value) for key, value in kwargs.items()},
+        )
+
+
+class FullTextRssFeed(XmlSafeFeedMixin, Rss201rev2Feed):
     """RSS 2.0 with each article's whole body in <content:encoded>, for readers and partner
     outlets that republish from the feed; <description> keeps the excerpt."""
 
@@ -28,7 +55,7 @@ class FullTextRssFeed(Rss201rev2Feed):
             handler.addQuickElement("content:encoded", item["content_encoded"])
 
 
-class FullTextAtomFeed(Atom1Feed):
+class FullTextAtomFeed(XmlSafeFeedMixin, Atom1Feed):
     """Atom with each article's whole body as <content type="html">; <summary> is the excerpt."""
 
     def add_item_elements(self, handler, item: dict) -> None:
@@ -48,6 +75,10 @@ class LatestArticlesFeed(Feed):
         return topic.get_absolute_url() if topic else "/"
 
     def description(self, topic: Topic | None = None) -> str:
+        # Plain text, escaped like the items' descriptions: RSS readers treat it as HTML.
+        return escape(self.plain_description(topic))
+
+    def plain_description(self, topic: Topic | None = None) -> str:
         return topic.description if topic and topic.description else settings.SITE_DESCRIPTION
 
     def items(self, topic: Topic | None = None) -> list[Article]:
@@ -91,7 +122,8 @@ class LatestArticlesFeed(Feed):
 
 class LatestArticlesAtomFeed(LatestArticlesFeed):
     feed_type = FullTextAtomFeed
-    subtitle = LatestArticlesFeed.description
+    # Atom's <subtitle> is text (type="text"), so it carries the description unescaped.
+    subtitle = LatestArticlesFeed.plain_description
 
     def feed_url(self, topic: Topic | None = None) -> str:
         return topic.get_absolute_url() + "feed/atom/" if topic else "/feed/atom/"

@@ -9,8 +9,8 @@ quotes, figures, tables, embeds from known hosts) and drops scripts, event handl
 import html
 import re
 from functools import lru_cache
-from urllib.parse import urlsplit
 
+import ada_url
 import nh3
 from django.conf import settings
 
@@ -98,15 +98,88 @@ ALLOWED_ATTRIBUTES = {
     "ol": {"start", "reversed", "type"},
 }
 URL_SCHEMES = {"http", "https", "mailto", "tel"}
+URL_ATTRIBUTES = {"href", "src", "cite", "poster"}
+# Characters XML 1.0 forbids (C0 controls other than tab, LF and CR; U+FFFE and U+FFFF). One of
+# them in a title or body makes every feed that carries it unserializable; no writing needs them.
+CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 BLOCK_TAGS = "p|div|h[1-6]|ul|ol|li|blockquote|figure|figcaption|table|tr|pre|section|article|br"
 
 
-def _drop_foreign_embeds(element: str, attribute: str, value: str) -> str | None:
-    """Keep an iframe's src only when it points at an allowed embed host over https."""
+# What an embed may be granted (Permissions Policy); camera, microphone, geolocation, payment
+# and the rest are never delegated to a third-party player.
+EMBED_PERMISSIONS = {
+    "accelerometer",
+    "autoplay",
+    "clipboard-write",
+    "encrypted-media",
+    "fullscreen",
+    "gyroscope",
+    "picture-in-picture",
+    "web-share",
+}
+# Ids from article bodies are prefixed so that none can shadow the page's own (#content, the
+# campaign banner's ...) or clobber a global a script reads; in-body links follow the prefix.
+BODY_ID_PREFIX = "body-"
+IFRAME_WITHOUT_SRC = re.compile(r"<iframe\b(?![^>]*\ssrc=)[^>]*>.*?</iframe>", re.I | re.S)
+
+
+def embed_src(value: str) -> str | None:
+    """The iframe `src` rebuilt from the parts a browser reads, or None when not allowed.
+
+    Parsed by the WHATWG URL rules (ada-url), as browsers do: Python's urlsplit reads the host of
+    `https://evil.example\\@www.youtube.com/` as www.youtube.com, a browser as evil.example. A
+    backslash, credentials, a port or any scheme but https refuses the embed outright."""
+    if "\\" in value or any(ord(character) < 0x21 for character in value.strip()):
+        return None
+    try:
+        url = ada_url.parse_url(value.strip())
+    except ValueError:
+        return None
+    if url["protocol"] != "https:" or url["username"] or url["password"] or url["port"]:
+        return None
+    if "@" in value.strip()[len("https://") :].split("/")[0]:
+        return None  # even an empty user part: a host is named one way only
+    if url["hostname"] not in settings.EMBED_HOSTS:
+        return None
+    return f"https://{url['hostname']}{url['pathname']}{url['search']}{url['hash']}"
+
+
+def _has_safe_scheme(url: str) -> bool:
+    """A relative URL, or one whose scheme (as a browser reads it) is in URL_SCHEMES."""
+    url = re.sub(r"[\t\n\r]", "", url).lstrip("".join(chr(code) for code in range(33)))
+    match = re.match(r"([a-zA-Z][a-zA-Z0-9+.-]*):", url)
+    return match is None or match.group(1).lower() in URL_SCHEMES
+
+
+def _filter_attribute(element: str, attribute: str, value: str) -> str | None:
+    if attribute == "srcset":
+        # nh3 checks the schemes of src and href, not of each srcset candidate.
+        candidates = [candidate.strip() for candidate in value.split(",") if candidate.strip()]
+        return value if all(_has_safe_scheme(c) for c in candidates) else None
+    if attribute in URL_ATTRIBUTES and not _has_safe_scheme(value):
+        return None  # nh3 leaves cite (and some others) unchecked; check every URL here
     if element == "iframe" and attribute == "src":
-        parts = urlsplit(value)
-        if parts.scheme != "https" or parts.hostname not in settings.EMBED_HOSTS:
+        return embed_src(value)
+    if element == "iframe" and attribute == "allow":
+        granted = [
+            token.strip()
+            for token in value.split(";")
+            if token.strip().split(" ")[0] in EMBED_PERMISSIONS
+        ]
+        return "; ".join(token.split(" ")[0] for token in granted) or None
+    if attribute == "id":
+        value = value.strip()
+        if not value:
             return None
+        return value if value.startswith(BODY_ID_PREFIX) else BODY_ID_PREFIX + value
+    if (
+        element == "a"
+        and attribute == "href"
+        and value.startswith("#")
+        and len(value) > 1
+        and not value[1:].startswith(BODY_ID_PREFIX)
+    ):
+        return "#" + BODY_ID_PREFIX + value[1:]
     return value
 
 
@@ -117,14 +190,22 @@ def _cleaner() -> nh3.Cleaner:
         attributes=ALLOWED_ATTRIBUTES,
         url_schemes=URL_SCHEMES,
         link_rel="noopener noreferrer",
-        attribute_filter=_drop_foreign_embeds,
+        attribute_filter=_filter_attribute,
         strip_comments=True,
     )
 
 
+def strip_control_characters(text: str) -> str:
+    """`text` without the control characters XML cannot carry (see CONTROL_CHARACTERS)."""
+    return CONTROL_CHARACTERS.sub("", text)
+
+
 def clean_body_html(raw: str) -> str:
     """Return `raw` with everything outside the allow-list removed."""
-    return _cleaner().clean(raw).strip()
+    # After cleaning too: nh3 decodes "&#x0b;" and "&#1;" into the raw characters.
+    cleaned = _cleaner().clean(strip_control_characters(raw))
+    # An iframe whose src was refused goes entirely (with its `allow` and size).
+    return strip_control_characters(IFRAME_WITHOUT_SRC.sub("", cleaned)).strip()
 
 
 def html_to_text(fragment: str) -> str:
@@ -135,7 +216,7 @@ def html_to_text(fragment: str) -> str:
     """
     text = re.sub(rf"</?(?:{BLOCK_TAGS})\b[^>]*>", " ", fragment, flags=re.I)
     text = re.sub(r"<[^>]*>", "", text)
-    return " ".join(html.unescape(text).split())
+    return " ".join(strip_control_characters(html.unescape(text)).split())
 
 
 def first_paragraph_text(body_html: str) -> str:

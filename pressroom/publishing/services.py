@@ -10,9 +10,10 @@ order the topic and author links copy (`Article.listing_state`), the old address
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 from urllib.parse import urlsplit
@@ -24,7 +25,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from pressroom.lib.bulk import insert_rows
-from pressroom.publishing.html import clean_body_html, make_excerpt
+from pressroom.publishing.html import clean_body_html, make_excerpt, strip_control_characters
 from pressroom.publishing.links import slug_url_builder
 from pressroom.publishing.models import (
     Article,
@@ -130,7 +131,9 @@ def prepare_article(article: Article, *, now: datetime | None = None) -> None:
     """The rules every article write applies, in memory: a cleaned body, a title on one line,
     the excerpt, a future publication scheduled, the canonical URL of a republished piece."""
     article.body = clean_body_html(article.body or "")
-    article.title = " ".join(article.title.split())
+    article.title = " ".join(strip_control_characters(article.title).split())
+    for field in ("editor_excerpt", "lead_image_alt", "original_outlet"):
+        setattr(article, field, strip_control_characters(getattr(article, field)))
     article.excerpt = make_excerpt(article.body, article.editor_excerpt)
     if (
         article.status == Article.Status.PUBLISHED
@@ -187,7 +190,7 @@ class ArticleWrite:
     legacy_paths: Sequence[str] = ()  # old addresses that redirect to the article
     updated_at: datetime | None = None  # default: now
     # Filled in by save_articles: old addresses that already led elsewhere, left as they were.
-    clashing_paths: list[str] = field(default_factory=list)
+    clashing_paths: list[str] = dataclasses.field(default_factory=list)
 
 
 @transaction.atomic
@@ -411,6 +414,8 @@ def normalize_legacy_path(path: str) -> str:
 
 @transaction.atomic
 def save_topic(topic: Topic) -> Topic:
+    topic.name = strip_control_characters(topic.name)
+    topic.description = strip_control_characters(topic.description)
     if not topic.slug:
         topic.slug = unique_slug(Topic, topic.name, exclude_pk=topic.pk)
     previous = Topic.objects.filter(pk=topic.pk).values_list("slug", flat=True).first()
@@ -424,6 +429,8 @@ def save_topic(topic: Topic) -> Topic:
 
 @transaction.atomic
 def save_author(author: Author) -> Author:
+    author.name = strip_control_characters(author.name)
+    author.bio = strip_control_characters(author.bio)
     if not author.slug:
         author.slug = unique_slug(Author, author.name, exclude_pk=author.pk)
     previous = Author.objects.filter(pk=author.pk).values_list("slug", flat=True).first()

@@ -7,10 +7,10 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 
+from pressroom.accounts.roles import AUDIENCE, EDITOR, FUNDRAISING
 from pressroom.fundraising.demo import DEMO_CAMPAIGN_SLUG, DEMO_GIFTS
 from pressroom.fundraising.models import Campaign
 from pressroom.publishing.models import Article, Author, Topic
-from pressroom.publishing.roles import EDITOR_GROUP
 from pressroom.search.backends import search_article_ids
 
 
@@ -25,7 +25,12 @@ def test_demo_command_fills_an_empty_site_and_prints_the_editor_login(client):
     editor = get_user_model().objects.get(username="editor")
     assert editor.is_staff
     assert not editor.is_superuser
-    assert editor.groups.filter(name=EDITOR_GROUP).exists()
+    # The demo shows the whole newsroom: the demo editor holds every role but Administrator.
+    assert set(editor.groups.values_list("name", flat=True)) == {
+        EDITOR.name,
+        AUDIENCE.name,
+        FUNDRAISING.name,
+    }
     password = output.getvalue().split("Demo editor login: editor / ")[1].split()[0]
     assert client.login(username="editor", password=password)
 

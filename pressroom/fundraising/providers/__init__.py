@@ -22,12 +22,27 @@ class ProviderError(Exception):
     """The processor could not do what was asked (unreachable, refused, not configured)."""
 
 
+class ProviderBusy(ProviderError):
+    """Too many requests of this process are already waiting on the processor."""
+
+
 class ProviderNotConfigured(ProviderError):
     """The processor has no keys in this install."""
 
 
 class WebhookVerificationError(Exception):
     """The request is not a genuine, well-formed event from the processor."""
+
+
+class EventRejected(Exception):
+    """A genuine (signed) event whose contents cannot be a real payment: an amount out of
+    bounds, a field of the wrong type. Recorded with status "rejected", never applied.
+
+    `keep_payload` False: the payload is not worth storing whole (only its envelope is kept)."""
+
+    def __init__(self, reason: str, *, keep_payload: bool = True) -> None:
+        super().__init__(reason)
+        self.keep_payload = keep_payload
 
 
 @dataclass(frozen=True)

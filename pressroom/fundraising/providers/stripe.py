@@ -11,6 +11,7 @@ an older version keeps working.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -22,6 +23,7 @@ from pressroom.fundraising.money import from_minor_units, to_minor_units
 from pressroom.fundraising.providers import (
     CheckoutRequest,
     CheckoutSession,
+    EventRejected,
     Fact,
     PaymentLinked,
     PaymentReceived,
@@ -35,17 +37,76 @@ from pressroom.fundraising.providers import (
 )
 
 SIGNATURE_HEADER = "Stripe-Signature"
+# Stripe's events nest about six levels (event, data, object, parent, details, metadata); a
+# payload ten times deeper is not from Stripe's API and would only cost time and stack.
+MAX_EVENT_DEPTH = 64
+MAX_ID_LENGTH = 255
 
 
 def _timestamp(value: Any) -> datetime | None:
-    return datetime.fromtimestamp(int(value), tz=UTC) if value else None
+    if not value:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise EventRejected(f"created/paid_at is not a Unix time: {value!r:.40}")
+    try:
+        return datetime.fromtimestamp(value, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        raise EventRejected(f"created/paid_at is out of range: {value!r:.40}") from None
+
+
+def _text(value: Any, what: str) -> str:
+    """A string field of the event ("" when absent); anything else rejects the event."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise EventRejected(f"{what} is not a string: {type(value).__name__}")
+    return value
+
+
+def _mapping(value: Any, what: str) -> Mapping[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise EventRejected(f"{what} is not an object: {type(value).__name__}")
+    return value
+
+
+def _minor_units(value: Any, what: str) -> int:
+    if value is None:
+        return 0
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise EventRejected(f"{what} amount is not a whole number of minor units: {value!r:.40}")
+    return value
 
 
 def _id(value: Any) -> str:
     """An id, whether Stripe sent it bare or as an expanded object."""
     if isinstance(value, dict):
-        return str(value.get("id") or "")
-    return str(value or "")
+        value = value.get("id")
+    return _text(value, "reference")
+
+
+def _depth(value: Any, limit: int) -> int:
+    """How deep `value` nests, counting no further than `limit` + 1 (iteratively: no recursion)."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, level)
+            if deepest > limit:
+                return deepest
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, level + 1) for child in children)
+    return deepest
+
+
+def _signature_time(header: str) -> int | None:
+    for item in header.split(","):
+        key, _, value = item.strip().partition("=")
+        if key == "t" and value.isdigit() and len(value) < 12:
+            return int(value)
+    return None
 
 
 def _dig(data: Mapping[str, Any], *path: str) -> Any:
@@ -129,23 +190,41 @@ class StripeProvider:
         if not secret:
             raise ProviderNotConfigured("STRIPE_WEBHOOK_SECRET is not set.")
         signature = headers.get(SIGNATURE_HEADER) or ""
+        tolerance = stripe.Webhook.DEFAULT_TOLERANCE
         try:
             text = body.decode("utf-8")
-            stripe.WebhookSignature.verify_header(
-                text, signature, secret, tolerance=stripe.Webhook.DEFAULT_TOLERANCE
-            )
+            stripe.WebhookSignature.verify_header(text, signature, secret, tolerance=tolerance)
+            # The library refuses only old signatures; one dated ahead of the tolerance is as
+            # suspicious (a clock far off, or a signature made to be replayed later).
+            signed_at = _signature_time(signature)
+            if signed_at is None or signed_at > time.time() + tolerance:
+                raise WebhookVerificationError("The signature is dated in the future.")
             event = json.loads(text)
-        except (UnicodeDecodeError, ValueError, IndexError, stripe.SignatureVerificationError):
+        except (
+            UnicodeDecodeError,
+            ValueError,
+            IndexError,
+            RecursionError,  # nested too deep to read, so there is nothing to record
+            stripe.SignatureVerificationError,
+        ):
             raise WebhookVerificationError("Invalid Stripe signature or payload.") from None
-        if not isinstance(event, dict) or event.get("object") != "event" or not event.get("id"):
+        if not isinstance(event, dict) or event.get("object") != "event":
             raise WebhookVerificationError("The payload is not a Stripe event.")
+        event_id, event_type = event.get("id"), event.get("type", "")
+        if not (isinstance(event_id, str) and 0 < len(event_id) <= MAX_ID_LENGTH):
+            raise WebhookVerificationError("The event id is not a Stripe event id.")
+        if not (isinstance(event_type, str) and len(event_type) <= 100):
+            raise WebhookVerificationError("The event type is not a Stripe event type.")
         if not isinstance(_dig(event, "data", "object"), dict):
             raise WebhookVerificationError("The event has no data.object.")
-        return VerifiedEvent(
-            event_id=event["id"], event_type=str(event.get("type", "")), payload=event
-        )
+        return VerifiedEvent(event_id=event_id, event_type=event_type, payload=event)
 
     def interpret_event(self, event: VerifiedEvent) -> list[Fact]:
+        """The facts of the event; EventRejected when its contents cannot be Stripe's."""
+        if _depth(event.payload, MAX_EVENT_DEPTH) > MAX_EVENT_DEPTH:
+            raise EventRejected(
+                f"The event is nested deeper than {MAX_EVENT_DEPTH} levels.", keep_payload=False
+            )
         handler = getattr(self, "_on_" + event.event_type.replace(".", "_"), None)
         if handler is None:
             return []
@@ -153,21 +232,26 @@ class StripeProvider:
             return handler(
                 event.payload["data"]["object"], _timestamp(event.payload.get("created"))
             )
-        except (KeyError, TypeError, ValueError, ArithmeticError) as error:
-            raise WebhookVerificationError(
-                f"Malformed {event.event_type} event {event.event_id}: {error!r}"
-            ) from error
+        except (KeyError, TypeError, ValueError, AttributeError, ArithmeticError) as error:
+            raise EventRejected(f"Malformed {event.event_type} event: {error!r:.200}") from error
 
     def _on_checkout_session_completed(self, session: dict, created: datetime | None) -> list[Fact]:
         if session.get("payment_status") not in {"paid", "no_payment_required"}:
             # Delayed methods (bank debits) complete unpaid; async_payment_succeeded follows.
             return []
-        currency = str(session.get("currency") or "").upper()
-        total = session.get("amount_total") or 0
-        metadata = session.get("metadata") or {}
-        campaign = metadata.get("campaign") or session.get("client_reference_id") or ""
-        email = _dig(session, "customer_details", "email") or session.get("customer_email") or ""
-        name = _dig(session, "customer_details", "name") or metadata.get("donor_name") or ""
+        currency = _text(session.get("currency"), "currency").upper()
+        total = _minor_units(session.get("amount_total"), "amount_total")
+        metadata = _mapping(session.get("metadata"), "metadata")
+        details = _mapping(session.get("customer_details"), "customer_details")
+        campaign = _text(metadata.get("campaign"), "metadata.campaign") or _text(
+            session.get("client_reference_id"), "client_reference_id"
+        )
+        email = _text(details.get("email"), "customer email") or _text(
+            session.get("customer_email"), "customer email"
+        )
+        name = _text(details.get("name"), "customer name") or _text(
+            metadata.get("donor_name"), "metadata.donor_name"
+        )
         if not total or not currency:
             return []
         amount = from_minor_units(total, currency)
@@ -193,13 +277,13 @@ class StripeProvider:
         payment_intent = _id(session.get("payment_intent"))
         return [
             PaymentReceived(
-                reference=payment_intent or session["id"],
+                reference=payment_intent or _id(session["id"]),
                 amount=amount,
                 currency=currency,
                 email=email,
                 name=name,
                 campaign_slug=campaign,
-                payment_reference=session["id"] if payment_intent else "",
+                payment_reference=_id(session["id"]) if payment_intent else "",
                 received_at=created,
             )
         ]
@@ -211,28 +295,31 @@ class StripeProvider:
             _dig(invoice, "parent", "subscription_details", "subscription")
             or invoice.get("subscription")
         )
-        paid = invoice.get("amount_paid") or 0
-        currency = str(invoice.get("currency") or "").upper()
+        paid = _minor_units(invoice.get("amount_paid"), "amount_paid")
+        currency = _text(invoice.get("currency"), "currency").upper()
         if not subscription or not paid or not currency:
             return []  # Not a monthly gift, or nothing was charged (a trial, a credit).
-        metadata = (
+        metadata = _mapping(
             _dig(invoice, "parent", "subscription_details", "metadata")
-            or _dig(invoice, "subscription_details", "metadata")
-            or {}
+            or _dig(invoice, "subscription_details", "metadata"),
+            "metadata",
         )
         payments = _dig(invoice, "payments", "data") or []
+        if not isinstance(payments, list):
+            raise EventRejected("payments.data is not a list")
         payment_intent = _id(invoice.get("payment_intent")) or next(
             (_id(_dig(item, "payment", "payment_intent")) for item in payments), ""
         )
         paid_at = _timestamp(_dig(invoice, "status_transitions", "paid_at")) or created
         return [
             PaymentReceived(
-                reference=invoice["id"],
+                reference=_id(invoice["id"]),
                 amount=from_minor_units(paid, currency),
                 currency=currency,
-                email=invoice.get("customer_email") or "",
-                name=invoice.get("customer_name") or metadata.get("donor_name") or "",
-                campaign_slug=metadata.get("campaign") or "",
+                email=_text(invoice.get("customer_email"), "customer email"),
+                name=_text(invoice.get("customer_name"), "customer name")
+                or _text(metadata.get("donor_name"), "metadata.donor_name"),
+                campaign_slug=_text(metadata.get("campaign"), "metadata.campaign"),
                 payment_reference=payment_intent,
                 recurring_reference=subscription,
                 received_at=paid_at,
@@ -251,7 +338,8 @@ class StripeProvider:
         return [PaymentLinked(reference=invoice, payment_reference=payment_intent)]
 
     def _on_charge_refunded(self, charge: dict, created: datetime | None) -> list[Fact]:
-        currency = str(charge.get("currency") or "").upper()
+        currency = _text(charge.get("currency"), "currency").upper()
+        refunded = _minor_units(charge.get("amount_refunded"), "amount_refunded")
         references = [
             _id(charge.get("payment_intent")),
             _id(charge.get("invoice")),
@@ -260,7 +348,7 @@ class StripeProvider:
         return [
             PaymentRefunded(
                 references=[reference for reference in references if reference],
-                total_refunded=from_minor_units(charge.get("amount_refunded") or 0, currency),
+                total_refunded=from_minor_units(refunded, currency),
                 currency=currency,
             )
         ]
@@ -269,4 +357,4 @@ class StripeProvider:
         self, subscription: dict, created: datetime | None
     ) -> list[Fact]:
         ended = _timestamp(subscription.get("ended_at") or subscription.get("canceled_at"))
-        return [RecurringEnded(reference=subscription["id"], ended_at=ended or created)]
+        return [RecurringEnded(reference=_id(subscription["id"]), ended_at=ended or created)]

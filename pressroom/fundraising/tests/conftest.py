@@ -7,6 +7,7 @@ objects shaped like Stripe's, and records every request for assertions.
 
 from __future__ import annotations
 
+import contextlib
 import email
 import email.policy
 import hashlib
@@ -16,6 +17,7 @@ import secrets
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
@@ -60,6 +62,8 @@ class FakeStripe:
     port: int = 0
     requests: list[StripeRequest] = field(default_factory=list)
     fail_with: int | None = None  # answer every request with this HTTP error status
+    delay: float = 0.0  # seconds before each answer: a slow processor
+    in_flight: int = 0  # requests received and not answered yet
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -138,6 +142,16 @@ def _handler_for(fake: FakeStripe) -> type[BaseHTTPRequestHandler]:
                 fake.requests.append(
                     StripeRequest(self.command, path, params, dict(self.headers.items()))
                 )
+                fake.in_flight += 1
+            try:
+                if fake.delay:
+                    time.sleep(fake.delay)
+                self._answer(path, params)
+            finally:
+                with fake.lock:
+                    fake.in_flight -= 1
+
+        def _answer(self, path: str, params: dict[str, str]) -> None:
             if not (self.headers.get("Authorization") or "").startswith("Bearer sk_test_"):
                 status, payload = (
                     401,
@@ -166,20 +180,30 @@ def _handler_for(fake: FakeStripe) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-@pytest.fixture
-def fake_stripe(settings):
-    """Stripe's HTTP API on 127.0.0.1, with test keys pointing the stripe library at it."""
-    fake = FakeStripe()
+@contextlib.contextmanager
+def running_fake_stripe(**options: Any) -> Iterator[FakeStripe]:
+    """The fake on a free loopback port until the block ends (also for other processes)."""
+    fake = FakeStripe(**options)
     server = _bind_free(lambda port: ThreadingHTTPServer(("127.0.0.1", port), _handler_for(fake)))
+    server.daemon_threads = True
     fake.port = server.server_address[1]
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    settings.STRIPE_SECRET_KEY = "sk_test_pressroom"
-    settings.STRIPE_WEBHOOK_SECRET = WEBHOOK_SECRET
-    settings.STRIPE_API_BASE = fake.base_url
-    yield fake
-    server.shutdown()
-    server.server_close()
+    try:
+        yield fake
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def fake_stripe(settings):
+    """Stripe's HTTP API on 127.0.0.1, with test keys pointing the stripe library at it."""
+    with running_fake_stripe() as fake:
+        settings.STRIPE_SECRET_KEY = "sk_test_pressroom"
+        settings.STRIPE_WEBHOOK_SECRET = WEBHOOK_SECRET
+        settings.STRIPE_API_BASE = fake.base_url
+        yield fake
 
 
 # --- Signed Stripe events ------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Editors record offline gifts, run campaigns and read fundraising reports in the admin."""
+"""Fundraising staff record offline gifts, run campaigns and read fundraising reports in the admin."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from pressroom.fundraising import services
 from pressroom.fundraising.models import Campaign, Donation
 
 
-def test_editor_records_a_cheque_that_counts_toward_the_campaign(editor_client, campaign):
-    response = editor_client.post(
+def test_fundraiser_records_a_cheque_that_counts_toward_the_campaign(fundraiser_client, campaign):
+    response = fundraiser_client.post(
         "/admin/fundraising/donation/add/",
         {
             "email": "Maria@Example.org",
@@ -40,8 +40,8 @@ def test_editor_records_a_cheque_that_counts_toward_the_campaign(editor_client, 
     assert campaign.totals().donor_count == 1
 
 
-def test_bad_offline_amount_re_renders_with_a_message(editor_client, campaign):
-    response = editor_client.post(
+def test_bad_offline_amount_re_renders_with_a_message(fundraiser_client, campaign):
+    response = fundraiser_client.post(
         "/admin/fundraising/donation/add/",
         {
             "email": "maria@example.org",
@@ -58,7 +58,7 @@ def test_bad_offline_amount_re_renders_with_a_message(editor_client, campaign):
     assert Donation.objects.count() == 0
 
 
-def test_the_same_cheque_cannot_be_entered_twice(editor_client, campaign):
+def test_the_same_cheque_cannot_be_entered_twice(fundraiser_client, campaign):
     data = {
         "email": "maria@example.org",
         "amount_text": "20",
@@ -68,14 +68,14 @@ def test_the_same_cheque_cannot_be_entered_twice(editor_client, campaign):
         "received_at_0": "2026-11-20",
         "received_at_1": "10:00:00",
     }
-    assert editor_client.post("/admin/fundraising/donation/add/", data).status_code == 302
-    response = editor_client.post("/admin/fundraising/donation/add/", data)
+    assert fundraiser_client.post("/admin/fundraising/donation/add/", data).status_code == 302
+    response = fundraiser_client.post("/admin/fundraising/donation/add/", data)
     assert response.status_code == 200
     assert "already exists" in response.content.decode()
     assert Donation.objects.count() == 1
 
 
-def test_offline_refund_action_takes_the_gift_out_of_the_total(editor_client, campaign):
+def test_offline_refund_action_takes_the_gift_out_of_the_total(fundraiser_client, campaign):
     donation = services.record_offline_donation(
         email="maria@example.org",
         name="",
@@ -86,7 +86,7 @@ def test_offline_refund_action_takes_the_gift_out_of_the_total(editor_client, ca
         campaign=campaign,
         send_receipt=False,
     )
-    response = editor_client.post(
+    response = fundraiser_client.post(
         "/admin/fundraising/donation/",
         {"action": "mark_refunded", "_selected_action": [donation.pk]},
     )
@@ -96,9 +96,9 @@ def test_offline_refund_action_takes_the_gift_out_of_the_total(editor_client, ca
     assert campaign.totals().raised == 0
 
 
-def test_editor_creates_a_campaign_and_it_fills_the_banner(editor_client, client, db):
+def test_fundraiser_creates_a_campaign_and_it_fills_the_banner(fundraiser_client, client, db):
     now = timezone.now()
-    response = editor_client.post(
+    response = fundraiser_client.post(
         "/admin/fundraising/campaign/add/",
         {
             "title": "Spring appeal",
@@ -122,8 +122,8 @@ def test_editor_creates_a_campaign_and_it_fills_the_banner(editor_client, client
     assert "Raised €0 of €5,000" in page
 
 
-def test_campaign_that_ends_before_it_starts_is_refused(editor_client, db):
-    response = editor_client.post(
+def test_campaign_that_ends_before_it_starts_is_refused(fundraiser_client, db):
+    response = fundraiser_client.post(
         "/admin/fundraising/campaign/add/",
         {
             "title": "Backwards",
@@ -170,10 +170,10 @@ def _gifts(campaign):
 
 
 def test_reports_show_totals_per_campaign_and_month_and_a_chart_against_the_goal(
-    editor_client, campaign
+    fundraiser_client, campaign
 ):
     _gifts(campaign)
-    response = editor_client.get("/admin/fundraising/campaign/reports/")
+    response = fundraiser_client.get("/admin/fundraising/campaign/reports/")
     assert response.status_code == 200
     page = response.content.decode()
     assert "End Of Year Fundraising Campaign" in page
@@ -184,7 +184,7 @@ def test_reports_show_totals_per_campaign_and_month_and_a_chart_against_the_goal
     assert "<svg" in page
     assert 'class="goal"' in page
 
-    svg = editor_client.get(f"/admin/fundraising/campaign/reports/{campaign.pk}/chart.svg")
+    svg = fundraiser_client.get(f"/admin/fundraising/campaign/reports/{campaign.pk}/chart.svg")
     assert svg["Content-Type"] == "image/svg+xml"
     body = svg.content.decode()
     assert body.count('class="day"') >= 3
@@ -192,9 +192,9 @@ def test_reports_show_totals_per_campaign_and_month_and_a_chart_against_the_goal
     assert "$150.25 raised of a $10,000 goal" in body
 
 
-def test_csv_export_lists_every_donation_safely(editor_client, campaign):
+def test_csv_export_lists_every_donation_safely(fundraiser_client, campaign):
     _gifts(campaign)
-    response = editor_client.get("/admin/fundraising/campaign/reports/export.csv")
+    response = fundraiser_client.get("/admin/fundraising/campaign/reports/export.csv")
     assert response["Content-Type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
     assert [row["amount"] for row in rows] == ["100.00", "50.25"]

@@ -199,3 +199,61 @@ def test_thank_you_and_cancel_pages_are_personal_and_never_cached(client, db):
 
 def test_unknown_campaign_is_a_404(client, db):
     assert client.get("/donate/no-such-campaign/").status_code == 404
+
+
+def test_donate_posts_are_limited_per_address_before_reaching_the_processor(
+    client, campaign, fake_stripe, settings
+):
+    settings.DONATE_CHECKOUTS_PER_IP_PER_HOUR = 3
+    gift = {"amount": "25", "frequency": "once", "email": "dana@example.org"}
+    for _ in range(3):
+        assert client.post("/donate/", gift).status_code == 303
+    refused = client.post("/donate/", gift)
+    assert refused.status_code == 429
+    assert int(refused["Retry-After"]) > 0
+    assert "Too many donation attempts" in refused.content.decode()
+    assert len(fake_stripe.calls("POST", "/v1/checkout/sessions")) == 3
+    # Another reader, elsewhere, still gives.
+    assert client.post("/donate/", gift, REMOTE_ADDR="198.51.100.9").status_code == 303
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_slow_processor_holds_at_most_half_the_threads_of_a_process(campaign, settings):
+    """With 4 threads, 2 donations may wait on the processor; a third is told at once."""
+    import threading
+    import time
+
+    from pressroom.fundraising import services
+    from pressroom.fundraising.tests.conftest import running_fake_stripe
+
+    settings.WEB_THREADS = 4
+    # Only the processor slots here (the per-address count is tested above, and SQLite's
+    # in-memory test database cannot take writes from several threads at once).
+    settings.DONATE_CHECKOUTS_PER_IP_PER_HOUR = 0
+    services._processor_slots.cache_clear()
+    gift = {"amount": "25", "frequency": "once", "email": "dana@example.org"}
+    with running_fake_stripe(delay=5) as slow:
+        settings.STRIPE_SECRET_KEY = "sk_test_pressroom"
+        settings.STRIPE_API_BASE = slow.base_url
+        answers: list[int] = []
+
+        def donate() -> None:
+            answers.append(Client().post("/donate/", gift).status_code)
+
+        waiting = [threading.Thread(target=donate) for _ in range(2)]
+        for thread in waiting:
+            thread.start()
+        deadline = time.monotonic() + 10
+        while slow.in_flight < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert slow.in_flight == 2, "both donations wait at the processor"
+        started = time.monotonic()
+        refused = Client().post("/donate/", gift)
+        assert time.monotonic() - started < 4, "refused without waiting for the processor"
+        assert refused.status_code == 503
+        assert "answering slowly" in refused.content.decode()
+        for thread in waiting:
+            thread.join()
+        assert answers == [303, 303]
+        assert len(slow.calls("POST", "/v1/checkout/sessions")) == 2
+    services._processor_slots.cache_clear()

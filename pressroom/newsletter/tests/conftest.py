@@ -135,6 +135,13 @@ def smtp_server(settings):
     controller.stop()
 
 
+def run_worker() -> None:
+    """The real task worker, in batch mode: runs what is queued (signup emails), then returns."""
+    from django.core.management import call_command
+
+    call_command("worker", batch=True, verbosity=0)
+
+
 def path_of(url: str) -> str:
     """The path of a link from a received message, for the Django test client."""
     parts = urlsplit(url)

@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from pressroom.newsletter.tests.conftest import run_worker
 from tests.browser import browser_test, chromium_page, serious_violations
 
 pytestmark = browser_test
@@ -41,6 +42,7 @@ def test_reader_subscribes_from_an_article_page_and_confirms_in_the_browser(
     assert page.get_by_role("heading", name="Check your inbox").is_visible()
     assert serious_violations(page) == []
 
+    run_worker()
     [received] = smtp_server.to("rosa@example.org")
     link = re.search(r"https?://\S+/digest/confirm/\S+/", received.text).group(0)
     page.goto(link)

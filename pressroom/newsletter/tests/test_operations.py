@@ -17,6 +17,7 @@ from pressroom.newsletter.models import Delivery, Digest, Subscriber
 from pressroom.newsletter.tests.conftest import build_digest
 from pressroom.publishing import services as publishing
 from pressroom.publishing.models import Topic
+from pressroom.workers.models import last_worker_heartbeat
 
 
 def run(*args: str) -> str:
@@ -42,6 +43,8 @@ def test_send_digest_sync_sends_to_every_reader_and_reports(
     ]
     assert "already exists and is sent" in run("send_digest", "--sync")
     assert len(smtp_server.messages) == 3
+    # The command held its claims under a heartbeat of its own, and is no worker afterwards.
+    assert last_worker_heartbeat() is None
 
 
 @pytest.mark.django_db
@@ -151,12 +154,13 @@ def test_esp_hard_bounce_and_complaint_webhooks_suppress_the_reader(make_subscri
 
 
 def test_anymail_webhook_urls_are_served():
-    assert reverse("newsletter:anymail:postmark_tracking_webhook") == "/anymail/postmark/tracking/"
+    url = reverse("newsletter:email-provider-webhook", kwargs={"provider": "postmark"})
+    assert url == "/anymail/postmark/tracking/"
 
 
 @pytest.mark.django_db
-def test_editor_sees_digest_history_with_counts_and_live_progress(
-    editor_client, smtp_server, make_subscriber, make_article
+def test_audience_staff_sees_digest_history_with_counts_and_live_progress(
+    audience_client, smtp_server, make_subscriber, make_article
 ):
     make_article("Miners march on Lima")
     make_subscriber("rosa@example.org")
@@ -166,71 +170,82 @@ def test_editor_sees_digest_history_with_counts_and_live_progress(
     digest, _ = tasks.build_and_queue_digest()
 
     progress_url = reverse("admin:newsletter_digest_progress", args=[digest.pk])
-    page = editor_client.get(progress_url)
+    page = audience_client.get(progress_url)
     assert page.status_code == 200
     assert b'http-equiv="refresh"' in page.content  # still sending: it refreshes itself
     assert (
-        editor_client.get(progress_url.replace("progress/", "progress.json")).json()["pending"] == 2
+        audience_client.get(progress_url.replace("progress/", "progress.json")).json()["pending"]
+        == 2
     )
 
     sending.send_all_batches(digest.pk)
 
-    listing = editor_client.get(reverse("admin:newsletter_digest_changelist"))
+    listing = audience_client.get(reverse("admin:newsletter_digest_changelist"))
     assert listing.status_code == 200
     assert b"Miners march on Lima" in listing.content
     counts = listing.context["cl"].result_list[0]
     assert (counts.recipient_count, counts.sent_count, counts.bounced_count) == (2, 1, 1)
-    done = editor_client.get(progress_url)
+    done = audience_client.get(progress_url)
     assert b'http-equiv="refresh"' not in done.content
     assert done.context["progress"]["sent"] == 1
-    detail = editor_client.get(reverse("admin:newsletter_digest_change", args=[digest.pk]))
+    detail = audience_client.get(reverse("admin:newsletter_digest_change", args=[digest.pk]))
     assert detail.status_code == 200
 
 
 @pytest.mark.django_db
-def test_editor_sends_a_test_digest_to_their_own_address(
-    editor_client, editor, smtp_server, make_article
+def test_audience_staff_sends_a_test_digest_to_their_own_address(
+    audience_client, smtp_server, make_article
 ):
     make_article("Miners march on Lima")
     digest, _ = build_digest()
-    response = editor_client.post(
+    response = audience_client.post(
         reverse("admin:newsletter_digest_changelist"),
         {"action": "send_test_to_me", "_selected_action": [digest.pk]},
         follow=True,
     )
-    assert b"Test digest sent to edna@example.org" in response.content
-    [received] = smtp_server.to("edna@example.org")
+    assert b"Test digest sent to aud@example.org" in response.content
+    [received] = smtp_server.to("aud@example.org")
     assert received.message["Subject"].strip().startswith("[Test]")
     assert "Miners march on Lima" in received.text
-    assert not Delivery.objects.filter(subscriber__email="edna@example.org").exists()
+    assert not Delivery.objects.filter(subscriber__email="aud@example.org").exists()
 
 
 @pytest.mark.django_db
-def test_editor_finds_subscribers_by_address_and_status(editor_client, make_subscriber):
+def test_audience_staff_finds_subscribers_by_address_and_status(audience_client, make_subscriber):
     make_subscriber("rosa@example.org")
     make_subscriber("beto@example.org", status="bounced")
     url = reverse("admin:newsletter_subscriber_changelist")
-    found = editor_client.get(url, {"q": "rosa"})
+    found = audience_client.get(url, {"q": "rosa"})
     assert b"rosa@example.org" in found.content
     assert b"beto@example.org" not in found.content
-    bounced = editor_client.get(url, {"status__exact": "bounced"})
+    bounced = audience_client.get(url, {"status__exact": "bounced"})
     assert b"beto@example.org" in bounced.content
     assert b"rosa@example.org" not in bounced.content
 
 
 @pytest.mark.django_db
-def test_recovery_requeues_rows_of_a_dead_worker_and_gives_up_after_max_attempts(
+def test_recovery_requeues_rows_of_a_dead_worker_keeps_a_live_ones_and_gives_up_after_max_attempts(
     reader, make_subscriber, make_article, settings
 ):
+    from pressroom.workers.models import WorkerHeartbeat
+
     make_article()
     other = make_subscriber("beto@example.org")
+    busy = make_subscriber("carla@example.org")
     digest, _ = build_digest()
-    stale = timezone.now() - timedelta(seconds=settings.DIGEST_CLAIM_LEASE + 5)
+    WorkerHeartbeat.objects.create(worker_id="live")
+    WorkerHeartbeat.objects.create(worker_id="dead")
+    WorkerHeartbeat.objects.filter(worker_id="dead").update(
+        seen_at=timezone.now() - timedelta(seconds=11)  # three beats missed (3 s each) + 1 s
+    )
     Delivery.objects.filter(subscriber=reader).update(
-        state="sending", claim="dead", claimed_at=stale, attempts=1
+        state="sending", claim="a", claimed_by="dead", attempts=1
     )
     Delivery.objects.filter(subscriber=other).update(
-        state="sending", claim="dead", claimed_at=stale, attempts=settings.DIGEST_MAX_ATTEMPTS
+        state="sending", claim="a", claimed_by="dead", attempts=settings.DIGEST_MAX_ATTEMPTS
+    )
+    Delivery.objects.filter(subscriber=busy).update(
+        state="sending", claim="b", claimed_by="live", attempts=1
     )
 
     result = recovery.recover_deliveries()
@@ -239,6 +254,7 @@ def test_recovery_requeues_rows_of_a_dead_worker_and_gives_up_after_max_attempts
     assert result.batches == [(digest.pk, 0)]
     assert Delivery.objects.get(subscriber=reader).state == "pending"
     assert Delivery.objects.get(subscriber=other).state == "failed"
+    assert Delivery.objects.get(subscriber=busy).state == "sending"  # its worker is alive
 
 
 @pytest.mark.django_db
@@ -296,13 +312,15 @@ def test_worker_schedule_has_the_daily_digest_at_the_configured_time_and_the_rec
 
 
 @pytest.mark.django_db
-def test_editor_adding_a_subscriber_gets_the_address_normalized_or_an_error(editor_client):
+def test_audience_staff_adding_a_subscriber_gets_the_address_normalized_or_an_error(
+    audience_client,
+):
     url = reverse("admin:newsletter_subscriber_add")
-    fields = {"status": "confirmed", "all_topics": "on", "source": "admin"}
-    response = editor_client.post(url, {**fields, "email": " Ana@Example.ORG "})
+    fields = {"status": "pending", "all_topics": "on", "source": "admin"}
+    response = audience_client.post(url, {**fields, "email": " Ana@Example.ORG "})
     assert response.status_code == 302
     assert Subscriber.objects.get().email == "ana@example.org"
-    invalid = editor_client.post(url, {**fields, "email": "not an address"})
+    invalid = audience_client.post(url, {**fields, "email": "not an address"})
     assert invalid.status_code == 200
     assert b"Enter a valid email address" in invalid.content
 
@@ -335,7 +353,7 @@ def test_fan_out_interrupted_after_a_chunk_resumes_without_doubles_and_only_then
     assert digest.status == Digest.Status.SENDING  # 4 sent, but the list is not all written
 
     Digest.objects.filter(pk=digest.pk).update(
-        fanned_out_at=timezone.now() - timedelta(seconds=settings.DIGEST_CLAIM_LEASE + 1)
+        fanned_out_at=timezone.now() - recovery.STALLED_AFTER - timedelta(seconds=1)
     )
     result = recovery.recover_deliveries()
     assert result.unfinished_fan_outs == [digest.pk]

@@ -301,18 +301,6 @@ def test_change_form_links_to_the_preview_on_site(editor_client, make_article):
     assert "Preview: this article is draft" in preview.content.decode()
 
 
-def test_editor_group_holds_every_newsroom_apps_permissions(db):
-    from django.contrib.auth.models import Group, Permission
-
-    from pressroom.publishing.roles import EDITOR_APPS, EDITOR_GROUP
-
-    granted = set(Group.objects.get(name=EDITOR_GROUP).permissions.all())
-    newsroom = set(Permission.objects.filter(content_type__app_label__in=EDITOR_APPS))
-    assert newsroom
-    assert newsroom <= granted
-    assert not any(permission.content_type.app_label == "auth" for permission in granted)
-
-
 def test_correcting_a_scheduled_article_after_it_went_live_keeps_it_live(
     reader_client, editor_client, make_article
 ):

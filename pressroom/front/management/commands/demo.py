@@ -5,9 +5,9 @@ It lives in front, which sits on top of every app, so it imports what it runs.
 """
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
 
+from pressroom.accounts.demo import give_demo_editor_roles
 from pressroom.fundraising.demo import create_demo_campaign
 from pressroom.publishing.demo import create_demo_corpus
 from pressroom.publishing.models import Article
@@ -59,7 +59,7 @@ class Command(BaseCommand):
         if created:
             user.set_password(password)
             user.save()
-        user.groups.add(Group.objects.get(name="Editor"))
+        self.stdout.write(give_demo_editor_roles(user))
 
     def _print_login(self) -> None:
         """Print the demo login, unless the account is gone or its password was changed."""

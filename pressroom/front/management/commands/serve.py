@@ -28,7 +28,7 @@ class Command(BaseCommand):
             "--threads",
             type=int,
             default=settings.WEB_THREADS,
-            help="Blocking threads per worker process.",
+            help="Threads per worker process (default: WEB_THREADS, 8).",
         )
 
     def handle(self, *args: object, **options: object) -> None:

@@ -1,7 +1,9 @@
 """`pressroom worker`: the task worker and the periodic scheduler in one process.
 
 Run it on as many machines as you like: tasks are claimed through the database, the daily digest
-is built once per date (a unique constraint), and digest batches are claimed row by row.
+is built once per date (a unique constraint), and digest batches are claimed row by row. Each
+process keeps a heartbeat row (`pressroom.workers`) under the worker id it also gives
+django-tasks-db, so the task results it ran and the digest rows it holds name it.
 """
 
 import threading
@@ -10,6 +12,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from pressroom.lib.tasks import load_task_modules
+from pressroom.workers import heartbeat
 
 
 class Command(BaseCommand):
@@ -27,6 +30,17 @@ class Command(BaseCommand):
 
     def handle(self, *args: object, **options: object) -> None:
         load_task_modules()
+        # --batch runs what is queued and exits (tests, cron): the work it claims beats for it.
+        beating = None if options["batch"] else heartbeat.start_heartbeat()
+        try:
+            self.work(options)
+        finally:
+            if beating is not None:
+                beating.stopping.set()
+                beating.join(timeout=5)  # not in the middle of a beat bringing the row back
+            heartbeat.stop()
+
+    def work(self, options: dict[str, object]) -> None:
         if not options["batch"]:
             # A worker starting (again) first looks for deliveries a dead worker left
             # half-sent; the scheduler repeats this every DIGEST_RECOVERY_INTERVAL seconds.
@@ -44,4 +58,5 @@ class Command(BaseCommand):
             interval=options["interval"],
             batch=options["batch"],
             startup_delay=False,
+            worker_id=heartbeat.current_worker_id(),
         )

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from pressroom.lib.spreadsheets import SafeWriter
 from pressroom.newsletter.models import Subscriber
 
 COLUMNS = [
@@ -44,7 +44,7 @@ class Command(BaseCommand):
         except OSError as error:
             raise CommandError(f"Cannot write {output}: {error}") from None
         try:
-            writer = csv.writer(stream, lineterminator="\n")
+            writer = SafeWriter(stream, lineterminator="\n")  # defuses formulas
             writer.writerow(COLUMNS)
             subscribers = Subscriber.objects.order_by("id").prefetch_related("topics")
             for subscriber in subscribers.iterator(chunk_size=2000):

@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from pressroom.newsletter import sending, tasks
 from pressroom.newsletter.models import Digest
+from pressroom.workers import heartbeat
 
 
 class Command(BaseCommand):
@@ -56,6 +57,8 @@ class Command(BaseCommand):
                     f"Could not reach the mail server: {error}. Rows left are re-queued by "
                     "`pressroom worker`, or run this command again."
                 ) from error
+            finally:
+                heartbeat.stop()  # this command is no worker: it leaves no heartbeat behind
             progress = Digest.objects.get(pk=digest.pk).progress()
             self.stdout.write(
                 f"Sent {sent} messages ({progress['sent']} sent, {progress['failed']} failed, "

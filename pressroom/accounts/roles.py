@@ -1,0 +1,90 @@
+"""Staff roles: which admin data each kind of newsroom worker may see and change.
+
+This is the one place roles are defined. A role is a Django group; a person may hold several.
+The groups are created by a data migration and their permissions are set again after every
+`migrate` (`sync_roles`), so a new model's permissions reach its role, and a permission taken
+out of a role here is taken away from the group too.
+
+To add a role (e.g. Contributor: write drafts, not publish), add a Role below with the apps it
+owns and/or single permissions ("app_label.codename"); the next `migrate` creates it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Role:
+    name: str
+    description: str
+    # Every permission of these apps' models.
+    apps: tuple[str, ...] = ()
+    # Single permissions, "app_label.codename", on top of the apps'.
+    permissions: tuple[str, ...] = ()
+    # Every permission there is (users and groups included).
+    everything: bool = False
+    # Permissions of `apps` that this role must not hold, "app_label.codename".
+    excluded: tuple[str, ...] = field(default=())
+
+
+EDITOR = Role(
+    "Editor",
+    "Content: articles, topics, authors, pages, imports and the search index.",
+    apps=("publishing", "media", "importers", "search"),
+)
+AUDIENCE = Role(
+    "Audience",
+    "Subscribers and digests: the list, its imports and exports, sending and progress.",
+    apps=("newsletter",),
+)
+FUNDRAISING = Role(
+    "Fundraising",
+    "Campaigns, donors, donations, processor events and fundraising reports.",
+    apps=("fundraising",),
+)
+ADMINISTRATOR = Role(
+    "Administrator",
+    "Everything, including staff accounts and their roles.",
+    everything=True,
+)
+
+ROLES: tuple[Role, ...] = (EDITOR, AUDIENCE, FUNDRAISING, ADMINISTRATOR)
+
+
+def role_permissions(role: Role, permission_model: Any, using: str = "default") -> list:
+    """The Permission rows `role` holds, from the given (possibly historical) model."""
+    permissions = permission_model.objects.using(using).select_related("content_type")
+    if role.everything:
+        return list(permissions.all())
+    wanted_apps = set(role.apps) | {dotted.split(".", 1)[0] for dotted in role.permissions}
+    return [
+        permission
+        for permission in permissions.filter(content_type__app_label__in=wanted_apps)
+        if _holds(role, f"{permission.content_type.app_label}.{permission.codename}")
+    ]
+
+
+def _holds(role: Role, dotted: str) -> bool:
+    if dotted in role.excluded:
+        return False
+    return dotted.split(".", 1)[0] in role.apps or dotted in role.permissions
+
+
+def sync_roles(group_model: Any, permission_model: Any, using: str = "default") -> None:
+    """Create every role's group and give it exactly the role's permissions.
+
+    The models are Django's Group and Permission, or their historical versions in a migration.
+    """
+    for role in ROLES:
+        group, _ = group_model.objects.using(using).get_or_create(name=role.name)
+        group.permissions.set(role_permissions(role, permission_model, using))
+
+
+def sync_roles_after_migrate(using: str = "default", **kwargs: object) -> None:
+    """After every app's migrate: an app's permissions exist only after its own post_migrate,
+    and apps listed later in INSTALLED_APPS migrate later."""
+    from django.contrib.auth.models import Group, Permission
+
+    sync_roles(Group, Permission, using)

