@@ -331,3 +331,23 @@ def test_check_legacy_urls_refuses_a_bad_file_in_one_line(tmp_path):
     broken.write_bytes(b"<rss><channel><title>x")
     with pytest.raises(CommandError, match=r"broken\.xml"):
         call_command("check_legacy_urls", str(broken))
+
+
+def test_date_archives_and_kept_answers_follow_changes_through_the_page_cache(
+    generated, django_capture_on_commit_callbacks
+):
+    reader = Client()
+    june = [a for a in Article.objects.published() if localtime(a.published_at).month == 6]
+    article = Article.objects.get(title=wordpress_order(june)[0])  # first on the June page
+    for _ in range(2):
+        page = reader.get("/archive/2021/6/")
+        assert reader.get("/tag/mining/")["Location"] == "/topics/mining/"
+    assert page["X-Page-Cache"] == "hit"
+    article.title = "Corrected story"
+    topic = Topic.objects.get(slug="mining")
+    topic.slug = "mines"
+    with django_capture_on_commit_callbacks(execute=True):
+        services.save_article(article)
+        services.save_topic(topic)
+    assert "Corrected story" in reader.get("/archive/2021/6/").content.decode()
+    assert reader.get("/tag/mining/")["Location"] == "/topics/mines/"
