@@ -104,7 +104,8 @@ class Archive:
             f" ORDER BY {self.time} DESC, {self.id} DESC LIMIT 1 OFFSET %s"
         )
         with connection.cursor() as database:
-            database.execute(sql, [*params, adapt(timezone.now()), offset])
+            arguments: list[Any] = [*params, adapt(timezone.now()), offset]
+            database.execute(sql, arguments)
             row = database.fetchone()
         if row is None:
             return None

@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Final, Literal
 from urllib.parse import urlsplit
 
 from django.core.validators import slug_unicode_re
@@ -331,8 +331,8 @@ def delete_article(article: Article) -> None:
 
 
 # What an old address may lead to besides an article, topic or author.
-FRONT_PAGE = "front-page"  # an old blog's home, e.g. /page/2/'s archive
-GONE = "gone"  # answered 410 Gone: a WordPress page Pressroom has no model for
+FRONT_PAGE: Final = "front-page"  # an old blog's home, e.g. /page/2/'s archive
+GONE: Final = "gone"  # answered 410 Gone: a WordPress page Pressroom has no model for
 type LegacyTarget = Article | Topic | Author | Literal["front-page", "gone"]
 
 
