@@ -6,7 +6,6 @@ it has been turned into a record, so a 200 MB export is read in bounded memory.
 
 from __future__ import annotations
 
-import io
 import xml.etree.ElementTree as ET
 import xml.parsers.expat
 from collections.abc import Iterator
@@ -385,11 +384,6 @@ def _channel(header: dict[str, str]) -> WxrChannel:
 def _per_page(text: str) -> int | None:
     number = _digits(text)
     return int(number) if number and 0 < int(number) <= 1000 else None
-
-
-def parse_wxr_bytes(data: bytes) -> list[Record]:
-    """All records of an export held in memory (tests, small files)."""
-    return list(parse_wxr(io.BytesIO(data)))
 
 
 ATTACHMENT_FIELDS = {"wp:post_id", "wp:post_type", "wp:post_parent", "wp:attachment_url"}

@@ -240,10 +240,6 @@ def cursor_at_offset(
     return LATEST.cursor_at(_latest_params(), offset)
 
 
-def latest_articles(limit: int) -> list[Article]:
-    return list(Article.objects.published().newest_first().for_listing()[:limit])
-
-
 def topic_or_404(slug: str) -> Topic:
     return _cached_by_slug(Topic, slug)
 

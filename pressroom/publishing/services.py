@@ -129,9 +129,11 @@ def _announce_written(article_ids: list[int]) -> None:
 
 def prepare_article(article: Article, *, now: datetime | None = None) -> None:
     """The rules every article write applies, in memory: a cleaned body, a title on one line,
-    the excerpt, a future publication scheduled, the canonical URL of a republished piece."""
+    the excerpt, a future publication scheduled, the canonical URL of a republished piece.
+    A title longer than the column (an import's) is cut to fit rather than refused."""
     article.body = clean_body_html(article.body or "")
-    article.title = " ".join(strip_control_characters(article.title).split())
+    title = " ".join(strip_control_characters(article.title).split())
+    article.title = title[: Article._meta.get_field("title").max_length]
     for field in ("editor_excerpt", "lead_image_alt", "original_outlet"):
         setattr(article, field, strip_control_characters(getattr(article, field)))
     article.excerpt = make_excerpt(article.body, article.editor_excerpt)
@@ -336,20 +338,6 @@ GONE: Final = "gone"  # answered 410 Gone: a WordPress page Pressroom has no mod
 type LegacyTarget = Article | Topic | Author | Literal["front-page", "gone"]
 
 
-def add_legacy_path(
-    path: str,
-    *,
-    article: Article | None = None,
-    topic: Topic | None = None,
-    author: Author | None = None,
-) -> None:
-    """Make `path` redirect to the article, topic or author (re-pointing it if it led
-    elsewhere)."""
-    target = article or topic or author
-    if target is not None:
-        write_legacy_paths({path: target})
-
-
 def _legacy_columns(target: LegacyTarget) -> tuple[int | None, int | None, int | None, bool]:
     """(article id, topic id, author id, is gone) of a LegacyPath row leading to `target`."""
     return (
@@ -425,6 +413,26 @@ def save_topic(topic: Topic) -> Topic:
         write_legacy_paths({slug_url_builder("publishing:topic-detail")(previous): topic})
     announce_change()
     return topic
+
+
+@transaction.atomic
+def save_topics(new: Sequence[Topic], changed: Sequence[Topic] = ()) -> None:
+    """Create and update many topics in a few statements (imports): what `save_topic` does for
+    one. A new topic's slug is the one it asks for (else one made from its name), made unique
+    across the batch and the table; `changed` topics have their name, description and parent
+    written. The change is announced after commit."""
+    for topic in [*new, *changed]:
+        topic.name = strip_control_characters(topic.name)
+        topic.description = strip_control_characters(topic.description)
+    wanted = [wanted_slug(topic.slug, topic.name) for topic in new]
+    slugs = SlugReservations(Topic, wanted, max_length=Topic._meta.get_field("slug").max_length)
+    for topic, text in zip(new, wanted, strict=True):
+        topic.slug = slugs.take(text, topic)
+    Topic.objects.bulk_create(new)
+    Topic.objects.bulk_update(
+        [topic for topic in changed if topic.pk], ["name", "description", "parent"]
+    )
+    announce_change()
 
 
 @transaction.atomic
