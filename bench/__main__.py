@@ -14,6 +14,7 @@ BENCHMARKS = [
     "wxr",  # issue 3: WordPress import throughput and memory
     "digest",  # issue 4: digest sending to smtp-sink
     "renditions",  # issue 12: renditions of 12 MP photos, project vs minimal Pillow (and pyvips)
+    "legacy",  # issue 21: old WordPress addresses resolved, against a cached page's CPU
 ]
 
 

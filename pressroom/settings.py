@@ -228,13 +228,14 @@ MIDDLEWARE = [
     # Below the page cache, so a stored page keeps its policy (public pages use no nonce).
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "pressroom.lib.staticfiles.CollectedStaticFilesMiddleware",
+    # Old (WordPress) addresses answer here, before sessions and CSRF: a redirect needs neither.
+    "pressroom.publishing.middleware.LegacyPathRedirectMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "pressroom.publishing.middleware.LegacyPathRedirectMiddleware",
 ]
 
 ROOT_URLCONF = "pressroom.urls"

@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from urllib.parse import unquote, urlsplit
 
+from django.utils.text import slugify
+
 MAX_CATEGORY_DEPTH = 20
 # Query parameters that say where a visitor came from, not what they asked for.
 TRACKING_PARAMETER = re.compile(
@@ -50,3 +52,29 @@ def category_paths(prefix: str, slug: str, parent_of: dict[str, str]) -> list[st
 
 def tag_paths(prefix: str, slug: str) -> list[str]:
     return [f"{prefix}/tag/{slug}/"]
+
+
+def query_paths(prefix: str, taxonomy: str, slug: str, term_id: str) -> list[str]:
+    """The query-string forms WordPress also answers a term at: /?cat=7, /?category_name=x,
+    /?tag=x."""
+    if taxonomy == "category":
+        return [f"{prefix}/?category_name={slug}"] + (
+            [f"{prefix}/?cat={term_id}"] if term_id else []
+        )
+    return [f"{prefix}/?tag={slug}"]
+
+
+def author_paths(prefix: str, login: str, author_id: str) -> list[str]:
+    """WordPress's addresses of an author: /author/<nicename>/ (the nicename is the login made
+    into a slug, which is what the export lacks) and /?author=3."""
+    nicename = slugify(login)
+    paths = [f"{prefix}/author/{login}/"] + ([f"{prefix}/author/{nicename}/"] if nicename else [])
+    if author_id:
+        paths.append(f"{prefix}/?author={author_id}")
+    return list(dict.fromkeys(paths))
+
+
+def front_page_path(prefix: str) -> str:
+    """Where the import keeps the old front page's posts-per-page (publishing.oldaddresses reads
+    it for /page/N/ and the date archives)."""
+    return f"{prefix}/page/"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+CLASHES_SHOWN = 10
 REPORT_KINDS = ("posts", "pages", "media", "other", "authors", "topics")
 
 
@@ -44,6 +45,12 @@ class ImportReport:
     kinds: dict[str, KindSummary] = field(
         default_factory=lambda: {kind: KindSummary() for kind in REPORT_KINDS}
     )
+    # Old addresses this export gives that already led elsewhere (another imported site's):
+    # kept as they were, listed so the operator can decide.
+    clashing_paths: list[str] = field(default_factory=list)
+
+    def add_clashes(self, paths: list[str]) -> None:
+        self.clashing_paths.extend(path for path in paths if path not in self.clashing_paths)
 
     def __getitem__(self, kind: str) -> KindSummary:
         return self.kinds[kind]
@@ -52,12 +59,20 @@ class ImportReport:
         heading = f"{self.source_site or 'unknown site'} (WXR {self.wxr_version or '?'})"
         if self.dry_run:
             heading = f"Dry run, nothing was saved: {heading}"
-        return [heading] + [
+        lines = [heading] + [
             summary.line(kind)
             for kind, summary in self.kinds.items()
             if summary.created or summary.updated or summary.skipped or summary.failed
             or kind in ("posts", "authors", "topics")
         ]  # fmt: skip
+        if self.clashing_paths:
+            shown = ", ".join(self.clashing_paths[:CLASHES_SHOWN])
+            more = len(self.clashing_paths) - CLASHES_SHOWN
+            lines.append(
+                f"old addresses already leading elsewhere, kept as they were: "
+                f"{len(self.clashing_paths)} ({shown}{f', and {more} more' if more > 0 else ''})"
+            )
+        return lines
 
 
 class ImportInterrupted(Exception):

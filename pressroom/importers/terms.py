@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pressroom.importers.legacy import category_paths, tag_paths
+from pressroom.importers.legacy import category_paths, query_paths, tag_paths
 from pressroom.importers.models import ImportedItem
 from pressroom.importers.report import KindSummary
 from pressroom.importers.wpcontent import plain_title
@@ -29,10 +29,20 @@ class TermWriter:
     newsroom has one topic per subject), described by the category.
     """
 
-    def __init__(self, source: str, path_prefix: str, summary: KindSummary) -> None:
+    def __init__(
+        self,
+        source: str,
+        path_prefix: str,
+        summary: KindSummary,
+        *,
+        per_page: int | None = None,
+        clashes: list[str] | None = None,
+    ) -> None:
         self.source = source
         self.path_prefix = path_prefix
         self.summary = summary
+        self.per_page = per_page  # posts a page of the old archives showed
+        self.clashes = clashes if clashes is not None else []
         self.topic_ids: dict[TermKey, int] = {
             (kind, slug): topic_id
             for kind, slug, topic_id in ImportedItem.objects.filter(
@@ -114,6 +124,7 @@ class TermWriter:
                 paths = category_paths(self.path_prefix, term.slug, self.parent_of)
             else:
                 paths = tag_paths(self.path_prefix, term.slug)
+            paths += query_paths(self.path_prefix, term.taxonomy, term.slug, term.term_id)
             wanted.update(dict.fromkeys(paths, topic))
-        write_legacy_paths(wanted)
+        self.clashes.extend(write_legacy_paths(wanted, keep_existing=True, per_page=self.per_page))
         services.announce_change()

@@ -20,7 +20,7 @@ from typing import BinaryIO
 from django.db import transaction
 from django.utils import timezone
 
-from pressroom.importers.legacy import old_path
+from pressroom.importers.legacy import author_paths, front_page_path, old_path
 from pressroom.importers.media import MediaLibrary
 from pressroom.importers.models import ImportedItem
 from pressroom.importers.report import ImportInterrupted, ImportReport
@@ -44,6 +44,7 @@ from pressroom.lib.bulk import insert_rows
 from pressroom.publishing import services
 from pressroom.publishing.html import clean_body_html, html_to_text
 from pressroom.publishing.models import Article, Author
+from pressroom.publishing.oldaddresses import WORDPRESS_PER_PAGE
 
 BATCH_SIZE = 500
 # Bump when the conversion changes, so a re-run rewrites posts whose source did not change.
@@ -87,6 +88,7 @@ def import_file(
     dry_run: bool = False,
     batch_size: int = BATCH_SIZE,
     progress: Progress | None = None,
+    wp_per_page: int | None = None,
 ) -> ImportReport:
     """Import a WXR file. Raises ImportInterrupted (with the report so far) on a broken file."""
     importer = WordPressImporter(
@@ -94,6 +96,7 @@ def import_file(
         dry_run=dry_run,
         batch_size=batch_size,
         progress=progress,
+        wp_per_page=wp_per_page,
     )
     return importer.run(source)
 
@@ -106,8 +109,11 @@ class WordPressImporter:
         dry_run: bool,
         batch_size: int,
         progress: Progress | None,
+        wp_per_page: int | None = None,
     ) -> None:
         self.site_timezone = site_timezone
+        self.wp_per_page = wp_per_page
+        self.per_page = wp_per_page or WORDPRESS_PER_PAGE
         self.dry_run = dry_run
         self.batch_size = batch_size
         self.progress = progress
@@ -149,7 +155,13 @@ class WordPressImporter:
         if isinstance(record, WxrChannel):
             self.start(record)
         elif isinstance(record, WxrAuthor):
-            self.upsert_author(record.login, record.display_name)
+            author_id = self.upsert_author(record.login, record.display_name)
+            self.write_old_addresses(
+                dict.fromkeys(
+                    author_paths(self.prefix, record.login, record.author_id),
+                    Author.objects.only("slug").get(pk=author_id),
+                )
+            )
         elif isinstance(record, WxrTerm):
             self.pending_terms.append(record)
         else:
@@ -173,13 +185,34 @@ class WordPressImporter:
                 "external_id", "author_id"
             )
         )
-        self.terms = TermWriter(self.source, channel.path_prefix, self.report["topics"])
+        self.per_page = self.wp_per_page or channel.posts_per_page or WORDPRESS_PER_PAGE
+        self.terms = TermWriter(
+            self.source,
+            channel.path_prefix,
+            self.report["topics"],
+            per_page=self.per_page,
+            clashes=self.report.clashing_paths,
+        )
+        # The old front page's pages (/page/2/) and date archives read its posts-per-page here.
+        self.write_old_addresses({front_page_path(self.prefix): services.FRONT_PAGE})
         # Post ids an earlier import wrote: a post withheld now needs a look-up only if listed.
         self.imported_posts = set(
             ImportedItem.objects.filter(source_site=self.source, kind="post").values_list(
                 "external_id", flat=True
             )
         )
+
+    @property
+    def prefix(self) -> str:
+        return self.channel.path_prefix if self.channel else ""
+
+    def write_old_addresses(self, wanted: dict[str, services.LegacyTarget]) -> None:
+        """Old addresses of this site, reported (not taken over) when another site has them."""
+        with transaction.atomic():
+            clashes = services.write_legacy_paths(
+                wanted, keep_existing=True, per_page=self.per_page
+            )
+        self.report.add_clashes(clashes)
 
     def flush_terms(self) -> None:
         """Write the categories and tags declared at the top of the export, all at once, so a
@@ -218,6 +251,10 @@ class WordPressImporter:
     def add_item(self, item: WxrItem) -> None:
         if item.post_type == "page":
             self.report["pages"].skipped["pages are not imported"] += 1
+            # Pressroom has no pages yet (issue 13): their old addresses answer 410 Gone.
+            if item.status == "publish" and item.post_id:
+                paths = [f"{self.prefix}/?page_id={item.post_id}", old_path(item.link, self.prefix)]
+                self.write_old_addresses(dict.fromkeys(filter(None, paths), services.GONE))
             return
         if item.post_type == "attachment":
             # Read in the first pass (read_attachments).
@@ -253,6 +290,10 @@ class WordPressImporter:
         been made private, trashed or protected), unpublish that article."""
         if item.post_id not in self.imported_posts:
             self.report["posts"].skipped[reason] += 1
+            if item.status == "publish":
+                # Readers could reach it (behind a password): its addresses answer 410 Gone.
+                paths = [old_path(item.link, self.prefix), f"{self.prefix}/?p={item.post_id}"]
+                self.write_old_addresses(dict.fromkeys(filter(None, paths), services.GONE))
             return
         record = (
             ImportedItem.objects.filter(
@@ -387,6 +428,8 @@ class WordPressImporter:
                 summary.updated += 1
             writes.append(self.article_write(article, pending))
         services.save_articles(writes)
+        for write in writes:
+            self.report.add_clashes(write.clashing_paths)
 
         now = timezone.now()
         for (pending, record), write in zip(changed, writes, strict=True):

@@ -36,6 +36,7 @@ class WxrChannel:
     base_site_url: str
     base_blog_url: str
     wxr_version: str
+    posts_per_page: int | None = None  # when the export says (WordPress's own does not)
 
     @property
     def blog_url(self) -> str:
@@ -61,6 +62,7 @@ class WxrAuthor:
     login: str
     display_name: str
     email: str = ""
+    author_id: str = ""  # WordPress's user id, as in /?author=3
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,7 @@ class WxrTerm:
     name: str
     parent_slug: str = ""
     description: str = ""
+    term_id: str = ""  # WordPress's term id, as in /?cat=7
 
 
 @dataclass(frozen=True)
@@ -242,7 +245,18 @@ def _author(element: ET.Element) -> WxrAuthor | None:
     if not login:
         return None
     display = values.get("wp:author_display_name", "").strip()
-    return WxrAuthor(login, display or login, values.get("wp:author_email", "").strip())
+    return WxrAuthor(
+        login,
+        display or login,
+        values.get("wp:author_email", "").strip(),
+        _digits(values.get("wp:author_id", "")),
+    )
+
+
+def _digits(text: str) -> str:
+    """A WordPress id, or '' when the text is none (it goes into an address)."""
+    text = text.strip()
+    return text if text.isdigit() and len(text) <= 20 else ""
 
 
 def _term(element: ET.Element, kind: str) -> WxrTerm | None:
@@ -260,7 +274,14 @@ def _term(element: ET.Element, kind: str) -> WxrTerm | None:
     slug = unquote(slug).strip()
     if not slug:
         return None
-    return WxrTerm(kind, slug, name.strip() or slug, unquote(parent).strip(), description.strip())
+    return WxrTerm(
+        kind,
+        slug,
+        name.strip() or slug,
+        unquote(parent).strip(),
+        description.strip(),
+        _digits(values.get("wp:term_id", "")),
+    )
 
 
 # C0 control characters other than tab, newline and carriage return are not allowed in XML 1.0,
@@ -286,6 +307,7 @@ HEADER_FIELDS = {
     "wp:base_site_url": "base_site_url",
     "wp:base_blog_url": "base_blog_url",
     "wp:wxr_version": "wxr_version",
+    "wp:posts_per_page": "posts_per_page",
 }
 
 
@@ -355,7 +377,13 @@ def _channel(header: dict[str, str]) -> WxrChannel:
         base_site_url=header.get("base_site_url", ""),
         base_blog_url=header.get("base_blog_url", ""),
         wxr_version=header["wxr_version"],
+        posts_per_page=_per_page(header.get("posts_per_page", "")),
     )
+
+
+def _per_page(text: str) -> int | None:
+    number = _digits(text)
+    return int(number) if number and 0 < int(number) <= 1000 else None
 
 
 ATTACHMENT_FIELDS = {"wp:post_id", "wp:post_type", "wp:post_parent", "wp:attachment_url"}

@@ -157,7 +157,8 @@ class LegacyPathForm(forms.ModelForm):
 
     class Meta:
         model = LegacyPath
-        fields = ["path", "article", "topic"]
+        # None of article, topic, author: the front page (an old blog's home page).
+        fields = ["path", "article", "topic", "author", "is_gone", "per_page"]
 
     def clean_path(self) -> str:
         path = services.normalize_legacy_path(self.cleaned_data["path"])
@@ -297,9 +298,9 @@ class AuthorAdmin(AnnounceDeletionsMixin, admin.ModelAdmin):
 @admin.register(LegacyPath)
 class LegacyPathAdmin(AnnounceDeletionsMixin, admin.ModelAdmin):
     form = LegacyPathForm
-    list_display = ["path", "article", "topic"]
+    list_display = ["path", "article", "topic", "author", "is_gone"]
     search_fields = ["path"]
-    raw_id_fields = ["article", "topic"]
+    raw_id_fields = ["article", "topic", "author"]
 
     def save_model(
         self, request: HttpRequest, obj: LegacyPath, form: forms.ModelForm, change: bool

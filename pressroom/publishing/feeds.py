@@ -10,7 +10,7 @@ from django.utils.feedgenerator import Atom1Feed, Rss201rev2Feed, SyndicationFee
 from django.utils.html import escape
 
 from pressroom.publishing.html import strip_control_characters
-from pressroom.publishing.models import Article, Topic
+from pressroom.publishing.models import Article, Author, Topic
 
 
 def _xml_safe(value: object) -> object:
@@ -127,6 +127,41 @@ class LatestArticlesAtomFeed(LatestArticlesFeed):
 
     def feed_url(self, topic: Topic | None = None) -> str:
         return topic.get_absolute_url() + "feed/atom/" if topic else "/feed/atom/"
+
+
+class AuthorFeed(LatestArticlesFeed):
+    """An author's newest articles (WordPress's /author/<login>/feed/ leads here)."""
+
+    def get_object(self, request: HttpRequest, slug: str) -> Author:  # type: ignore[override]
+        return get_object_or_404(Author, slug=slug)
+
+    def title(self, author: Author) -> str:  # type: ignore[override]
+        return f"{author.name} — {settings.SITE_NAME}"
+
+    def link(self, author: Author) -> str:  # type: ignore[override]
+        return author.get_absolute_url()
+
+    def description(self, author: Author) -> str:  # type: ignore[override]
+        return author.bio or settings.SITE_DESCRIPTION
+
+    def items(self, author: Author) -> list[Article]:  # type: ignore[override]
+        return list(
+            Article.objects.published()
+            .by_author(author)
+            .newest_first()
+            .prefetch_related("authors", "topics")[: settings.FEED_ITEMS]
+        )
+
+    def feed_url(self, author: Author) -> str:  # type: ignore[override]
+        return author.get_absolute_url() + "feed/"
+
+
+class AuthorAtomFeed(AuthorFeed):
+    feed_type = FullTextAtomFeed
+    subtitle = AuthorFeed.description
+
+    def feed_url(self, author: Author) -> str:  # type: ignore[override]
+        return author.get_absolute_url() + "feed/atom/"
 
 
 class TopicFeed(LatestArticlesFeed):

@@ -15,7 +15,7 @@ import functools
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -93,6 +93,27 @@ class Archive:
             for id, title, slug, excerpt, at, outlet in rows
         ]
 
+    def cursor_at(self, params: Sequence[object], offset: int) -> Cursor | None:
+        """The `before` cursor of the page whose first row is the `offset`-th (from 0) in the
+        archive's order, or None past its end: what an old offset-paginated address (WordPress's
+        /tag/x/page/3/) becomes. The OFFSET walks the same index as a page read."""
+        adapt = connection.ops.adapt_datetimefield_value
+        sql = (
+            f"SELECT {self.time}, {self.id} FROM {self.source}"  # noqa: S608
+            f" WHERE {self.public} AND {self.time} <= %s"
+            f" ORDER BY {self.time} DESC, {self.id} DESC LIMIT 1 OFFSET %s"
+        )
+        with connection.cursor() as database:
+            arguments: list[Any] = [*params, adapt(timezone.now()), offset]
+            database.execute(sql, arguments)
+            row = database.fetchone()
+        if row is None:
+            return None
+        at, article_id = row
+        at = at if at.tzinfo else at.replace(tzinfo=connection.timezone)
+        # `before` is exclusive; the next id up at the same moment puts this row first.
+        return Cursor(at, article_id + 1)
+
 
 TOPIC_ARCHIVE = Archive(
     source="publishing_articletopic link"
@@ -163,6 +184,60 @@ def author_page(
 def latest_page(query: Mapping[str, str], per_page: int | None = None) -> Page[Teaser]:
     statuses = [status.value for status in Article.PUBLIC_STATUSES]
     return _teasers_page(LATEST, statuses, query, per_page)
+
+
+def _latest_params() -> list[object]:
+    return [status.value for status in Article.PUBLIC_STATUSES]
+
+
+DATED = Archive(
+    source=LATEST.source,
+    public=f"{LATEST.public} AND article.published_at >= %s AND article.published_at < %s",
+    time=LATEST.time,
+    id=LATEST.id,
+)
+
+
+def date_range(year: int, month: int | None, day: int | None) -> tuple[datetime, datetime]:
+    """The start and end of a year, month or day in the site's time zone; ValueError when
+    there is no such date."""
+    if not 1000 <= year < 9999:
+        raise ValueError("year out of range")  # and clear of datetime's limits in any zone
+    zone = timezone.get_default_timezone()
+    start = datetime(year, month or 1, day or 1, tzinfo=zone)
+    if day is not None:
+        end = start.date() + timedelta(days=1)
+    elif month is not None:
+        end = (start.date().replace(day=28) + timedelta(days=4)).replace(day=1)
+    else:
+        end = start.date().replace(year=year + 1)
+    return start, datetime(end.year, end.month, end.day, tzinfo=zone)
+
+
+def _dated_params(start: datetime, end: datetime) -> list[object]:
+    adapt = connection.ops.adapt_datetimefield_value
+    return [*_latest_params(), adapt(start), adapt(end)]
+
+
+def dated_page(
+    start: datetime, end: datetime, query: Mapping[str, str], per_page: int | None = None
+) -> Page[Teaser]:
+    """Articles published between `start` and `end` (a year, month or day archive)."""
+    return _teasers_page(DATED, _dated_params(start, end), query, per_page)
+
+
+def cursor_at_offset(
+    owner: Topic | Author | tuple[datetime, datetime] | None, offset: int
+) -> Cursor | None:
+    """Where the keyset page starting at the `offset`-th article of an archive begins: a
+    topic's, an author's, a date range's, or (None) the front page's."""
+    if isinstance(owner, Topic):
+        return TOPIC_ARCHIVE.cursor_at([owner.pk, True], offset)
+    if isinstance(owner, Author):
+        return AUTHOR_ARCHIVE.cursor_at([owner.pk, True], offset)
+    if isinstance(owner, tuple):
+        return DATED.cursor_at(_dated_params(*owner), offset)
+    return LATEST.cursor_at(_latest_params(), offset)
 
 
 def topic_or_404(slug: str) -> Topic:

@@ -1,50 +1,81 @@
 from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseGone,
+    HttpResponsePermanentRedirect,
+)
+from django.urls import Resolver404, get_script_prefix, resolve
 
-from pressroom.publishing.models import LegacyPath
+from pressroom.lib.pagecache import ContentMemo
+from pressroom.publishing import oldaddresses
 
 # Query parameters Pressroom's own pages use; any other query may be an old WordPress address
 # such as /?p=42 or /?cat=7, which the home page would otherwise answer with a 200.
 OWN_QUERY_PARAMETERS = {"before", "after", "q", "page"}
 
 
-class LegacyPathRedirectMiddleware:
-    """Answer an old address of an article or topic with a 301 to where it lives now.
+# Kept answers, old address -> where it leads (or None: not an old address). Bounded: each is a
+# few hundred bytes.
+_answers: ContentMemo[oldaddresses.Answer | None] = ContentMemo(max_entries=50_000)
 
-    It only looks when nothing else matched (a 404), or for the front page with a query
-    string Pressroom does not use, so legacy paths cost nothing on live pages.
+
+class LegacyPathRedirectMiddleware:
+    """Answer an old address (publishing.oldaddresses) with a 301 to where it lives now, or
+    410 Gone for what was not brought over.
+
+    It only looks when no URL pattern matches (before any view runs, so no 404 page is
+    rendered), when a view answered 404 (a renamed topic's old /topics/<slug>/), or for the front
+    page with a query string Pressroom does not use, so legacy paths cost nothing on live pages.
+    Answers are kept per address under the content generation (a ContentMemo, public requests
+    only): search engines and feed readers ask for the same old addresses again and again, and
+    a kept answer costs less than a cached page.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if request.method in ("GET", "HEAD") and self._may_be_old_front_page_query(request):
-            legacy = self._find(request)
-            if legacy is not None:
-                return HttpResponsePermanentRedirect(legacy.target.get_absolute_url())
+        if request.method not in ("GET", "HEAD"):
+            return self.get_response(request)
+        if self._may_be_old_front_page_query(request):
+            answer = self._answer(request, "query", oldaddresses.resolve_front_page_query)
+            if answer is not None:
+                return self._respond(answer)
+        elif not self._matches_a_pattern(request):
+            answer = self._answer(request, "path", oldaddresses.resolve_path)
+            if answer is not None:
+                return self._respond(answer)
         response = self.get_response(request)
-        if response.status_code != 404 or request.method not in ("GET", "HEAD"):
+        if response.status_code != 404:
             return response
-        legacy = self._find(request)
-        if legacy is None:
-            return response
-        return HttpResponsePermanentRedirect(legacy.target.get_absolute_url())
+        answer = self._answer(request, "path", oldaddresses.resolve_path)
+        return response if answer is None else self._respond(answer)
+
+    @staticmethod
+    def _answer(
+        request: HttpRequest,
+        kind: str,
+        resolver: Callable[[HttpRequest], oldaddresses.Answer | None],
+    ) -> oldaddresses.Answer | None:
+        key = (kind, get_script_prefix(), request.get_full_path())
+        return _answers.get_or_set(key, lambda: resolver(request))
+
+    @staticmethod
+    def _matches_a_pattern(request: HttpRequest) -> bool:
+        try:
+            resolve(request.path_info, getattr(request, "urlconf", None))
+        except Resolver404:
+            return False
+        return True
+
+    @staticmethod
+    def _respond(answer: oldaddresses.Answer) -> HttpResponse:
+        if answer.location is None:
+            return HttpResponseGone(answer.reason, content_type="text/plain; charset=utf-8")
+        return HttpResponsePermanentRedirect(answer.location)
 
     @staticmethod
     def _may_be_old_front_page_query(request: HttpRequest) -> bool:
         return request.path == "/" and bool(set(request.GET) - OWN_QUERY_PARAMETERS)
-
-    @staticmethod
-    def _find(request: HttpRequest) -> LegacyPath | None:
-        path = request.path if request.path.endswith("/") else request.path + "/"
-        # The front page itself never redirects: only a query naming an old post may ('/?p=12').
-        candidates = [c for c in (request.get_full_path(), path, request.path) if c != "/"]
-        if any("\x00" in candidate for candidate in candidates):
-            return None  # PostgreSQL refuses NUL in text; no stored path can contain one
-        return (
-            LegacyPath.objects.filter(path__in=candidates)
-            .select_related("article", "topic")
-            .first()
-        )

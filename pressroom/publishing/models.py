@@ -284,7 +284,9 @@ class ArticleAuthor(models.Model):
 
 
 class LegacyPath(models.Model):
-    """An old address (e.g. from WordPress) that answers with a permanent redirect."""
+    """An old address (e.g. from WordPress) that answers with a permanent redirect: to its
+    article, topic or author; to the front page when it names none (an old blog's home); or,
+    when `is_gone`, with 410 Gone (a WordPress page Pressroom did not import)."""
 
     path = models.CharField(max_length=700, unique=True, help_text="Path and query, e.g. /?p=42")
     article = models.ForeignKey(
@@ -293,12 +295,26 @@ class LegacyPath(models.Model):
     topic = models.ForeignKey(
         Topic, null=True, blank=True, on_delete=models.CASCADE, related_name="legacy_paths"
     )
+    author = models.ForeignKey(
+        Author, null=True, blank=True, on_delete=models.CASCADE, related_name="legacy_paths"
+    )
+    is_gone = models.BooleanField(
+        db_default=False,
+        default=False,
+        help_text="Answer 410 Gone: the old page was not brought over.",
+    )
+    # How many posts the old site showed a page, so /tag/x/page/3/ lands on the same articles.
+    per_page = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Posts per page of the old archive at this address."
+    )
 
     class Meta:
         constraints = [
             models.CheckConstraint(
-                condition=Q(article__isnull=False, topic__isnull=True)
-                | Q(article__isnull=True, topic__isnull=False),
+                condition=Q(article__isnull=True, topic__isnull=True, author__isnull=True)
+                | Q(article__isnull=False, topic__isnull=True, author__isnull=True, is_gone=False)
+                | Q(article__isnull=True, topic__isnull=False, author__isnull=True, is_gone=False)
+                | Q(article__isnull=True, topic__isnull=True, author__isnull=False, is_gone=False),
                 name="legacy_path_one_target",
             )
         ]
@@ -307,5 +323,10 @@ class LegacyPath(models.Model):
         return self.path
 
     @property
-    def target(self) -> Article | Topic:
-        return self.article or self.topic  # type: ignore[return-value]
+    def target(self) -> Article | Topic | Author | None:
+        """What the path leads to; None for the front page (or, when gone, nothing)."""
+        return self.article or self.topic or self.author
+
+    def target_url(self) -> str:
+        target = self.target
+        return target.get_absolute_url() if target is not None else "/"

@@ -10,10 +10,12 @@ order the topic and author links copy (`Article.listing_state`), the old address
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Final, Literal
 from urllib.parse import urlsplit
 
 from django.core.validators import slug_unicode_re
@@ -233,6 +235,8 @@ class ArticleWrite:
     legacy_paths: Sequence[str] = ()  # old addresses that redirect to the article
     updated_at: datetime | None = None  # default: now
     require_alt_text: bool = True  # refuse a public article with undescribed library images
+    # Filled in by save_articles: old addresses that already led elsewhere, left as they were.
+    clashing_paths: list[str] = dataclasses.field(default_factory=list)
 
 
 @transaction.atomic
@@ -286,8 +290,20 @@ def save_articles(writes: Sequence[ArticleWrite]) -> list[Article]:
         if previous and previous != article.slug:
             # Links to the old address keep working.
             old_addresses[article_url(previous)] = article
-        old_addresses.update(dict.fromkeys(write.legacy_paths, article))
     write_legacy_paths(old_addresses)
+    # An old address given with the article never takes over one leading elsewhere (a second
+    # imported site with the same permalink): it is reported instead.
+    clashes = set(
+        write_legacy_paths(
+            {path: write.article for write in writes for path in write.legacy_paths},
+            keep_existing=True,
+        )
+    )
+    if clashes:
+        for write in writes:
+            write.clashing_paths = [
+                path for path in map(normalize_legacy_path, write.legacy_paths) if path in clashes
+            ]
     _announce_written([article.pk for article in articles])
     return articles
 
@@ -370,41 +386,59 @@ def delete_article(article: Article) -> None:
     _announce_written([article_id])
 
 
-def write_legacy_paths(wanted: Mapping[str, Article | Topic]) -> None:
-    """Make each old path redirect to its article or topic, re-pointing it if it led elsewhere,
-    in three queries however many there are. The front page itself ('/') never redirects, nor
-    does a path that is already the target's own address."""
-    targets: dict[str, Article | Topic] = {}
-    article_url = slug_url_builder("publishing:article-detail")
-    topic_url = slug_url_builder("publishing:topic-detail")
+# What an old address may lead to besides an article, topic or author.
+FRONT_PAGE: Final = "front-page"  # an old blog's home, e.g. /page/2/'s archive
+GONE: Final = "gone"  # answered 410 Gone: a WordPress page Pressroom has no model for
+type LegacyTarget = Article | Topic | Author | Literal["front-page", "gone"]
+
+
+def _legacy_columns(target: LegacyTarget) -> tuple[int | None, int | None, int | None, bool]:
+    """(article id, topic id, author id, is gone) of a LegacyPath row leading to `target`."""
+    return (
+        target.pk if isinstance(target, Article) else None,
+        target.pk if isinstance(target, Topic) else None,
+        target.pk if isinstance(target, Author) else None,
+        target == GONE,
+    )
+
+
+def write_legacy_paths(
+    wanted: Mapping[str, LegacyTarget], *, keep_existing: bool = False, per_page: int | None = None
+) -> list[str]:
+    """Make each old path redirect to its target, in three queries however many there are.
+
+    A path that already leads elsewhere is re-pointed, unless `keep_existing` (an import from
+    a second site must not take over the first one's addresses): it is then left alone and
+    returned among the clashes. `per_page` is how many posts the old archive at these paths
+    showed a page. The front page itself ('/') never redirects, nor does a path that is
+    already the target's own address."""
+    targets: dict[str, LegacyTarget] = {}
     for raw, target in wanted.items():
         path = normalize_legacy_path(raw)
-        own = article_url if isinstance(target, Article) else topic_url
-        if path and path != "/" and path != own(target.slug):
+        own = target.get_absolute_url() if isinstance(target, Article | Topic | Author) else "/"
+        if path and path != "/" and path != own:
             targets[path] = target
     if not targets:
-        return
+        return []
     to_update = []
+    clashes = []
     for legacy in LegacyPath.objects.filter(path__in=list(targets)):
         target = targets.pop(legacy.path)
-        article_id = target.pk if isinstance(target, Article) else None
-        topic_id = target.pk if isinstance(target, Topic) else None
-        if (legacy.article_id, legacy.topic_id) != (article_id, topic_id):
-            legacy.article_id, legacy.topic_id = article_id, topic_id
+        columns = _legacy_columns(target)
+        current = (legacy.article_id, legacy.topic_id, legacy.author_id, legacy.is_gone)
+        if current != columns and keep_existing:
+            clashes.append(legacy.path)
+        elif current != columns or (per_page and legacy.per_page != per_page):
+            legacy.article_id, legacy.topic_id, legacy.author_id, legacy.is_gone = columns
+            legacy.per_page = per_page or legacy.per_page
             to_update.append(legacy)
-    LegacyPath.objects.bulk_update(to_update, ["article", "topic"])
+    LegacyPath.objects.bulk_update(to_update, ["article", "topic", "author", "is_gone", "per_page"])
     insert_rows(
         LegacyPath,
-        ["path", "article", "topic"],
-        [
-            (
-                path,
-                target.pk if isinstance(target, Article) else None,
-                target.pk if isinstance(target, Topic) else None,
-            )
-            for path, target in targets.items()
-        ],
+        ["path", "article", "topic", "author", "is_gone", "per_page"],
+        [(path, *_legacy_columns(target), per_page) for path, target in targets.items()],
     )
+    return sorted(clashes)
 
 
 def normalize_legacy_path(path: str) -> str:
@@ -426,7 +460,11 @@ def save_topic(topic: Topic) -> Topic:
     topic.description = strip_control_characters(topic.description)
     if not topic.slug:
         topic.slug = unique_slug(Topic, topic.name, exclude_pk=topic.pk)
+    previous = Topic.objects.filter(pk=topic.pk).values_list("slug", flat=True).first()
     topic.save()
+    if previous and previous != topic.slug:
+        # Links to the old address (and its feeds and pages) keep working.
+        write_legacy_paths({slug_url_builder("publishing:topic-detail")(previous): topic})
     announce_change()
     return topic
 
@@ -457,6 +495,9 @@ def save_author(author: Author) -> Author:
     author.bio = strip_control_characters(author.bio)
     if not author.slug:
         author.slug = unique_slug(Author, author.name, exclude_pk=author.pk)
+    previous = Author.objects.filter(pk=author.pk).values_list("slug", flat=True).first()
     author.save()
+    if previous and previous != author.slug:
+        write_legacy_paths({slug_url_builder("publishing:author-detail")(previous): author})
     announce_change()
     return author

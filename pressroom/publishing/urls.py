@@ -14,6 +14,13 @@ urlpatterns = [
     path("topics/<pressroom-slug:slug>/feed/", feeds.TopicFeed(), name="topic-feed"),
     path("topics/<pressroom-slug:slug>/feed/atom/", feeds.TopicAtomFeed(), name="topic-feed-atom"),
     path("authors/<pressroom-slug:slug>/", views.author_detail, name="author-detail"),
+    path("authors/<pressroom-slug:slug>/feed/", feeds.AuthorFeed(), name="author-feed"),
+    path(
+        "authors/<pressroom-slug:slug>/feed/atom/", feeds.AuthorAtomFeed(), name="author-feed-atom"
+    ),
+    path("archive/<int:year>/", views.date_archive, name="archive-year"),
+    path("archive/<int:year>/<int:month>/", views.date_archive, name="archive-month"),
+    path("archive/<int:year>/<int:month>/<int:day>/", views.date_archive, name="archive-day"),
     path("feed/", feeds.LatestArticlesFeed(), name="feed"),
     path("feed/atom/", feeds.LatestArticlesAtomFeed(), name="feed-atom"),
     path("robots.txt", views.robots_txt, name="robots-txt"),

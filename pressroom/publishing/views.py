@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.utils.formats import date_format
 
 from pressroom.publishing import listings
 from pressroom.publishing.links import slug_url_builder
@@ -61,6 +62,24 @@ def author_detail(request: HttpRequest, slug: str) -> HttpResponse:
     author = listings.author_or_404(slug)
     page = listings.author_page(author, request.GET)
     return render(request, "publishing/author_detail.html", {"author": author, "page": page})
+
+
+def date_archive(
+    request: HttpRequest, year: int, month: int | None = None, day: int | None = None
+) -> HttpResponse:
+    """The articles of a year, month or day (WordPress's /2021/06/ leads here)."""
+    try:
+        start, end = listings.date_range(year, month, day)
+    except (ValueError, OverflowError):
+        raise Http404("No such date.") from None
+    page = listings.dated_page(start, end, request.GET)
+    if day is not None:
+        heading = date_format(start, "DATE_FORMAT")
+    elif month is not None:
+        heading = date_format(start, "YEAR_MONTH_FORMAT")
+    else:
+        heading = str(year)
+    return render(request, "publishing/date_archive.html", {"heading": heading, "page": page})
 
 
 def robots_txt(request: HttpRequest) -> HttpResponse:

@@ -69,6 +69,12 @@ class Command(BaseCommand):
             "a local date. Default: the TIME_ZONE setting.",
         )
         parser.add_argument(
+            "--wp-per-page",
+            type=int,
+            help="Posts per page the WordPress site showed (Settings > Reading), so its "
+            "/page/N/ addresses land on the same articles. Default: the export's, else 10.",
+        )
+        parser.add_argument(
             "--batch-size", type=int, default=500, help="Posts committed per transaction."
         )
 
@@ -83,6 +89,9 @@ class Command(BaseCommand):
         batch_size = int(options["batch_size"])  # type: ignore[call-overload]
         if batch_size < 1:
             raise CommandError("--batch-size must be 1 or more.")
+        wp_per_page = options["wp_per_page"]
+        if wp_per_page is not None and not 1 <= int(wp_per_page) <= 1000:  # type: ignore[call-overload]
+            raise CommandError("--wp-per-page must be between 1 and 1000.")
         try:
             source = path.open("rb")
         except OSError as error:
@@ -97,6 +106,7 @@ class Command(BaseCommand):
                     dry_run=bool(options["dry_run"]),
                     batch_size=batch_size,
                     progress=bar if show_progress else None,
+                    wp_per_page=wp_per_page,  # type: ignore[arg-type]
                 )
             except ImportInterrupted as error:
                 bar.finish(completed=False)

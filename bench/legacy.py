@@ -1,0 +1,101 @@
+"""Old WordPress addresses, resolved in process: `python -m bench legacy [--addresses=N]
+[--posts=N]`.
+
+Imports a generated export (`--posts`, default 3,000, 10 a page) into a fresh SQLite database,
+lists every address family of it (pressroom.importers.addresses: posts, ?p=, pages, tags,
+categories, their feeds and pages, authors, dates, search, query forms) and asks the app for
+`--addresses` of them (default 100,000, the families cycled in a fixed shuffle) through Django's
+test client, in process. Reports requests per second and CPU per redirect, next to the CPU of
+a cached page (the topic page, served by the page cache) measured in the same run: the goal is
+that a redirect costs no more than a cached page.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+from bench.pages import app_environment
+
+CACHED_REQUESTS = 20_000
+
+
+def main(argv: list[str]) -> int:
+    with tempfile.TemporaryDirectory(prefix="pressroom-bench-legacy-") as directory:
+        work = Path(directory)
+        env = app_environment(work / "var", work / "bench.sqlite3")
+        (work / "var").mkdir()
+        return subprocess.run(
+            [sys.executable, "-m", "bench.legacy", *argv], env=env, check=False
+        ).returncode
+
+
+def option(argv: list[str], name: str, default: int) -> int:
+    for arg in argv:
+        if arg.startswith(f"--{name}="):
+            return int(arg.split("=", 1)[1])
+    return default
+
+
+def run(argv: list[str]) -> int:
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pressroom.settings")
+    django.setup()
+    from django.core.management import call_command
+    from django.test import Client
+
+    from pressroom.importers.addresses import export_addresses
+    from pressroom.importers.tests.legacy_export import generated_export
+
+    total = option(argv, "addresses", 100_000)
+    posts = option(argv, "posts", 3_000)
+    call_command("migrate", "--no-input", verbosity=0)
+    export = Path(os.environ["PRESSROOM_VAR_DIR"]) / "export.xml"
+    export.write_bytes(generated_export(posts, per_page=10))
+    started = time.perf_counter()
+    call_command("import_wxr", str(export), stdout=open(os.devnull, "w"))  # noqa: SIM115
+    print(f"imported {posts} posts in {time.perf_counter() - started:.1f} s")
+    with export.open("rb") as source:
+        addresses = list(export_addresses(source, per_page=10))
+    random.Random(21).shuffle(addresses)
+    families = Counter(family for family, _ in addresses)
+    print(f"{len(addresses)} distinct old addresses in {len(families)} families")
+    client = Client(HTTP_HOST="localhost")
+
+    plan = [addresses[index % len(addresses)] for index in range(total)]
+    statuses: Counter[int] = Counter()
+    wall, cpu = time.perf_counter(), time.process_time()
+    for _, path in plan:
+        statuses[client.get(path).status_code] += 1
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+
+    page = "/topics/world/"
+    assert client.get(page).status_code == 200  # warms the page cache
+    page_wall, page_cpu = time.perf_counter(), time.process_time()
+    for _ in range(CACHED_REQUESTS):
+        client.get(page)
+    page_wall, page_cpu = time.perf_counter() - page_wall, time.process_time() - page_cpu
+
+    per_redirect = cpu / total * 1e6
+    per_page = page_cpu / CACHED_REQUESTS * 1e6
+    print(f"answers: {dict(sorted(statuses.items()))} (301 redirect, 410 gone, 200 own address)")
+    print(f"{'':<28}{'requests':>10}{'req/s':>10}{'CPU µs/req':>12}")
+    print(f"{'legacy addresses':<28}{total:>10}{total / wall:>10.0f}{per_redirect:>12.0f}")
+    print(
+        f"{'cached page ' + page:<28}{CACHED_REQUESTS:>10}"
+        f"{CACHED_REQUESTS / page_wall:>10.0f}{per_page:>12.0f}"
+    )
+    print(f"redirect CPU / cached page CPU: {per_redirect / per_page:.2f} (goal: at most 1.00)")
+    broken = total - statuses[301] - statuses[410] - statuses[200]
+    return 1 if broken else 0
+
+
+if __name__ == "__main__":
+    sys.exit(run(sys.argv[1:]))
