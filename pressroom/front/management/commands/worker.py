@@ -34,6 +34,13 @@ class Command(BaseCommand):
         parser.add_argument("--batch", action="store_true", help="Exit when the queue is empty.")
 
     def handle(self, *args: object, **options: object) -> None:
+        from pressroom.backups import isolation
+
+        if options["batch"] and isolation.is_isolated():
+            self.stdout.write("Tasks are paused: this is a restored copy (`pressroom go-live`).")
+            return
+        # A restored copy must not mail the subscribers it contains before it is the site.
+        isolation.wait_until_live()
         load_task_modules()
         if not options["batch"]:
             # A worker starting (again) first looks for deliveries a dead worker left
