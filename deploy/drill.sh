@@ -13,8 +13,9 @@
 # - PostgreSQL: a cluster of the drill's own (`pg_createcluster … drill`, port 5439, PGPORT) so
 #   the role and database the guide creates never touch the machine's main cluster.
 # - Python: where no 3.12+ is on the clean PATH and none is in /opt/pyenv, and this machine has
-#   a pyenv-built one (~/.pyenv, $PYENV_VERSION), it is copied to /opt/pyenv/versions first:
-#   what the guide's `pyenv install 3.13` would produce, as CI cannot reach GitHub.
+#   a pyenv-built one (~/.pyenv, $PYENV_VERSION), it is copied to /opt/pyenv/versions first
+#   (its library run path made relative with patchelf): what the guide's `pyenv install 3.13`
+#   would produce, as CI cannot reach GitHub.
 # - The repository installed is this checkout (PRESSROOM_REPOSITORY).
 # It refuses to run over an installation it did not make, and removes everything it installed
 # when it ends (DRILL_KEEP=1 leaves the site running for a look).
@@ -96,6 +97,14 @@ if ! PATH=$clean_path python3 -c 'import sys; sys.exit(sys.version_info < (3, 12
         mkdir -p /opt/pyenv/versions
         cp -a "$source_root/versions/$version" /opt/pyenv/versions/
         touch "$state/python-copied"
+        # Built with --enable-shared, it finds libpython through an absolute run path into
+        # root's private home; `pyenv install` into /opt/pyenv would have written this one.
+        command -v patchelf >/dev/null || apt-get install -y -qq patchelf >/dev/null
+        for binary in /opt/pyenv/versions/"$version"/bin/*; do
+            if [ ! -L "$binary" ] && patchelf --print-rpath "$binary" >/dev/null 2>&1; then
+                patchelf --set-rpath '$ORIGIN/../lib' "$binary"
+            fi
+        done
         say "copied Python $version to /opt/pyenv/versions (stands in for pyenv install)"
     fi
 fi

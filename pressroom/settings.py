@@ -202,7 +202,8 @@ def _cache_from_url(url: str) -> dict:
         }
     if parts.scheme in {"redis", "rediss"}:
         return {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # RedisCache that turns an unreachable Redis into misses (pressroom/lib/cache.py).
+            "BACKEND": "pressroom.lib.cache.ResilientRedisCache",
             "LOCATION": url.split("?")[0],
             "TIMEOUT": timeout,
         }
@@ -427,7 +428,11 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "filters": {"database_outage": {"()": "pressroom.lib.logfilters.DatabaseOutageOncePerMinute"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        "django.request": {"filters": ["database_outage"]},
+    },
 }

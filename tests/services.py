@@ -120,25 +120,27 @@ class RedisServer:
 
     port: int = field(default_factory=free_port)
     process: subprocess.Popen | None = None
+    # Where `snapshot()` writes and a start loads from; None: nothing on disk at all.
+    directory: Path | None = None
 
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
+
+    def snapshot(self) -> None:
+        """Redis's own persistence, taken now (as its default `save` points would)."""
+        import redis
+
+        redis.Redis(host="127.0.0.1", port=self.port).save()
 
     def start(self) -> RedisServer:
         if shutil.which("redis-server") is None:
             pytest.skip("redis-server is not installed (apt-get install redis-server)")
         self.process = subprocess.Popen(
             [
-                "redis-server",
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
+                *("redis-server", "--port", str(self.port), "--bind", "127.0.0.1"),
+                *("--save", "", "--appendonly", "no"),
+                *(("--dir", str(self.directory)) if self.directory else ()),
             ],
             stdout=subprocess.DEVNULL,
             start_new_session=True,

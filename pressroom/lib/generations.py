@@ -45,6 +45,7 @@ class SharedCacheGeneration:
         self.key = key
         self._value: str | None = None
         self._read_at = 0.0
+        self._highest = 0
 
     def current(self) -> str:
         now = time.monotonic()
@@ -53,6 +54,7 @@ class SharedCacheGeneration:
                 value = cache.get(self.key)
                 if value is None:
                     value = self._start()
+                value = self._never_backwards(value)
             except Exception:
                 # Redis is unreachable: pages keep rendering under the last generation seen
                 # (changes show once it is back), and it is asked again after the next poll.
@@ -66,7 +68,27 @@ class SharedCacheGeneration:
             value = cache.incr(self.key)
         except ValueError:
             value = self._start()
+        value = self._never_backwards(value)
         self._value, self._read_at = str(value), time.monotonic()
+
+    def _never_backwards(self, value: object) -> object:
+        """A generation lower than one this process has seen counts as a bump.
+
+        Redis restarted from an old snapshot brings back an old number, and the pages filed
+        under it: served, readers would flip between today's pages and older ones. So the
+        process moves the generation past anything it has seen, for every process to read.
+        """
+        try:
+            number = int(str(value))
+        except ValueError:
+            return value
+        if number >= self._highest:
+            self._highest = number
+            return value
+        number = max(self._highest + 1, time.time_ns() // 1000)
+        cache.set(self.key, number, timeout=None)
+        self._highest = number
+        return number
 
     def _start(self) -> int:
         # Start from the clock, never from 1: if the key was evicted (or Redis restarted),
