@@ -20,7 +20,7 @@ drill_unit_value() {
 
 drill_wait_for_port() {
     local port=$1
-    for _ in $(seq 1 100); do
+    for _ in $(seq 1 600); do
         (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
         sleep 0.2
     done
