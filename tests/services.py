@@ -14,6 +14,7 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
+from email.message import Message
 from pathlib import Path
 
 import pytest
@@ -105,13 +106,13 @@ def serve(env: dict[str, str], port: int | None = None) -> tuple[subprocess.Pope
     return process, f"http://127.0.0.1:{port}"
 
 
-def get(url: str, timeout: float = 20) -> tuple[int, dict[str, str], str]:
-    """Status, headers and text of a GET; HTTP errors are answers too."""
+def get(url: str, timeout: float = 20) -> tuple[int, Message, str]:
+    """Status, headers (case-insensitive) and text of a GET; HTTP errors are answers too."""
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 (loopback)
-            return response.status, dict(response.headers), response.read().decode()
+            return response.status, response.headers, response.read().decode()
     except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers), error.read().decode(errors="replace")
+        return error.code, error.headers, error.read().decode(errors="replace")
 
 
 @dataclass
