@@ -2,6 +2,7 @@
 # The install drill: performs docs/deploy.md literally on this (fresh, Debian) machine, as root.
 #
 #   DRILL_CONFIRM=yes deploy/drill.sh          # CI runs this (.ci/run), after the test suite
+#   deploy/drill.sh --print-steps              # what it runs, without running it
 #
 # It extracts every ```sh block of docs/deploy.md (except those marked `<!-- drill: skip … -->`)
 # and runs them, in order, in one bash with `set -euo pipefail`, in a clean root environment:
@@ -29,7 +30,27 @@ drill_port=5439
 clean_path=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 started=$(date +%s)
 
+guide_blocks() {
+    # Every ```sh block of docs/deploy.md not marked `<!-- drill: skip … -->`, in order.
+    awk '
+        /^```sh[[:space:]]*$/ {
+            if (skip) { skipping = 1 } else { running = 1; printf "echo \"== docs/deploy.md line %d\"\n", NR }
+            skip = 0; next
+        }
+        /^```/ { running = 0; skipping = 0; next }
+        running { print; next }
+        skipping { next }
+        /<!-- drill: skip/ { skip = 1; next }
+        /[^[:space:]]/ { skip = 0 }
+    ' "$here/docs/deploy.md"
+}
+
 say() { echo "drill: $*"; }
+
+if [ "${1:-}" = --print-steps ]; then
+    guide_blocks
+    exit 0
+fi
 fail() { echo "drill: $*" >&2; exit 1; }
 
 [ "$(id -u)" = 0 ] || fail "run as root (it installs system packages, a user and services)"
@@ -50,6 +71,11 @@ cleanup() {
         kill -TERM -- "-$(cat "$pidfile")" 2>/dev/null
         rm -f "$pidfile"
     done
+    # What the guide's blocks started in the background (the scratch restore's server), if a
+    # block failed before stopping it: every process of the user the drill created.
+    if id pressroom >/dev/null 2>&1; then
+        for pid in $(pgrep -u pressroom); do kill "$pid" 2>/dev/null; done
+    fi
     if [ -e "$state/nginx-started" ]; then nginx -s stop 2>/dev/null; fi
     if [ -e "$state/redis-started" ]; then
         kill "$(cat /run/redis/redis-server.pid 2>/dev/null)" 2>/dev/null
@@ -117,17 +143,7 @@ steps="$state/steps.sh"
         say "no systemd here: systemctl starts the services directly" >&2
         cat "$here/deploy/drill-systemctl.sh"
     fi
-    awk '
-        /^```sh[[:space:]]*$/ {
-            if (skip) { skipping = 1 } else { running = 1; printf "echo \"== docs/deploy.md line %d\"\n", NR }
-            skip = 0; next
-        }
-        /^```/ { running = 0; skipping = 0; next }
-        running { print; next }
-        skipping { next }
-        /<!-- drill: skip/ { skip = 1; next }
-        /[^[:space:]]/ { skip = 0 }
-    ' "$here/docs/deploy.md"
+    guide_blocks
 } >"$steps"
 
 say "running $(grep -c '^echo "== docs/deploy.md' "$steps") blocks of docs/deploy.md"
