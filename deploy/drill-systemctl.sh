@@ -75,12 +75,16 @@ drill_start() {
     directory=$(drill_unit_value "$file" WorkingDirectory "$instance")
     environment=$(drill_unit_value "$file" EnvironmentFile "$instance")
     command=$(drill_unit_value "$file" ExecStart "$instance")
-    setsid bash -c '
-        set -a; . "$1"; set +a
-        cd "$2"
-        exec runuser -u "$3" -- $4
-    ' drill "$environment" "$directory" "$user" "$command" >>"$DRILL_LOG_DIR/$unit.log" 2>&1 &
-    echo $! >"$DRILL_RUN_DIR/$unit.pid"
+    # In a subshell, so the service is no job of the guide's shell (a `wait` or `%1` there
+    # must not reach it), and in a session of its own, so stopping it stops all its processes.
+    (
+        setsid bash -c '
+            set -a; . "$1"; set +a
+            cd "$2"
+            exec runuser -u "$3" -- $4
+        ' drill "$environment" "$directory" "$user" "$command" >>"$DRILL_LOG_DIR/$unit.log" 2>&1 &
+        echo $! >"$DRILL_RUN_DIR/$unit.pid"
+    )
     case "$unit" in pressroom-serve@*) drill_wait_for_port "$instance" ;; esac
 }
 
