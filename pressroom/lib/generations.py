@@ -68,8 +68,7 @@ class SharedCacheGeneration:
             value = cache.incr(self.key)
         except ValueError:
             value = self._start()
-        value = self._never_backwards(value)
-        self._value, self._read_at = str(value), time.monotonic()
+        self._value, self._read_at = str(self._never_backwards(value)), time.monotonic()
 
     def _never_backwards(self, value: object) -> object:
         """A generation lower than one this process has seen counts as a bump.
