@@ -34,7 +34,7 @@ guide_blocks() {
     # Every ```sh block of docs/deploy.md not marked `<!-- drill: skip … -->`, in order.
     awk '
         /^```sh[[:space:]]*$/ {
-            if (skip) { skipping = 1 } else { running = 1; printf "echo \"== docs/deploy.md line %d\"\n", NR }
+            if (skip) { skipping = 1 } else { running = 1; printf "echo \"== docs/deploy.md line %d ($(date +%%T))\"\n", NR }
             skip = 0; next
         }
         /^```/ { running = 0; skipping = 0; next }
@@ -146,7 +146,7 @@ steps="$state/steps.sh"
     guide_blocks
 } >"$steps"
 
-say "running $(grep -c '^echo "== docs/deploy.md' "$steps") blocks of docs/deploy.md"
+say "running $(grep -c '^echo "== docs/deploy.md' "$steps") blocks of docs/deploy.md, from $(date +%T)"
 env -i HOME=/root PATH="$clean_path" LANG=C.UTF-8 TERM=dumb DEBIAN_FRONTEND=noninteractive \
     PGPORT="$drill_port" PRESSROOM_REPOSITORY="$here" DRILL_LOG_DIR="$log_dir" DRILL_RUN_DIR="$run_dir" \
     DRILL_STATE="$state" bash -euo pipefail "$steps"
