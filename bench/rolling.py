@@ -18,6 +18,8 @@ import shutil
 import subprocess
 import tempfile
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 from bench import pages
@@ -63,13 +65,23 @@ def main(argv: list[str]) -> int:
                     servers[port] = pages.serve(env, port, workers=1)
 
             def one_at_a_time() -> None:
+                # As docs/deploy.md's upgrade: restart, wait until the server answers, then
+                # longer than the recipe's fail_timeout before the next one.
                 for _ in range(options.rounds):
                     for port in (PORT_APP_ONE, PORT_APP_TWO):
                         restart((port,))
-                        time.sleep(1)
+                        answers(f"http://127.0.0.1:{port}/topics/peru/")
+                        time.sleep(3)
 
             rolling = under_load(url, one_at_a_time)
             together = under_load(url, lambda: restart((PORT_APP_ONE, PORT_APP_TWO)))
+            log = (work / "nginx-error.log").read_text(errors="replace").splitlines()
+            kinds: dict[str, int] = {}
+            for line in log:
+                kind = re.sub(r"^.*?\] \d+#\d+: \*?\d* ?", "", line).split(",")[0]
+                kinds[kind] = kinds.get(kind, 0) + 1
+            for kind, count in sorted(kinds.items(), key=lambda item: -item[1])[:5]:
+                print(f"  nginx error log: {count} x {kind}")
         finally:
             pages.stop(nginx)
             for process in servers.values():
@@ -90,8 +102,27 @@ def main(argv: list[str]) -> int:
     return 0 if passed else 1
 
 
+def answers(url: str) -> None:
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=30) as response:  # noqa: S310 (loopback)
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError):
+            if time.monotonic() > deadline:
+                raise SystemExit(f"bench rolling: {url} does not answer after a restart") from None
+        time.sleep(0.5)
+
+
 def under_load(url: str, action) -> tuple[int, int]:
     """Requests and errors (non-2xx/3xx answers, socket errors) of wrk while `action` runs."""
+    request = urllib.request.Request(url, headers={"Cookie": "sessionid=bench"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 (loopback)
+            assert response.status == 200
+    except urllib.error.HTTPError as error:
+        raise SystemExit(f"bench rolling: {url} answers {error.code} before any restart") from None
     load = subprocess.Popen(
         [pages.WRK, "-t1", "-c8", "-d3600s", "-H", "Cookie: sessionid=bench", url],
         stdout=subprocess.PIPE,
@@ -102,6 +133,9 @@ def under_load(url: str, action) -> tuple[int, int]:
     time.sleep(2)
     load.send_signal(2)  # wrk prints its summary on SIGINT
     output, _ = load.communicate(timeout=60)
+    for line in output.splitlines():
+        if "errors" in line or "Non-2xx" in line or "requests in" in line:
+            print(f"  wrk: {line.strip()}")
     requests = re.search(r"(\d+) requests in", output)
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     sockets = re.search(

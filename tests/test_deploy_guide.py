@@ -76,5 +76,5 @@ def test_the_systemd_units_and_nginx_name_only_what_the_guide_creates():
     nginx = (REPOSITORY / "deploy" / "nginx" / "pressroom.conf").read_text()
     # STATIC_ROOT's default, where the guide's collectstatic writes.
     assert "alias /srv/pressroom/staticfiles/;" in nginx
-    assert "server 127.0.0.1:8001 max_fails=1" in nginx
+    assert "server 127.0.0.1:8001 max_fails=0;" in nginx
     assert "proxy_next_upstream error timeout" in nginx
