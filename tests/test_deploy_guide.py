@@ -46,7 +46,7 @@ def test_the_guide_creates_what_is_needed_before_it_is_used():
     assert _position(steps, "CREATE DATABASE pressroom OWNER pressroom") < _position(
         steps, "pressroom migrate --no-input"
     )
-    assert _position(steps, "useradd --system") < _position(steps, "git clone \"$PRESSROOM")
+    assert _position(steps, "useradd --system") < _position(steps, 'git clone "$PRESSROOM')
     assert _position(steps, "chmod 0640 /etc/pressroom/pressroom.env") < _position(
         steps, "pressroom migrate --no-input"
     )
