@@ -5,26 +5,39 @@ set-up (SQLite in var/, in-process cache, database-backed task queue) that `make
 """
 
 import hashlib
+import ipaddress
 import os
 import secrets
 import sys
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = Path(os.environ.get("PRESSROOM_VAR_DIR", BASE_DIR / "var"))
+
+# Integers and floats from the environment are bounded: no setting here means anything negative,
+# and none needs more than this (seconds in ten years, bytes in 2 GiB, counts).
+LARGEST_NUMBER = 2**31 - 1
+
+
+def env_value(name: str) -> str | None:
+    """The variable's value, or None when it is unset, empty or only blanks: an env file line
+    `NAME=` means "use the default" everywhere, never "the empty string"."""
+    value = os.environ.get(name, "").strip()
+    return value or None
 
 
 def env_str(name: str, default: str = "") -> str:
-    return os.environ.get(name, default)
+    value = env_value(name)
+    return default if value is None else value
 
 
 def env_bool(name: str, default: bool = False) -> bool:
-    value = os.environ.get(name)
-    if value is None or value == "":
+    value = env_value(name)
+    if value is None:
         return default
     if value.lower() in {"1", "true", "yes", "on"}:
         return True
@@ -33,40 +46,111 @@ def env_bool(name: str, default: bool = False) -> bool:
     raise ImproperlyConfigured(f"{name} must be true or false, not {value!r}")
 
 
-def env_int(name: str, default: int) -> int:
-    value = os.environ.get(name)
-    if value is None or value == "":
+def env_int(name: str, default: int, minimum: int = 0, maximum: int = LARGEST_NUMBER) -> int:
+    value = env_value(name)
+    if value is None:
         return default
     try:
-        return int(value)
+        number = int(value)
     except ValueError:
         raise ImproperlyConfigured(f"{name} must be a whole number, not {value!r}") from None
+    if not minimum <= number <= maximum:
+        raise ImproperlyConfigured(f"{name} must be between {minimum} and {maximum}, not {value!r}")
+    return number
 
 
-def env_float(name: str, default: float) -> float:
-    value = os.environ.get(name)
-    if value is None or value == "":
+def env_float(
+    name: str, default: float, minimum: float = 0, maximum: float = LARGEST_NUMBER
+) -> float:
+    value = env_value(name)
+    if value is None:
         return default
     try:
-        return float(value)
+        number = float(value)
     except ValueError:
         raise ImproperlyConfigured(f"{name} must be a number, not {value!r}") from None
+    if not minimum <= number <= maximum:  # also refuses nan
+        raise ImproperlyConfigured(
+            f"{name} must be between {minimum:g} and {maximum:g}, not {value!r}"
+        )
+    return number
 
 
 def env_list(name: str, default: list[str]) -> list[str]:
-    value = os.environ.get(name)
-    if value is None or value == "":
+    value = env_value(name)
+    if value is None:
         return default
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = env_str(name, default)
+    if value not in choices:
+        raise ImproperlyConfigured(f"{name} must be one of {', '.join(choices)}, not {value!r}")
+    return value
+
+
+def env_path(name: str, default: Path) -> Path:
+    """An absolute directory path; a relative one would depend on where a command is started."""
+    value = env_value(name)
+    if value is None:
+        return default
+    path = Path(value).expanduser()
+    if not path.is_absolute():
+        raise ImproperlyConfigured(f"{name} must be an absolute path, not {value!r}")
+    return path
+
+
+def refuse_code_directory(name: str, directory: Path) -> None:
+    """Static, media and var directories hold what the site writes and (static, media) serves:
+    never the checkout, the virtualenv, the code, or any directory that contains one of them,
+    where a web server would hand out `.git/config`, settings.py or the env file."""
+    resolved = directory.resolve()
+    code_directories = [BASE_DIR, Path(sys.prefix).resolve(), Path(__file__).resolve().parent]
+    for code in code_directories:
+        if resolved == code or resolved in code.parents:
+            raise ImproperlyConfigured(
+                f"{name} must not be {resolved}, which is or contains the code ({code}); "
+                f"use a directory of its own, e.g. {BASE_DIR / 'var'}"
+            )
+    for code in [*code_directories[1:], BASE_DIR / ".git"]:
+        if code in resolved.parents:
+            raise ImproperlyConfigured(
+                f"{name} must not be inside {code}; use a directory of its own, "
+                f"e.g. {BASE_DIR / 'var'}"
+            )
+
+
+VAR_DIR = env_path("PRESSROOM_VAR_DIR", BASE_DIR / "var")
+refuse_code_directory("PRESSROOM_VAR_DIR", VAR_DIR)
 
 
 TESTING = "pytest" in sys.modules or env_bool("PRESSROOM_TESTING")
 DEBUG = env_bool("DEBUG", default=False)
 
 
+PLACEHOLDER_SECRET_WORDS = ("change", "example", "placeholder", "insecure", "your-secret")
+
+
+def is_placeholder_secret(key: str) -> bool:
+    """A key copied from an example or typed by hand, which start-up refuses in production."""
+    lowered = key.lower()
+    return (
+        len(key) < 32
+        or len(set(key)) < 5
+        or any(word in lowered for word in PLACEHOLDER_SECRET_WORDS)
+    )
+
+
 def _secret_key() -> str:
     """The secret from SECRET_KEY; in DEBUG or tests, one generated once into var/."""
     if key := env_str("SECRET_KEY"):
+        if not (DEBUG or TESTING) and is_placeholder_secret(key):
+            raise ImproperlyConfigured(
+                "SECRET_KEY looks like a placeholder or is too short (at least 32 characters, "
+                "not 'change-me'): set it to a long random string "
+                "(`python -c 'import secrets; print(secrets.token_urlsafe(50))'`)."
+            )
         return key
     if not (DEBUG or TESTING or env_bool("PRESSROOM_DEV_SECRET", default=False)):
         raise ImproperlyConfigured(
@@ -119,15 +203,18 @@ INSTALLED_APPS = [
     "pressroom.fundraising",
     "pressroom.importers",
     "pressroom.search",
+    "pressroom.operations",
     "pressroom.backups",
 ]
 
 MIDDLEWARE = [
+    # /healthz, /readyz and /metrics: before the page cache, sessions and host validation.
+    "pressroom.operations.middleware.OperationsMiddleware",
     # First, so a stored page carries every header below and a hit skips them all. It also
     # compresses (through GZipMiddleware for everything it does not share).
     "pressroom.lib.pagecache.PageCacheMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "pressroom.lib.staticfiles.CollectedStaticFilesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -158,11 +245,14 @@ TEMPLATES = [
 
 # Database: SQLite in var/ by default, anything dj-database-url understands via DATABASE_URL.
 DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'pressroom.sqlite3'}")
-DATABASES = {
-    "default": dj_database_url.parse(
-        DATABASE_URL, conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60)
-    )
-}
+try:
+    DATABASES = {
+        "default": dj_database_url.parse(
+            DATABASE_URL, conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60)
+        )
+    }
+except ValueError as error:
+    raise ImproperlyConfigured(f"DATABASE_URL is not a database URL: {error}") from None
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = 0 if TESTING else None
     DATABASES["default"]["OPTIONS"] = {
@@ -186,7 +276,10 @@ def _cache_from_url(url: str) -> dict:
     """locmem:// (default), file:///path, redis://host:port/db, dummy:// (no caching)."""
     parts = urlsplit(url)
     options = {key: values[-1] for key, values in parse_qs(parts.query).items()}
-    timeout = int(options.pop("timeout", 300))
+    try:
+        timeout = int(options.pop("timeout", 300))
+    except ValueError:
+        raise ImproperlyConfigured(f"CACHE_URL's timeout must be a whole number: {url!r}") from None
     if parts.scheme == "locmem":
         return {
             "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
@@ -290,7 +383,8 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "/static/"
-STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
+STATIC_ROOT = env_path("STATIC_ROOT", BASE_DIR / "staticfiles")
+refuse_code_directory("STATIC_ROOT", STATIC_ROOT)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -343,7 +437,7 @@ SERVER_EMAIL = env_str("SERVER_EMAIL", DEFAULT_FROM_EMAIL)
 ANYMAIL = {
     key.removeprefix("ANYMAIL_"): value
     for key, value in os.environ.items()
-    if key.startswith("ANYMAIL_")
+    if key.startswith("ANYMAIL_") and value.strip()
 }
 # DKIM signing of mail sent over SMTP (ESPs sign on their side); all three or none.
 DKIM_PRIVATE_KEY_PATH = env_str("DKIM_PRIVATE_KEY_PATH")
@@ -424,15 +518,113 @@ STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET")
 STRIPE_API_BASE = env_str("STRIPE_API_BASE", "https://api.stripe.com").rstrip("/")
 STRIPE_TIMEOUT = env_float("STRIPE_TIMEOUT", 20)
 
+# Web server (`pressroom serve`): the defaults of its options.
+WEB_HOST = env_str("HOST", "127.0.0.1")
+WEB_PORT = env_int("PORT", 8000, minimum=1, maximum=65535)
+WEB_WORKERS = env_int("WEB_WORKERS", 0, maximum=256)  # 0: one worker process per CPU core
+WEB_THREADS = env_int("WEB_THREADS", 1, minimum=1, maximum=256)
+
+# Operations (docs/deploy.md): HTTPS policy, error reports, health checks and metrics.
+# HTTPS redirects and HSTS may be nginx's job instead (deploy/nginx/pressroom.conf); the health
+# and metrics addresses answer before either (pressroom/operations/middleware.py), for probes.
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+# Who is emailed the details of every 500 and failed task (comma-separated addresses).
+ADMINS = env_list("ADMINS", [])
+# Error reports to Sentry (or a compatible service such as GlitchTip): off unless a DSN is set.
+SENTRY_DSN = env_str("SENTRY_DSN")
+SENTRY_ENVIRONMENT = env_str("SENTRY_ENVIRONMENT", "production")
+# /metrics (Prometheus) answers a request with `Authorization: Bearer METRICS_TOKEN`, or from
+# an address in METRICS_ALLOWED_IPS (addresses or networks); with neither set it is a 404.
+METRICS_TOKEN = env_str("METRICS_TOKEN")
+METRICS_ALLOWED_IPS = env_list("METRICS_ALLOWED_IPS", [])
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "filters": {"database_outage": {"()": "pressroom.lib.logfilters.DatabaseOutageOncePerMinute"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "filters": {
+        "require_debug_false": {"()": "django.utils.log.RequireDebugFalse"},
+        "one_line": {"()": "pressroom.lib.logs.OneLine"},
+        # The database away: one line a minute, not a traceback (and an email) per request.
+        "database_outage": {"()": "pressroom.lib.logfilters.DatabaseOutageOncePerMinute"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "mail_admins": {
+            "class": "django.utils.log.AdminEmailHandler",
+            "level": "ERROR",
+            "filters": ["require_debug_false"],
+        },
+    },
+    "root": {"handlers": ["console"], "level": env_choice("LOG_LEVEL", "INFO", LOG_LEVELS)},
     "loggers": {
         "django.db.backends": {"level": "INFO"},
         "django.request": {"filters": ["database_outage"]},
+        # 500s (django.request) and failed tasks (django.tasks, django_tasks_db) go to ADMINS.
+        "django": {"handlers": ["mail_admins"], "level": "INFO"},
+        "django_tasks_db": {"handlers": ["mail_admins"], "level": "INFO"},
+        # A request for a host not in ALLOWED_HOSTS (a scanner, a stale DNS name) is the
+        # client's mistake: one line each, no traceback, no email.
+        "django.security.DisallowedHost": {
+            "handlers": ["console"],
+            "filters": ["one_line"],
+            "propagate": False,
+        },
     },
 }
+
+
+def _check_relations() -> None:
+    """Settings that are each valid but wrong together, or values no reader could use."""
+    site = urlsplit(SITE_URL)
+    if site.scheme not in {"http", "https"} or not site.hostname:
+        raise ImproperlyConfigured(f"SITE_URL must be an http(s) address, not {SITE_URL!r}")
+    if SMTP_OPTIONS["use_tls"] and SMTP_OPTIONS["use_ssl"]:
+        raise ImproperlyConfigured("EMAIL_USE_TLS and EMAIL_USE_SSL cannot both be true")
+    addresses = [("DEFAULT_FROM_EMAIL", DEFAULT_FROM_EMAIL), ("SERVER_EMAIL", SERVER_EMAIL)]
+    for name, value in [*addresses, *(("ADMINS", admin) for admin in ADMINS)]:
+        if "@" not in value:
+            raise ImproperlyConfigured(f"{name} must be an email address, not {value!r}")
+    dkim = [DKIM_PRIVATE_KEY_PATH, DKIM_SELECTOR, DKIM_DOMAIN]
+    if any(dkim) and not all(dkim):
+        raise ImproperlyConfigured(
+            "DKIM_PRIVATE_KEY_PATH, DKIM_SELECTOR and DKIM_DOMAIN: set all three, or none"
+        )
+    if DKIM_PRIVATE_KEY_PATH and not os.access(DKIM_PRIVATE_KEY_PATH, os.R_OK):
+        raise ImproperlyConfigured(
+            f"DKIM_PRIVATE_KEY_PATH {DKIM_PRIVATE_KEY_PATH!r} is not a readable file"
+        )
+    for name in ("TIME_ZONE", "DIGEST_TIMEZONE"):
+        try:
+            ZoneInfo(globals()[name])
+        except (ValueError, ZoneInfoNotFoundError):
+            raise ImproperlyConfigured(
+                f"{name} must be a time zone name like Europe/Lisbon, not {globals()[name]!r}"
+            ) from None
+    if len(FUNDRAISING_CURRENCY) != 3 or not FUNDRAISING_CURRENCY.isalpha():
+        raise ImproperlyConfigured(
+            f"FUNDRAISING_CURRENCY must be a three-letter code like USD, not {FUNDRAISING_CURRENCY!r}"
+        )
+    for entry in METRICS_ALLOWED_IPS:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"METRICS_ALLOWED_IPS must list addresses or networks, not {entry!r}"
+            ) from None
+    if METRICS_TOKEN and is_placeholder_secret(METRICS_TOKEN):
+        raise ImproperlyConfigured("METRICS_TOKEN must be a long random string (32+ characters)")
+    if MEDIA_ROOT := globals().get("MEDIA_ROOT"):
+        refuse_code_directory("MEDIA_ROOT", Path(MEDIA_ROOT))
+
+
+_check_relations()
+
+if SENTRY_DSN:
+    from pressroom.lib.errors import start_error_tracker
+
+    start_error_tracker(SENTRY_DSN, environment=SENTRY_ENVIRONMENT)

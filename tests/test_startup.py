@@ -94,7 +94,7 @@ def _get(url: str) -> tuple[int, Message, bytes]:
 def test_pressroom_serve_runs_the_site_and_its_static_files(tmp_path):
     """What `make run` does after installing: migrate, demo content, serve with granian."""
     env = clean_env(
-        SECRET_KEY="test-" + "s" * 50,
+        SECRET_KEY="test-serve-k3Jx9Qw7zT2vB8nM4pL6rY1sD5fG0hA",
         PRESSROOM_VAR_DIR=str(tmp_path),
         DATABASE_URL=f"sqlite:///{tmp_path / 'pressroom.sqlite3'}",
         CACHE_URL="locmem://",
@@ -140,6 +140,25 @@ def test_pressroom_serve_runs_the_site_and_its_static_files(tmp_path):
         assert b".skip-link" in css
         # WhiteNoise serves hashed names as immutable, cacheable for a year.
         assert "max-age=31536000" in headers.get("Cache-Control", "")
+        # ... and nothing but collected files: not the checkout, not the env file.
+        for path in ("/.git/config", "/pressroom/settings.py", "/.venv/pyvenv.cfg", "/.env"):
+            with pytest.raises(urllib.error.HTTPError) as missing:
+                _get(f"http://127.0.0.1:{port}/static{path}")
+            assert missing.value.code == 404, path
+        # Health checks for load balancers and the nginx recipe.
+        status, headers, body = _get(f"http://127.0.0.1:{port}/healthz")
+        assert (status, body) == (200, b'{"status": "ok"}')
+        assert "no-store" in headers["Cache-Control"]
+        status, headers, body = _get(f"http://127.0.0.1:{port}/readyz")
+        assert status == 200
+        assert b'"database": "ok"' in body
+        # A host not in ALLOWED_HOSTS: a 400, and one line in the log.
+        bad_host = urllib.request.Request(
+            f"http://127.0.0.1:{port}/", headers={"Host": "evil.example.net"}
+        )
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(bad_host, timeout=10)  # noqa: S310 (our own server)
+        assert refused.value.code == 400
     finally:
         server.terminate()
         try:
@@ -147,6 +166,12 @@ def test_pressroom_serve_runs_the_site_and_its_static_files(tmp_path):
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
+    log = server.stdout.read()
+    assert "Traceback" not in log
+    assert [line for line in log.splitlines() if "evil.example.net" in line] == [
+        line for line in log.splitlines() if "Invalid HTTP_HOST header: 'evil.example.net'" in line
+    ]
+    assert len([line for line in log.splitlines() if "evil.example.net" in line]) == 1, log
 
 
 def test_pressroom_is_manage_py_plus_serve_demo_and_worker(tmp_path):

@@ -1,6 +1,7 @@
 """`pressroom serve`: the production web server (granian, WSGI), never runserver."""
 
 import os
+import shutil
 import sys
 
 from django.conf import settings
@@ -13,18 +14,20 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
-        parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+        # Defaults from the environment (HOST, PORT, WEB_WORKERS, WEB_THREADS), which
+        # settings.py has already validated.
+        parser.add_argument("--host", default=settings.WEB_HOST)
+        parser.add_argument("--port", type=int, default=settings.WEB_PORT)
         parser.add_argument(
             "--workers",
             type=int,
-            default=int(os.environ.get("WEB_WORKERS", "0")),
+            default=settings.WEB_WORKERS,
             help="Worker processes (default: one per CPU core).",
         )
         parser.add_argument(
             "--threads",
             type=int,
-            default=int(os.environ.get("WEB_THREADS", "1")),
+            default=settings.WEB_THREADS,
             help="Blocking threads per worker process.",
         )
 
@@ -33,7 +36,13 @@ class Command(BaseCommand):
             raise CommandError(
                 "Static files are not collected: run `pressroom collectstatic --no-input` first."
             )
+        if not 0 < int(options["port"]) < 65536:  # type: ignore[call-overload]
+            raise CommandError("--port must be between 1 and 65535.")
+        if int(options["workers"]) < 0 or int(options["threads"]) < 1:  # type: ignore[call-overload]
+            raise CommandError("--workers must be 0 (one per core) or more; --threads 1 or more.")
         workers = options["workers"] or os.cpu_count() or 1
+        if settings.METRICS_TOKEN or settings.METRICS_ALLOWED_IPS:
+            share_metrics_between_workers(int(options["port"]))  # type: ignore[call-overload]
         command = [
             sys.executable,
             "-m",
@@ -58,3 +67,13 @@ class Command(BaseCommand):
         )
         sys.stdout.flush()
         os.execv(sys.executable, command)
+
+
+def share_metrics_between_workers(port: int) -> None:
+    """prometheus-client's multi-process mode: each worker keeps its counters in a file under
+    this instance's directory, and /metrics adds them up. Emptied at start, as the library
+    asks, so counters restart from zero with the instance, as a single process's would."""
+    directory = settings.VAR_DIR / "metrics" / str(port)
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True, mode=0o700)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
