@@ -31,13 +31,16 @@ run: install var
 worker: install var
 	$(BIN)/pressroom worker
 
+# Measures branch coverage and fails under [tool.coverage.report] fail_under (pyproject.toml).
+# A subset (PYTEST_ARGS="path -k name") covers less: add --no-cov to it.
 test: install
 	$(BIN)/pressroom collectstatic --no-input --verbosity 0
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest --cov --cov-report=term $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-logo --no-cache
 
 typecheck: install
 	$(BIN)/mypy pressroom
@@ -55,4 +58,4 @@ lock: install
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.12 -o requirements.lock
 
 clean:
-	rm -rf $(VENV) staticfiles .pytest_cache
+	rm -rf $(VENV) staticfiles .pytest_cache .coverage .coverage.*

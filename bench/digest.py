@@ -76,14 +76,16 @@ print(Digest.objects.get().status, dict(Delivery.objects.values_list("state").an
 """
 
 MESSAGE_SIZE = """
-from pressroom.newsletter import digests, sending
+from pressroom.newsletter import digests, rawmail, sending
 from pressroom.newsletter.models import Digest
 digest = Digest.objects.get()
 content = digests.load_content(digest)
 subject, text, html = digests.render_digest(content, content.entries)
 headers = sending.personal_headers(digest.pk, 1, "https://news.example.org/digest/unsubscribe/" + "x" * 40 + "/")
-print(len(sending.compose_message(from_header="news@example.org", to="reader1@example.org",
-      subject=subject, headers=headers, text=text, html=html)))
+# One complete message as it goes on the wire, before dot-stuffing.
+prepared = rawmail.PreparedMessage.build(subject, text, html, ())
+print(len(prepared.compose(from_header=rawmail.header("From", "news@example.org"),
+      to="reader1@example.org", headers=headers, links={}, stuffed=False)))
 """
 
 

@@ -28,9 +28,11 @@ def site_pages(transactional_db, make_article, topic) -> list[str]:
         make_article(title=f"More news {number}")
     # The other apps' demo content (a running campaign, the search index), so the pages carry
     # the campaign banner and the digest signup form as readers see them.
-    from pressroom.front.demo import run_demo_steps
+    from pressroom.fundraising.demo import create_demo_campaign
+    from pressroom.search.demo import index_demo_articles
 
-    list(run_demo_steps())
+    index_demo_articles()
+    create_demo_campaign()
     return ["/", topic.get_absolute_url(), article.get_absolute_url(), "/no-such-page/"]
 
 

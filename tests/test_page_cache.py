@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from django.http import HttpRequest, HttpResponse
 from django.template import engines
 from django.test import Client
 from django.urls import include, path
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 
 from pressroom.lib import pagecache
@@ -155,6 +157,23 @@ def test_pages_and_their_parts_expire_even_without_a_change(make_article, reader
     Article.objects.filter(pk=article.pk).update(title="Quiet correction")
     time.sleep(1.1)
     assert "Quiet correction" in reader.get("/topics/peru/").content.decode()
+
+
+def test_a_scheduled_article_shows_when_its_time_comes_though_nothing_announced_it(
+    make_article, reader
+):
+    """Going public at its time is not a save: publishing tells the page cache (through the
+    hook it registers in its AppConfig.ready()) when the next scheduled article goes public,
+    and no page is kept past that moment."""
+    make_article(title="Miners march on Lima")
+    soon = timezone.now() + timedelta(seconds=1.5)
+    make_article(title="Strike called for dawn", status="scheduled", published_at=soon)
+    _warm(reader, ["/topics/peru/"])
+    assert "Strike called for dawn" not in reader.get("/topics/peru/").content.decode()
+    time.sleep(max(0.0, (soon - timezone.now()).total_seconds()) + 0.2)
+    response = reader.get("/topics/peru/")
+    assert response["X-Page-Cache"] == "miss"
+    assert "Strike called for dawn" in response.content.decode()
 
 
 def test_a_change_saved_by_another_process_reaches_this_process_cache(

@@ -47,6 +47,24 @@ def test_missing_secret_key_stops_start_up_with_one_clear_line(tmp_path):
     assert not (tmp_path / "secret_key").exists()
 
 
+@pytest.mark.slow
+def test_type_checking_needs_no_environment(tmp_path):
+    """mypy's Django plugin imports the settings: with no SECRET_KEY, DEBUG or anything else set,
+    it must still get through them (a start-up, above, refuses)."""
+    mypy = Path(sys.executable).with_name("mypy")
+    result = subprocess.run(
+        [str(mypy), "--cache-dir", str(tmp_path / "cache"), "pressroom/cli.py"],
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPOSITORY,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Success: no issues found" in result.stdout
+
+
 def test_a_mistyped_setting_is_one_clear_line(tmp_path):
     result = run_pressroom(
         "check", env=clean_env(SECRET_KEY="x" * 50, DEBUG="maybe", PRESSROOM_VAR_DIR=str(tmp_path))

@@ -2,17 +2,7 @@ from django.conf import settings
 from django.http import HttpRequest
 from django.utils.functional import SimpleLazyObject
 
-from pressroom.lib.generations import GenerationMemo
-from pressroom.lib.pagecache import content_memo
-from pressroom.publishing.listings import featured_topics
-from pressroom.publishing.models import Topic
-
-_navigation: GenerationMemo[list[Topic]] = content_memo(max_entries=1)
-
-
-def navigation_topics() -> list[Topic]:
-    """The featured topics shown in the header, read again once content changes."""
-    return _navigation.get_or_set("featured", featured_topics)
+from pressroom.publishing.listings import cached_featured_topics
 
 
 def site(request: HttpRequest) -> dict:
@@ -23,5 +13,5 @@ def site(request: HttpRequest) -> dict:
         "SITE_LANGUAGE": settings.SITE_LANGUAGE,
         # Read at most once per render, and only by a page that shows it (the header and the
         # signup form both do): a bare function would be called at each mention.
-        "navigation_topics": SimpleLazyObject(navigation_topics),
+        "navigation_topics": SimpleLazyObject(cached_featured_topics),
     }

@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-from pressroom.importers.legacy import (
-    SlugReservations,
-    category_paths,
-    tag_paths,
-    write_legacy_paths,
-)
+from pressroom.importers.legacy import category_paths, tag_paths
 from pressroom.importers.models import ImportedItem
 from pressroom.importers.report import KindSummary
 from pressroom.importers.wpcontent import plain_title
@@ -15,6 +10,7 @@ from pressroom.importers.wxr import WxrTerm
 from pressroom.publishing import services
 from pressroom.publishing.html import html_to_text
 from pressroom.publishing.models import Topic
+from pressroom.publishing.services import SlugReservations, write_legacy_paths
 
 UNCHANGED = "unchanged since the last import"
 MERGED = "a tag and a category with the same slug share one topic"

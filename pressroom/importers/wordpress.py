@@ -1,9 +1,10 @@
 """Import a WordPress export: upsert on (source site, external id), committed in batches.
 
-Authors go through publishing's save_author. Posts and terms are many: they are written a
-batch at a time, but each body goes through clean_body_html and make_excerpt, each topic and
-author link carries the article's public order exactly as services.sync_listing_links would set
-it, and each batch announces its change through services.announce_change.
+The media library (attachments) is read first, in a quick pass over the file; then posts are
+written a batch at a time through publishing's bulk service (services.save_articles: cleaning,
+excerpts, slugs, listing links, old addresses and search indexing are publishing's rules), each
+batch in one transaction with its bookkeeping. A post is written whole (lead image and galleries
+included) or not at all, so an import stopped at any moment and run again ends complete.
 """
 
 from __future__ import annotations
@@ -19,9 +20,8 @@ from typing import BinaryIO
 from django.db import transaction
 from django.utils import timezone
 
-from pressroom.importers.bulk import insert_rows
-from pressroom.importers.legacy import SlugReservations, old_path, write_legacy_paths
-from pressroom.importers.media import GallerySpec, MediaLibrary
+from pressroom.importers.legacy import old_path
+from pressroom.importers.media import MediaLibrary
 from pressroom.importers.models import ImportedItem
 from pressroom.importers.report import ImportInterrupted, ImportReport
 from pressroom.importers.terms import UNCHANGED, TermWriter
@@ -38,28 +38,23 @@ from pressroom.importers.wxr import (
     WxrItem,
     WxrTerm,
     parse_wxr,
+    read_attachments,
 )
+from pressroom.lib.bulk import insert_rows
 from pressroom.publishing import services
-from pressroom.publishing.html import clean_body_html, html_to_text, make_excerpt
-from pressroom.publishing.models import (
-    Article,
-    ArticleAuthor,
-    ArticleTopic,
-    Author,
-)
+from pressroom.publishing.html import clean_body_html, html_to_text
+from pressroom.publishing.models import Article, Author
 
 BATCH_SIZE = 500
 # Bump when the conversion changes, so a re-run rewrites posts whose source did not change.
-CONVERTER_VERSION = "2"
+# (3: posts are written with their media in one batch; rewriting repairs posts that an earlier
+# version left without lead image or galleries when it was stopped before its end-of-file pass.)
+CONVERTER_VERSION = "3"
 PROGRESS_EVERY = 200
 IMPORTED_ITEM_FIELDS = (
     *("source_site", "kind", "external_id", "article", "fingerprint"),
     *("imported_at", "updated_at"),
 )
-ARTICLE_FIELDS = [
-    *("title", "slug", "body", "editor_excerpt", "excerpt", "status", "published_at"),
-    *("lead_image_url", "lead_image_alt"),
-]
 
 POST_STATUSES = {
     "publish": Article.Status.PUBLISHED,
@@ -126,10 +121,15 @@ class WordPressImporter:
         self.entries = 0
         self.scratch_article = Article(title="scratch")
         self.media = MediaLibrary()
+        self.imported_posts: set[str] = set()
 
     def run(self, source: BinaryIO) -> ImportReport:
         # A dry run does all the work in one transaction and rolls it back, so its counts are
         # the real ones.
+        start = source.tell()
+        for attachment in read_attachments(source):
+            self.media.add(attachment)
+        source.seek(start)
         with transaction.atomic() if self.dry_run else nullcontext():
             try:
                 for record in parse_wxr(source):
@@ -137,12 +137,10 @@ class WordPressImporter:
             except WxrError as error:
                 # Every entry read before the break is complete: keep it, then stop.
                 self.flush()
-                self.media.finish()
                 if self.dry_run:
                     transaction.set_rollback(True)
                 raise ImportInterrupted(str(error), self.report, error.line) from None
             self.flush()
-            self.media.finish()
             if self.dry_run:
                 transaction.set_rollback(True)
         return self.report
@@ -176,6 +174,12 @@ class WordPressImporter:
             )
         )
         self.terms = TermWriter(self.source, channel.path_prefix, self.report["topics"])
+        # Post ids an earlier import wrote: a post withheld now needs a look-up only if listed.
+        self.imported_posts = set(
+            ImportedItem.objects.filter(source_site=self.source, kind="post").values_list(
+                "external_id", flat=True
+            )
+        )
 
     def flush_terms(self) -> None:
         """Write the categories and tags declared at the top of the export, all at once, so a
@@ -216,7 +220,7 @@ class WordPressImporter:
             self.report["pages"].skipped["pages are not imported"] += 1
             return
         if item.post_type == "attachment":
-            self.media.add(item)
+            # Read in the first pass (read_attachments).
             self.report["media"].skipped["media stay at their original URLs"] += 1
             return
         if item.post_type != "post":
@@ -247,6 +251,9 @@ class WordPressImporter:
     def withhold(self, item: WxrItem, reason: str) -> None:
         """Skip a post readers must not see; if an earlier import published it (it has since
         been made private, trashed or protected), unpublish that article."""
+        if item.post_id not in self.imported_posts:
+            self.report["posts"].skipped[reason] += 1
+            return
         record = (
             ImportedItem.objects.filter(
                 source_site=self.source, kind="post", external_id=item.post_id
@@ -280,7 +287,8 @@ class WordPressImporter:
         fingerprint_source = [
             CONVERTER_VERSION,
             item.title,
-            item.content,
+            # The body by its own digest: quoting it into JSON cost more than hashing it.
+            hashlib.sha256(item.content.encode()).hexdigest(),
             item.excerpt,
             item.status,
             bool(item.password.strip()),
@@ -291,6 +299,7 @@ class WordPressImporter:
             item.link,
             item.thumbnail_id,
             sorted((ref.taxonomy, ref.slug) for ref in item.terms),
+            self.media.used_by(item),
         ]
         return PendingPost(
             item=item,
@@ -299,28 +308,42 @@ class WordPressImporter:
             fingerprint=hashlib.sha256(json.dumps(fingerprint_source).encode()).hexdigest(),
         )
 
-    def fill_article(
-        self, article: Article, pending: PendingPost, slugs: SlugReservations
-    ) -> list[GallerySpec]:
-        """The article as the post reads on WordPress, cleaned like every body in Pressroom.
-        Returns the galleries that wait for images later in the file."""
+    def article_write(self, article: Article, pending: PendingPost) -> services.ArticleWrite:
+        """The article as the post read on WordPress, with its bylines, topics and old
+        addresses; publishing's bulk service cleans and completes it like every article."""
         item = pending.item
-        gallery, deferred = self.media.gallery_for(item)
-        body = drop_empty_paragraphs(clean_body_html(wordpress_body_html(item.content, gallery)))
+        body = drop_empty_paragraphs(
+            wordpress_body_html(item.content, self.media.gallery_for(item))
+        )
         title = plain_title(item.title)
         if not title:
             date = pending.published_at or item.date(self.site_timezone)
             label = date.astimezone(self.site_timezone).date().isoformat() if date else ""
-            title = fallback_title(body, label)
+            # Rare (a post without a title): its first words, as readers will see them.
+            title = fallback_title(clean_body_html(body), label)
         article.title = title[:300]
         article.body = body
         article.editor_excerpt = html_to_text(item.excerpt)
-        article.excerpt = make_excerpt(body, article.editor_excerpt)
         article.status = pending.status
         article.published_at = pending.published_at
-        article.slug = slugs.take(item.slug or article.title, article)
+        article.slug = item.slug
         article.lead_image_url, article.lead_image_alt = self.media.lead_image(item.thumbnail_id)
-        return deferred
+        assert self.terms is not None
+        topic_ids = [self.terms.topic_id(ref.taxonomy, ref.slug, ref.name) for ref in item.terms]
+        author_ids = []
+        if login := item.creator:
+            author_ids.append(self.authors.get(login) or self.upsert_author(login, login))
+        prefix = self.channel.path_prefix if self.channel else ""
+        return services.ArticleWrite(
+            article,
+            author_ids=author_ids,
+            topic_ids=topic_ids,
+            legacy_paths=[
+                path
+                for path in (old_path(item.link, prefix), f"{prefix}/?p={item.post_id}")
+                if path
+            ],
+        )
 
     def flush_posts(self) -> None:
         if not self.pending_posts:
@@ -329,6 +352,8 @@ class WordPressImporter:
         latest = {pending.item.post_id: pending for pending in batch}
         if duplicates := len(batch) - len(latest):
             self.report["posts"].skipped["repeated in the file"] += duplicates
+        # The batch's articles, links, old addresses, search entries and bookkeeping commit
+        # together: stopped at any moment, an import leaves whole posts only.
         with transaction.atomic():
             self.write_posts(list(latest.values()))
 
@@ -352,37 +377,22 @@ class WordPressImporter:
         if not changed:
             return
         existing = Article.objects.in_bulk([r.article_id for _, r in changed if r is not None])
-        slugs = SlugReservations(
-            Article,
-            [p.item.slug or plain_title(p.item.title) for p, _ in changed],
-            max_length=255,
-        )
-        now = timezone.now()
-        new_articles: list[Article] = []
-        updated_articles: list[Article] = []
-        written: list[tuple[PendingPost, Article]] = []
-        galleries: list[list[GallerySpec]] = []
+        writes = []
         for pending, record in changed:
             article = existing.get(record.article_id) if record else None
             if article is None:
+                summary.created += 1
                 article = Article()
-                new_articles.append(article)
             else:
-                updated_articles.append(article)
-            galleries.append(self.fill_article(article, pending, slugs))
-            article.updated_at = now
-            written.append((pending, article))
-        Article.objects.bulk_create(new_articles)
-        for (pending, article), deferred in zip(written, galleries, strict=True):
-            self.media.wait_for(article, pending.item.thumbnail_id, deferred)
-        Article.objects.bulk_update(updated_articles, [*ARTICLE_FIELDS, "updated_at"])
-        summary.created += len(new_articles)
-        summary.updated += len(updated_articles)
+                summary.updated += 1
+            writes.append(self.article_write(article, pending))
+        services.save_articles(writes)
 
-        for pending, _ in written:
-            record = records.get(pending.item.post_id)
+        now = timezone.now()
+        for (pending, record), write in zip(changed, writes, strict=True):
             if record is not None:
                 record.fingerprint, record.updated_at = pending.fingerprint, now
+                record.article_id = write.article.pk
         insert_rows(
             ImportedItem,
             IMPORTED_ITEM_FIELDS,
@@ -391,52 +401,16 @@ class WordPressImporter:
                     self.source,
                     "post",
                     pending.item.post_id,
-                    article.pk,
+                    write.article.pk,
                     pending.fingerprint,
                     now,
                     now,
                 )
-                for pending, article in written
+                for (pending, _), write in zip(changed, writes, strict=True)
                 if pending.item.post_id not in records
             ],
         )
         ImportedItem.objects.bulk_update(
-            [r for p, _ in written if (r := records.get(p.item.post_id))],
-            ["fingerprint", "updated_at"],
-        )
-        self.write_links(written, [article.pk for article in updated_articles])
-        prefix = self.channel.path_prefix if self.channel else ""
-        write_legacy_paths(
-            {
-                path: article
-                for pending, article in written
-                for path in (old_path(pending.item.link), f"{prefix}/?p={pending.item.post_id}")
-                if path
-            }
-        )
-        services.announce_change([article.pk for _, article in written])
-
-    def write_links(self, written: list[tuple[PendingPost, Article]], updated: list[int]) -> None:
-        """Topic and author links, with the public order copied in as sync_listing_links does."""
-        assert self.terms is not None
-        ArticleTopic.objects.filter(article_id__in=updated).delete()
-        ArticleAuthor.objects.filter(article_id__in=updated).delete()
-        topic_links: list[tuple[int, int, bool, datetime | None]] = []
-        author_links: list[tuple[int, int, int, bool, datetime | None]] = []
-        for pending, article in written:
-            is_public = article.status in Article.PUBLIC_STATUSES
-            topic_ids = dict.fromkeys(
-                self.terms.topic_id(ref.taxonomy, ref.slug, ref.name) for ref in pending.item.terms
-            )
-            topic_links += [
-                (article.pk, topic_id, is_public, article.published_at) for topic_id in topic_ids
-            ]
-            if login := pending.item.creator:
-                author_id = self.authors.get(login) or self.upsert_author(login, login)
-                author_links.append((article.pk, author_id, 0, is_public, article.published_at))
-        insert_rows(ArticleTopic, ["article", "topic", "is_public", "published_at"], topic_links)
-        insert_rows(
-            ArticleAuthor,
-            ["article", "author", "position", "is_public", "published_at"],
-            author_links,
+            [r for p, _ in changed if (r := records.get(p.item.post_id))],
+            ["article", "fingerprint", "updated_at"],
         )

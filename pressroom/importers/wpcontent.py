@@ -279,16 +279,24 @@ def link_own_line_urls(content: str) -> str:
 
 
 def drop_empty_paragraphs(body_html: str) -> str:
-    """Paragraphs left empty where a shortcode, a gallery or <!--more--> used to be."""
+    """Paragraphs left empty where a shortcode or a gallery used to be."""
     return _EMPTY_PARAGRAPH.sub("", body_html).strip()
 
 
+_COMMENT = re.compile(r"<!--.*?-->", re.S)
+
+
 def wordpress_body_html(content: str, gallery: Gallery | None = None) -> str:
-    """The post's HTML as WordPress displayed it (before clean_body_html)."""
+    """The post's HTML as WordPress displayed it (before clean_body_html).
+
+    Comments (<!--more-->, <!--nextpage-->, the block editor's delimiters) go first: cleaning
+    would drop them anyway, and gone before wpautop they leave no empty paragraph behind."""
     if is_block_content(content):
         converted = convert_shortcodes(strip_block_comments(content), gallery)
-        return link_own_line_urls(converted).strip()
+        return link_own_line_urls(_COMMENT.sub("", converted)).strip()
     # Captions become <figure> first: figure is a block tag, so wpautop leaves it unwrapped.
+    if "<!--" in content:
+        content = _COMMENT.sub("", content)
     return wpautop(link_own_line_urls(convert_shortcodes(content, gallery)))
 
 

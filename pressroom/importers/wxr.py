@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import xml.etree.ElementTree as ET
+import xml.parsers.expat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
@@ -130,6 +131,14 @@ def _parse_date(text: str) -> datetime | None:
     text = text.strip()
     if not text or text == ZERO_DATE or text.startswith("0000-00-00"):
         return None
+    try:
+        # The usual '2020-03-04 10:00:00', read several times faster than by strptime.
+        return datetime.fromisoformat(text[:19]) if len(text) >= 19 else _strptime(text)
+    except ValueError:
+        return _strptime(text)
+
+
+def _strptime(text: str) -> datetime:
     return datetime.strptime(text[:19], "%Y-%m-%d %H:%M:%S")
 
 
@@ -152,12 +161,20 @@ def _prefix(uri: str) -> str:
     return prefix
 
 
+_NAMES: dict[str, str] = {}
+
+
 def _name(tag: str) -> str:
     """'{https://wordpress.org/export/1.2/}post_id' -> 'wp:post_id'."""
-    if tag.startswith("{"):
-        uri, local = tag[1:].split("}", 1)
-        return f"{_prefix(uri)}:{local}"
-    return tag
+    name = _NAMES.get(tag)
+    if name is None:
+        name = tag
+        if tag.startswith("{"):
+            uri, local = tag[1:].split("}", 1)
+            name = f"{_prefix(uri)}:{local}"
+        if len(_NAMES) < 10_000:  # element names repeat; a hostile file cannot grow this
+            _NAMES[tag] = name
+    return name
 
 
 def _fields(element: ET.Element) -> dict[str, str]:
@@ -345,3 +362,89 @@ def _channel(header: dict[str, str]) -> WxrChannel:
 def parse_wxr_bytes(data: bytes) -> list[Record]:
     """All records of an export held in memory (tests, small files)."""
     return list(parse_wxr(io.BytesIO(data)))
+
+
+ATTACHMENT_FIELDS = {"wp:post_id", "wp:post_type", "wp:post_parent", "wp:attachment_url"}
+META_FIELDS = {"wp:meta_key", "wp:meta_value"}
+
+
+def read_attachments(source: BinaryIO) -> Iterator[WxrItem]:
+    """Only the attachments (the media library) of an export, read in a quick first pass.
+
+    Posts come before the images they use in most exports; reading the library first lets
+    each post be written whole, lead image and galleries included, in its own batch. Stops
+    quietly where the file breaks: the full read names the line.
+    """
+    parser = xml.parsers.expat.ParserCreate(namespace_separator="}")
+    parser.buffer_text = True
+    parser.buffer_size = 1 << 16
+    names: dict[str, str] = {}
+    found: list[WxrItem] = []
+    state = {"depth": 0}
+    fields: dict[str, str] = {}
+    meta: dict[str, str] = {}
+    meta_fields: dict[str, str] = {}
+    capture: list[str] | None = None
+    capture_name = ""
+
+    def name_of(raw: str) -> str:
+        name = names.get(raw)
+        if name is None:
+            name = names[raw] = _name("{" + raw if "}" in raw else raw)
+        return name
+
+    def start(raw: str, attributes: dict[str, str]) -> None:
+        nonlocal capture, capture_name
+        depth = state["depth"] = state["depth"] + 1
+        if depth == 3 and raw == "item":
+            fields.clear()
+            meta.clear()
+        elif depth == 4 or depth == 5:
+            name = name_of(raw)
+            if (depth == 4 and name in ATTACHMENT_FIELDS) or (depth == 5 and name in META_FIELDS):
+                capture, capture_name = [], name
+            elif depth == 4 and name == "wp:postmeta":
+                meta_fields.clear()
+
+    def end(raw: str) -> None:
+        nonlocal capture
+        depth = state["depth"]
+        state["depth"] = depth - 1
+        if capture is not None:
+            target = fields if depth == 4 else meta_fields
+            target.setdefault(capture_name, "".join(capture))
+            capture = None
+        elif depth == 4 and name_of(raw) == "wp:postmeta":
+            if meta_fields.get("wp:meta_key", "").strip() == "_wp_attachment_image_alt":
+                meta["alt"] = meta_fields.get("wp:meta_value", "").strip()
+        elif (
+            depth == 3 and raw == "item" and fields.get("wp:post_type", "").strip() == "attachment"
+        ):
+            found.append(
+                WxrItem(
+                    post_id=fields.get("wp:post_id", "").strip(),
+                    post_type="attachment",
+                    status="inherit",
+                    parent_id=fields.get("wp:post_parent", "").strip(),
+                    attachment_url=fields.get("wp:attachment_url", "").strip(),
+                    image_alt=meta.get("alt", ""),
+                )
+            )
+
+    def text(data: str) -> None:
+        if capture is not None:
+            capture.append(data)
+
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
+    parser.CharacterDataHandler = text
+    reader = _ControlCharacterFilter(source)
+    try:
+        while chunk := reader.read(1 << 20):
+            parser.Parse(chunk, False)
+            yield from found
+            found.clear()
+        parser.Parse(b"", True)
+    except xml.parsers.expat.ExpatError:
+        pass
+    yield from found

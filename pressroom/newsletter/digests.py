@@ -9,10 +9,12 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateformat import format as format_date
 
-from pressroom.lib.email import render_email
+from pressroom.lib.email import render_email, send_email
+from pressroom.newsletter import tokens
 from pressroom.newsletter.models import Delivery, Digest, DigestArticle
 from pressroom.publishing.models import Article, ArticleTopic, Topic
 
@@ -157,7 +159,7 @@ def create_digest(
     Gathers what was published since the previous digest (the first one: the last 24 hours).
     Nothing new: no digest, (None, False). Safe to call from several machines at once: the date
     is unique, and the loser of the race gets the winner's digest. Deliveries come next, from
-    `fanout.fan_out`.
+    `tasks.build_and_queue_digest`.
     """
     now = now or timezone.now()
     day = digest_date(now)
@@ -209,16 +211,6 @@ def create_digest(
     return digest, True
 
 
-def build_digest(now: datetime | None = None) -> tuple[Digest | None, bool]:
-    """Create today's digest and all its delivery rows, queueing nothing (tests, previews)."""
-    from pressroom.newsletter.fanout import fan_out
-
-    digest, created = create_digest(now)
-    if digest is not None:
-        fan_out(digest.pk)
-    return digest, created
-
-
 def batch_numbers(digest: Digest) -> list[int]:
     return list(
         digest.deliveries.filter(state=Delivery.State.PENDING)
@@ -228,35 +220,8 @@ def batch_numbers(digest: Digest) -> list[int]:
     )
 
 
-def build_and_queue_digest(
-    now: datetime | None = None, *, send_now: bool = True
-) -> tuple[Digest | None, bool]:
-    """Build today's digest and queue its batches: now, or at DIGEST_SEND_AT if that is later.
-
-    Returns (digest, created). Running it again (another machine's scheduler, a restart after a
-    crash) only finishes an interrupted fan-out, so one digest goes out once.
-    """
-    from pressroom.newsletter.fanout import fan_out
-    from pressroom.newsletter.tasks import queue_batches
-
-    now = now or timezone.now()
-    send_at = scheduled_send_time(digest_date(now))
-    digest, created = create_digest(
-        now, send_after=send_at if not send_now and send_at > now else None
-    )
-    if digest is not None:
-        fan_out(digest.pk, queue_batches)
-        digest.refresh_from_db()
-    return digest, created
-
-
 def send_test_digest(digest: Digest, to: str) -> None:
     """The full digest to one address (an editor checking it); personal links lead to signup."""
-    from django.urls import reverse
-
-    from pressroom.lib.email import send_email
-    from pressroom.newsletter import tokens
-
     content = load_content(digest)
     signup_url = tokens.absolute(reverse("newsletter:signup"))
     context = {

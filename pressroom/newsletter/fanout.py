@@ -1,8 +1,8 @@
 """Fan-out: one pending delivery row per recipient, written in committed chunks.
 
 Each chunk takes the next receiving subscribers in id order (`Digest.recipients_through` marks
-how far it got), inserts their rows with one INSERT … SELECT, numbers them into batches and
-queues those batches once committed. So workers start sending after the first chunk instead of
+how far it got), inserts their rows with one INSERT … SELECT, numbers them into batches, and
+hands those batches over once committed (tasks.py queues them). So workers start sending after the first chunk instead of
 after the whole list, and a fan-out interrupted by a crash resumes where it stopped (the digest
 row is locked per chunk, so two resuming workers take turns rather than doubling rows; the
 unique (digest, subscriber) constraint would refuse doubles anyway).
@@ -10,9 +10,7 @@ unique (digest, subscriber) constraint would refuse doubles anyway).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
-from functools import partial
+from collections.abc import Iterator
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -31,11 +29,10 @@ from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from pressroom.newsletter.models import Delivery, Digest, DigestArticle, Subscriber
+from pressroom.newsletter.sending import finish_if_done
 from pressroom.publishing.models import ArticleTopic
 
 BATCHES_PER_CHUNK = 10
-
-QueueBatches = Callable[[list[tuple[int, int]], datetime | None], None]
 
 
 def _recipients(digest: Digest) -> QuerySet[Subscriber]:
@@ -101,14 +98,13 @@ def fan_out_chunk(digest_id: int) -> tuple[list[tuple[int, int]], bool]:
         return pairs, digest.is_fanned_out
 
 
-def fan_out(digest_id: int, queue: QueueBatches | None = None) -> None:
-    """Write every remaining chunk, queueing each chunk's batches as soon as it is committed."""
-    from pressroom.newsletter.sending import finish_if_done
-
-    run_after = Digest.objects.values_list("send_after", flat=True).get(pk=digest_id)
+def fan_out(digest_id: int) -> Iterator[list[tuple[int, int]]]:
+    """Write every remaining chunk, yielding each chunk's (digest, batch) pairs once it is
+    committed, so the caller can queue them while the next chunk is written
+    (`tasks.fan_out_and_queue`). Run it to the end: then a digest nobody is to receive is done."""
     finished = False
     while not finished:
         pairs, finished = fan_out_chunk(digest_id)
-        if queue is not None and pairs:
-            transaction.on_commit(partial(queue, pairs, run_after))
-    finish_if_done(digest_id)  # nobody to send to: the digest is done at once
+        if pairs:
+            yield pairs
+    finish_if_done(digest_id)

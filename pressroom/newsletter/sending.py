@@ -121,20 +121,6 @@ class _LinkMaker:
         return f"{before}{tokens.unsubscribe_token(subscriber_id, digest_id)}{after}"
 
 
-def compose_message(
-    *, from_header: str, to: str, subject: str, headers: dict[str, str], text: str, html: str
-) -> bytes:
-    """A complete digest message as it goes on the wire before dot-stuffing (tests, bench)."""
-    prepared = rawmail.PreparedMessage.build(subject, text, html, ())
-    return prepared.compose(
-        from_header=rawmail.header("From", from_header),
-        to=to,
-        headers=headers,
-        links={},
-        stuffed=False,
-    )
-
-
 def _from_header() -> str:
     name, address = parseaddr(settings.DEFAULT_FROM_EMAIL)
     return formataddr((name, address), charset="utf-8") if name else address

@@ -1,18 +1,26 @@
-"""Background tasks of the Daily Digest, and their schedule (registered by `pressroom worker`)."""
+"""Background tasks of the Daily Digest, their schedule (registered by `pressroom worker`), and
+the two steps that queue them: fanning a digest out and building-and-queueing today's digest.
+
+The top of the newsletter's digest machinery: it uses digests, fanout, sending and recovery,
+and none of them uses it.
+"""
 
 from __future__ import annotations
 
 import logging
 from datetime import datetime
+from functools import partial
 
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from crontask import cron
 from django.conf import settings
+from django.db import transaction
 from django.tasks import task
+from django.utils import timezone
 
-from pressroom.newsletter import digests, recovery, sending
-from pressroom.newsletter.fanout import fan_out
+from pressroom.newsletter import digests, fanout, recovery, sending
+from pressroom.newsletter.models import Digest
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +36,33 @@ def queue_batches(pairs: list[tuple[int, int]], run_after: datetime | None = Non
         queued.enqueue(digest_id, batch)
 
 
+def fan_out_and_queue(digest_id: int) -> None:
+    """Write every remaining delivery row, queueing each chunk's batches as soon as it is
+    committed (for the digest's send time, if it has one)."""
+    run_after = Digest.objects.values_list("send_after", flat=True).get(pk=digest_id)
+    for pairs in fanout.fan_out(digest_id):
+        transaction.on_commit(partial(queue_batches, pairs, run_after))
+
+
+def build_and_queue_digest(
+    now: datetime | None = None, *, send_now: bool = True
+) -> tuple[Digest | None, bool]:
+    """Build today's digest and queue its batches: now, or at DIGEST_SEND_AT if that is later.
+
+    Returns (digest, created). Running it again (another machine's scheduler, a restart after a
+    crash) only finishes an interrupted fan-out, so one digest goes out once.
+    """
+    now = now or timezone.now()
+    send_at = digests.scheduled_send_time(digests.digest_date(now))
+    digest, created = digests.create_digest(
+        now, send_after=send_at if not send_now and send_at > now else None
+    )
+    if digest is not None:
+        fan_out_and_queue(digest.pk)
+        digest.refresh_from_db()
+    return digest, created
+
+
 @cron(
     CronTrigger(
         hour=settings.DIGEST_SEND_AT[0],
@@ -39,7 +74,7 @@ def queue_batches(pairs: list[tuple[int, int]], run_after: datetime | None = Non
 @task
 def send_daily_digest() -> int | None:
     """Build today's digest (once, however many schedulers fire) and queue its batches."""
-    digest, created = digests.build_and_queue_digest()
+    digest, created = build_and_queue_digest()
     if digest is None:
         return None
     if created:
@@ -54,7 +89,7 @@ def recover_deliveries() -> dict[str, int]:
     result = recovery.recover_deliveries()
     queue_batches(result.batches or [])
     for digest_id in result.unfinished_fan_outs or []:
-        fan_out(digest_id, queue_batches)
+        fan_out_and_queue(digest_id)
     if result.requeued_rows or result.given_up_rows or result.batches:
         logger.warning(
             "Digest recovery: %s rows back to pending, %s given up, %s batches queued",

@@ -29,6 +29,7 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult, get_date_max
 
 from pressroom.lib.staticfiles import collected_names
+from pressroom.lib.tasks import load_task_modules
 from pressroom.operations import health
 
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
@@ -283,8 +284,6 @@ def format_age(age: timedelta) -> str:
 def schedule() -> dict[str, object]:
     """The periodic jobs the worker's scheduler runs (django-crontask): task path -> trigger."""
     from crontask import scheduler
-
-    from pressroom.front.management.commands.worker import load_task_modules
 
     load_task_modules()
     return {job.func.__self__.module_path: job.trigger for job in scheduler.get_jobs()}

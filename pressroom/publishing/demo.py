@@ -16,8 +16,8 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from pressroom.publishing.html import clean_body_html, make_excerpt
-from pressroom.publishing.models import Article, ArticleAuthor, ArticleTopic, Author, Topic
+from pressroom.publishing import services
+from pressroom.publishing.models import Article, Author, Topic
 
 PLACES = [
     "Peru",
@@ -366,9 +366,10 @@ def generate(
 def create_demo_corpus(
     articles: int, *, topics: int = 60, authors: int = 12, seed: int = 1, batch_size: int = 2000
 ) -> int:
-    """Write the demo corpus in bulk. Returns the number of articles created."""
+    """Write the demo corpus through publishing's bulk service. Returns the number of articles
+    created."""
     names, people, stream = generate(articles, topics=topics, authors=authors, seed=seed)
-    topic_by_name = {}
+    topic_ids = {}
     for rank, name in enumerate(names):
         topic, _ = Topic.objects.get_or_create(
             slug=slugify(name),
@@ -378,75 +379,41 @@ def create_demo_corpus(
                 "description": f"News and analysis from {name}.",
             },
         )
-        topic_by_name[name] = topic
-    author_by_name = {}
+        topic_ids[name] = topic.pk
+    author_ids = {}
     for name in people:
         author, _ = Author.objects.get_or_create(
             slug=slugify(name),
             defaults={"name": name, "bio": f"{name} reports on social movements."},
         )
-        author_by_name[name] = author
+        author_ids[name] = author.pk
 
     created = 0
-    batch: list[DemoArticle] = []
-
-    def flush() -> None:
-        nonlocal created
-        rows = []
-        for item in batch:
-            body = clean_body_html(item.body)
-            rows.append(
-                Article(
-                    title=item.title,
-                    slug=item.slug,
-                    body=body,
-                    editor_excerpt=item.editor_excerpt,
-                    excerpt=make_excerpt(body, item.editor_excerpt),
-                    status=item.status,
-                    published_at=item.published_at,
-                    updated_at=item.published_at,
-                    created_at=item.published_at,
-                    original_outlet=item.original_outlet,
-                    original_url=item.original_url,
-                    canonical_url=item.original_url,
-                )
-            )
-        Article.objects.bulk_create(rows)
-        # bulk_create sets primary keys on SQLite and PostgreSQL; look them up to be sure.
-        ids = dict(
-            Article.objects.filter(slug__in=[row.slug for row in rows]).values_list("slug", "id")
-        )
-        topic_links, author_links = [], []
-        for item in batch:
-            article_id = ids[item.slug]
-            topic_links += [
-                ArticleTopic(
-                    article_id=article_id,
-                    topic=topic_by_name[name],
-                    is_public=True,
-                    published_at=item.published_at,
-                )
-                for name in item.topics
-            ]
-            author_links += [
-                ArticleAuthor(
-                    article_id=article_id,
-                    author=author_by_name[name],
-                    position=position,
-                    is_public=True,
-                    published_at=item.published_at,
-                )
-                for position, name in enumerate(item.authors)
-            ]
-        ArticleTopic.objects.bulk_create(topic_links)
-        ArticleAuthor.objects.bulk_create(author_links)
-        created += len(batch)
-        batch.clear()
-
+    batch: list[services.ArticleWrite] = []
     for item in stream:
-        batch.append(item)
+        article = Article(
+            title=item.title,
+            slug=item.slug,
+            body=item.body,
+            editor_excerpt=item.editor_excerpt,
+            status=item.status,
+            published_at=item.published_at,
+            created_at=item.published_at,
+            original_outlet=item.original_outlet,
+            original_url=item.original_url,
+        )
+        batch.append(
+            services.ArticleWrite(
+                article,
+                author_ids=[author_ids[name] for name in item.authors],
+                topic_ids=[topic_ids[name] for name in item.topics],
+                # A corpus that looks lived-in: each article last changed when it came out.
+                updated_at=item.published_at,
+            )
+        )
         if len(batch) >= batch_size:
-            flush()
+            created += len(services.save_articles(batch))
+            batch = []
     if batch:
-        flush()
+        created += len(services.save_articles(batch))
     return created

@@ -166,10 +166,6 @@ def latest_page(query: Mapping[str, str], per_page: int | None = None) -> Page[T
     return _teasers_page(LATEST, statuses, query, per_page)
 
 
-def latest_articles(limit: int) -> list[Article]:
-    return list(Article.objects.published().newest_first().for_listing()[:limit])
-
-
 def topic_or_404(slug: str) -> Topic:
     return _cached_by_slug(Topic, slug)
 
@@ -193,8 +189,10 @@ def featured_topics(limit: int = 8) -> list[Topic]:
     return list(Topic.objects.filter(is_featured=True).order_by("name")[:limit])
 
 
-def cached_featured_topics() -> list[Topic]:
-    """Featured topics from the cache the header navigation shares (cleared on any change)."""
-    from pressroom.front.context_processors import navigation_topics
+_featured: GenerationMemo[list[Topic]] = content_memo(max_entries=1)
 
-    return navigation_topics()
+
+def cached_featured_topics() -> list[Topic]:
+    """The featured topics the header navigation and the home page show, read again once
+    content changes."""
+    return _featured.get_or_set("featured", featured_topics)

@@ -39,7 +39,8 @@ class LegacyPathRedirectMiddleware:
     @staticmethod
     def _find(request: HttpRequest) -> LegacyPath | None:
         path = request.path if request.path.endswith("/") else request.path + "/"
-        candidates = [request.get_full_path(), path, request.path]
+        # The front page itself never redirects: only a query naming an old post may ('/?p=12').
+        candidates = [c for c in (request.get_full_path(), path, request.path) if c != "/"]
         if any("\x00" in candidate for candidate in candidates):
             return None  # PostgreSQL refuses NUL in text; no stored path can contain one
         return (

@@ -60,9 +60,23 @@ class Author(models.Model):
 
 class ArticleQuerySet(models.QuerySet["Article"]):
     def published(self, now: datetime | None = None) -> ArticleQuerySet:
-        """Articles readers may see: published, or scheduled for a time that has come."""
+        """Articles readers may see: published, or scheduled for a time that has come.
+
+        The one definition of "published" (see Article.PUBLIC_STATUSES): the archive SQL in
+        listings.py reads the same two conditions, and
+        publishing/tests/test_published_definition.py holds them equal on both databases.
+        """
         return self.filter(
             status__in=Article.PUBLIC_STATUSES, published_at__lte=now or timezone.now()
+        )
+
+    def next_publication_after(self, now: datetime) -> datetime | None:
+        """When the next scheduled article becomes public (it does so without a save)."""
+        return (
+            self.filter(status=Article.Status.SCHEDULED, published_at__gt=now)
+            .order_by("published_at")
+            .values_list("published_at", flat=True)
+            .first()
         )
 
     def for_topic(self, topic: Topic) -> ArticleQuerySet:
@@ -97,7 +111,10 @@ class Article(models.Model):
         SCHEDULED = "scheduled", "Scheduled"
         PUBLISHED = "published", "Published"
 
-    # A scheduled article is public as soon as its time comes; no job has to flip it.
+    # "Published" is defined once: a status in PUBLIC_STATUSES and a publication time that has
+    # come. ArticleQuerySet.published(), is_public, the listing links' copy (listing_state) and
+    # the archive SQL in listings.py are all built from these two conditions. A scheduled article
+    # is public as soon as its time comes; no job has to flip it.
     PUBLIC_STATUSES = (Status.SCHEDULED, Status.PUBLISHED)
 
     title = models.CharField(max_length=300)
@@ -155,6 +172,11 @@ class Article(models.Model):
             and self.published_at is not None
             and self.published_at <= timezone.now()
         )
+
+    def listing_state(self) -> tuple[bool, datetime | None]:
+        """What the topic and author links copy from the article ("is_public", "published_at"):
+        the status half of "published"; the archive reads add the time half."""
+        return self.status in self.PUBLIC_STATUSES, self.published_at
 
     @property
     def is_republished(self) -> bool:

@@ -1,18 +1,30 @@
-"""Writes to the publishing model. Every save of an article goes through `save_article`."""
+"""Writes to the publishing model.
+
+Every article is written here: one at a time by `save_article` (the admin), many at a time by
+`save_articles` (imports, generated corpora). Both apply the same rules, written once below:
+`prepare_article` (cleaning, title, excerpt, status), `SlugReservations` (slugs), the listing
+order the topic and author links copy (`Article.listing_state`), the old addresses
+(`write_legacy_paths`), and the two announcements: `articles_written` inside the transaction
+(search indexes with the rows) and `content_changed` after it commits (caches).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
 
+from django.core.validators import slug_unicode_re
 from django.db import IntegrityError, transaction
 from django.db.models import Model
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
 
+from pressroom.lib.bulk import insert_rows
 from pressroom.publishing.html import clean_body_html, make_excerpt
+from pressroom.publishing.links import slug_url_builder
 from pressroom.publishing.models import (
     Article,
     ArticleAuthor,
@@ -21,46 +33,108 @@ from pressroom.publishing.models import (
     LegacyPath,
     Topic,
 )
-from pressroom.publishing.signals import content_changed
+from pressroom.publishing.signals import articles_written, content_changed
+
+ARTICLE_SLUG_LENGTH = Article._meta.get_field("slug").max_length or 255
+# Everything an article write sets, in the order save_articles inserts and updates it.
+ARTICLE_FIELDS = (
+    *("title", "slug", "body", "editor_excerpt", "excerpt", "status", "published_at"),
+    *("created_at", "updated_at", "lead_image_url", "lead_image_alt"),
+    *("original_outlet", "original_url", "canonical_url"),
+)
+# Retries when another writer takes a slug between our look-up and our insert.
+SLUG_ATTEMPTS = 5
+
+
+class SlugReservations:
+    """Unique slugs for a batch of rows of one model: one query for the whole batch, and one
+    more only for a slug that is already taken. `unique_slug` is the batch of one.
+
+    The wanted slug is kept as typed when it is a valid one ('Peru-2026' stays), else slugified
+    ('Strike in Lima!' becomes 'strike-in-lima'); when that is taken the next free number is
+    added ('peru-2'). Callers slugify a title or a name themselves (`wanted_slug`). A row keeps the slug it has when it still fits the text ('peru-2'
+    stays 'peru-2' when the text is 'Peru').
+    """
+
+    def __init__(self, model: type[Model], texts: Iterable[str], *, max_length: int) -> None:
+        self.model = model
+        self.max_length = max_length
+        bases = {self.base(text) for text in texts}
+        self.owners = dict(model._default_manager.filter(slug__in=bases).values_list("slug", "pk"))
+        self.reserved: set[str] = set()
+
+    def base(self, text: str) -> str:
+        if len(text) <= self.max_length and slug_unicode_re.fullmatch(text):
+            return text
+        return slugify(text, allow_unicode=True)[: self.max_length - 8].strip("-") or "untitled"
+
+    def take(self, text: str, row: Model, current: str = "") -> str:
+        """A free slug for `row` made from `text`; `current` is the slug the row has now."""
+        base = self.base(text)
+        if (
+            current
+            and current not in self.reserved
+            and (
+                current == base
+                or re.fullmatch(rf"{re.escape(base[: self.max_length - 8])}-\d+", current)
+            )
+        ):
+            slug = current
+        elif base not in self.reserved and self.owners.get(base, row.pk) == row.pk:
+            slug = base
+        else:
+            stem = base[: self.max_length - 8].strip("-") or "untitled"
+            taken = self.reserved | set(
+                self.model._default_manager.filter(slug__startswith=stem)
+                .exclude(pk=row.pk)
+                .values_list("slug", flat=True)
+            )
+            number = 2
+            while f"{stem}-{number}" in taken:
+                number += 1
+            slug = f"{stem}-{number}"
+        self.reserved.add(slug)
+        return slug
+
+
+def wanted_slug(slug: str, name: str) -> str:
+    """The slug a row asks for: the one typed, else one made from its title or name."""
+    return slug or slugify(name, allow_unicode=True)
 
 
 def unique_slug(
     model: type[Model], text: str, *, exclude_pk: int | None = None, max_length: int = 200
 ) -> str:
     """A slug made from `text` that no other row of `model` has: 'peru', 'peru-2', ..."""
-    base = slugify(text, allow_unicode=True)[: max_length - 8].strip("-") or "untitled"
-    taken = set(
-        model._default_manager.filter(slug__startswith=base)
-        .exclude(pk=exclude_pk)
-        .values_list("slug", flat=True)
+    wanted = wanted_slug("", text)
+    return SlugReservations(model, [wanted], max_length=max_length).take(
+        wanted, model(pk=exclude_pk)
     )
-    if base not in taken:
-        return base
-    number = 2
-    while f"{base}-{number}" in taken:
-        number += 1
-    return f"{base}-{number}"
 
 
 def announce_change(article_ids: Iterable[int] = ()) -> None:
-    """Tell caches, search and federation, once the transaction has committed."""
+    """Tell caches and federation, once the transaction has committed."""
     ids = list(article_ids)
     transaction.on_commit(lambda: content_changed.send(sender=Article, article_ids=ids))
 
 
-def prepare_article(article: Article) -> None:
-    """Clean the body, compute the excerpt and settle the slug, in memory."""
+def _announce_written(article_ids: list[int]) -> None:
+    """Tell what keeps a copy of articles (search) now, inside the writing transaction, so its
+    copy commits or rolls back with the rows; then tell caches after the commit."""
+    articles_written.send(sender=Article, article_ids=article_ids)
+    announce_change(article_ids)
+
+
+def prepare_article(article: Article, *, now: datetime | None = None) -> None:
+    """The rules every article write applies, in memory: a cleaned body, a title on one line,
+    the excerpt, a future publication scheduled, the canonical URL of a republished piece."""
     article.body = clean_body_html(article.body or "")
     article.title = " ".join(article.title.split())
     article.excerpt = make_excerpt(article.body, article.editor_excerpt)
-    if not article.slug:
-        article.slug = unique_slug(Article, article.title, exclude_pk=article.pk, max_length=255)
-    elif Article.objects.filter(slug=article.slug).exclude(pk=article.pk).exists():
-        article.slug = unique_slug(Article, article.slug, exclude_pk=article.pk, max_length=255)
     if (
         article.status == Article.Status.PUBLISHED
         and article.published_at is not None
-        and article.published_at > timezone.now()
+        and article.published_at > (now or timezone.now())
     ):
         # Published with a future time (an import, a form) is scheduled; say so in lists.
         article.status = Article.Status.SCHEDULED
@@ -70,12 +144,12 @@ def prepare_article(article: Article) -> None:
 
 def sync_listing_links(article: Article) -> None:
     """Copy the article's public order into its topic and author links."""
-    is_public = article.status in Article.PUBLIC_STATUSES
+    is_public, published_at = article.listing_state()
     ArticleTopic.objects.filter(article=article).update(
-        is_public=is_public, published_at=article.published_at
+        is_public=is_public, published_at=published_at
     )
     ArticleAuthor.objects.filter(article=article).update(
-        is_public=is_public, published_at=article.published_at
+        is_public=is_public, published_at=published_at
     )
 
 
@@ -88,66 +162,134 @@ def save_article(
     legacy_paths: Iterable[str] = (),
 ) -> Article:
     """Create or update an article: clean, excerpt, slug, links, then announce the change."""
-    previous_slug = (
-        Article.objects.filter(pk=article.pk).values_list("slug", flat=True).first()
-        if article.pk
-        else None
+    save_articles(
+        [
+            ArticleWrite(
+                article,
+                author_ids=None if authors is None else [author.pk for author in authors],
+                topic_ids=None if topics is None else [topic.pk for topic in topics],
+                legacy_paths=list(legacy_paths),
+            )
+        ]
     )
-    prepare_article(article)
-    article.updated_at = timezone.now()
-    _save_with_free_slug(article)
-    if previous_slug and previous_slug != article.slug:
-        # Links to the old address keep working.
-        add_legacy_path(reverse("publishing:article-detail", args=[previous_slug]), article=article)
-    if authors is not None:
-        set_authors(article, authors)
-    if topics is not None:
-        set_topics(article, topics)
-    for path in legacy_paths:
-        add_legacy_path(path, article=article)
-    sync_listing_links(article)
-    announce_change([article.pk])
     return article
 
 
-def _save_with_free_slug(article: Article, attempts: int = 5) -> None:
-    """Save, taking the next free slug if another writer took this one in the meantime.
+@dataclass
+class ArticleWrite:
+    """One article for `save_articles`: the instance (new, or loaded and changed) and what goes
+    with it. `None` for authors or topics leaves the article's bylines or topics as they are."""
 
-    Two editors saving the same title at once both see 'strike' as free; the second insert
-    then fails on the unique index, and that writer becomes 'strike-2' instead of an error.
+    article: Article
+    author_ids: Sequence[int] | None = None  # in byline order
+    topic_ids: Iterable[int] | None = None
+    legacy_paths: Sequence[str] = ()  # old addresses that redirect to the article
+    updated_at: datetime | None = None  # default: now
+
+
+@transaction.atomic
+def save_articles(writes: Sequence[ArticleWrite]) -> list[Article]:
+    """Create or update many articles with a few statements: what `save_article` does for one.
+
+    For imports and generated corpora; the caller's own bookkeeping may share the transaction
+    (call it inside `transaction.atomic()`), so a batch is written whole or not at all.
     """
-    for attempt in range(attempts):
+    if not writes:
+        return []
+    now = timezone.now()
+    articles = [write.article for write in writes]
+    previous_slugs = dict(
+        Article.objects.filter(pk__in=[a.pk for a in articles if a.pk]).values_list("pk", "slug")
+    )
+    for write in writes:
+        prepare_article(write.article, now=now)
+        write.article.updated_at = write.updated_at or now
+    for attempt in range(SLUG_ATTEMPTS):
         try:
             with transaction.atomic():
-                article.save()
-            return
+                _insert_or_update(articles, previous_slugs)
+            break
         except IntegrityError:
-            slug_taken = Article.objects.filter(slug=article.slug).exclude(pk=article.pk).exists()
-            if not slug_taken or attempt == attempts - 1:
+            # Another writer took one of these slugs since we looked: look again.
+            taken = Article.objects.filter(slug__in=[a.slug for a in articles])
+            if (
+                attempt == SLUG_ATTEMPTS - 1
+                or not taken.exclude(pk__in=[a.pk for a in articles if a.pk]).exists()
+            ):
                 raise
-            article.slug = unique_slug(Article, article.slug, exclude_pk=article.pk, max_length=255)
+            for article in articles:
+                if article.pk not in previous_slugs:
+                    article.pk = None
+    _write_links(writes)
+    article_url = slug_url_builder("publishing:article-detail")
+    old_addresses: dict[str, Article | Topic] = {}
+    for write in writes:
+        article = write.article
+        previous = previous_slugs.get(article.pk)
+        if previous and previous != article.slug:
+            # Links to the old address keep working.
+            old_addresses[article_url(previous)] = article
+        old_addresses.update(dict.fromkeys(write.legacy_paths, article))
+    write_legacy_paths(old_addresses)
+    _announce_written([article.pk for article in articles])
+    return articles
 
 
-def set_authors(article: Article, authors: Sequence[Author]) -> None:
-    wanted = {author.pk: position for position, author in enumerate(authors)}
-    ArticleAuthor.objects.filter(article=article).exclude(author_id__in=wanted).delete()
-    existing = {link.author_id: link for link in ArticleAuthor.objects.filter(article=article)}
-    for author_id, position in wanted.items():
-        link = existing.get(author_id)
-        if link is None:
-            ArticleAuthor.objects.create(article=article, author_id=author_id, position=position)
-        elif link.position != position:
-            link.position = position
-            link.save(update_fields=["position"])
-
-
-def set_topics(article: Article, topics: Iterable[Topic]) -> None:
-    wanted = {topic.pk for topic in topics}
-    ArticleTopic.objects.filter(article=article).exclude(topic_id__in=wanted).delete()
-    existing = set(ArticleTopic.objects.filter(article=article).values_list("topic_id", flat=True))
-    ArticleTopic.objects.bulk_create(
-        ArticleTopic(article=article, topic_id=topic_id) for topic_id in wanted - existing
+def _insert_or_update(articles: list[Article], previous_slugs: Mapping[int, str]) -> None:
+    """Settle the slugs, then insert the new articles and update the others."""
+    wanted = [wanted_slug(article.slug, article.title) for article in articles]
+    slugs = SlugReservations(Article, wanted, max_length=ARTICLE_SLUG_LENGTH)
+    for article, text in zip(articles, wanted, strict=True):
+        article.slug = slugs.take(text, article, previous_slugs.get(article.pk, ""))
+    new = [article for article in articles if article.pk is None]
+    updated = [article for article in articles if article.pk is not None]
+    if len(articles) == 1:
+        # One article (the admin's save): the ORM's own insert or update.
+        articles[0].save()
+        return
+    insert_rows(
+        Article,
+        ARTICLE_FIELDS,
+        ([getattr(article, name) for name in ARTICLE_FIELDS] for article in new),
     )
+    ids = dict(Article.objects.filter(slug__in=[a.slug for a in new]).values_list("slug", "pk"))
+    for article in new:
+        article.pk = ids[article.slug]
+        article._state.adding = False
+    Article.objects.bulk_update(updated, ARTICLE_FIELDS)
+
+
+def _write_links(writes: Sequence[ArticleWrite]) -> None:
+    """Bylines and topics as given, each link carrying the article's listing order."""
+    replaced_authors = [w.article.pk for w in writes if w.author_ids is not None]
+    replaced_topics = [w.article.pk for w in writes if w.topic_ids is not None]
+    ArticleAuthor.objects.filter(article_id__in=replaced_authors).delete()
+    ArticleTopic.objects.filter(article_id__in=replaced_topics).delete()
+    author_rows: list[tuple[int, int, int, bool, datetime | None]] = []
+    topic_rows: list[tuple[int, int, bool, datetime | None]] = []
+    kept: list[Article] = []
+    for write in writes:
+        article = write.article
+        is_public, published_at = article.listing_state()
+        if write.author_ids is not None:
+            author_rows += [
+                (article.pk, author_id, position, is_public, published_at)
+                for position, author_id in enumerate(dict.fromkeys(write.author_ids))
+            ]
+        if write.topic_ids is not None:
+            topic_rows += [
+                (article.pk, topic_id, is_public, published_at)
+                for topic_id in dict.fromkeys(write.topic_ids)
+            ]
+        if write.author_ids is None or write.topic_ids is None:
+            kept.append(article)
+    insert_rows(
+        ArticleAuthor, ["article", "author", "position", "is_public", "published_at"], author_rows
+    )
+    insert_rows(ArticleTopic, ["article", "topic", "is_public", "published_at"], topic_rows)
+    for article in kept:
+        # Links the write left in place still take the article's (maybe new) listing order.
+        sync_listing_links(article)
 
 
 @transaction.atomic
@@ -167,17 +309,53 @@ def unpublish_article(article: Article) -> Article:
 def delete_article(article: Article) -> None:
     article_id = article.pk
     article.delete()
-    announce_change([article_id])
+    _announce_written([article_id])
 
 
 def add_legacy_path(
     path: str, *, article: Article | None = None, topic: Topic | None = None
 ) -> None:
     """Make `path` redirect to the article or topic (re-pointing it if it led elsewhere)."""
-    path = normalize_legacy_path(path)
-    if not path or path == (article or topic).get_absolute_url():  # type: ignore[union-attr]
+    target = article or topic
+    if target is not None:
+        write_legacy_paths({path: target})
+
+
+def write_legacy_paths(wanted: Mapping[str, Article | Topic]) -> None:
+    """Make each old path redirect to its article or topic, re-pointing it if it led elsewhere,
+    in three queries however many there are. The front page itself ('/') never redirects, nor
+    does a path that is already the target's own address."""
+    targets: dict[str, Article | Topic] = {}
+    article_url = slug_url_builder("publishing:article-detail")
+    topic_url = slug_url_builder("publishing:topic-detail")
+    for raw, target in wanted.items():
+        path = normalize_legacy_path(raw)
+        own = article_url if isinstance(target, Article) else topic_url
+        if path and path != "/" and path != own(target.slug):
+            targets[path] = target
+    if not targets:
         return
-    LegacyPath.objects.update_or_create(path=path, defaults={"article": article, "topic": topic})
+    to_update = []
+    for legacy in LegacyPath.objects.filter(path__in=list(targets)):
+        target = targets.pop(legacy.path)
+        article_id = target.pk if isinstance(target, Article) else None
+        topic_id = target.pk if isinstance(target, Topic) else None
+        if (legacy.article_id, legacy.topic_id) != (article_id, topic_id):
+            legacy.article_id, legacy.topic_id = article_id, topic_id
+            to_update.append(legacy)
+    LegacyPath.objects.bulk_update(to_update, ["article", "topic"])
+    insert_rows(
+        LegacyPath,
+        ["path", "article", "topic"],
+        [
+            (
+                path,
+                target.pk if isinstance(target, Article) else None,
+                target.pk if isinstance(target, Topic) else None,
+            )
+            for path, target in targets.items()
+        ],
+    )
 
 
 def normalize_legacy_path(path: str) -> str:

@@ -5,20 +5,24 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
+from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.db import connection
-from django.db.models import F, Value
+from django.db.models import F
 
 from pressroom.publishing.html import html_to_text
 from pressroom.publishing.models import Article
 from pressroom.search.models import SearchDocument
 
+INDEX_CHUNK = 1000
 
-def _public_articles(article_ids: Iterable[int] | None) -> Iterable[Article]:
-    articles = Article.objects.published().only("id", "title", "excerpt", "body")
+
+def _public_articles(article_ids: Iterable[int] | None) -> Iterable[tuple[int, str, str, str]]:
+    """(id, title, excerpt, body) of the public articles among `article_ids` (or all): plain
+    values, a batch of an import holds hundreds."""
+    articles = Article.objects.published()
     if article_ids is not None:
         articles = articles.filter(id__in=list(article_ids))
-    return articles.iterator(chunk_size=1000)
+    return articles.values_list("id", "title", "excerpt", "body").iterator(chunk_size=1000)
 
 
 def _fts5_query(text: str) -> str:
@@ -28,33 +32,35 @@ def _fts5_query(text: str) -> str:
 
 
 def index_articles(article_ids: Iterable[int] | None = None) -> int:
-    """(Re)index the given articles, or all; drop those no longer public. Returns rows indexed."""
+    """(Re)index the given articles, or all; drop those no longer public. Returns rows indexed.
+
+    A few statements per thousand articles on either database: imports index a batch at a time.
+    """
     ids = None if article_ids is None else list(article_ids)
     remove_articles(ids)
-    count = 0
     if connection.vendor == "postgresql":
-        for article in _public_articles(ids):
-            SearchDocument.objects.update_or_create(
-                article_id=article.id,
-                defaults={
-                    "document": SearchVector(Value(article.title), weight="A", config="english")
-                    + SearchVector(Value(article.excerpt), weight="B", config="english")
-                    + SearchVector(Value(html_to_text(article.body)), weight="C", config="english")
-                },
-            )
-            count += 1
-        return count
-    with connection.cursor() as cursor:
-        rows = [
-            (article.id, article.title, article.excerpt, html_to_text(article.body))
-            for article in _public_articles(ids)
-        ]
-        cursor.executemany(
-            "INSERT INTO search_article_fts (rowid, title, excerpt, body) VALUES (%s, %s, %s, %s)",
-            rows,
+        # The weighted vector SearchDocument holds, computed by PostgreSQL from the three texts
+        # (what SearchVector(Value(...), weight=..., config="english") builds, without the ORM
+        # statement per article).
+        sql = (
+            f"INSERT INTO {SearchDocument._meta.db_table} (article_id, document) VALUES (%s,"  # noqa: S608
+            " setweight(to_tsvector('english'::regconfig, %s), 'A')"
+            " || setweight(to_tsvector('english'::regconfig, %s), 'B')"
+            " || setweight(to_tsvector('english'::regconfig, %s), 'C'))"
         )
-        count = len(rows)
-    return count
+    else:
+        sql = "INSERT INTO search_article_fts (rowid, title, excerpt, body) VALUES (%s, %s, %s, %s)"
+    count = 0
+    rows: list[tuple[int, str, str, str]] = []
+    with connection.cursor() as cursor:
+        for article_id, title, excerpt, body in _public_articles(ids):
+            rows.append((article_id, title, excerpt, html_to_text(body)))
+            if len(rows) == INDEX_CHUNK:
+                cursor.executemany(sql, rows)
+                count, rows = count + len(rows), []
+        if rows:
+            cursor.executemany(sql, rows)
+    return count + len(rows)
 
 
 def remove_articles(article_ids: list[int] | None) -> None:

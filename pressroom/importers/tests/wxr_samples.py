@@ -2,11 +2,8 @@
 
 from pathlib import Path
 
-# The theme unit test data is shared, read-only: /work/shared in development, and
-# <clone>/../shared in CI, where shared/ is copied beside the clone.
-THEME_UNIT_TEST_DATA = (
-    Path(__file__).parents[3] / "../shared/fixtures/wordpress/themeunittestdata.wordpress.xml"
-).resolve()
+# WordPress's own theme unit test export, kept in the repository with its licence (data/README.md).
+THEME_UNIT_TEST_DATA = Path(__file__).resolve().parent / "data" / "themeunittestdata.wordpress.xml"
 
 
 def small_export(items: str, *, version: str = "1.2", header: str = "") -> bytes:

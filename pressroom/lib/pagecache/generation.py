@@ -14,7 +14,6 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 
 from django.conf import settings
-from django.dispatch import receiver
 
 from pressroom.lib.generations import (
     FileGeneration,
@@ -22,7 +21,6 @@ from pressroom.lib.generations import (
     SharedCacheGeneration,
     generation,
 )
-from pressroom.publishing.signals import content_changed
 
 logger = logging.getLogger(__name__)
 
@@ -72,9 +70,11 @@ def bump_generation() -> None:
     generation_source().bump()
 
 
-@receiver(content_changed, dispatch_uid="pagecache-bump-generation")
 def forget_cached_pages(**kwargs: object) -> None:
-    """Something readers can see changed: every page cached so far is out of date."""
+    """Something readers can see changed: every page cached so far is out of date.
+
+    A signal receiver: publishing connects it to its content_changed signal in its
+    AppConfig.ready() (lib knows no app)."""
     try:
         bump_generation()
     except Exception:

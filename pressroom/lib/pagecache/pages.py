@@ -12,8 +12,9 @@ import threading
 import time
 import zlib
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
 import brotli
 from django.conf import settings
@@ -274,19 +275,31 @@ def public_cache_control() -> str:
     )
 
 
+# Who knows when content next goes public without a save (publishing: its scheduled articles).
+# Apps register a provider from their AppConfig.ready(); lib knows no app.
+_next_publication_providers: list[Callable[[datetime], datetime | None]] = []
+
+
+def register_next_publication(provider: Callable[[datetime], datetime | None]) -> None:
+    """`provider(now)` gives the next moment after `now` at which something becomes public
+    without a save (and without a content_changed signal), or None."""
+    if provider not in _next_publication_providers:
+        _next_publication_providers.append(provider)
+
+
 def seconds_until_next_publication(generation: str) -> float | None:
     """Scheduled articles go public without a save, so no page may outlive that moment."""
-    from pressroom.publishing.models import Article
-
     key = NEXT_PUBLICATION_KEY.format(generation=generation)
     now = timezone.now()
     moment = cache.get(key)
     if moment is None or (moment and moment <= now.timestamp()):
-        upcoming = (
-            Article.objects.filter(status=Article.Status.SCHEDULED, published_at__gt=now)
-            .order_by("published_at")
-            .values_list("published_at", flat=True)
-            .first()
+        upcoming = min(
+            (
+                found
+                for provider in _next_publication_providers
+                if (found := provider(now)) is not None
+            ),
+            default=None,
         )
         moment = upcoming.timestamp() if upcoming else 0
         cache.set(key, moment, timeout=settings.PAGE_CACHE_SECONDS)

@@ -9,6 +9,7 @@ import logging
 import socket
 import threading
 from dataclasses import dataclass, field
+from datetime import datetime
 from email.message import EmailMessage
 from urllib.parse import urlsplit
 
@@ -16,7 +17,8 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from pressroom.newsletter.models import Subscriber
+from pressroom.newsletter import digests, fanout
+from pressroom.newsletter.models import Digest, Subscriber
 
 PORTS = range(2500, 2600)
 logging.getLogger("mail.log").setLevel(logging.WARNING)
@@ -31,6 +33,15 @@ def free_port() -> int:
                 continue
             return port
     raise RuntimeError("no free port in 2500-2599")
+
+
+def build_digest(now: datetime | None = None) -> tuple[Digest | None, bool]:
+    """Today's digest with all its delivery rows, queueing nothing: the test sends the batches
+    itself (`sending.send_all_batches`)."""
+    digest, created = digests.create_digest(now)
+    if digest is not None:
+        list(fanout.fan_out(digest.pk))  # every chunk written; the batches go nowhere
+    return digest, created
 
 
 @dataclass

@@ -12,15 +12,15 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from pressroom.newsletter import digests, sending
+from pressroom.newsletter import sending, tasks
 from pressroom.newsletter.models import Delivery, Digest, Subscriber
-from pressroom.newsletter.tests.conftest import path_of
+from pressroom.newsletter.tests.conftest import build_digest, path_of
 from pressroom.publishing import services as publishing
 from pressroom.publishing.models import Topic
 
 
 def send_today() -> Digest:
-    digest, created = digests.build_and_queue_digest()
+    digest, created = tasks.build_and_queue_digest()
     assert created
     sending.send_all_batches(digest.pk)
     digest.refresh_from_db()
@@ -261,18 +261,18 @@ def test_digest_is_dkim_signed_when_a_key_is_configured(
 @pytest.mark.django_db
 def test_no_digest_when_nothing_new_and_next_digest_covers_since_the_previous(make_article, reader):
     now = timezone.now()
-    assert digests.build_digest(now) == (None, False)
+    assert build_digest(now) == (None, False)
 
     make_article("Old news", published_at=now - timedelta(hours=30))
     make_article("Fresh news", published_at=now - timedelta(hours=2))
-    first, created = digests.build_digest(now)
+    first, created = build_digest(now)
     assert created
     assert [a.title for a in first.articles.all()] == ["Fresh news"]
-    assert digests.build_digest(now) == (first, False)  # same date: the same digest
+    assert build_digest(now) == (first, False)  # same date: the same digest
 
     tomorrow = now + timedelta(days=1)
     make_article("Evening news", published_at=now + timedelta(hours=3))
-    second, created = digests.build_digest(tomorrow)
+    second, created = build_digest(tomorrow)
     assert created
     assert [a.title for a in second.articles.all()] == ["Evening news"]
     assert second.covers_from == first.covers_until
@@ -281,7 +281,7 @@ def test_no_digest_when_nothing_new_and_next_digest_covers_since_the_previous(ma
 @pytest.mark.django_db
 def test_digest_archive_page_shows_the_digest_in_the_browser(client, make_article, reader):
     make_article("Miners march on Lima")
-    digest, _ = digests.build_digest()
+    digest, _ = build_digest()
     response = client.get(digest.get_absolute_url())
     assert response.status_code == 200
     assert b"Miners march on Lima" in response.content

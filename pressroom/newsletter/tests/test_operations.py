@@ -12,8 +12,9 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 from django.utils import timezone
 
-from pressroom.newsletter import digests, recovery, sending
+from pressroom.newsletter import digests, recovery, sending, tasks
 from pressroom.newsletter.models import Delivery, Digest, Subscriber
+from pressroom.newsletter.tests.conftest import build_digest
 from pressroom.publishing import services as publishing
 from pressroom.publishing.models import Topic
 
@@ -62,7 +63,7 @@ def test_queued_digest_waits_for_the_scheduled_time_unless_sent_now(
     make_article(published_at=early - timedelta(hours=1))
 
     with django_capture_on_commit_callbacks(execute=True):
-        digest, created = digests.build_and_queue_digest(early, send_now=False)
+        digest, created = tasks.build_and_queue_digest(early, send_now=False)
 
     assert created
     assert digest.send_after == early.replace(hour=6)
@@ -162,7 +163,7 @@ def test_editor_sees_digest_history_with_counts_and_live_progress(
     make_subscriber("gone@example.org")
     make_subscriber("paused@example.org", is_paused=True)
     smtp_server.refuse["gone@example.org"] = "550 No such user"
-    digest, _ = digests.build_and_queue_digest()
+    digest, _ = tasks.build_and_queue_digest()
 
     progress_url = reverse("admin:newsletter_digest_progress", args=[digest.pk])
     page = editor_client.get(progress_url)
@@ -191,7 +192,7 @@ def test_editor_sends_a_test_digest_to_their_own_address(
     editor_client, editor, smtp_server, make_article
 ):
     make_article("Miners march on Lima")
-    digest, _ = digests.build_digest()
+    digest, _ = build_digest()
     response = editor_client.post(
         reverse("admin:newsletter_digest_changelist"),
         {"action": "send_test_to_me", "_selected_action": [digest.pk]},
@@ -223,7 +224,7 @@ def test_recovery_requeues_rows_of_a_dead_worker_and_gives_up_after_max_attempts
 ):
     make_article()
     other = make_subscriber("beto@example.org")
-    digest, _ = digests.build_digest()
+    digest, _ = build_digest()
     stale = timezone.now() - timedelta(seconds=settings.DIGEST_CLAIM_LEASE + 5)
     Delivery.objects.filter(subscriber=reader).update(
         state="sending", claim="dead", claimed_at=stale, attempts=1
@@ -251,7 +252,7 @@ def test_digest_goes_through_an_anymail_provider_and_its_bounce_webhook_finds_th
     make_article("Miners march on Lima")
     rosa = make_subscriber("rosa@example.org")
     beto = make_subscriber("beto@example.org")
-    digest, _ = digests.build_and_queue_digest()
+    digest, _ = tasks.build_and_queue_digest()
 
     sending.send_all_batches(digest.pk)
 
@@ -315,6 +316,8 @@ def test_fan_out_interrupted_after_a_chunk_resumes_without_doubles_and_only_then
     smtp_server,
     django_capture_on_commit_callbacks,
 ):
+    from django_tasks_db.models import DBTaskResult
+
     from pressroom.newsletter import fanout
 
     settings.DIGEST_BATCH_SIZE = 2
@@ -336,10 +339,14 @@ def test_fan_out_interrupted_after_a_chunk_resumes_without_doubles_and_only_then
     )
     result = recovery.recover_deliveries()
     assert result.unfinished_fan_outs == [digest.pk]
-    queued: list[tuple[int, int]] = []
     with django_capture_on_commit_callbacks(execute=True):  # batches are queued once committed
-        fanout.fan_out(digest.pk, lambda pairs, run_after: queued.extend(pairs))
-    assert queued == [(digest.pk, 2), (digest.pk, 3), (digest.pk, 4)]
+        tasks.fan_out_and_queue(digest.pk)
+    queued = DBTaskResult.objects.filter(task_path=tasks.send_digest_batch.module_path)
+    assert sorted(tuple(task.args_kwargs["args"]) for task in queued) == [
+        (digest.pk, 2),
+        (digest.pk, 3),
+        (digest.pk, 4),
+    ]
     sending.send_all_batches(digest.pk)
 
     digest.refresh_from_db()

@@ -9,10 +9,9 @@ from unittest import mock
 import pytest
 from django.test import Client
 
-from pressroom.newsletter import digests
 from pressroom.newsletter.models import Delivery, Subscriber
 from pressroom.newsletter.services import normalize_email
-from pressroom.newsletter.tests.conftest import path_of
+from pressroom.newsletter.tests.conftest import build_digest, path_of
 from pressroom.publishing import services as publishing
 from pressroom.publishing.models import Topic
 
@@ -53,7 +52,7 @@ def test_reader_signs_up_with_topics_confirms_by_link_and_only_then_gets_the_dig
     assert subscriber.status == Subscriber.Status.PENDING
 
     # Not confirmed yet: no digest for her.
-    digest, _ = digests.build_digest()
+    digest, _ = build_digest()
     assert not Delivery.objects.filter(digest=digest).exists()
 
     [received] = smtp_server.to("rosa@example.org")

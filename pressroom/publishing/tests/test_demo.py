@@ -2,16 +2,10 @@
 
 from collections import Counter
 from datetime import timedelta
-from io import StringIO
 
-import pytest
-from django.contrib.auth import get_user_model
-from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from pressroom.publishing.demo import generate
-from pressroom.publishing.models import Article, Author, Topic
-from pressroom.publishing.roles import EDITOR_GROUP
 
 
 def _corpus(seed: int, now=None):
@@ -54,58 +48,3 @@ def test_corpus_looks_like_a_real_newsroom():
     assert 0.05 * len(articles) < len(republished) < 0.5 * len(articles)
     assert all(a.original_url.startswith("https://") for a in republished)
     assert len({name for a in articles for name in a.authors}) >= 10
-
-
-@pytest.mark.django_db
-def test_demo_command_fills_an_empty_site_and_prints_the_editor_login(client):
-    output = StringIO()
-    call_command("demo", articles=120, stdout=output)
-    assert Article.objects.count() == 120
-    assert Topic.objects.count() == 60
-    assert Author.objects.count() >= 10
-    assert "Demo editor login: editor / " in output.getvalue()
-    editor = get_user_model().objects.get(username="editor")
-    assert editor.is_staff
-    assert not editor.is_superuser
-    assert editor.groups.filter(name=EDITOR_GROUP).exists()
-    password = output.getvalue().split("Demo editor login: editor / ")[1].split()[0]
-    assert client.login(username="editor", password=password)
-
-    republished = Article.objects.published().exclude(original_outlet="").first()
-    html = client.get(republished.get_absolute_url()).content.decode()
-    assert f'Originally published by <a href="{republished.original_url}"' in html
-    biggest = Topic.objects.get(slug="peru")
-    assert client.get(biggest.get_absolute_url()).status_code == 200
-
-
-@pytest.mark.django_db
-def test_demo_command_leaves_a_site_with_content_alone(make_article):
-    make_article()
-    output = StringIO()
-    call_command("demo", articles=10, if_empty=True, stdout=output)
-    assert "already there" in output.getvalue()
-    assert "Demo editor login" not in output.getvalue()  # no such account on this site
-    assert Article.objects.count() == 1
-    with pytest.raises(CommandError, match="Articles already exist"):
-        call_command("demo", articles=10, stdout=StringIO())
-
-
-@pytest.mark.django_db
-def test_demo_command_refuses_nonsense_counts():
-    with pytest.raises(CommandError):
-        call_command("demo", articles=-1, stdout=StringIO())
-
-
-@pytest.mark.django_db
-def test_demo_login_is_printed_again_on_later_runs_until_the_password_changes():
-    call_command("demo", articles=5, stdout=StringIO())
-    again = StringIO()
-    call_command("demo", articles=5, if_empty=True, stdout=again)
-    assert "Demo editor login: editor / " in again.getvalue()
-
-    editor = get_user_model().objects.get(username="editor")
-    editor.set_password("a password of the newsroom's own")
-    editor.save()
-    changed = StringIO()
-    call_command("demo", articles=5, if_empty=True, stdout=changed)
-    assert "Demo editor login" not in changed.getvalue()

@@ -4,28 +4,20 @@ Run it on as many machines as you like: tasks are claimed through the database, 
 is built once per date (a unique constraint), and digest batches are claimed row by row.
 """
 
-import importlib
 import logging
 import threading
 import time
 
-from django.apps import apps
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
 from django.db.utils import InterfaceError, OperationalError
-from django.utils.module_loading import module_has_submodule
+
+from pressroom.lib.tasks import load_task_modules
 
 logger = logging.getLogger(__name__)
 # Seconds between attempts to reach the database again while it is away.
 RECONNECT_SECONDS = 2
-
-
-def load_task_modules() -> None:
-    """Import every app's tasks module so that @cron schedules register themselves."""
-    for app in apps.get_app_configs():
-        if module_has_submodule(app.module, "tasks"):
-            importlib.import_module(f"{app.name}.tasks")
 
 
 class Command(BaseCommand):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from pressroom.newsletter import digests, sending
+from pressroom.newsletter import sending, tasks
 from pressroom.newsletter.models import Digest
 
 
@@ -28,7 +28,7 @@ class Command(BaseCommand):
     def handle(self, *args: object, **options: object) -> None:
         send_now = bool(options["now"] or options["sync"])
         try:
-            digest, created = digests.build_and_queue_digest(send_now=send_now)
+            digest, created = tasks.build_and_queue_digest(send_now=send_now)
         except Exception as error:  # a database or template problem: one clear line
             raise CommandError(f"Could not build the digest: {error}") from error
         if digest is None:

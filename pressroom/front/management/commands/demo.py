@@ -1,12 +1,18 @@
-"""`pressroom demo`: a deterministic demo corpus and a demo editor account."""
+"""`pressroom demo`: a deterministic demo corpus, a demo editor account, and the other apps' demo
+content (a running campaign, the search index).
+
+It lives in front, which sits on top of every app, so it imports what it runs.
+"""
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
 
+from pressroom.fundraising.demo import create_demo_campaign
 from pressroom.publishing.demo import create_demo_corpus
 from pressroom.publishing.models import Article
 from pressroom.publishing.signals import content_changed
+from pressroom.search.demo import index_demo_articles
 
 DEMO_EDITOR = ("editor", "editor-demo-password")
 
@@ -39,10 +45,8 @@ class Command(BaseCommand):
             seed=options["seed"],
         )
         self._create_editor()
-        from pressroom.front.demo import run_demo_steps
-
-        for line in run_demo_steps():
-            self.stdout.write(line)
+        self.stdout.write(index_demo_articles())
+        self.stdout.write(create_demo_campaign())
         content_changed.send(sender=Article, article_ids=[])
         self.stdout.write(self.style.SUCCESS(f"Created {created} demo articles."))
         self._print_login()

@@ -1,0 +1,57 @@
+"""Many rows in one statement, without building a model instance per row.
+
+bulk_create spends most of its time preparing model instances; for the article, link and
+bookkeeping rows an import writes by the ten thousand, a prepared executemany is several times
+cheaper. Each value still goes through its field's get_db_prep_save, so dates and booleans are
+adapted the way the ORM would for the backend in use (text is passed as it is: for a str,
+get_db_prep_save of a CharField or TextField returns it unchanged).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from django.db import connection
+from django.db.models import CharField, Field, Model, TextField
+
+
+def _adapter(field: Field) -> Callable[[object], object]:
+    if isinstance(field, CharField | TextField):
+        return lambda value: (
+            value if type(value) is str else field.get_db_prep_save(value, connection)
+        )
+    # Rows repeat values (an article's date on each of its links): adapt each value once.
+    adapted: dict[object, object] = {}
+
+    def adapt(value: object) -> object:
+        try:
+            return adapted[value]
+        except KeyError:
+            result = adapted[value] = field.get_db_prep_save(value, connection)
+            return result
+
+    return adapt
+
+
+def insert_rows(model: type[Model], names: Sequence[str], rows: Iterable[Sequence[object]]) -> int:
+    """INSERT `rows` (values in the order of the field `names`) into `model`'s table."""
+    fields = [model._meta.get_field(name) for name in names]
+    concrete = [field for field in fields if isinstance(field, Field)]
+    if len(concrete) != len(fields):
+        raise ValueError(f"insert_rows writes concrete fields only, not {names!r}")
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(str(field.column)) for field in concrete)
+    placeholders = ", ".join(["%s"] * len(concrete))
+    # Only quoted table and column names from the model are interpolated; values are parameters.
+    sql = f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ({placeholders})"  # noqa: S608
+    adapters = [_adapter(field) for field in concrete]
+    prepared: list[list[Any]] = []
+    for row in rows:
+        if len(row) != len(concrete):
+            raise ValueError(f"expected {len(concrete)} values, got {len(row)}")
+        prepared.append([adapt(value) for adapt, value in zip(adapters, row, strict=True)])
+    if prepared:
+        with connection.cursor() as cursor:
+            cursor.executemany(sql, prepared)
+    return len(prepared)
