@@ -115,4 +115,3 @@ def test_isolation_marker_comes_and_goes(tmp_path, settings):
     assert settings.RESTORED_COPY_FILE.read_text().strip() == name
     assert isolation.go_live()
     assert not isolation.go_live()
-
