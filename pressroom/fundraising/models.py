@@ -254,7 +254,11 @@ class Donation(models.Model):
     received_at = models.DateTimeField(default=timezone.now)
     note = models.TextField(blank=True)
     receipt_requested = models.BooleanField(
-        default=True, help_text="Off for offline gifts entered without a receipt."
+        default=True,
+        # In the database too: the previous release, still serving during an upgrade, inserts
+        # donations without this column (docs/deploy.md, "Upgrade").
+        db_default=True,
+        help_text="Off for offline gifts entered without a receipt.",
     )
     receipt_sent_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)

@@ -155,9 +155,9 @@ class Digest(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     # Fan-out progress: delivery rows are written in committed chunks in subscriber id order,
     # so sending starts after the first chunk and an interrupted fan-out resumes where it was.
-    recipients_through = models.BigIntegerField(default=0, editable=False)
-    next_batch = models.PositiveIntegerField(default=0, editable=False)
-    is_fanned_out = models.BooleanField(default=False, editable=False)
+    recipients_through = models.BigIntegerField(default=0, db_default=0, editable=False)
+    next_batch = models.PositiveIntegerField(default=0, db_default=0, editable=False)
+    is_fanned_out = models.BooleanField(default=False, db_default=False, editable=False)
     fanned_out_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = DigestQuerySet.as_manager()
