@@ -530,7 +530,8 @@ DIGEST_RETURN_PATH = env_str("DIGEST_RETURN_PATH")
 
 # Backups (`pressroom backup`, docs/deploy.md): where archives go, how many stay, and a cron
 # expression (e.g. "30 3 * * *") for the worker to take one; empty = no scheduled backups.
-BACKUP_DIR = Path(env_str("BACKUP_DIR") or VAR_DIR / "backups")
+BACKUP_DIR = env_path("BACKUP_DIR", VAR_DIR / "backups")
+refuse_code_directory("BACKUP_DIR", BACKUP_DIR)
 BACKUP_KEEP = env_int("BACKUP_KEEP", 7)
 if BACKUP_KEEP < 1:
     raise ImproperlyConfigured(f"BACKUP_KEEP must be 1 or more, not {BACKUP_KEEP}")

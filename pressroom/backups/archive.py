@@ -18,6 +18,7 @@ import os
 import re
 import shutil
 import sqlite3
+import stat
 import subprocess
 import tarfile
 import tempfile
@@ -28,6 +29,7 @@ from importlib import metadata
 from pathlib import Path
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
 from django.db.migrations.recorder import MigrationRecorder
 from django.db.utils import DatabaseError
@@ -72,14 +74,42 @@ def create_backup(directory: Path, *, keep: int) -> Path:
     """Write one archive into `directory`, then delete all but the newest `keep`."""
     if keep < 1:
         raise BackupError(f"--keep must be 1 or more, not {keep}")
-    directory = Path(directory)
-    if directory.exists() and not directory.is_dir():
-        raise BackupError(f"{directory} is not a directory")
+    directory = Path(directory).absolute()
     try:
-        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        directory.chmod(0o700)
+        _prepare_directory(directory)
+        return _create_backup(directory, keep=keep)
+    except OSError as error:
+        raise BackupError(_os_problem(error)) from None
+
+
+def _prepare_directory(directory: Path) -> None:
+    """The archives hold every subscriber and the DKIM key: their directory is the owner's
+    alone. One that exists is left as it is (it may be a mount point, or hold other things)
+    and refused if others may use it; a new one is created 0700."""
+    from pressroom.settings import refuse_code_directory
+
+    try:
+        refuse_code_directory("the backup directory", directory)
+    except ImproperlyConfigured as error:
+        raise BackupError(str(error)) from None
+    if directory.exists():
+        if not directory.is_dir():
+            raise BackupError(f"{directory} is not a directory")
+        mode = stat.S_IMODE(directory.stat().st_mode)
+        if mode & 0o077:
+            raise BackupError(
+                f"{directory} is open to other users (mode {mode:o}): `chmod 700` it, or name "
+                "a directory of its own for the backups"
+            )
+        return
+    try:
+        directory.mkdir(mode=0o700, parents=True)
+        directory.chmod(0o700)  # mkdir's mode passes through the umask
     except OSError as error:
         raise BackupError(f"cannot use {directory} for backups: {error.strerror}") from None
+
+
+def _create_backup(directory: Path, *, keep: int) -> Path:
     kind = engine()
     target = _new_archive_path(directory)
     work = Path(tempfile.mkdtemp(prefix=".partial-", dir=directory))
@@ -136,8 +166,23 @@ def create_backup(directory: Path, *, keep: int) -> Path:
 def restore_backup(path: Path, *, go_live: bool = False) -> Restored:
     """Restore `path` into the configured (empty) database, media root and var directory."""
     path = Path(path)
-    if not path.is_file():
-        raise BackupError(f"no backup at {path}")
+    try:
+        with path.open("rb"):
+            pass
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        raise BackupError(f"no backup at {path}") from None
+    except OSError as error:
+        raise BackupError(
+            f"cannot read {path}: {error.strerror}; copy it where this user can read it "
+            "(`install -o pressroom -m 0600 FILE /var/lib/pressroom/backups/`)"
+        ) from None
+    try:
+        return _restore_backup(path, go_live=go_live)
+    except OSError as error:
+        raise BackupError(_os_problem(error)) from None
+
+
+def _restore_backup(path: Path, *, go_live: bool) -> Restored:
     manifest = read_manifest(path)
     kind = engine()
     if manifest.get("engine") != kind:
@@ -339,6 +384,12 @@ def _version() -> str:
         return metadata.version("pressroom")
     except metadata.PackageNotFoundError:
         return "unknown"
+
+
+def _os_problem(error: OSError) -> str:
+    """One line for a file the command could not read or write."""
+    where = f" {error.filename}" if error.filename else ""
+    return f"cannot use{where}: {error.strerror or error}"
 
 
 def _first_line(error: BaseException) -> str:

@@ -321,7 +321,10 @@ class WebhookEvent(models.Model):
     waiting_for = models.CharField(
         max_length=255, blank=True, db_index=True, help_text="The payment reference it waits for."
     )
-    problem = models.TextField(blank=True, help_text="Why a rejected event was not applied.")
+    # db_default: the release before this column inserts events without it (rolling upgrade).
+    problem = models.TextField(
+        blank=True, default="", db_default="", help_text="Why a rejected event was not applied."
+    )
     received_at = models.DateTimeField(default=timezone.now)
     processed_at = models.DateTimeField(null=True, blank=True)
 

@@ -218,7 +218,8 @@ class Delivery(models.Model):
     claim = models.CharField(max_length=32, blank=True)
     # The worker process holding the claim (pressroom.workers): when its heartbeat stops, the
     # row goes back to pending and its batch is queued again.
-    claimed_by = models.CharField(max_length=64, blank=True)
+    # db_default: the release before this column inserts deliveries without it (rolling upgrade).
+    claimed_by = models.CharField(max_length=64, blank=True, default="", db_default="")
     claimed_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     sent_at = models.DateTimeField(null=True, blank=True)

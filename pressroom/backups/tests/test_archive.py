@@ -4,9 +4,13 @@ its pieces, and — where the test database is a file or PostgreSQL — a full b
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import stat
+import sys
 import tarfile
+import traceback
+from collections.abc import Callable
 
 import pytest
 from django.db import connection
@@ -46,6 +50,74 @@ def test_backup_refuses_a_bad_directory_or_count(tmp_path):
     (tmp_path / "a-file").write_text("")
     with pytest.raises(archive.BackupError, match="is not a directory"):
         archive.create_backup(tmp_path / "a-file", keep=1)
+
+
+def _as_another_user(work: Callable[[], None]) -> tuple[int, str]:
+    """Run `work` in a child process as `nobody` (the test runs as root in CI, and root reads
+    every file): its exit status and what it wrote to stderr."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover (the child)
+        code = 0
+        try:
+            os.close(read)
+            sys.stderr = os.fdopen(write, "w", buffering=1)
+            if os.geteuid() == 0:
+                os.setgid(65534)
+                os.setuid(65534)
+            work()
+        except SystemExit as exit:
+            code = int(exit.code or 0)
+        except BaseException:
+            traceback.print_exc()
+            code = 99
+        finally:
+            sys.stderr.flush()
+            os._exit(code)
+    os.close(write)
+    with os.fdopen(read) as stream:
+        output = stream.read()
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status), output
+
+
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_a_backup_the_user_cannot_read_is_one_line_not_a_traceback(tmp_path):
+    """docs/deploy.md's restore once named a file in /root, which the pressroom user cannot
+    read: the command says so in one line and exits non-zero."""
+    from django.core.management import load_command_class
+
+    unreadable = tmp_path / "pressroom-20261129-033000Z.tar.gz"
+    unreadable.write_text("")
+    unreadable.chmod(0o000)
+    tmp_path.chmod(0o700)
+
+    def restore() -> None:
+        command = load_command_class("pressroom.backups", "restore_backup")
+        command.run_from_argv(["pressroom", "restore-backup", str(unreadable)])
+
+    status, stderr = _as_another_user(restore)
+    assert status == 1, stderr
+    assert "Traceback" not in stderr
+    assert stderr.strip().splitlines() == [
+        f"CommandError: restore failed: cannot read {unreadable}: Permission denied; copy it "
+        "where this user can read it (`install -o pressroom -m 0600 FILE "
+        "/var/lib/pressroom/backups/`)"
+    ]
+
+
+def test_a_backup_directory_open_to_others_or_in_the_code_is_refused(tmp_path, settings):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o755)
+    with pytest.raises(archive.BackupError, match=r"is open to other users \(mode 755\)"):
+        archive.create_backup(shared, keep=1)
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o755  # left as it was
+    with pytest.raises(archive.BackupError, match="must not be inside"):
+        archive.create_backup(settings.BASE_DIR / ".git" / "backups", keep=1)
+    with pytest.raises(archive.BackupError, match="which is or contains the code"):
+        archive.create_backup(settings.BASE_DIR.parent, keep=1)
+    assert not (settings.BASE_DIR / ".git" / "backups").exists()
 
 
 def test_archives_are_listed_oldest_first_and_named_by_the_second(tmp_path):

@@ -27,6 +27,8 @@ class Command(BaseCommand):
             path = create_backup(directory, keep=int(str(keep)))
         except BackupError as error:
             raise CommandError(f"backup failed: {error}") from None
+        except OSError as error:  # anything archive.py did not name: still one line
+            raise CommandError(f"backup failed: {error.filename or ''} {error.strerror}") from None
         manifest = read_manifest(path)
         inside = [manifest["engine"] + " database"]
         if manifest.get("media"):

@@ -31,6 +31,8 @@ class Command(BaseCommand):
             restored = restore_backup(Path(str(options["file"])), go_live=bool(options["go_live"]))
         except BackupError as error:
             raise CommandError(f"restore failed: {error}") from None
+        except OSError as error:  # anything archive.py did not name: still one line
+            raise CommandError(f"restore failed: {error.filename or ''} {error.strerror}") from None
         self.stdout.write(
             f"Restored the {restored.engine} database {restored.database} "
             f"from the backup of {restored.created}."
