@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 
+import pytest
 from django.db.utils import OperationalError
 
 from pressroom.lib import cache as resilient
@@ -113,3 +114,56 @@ def test_the_generation_never_goes_backwards_even_across_a_restart(tmp_path):
         assert int(cache.get(GENERATION_KEY)) > moved_on
     finally:
         cache.delete(GENERATION_KEY)
+
+
+def test_the_page_cache_reports_a_database_outage_once_a_minute_without_a_traceback(
+    caplog, monkeypatch
+):
+    from pressroom.lib import logfilters
+
+    monkeypatch.setattr(logfilters, "_outage_logged_at", {})
+    logger = logging.getLogger("pressroom.lib.pagecache.middleware")
+    with caplog.at_level(logging.WARNING, logger=logger.name):
+        for _ in range(5):  # five requests while PostgreSQL is away
+            try:
+                raise OperationalError("connection to server failed\nIs the server running?")
+            except OperationalError:
+                logfilters.warn_about_failure(logger, "page cache: could not store %s", "/")
+        try:
+            raise ValueError("a bug, not an outage")
+        except ValueError:
+            logfilters.warn_about_failure(logger, "page cache: lookup failed; serving fresh")
+    outages = [record for record in caplog.records if "database unreachable" in record.message]
+    assert len(outages) == 1
+    assert outages[0].exc_info is None
+    assert outages[0].message == (
+        "page cache: could not store / (database unreachable: connection to server failed); "
+        "next report in a minute"
+    )
+    bugs = [record for record in caplog.records if "lookup failed" in record.message]
+    assert len(bugs) == 1
+    assert bugs[0].exc_info is not None  # a bug keeps its traceback
+
+
+@pytest.mark.django_db
+def test_a_page_rendered_while_the_scheduled_moments_cannot_be_read_logs_one_line(
+    reader_client, caplog, monkeypatch
+):
+    """The page cache asks the apps for the next scheduled moment (a query): with the database
+    away it says so once, and the request goes on."""
+    from pressroom.lib import logfilters
+    from pressroom.lib.pagecache import generation
+
+    def database_away(now: object) -> None:
+        raise OperationalError("connection to server failed")
+
+    monkeypatch.setattr(logfilters, "_outage_logged_at", {})
+    monkeypatch.setattr(generation, "_next_publication_providers", [database_away])
+    monkeypatch.setattr(generation, "_next_moment", ("", None))
+    with caplog.at_level(logging.WARNING, logger="pressroom.lib.pagecache.middleware"):
+        for _ in range(3):
+            generation.forget_cached_pages()  # a new generation: the moments are asked again
+            reader_client.get("/")
+    lines = [r for r in caplog.records if "could not check scheduled moments" in r.message]
+    assert len(lines) == 1
+    assert lines[0].exc_info is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 import time
 
 from django.db.utils import InterfaceError, OperationalError
@@ -34,3 +35,25 @@ class DatabaseOutageOncePerMinute(logging.Filter):
         record.exc_info = None
         record.exc_text = None
         return True
+
+
+# When each message (its format, not its arguments) was last logged as an outage, per process.
+_outage_logged_at: dict[str, float] = {}
+
+
+def warn_about_failure(logger: logging.Logger, message: str, *args: object) -> None:
+    """Log the exception being handled as a warning. An outage (the database away) is one line,
+    without a traceback, at most once a minute per message and process: with the database
+    down every request fails the same way. Anything else keeps its traceback."""
+    error = sys.exc_info()[1]
+    if not isinstance(error, OUTAGE_ERRORS):
+        logger.warning(message, *args, exc_info=True)
+        return
+    now = time.monotonic()
+    logged_at = _outage_logged_at.get(message)
+    if logged_at is not None and now - logged_at < DatabaseOutageOncePerMinute.interval:
+        return
+    _outage_logged_at[message] = now
+    lines = str(error).strip().splitlines()
+    reason = lines[0] if lines else type(error).__name__
+    logger.warning(message + " (database unreachable: %s); next report in a minute", *args, reason)
