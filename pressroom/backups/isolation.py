@@ -44,14 +44,15 @@ def go_live() -> bool:
     return True
 
 
-def wait_until_live(poll_seconds: float = 2.0) -> None:
-    """Block while this is an isolated restored copy (the worker calls this before any task)."""
+def wait_until_live(poll_seconds: float = 2.0) -> bool:
+    """Block while this is an isolated restored copy (the worker calls this before any task);
+    True if it waited, so the process still has the copy's cache key prefix."""
     if not is_isolated():
-        return
+        return False
     logger.warning(
         "This is a restored copy: tasks are paused until `pressroom go-live` (marker %s).",
         marker(),
     )
     while is_isolated():
         time.sleep(poll_seconds)
-    logger.warning("The restored copy went live: running tasks.")
+    return True

@@ -300,3 +300,40 @@ def test_a_restored_copy_has_its_own_cache_keys_until_it_goes_live(tmp_path):
     pressroom_ok("go-live", env=site)
     assert not marker.exists()
     assert pressroom_ok("shell", "--no-imports", "-c", script, env=site).strip() == "''"
+
+
+@pytest.mark.slow
+def test_a_waiting_worker_exits_at_go_live_to_restart_with_the_sites_cache_keys(tmp_path):
+    """A worker started on a restored copy read the copy's cache key prefix: once the copy goes
+    live it exits (systemd starts it again as the site) instead of running tasks under it."""
+    import subprocess
+
+    from tests.services import PRESSROOM, REPOSITORY
+
+    site = site_environment(tmp_path / "var")
+    pressroom_ok("migrate", "--no-input", env=site)
+    marker_script = "from django.conf import settings; print(settings.RESTORED_COPY_FILE)"
+    marker = Path(pressroom_ok("shell", "--no-imports", "-c", marker_script, env=site).strip())
+    marker.write_text("20261129-abcd\n")
+    worker = subprocess.Popen(
+        [PRESSROOM, "worker", "--no-scheduler"],
+        env=site,
+        cwd=REPOSITORY,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        assert worker.stdout is not None
+        seen = []
+        while "tasks are paused until `pressroom go-live`" not in "".join(seen):
+            line = worker.stdout.readline()
+            assert line, "".join(seen)  # the worker ended before it said it waits
+            seen.append(line)
+        assert worker.poll() is None
+        pressroom_ok("go-live", env=site)
+        assert worker.wait(timeout=60) == 0
+        assert "went live: exiting to restart as the site" in worker.stdout.read()
+    finally:
+        stop(worker)

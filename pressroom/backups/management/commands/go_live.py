@@ -13,6 +13,6 @@ class Command(BaseCommand):
             self.stdout.write("This site is not an isolated restored copy: nothing to do.")
             return
         self.stdout.write(
-            "Live: the worker now runs tasks; restart the app servers so they use the site's "
-            "cache keys."
+            "Live: restart the app servers and the worker so they use the site's cache keys "
+            "(a waiting worker exits by itself; systemd starts it again)."
         )

@@ -45,7 +45,7 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"Isolated as restored copy {restored.isolated_as}: its cache keys are its own "
                 "and tasks are paused. Run `pressroom migrate`, check the site, then "
-                "`pressroom go-live` and restart the app servers."
+                "`pressroom go-live` and restart the app servers and the worker."
             )
         else:
             self.stdout.write(

@@ -43,7 +43,11 @@ class Command(BaseCommand):
             self.stdout.write("Tasks are paused: this is a restored copy (`pressroom go-live`).")
             return
         # A restored copy must not mail the subscribers it contains before it is the site.
-        isolation.wait_until_live()
+        if isolation.wait_until_live():
+            # This process read the copy's cache key prefix at start-up: settings are read once,
+            # so it exits and systemd (Restart=always) starts it again as the site.
+            self.stdout.write("The restored copy went live: exiting to restart as the site.")
+            return
         load_task_modules()
         # --batch runs what is queued and exits (tests, cron): the work it claims beats for it.
         beating = None if options["batch"] else heartbeat.start_heartbeat()
