@@ -143,8 +143,22 @@ steps="$state/steps.sh"
         say "no systemd here: systemctl starts the services directly" >&2
         cat "$here/deploy/drill-systemctl.sh"
     fi
-    guide_blocks
+    # From the clone of the code to the first page through nginx: at most CLONE_TO_SERVING s.
+    guide_blocks | awk -v limit="${CLONE_TO_SERVING:-600}" '
+        /^git clone "\$PRESSROOM_REPOSITORY" \/srv\/pressroom/ && !cloned {
+            print "drill_cloned_at=$(date +%s)  # drill: timer"; cloned = 1
+        }
+        { print }
+        cloned && !served && /^curl -fsS -H "Host: \$DOMAIN" http:\/\/127\.0\.0\.1\/ \| grep -q/ {
+            print "drill_elapsed=$(($(date +%s) - drill_cloned_at))  # drill: timer"
+            print "echo \"drill: clone to serving in $drill_elapsed s\""
+            print "[ \"$drill_elapsed\" -le " limit " ] || { echo \"drill: clone to serving took $drill_elapsed s, over " limit " s\" >&2; exit 1; }"
+            served = 1
+        }
+    '
 } >"$steps"
+[ "$(grep -c '# drill: timer$' "$steps")" = 2 ] ||
+    fail "docs/deploy.md's clone or first page through nginx moved: update the timer in drill.sh"
 
 say "running $(grep -c '^echo "== docs/deploy.md' "$steps") blocks of docs/deploy.md, from $(date +%T)"
 env -i HOME=/root PATH="$clean_path" LANG=C.UTF-8 TERM=dumb DEBIAN_FRONTEND=noninteractive \
