@@ -191,6 +191,12 @@ def test_with_postgresql_down_readers_get_cached_pages_or_a_503_and_the_worker_w
             start_new_session=True,
         )
         processes.append(worker)
+        assert worker.stdout is not None
+        started = ""
+        while "Starting worker" not in started:  # up before the database goes
+            line = worker.stdout.readline()
+            assert line, started
+            started += line
         cached = get(base + "/")
         assert cached[0] == 200
 
@@ -205,7 +211,8 @@ def test_with_postgresql_down_readers_get_cached_pages_or_a_503_and_the_worker_w
             assert "Back in a moment" in html
             assert "Pressroom News" in html  # the site's own page, not a proxy's
         time.sleep(3)
-        assert worker.poll() is None, "the worker exited while the database was away"
+        if worker.poll() is not None:
+            pytest.fail(f"the worker exited while the database was away:\n{_read_log(worker)}")
 
         postgres.start()
         assert get(base + "/topics/")[0] == 200

@@ -50,13 +50,13 @@ class Command(BaseCommand):
             return
         load_task_modules()
         # --batch runs what is queued and exits (tests, cron): the work it claims beats for it.
-        beating = None if options["batch"] else heartbeat.start_heartbeat()
+        self.beating: heartbeat.HeartbeatThread | None = None
         try:
             self.work(options)
         finally:
-            if beating is not None:
-                beating.stopping.set()
-                beating.join(timeout=5)  # not in the middle of a beat bringing the row back
+            if self.beating is not None:
+                self.beating.stopping.set()
+                self.beating.join(timeout=5)  # not in the middle of a beat bringing the row back
             heartbeat.stop()
 
     def work(self, options: dict[str, object]) -> None:
@@ -64,6 +64,9 @@ class Command(BaseCommand):
         waiting_since = 0.0
         while True:
             try:
+                if self.beating is None and not options["batch"]:
+                    # In the loop: a worker started while the database is away waits for it.
+                    self.beating = heartbeat.start_heartbeat()
                 if not started and not options["batch"]:
                     # A worker starting (again) first looks for deliveries a dead worker left
                     # half-sent; the scheduler repeats this every DIGEST_RECOVERY_INTERVAL s.
