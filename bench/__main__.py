@@ -14,6 +14,7 @@ BENCHMARKS = [
     "wxr",  # issue 3: WordPress import throughput and memory
     "digest",  # issue 4: digest sending to smtp-sink
     "rolling",  # issue 20: a rolling restart behind the nginx recipe counts 0 errors
+    "renditions",  # issue 12: renditions of 12 MP photos, project vs minimal Pillow (and pyvips)
 ]
 
 
