@@ -6,6 +6,9 @@ import sys
 
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pressroom.settings")
+    # Operators type `pressroom restore-backup`, `pressroom go-live`; the modules use underscores.
+    if len(sys.argv) > 1 and not sys.argv[1].startswith("-"):
+        sys.argv[1] = sys.argv[1].replace("-", "_")
     from django.core.exceptions import ImproperlyConfigured
 
     try:

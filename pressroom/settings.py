@@ -4,6 +4,7 @@ Every variable is listed in .env.example and documented in README.md. Defaults g
 set-up (SQLite in var/, in-process cache, database-backed task queue) that `make run` serves.
 """
 
+import hashlib
 import importlib.util
 import ipaddress
 import os
@@ -216,6 +217,7 @@ INSTALLED_APPS = [
     "pressroom.importers",
     "pressroom.search",
     "pressroom.operations",
+    "pressroom.backups",
 ]
 
 MIDDLEWARE = [
@@ -313,7 +315,8 @@ def _cache_from_url(url: str) -> dict:
         }
     if parts.scheme in {"redis", "rediss"}:
         return {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # RedisCache that turns an unreachable Redis into misses (pressroom/lib/cache.py).
+            "BACKEND": "pressroom.lib.cache.ResilientRedisCache",
             "LOCATION": url.split("?")[0],
             "TIMEOUT": timeout,
         }
@@ -325,6 +328,21 @@ def _cache_from_url(url: str) -> dict:
 
 
 CACHES = {"default": _cache_from_url(env_str("CACHE_URL", "locmem://"))}
+
+# A restored backup stays isolated until `pressroom go-live`: its cache keys get their own prefix
+# and the worker runs no task (pressroom/backups/isolation.py). The marker names the database, so
+# a scratch copy that shares VAR_DIR with the live site isolates only itself.
+_database = DATABASES["default"]
+_database_identity = "|".join(
+    str(_database.get(part) or "") for part in ("ENGINE", "HOST", "PORT", "NAME")
+)
+RESTORED_COPY_FILE = VAR_DIR / (
+    "restored-copy-" + hashlib.sha256(_database_identity.encode()).hexdigest()[:16]
+)
+RESTORED_COPY = RESTORED_COPY_FILE.read_text().strip() if RESTORED_COPY_FILE.is_file() else ""
+CACHES["default"]["KEY_PREFIX"] = env_str("CACHE_KEY_PREFIX") + (
+    f"restored-{RESTORED_COPY}" if RESTORED_COPY else ""
+)
 
 # Page cache (pressroom/lib/pagecache/, docs/scaling.md): everything a public page shows is kept
 # under one content generation, which moves on at every announced change, at every scheduled
@@ -516,6 +534,26 @@ DIGEST_MAX_ATTEMPTS = env_int("DIGEST_MAX_ATTEMPTS", 3)
 DIGEST_UNSUBSCRIBE_MAILTO = env_str("DIGEST_UNSUBSCRIBE_MAILTO")
 DIGEST_RETURN_PATH = env_str("DIGEST_RETURN_PATH")
 
+# Backups (`pressroom backup`, docs/deploy.md): where archives go, how many stay, and a cron
+# expression (e.g. "30 3 * * *") for the worker to take one; empty = no scheduled backups.
+BACKUP_DIR = env_path("BACKUP_DIR", VAR_DIR / "backups")
+refuse_code_directory("BACKUP_DIR", BACKUP_DIR)
+BACKUP_KEEP = env_int("BACKUP_KEEP", 7)
+if BACKUP_KEEP < 1:
+    raise ImproperlyConfigured(f"BACKUP_KEEP must be 1 or more, not {BACKUP_KEEP}")
+BACKUP_SCHEDULE = env_str("BACKUP_SCHEDULE")
+if BACKUP_SCHEDULE:
+    from apscheduler.triggers.cron import CronTrigger
+
+    try:
+        CronTrigger.from_crontab(BACKUP_SCHEDULE)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"BACKUP_SCHEDULE must be a cron expression like '30 3 * * *', not {BACKUP_SCHEDULE!r}"
+        ) from None
+# The environment file these settings come from (systemd's EnvironmentFile), saved in backups.
+PRESSROOM_ENV_FILE = env_str("PRESSROOM_ENV_FILE")
+
 # Publishing.
 EXCERPT_WORDS = env_int("EXCERPT_WORDS", 60)
 ARTICLES_PER_PAGE = env_int("ARTICLES_PER_PAGE", 20)
@@ -672,6 +710,8 @@ LOGGING = {
     "filters": {
         "require_debug_false": {"()": "django.utils.log.RequireDebugFalse"},
         "one_line": {"()": "pressroom.lib.logs.OneLine"},
+        # The database away: one line a minute, not a traceback (and an email) per request.
+        "database_outage": {"()": "pressroom.lib.logfilters.DatabaseOutageOncePerMinute"},
     },
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "plain"},
@@ -684,6 +724,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_choice("LOG_LEVEL", "INFO", LOG_LEVELS)},
     "loggers": {
         "django.db.backends": {"level": "INFO"},
+        "django.request": {"filters": ["database_outage"]},
         # 500s (django.request) and failed tasks (django.tasks, django_tasks_db) go to ADMINS.
         "django": {"handlers": ["mail_admins"], "level": "INFO"},
         "django_tasks_db": {"handlers": ["mail_admins"], "level": "INFO"},

@@ -104,6 +104,9 @@ BAD_SETTINGS = [
     ({"STATIC_ROOT": str(REPOSITORY / ".git" / "s")}, "STATIC_ROOT must not be inside"),
     ({"PRESSROOM_VAR_DIR": str(REPOSITORY)}, "PRESSROOM_VAR_DIR must not be"),
     ({"PRESSROOM_VAR_DIR": str(Path(sys.prefix).parent)}, "PRESSROOM_VAR_DIR must not be"),
+    ({"BACKUP_DIR": "backups"}, "BACKUP_DIR must be an absolute path, not 'backups'"),
+    ({"BACKUP_DIR": str(REPOSITORY)}, f"BACKUP_DIR must not be {REPOSITORY}, which is"),
+    ({"BACKUP_DIR": str(REPOSITORY / ".git" / "b")}, "BACKUP_DIR must not be inside"),
 ]
 
 

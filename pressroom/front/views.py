@@ -1,6 +1,13 @@
+import sys
+
+from django.conf import settings
+from django.db.utils import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, HttpResponseServerError
 from django.shortcuts import render
 from django.template import loader
+
+# Seconds a reader (or a crawler) is asked to wait while the database is away.
+DATABASE_OUTAGE_RETRY_AFTER = 30
 
 
 def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
@@ -8,5 +15,19 @@ def page_not_found(request: HttpRequest, exception: Exception | None = None) -> 
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
+    if isinstance(sys.exc_info()[1], OperationalError | InterfaceError):
+        return database_unavailable()
     # Rendered without context processors: whatever broke may be what they need.
     return HttpResponseServerError(loader.get_template("front/500.html").render())
+
+
+def database_unavailable() -> HttpResponse:
+    """The database is away (restarting, failing over): a branded 503 that asks to come back,
+    rendered from settings alone. Pages in the page cache are still served before this."""
+    html = loader.get_template("front/503.html").render(
+        {"SITE_NAME": settings.SITE_NAME, "SITE_LANGUAGE": settings.SITE_LANGUAGE}
+    )
+    response = HttpResponse(html, status=503)
+    response["Retry-After"] = str(DATABASE_OUTAGE_RETRY_AFTER)
+    response["Cache-Control"] = "no-store"
+    return response

@@ -254,7 +254,11 @@ class Donation(models.Model):
     received_at = models.DateTimeField(default=timezone.now)
     note = models.TextField(blank=True)
     receipt_requested = models.BooleanField(
-        default=True, help_text="Off for offline gifts entered without a receipt."
+        default=True,
+        # In the database too: the previous release, still serving during an upgrade, inserts
+        # donations without this column (docs/deploy.md, "Upgrade").
+        db_default=True,
+        help_text="Off for offline gifts entered without a receipt.",
     )
     receipt_sent_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
@@ -313,7 +317,10 @@ class WebhookEvent(models.Model):
     waiting_for = models.CharField(
         max_length=255, blank=True, db_index=True, help_text="The payment reference it waits for."
     )
-    problem = models.TextField(blank=True, help_text="Why a rejected event was not applied.")
+    # db_default: the release before this column inserts events without it (rolling upgrade).
+    problem = models.TextField(
+        blank=True, default="", db_default="", help_text="Why a rejected event was not applied."
+    )
     received_at = models.DateTimeField(default=timezone.now)
     processed_at = models.DateTimeField(null=True, blank=True)
 

@@ -155,9 +155,9 @@ class Digest(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     # Fan-out progress: delivery rows are written in committed chunks in subscriber id order,
     # so sending starts after the first chunk and an interrupted fan-out resumes where it was.
-    recipients_through = models.BigIntegerField(default=0, editable=False)
-    next_batch = models.PositiveIntegerField(default=0, editable=False)
-    is_fanned_out = models.BooleanField(default=False, editable=False)
+    recipients_through = models.BigIntegerField(default=0, db_default=0, editable=False)
+    next_batch = models.PositiveIntegerField(default=0, db_default=0, editable=False)
+    is_fanned_out = models.BooleanField(default=False, db_default=False, editable=False)
     fanned_out_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = DigestQuerySet.as_manager()
@@ -218,7 +218,8 @@ class Delivery(models.Model):
     claim = models.CharField(max_length=32, blank=True)
     # The worker process holding the claim (pressroom.workers): when its heartbeat stops, the
     # row goes back to pending and its batch is queued again.
-    claimed_by = models.CharField(max_length=64, blank=True)
+    # db_default: the release before this column inserts deliveries without it (rolling upgrade).
+    claimed_by = models.CharField(max_length=64, blank=True, default="", db_default="")
     claimed_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     sent_at = models.DateTimeField(null=True, blank=True)

@@ -200,7 +200,9 @@ def check_smtp() -> tuple[str, str]:
 
 
 def storage_directories() -> dict[str, Path]:
-    directories = {"PRESSROOM_VAR_DIR": settings.VAR_DIR, "STATIC_ROOT": settings.STATIC_ROOT}
+    """The directories the site writes to. STATIC_ROOT is not one: collectstatic fills it (as
+    root, in docs/deploy.md) and the site only reads it."""
+    directories = {"PRESSROOM_VAR_DIR": settings.VAR_DIR}
     if getattr(settings, "MEDIA_ROOT", ""):
         directories["MEDIA_ROOT"] = Path(settings.MEDIA_ROOT)
     return directories
@@ -215,9 +217,14 @@ def check_storage() -> tuple[str, str]:
                 pass
         except OSError as error:
             problems.append(f"{name} {directory} is not writable ({error.strerror})")
+    static_root = Path(settings.STATIC_ROOT)
+    # A missing STATIC_ROOT is the static-files check's finding (run collectstatic).
+    if static_root.exists() and not os.access(static_root, os.R_OK | os.X_OK):
+        problems.append(f"STATIC_ROOT {static_root} is not readable")
     if problems:
         return FAIL, "; ".join(problems)
-    return OK, ", ".join(str(path) for path in storage_directories().values()) + " writable"
+    written = ", ".join(str(path) for path in storage_directories().values())
+    return OK, f"{written} writable; STATIC_ROOT {static_root} readable"
 
 
 def check_static_root() -> tuple[str, str]:

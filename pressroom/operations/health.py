@@ -6,9 +6,9 @@ import secrets
 
 from django.conf import settings
 from django.core.cache import cache
+from django.core.cache.backends.redis import RedisCache
 from django.db import connection
-
-SHARED_CACHE_BACKENDS = ("django.core.cache.backends.redis.RedisCache",)
+from django.utils.module_loading import import_string
 
 
 def check_database() -> None:
@@ -19,7 +19,9 @@ def check_database() -> None:
 
 
 def has_shared_cache() -> bool:
-    return settings.CACHES["default"]["BACKEND"] in SHARED_CACHE_BACKENDS
+    """Redis, or a backend built on Django's (pressroom.lib.cache.ResilientRedisCache)."""
+    backend = import_string(settings.CACHES["default"]["BACKEND"])
+    return isinstance(backend, type) and issubclass(backend, RedisCache)
 
 
 def check_cache() -> None:

@@ -51,9 +51,14 @@ class OperationsMiddleware:
     def readiness(request: HttpRequest) -> HttpResponse:
         checks = readiness()
         ready = all(state == "ok" for state in checks.values())
-        return json_response(
+        response = json_response(
             {"status": "ok" if ready else "unavailable", "checks": checks}, 200 if ready else 503
         )
+        # A load balancer asks every few seconds: a 503 here is an answer, not an error for
+        # django.request to log (and mail to ADMINS) at every probe. The outage itself is
+        # logged once a minute by the parts that meet it.
+        response._has_been_logged = True  # type: ignore[attr-defined]
+        return response
 
     @staticmethod
     def metrics(request: HttpRequest) -> HttpResponse | None:

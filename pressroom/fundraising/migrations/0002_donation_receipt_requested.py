@@ -13,6 +13,6 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='donation',
             name='receipt_requested',
-            field=models.BooleanField(default=True, help_text='Off for offline gifts entered without a receipt.'),
+            field=models.BooleanField(db_default=True, default=True, help_text='Off for offline gifts entered without a receipt.'),
         ),
     ]

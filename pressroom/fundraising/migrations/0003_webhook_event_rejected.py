@@ -13,7 +13,13 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='webhookevent',
             name='problem',
-            field=models.TextField(blank=True, help_text='Why a rejected event was not applied.'),
+            # db_default: the previous release inserts events without this column.
+            field=models.TextField(
+                blank=True,
+                db_default='',
+                default='',
+                help_text='Why a rejected event was not applied.',
+            ),
         ),
         migrations.AlterField(
             model_name='webhookevent',

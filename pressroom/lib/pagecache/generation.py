@@ -18,7 +18,8 @@ Where the stored part of the token lives depends on the cache (CACHE_URL):
 - a per-process cache (locmem, the embedded default; dummy) cannot carry it between the
   `pressroom serve` workers, so it is a small file, VAR_DIR/content-generation, that every read
   `stat()`s (a couple of microseconds) and re-reads only when it changed;
-- a shared cache (Redis, file) keeps it next to the pages, read on every request.
+- a shared cache (Redis, file) keeps it next to the pages, read on every request; it never goes
+  backwards (the highest seen is also kept in VAR_DIR/content-generation-highest).
 lib knows no app: apps register what they know from their AppConfig.ready().
 """
 
@@ -48,17 +49,26 @@ OUTAGE_GENERATION = "unavailable"
 
 
 class SharedCacheGeneration:
-    """The generation in a cache every process shares (Redis), read on every request."""
+    """The generation in a cache every process shares (Redis), read on every request.
 
-    def __init__(self, key: str = GENERATION_KEY) -> None:
+    It never goes backwards: each process remembers the highest generation it has seen (and
+    keeps it in `highest_file`, so a restarted process remembers too). Redis restarted from an
+    old snapshot brings back an old number and the pages filed under it; served, readers would
+    flip between today's pages and older ones. A lower number read counts as a bump instead.
+    """
+
+    def __init__(self, key: str = GENERATION_KEY, highest_file: Path | None = None) -> None:
         self.key = key
+        self.highest_file = highest_file
         self._last = OUTAGE_GENERATION
+        self._highest = self._read_highest()
 
     def current(self) -> str:
         try:
             value = cache.get(self.key)
             if value is None:
                 value = self._start()
+            value = self._never_backwards(value)
         except Exception:
             # Redis is unreachable: pages keep rendering under the last generation seen
             # (changes show once it is back).
@@ -69,15 +79,57 @@ class SharedCacheGeneration:
 
     def bump(self) -> None:
         try:
-            cache.incr(self.key)
+            value = cache.incr(self.key)
         except ValueError:
-            self._start()
+            value = self._start()
+        self._never_backwards(value)
 
     def _start(self) -> int:
         # Start from the clock, never from 1: if the key was evicted (or Redis restarted),
         # entries filed under the old small numbers must not come back.
         cache.add(self.key, time.time_ns() // 1000, timeout=None)
         return cache.get(self.key) or 0
+
+    def _never_backwards(self, value: object) -> object:
+        """`value`, or, if it is lower than a generation seen before, a new higher one that
+        every process will read."""
+        try:
+            number = int(str(value))
+        except ValueError:
+            return value
+        if number >= self._highest:
+            if number > self._highest:
+                self._highest = number
+                self._write_highest()
+            return value
+        number = max(self._highest + 1, time.time_ns() // 1000)
+        cache.set(self.key, number, timeout=None)
+        self._highest = number
+        self._write_highest()
+        return number
+
+    def _read_highest(self) -> int:
+        if self.highest_file is None:
+            return 0
+        try:
+            return int(self.highest_file.read_text().strip() or 0)
+        except (OSError, ValueError):
+            return 0
+
+    def _write_highest(self) -> None:
+        if self.highest_file is None:
+            return
+        try:
+            # Another process may have written a higher one: keep the higher.
+            if self._read_highest() >= self._highest:
+                return
+            self.highest_file.parent.mkdir(parents=True, exist_ok=True)
+            temporary = self.highest_file.with_name(f"{self.highest_file.name}.{os.getpid()}.tmp")
+            temporary.write_text(str(self._highest))
+            os.replace(temporary, self.highest_file)
+        except OSError:
+            # Only a restart from an old snapshot after a restart of this process depends on it.
+            logger.warning("could not keep the content generation in %s", self.highest_file)
 
 
 class FileGeneration:
@@ -125,9 +177,11 @@ def generation_store() -> SharedCacheGeneration | FileGeneration:
         if (store := _stores.get(key)) is None:
             store = _stores[key] = FileGeneration(Path(settings.VAR_DIR) / "content-generation")
         return store
-    key = ("shared", backend["BACKEND"], backend.get("LOCATION"))
+    key = ("shared", backend["BACKEND"], backend.get("LOCATION"), settings.VAR_DIR)
     if (store := _stores.get(key)) is None:
-        store = _stores[key] = SharedCacheGeneration()
+        store = _stores[key] = SharedCacheGeneration(
+            highest_file=Path(settings.VAR_DIR) / "content-generation-highest"
+        )
     return store
 
 

@@ -22,6 +22,7 @@ from django.middleware.gzip import GZipMiddleware
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 
+from pressroom.lib.logfilters import warn_about_failure
 from pressroom.lib.pagecache.generation import (
     current_generation,
     generation_to_render,
@@ -89,7 +90,7 @@ class PageCacheMiddleware:
             try:
                 page = self.store(found, page, response)
             except Exception:  # a cache outage slows pages down; it must not break them
-                logger.warning("page cache: could not store %s", request.path, exc_info=True)
+                warn_about_failure(logger, "page cache: could not store %s", request.path)
         return as_http_response(*page.answer(meta, "miss" if found.key else "off"))
 
     @staticmethod
@@ -99,7 +100,7 @@ class PageCacheMiddleware:
         try:
             generation = generation_to_render(found.generation)
         except Exception:  # a cache outage slows pages down; it must not break them
-            logger.warning("page cache: could not check scheduled moments", exc_info=True)
+            warn_about_failure(logger, "page cache: could not check scheduled moments")
             return found
         if generation == found.generation:
             return found
@@ -122,7 +123,7 @@ class PageCacheMiddleware:
         try:
             return look_up(meta)
         except Exception:
-            logger.warning("page cache: lookup failed; serving fresh", exc_info=True)
+            warn_about_failure(logger, "page cache: lookup failed; serving fresh")
             # Nothing stored or found, but the parts of the page are still kept (under the last
             # generation seen, if the shared cache is what failed).
             try:

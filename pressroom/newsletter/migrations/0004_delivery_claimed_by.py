@@ -2,24 +2,30 @@
 
 from django.db import migrations, models
 
+from pressroom.lib.migrations import AddIndexOnline, RemoveIndexOnline
+
 
 class Migration(migrations.Migration):
+    # The index is rebuilt CONCURRENTLY on PostgreSQL, which cannot run in a transaction:
+    # the previous release keeps writing deliveries during a rolling upgrade.
+    atomic = False
 
     dependencies = [
         ('newsletter', '0003_delivery_digest_state'),
     ]
 
     operations = [
-        migrations.RemoveIndex(
+        RemoveIndexOnline(
             model_name='delivery',
             name='delivery_claims',
         ),
         migrations.AddField(
             model_name='delivery',
             name='claimed_by',
-            field=models.CharField(blank=True, max_length=64),
+            # db_default: the previous release inserts deliveries without this column.
+            field=models.CharField(blank=True, db_default='', default='', max_length=64),
         ),
-        migrations.AddIndex(
+        AddIndexOnline(
             model_name='delivery',
             index=models.Index(fields=['state', 'claimed_by'], name='delivery_claims'),
         ),

@@ -61,10 +61,10 @@ def redis_server(directory: Path, *options: str) -> Iterator[int]:
         process.wait(timeout=10)
 
 
-def redis_caches(port: int) -> dict:
+def redis_caches(port: int, backend: str = "django.core.cache.backends.redis.RedisCache") -> dict:
     return {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": backend,
             "LOCATION": f"redis://127.0.0.1:{port}/0",
         }
     }

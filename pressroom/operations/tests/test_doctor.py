@@ -146,6 +146,36 @@ def test_a_read_only_directory_fails_the_storage_check(settings, tmp_path):
     assert f"PRESSROOM_VAR_DIR {read_only} is not writable" in detail
 
 
+def test_a_read_only_static_root_passes_the_storage_check(settings, tmp_path):
+    """collectstatic runs as root (docs/deploy.md): the site only has to read STATIC_ROOT."""
+    (tmp_path / "var").mkdir()
+    static_root = tmp_path / "static"
+    static_root.mkdir()
+    settings.VAR_DIR = tmp_path / "var"
+    settings.STATIC_ROOT = static_root
+    if os.geteuid() == 0:  # root writes through file modes: make the file system read-only
+        subprocess.run(["mount", "--bind", str(static_root), str(static_root)], check=True)
+        subprocess.run(["mount", "-o", "remount,bind,ro", str(static_root)], check=True)
+    else:
+        static_root.chmod(0o555)
+    try:
+        status, detail = doctor.check_storage()
+    finally:
+        if os.geteuid() == 0:
+            subprocess.run(["umount", str(static_root)], check=True)
+        static_root.chmod(0o755)
+    assert status == doctor.OK, detail
+    assert f"STATIC_ROOT {static_root} readable" in detail
+    if os.geteuid() != 0:  # root reads through file modes
+        static_root.chmod(0o000)
+        try:
+            status, detail = doctor.check_storage()
+        finally:
+            static_root.chmod(0o755)
+        assert status == doctor.FAIL
+        assert f"STATIC_ROOT {static_root} is not readable" in detail
+
+
 def test_static_root_must_be_collected_and_hold_only_collected_files(settings, tmp_path):
     settings.STATIC_ROOT = tmp_path
     status, detail = doctor.check_static_root()
@@ -238,6 +268,15 @@ def test_redis_persistence_is_a_warning_and_a_dead_redis_a_failure(settings, tmp
     with redis_server(tmp_path, "--save", "", "--appendonly", "no") as port:
         settings.CACHES = redis_caches(port)
         assert doctor.check_cache_persistence() == (doctor.OK, "no persistence")
+    # What CACHE_URL=redis:// gives: the backend that turns an outage into misses.
+    resilient = "pressroom.lib.cache.ResilientRedisCache"
+    with redis_server(tmp_path, "--save", "900 1", "--appendonly", "no") as port:
+        settings.CACHES = redis_caches(port, resilient)
+        assert doctor.check_cache() == (doctor.OK, "ResilientRedisCache")
+        assert doctor.check_cache_persistence()[0] == doctor.WARN
+    settings.CACHES = redis_caches(closed_port(), resilient)
+    findings = doctor.run_checks([("cache", doctor.check_cache)])
+    assert findings[0].status == doctor.FAIL
     settings.CACHES = redis_caches(closed_port())
     findings = doctor.run_checks([("cache", doctor.check_cache)])
     assert findings[0].status == doctor.FAIL

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 import subprocess
 import textwrap
@@ -55,6 +56,28 @@ def test_readiness_reports_the_database_and_a_shared_cache(reader_client, settin
         "status": "unavailable",
         "checks": {"database": "ok", "cache": "unavailable"},
     }
+
+
+@pytest.mark.django_db
+def test_readiness_sees_redis_behind_the_resilient_backend_the_settings_use(
+    settings, tmp_path, caplog
+):
+    """CACHE_URL=redis:// gives pressroom.lib.cache.ResilientRedisCache, which turns an outage
+    into misses: /readyz must still see Redis down, and say so without an ERROR per probe."""
+    backend = "pressroom.lib.cache.ResilientRedisCache"
+    with redis_server(tmp_path, "--save", "") as port:
+        settings.CACHES = redis_caches(port, backend)
+        response = Client().get("/readyz")
+        assert response.status_code == 200
+        assert response.json()["checks"] == {"database": "ok", "cache": "ok"}
+
+    settings.CACHES = redis_caches(closed_port(), backend)  # Redis stopped
+    with caplog.at_level(logging.WARNING, logger="django.request"):
+        for _ in range(3):
+            response = Client().get("/readyz")
+            assert response.status_code == 503
+            assert response.json()["checks"] == {"database": "ok", "cache": "unavailable"}
+    assert [r for r in caplog.records if r.name == "django.request"] == []
 
 
 def test_readiness_is_503_when_the_database_is_down_and_liveness_still_200(tmp_path):

@@ -1,0 +1,74 @@
+"""Upgrades without errors: migrations are safe while the previous release still serves.
+
+During an upgrade (docs/deploy.md) `pressroom migrate` runs first, and the app servers of the
+previous release keep answering until each is restarted. Their inserts name only the columns
+they know: a new NOT NULL column needs a default in the database itself (`db_default`), or
+must be nullable (then backfilled, then made NOT NULL in a later release). A Python-side
+`default` is not enough: Django fills it in on the new code's inserts only, and the migration
+drops it from the table once the column is added.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection, migrations
+from django.db.migrations.loader import MigrationLoader
+
+
+def _pressroom_migrations(loader: MigrationLoader):
+    for (app, name), migration in sorted(loader.disk_migrations.items()):
+        if type(migration).__module__.startswith("pressroom."):
+            yield app, name, migration
+
+
+def test_no_migration_adds_a_not_null_column_the_previous_release_cannot_insert_without():
+    loader = MigrationLoader(None, ignore_no_migrations=True)
+    unsafe = []
+    for app, name, migration in _pressroom_migrations(loader):
+        for operation in migration.operations:
+            if not isinstance(operation, migrations.AddField | migrations.AlterField):
+                continue
+            field = operation.field
+            if field.many_to_many or field.null or field.has_db_default():
+                continue
+            if isinstance(operation, migrations.AlterField):
+                continue  # the column exists already: the previous release writes it
+            unsafe.append(f"{app}.{name}: {operation.model_name}.{operation.name}")
+    assert unsafe == [], (
+        "These migrations add NOT NULL columns without db_default: the previous release's "
+        "inserts fail during an upgrade. Add db_default=…, or make the column nullable."
+    )
+
+
+@pytest.mark.django_db
+def test_the_previous_releases_inserts_work_on_the_newest_schema_of_every_app():
+    """The real tables after every migration, against what the code before each app's newest
+    migration knew: every column it does not know must accept an insert that leaves it out."""
+    loader = MigrationLoader(connection)
+    checked = 0
+    for app in sorted({app for app, _, _ in _pressroom_migrations(loader)}):
+        newest = loader.graph.leaf_nodes(app)[0]
+        parents = [node for node in loader.graph.node_map[newest].parents if node[0] == app]
+        if not parents:
+            continue  # the app's first migration: no previous release wrote its tables
+        before = loader.project_state(parents[0], at_end=True).apps
+        after = loader.project_state(newest, at_end=True).apps
+        for model in after.get_app_config(app).get_models():
+            try:
+                old_model = before.get_model(app, model._meta.model_name)
+            except LookupError:
+                continue  # a new table: the previous release does not write it
+            known = {field.column for field in old_model._meta.local_concrete_fields}
+            with connection.cursor() as cursor:
+                columns = connection.introspection.get_table_description(
+                    cursor, model._meta.db_table
+                )
+            for column in columns:
+                checked += 1
+                if column.name in known:
+                    continue
+                assert column.null_ok or column.default is not None, (
+                    f"{model._meta.db_table}.{column.name} is NOT NULL without a database "
+                    f"default: the code before {app}.{newest[1]} cannot insert a row"
+                )
+    assert checked > 0
