@@ -401,6 +401,24 @@ if TRUSTED_PROXY_HEADER and not TRUSTED_PROXY_HEADER.replace("-", "").isalnum():
         f"TRUSTED_PROXY_HEADER must be a header name like X-Forwarded-For, not {TRUSTED_PROXY_HEADER!r}"
     )
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 1, minimum=1, maximum=10)
+
+
+def _networks(name: str, default: list[str]) -> list[str]:
+    """Addresses and CIDR ranges (e.g. 127.0.0.1,10.0.0.0/8,::1), each checked now."""
+    networks = []
+    for entry in env_list(name, default):
+        try:
+            networks.append(str(ipaddress.ip_network(entry, strict=False)))
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"{name} must be addresses or CIDR ranges separated by commas, not {entry!r}"
+            ) from None
+    return networks
+
+
+# The header above is believed only from these addresses (the proxy's): from anywhere else the
+# visitor could write it themselves.
+TRUSTED_PROXY_ADDRESSES = _networks("TRUSTED_PROXY_ADDRESSES", ["127.0.0.1", "::1"])
 LOGIN_ATTEMPTS_PER_ACCOUNT = env_int("LOGIN_ATTEMPTS_PER_ACCOUNT", 5, maximum=10_000)
 LOGIN_ATTEMPTS_PER_ADDRESS = env_int("LOGIN_ATTEMPTS_PER_ADDRESS", 20, maximum=10_000)
 LOGIN_LOCKOUT_SECONDS = env_int("LOGIN_LOCKOUT_SECONDS", 900, minimum=1, maximum=86_400)

@@ -6,12 +6,15 @@ app registers its small counter table). A per-process counter is never used for 
 several workers each would allow the whole limit again.
 
 Keys are hashed, so the counters hold no address or account name. `client_address` reads the
-visitor's address the way the configured reverse proxy passes it (TRUSTED_PROXY_HEADER).
+visitor's address the way the configured reverse proxy passes it (TRUSTED_PROXY_HEADER, from
+TRUSTED_PROXY_ADDRESSES only) and counts IPv6 visitors by their /64.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import ipaddress
 import time
 from dataclasses import dataclass
 from typing import Protocol
@@ -125,21 +128,64 @@ class Limit:
         return max(1, self._window_start(now) + self.window - int(now))
 
 
-def client_address(request: HttpRequest) -> str:
-    """The visitor's address: REMOTE_ADDR, or what the trusted reverse proxy says it was.
+def _parse_address(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address, IPv4-mapped IPv6 (::ffff:1.2.3.4) unwrapped; None when it is not one."""
+    try:
+        address = ipaddress.ip_address(value.strip()[:64])
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
 
-    TRUSTED_PROXY_HEADER names the header the proxy sets (X-Forwarded-For or X-Real-IP);
-    with X-Forwarded-For, TRUSTED_PROXY_COUNT is how many proxies append to it, so the address
-    is that many entries from the right: entries further left were sent by the visitor and
-    could be anything.
+
+@functools.cache
+def _networks(
+    entries: tuple[str, ...],
+) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    return tuple(ipaddress.ip_network(entry, strict=False) for entry in entries)
+
+
+def _is_trusted_proxy(address: ipaddress.IPv4Address | ipaddress.IPv6Address | None) -> bool:
+    if address is None:
+        return False
+    return any(
+        address.version == network.version and address in network
+        for network in _networks(tuple(settings.TRUSTED_PROXY_ADDRESSES))
+    )
+
+
+def address_key(address: ipaddress.IPv4Address | ipaddress.IPv6Address | None) -> str:
+    """What the limits count for an address: an IPv4 address, or an IPv6 address's /64.
+
+    One IPv6 subscriber is routinely given a whole /64 (2**64 addresses), so counting the exact
+    address would let one person rotate through as many limits as they like."""
+    if address is None:
+        return ""
+    if isinstance(address, ipaddress.IPv6Address):
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
+
+
+def client_address(request: HttpRequest) -> str:
+    """The visitor's address as the limits count it (address_key): REMOTE_ADDR, or what the
+    trusted reverse proxy says it was.
+
+    TRUSTED_PROXY_HEADER names the header the proxy sets (X-Forwarded-For or X-Real-IP); it is
+    believed only when the request comes from one of TRUSTED_PROXY_ADDRESSES, so a visitor
+    reaching the app directly cannot name any address they like. With X-Forwarded-For,
+    TRUSTED_PROXY_COUNT is how many proxies append to it, so the address is that many entries
+    from the right: entries further left were sent by the visitor and could be anything. An
+    entry that is not an IP address is ignored (REMOTE_ADDR counts instead).
     """
     header = settings.TRUSTED_PROXY_HEADER
-    remote = request.META.get("REMOTE_ADDR", "")
-    if not header:
-        return remote
+    remote = _parse_address(request.META.get("REMOTE_ADDR", ""))
+    if not header or not _is_trusted_proxy(remote):
+        return address_key(remote)
     value = request.META.get("HTTP_" + header.upper().replace("-", "_"), "")
     entries = [entry.strip() for entry in value.split(",") if entry.strip()]
     count = max(1, settings.TRUSTED_PROXY_COUNT)
     if len(entries) < count:
-        return remote  # not through the proxy chain we were told about
-    return entries[-count][:64]
+        return address_key(remote)  # not through the proxy chain we were told about
+    forwarded = _parse_address(entries[-count])
+    return address_key(forwarded if forwarded is not None else remote)
