@@ -1,4 +1,4 @@
-"""Abuse limits that hold across processes: count attempts per key in a fixed window.
+"""Abuse limits that hold across processes: count attempts per key in a sliding window.
 
 Counts live where every web process sees them: in the shared cache when CACHE_URL is Redis,
 otherwise in the database through the store an app registers (`register_store`; the accounts
@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import ipaddress
+import math
 import time
 from dataclasses import dataclass
 from typing import Protocol
@@ -104,28 +105,71 @@ class Limit:
     def enabled(self) -> bool:
         return self.attempts > 0 and self.window > 0
 
+    def _counts(self, key: str, now: float) -> tuple[int, int, float]:
+        """(this window's count, the previous window's count, the share of this window gone)."""
+        start = self._window_start(now)
+        store = current_store()
+        return (
+            store.count(key, start),
+            store.count(key, start - self.window),
+            (now - start) / self.window,
+        )
+
     def hit(self, *parts: str) -> bool:
-        """Count one attempt; True while the key is within its limit (this attempt included)."""
+        """Count one attempt; True while the key is within its limit (this attempt included).
+
+        A sliding-window estimate: this window's count plus the previous window's, weighted by
+        how much of it the last `window` seconds still cover (rounded down, so a single earlier
+        attempt does not hold a limit of 1 for a second window). A plain fixed window would let
+        twice the limit through around a boundary (all at the end of one window, all again at
+        the start of the next); this lets at most one more."""
         if not self.enabled:
             return True
-        start = self._window_start(time.time())
-        count = current_store().hit(self._key(parts), start, start + self.window)
-        return count <= self.attempts
+        now = time.time()
+        start = self._window_start(now)
+        key = self._key(parts)
+        # Kept for two windows: the next window still weighs this one.
+        count = current_store().hit(key, start, start + 2 * self.window)
+        previous = current_store().count(key, start - self.window)
+        elapsed = (now - start) / self.window
+        return count + _weighted(previous, elapsed) <= self.attempts
 
     def is_exceeded(self, *parts: str) -> bool:
         """Whether the key has used up its attempts, without counting one."""
         if not self.enabled:
             return False
-        start = self._window_start(time.time())
-        return current_store().count(self._key(parts), start) >= self.attempts
+        count, previous, elapsed = self._counts(self._key(parts), time.time())
+        return count + 1 + _weighted(previous, elapsed) > self.attempts
 
     def clear(self, *parts: str) -> None:
         current_store().clear(self._key(parts))
 
-    def retry_after(self) -> int:
-        """Seconds until the current window ends (for a Retry-After header)."""
+    def retry_after(self, *parts: str) -> int:
+        """Seconds until the key's next attempt is allowed again (for a Retry-After header).
+
+        Without a key: until the end of the next window, which is always enough."""
         now = time.time()
-        return max(1, self._window_start(now) + self.window - int(now))
+        start = self._window_start(now)
+        if not parts or not self.enabled:
+            return max(1, start + 2 * self.window - int(now))
+        count, previous, elapsed = self._counts(self._key(parts), now)
+        if count + 1 <= self.attempts:
+            # This window has room: wait until the previous window weighs little enough.
+            room = self.attempts - count - 1
+            share = 1.0 if previous == 0 else max(elapsed, 1 - (room + 1) / previous)
+            if _weighted(previous, elapsed) <= room:
+                share = elapsed
+            wait = (share - elapsed) * self.window
+        else:
+            # Wait into the next window, until this window's count weighs little enough.
+            share = max(0.0, 1 - self.attempts / count)
+            wait = (1 - elapsed) * self.window + share * self.window
+        return max(1, math.ceil(wait))
+
+
+def _weighted(previous: int, elapsed: float) -> int:
+    """The previous window's count, weighted by the share of it the last window still covers."""
+    return math.floor(previous * (1 - elapsed))
 
 
 def _parse_address(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:

@@ -310,3 +310,24 @@ def test_a_mistyped_trusted_proxy_address_stops_start_up_with_one_clear_line(tmp
         "pressroom: configuration error: TRUSTED_PROXY_ADDRESSES must be addresses or CIDR "
         "ranges separated by commas, not '10.0.0.0/33'"
     ]
+
+
+@pytest.mark.django_db
+def test_a_burst_across_a_window_boundary_gets_at_most_one_more_than_the_limit(monkeypatch):
+    """A fixed window lets 2x the limit through around a boundary; the sliding estimate not."""
+    import pressroom.lib.ratelimit as ratelimit
+
+    limit = Limit("burst-test", 3, 100)
+    clock = {"now": 1_000_099.0}  # one second before a window ends
+    monkeypatch.setattr(ratelimit.time, "time", lambda: clock["now"])
+    assert [limit.hit("k") for _ in range(3)] == [True, True, True]
+    clock["now"] = 1_000_101.0  # one second into the next window
+    assert [limit.hit("k") for _ in range(4)] == [True, False, False, False]
+    assert limit.is_exceeded("k")
+    assert limit.retry_after("k") > 1
+    # Half a window on, the previous window weighs half: room again, and nothing exceeded.
+    clock["now"] = 1_000_250.0
+    assert not limit.is_exceeded("k")
+    assert limit.hit("k")
+    # Another key is not held by this one.
+    assert Limit("burst-test", 3, 100).hit("other")
