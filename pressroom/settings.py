@@ -241,7 +241,10 @@ WSGI_APPLICATION = "pressroom.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        # The project's own templates: base.html, which every app's pages extend. It sits above
+        # the apps (front's tags, fundraising's banner, newsletter's signup form), so no app's
+        # template extends another app's (docs/architecture.md).
+        "DIRS": [Path(__file__).resolve().parent / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [

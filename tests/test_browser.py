@@ -26,12 +26,10 @@ def site_pages(transactional_db, make_article, topic) -> list[str]:
     )
     for number in range(3):
         make_article(title=f"More news {number}")
-    # The other apps' demo content (a running campaign, the search index), so the pages carry
-    # the campaign banner and the digest signup form as readers see them.
+    # The other apps' demo content (a running campaign), so the pages carry the campaign banner
+    # and the digest signup form as readers see them (make_article indexed the articles).
     from pressroom.fundraising.demo import create_demo_campaign
-    from pressroom.search.demo import index_demo_articles
 
-    index_demo_articles()
     create_demo_campaign()
     return ["/", topic.get_absolute_url(), article.get_absolute_url(), "/no-such-page/"]
 

@@ -10,11 +10,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
+LAYERS = "apps are layered: front and operations on top, the domain apps, publishing, lib"
 CONTRACTS = [
     "lib imports no domain app",
-    "publishing is the base: it imports no app built on it",
+    LAYERS,
     "fundraising does not import newsletter",
-    "front sits on top: no app imports it",
     "no import cycles between apps or between the modules of one app",
 ]
 
@@ -67,3 +67,32 @@ def test_a_cycle_between_two_modules_of_an_app_breaks_the_lint(tmp_path):
     assert "no import cycles between apps or between the modules of one app BROKEN" in (
         result.stdout
     )
+
+
+def test_publishing_importing_an_app_built_on_it_breaks_the_layers(tmp_path):
+    project = copy_of_the_project(tmp_path)
+    with (project / "pressroom/publishing/listings.py").open("a") as module:
+        module.write("\n\ndef _sneaky():\n    from pressroom.newsletter import models\n")
+    result = lint_imports(project)
+    assert result.returncode != 0
+    assert f"{LAYERS} BROKEN" in result.stdout
+    assert "pressroom.publishing is not allowed to import pressroom.newsletter" in result.stdout
+
+
+def test_two_apps_of_the_middle_row_importing_each_other_breaks_the_layers(tmp_path):
+    project = copy_of_the_project(tmp_path)
+    with (project / "pressroom/search/signals.py").open("a") as module:
+        module.write("\n\ndef _sneaky():\n    from pressroom.fundraising import models\n")
+    result = lint_imports(project)
+    assert result.returncode != 0
+    assert f"{LAYERS} BROKEN" in result.stdout
+    assert "pressroom.search is not allowed to import pressroom.fundraising" in result.stdout
+
+
+def test_an_app_importing_front_breaks_the_layers(tmp_path):
+    project = copy_of_the_project(tmp_path)
+    with (project / "pressroom/operations/health.py").open("a") as module:
+        module.write("\n\ndef _sneaky():\n    from pressroom.front import views\n")
+    result = lint_imports(project)
+    assert result.returncode != 0
+    assert "pressroom.operations is not allowed to import pressroom.front" in result.stdout

@@ -430,3 +430,15 @@ def test_a_topic_featured_in_another_process_shows_in_this_process_navigation(
     Topic.objects.filter(pk=topic.pk).update(is_featured=True)
     pagecache.forget_cached_pages()
     assert '<li><a href="/topics/peru/">Peru</a></li>' in reader.get("/").content.decode()
+
+
+def test_a_new_digest_shows_on_the_cached_digest_archive(make_article, reader, commit):
+    from pressroom.newsletter import digests
+
+    make_article(title="Miners march on the capital")
+    _warm(reader, ["/digest/archive/"])
+    digest, created = commit(digests.create_digest)
+    assert created
+    page = reader.get("/digest/archive/")
+    assert page["X-Page-Cache"] == "miss"
+    assert digest.subject in page.content.decode()

@@ -32,8 +32,11 @@ def run_pressroom(*arguments: str, env: dict[str, str], timeout: float = 120):
 
 
 def clean_env(**variables: str) -> dict[str, str]:
-    """Only what a shell needs, plus `variables`: nothing leaks in from the test run."""
-    return {"PATH": os.environ["PATH"], "LANG": "C.UTF-8", **variables}
+    """Only what a shell needs, plus `variables`: nothing leaks in from the test run, except
+    coverage's own variables (COVERAGE_PROCESS_CONFIG, set by `patch = ["subprocess"]`), which
+    only make the child record what it runs for `make test`'s figure."""
+    measuring = {name: value for name, value in os.environ.items() if name.startswith("COVERAGE_")}
+    return {"PATH": os.environ["PATH"], "LANG": "C.UTF-8", **measuring, **variables}
 
 
 def test_missing_secret_key_stops_start_up_with_one_clear_line(tmp_path):

@@ -278,10 +278,6 @@ class Donation(models.Model):
     def __str__(self) -> str:
         return f"{self.amount} {self.currency} from {self.donor.email}"
 
-    @property
-    def net_amount(self) -> Decimal:
-        return self.amount - self.refunded_amount
-
     def record_refund(self, total_refunded: Decimal) -> None:
         """Set the refunded total (processors report a running total, so replays are harmless)."""
         if total_refunded < 0 or total_refunded > self.amount:

@@ -49,6 +49,7 @@ from pressroom.fundraising.providers import (
     get_provider,
     online_provider,
 )
+from pressroom.fundraising.tasks import send_donation_receipt, send_donor_portal_link
 from pressroom.lib.ratelimit import Limit
 
 logger = logging.getLogger(__name__)
@@ -86,8 +87,6 @@ def start_checkout(
     site_url: str,
 ) -> CheckoutSession:
     """Open a hosted checkout at the online processor; the webhook records the gift later."""
-    from django.conf import settings
-
     description = f"{'Monthly donation' if frequency == Frequency.MONTHLY else 'Donation'} to {settings.ORGANIZATION_NAME}"
     if campaign:
         description += f" — {campaign.title}"
@@ -389,8 +388,6 @@ def record_payment_link(provider_name: str, fact: PaymentLinked) -> bool:
 def _after_new_donation(donation: Donation) -> None:
     _apply_waiting_events(donation)
     forget_campaign_figures()
-    from pressroom.fundraising.tasks import send_donation_receipt
-
     transaction.on_commit(lambda: send_donation_receipt.enqueue(donation.pk))
 
 
@@ -445,8 +442,6 @@ def record_offline_donation(
     donation.save()
     forget_campaign_figures()
     if send_receipt:
-        from pressroom.fundraising.tasks import send_donation_receipt
-
         transaction.on_commit(lambda: send_donation_receipt.enqueue(donation.pk))
     return donation
 
@@ -501,6 +496,4 @@ def request_portal_link(email: str) -> None:
     donor = Donor.objects.filter(email=email).first()
     if donor is None:
         return
-    from pressroom.fundraising.tasks import send_donor_portal_link
-
     transaction.on_commit(lambda: send_donor_portal_link.enqueue(donor.pk))

@@ -11,14 +11,15 @@ from django.db import transaction
 from django.tasks import task
 from django.utils import timezone
 
+from pressroom.fundraising.models import Donation
+from pressroom.fundraising.receipts import send_portal_link, send_receipt
+
 logger = logging.getLogger(__name__)
 
 
 @task()
 def send_donation_receipt(donation_id: int) -> bool:
     """Email the donor a receipt for one donation; False when there was nothing to send."""
-    from pressroom.fundraising.receipts import send_receipt
-
     with transaction.atomic():
         return send_receipt(donation_id)
 
@@ -26,8 +27,6 @@ def send_donation_receipt(donation_id: int) -> bool:
 @task()
 def send_donor_portal_link(donor_id: int) -> bool:
     """Email a donor a fresh link to their gifts (asked for on /donate/manage/)."""
-    from pressroom.fundraising.receipts import send_portal_link
-
     return send_portal_link(donor_id)
 
 
@@ -40,8 +39,6 @@ RECEIPT_RETRY_FOR = timedelta(days=7)
 @cron(IntervalTrigger(minutes=15), sentry_monitor_config=None)
 @task()
 def resend_missing_receipts() -> int:
-    from pressroom.fundraising.models import Donation
-
     now = timezone.now()
     donation_ids = list(
         Donation.objects.awaiting_receipt(

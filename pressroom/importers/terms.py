@@ -10,7 +10,7 @@ from pressroom.importers.wxr import WxrTerm
 from pressroom.publishing import services
 from pressroom.publishing.html import html_to_text
 from pressroom.publishing.models import Topic
-from pressroom.publishing.services import SlugReservations, write_legacy_paths
+from pressroom.publishing.services import write_legacy_paths
 
 UNCHANGED = "unchanged since the last import"
 MERGED = "a tag and a category with the same slug share one topic"
@@ -59,7 +59,6 @@ class TermWriter:
             {self.topic_ids[key] for key in latest if key in self.topic_ids}
             | {self.topic_ids[o] for key in latest if (o := other_taxonomy(key)) in self.topic_ids}
         )
-        slugs = SlugReservations(Topic, [term.slug for term in ordered], max_length=200)
         created: dict[TermKey, Topic] = {}
         changed: dict[int, Topic] = {}
         new_records: list[tuple[TermKey, Topic]] = []
@@ -83,12 +82,13 @@ class TermWriter:
                 topic = topics[self.topic_ids[other]] if other in self.topic_ids else created[other]
                 self.summary.skipped[MERGED] += 1
             else:
-                topic = Topic(name=name, description=description)
-                topic.slug = slugs.take(term.slug, topic)
+                topic = Topic(name=name, description=description, slug=term.slug)
                 created[key] = topic
                 self.summary.created += 1
             new_records.append((key, topic))
-        Topic.objects.bulk_create(created.values())
+        # The new topics now (their ids are needed below); the changed ones once parents are
+        # known, through the same bulk service.
+        services.save_topics(list(created.values()))
         ImportedItem.objects.bulk_create(
             ImportedItem(
                 source_site=self.source, kind=key[0], external_id=key[1], topic_id=topic.pk
@@ -106,9 +106,7 @@ class TermWriter:
             if topic.parent_id != parent_id and parent_id != topic.pk:
                 topic.parent_id = parent_id
                 changed[topic.pk] = topic
-        Topic.objects.bulk_update(
-            [topic for topic in changed.values() if topic.pk], ["name", "description", "parent"]
-        )
+        services.save_topics([], list(changed.values()))
         wanted: dict[str, Topic] = {}
         for term in ordered:
             topic = topics[self.topic_ids[(term.taxonomy, term.slug)]]

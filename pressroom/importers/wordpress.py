@@ -321,7 +321,7 @@ class WordPressImporter:
             label = date.astimezone(self.site_timezone).date().isoformat() if date else ""
             # Rare (a post without a title): its first words, as readers will see them.
             title = fallback_title(clean_body_html(body), label)
-        article.title = title[:300]
+        article.title = title
         article.body = body
         article.editor_excerpt = html_to_text(item.excerpt)
         article.status = pending.status

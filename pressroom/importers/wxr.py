@@ -6,7 +6,6 @@ it has been turned into a record, so a 200 MB export is read in bounded memory.
 
 from __future__ import annotations
 
-import io
 import xml.etree.ElementTree as ET
 import xml.parsers.expat
 from collections.abc import Iterator
@@ -357,11 +356,6 @@ def _channel(header: dict[str, str]) -> WxrChannel:
         base_blog_url=header.get("base_blog_url", ""),
         wxr_version=header["wxr_version"],
     )
-
-
-def parse_wxr_bytes(data: bytes) -> list[Record]:
-    """All records of an export held in memory (tests, small files)."""
-    return list(parse_wxr(io.BytesIO(data)))
 
 
 ATTACHMENT_FIELDS = {"wp:post_id", "wp:post_type", "wp:post_parent", "wp:attachment_url"}

@@ -13,7 +13,28 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from django.db import connection
-from django.db.models import CharField, Field, Model, TextField
+from django.db.models import (
+    BooleanField,
+    CharField,
+    Field,
+    ForeignKey,
+    IntegerField,
+    Model,
+    TextField,
+)
+
+
+def _unchanged_type(field: Field) -> type | None:
+    """The Python type whose values `field` passes to the database as they are, if any: for
+    an int, IntegerField (and a key to an integer primary key) returns int(value), adapted by
+    no backend; for a bool, BooleanField returns the bool. Skipping get_db_prep_save for them
+    saves most of the work on link rows, which are ids and flags."""
+    target = field.target_field if isinstance(field, ForeignKey) else field
+    if isinstance(target, BooleanField):
+        return bool
+    if isinstance(target, IntegerField):
+        return int
+    return None
 
 
 def _adapter(field: Field) -> Callable[[object], object]:
@@ -21,10 +42,14 @@ def _adapter(field: Field) -> Callable[[object], object]:
         return lambda value: (
             value if type(value) is str else field.get_db_prep_save(value, connection)
         )
+    unchanged = _unchanged_type(field)
     # Rows repeat values (an article's date on each of its links): adapt each value once.
     adapted: dict[object, object] = {}
 
     def adapt(value: object) -> object:
+        if value is None or type(value) is unchanged:
+            # None is NULL for every field; see _unchanged_type.
+            return value
         try:
             return adapted[value]
         except KeyError:

@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.dateformat import format as format_date
 
 from pressroom.lib.email import render_email, send_email
+from pressroom.lib.pagecache import forget_cached_pages
 from pressroom.newsletter import tokens
 from pressroom.newsletter.models import Delivery, Digest, DigestArticle
 from pressroom.publishing.models import Article, ArticleTopic, Topic
@@ -208,6 +209,8 @@ def create_digest(
     except IntegrityError:
         # Another worker built it a moment ago.
         return Digest.objects.get(date=day), False
+    # /digest/archive/ is a cached public page: announce the new digest once it is committed.
+    transaction.on_commit(forget_cached_pages)
     return digest, True
 
 

@@ -369,24 +369,26 @@ def create_demo_corpus(
     """Write the demo corpus through publishing's bulk service. Returns the number of articles
     created."""
     names, people, stream = generate(articles, topics=topics, authors=authors, seed=seed)
-    topic_ids = {}
-    for rank, name in enumerate(names):
-        topic, _ = Topic.objects.get_or_create(
-            slug=slugify(name),
-            defaults={
-                "name": name,
-                "is_featured": rank < 6,
-                "description": f"News and analysis from {name}.",
-            },
-        )
-        topic_ids[name] = topic.pk
-    author_ids = {}
+    # Topics and authors through publishing's services (slugs settled there); ones a site
+    # already has under the same name are kept.
+    existing_topics = {topic.name: topic for topic in Topic.objects.filter(name__in=names)}
+    services.save_topics(
+        [
+            Topic(
+                name=name,
+                is_featured=rank < 6,
+                description=f"News and analysis from {name}.",
+            )
+            for rank, name in enumerate(names)
+            if name not in existing_topics
+        ]
+    )
+    topic_ids = dict(Topic.objects.filter(name__in=names).values_list("name", "pk"))
+    existing_authors = set(Author.objects.filter(name__in=people).values_list("name", flat=True))
     for name in people:
-        author, _ = Author.objects.get_or_create(
-            slug=slugify(name),
-            defaults={"name": name, "bio": f"{name} reports on social movements."},
-        )
-        author_ids[name] = author.pk
+        if name not in existing_authors:
+            services.save_author(Author(name=name, bio=f"{name} reports on social movements."))
+    author_ids = dict(Author.objects.filter(name__in=people).values_list("name", "pk"))
 
     created = 0
     batch: list[services.ArticleWrite] = []

@@ -165,10 +165,6 @@ def latest_page(query: Mapping[str, str], per_page: int | None = None) -> Page[T
     return _teasers_page(LATEST, statuses, query, per_page)
 
 
-def latest_articles(limit: int) -> list[Article]:
-    return list(Article.objects.published().newest_first().for_listing()[:limit])
-
-
 def topic_or_404(slug: str) -> Topic:
     return _cached_by_slug(Topic, slug)
 

@@ -127,9 +127,11 @@ def _announce_written(article_ids: list[int]) -> None:
 
 def prepare_article(article: Article, *, now: datetime | None = None) -> None:
     """The rules every article write applies, in memory: a cleaned body, a title on one line,
-    the excerpt, a future publication scheduled, the canonical URL of a republished piece."""
+    the excerpt, a future publication scheduled, the canonical URL of a republished piece.
+    A title longer than the column (an import's) is cut to fit rather than refused."""
     article.body = clean_body_html(article.body or "")
-    article.title = " ".join(strip_control_characters(article.title).split())
+    title = " ".join(strip_control_characters(article.title).split())
+    article.title = title[: Article._meta.get_field("title").max_length]
     for field in ("editor_excerpt", "lead_image_alt", "original_outlet"):
         setattr(article, field, strip_control_characters(getattr(article, field)))
     article.excerpt = make_excerpt(article.body, article.editor_excerpt)
@@ -314,15 +316,6 @@ def delete_article(article: Article) -> None:
     _announce_written([article_id])
 
 
-def add_legacy_path(
-    path: str, *, article: Article | None = None, topic: Topic | None = None
-) -> None:
-    """Make `path` redirect to the article or topic (re-pointing it if it led elsewhere)."""
-    target = article or topic
-    if target is not None:
-        write_legacy_paths({path: target})
-
-
 def write_legacy_paths(wanted: Mapping[str, Article | Topic]) -> None:
     """Make each old path redirect to its article or topic, re-pointing it if it led elsewhere,
     in three queries however many there are. The front page itself ('/') never redirects, nor
@@ -382,6 +375,26 @@ def save_topic(topic: Topic) -> Topic:
     topic.save()
     announce_change()
     return topic
+
+
+@transaction.atomic
+def save_topics(new: Sequence[Topic], changed: Sequence[Topic] = ()) -> None:
+    """Create and update many topics in a few statements (imports): what `save_topic` does for
+    one. A new topic's slug is the one it asks for (else one made from its name), made unique
+    across the batch and the table; `changed` topics have their name, description and parent
+    written. The change is announced after commit."""
+    for topic in [*new, *changed]:
+        topic.name = strip_control_characters(topic.name)
+        topic.description = strip_control_characters(topic.description)
+    wanted = [wanted_slug(topic.slug, topic.name) for topic in new]
+    slugs = SlugReservations(Topic, wanted, max_length=Topic._meta.get_field("slug").max_length)
+    for topic, text in zip(new, wanted, strict=True):
+        topic.slug = slugs.take(text, topic)
+    Topic.objects.bulk_create(new)
+    Topic.objects.bulk_update(
+        [topic for topic in changed if topic.pk], ["name", "description", "parent"]
+    )
+    announce_change()
 
 
 @transaction.atomic

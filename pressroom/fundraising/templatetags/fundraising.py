@@ -1,7 +1,7 @@
 """Campaign blocks for pages and emails.
 
 Contract used by other apps:
-- `{% campaign_banner %}` in front/base.html's campaign_banner block (every public page);
+- `{% campaign_banner %}` in the campaign_banner block of pressroom/templates/base.html (every public page);
 - `{% campaign_email_block "html" %}` / `{% campaign_email_block "text" %}` in the digest email.
 Both render nothing when no campaign is running. Neither varies per visitor, so pages that carry
 them stay cacheable; dismissing the banner happens in the reader's browser (banner.js).

@@ -8,14 +8,19 @@ import pytest
 
 from pressroom.importers.tests.wxr_samples import THEME_UNIT_TEST_DATA, post_item, small_export
 from pressroom.importers.wxr import (
+    Record,
     WxrAuthor,
     WxrChannel,
     WxrError,
     WxrItem,
     WxrTerm,
     parse_wxr,
-    parse_wxr_bytes,
 )
+
+
+def parse_wxr_bytes(data: bytes) -> list[Record]:
+    """All records of an export held in memory."""
+    return list(parse_wxr(io.BytesIO(data)))
 
 
 @pytest.fixture(scope="module")

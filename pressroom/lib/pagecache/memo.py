@@ -66,6 +66,9 @@ class ContentMemo[Value]:
 
 
 def forget_memos() -> None:
-    """Drop every memo's values in this process (tests do, between tests)."""
+    """Drop every memo's values in this process.
+
+    Kept public although only the test suite calls it: conftest.py resets every memo between
+    tests through this hook, and the memos are private to the modules that own them."""
     for memo in list(_memos):
         memo.clear()

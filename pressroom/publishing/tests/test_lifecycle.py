@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from pressroom.publishing import services
-from pressroom.publishing.models import Article, ArticleStateError
+from pressroom.publishing.models import Article, ArticleStateError, Topic
 
 pytestmark = pytest.mark.django_db
 
@@ -105,7 +105,7 @@ def test_old_addresses_answer_301_to_the_article(client, make_article):
 
 
 def test_old_topic_address_answers_301_to_the_topic(client, topic):
-    services.add_legacy_path("/category/peru/", topic=topic)
+    services.write_legacy_paths({"/category/peru/": topic})
     response = client.get("/category/peru/")
     assert response.status_code == 301
     assert response["Location"] == "/topics/peru/"
@@ -134,3 +134,48 @@ def test_changing_a_slug_in_another_script_keeps_the_old_address_working(client,
     response = client.get(old_url)
     assert response.status_code == 301
     assert response["Location"] == "/articles/huelga-puno/"
+
+
+def test_every_writer_gets_an_overlong_title_cut_to_fit(make_article, topic, author):
+    """The cut lives in prepare_article, so the admin's save, the bulk service of imports and
+    the demo all store a title that fits the column, on both databases."""
+    words = " ".join(["Miners march on Lima"] * 40)  # 839 characters
+    one = make_article(title=words)
+    [bulk] = services.save_articles(
+        [
+            services.ArticleWrite(
+                Article(title=words, body="<p>Body.</p>", status="draft"),
+                author_ids=[author.pk],
+                topic_ids=[topic.pk],
+            )
+        ]
+    )
+    for article in (one, bulk):
+        stored = Article.objects.get(pk=article.pk).title
+        assert stored == words[:300]
+
+
+def test_save_topics_settles_unique_slugs_and_writes_changes_in_bulk(
+    topic, django_capture_on_commit_callbacks
+):
+    """The bulk topic service imports use: slugs as asked for, made unique across the batch
+    and the table, changed topics written, and the change announced after commit."""
+    from pressroom.publishing.signals import content_changed
+
+    announced = []
+
+    def listen(**kwargs: object) -> None:
+        announced.append(kwargs)
+
+    content_changed.connect(listen)
+    try:
+        topic.name, topic.description = "Perú", "Everything from Peru."
+        new = [Topic(name="Peru"), Topic(name="Peru"), Topic(name="Mining", slug="mines")]
+        with django_capture_on_commit_callbacks(execute=True):
+            services.save_topics(new, [topic])
+    finally:
+        content_changed.disconnect(listen)
+    assert [t.slug for t in new] == ["peru-2", "peru-3", "mines"]
+    assert all(t.pk for t in new)
+    assert Topic.objects.get(pk=topic.pk).description == "Everything from Peru."
+    assert announced

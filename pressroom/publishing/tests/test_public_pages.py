@@ -58,7 +58,7 @@ def test_every_page_has_header_navigation_and_footer(client, public_pages):
 
 
 def test_base_template_offers_the_campaign_and_digest_blocks():
-    template = loader.get_template("front/base.html").template
+    template = loader.get_template("base.html").template
     names = {node.name for node in template.nodelist.get_nodes_by_type(BlockNode)}
     assert {"campaign_banner", "digest_signup", "content", "head"} <= names
 

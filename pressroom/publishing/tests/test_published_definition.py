@@ -108,3 +108,15 @@ def test_the_links_copy_of_published_agrees_with_each_article(every_state):
             }, article.title
     assert Article.objects.get(title="Published ahead").status == Article.Status.SCHEDULED
     assert Article.objects.get(title="Bulk published ahead").status == Article.Status.SCHEDULED
+
+
+def test_is_public_agrees_with_published_for_every_state_as_written(every_state):
+    """Article.is_public restates "published" in Python: named state by named state, it must
+    agree with the queryset (both answers occur)."""
+    public_ids = set(Article.objects.published().values_list("pk", flat=True))
+    answers = set()
+    for state, written in every_state.items():
+        article = Article.objects.get(pk=written.pk)
+        assert article.is_public == (article.pk in public_ids), state
+        answers.add(article.is_public)
+    assert answers == {True, False}

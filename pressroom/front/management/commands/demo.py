@@ -1,5 +1,7 @@
 """`pressroom demo`: a deterministic demo corpus, a demo editor account, and the other apps' demo
-content (a running campaign, the search index).
+content (a running campaign). The corpus is written through publishing's bulk service, which
+indexes each batch for search (articles_written) and announces the change after commit
+(content_changed): nothing here repeats that.
 
 It lives in front, which sits on top of every app, so it imports what it runs.
 """
@@ -11,8 +13,6 @@ from pressroom.accounts.demo import give_demo_editor_roles
 from pressroom.fundraising.demo import create_demo_campaign
 from pressroom.publishing.demo import create_demo_corpus
 from pressroom.publishing.models import Article
-from pressroom.publishing.signals import content_changed
-from pressroom.search.demo import index_demo_articles
 
 DEMO_EDITOR = ("editor", "editor-demo-password")
 
@@ -45,9 +45,7 @@ class Command(BaseCommand):
             seed=options["seed"],
         )
         self._create_editor()
-        self.stdout.write(index_demo_articles())
         self.stdout.write(create_demo_campaign())
-        content_changed.send(sender=Article, article_ids=[])
         self.stdout.write(self.style.SUCCESS(f"Created {created} demo articles."))
         self._print_login()
 
