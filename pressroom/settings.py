@@ -535,21 +535,35 @@ DIGEST_RETURN_PATH = env_str("DIGEST_RETURN_PATH")
 EXCERPT_WORDS = env_int("EXCERPT_WORDS", 60)
 ARTICLES_PER_PAGE = env_int("ARTICLES_PER_PAGE", 20)
 FEED_ITEMS = env_int("FEED_ITEMS", 30)
-# Hosts whose <iframe> embeds survive HTML cleaning.
-EMBED_HOSTS = env_list(
+# Embeds (<iframe>) that survive HTML cleaning: each entry is a host and the path its players
+# live under ("www.youtube.com/embed/"): a trailing "/" allows everything below it, "*" stands
+# for one path segment. A bare host allows any path of it (not advised: most hosts also serve
+# open redirects or whole sites).
+EMBED_ENTRIES = env_list(
     "EMBED_HOSTS",
     [
-        "www.youtube.com",
-        "www.youtube-nocookie.com",
-        "player.vimeo.com",
-        "open.spotify.com",
-        "w.soundcloud.com",
-        "www.google.com",
-        "archive.org",
-        "peertube.tv",
-        "www.openstreetmap.org",
+        "www.youtube.com/embed/",
+        "www.youtube-nocookie.com/embed/",
+        "player.vimeo.com/video/",
+        "open.spotify.com/embed/",
+        "w.soundcloud.com/player/",
+        "www.google.com/maps/embed",
+        "bandcamp.com/EmbeddedPlayer/",
+        "archive.org/embed/",
+        "peertube.tv/videos/embed/",
+        "mastodon.social/@*/*/embed",
+        "www.openstreetmap.org/export/embed.html",
     ],
 )
+EMBED_PATHS: dict[str, list[str]] = {}
+for _entry in EMBED_ENTRIES:
+    _host, _slash, _path = _entry.partition("/")
+    if not _host or not all(part.isalnum() for part in _host.replace("-", ".").split(".")):
+        raise ImproperlyConfigured(
+            f"EMBED_HOSTS entries must be a host name with an optional path, not {_entry!r}"
+        )
+    EMBED_PATHS.setdefault(_host.lower(), []).append(_slash + _path)
+EMBED_HOSTS = sorted(EMBED_PATHS)
 MAX_BODY_BYTES = env_int("MAX_BODY_BYTES", 2 * 1024 * 1024)
 
 # Content-Security-Policy on every response (Django's CSP middleware). Public pages have no inline
