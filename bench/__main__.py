@@ -13,6 +13,7 @@ BENCHMARKS = [
     "recipe",  # issue 6: nginx recipe + 2 app servers on PostgreSQL + Redis: publish-to-visible
     "wxr",  # issue 3: WordPress import throughput and memory
     "digest",  # issue 4: digest sending to smtp-sink
+    "renditions",  # issue 12: renditions of 12 MP photos, project vs minimal Pillow (and pyvips)
 ]
 
 

@@ -10,6 +10,7 @@ import os
 import secrets
 import sys
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -208,6 +209,7 @@ INSTALLED_APPS = [
     "pressroom.front",
     "pressroom.accounts",
     "pressroom.workers",
+    "pressroom.media",
     "pressroom.publishing",
     "pressroom.newsletter",
     "pressroom.fundraising",
@@ -219,7 +221,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # /healthz, /readyz and /metrics: before the page cache, sessions and host validation.
     "pressroom.operations.middleware.OperationsMiddleware",
-    # First, so a stored page carries every header below and a hit skips them all. It also
+    # Right after it, so a stored page carries every header below and a hit skips them all. It also
     # compresses (through GZipMiddleware for everything it does not share).
     "pressroom.lib.pagecache.PageCacheMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -371,7 +373,7 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = env_path("STATIC_ROOT", BASE_DIR / "staticfiles")
 refuse_code_directory("STATIC_ROOT", STATIC_ROOT)
-STORAGES = {
+STORAGES: dict[str, dict[str, Any]] = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
@@ -605,6 +607,75 @@ WEB_WORKERS = env_int("WEB_WORKERS", 0, maximum=256)  # 0: one worker process pe
 # database connection (WEB_WORKERS x WEB_THREADS per server, see docs/scaling.md).
 WEB_THREADS = env_int("WEB_THREADS", 8, minimum=1, maximum=256)
 
+# Outbound HTTP (pressroom/lib/outbound.py): every request the site makes to other servers.
+OUTBOUND_CONNECT_TIMEOUT = env_float("OUTBOUND_CONNECT_TIMEOUT", 5, minimum=0.1, maximum=300)
+OUTBOUND_READ_TIMEOUT = env_float("OUTBOUND_READ_TIMEOUT", 20, minimum=0.1, maximum=600)
+OUTBOUND_TOTAL_TIMEOUT = env_float("OUTBOUND_TOTAL_TIMEOUT", 120, minimum=1, maximum=3600)
+OUTBOUND_MAX_BYTES = env_int("OUTBOUND_MAX_BYTES", 100 * 1024 * 1024, minimum=1024)
+OUTBOUND_MAX_REDIRECTS = env_int("OUTBOUND_MAX_REDIRECTS", 5, maximum=20)
+OUTBOUND_RETRIES = env_int("OUTBOUND_RETRIES", 2, maximum=10)
+OUTBOUND_RETRY_BACKOFF = env_float("OUTBOUND_RETRY_BACKOFF", 0.5, maximum=60)
+OUTBOUND_PARALLEL_DOWNLOADS = env_int("OUTBOUND_PARALLEL_DOWNLOADS", 4, minimum=1, maximum=32)
+# Off in production: requests to loopback, private and link-local addresses are refused.
+OUTBOUND_ALLOW_PRIVATE_ADDRESSES = env_bool("OUTBOUND_ALLOW_PRIVATE_ADDRESSES", False)
+OUTBOUND_USER_AGENT = env_str("OUTBOUND_USER_AGENT")
+
+# Media library (docs/media.md).
+MEDIA_ROOT = str(env_path("MEDIA_ROOT", VAR_DIR / "media"))
+MEDIA_URL = env_str("MEDIA_URL", "/media/")
+if not MEDIA_URL.endswith("/"):
+    MEDIA_URL += "/"
+# filesystem (MEDIA_ROOT) or s3 (any S3-compatible object store, through django-storages).
+MEDIA_STORAGE = env_choice("MEDIA_STORAGE", "filesystem", ("filesystem", "s3"))
+# `make run` / `pressroom serve` answers MEDIA_URL itself (immutable cache headers); turn off
+# when nginx or the object store serves it.
+MEDIA_SERVE = env_bool("MEDIA_SERVE", MEDIA_STORAGE == "filesystem")
+MEDIA_MAX_UPLOAD_BYTES = env_int("MEDIA_MAX_UPLOAD_BYTES", 50 * 1024 * 1024, minimum=1024)
+# Pillow's decompression-bomb limit: images with more pixels are refused (default 60 MP).
+MEDIA_MAX_IMAGE_PIXELS = env_int("MEDIA_MAX_IMAGE_PIXELS", 60_000_000, minimum=1_000_000)
+# Keep EXIF/XMP/IPTC (GPS position, camera serial) in stored files: off protects sources.
+MEDIA_KEEP_METADATA = env_bool("MEDIA_KEEP_METADATA", False)
+try:
+    MEDIA_RENDITION_WIDTHS = sorted(
+        {
+            int(width)
+            for width in env_list("MEDIA_RENDITION_WIDTHS", ["320", "640", "960", "1280", "1920"])
+        }
+    )
+except ValueError:
+    raise ImproperlyConfigured(
+        "MEDIA_RENDITION_WIDTHS must be whole numbers, e.g. 320,640"
+    ) from None
+MEDIA_AVIF = env_bool("MEDIA_AVIF", True)  # when the installed Pillow can write AVIF
+AWS_STORAGE_BUCKET_NAME = env_str("AWS_STORAGE_BUCKET_NAME")
+AWS_S3_ENDPOINT_URL = env_str("AWS_S3_ENDPOINT_URL") or None
+AWS_S3_REGION_NAME = env_str("AWS_S3_REGION_NAME") or None
+AWS_ACCESS_KEY_ID = env_str("AWS_ACCESS_KEY_ID") or None
+AWS_SECRET_ACCESS_KEY = env_str("AWS_SECRET_ACCESS_KEY") or None
+AWS_S3_CUSTOM_DOMAIN = env_str("AWS_S3_CUSTOM_DOMAIN") or None
+AWS_LOCATION = env_str("AWS_LOCATION", "media")
+if MEDIA_STORAGE == "s3":
+    if not AWS_STORAGE_BUCKET_NAME:
+        raise ImproperlyConfigured("MEDIA_STORAGE=s3 needs AWS_STORAGE_BUCKET_NAME")
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": AWS_STORAGE_BUCKET_NAME,
+            "endpoint_url": AWS_S3_ENDPOINT_URL,
+            "region_name": AWS_S3_REGION_NAME,
+            "access_key": AWS_ACCESS_KEY_ID,
+            "secret_key": AWS_SECRET_ACCESS_KEY,
+            "custom_domain": AWS_S3_CUSTOM_DOMAIN,
+            "location": AWS_LOCATION,
+            # Public, content-addressed files: plain URLs, cached for a year, never overwritten.
+            "querystring_auth": False,
+            "file_overwrite": False,
+            # Public reads by bucket policy (docs/media.md), or by an ACL such as public-read.
+            "default_acl": env_str("AWS_DEFAULT_ACL") or None,
+            "object_parameters": {"CacheControl": "public, max-age=31536000, immutable"},
+        },
+    }
+
 # Operations (docs/deploy.md): HTTPS policy, error reports, health checks and metrics.
 # HTTPS redirects and HSTS are on by default when the site is served over TLS (SERVED_OVER_TLS);
 # set them off to leave them to nginx (deploy/nginx/pressroom.conf). The health and metrics
@@ -700,6 +771,12 @@ def _check_relations() -> None:
         raise ImproperlyConfigured("METRICS_TOKEN must be a long random string (32+ characters)")
     if MEDIA_ROOT := globals().get("MEDIA_ROOT"):
         refuse_code_directory("MEDIA_ROOT", Path(MEDIA_ROOT))
+    if not MEDIA_URL.startswith(("/", "https://", "http://")) or MEDIA_URL == STATIC_URL:
+        raise ImproperlyConfigured(f"MEDIA_URL must be a path like /media/, not {MEDIA_URL!r}")
+    if not MEDIA_RENDITION_WIDTHS or not all(
+        16 <= width <= 8000 for width in MEDIA_RENDITION_WIDTHS
+    ):
+        raise ImproperlyConfigured("MEDIA_RENDITION_WIDTHS must list widths between 16 and 8000")
 
 
 _check_relations()

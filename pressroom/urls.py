@@ -30,6 +30,7 @@ urlpatterns = [
     path("", include("pressroom.search.urls")),
     path("", include("pressroom.front.urls")),
     path("admin/", admin.site.urls),
+    path("", include("pressroom.media.urls")),
 ]
 
 handler404 = "pressroom.front.views.page_not_found"

@@ -89,3 +89,40 @@ def test_the_wsgi_front_leaves_sessions_to_django(make_article, settings):
     serve("/topics/peru/")
     _, headers, _ = serve("/topics/peru/", cookie=f"{settings.SESSION_COOKIE_NAME}=abc")
     assert headers["X-Page-Cache"] == "bypass"
+
+
+def test_the_counting_wrapper_counts_pages_the_wsgi_front_answers_alone(make_article):
+    """With metrics on, pressroom.wsgi wraps the page cache's WSGI front in CountResponses: a
+    stored page answered without Django, a miss, a 404 and a webhook's failure are each counted,
+    and /metrics' exposition carries the counters."""
+    from prometheus_client import REGISTRY
+
+    from pressroom.lib import metrics
+
+    def count(name: str, **labels: str) -> float:
+        return REGISTRY.get_sample_value(f"{name}_total", labels) or 0.0
+
+    counting = metrics.CountResponses(application)
+    before = {
+        "ok": count("pressroom_http_responses", status="200"),
+        "missing": count("pressroom_http_responses", status="404"),
+        "hit": count("pressroom_page_cache_requests", result="hit"),
+        "miss": count("pressroom_page_cache_requests", result="miss"),
+        "webhook": count("pressroom_webhook_responses", status="405"),
+    }
+    make_article()
+    for path in ["/", "/", "/no-such-page/", "/fundraising/stripe/webhook/"]:
+        environ = {"REQUEST_METHOD": "GET", "PATH_INFO": path, "HTTP_HOST": "testserver"}
+        environ["wsgi.input"] = io.BytesIO(b"")
+        setup_testing_defaults(environ)
+        chunks = counting(environ, lambda status, headers, exc_info=None: None)
+        b"".join(chunks)
+        if hasattr(chunks, "close"):
+            chunks.close()
+    assert count("pressroom_http_responses", status="200") == before["ok"] + 2
+    assert count("pressroom_http_responses", status="404") == before["missing"] + 1
+    assert count("pressroom_page_cache_requests", result="miss") == before["miss"] + 1
+    assert count("pressroom_page_cache_requests", result="hit") == before["hit"] + 1
+    assert count("pressroom_webhook_responses", status="405") == before["webhook"] + 1
+    text = metrics.exposition().decode()
+    assert 'pressroom_http_responses_total{status="404"}' in text

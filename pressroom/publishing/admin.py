@@ -12,6 +12,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django_prose_editor.widgets import AdminProseEditorWidget
 
+from pressroom.media import services as media_services
 from pressroom.publishing import services
 from pressroom.publishing.models import Article, ArticleStateError, Author, LegacyPath, Topic
 
@@ -66,6 +67,7 @@ class ArticleForm(forms.ModelForm):
             "editor_excerpt",
             "status",
             "published_at",
+            "lead_image",
             "lead_image_url",
             "lead_image_alt",
             "original_outlet",
@@ -128,7 +130,19 @@ class ArticleForm(forms.ModelForm):
             cleaned["published_at"] = now
         if not (cleaned.get("title") or "").strip():
             self.add_error("title", "An article needs a title.")
+        if cleaned.get("status") in Article.PUBLIC_STATUSES:
+            self._require_alt_text(cleaned)
         return cleaned
+
+    def _require_alt_text(self, cleaned: dict) -> None:
+        """Ask for alt text here, as a form error, rather than failing in the service."""
+        lead = cleaned.get("lead_image")
+        items = {item.pk: item for item in media_services.items_in_html(cleaned.get("body", ""))}
+        if lead is not None:
+            items[lead.pk] = lead
+        missing = [item for item in items.values() if item.needs_alt_text]
+        if missing:
+            self.add_error(None, str(services.MissingAltTextError(missing)))
 
     def _post_clean(self) -> None:
         # Carry the adjusted status and time onto the instance before model validation.
@@ -188,13 +202,14 @@ class ArticleAdmin(admin.ModelAdmin):
     date_hierarchy = "published_at"
     ordering = ["-updated_at"]
     inlines = [LegacyPathInline]
+    autocomplete_fields = ["lead_image"]
     actions = ["publish_now", "unpublish"]
     list_per_page = 50
     show_full_result_count = False
     fieldsets = [
         (None, {"fields": ["title", "slug", "body", "editor_excerpt"]}),
         ("Publishing", {"fields": ["status", "published_at", "authors_chosen", "topics_chosen"]}),
-        ("Lead image", {"fields": ["lead_image_url", "lead_image_alt"], "classes": ["collapse"]}),
+        ("Lead image", {"fields": ["lead_image", "lead_image_url", "lead_image_alt"]}),
         (
             "Republished from another outlet",
             {

@@ -100,6 +100,7 @@ class ArticleQuerySet(models.QuerySet["Article"]):
             "original_outlet",
             "lead_image_url",
             "lead_image_alt",
+            "lead_image",
         ).prefetch_related(
             models.Prefetch("authors", queryset=Author.objects.only("id", "name", "slug"))
         )
@@ -132,6 +133,15 @@ class Article(models.Model):
     updated_at = models.DateTimeField(default=timezone.now)
     authors = models.ManyToManyField(Author, through="ArticleAuthor", related_name="articles")
     topics = models.ManyToManyField(Topic, through="ArticleTopic", related_name="articles")
+    lead_image = models.ForeignKey(
+        "media.MediaItem",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="lead_of_articles",
+        limit_choices_to={"kind": "image"},
+        help_text="From the media library. Older articles may use the URL below instead.",
+    )
     lead_image_url = models.URLField("lead image URL", max_length=1000, blank=True)
     lead_image_alt = models.CharField("lead image alt text", max_length=500, blank=True)
     original_outlet = models.CharField(

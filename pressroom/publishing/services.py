@@ -23,11 +23,14 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from pressroom.lib.bulk import insert_rows
+from pressroom.media import services as media_services
+from pressroom.media.models import MediaItem
 from pressroom.publishing.html import clean_body_html, make_excerpt, strip_control_characters
 from pressroom.publishing.links import slug_url_builder
 from pressroom.publishing.models import (
     Article,
     ArticleAuthor,
+    ArticleStateError,
     ArticleTopic,
     Author,
     LegacyPath,
@@ -146,6 +149,40 @@ def prepare_article(article: Article, *, now: datetime | None = None) -> None:
         article.canonical_url = article.original_url
 
 
+class MissingAltTextError(ArticleStateError):
+    """A public article would show library images that nobody has described."""
+
+    def __init__(self, items: list[MediaItem]) -> None:
+        self.items = items
+        names = ", ".join(f"“{item}”" for item in items[:10])
+        super().__init__(
+            f"Add alt text to {names} in the media library (or mark them decorative) "
+            "before publishing: readers who cannot see images need it."
+        )
+
+
+def images_of(article: Article) -> tuple[MediaItem | None, list[MediaItem]]:
+    """The lead image and the library items the body points at."""
+    lead = article.lead_image if article.lead_image_id else None
+    return lead, media_services.items_in_html(article.body)
+
+
+def images_lacking_alt_text(article: Article) -> list[MediaItem]:
+    lead, body_items = images_of(article)
+    items = {item.pk: item for item in [*([lead] if lead else []), *body_items]}
+    return [item for item in items.values() if item.needs_alt_text]
+
+
+def record_media_uses(article: Article, *, is_new: bool = False) -> None:
+    """What the article uses from the library now (a new article without images: nothing to
+    write, so bulk imports of text pay no query)."""
+    lead, body_items = images_of(article)
+    if is_new and lead is None and not body_items:
+        return
+    media_services.record_uses(article, "lead image", [lead] if lead else [], label=article.title)
+    media_services.record_uses(article, "body", body_items, label=article.title)
+
+
 def sync_listing_links(article: Article) -> None:
     """Copy the article's public order into its topic and author links."""
     is_public, published_at = article.listing_state()
@@ -164,8 +201,13 @@ def save_article(
     authors: Sequence[Author] | None = None,
     topics: Iterable[Topic] | None = None,
     legacy_paths: Iterable[str] = (),
+    require_alt_text: bool = True,
 ) -> Article:
-    """Create or update an article: clean, excerpt, slug, links, then announce the change."""
+    """Create or update an article: clean, excerpt, slug, links, media uses, then announce.
+
+    A public article whose library images lack alt text (and are not decorative) is refused
+    with MissingAltTextError; importers of old content may pass `require_alt_text=False`.
+    """
     save_articles(
         [
             ArticleWrite(
@@ -173,6 +215,7 @@ def save_article(
                 author_ids=None if authors is None else [author.pk for author in authors],
                 topic_ids=None if topics is None else [topic.pk for topic in topics],
                 legacy_paths=list(legacy_paths),
+                require_alt_text=require_alt_text,
             )
         ]
     )
@@ -189,6 +232,7 @@ class ArticleWrite:
     topic_ids: Iterable[int] | None = None
     legacy_paths: Sequence[str] = ()  # old addresses that redirect to the article
     updated_at: datetime | None = None  # default: now
+    require_alt_text: bool = True  # refuse a public article with undescribed library images
 
 
 @transaction.atomic
@@ -208,6 +252,13 @@ def save_articles(writes: Sequence[ArticleWrite]) -> list[Article]:
     for write in writes:
         prepare_article(write.article, now=now)
         write.article.updated_at = write.updated_at or now
+        public = write.article.status in Article.PUBLIC_STATUSES
+        if (
+            write.require_alt_text
+            and public
+            and (missing := images_lacking_alt_text(write.article))
+        ):
+            raise MissingAltTextError(missing)
     for attempt in range(SLUG_ATTEMPTS):
         try:
             with transaction.atomic():
@@ -225,6 +276,8 @@ def save_articles(writes: Sequence[ArticleWrite]) -> list[Article]:
                 if article.pk not in previous_slugs:
                     article.pk = None
     _write_links(writes)
+    for write in writes:
+        record_media_uses(write.article, is_new=write.article.pk not in previous_slugs)
     article_url = slug_url_builder("publishing:article-detail")
     old_addresses: dict[str, Article | Topic] = {}
     for write in writes:
@@ -312,6 +365,7 @@ def unpublish_article(article: Article) -> Article:
 @transaction.atomic
 def delete_article(article: Article) -> None:
     article_id = article.pk
+    media_services.forget_uses(article)
     article.delete()
     _announce_written([article_id])
 

@@ -22,7 +22,12 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 def article_detail(request: HttpRequest, slug: str) -> HttpResponse:
-    article = get_object_or_404(Article.objects.prefetch_related("authors", "topics"), slug=slug)
+    article = get_object_or_404(
+        Article.objects.select_related("lead_image").prefetch_related(
+            "authors", "topics", "lead_image__renditions"
+        ),
+        slug=slug,
+    )
     is_preview = not article.is_public
     if is_preview and not request.user.has_perm("publishing.change_article"):
         raise Http404("No such article.")

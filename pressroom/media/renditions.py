@@ -1,0 +1,48 @@
+"""The task worker's job: make the renditions an image lacks (never in a reader's request)."""
+
+from __future__ import annotations
+
+from pressroom.lib.pagecache.generation import forget_cached_pages
+from pressroom.media import processing
+from pressroom.media.models import MediaItem, Rendition
+from pressroom.media.storage import rendition_name_for, store
+
+
+def make_item_renditions(item_id: int) -> int:
+    """Make every rendition the item lacks; returns how many were made. Safe to run twice."""
+    item = MediaItem.objects.filter(pk=item_id, kind=MediaItem.Kind.IMAGE).first()
+    if item is None or not item.width or not item.height:
+        return 0
+    specs = processing.plan_renditions(
+        item.width, item.height, item.mime_type, item.focal_x, item.focal_y
+    )
+    have = set(
+        item.renditions.filter(source_hash=item.content_hash).values_list("preset", "format")
+    )
+    missing = [spec for spec in specs if (spec.preset, spec.format) not in have]
+    if not missing:
+        return 0
+    with item.file.open("rb") as source:
+        data = source.read()
+    made = 0
+    for spec, content in processing.make_renditions(data, missing):
+        stored, _ = store(rendition_name_for(item, spec), content)
+        _, created = Rendition.objects.get_or_create(
+            item=item,
+            preset=spec.preset,
+            format=spec.format,
+            source_hash=item.content_hash,
+            defaults={
+                "file": stored,
+                "width": spec.width,
+                "height": spec.height,
+                "size": len(content),
+            },
+        )
+        made += created
+    # Renditions of an earlier file or focal point are no longer shown.
+    item.renditions.exclude(source_hash=item.content_hash).delete()
+    if made:
+        # Pages cached while they showed the fallback now get the lighter files.
+        forget_cached_pages()
+    return made

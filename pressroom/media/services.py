@@ -1,0 +1,220 @@
+"""Writes to the media library. Admin views, importers and tasks call these, nothing else.
+
+The API other apps use:
+- `add_item_from_bytes(data, name, ...)` / `add_item_from_file(file, ...)` -> (item, created):
+  checks, strips metadata, stores, deduplicates by content hash; raises MediaError (nothing is
+  stored then) with a message to show as is.
+- `replace_item_file(item, data, name)`: new file, same item, every use kept, renditions redone.
+- `delete_item(item)`: refused with ItemInUseError (listing the uses) while anything uses it.
+- `record_uses(obj, field, items, label=...)`: what `obj` uses in `field` (publishing calls it).
+- `items_in_html(html)`: library items whose files an HTML fragment points at.
+- renditions are queued here (on commit) and made by `media.renditions.make_item_renditions`
+  in the task worker (`media.tasks.make_renditions`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from django.contrib.contenttypes.models import ContentType
+from django.core.files.base import File
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, models, transaction
+from django.utils import timezone
+
+from pressroom.lib.pagecache.generation import forget_cached_pages
+from pressroom.media import processing
+from pressroom.media.models import ItemInUseError, MediaError, MediaItem, MediaUse, Rendition
+from pressroom.media.storage import delete_files as _delete_files
+from pressroom.media.storage import original_name_for
+from pressroom.media.storage import store as _store
+
+# Any address of an item's files: /media/originals/<key>/..., .../renditions/<key>/...
+ITEM_FILE_URL = re.compile(r"/(?:originals|renditions|files)/([0-9a-f]{16})/")
+
+
+def add_item_from_bytes(
+    data: bytes,
+    name: str,
+    *,
+    alt_text: str = "",
+    caption: str = "",
+    credit: str = "",
+    licence: str = "",
+    is_decorative: bool = False,
+    created_by: Any = None,
+) -> tuple[MediaItem, bool]:
+    """Add a file to the library, or find the item that has the same bytes already.
+
+    Raises MediaError for anything the library refuses; nothing is stored then.
+    """
+    prepared = processing.prepare_upload(data, name)
+    existing = MediaItem.objects.filter(content_hash=prepared.content_hash).first()
+    if existing is not None:
+        return existing, False
+    item = MediaItem(
+        kind=prepared.kind,
+        content_hash=prepared.content_hash,
+        original_name=processing.sanitize_name(name),
+        mime_type=prepared.mime_type,
+        size=len(prepared.content),
+        width=prepared.width,
+        height=prepared.height,
+        alt_text=alt_text.strip()[:500],
+        caption=(caption or prepared.caption).strip(),
+        credit=(credit or prepared.credit).strip()[:300],
+        copyright=prepared.copyright,
+        is_decorative=is_decorative,
+        created_by=created_by,
+    )
+    if licence:
+        item.licence = licence
+    stored, written = _store(original_name_for(item.key, prepared), prepared.content)
+    item.file.name = stored
+    try:
+        with transaction.atomic():
+            item.save()
+            _queue_renditions(item)
+    except IntegrityError:
+        if written:
+            _delete_files([stored])
+        # Someone added the same bytes at the same moment: theirs is the item.
+        winner = MediaItem.objects.filter(content_hash=prepared.content_hash).first()
+        if winner is None:
+            raise
+        return winner, False
+    except BaseException:
+        if written:
+            _delete_files([stored])
+        raise
+    return item, True
+
+
+def add_item_from_file(file: File, **options: Any) -> tuple[MediaItem, bool]:
+    """Like add_item_from_bytes, for an uploaded or opened file (its size is checked first)."""
+    from django.conf import settings
+
+    name = getattr(file, "name", "") or "upload"
+    size = getattr(file, "size", None)
+    limit = settings.MEDIA_MAX_UPLOAD_BYTES
+    if size is not None and size > limit:
+        raise MediaError(processing.too_large_message(name, size))
+    file.seek(0)
+    data = file.read(limit + 1)
+    return add_item_from_bytes(data, name, **options)
+
+
+@transaction.atomic
+def update_item(item: MediaItem) -> MediaItem:
+    """Save editable fields; a moved focal point re-cuts the crops."""
+    previous = MediaItem.objects.filter(pk=item.pk).values("focal_x", "focal_y").first()
+    item.set_focal_point(item.focal_x, item.focal_y)
+    item.updated_at = timezone.now()
+    item.save()
+    if previous and (previous["focal_x"], previous["focal_y"]) != (item.focal_x, item.focal_y):
+        crops = {name for name, _, _ in processing.CROPS}
+        old = list(item.renditions.filter(preset__in=crops))
+        Rendition.objects.filter(pk__in=[r.pk for r in old]).delete()
+        _queue_renditions(item)
+    # Alt text, caption and credit show on pages: cached copies give way.
+    transaction.on_commit(forget_cached_pages)
+    return item
+
+
+@transaction.atomic
+def replace_item_file(item: MediaItem, data: bytes, name: str) -> MediaItem:
+    """Put new bytes behind the same item: uses stay, renditions are made again.
+
+    Old files stay in storage (their names are immutable, and copies of old pages still point
+    at them); they go when the item is deleted.
+    """
+    prepared = processing.prepare_upload(data, name)
+    if prepared.kind != item.kind:
+        raise MediaError(f"A {item.get_kind_display().lower()} can only be replaced by another.")
+    other = MediaItem.objects.filter(content_hash=prepared.content_hash).exclude(pk=item.pk).first()
+    if other is not None:
+        raise MediaError(f"This file is already in the library as “{other}”.")
+    stored, written = _store(original_name_for(item.key, prepared), prepared.content)
+    try:
+        item.file.name = stored
+        item.content_hash = prepared.content_hash
+        item.original_name = processing.sanitize_name(name)
+        item.mime_type = prepared.mime_type
+        item.size = len(prepared.content)
+        item.width, item.height = prepared.width, prepared.height
+        item.updated_at = timezone.now()
+        item.save()
+        item.renditions.all().delete()
+        _queue_renditions(item)
+    except BaseException:
+        if written:
+            _delete_files([stored])
+        raise
+    return item
+
+
+@transaction.atomic
+def delete_item(item: MediaItem) -> None:
+    """Delete an unused item and all its files; refused (ItemInUseError) while it is used."""
+    uses = list(item.uses.select_related("content_type"))
+    if uses:
+        raise ItemInUseError(item, uses)
+    key = item.key
+    item.delete()
+    transaction.on_commit(lambda: _delete_folder(key))
+
+
+def _delete_folder(key: str) -> None:
+    for folder in ("originals", "renditions", "files"):
+        try:
+            _, names = default_storage.listdir(f"{folder}/{key}")
+        except (FileNotFoundError, NotImplementedError):
+            continue
+        _delete_files(f"{folder}/{key}/{name}" for name in names)
+
+
+def items_in_html(html: str) -> list[MediaItem]:
+    """Library items that an HTML fragment points at (any of their files, old or new)."""
+    keys = set(ITEM_FILE_URL.findall(html or ""))
+    return list(MediaItem.objects.filter(key__in=keys)) if keys else []
+
+
+def record_uses(obj: models.Model, field: str, items: Iterable[MediaItem], label: str = "") -> None:
+    """`obj` now uses exactly `items` in `field` (e.g. "lead image", "body")."""
+    content_type = ContentType.objects.get_for_model(obj)
+    wanted = {item.pk for item in items if item is not None}
+    current = MediaUse.objects.filter(content_type=content_type, object_id=obj.pk, field=field)
+    current.exclude(item_id__in=wanted).delete()
+    label = (label or str(obj))[:300]
+    current.filter(item_id__in=wanted).exclude(label=label).update(label=label)
+    have = set(current.values_list("item_id", flat=True))
+    MediaUse.objects.bulk_create(
+        [
+            MediaUse(
+                item_id=item_id,
+                content_type=content_type,
+                object_id=obj.pk,
+                field=field,
+                label=label,
+            )
+            for item_id in wanted - have
+        ],
+        ignore_conflicts=True,
+    )
+
+
+def forget_uses(obj: models.Model) -> None:
+    """`obj` is gone: it uses nothing any more."""
+    content_type = ContentType.objects.get_for_model(obj)
+    MediaUse.objects.filter(content_type=content_type, object_id=obj.pk).delete()
+
+
+def _queue_renditions(item: MediaItem) -> None:
+    if not item.is_image:
+        return
+    from pressroom.media.tasks import make_renditions
+
+    item_id = item.pk
+    transaction.on_commit(lambda: make_renditions.enqueue(item_id))

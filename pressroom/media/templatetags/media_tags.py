@@ -1,0 +1,23 @@
+"""`{% load media_tags %}{% picture article.lead_image "lead" %}` and `{{ item|social_image }}`."""
+
+from __future__ import annotations
+
+from django import template
+from django.utils.safestring import SafeString
+
+from pressroom.media.models import MediaItem
+from pressroom.media.rendering import picture_html, social_image_url
+
+register = template.Library()
+
+
+@register.simple_tag
+def picture(
+    item: MediaItem | None, role: str = "body", alt: str | None = None, css_class: str = ""
+) -> SafeString:
+    return picture_html(item, role, alt=alt, css_class=css_class)
+
+
+@register.filter
+def social_image(item: MediaItem | None) -> str:
+    return social_image_url(item)

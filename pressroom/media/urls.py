@@ -1,0 +1,12 @@
+from django.conf import settings
+from django.urls import re_path
+
+from pressroom.media import views
+
+app_name = "media"
+
+urlpatterns = []
+if settings.MEDIA_SERVE and settings.MEDIA_URL.startswith("/"):
+    urlpatterns = [
+        re_path(rf"^{settings.MEDIA_URL.lstrip('/')}(?P<path>.+)$", views.serve_media, name="file"),
+    ]
