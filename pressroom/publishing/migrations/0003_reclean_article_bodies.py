@@ -38,6 +38,6 @@ def reclean_bodies(apps, schema_editor) -> None:
 
 
 class Migration(migrations.Migration):
-    dependencies = [("publishing", "0001_initial")]
+    dependencies = [("publishing", "0002_article_lead_image")]
 
     operations = [migrations.RunPython(reclean_bodies, migrations.RunPython.noop, elidable=True)]
