@@ -425,6 +425,24 @@ if TRUSTED_PROXY_HEADER and not TRUSTED_PROXY_HEADER.replace("-", "").isalnum():
         f"TRUSTED_PROXY_HEADER must be a header name like X-Forwarded-For, not {TRUSTED_PROXY_HEADER!r}"
     )
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 1, minimum=1, maximum=10)
+
+
+def _networks(name: str, default: list[str]) -> list[str]:
+    """Addresses and CIDR ranges (e.g. 127.0.0.1,10.0.0.0/8,::1), each checked now."""
+    networks = []
+    for entry in env_list(name, default):
+        try:
+            networks.append(str(ipaddress.ip_network(entry, strict=False)))
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"{name} must be addresses or CIDR ranges separated by commas, not {entry!r}"
+            ) from None
+    return networks
+
+
+# The header above is believed only from these addresses (the proxy's): from anywhere else the
+# visitor could write it themselves.
+TRUSTED_PROXY_ADDRESSES = _networks("TRUSTED_PROXY_ADDRESSES", ["127.0.0.1", "::1"])
 LOGIN_ATTEMPTS_PER_ACCOUNT = env_int("LOGIN_ATTEMPTS_PER_ACCOUNT", 5, maximum=10_000)
 LOGIN_ATTEMPTS_PER_ADDRESS = env_int("LOGIN_ATTEMPTS_PER_ADDRESS", 20, maximum=10_000)
 LOGIN_LOCKOUT_SECONDS = env_int("LOGIN_LOCKOUT_SECONDS", 900, minimum=1, maximum=86_400)
@@ -558,21 +576,35 @@ PRESSROOM_ENV_FILE = env_str("PRESSROOM_ENV_FILE")
 EXCERPT_WORDS = env_int("EXCERPT_WORDS", 60)
 ARTICLES_PER_PAGE = env_int("ARTICLES_PER_PAGE", 20)
 FEED_ITEMS = env_int("FEED_ITEMS", 30)
-# Hosts whose <iframe> embeds survive HTML cleaning.
-EMBED_HOSTS = env_list(
+# Embeds (<iframe>) that survive HTML cleaning: each entry is a host and the path its players
+# live under ("www.youtube.com/embed/"): a trailing "/" allows everything below it, "*" stands
+# for one path segment. A bare host allows any path of it (not advised: most hosts also serve
+# open redirects or whole sites).
+EMBED_ENTRIES = env_list(
     "EMBED_HOSTS",
     [
-        "www.youtube.com",
-        "www.youtube-nocookie.com",
-        "player.vimeo.com",
-        "open.spotify.com",
-        "w.soundcloud.com",
-        "www.google.com",
-        "archive.org",
-        "peertube.tv",
-        "www.openstreetmap.org",
+        "www.youtube.com/embed/",
+        "www.youtube-nocookie.com/embed/",
+        "player.vimeo.com/video/",
+        "open.spotify.com/embed/",
+        "w.soundcloud.com/player/",
+        "www.google.com/maps/embed",
+        "bandcamp.com/EmbeddedPlayer/",
+        "archive.org/embed/",
+        "peertube.tv/videos/embed/",
+        "mastodon.social/@*/*/embed",
+        "www.openstreetmap.org/export/embed.html",
     ],
 )
+EMBED_PATHS: dict[str, list[str]] = {}
+for _entry in EMBED_ENTRIES:
+    _host, _slash, _path = _entry.partition("/")
+    if not _host or not all(part.isalnum() for part in _host.replace("-", ".").split(".")):
+        raise ImproperlyConfigured(
+            f"EMBED_HOSTS entries must be a host name with an optional path, not {_entry!r}"
+        )
+    EMBED_PATHS.setdefault(_host.lower(), []).append(_slash + _path)
+EMBED_HOSTS = sorted(EMBED_PATHS)
 MAX_BODY_BYTES = env_int("MAX_BODY_BYTES", 2 * 1024 * 1024)
 
 # Content-Security-Policy on every response (Django's CSP middleware). Public pages have no inline

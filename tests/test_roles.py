@@ -278,3 +278,61 @@ def test_other_edits_of_a_confirmed_subscriber_need_no_reason(audience_client, m
     assert response.status_code == 302
     make_subscriber_row.refresh_from_db()
     assert make_subscriber_row.is_paused
+
+
+def test_the_email_of_an_existing_subscriber_cannot_be_replaced(
+    audience_client, make_subscriber_row
+):
+    make_subscriber_row.confirm()
+    make_subscriber_row.save()
+    url = reverse("admin:newsletter_subscriber_change", args=[make_subscriber_row.pk])
+    page = audience_client.get(url).content.decode()
+    assert 'name="email"' not in page  # shown, not editable
+    response = audience_client.post(
+        url, subscriber_form(status="confirmed", email="someone-else@example.org")
+    )
+    assert response.status_code == 302  # the other fields save; the address is not one of them
+    make_subscriber_row.refresh_from_db()
+    assert make_subscriber_row.email == "rosa@example.org"
+    assert not Subscriber.objects.filter(email="someone-else@example.org").exists()
+
+
+def test_the_subscriber_form_refuses_a_new_address_for_an_existing_row(make_subscriber_row):
+    from pressroom.newsletter.admin import SubscriberForm
+
+    make_subscriber_row.confirm()
+    make_subscriber_row.save()
+    form = SubscriberForm(
+        data=subscriber_form(status="confirmed", email="someone-else@example.org"),
+        instance=make_subscriber_row,
+    )
+    assert not form.is_valid()
+    assert "cannot be changed" in str(form.errors["email"])
+
+
+@pytest.mark.parametrize("suppressed", ["bounced", "complained"])
+def test_a_suppressed_subscriber_cannot_be_confirmed_by_hand(
+    audience_client, make_subscriber_row, suppressed
+):
+    make_subscriber_row.status = suppressed
+    make_subscriber_row.suppressed_at = timezone.now()
+    make_subscriber_row.suppression_reason = "Hard bounce: 550 5.1.1"
+    make_subscriber_row.save()
+    url = reverse("admin:newsletter_subscriber_change", args=[make_subscriber_row.pk])
+    for status in ("confirmed", "pending", "unsubscribed"):
+        refused = audience_client.post(
+            url, subscriber_form(status=status, confirmation_reason="They called us.")
+        )
+        assert refused.status_code == 200
+        assert "This address is suppressed" in refused.content.decode()
+    make_subscriber_row.refresh_from_db()
+    assert make_subscriber_row.status == suppressed
+    assert make_subscriber_row.suppressed_at is not None
+    assert make_subscriber_row.suppression_reason == "Hard bounce: 550 5.1.1"
+    assert not LogEntry.objects.exists()
+    # Other edits of the suppressed row still save, and keep the suppression.
+    saved = audience_client.post(url, subscriber_form(status=suppressed, source="import"))
+    assert saved.status_code == 302
+    make_subscriber_row.refresh_from_db()
+    assert make_subscriber_row.status == suppressed
+    assert make_subscriber_row.suppression_reason == "Hard bounce: 550 5.1.1"

@@ -42,7 +42,16 @@ class LimitedAuthenticationForm(AdminAuthenticationForm):
         account_ok = accounts.hit(username)
         address_ok = addresses.hit(address)
         if not (account_ok and address_ok):
-            minutes = max(1, -(-min(accounts.retry_after(), addresses.retry_after()) // 60))
+            minutes = max(
+                1,
+                -(
+                    -max(
+                        accounts.retry_after(username) if not account_ok else 0,
+                        addresses.retry_after(address) if not address_ok else 0,
+                    )
+                    // 60
+                ),
+            )
             raise ValidationError(
                 self.error_messages["locked"], code="locked", params={"minutes": minutes}
             )

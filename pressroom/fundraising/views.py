@@ -138,7 +138,7 @@ def donate(request: HttpRequest, slug: str | None = None) -> HttpResponse:
         status=status,
     )
     if status == 429:
-        response["Retry-After"] = str(checkout_limit().retry_after())
+        response["Retry-After"] = str(checkout_limit().retry_after(client_address(request)))
     return response
 
 

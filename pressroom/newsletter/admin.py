@@ -61,6 +61,26 @@ class SubscriberForm(forms.ModelForm):
         cleaned["confirmation_reason"] = " ".join(
             (cleaned.get("confirmation_reason") or "").split()
         )
+        was = self.initial.get("status")
+        if (
+            not self.instance._state.adding
+            and was in Subscriber.SUPPRESSED_STATUSES
+            and cleaned.get("status", was) != was
+        ):
+            # A bounce or a complaint is the mailbox's own word; only the reader's signed link
+            # (which proves they own it) lifts it, and the suppression record stays until then.
+            self.add_error(
+                "status",
+                "This address is suppressed (it bounced or its owner reported the digest as "
+                "spam): only the reader can lift that, through a link in an email from us.",
+            )
+        if not self.instance._state.adding and "email" in self.changed_data and "email" in cleaned:
+            # Another address would inherit this row's consent without its own confirmation.
+            self.add_error(
+                "email",
+                "The address of an existing subscriber cannot be changed: add the new address "
+                "as a new subscriber, so it is confirmed on its own.",
+            )
         if self.confirms_by_hand and not cleaned["confirmation_reason"]:
             self.add_error(
                 "confirmation_reason",
@@ -89,6 +109,12 @@ class SubscriberAdmin(admin.ModelAdmin):
     ]
     list_per_page = 100
     show_full_result_count = False  # counting 100,000 rows on every page view is wasted work
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Subscriber | None = None) -> list:
+        # The consent on record (confirmation link, dates) belongs to this address; a new
+        # address is a new subscriber, confirmed on its own.
+        fields = list(super().get_readonly_fields(request, obj))
+        return fields if obj is None else ["email", *fields]
 
     def save_model(self, request: HttpRequest, obj: Subscriber, form, change: bool) -> None:
         if form.confirms_by_hand:

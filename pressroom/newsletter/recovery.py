@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from pressroom.newsletter import digests
 from pressroom.newsletter.models import Delivery, Digest
-from pressroom.newsletter.sending import active_claims, finish_if_done, release
+from pressroom.newsletter.sending import finish_if_done, held_claims, release
 from pressroom.workers.heartbeat import current_worker_id
 from pressroom.workers.models import WorkerHeartbeat
 
@@ -48,9 +48,7 @@ def release_dead_claims() -> Recovery:
     abandoned = claimed.filter(~Q(claimed_by__in=alive))
     if current_worker_id() in {row["worker_id"] for row in alive}:
         # Claims of this process that no task of it is sending (the task stopped on an error).
-        abandoned |= claimed.filter(claimed_by=current_worker_id()).exclude(
-            claim__in=list(active_claims)
-        )
+        abandoned |= claimed.filter(claimed_by=current_worker_id()).exclude(claim__in=held_claims())
     result = Recovery(batches=[])
     with transaction.atomic():
         if connection.features.has_select_for_update_skip_locked:

@@ -154,14 +154,32 @@ class ClaimLost(Exception):
 
 # Claims this process is sending right now; a claim of this worker that is not here was left by
 # a task that stopped (an exception, a lost database) and is released by the heartbeat.
+# The heartbeat thread reads it while task threads change it: every access holds the lock.
 active_claims: set[str] = set()
+_active_claims_lock = threading.Lock()
+
+
+def held_claims() -> list[str]:
+    """A copy of this process's active claims, taken under the lock."""
+    with _active_claims_lock:
+        return list(active_claims)
+
+
+def _hold(claim: str) -> None:
+    with _active_claims_lock:
+        active_claims.add(claim)
+
+
+def _drop(claim: str) -> None:
+    with _active_claims_lock:
+        active_claims.discard(claim)
 
 
 def claim_batch(digest_id: int, batch: int) -> str:
     """Atomically take the batch's pending rows; returns the claim token naming them."""
     heartbeat.beat(force=True)  # alive before holding anything
     claim = uuid.uuid4().hex
-    active_claims.add(claim)
+    _hold(claim)
     now = timezone.now()
     pending = Delivery.objects.filter(
         digest_id=digest_id, batch=batch, state=Delivery.State.PENDING
@@ -185,7 +203,7 @@ def claim_batch(digest_id: int, batch: int) -> str:
 
 def release_claim(claim: str) -> int:
     """Put this claim's unfinished rows back to pending (or failed, after the last attempt)."""
-    active_claims.discard(claim)
+    _drop(claim)
     return release(Delivery.objects.filter(claim=claim, state=Delivery.State.SENDING))
 
 
@@ -428,7 +446,7 @@ def send_batch(digest_id: int, batch: int) -> int:
     except BaseException:
         release_claim(claim)
         raise
-    active_claims.discard(claim)
+    _drop(claim)
     finish_if_done(digest_id)
     return count
 
@@ -443,6 +461,9 @@ def _send_claimed(digest: Digest, batch: int, claim: str) -> int:
     for topic_ids in {recipient.topic_ids for recipient in recipients}:
         if content.entries_for(topic_ids):
             _prepared(key, topic_ids)
+        # Rendering many selections can outlast the dead-worker timeout: stay seen as alive
+        # (at most one write an interval), or another worker would take this batch mid-render.
+        heartbeat.beat()
     connections = max(1, min(settings.DIGEST_SMTP_CONNECTIONS, len(recipients)))
     rate = settings.DIGEST_SEND_RATE / connections
     outcomes = _Outcomes(claim, connections)

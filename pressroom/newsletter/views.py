@@ -37,7 +37,7 @@ def signup(request: HttpRequest) -> HttpResponse:
     if not services.signup_allowed_from(client_address(request)):
         form.add_error(None, "Too many signups from your network. Please try again in an hour.")
         response = render(request, "newsletter/signup.html", {"form": form}, status=429)
-        response["Retry-After"] = str(services.signup_limit().retry_after())
+        response["Retry-After"] = str(services.signup_limit().retry_after(client_address(request)))
         return response
     topics = form.cleaned_data["topics"]
     services.request_subscription(form.cleaned_data["email"], list(topics) if topics else None)

@@ -123,6 +123,22 @@ BODY_ID_PREFIX = "body-"
 IFRAME_WITHOUT_SRC = re.compile(r"<iframe\b(?![^>]*\ssrc=)[^>]*>.*?</iframe>", re.I | re.S)
 
 
+def _embed_path_pattern(path: str) -> re.Pattern[str]:
+    """An EMBED_HOSTS path as a regular expression: `*` is one segment, a final `/` a prefix."""
+    if not path:
+        return re.compile(r"/.*", re.DOTALL)
+    pattern = "".join("[^/]+" if character == "*" else re.escape(character) for character in path)
+    return re.compile(pattern + (".*" if path.endswith("/") else ""), re.DOTALL)
+
+
+def _allowed_embed_path(host: str, path: str) -> bool:
+    """Whether the host is an embed host and the path one of its players' (EMBED_HOSTS)."""
+    patterns = settings.EMBED_PATHS.get(host)
+    if not patterns:
+        return False
+    return any(_embed_path_pattern(pattern).fullmatch(path) for pattern in patterns)
+
+
 def embed_src(value: str) -> str | None:
     """The iframe `src` rebuilt from the parts a browser reads, or None when not allowed.
 
@@ -139,7 +155,7 @@ def embed_src(value: str) -> str | None:
         return None
     if "@" in value.strip()[len("https://") :].split("/")[0]:
         return None  # even an empty user part: a host is named one way only
-    if url["hostname"] not in settings.EMBED_HOSTS:
+    if not _allowed_embed_path(url["hostname"], url["pathname"]):
         return None
     return f"https://{url['hostname']}{url['pathname']}{url['search']}{url['hash']}"
 

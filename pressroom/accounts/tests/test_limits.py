@@ -154,8 +154,70 @@ def test_the_visitors_address_comes_from_the_trusted_proxy_header(
 ):
     settings.TRUSTED_PROXY_HEADER = header
     settings.TRUSTED_PROXY_COUNT = count
+    settings.TRUSTED_PROXY_ADDRESSES = ["10.0.0.0/8"]
     request = RequestFactory().get("/", REMOTE_ADDR="10.0.0.1", **meta)
     assert client_address(request) == expected
+
+
+@pytest.mark.parametrize(
+    ("remote", "forwarded", "expected"),
+    [
+        # Not from the proxy: the header is the visitor's own writing, REMOTE_ADDR counts.
+        ("198.51.100.66", "203.0.113.1", "198.51.100.66"),
+        ("198.51.100.66", "203.0.113.1, 203.0.113.2", "198.51.100.66"),
+        # From the proxy (the default TRUSTED_PROXY_ADDRESSES: loopback).
+        ("127.0.0.1", "203.0.113.1", "203.0.113.1"),
+        ("::1", "203.0.113.1", "203.0.113.1"),
+        ("::ffff:127.0.0.1", "203.0.113.1", "203.0.113.1"),
+        # An entry that is not an address is ignored: the proxy's address counts.
+        ("127.0.0.1", "not-an-address", "127.0.0.1"),
+        ("127.0.0.1", "203.0.113.1, <script>", "127.0.0.1"),
+        # IPv4-mapped IPv6 is the IPv4 address; IPv6 counts by its /64.
+        ("127.0.0.1", "::ffff:203.0.113.9", "203.0.113.9"),
+        ("::ffff:198.51.100.3", "", "198.51.100.3"),
+        ("127.0.0.1", "2001:db8:1:2:aaaa:bbbb:cccc:dddd", "2001:db8:1:2::/64"),
+        ("2001:db8:1:2::1", "203.0.113.1", "2001:db8:1:2::/64"),
+    ],
+)
+def test_the_proxy_header_is_believed_only_from_trusted_proxy_addresses(
+    settings, remote, forwarded, expected
+):
+    settings.TRUSTED_PROXY_HEADER = "X-Forwarded-For"
+    settings.TRUSTED_PROXY_COUNT = 1
+    settings.TRUSTED_PROXY_ADDRESSES = ["127.0.0.1/32", "::1/128"]
+    meta = {"HTTP_X_FORWARDED_FOR": forwarded} if forwarded else {}
+    request = RequestFactory().get("/", REMOTE_ADDR=remote, **meta)
+    assert client_address(request) == expected
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_spoofed_forwarded_for_from_an_untrusted_address_does_not_escape_the_limit(settings):
+    settings.TRUSTED_PROXY_HEADER = "X-Forwarded-For"
+    settings.DIGEST_SIGNUPS_PER_IP_PER_HOUR = 2
+    browser = Client(REMOTE_ADDR="198.51.100.66")  # reaches the app directly, not via nginx
+    codes = [
+        browser.post(
+            "/digest/", {"email": f"s{n}@example.org"}, HTTP_X_FORWARDED_FOR=f"203.0.113.{n}"
+        ).status_code
+        for n in range(4)
+    ]
+    assert codes == [302, 302, 429, 429]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_rotating_addresses_inside_one_ipv6_64_share_one_limit(settings):
+    settings.TRUSTED_PROXY_HEADER = ""
+    settings.DIGEST_SIGNUPS_PER_IP_PER_HOUR = 2
+    codes = [
+        Client(REMOTE_ADDR=f"2001:db8:5:6::{n:x}")
+        .post("/digest/", {"email": f"v{n}@example.org"})
+        .status_code
+        for n in range(1, 5)
+    ]
+    assert codes == [302, 302, 429, 429]
+    # Another /64 is another subscriber.
+    other = Client(REMOTE_ADDR="2001:db8:5:7::1").post("/digest/", {"email": "w@example.org"})
+    assert other.status_code == 302
 
 
 @pytest.mark.django_db(transaction=True)
@@ -230,3 +292,42 @@ def test_with_redis_configured_the_limits_count_in_redis(redis_cache, settings):
     assert not RateLimitCounter.objects.exists()
     keys = [key.decode() for key in redis_cache._cache.get_client().keys("*ratelimit*")]
     assert any(key.startswith(":1:ratelimit:digest-signup:") for key in keys), keys
+
+
+def test_a_mistyped_trusted_proxy_address_stops_start_up_with_one_clear_line(tmp_path):
+    from tests.test_startup import clean_env, run_pressroom
+
+    result = run_pressroom(
+        "check",
+        env=clean_env(
+            SECRET_KEY="kP3vN8qX2mR7tW4yZ9bC6dF1gH5jL0sA3eU8iO2",
+            TRUSTED_PROXY_ADDRESSES="127.0.0.1,10.0.0.0/33",
+            PRESSROOM_VAR_DIR=str(tmp_path),
+        ),
+    )
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines() == [
+        "pressroom: configuration error: TRUSTED_PROXY_ADDRESSES must be addresses or CIDR "
+        "ranges separated by commas, not '10.0.0.0/33'"
+    ]
+
+
+@pytest.mark.django_db
+def test_a_burst_across_a_window_boundary_gets_at_most_one_more_than_the_limit(monkeypatch):
+    """A fixed window lets 2x the limit through around a boundary; the sliding estimate not."""
+    import pressroom.lib.ratelimit as ratelimit
+
+    limit = Limit("burst-test", 3, 100)
+    clock = {"now": 1_000_099.0}  # one second before a window ends
+    monkeypatch.setattr(ratelimit.time, "time", lambda: clock["now"])
+    assert [limit.hit("k") for _ in range(3)] == [True, True, True]
+    clock["now"] = 1_000_101.0  # one second into the next window
+    assert [limit.hit("k") for _ in range(4)] == [True, False, False, False]
+    assert limit.is_exceeded("k")
+    assert limit.retry_after("k") > 1
+    # Half a window on, the previous window weighs half: room again, and nothing exceeded.
+    clock["now"] = 1_000_250.0
+    assert not limit.is_exceeded("k")
+    assert limit.hit("k")
+    # Another key is not held by this one.
+    assert Limit("burst-test", 3, 100).hit("other")

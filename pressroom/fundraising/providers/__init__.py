@@ -69,6 +69,9 @@ class VerifiedEvent:
     event_id: str
     event_type: str
     payload: dict
+    # Why the signed event cannot be applied, found while reading it (e.g. a non-finite
+    # number): it is then stored as rejected with this reason.
+    problem: str = ""
 
 
 @dataclass(frozen=True)

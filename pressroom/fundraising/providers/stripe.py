@@ -11,6 +11,7 @@ an older version keeps working.
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -84,6 +85,33 @@ def _id(value: Any) -> str:
     if isinstance(value, dict):
         value = value.get("id")
     return _text(value, "reference")
+
+
+def _read_json(text: str) -> tuple[Any, bool]:
+    """The parsed JSON, and whether it held a non-finite number (read as None).
+
+    Python's json accepts `Infinity`, `NaN` and overflowing numbers such as 1e309, which no
+    JSON column stores (the database refuses the row); Stripe never sends them."""
+    found = False
+
+    def finite_or_none(number: float) -> float | None:
+        nonlocal found
+        if math.isfinite(number):
+            return number
+        found = True
+        return None
+
+    def non_finite_constant(name: str) -> None:
+        nonlocal found
+        found = True
+        return None
+
+    value = json.loads(
+        text,
+        parse_float=lambda text: finite_or_none(float(text)),
+        parse_constant=non_finite_constant,
+    )
+    return value, found
 
 
 def _depth(value: Any, limit: int) -> int:
@@ -199,7 +227,7 @@ class StripeProvider:
             signed_at = _signature_time(signature)
             if signed_at is None or signed_at > time.time() + tolerance:
                 raise WebhookVerificationError("The signature is dated in the future.")
-            event = json.loads(text)
+            event, non_finite = _read_json(text)
         except (
             UnicodeDecodeError,
             ValueError,
@@ -217,10 +245,17 @@ class StripeProvider:
             raise WebhookVerificationError("The event type is not a Stripe event type.")
         if not isinstance(_dig(event, "data", "object"), dict):
             raise WebhookVerificationError("The event has no data.object.")
-        return VerifiedEvent(event_id=event_id, event_type=event_type, payload=event)
+        problem = (
+            "The event holds a number that is not finite (Infinity or NaN)." if non_finite else ""
+        )
+        return VerifiedEvent(
+            event_id=event_id, event_type=event_type, payload=event, problem=problem
+        )
 
     def interpret_event(self, event: VerifiedEvent) -> list[Fact]:
         """The facts of the event; EventRejected when its contents cannot be Stripe's."""
+        if event.problem:
+            raise EventRejected(event.problem, keep_payload=False)
         if _depth(event.payload, MAX_EVENT_DEPTH) > MAX_EVENT_DEPTH:
             raise EventRejected(
                 f"The event is nested deeper than {MAX_EVENT_DEPTH} levels.", keep_payload=False

@@ -25,6 +25,16 @@ REFUSED = [
     "https://www.youtube.com/embed/a b",
     "https://evil.example/embed/x",
     "",
+    # An allowed host, but not one of its players: an open redirect, a whole site, a search.
+    "https://www.google.com/url?q=https://evil.example",
+    "https://www.google.com/search?q=x",
+    "https://www.youtube.com/redirect?q=https://evil.example",
+    "https://www.youtube.com/watch?v=x",
+    "https://www.youtube.com/embedx",
+    "https://player.vimeo.com/",
+    "https://archive.org/details/x",
+    "https://mastodon.social/@ana/1/embed/../../../../redirect",
+    "https://mastodon.social/@ana/embed",
 ]
 
 
@@ -40,6 +50,13 @@ def test_an_embed_browsers_would_load_from_elsewhere_is_refused(src):
         ("HTTPS://WWW.YOUTUBE.COM:443/embed/x", "https://www.youtube.com/embed/x"),
         ("  https://player.vimeo.com/video/1  ", "https://player.vimeo.com/video/1"),
         ('https://www.youtube.com/embed/ä"x', "https://www.youtube.com/embed/%C3%A4%22x"),
+        ("https://www.google.com/maps/embed?pb=1", "https://www.google.com/maps/embed?pb=1"),
+        ("https://mastodon.social/@ana/1234/embed", "https://mastodon.social/@ana/1234/embed"),
+        ("https://peertube.tv/videos/embed/abc", "https://peertube.tv/videos/embed/abc"),
+        (
+            "https://bandcamp.com/EmbeddedPlayer/album=1/",
+            "https://bandcamp.com/EmbeddedPlayer/album=1/",
+        ),
     ],
 )
 def test_an_allowed_embed_is_rebuilt_from_its_parsed_parts(src, rebuilt):
@@ -87,3 +104,35 @@ def test_an_article_page_has_one_element_with_the_id_content(db, client, make_ar
     article = make_article("Shadow", body='<p id="content">Shadow</p><div id="content">x</div>')
     page = client.get(article.get_absolute_url()).content.decode()
     assert page.count('id="content"') == 1
+
+
+def test_a_bare_host_in_embed_hosts_allows_any_of_its_paths(settings):
+    settings.EMBED_PATHS = {"video.example.org": [""], "www.youtube.com": ["/embed/"]}
+    assert embed_src("https://video.example.org/anything") == "https://video.example.org/anything"
+    assert embed_src("https://www.youtube.com/watch?v=x") is None
+
+
+def test_an_iframe_to_an_allowed_host_but_another_path_is_removed():
+    cleaned = clean_body_html(
+        '<p>Map</p><iframe src="https://www.google.com/url?q=https://evil.example"></iframe>'
+    )
+    assert "<iframe" not in cleaned
+    assert "evil.example" not in cleaned
+
+
+def test_a_mistyped_embed_entry_stops_start_up_with_one_clear_line(tmp_path):
+    from tests.test_startup import clean_env, run_pressroom
+
+    result = run_pressroom(
+        "check",
+        env=clean_env(
+            SECRET_KEY="kP3vN8qX2mR7tW4yZ9bC6dF1gH5jL0sA3eU8iO2",
+            EMBED_HOSTS="www.youtube.com/embed/,https://evil.example/",
+            PRESSROOM_VAR_DIR=str(tmp_path),
+        ),
+    )
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines() == [
+        "pressroom: configuration error: EMBED_HOSTS entries must be a host name with an "
+        "optional path, not 'https://evil.example/'"
+    ]
