@@ -9,7 +9,7 @@ from django.apps import apps
 
 from pressroom.publishing.models import Article
 
-migration = importlib.import_module("pressroom.publishing.migrations.0003_reclean_article_bodies")
+migration = importlib.import_module("pressroom.publishing.migrations.0004_reclean_article_bodies")
 
 OLD_BODY = (
     '<p id="main">Hello\x0b world</p>'

@@ -38,6 +38,6 @@ def reclean_bodies(apps, schema_editor) -> None:
 
 
 class Migration(migrations.Migration):
-    dependencies = [("publishing", "0002_article_lead_image")]
+    dependencies = [("publishing", "0003_legacy_path_targets")]
 
     operations = [migrations.RunPython(reclean_bodies, migrations.RunPython.noop, elidable=True)]
