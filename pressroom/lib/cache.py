@@ -15,6 +15,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.cache.backends.base import DEFAULT_TIMEOUT
@@ -30,6 +31,21 @@ RETRY_SECONDS = 2.0
 LOG_EVERY_SECONDS = 60.0
 
 
+@dataclass
+class Outage:
+    """What one process knows of one Redis server's outage. Django makes a cache backend per
+    thread, so this lives beside them: every thread skips Redis together and one line is logged
+    a minute per process, not per thread."""
+
+    down_until: float = 0.0
+    logged_at: float = 0.0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+_outages: dict[str, Outage] = {}
+_outages_lock = threading.Lock()
+
+
 class ResilientRedisCache(RedisCache):
     def __init__(self, server: str, params: dict[str, Any]) -> None:
         options = dict(params.get("OPTIONS") or {})
@@ -39,20 +55,20 @@ class ResilientRedisCache(RedisCache):
         options.setdefault("socket_timeout", 1.0)
         super().__init__(server, {**params, "OPTIONS": options})
         self._counters = LocMemCache("pressroom-redis-outage", {"OPTIONS": {"MAX_ENTRIES": 10000}})
-        self._down_until = 0.0
-        self._logged_at = 0.0
-        self._lock = threading.Lock()
+        with _outages_lock:
+            self._outage = _outages.setdefault(str(server), Outage())
 
     @property
     def available(self) -> bool:
-        return time.monotonic() >= self._down_until
+        return time.monotonic() >= self._outage.down_until
 
     def _unreachable(self, error: BaseException) -> None:
         now = time.monotonic()
-        with self._lock:
-            self._down_until = now + RETRY_SECONDS
-            if now - self._logged_at >= LOG_EVERY_SECONDS or not self._logged_at:
-                self._logged_at = now
+        outage = self._outage
+        with outage.lock:
+            outage.down_until = now + RETRY_SECONDS
+            if now - outage.logged_at >= LOG_EVERY_SECONDS or not outage.logged_at:
+                outage.logged_at = now
                 logger.warning(
                     "cache: Redis is unreachable (%s); serving from the database meanwhile",
                     error,
