@@ -10,6 +10,7 @@ and loads each URL with wrk for 20 s (--quick: 5 s) after a warm-up. Not part of
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import shutil
@@ -401,14 +402,10 @@ def stop(process: subprocess.Popen) -> None:
     then lets its workers finish the requests in flight), the whole group killed if it hangs."""
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            pass
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)  # what is left of its group
-    except ProcessLookupError:
-        pass
     process.wait()
 
 

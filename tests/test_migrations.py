@@ -16,8 +16,8 @@ from decimal import Decimal
 
 import pytest
 from django.db import DatabaseError, connection, migrations, transaction
-from django.utils import timezone
 from django.db.migrations.loader import MigrationLoader
+from django.utils import timezone
 
 
 def _pressroom_migrations(loader: MigrationLoader):
