@@ -70,11 +70,12 @@ drill_start() {
         return
         ;;
     esac
-    local file instance="" user directory environment command
+    local file instance="" user group directory environment command
     file=$(drill_unit_file "$unit")
     [ -e "$file" ] || { echo "systemctl (drill): no unit $unit" >&2; return 1; }
     case "$unit" in *@*) instance=${unit#*@} ;; esac
     user=$(drill_unit_value "$file" User "$instance")
+    group=$(drill_unit_value "$file" Group "$instance")
     directory=$(drill_unit_value "$file" WorkingDirectory "$instance")
     environment=$(drill_unit_value "$file" EnvironmentFile "$instance")
     command=$(drill_unit_value "$file" ExecStart "$instance")
@@ -84,8 +85,8 @@ drill_start() {
         setsid bash -c '
             set -a; . "$1"; set +a
             cd "$2"
-            exec setpriv --reuid="$3" --regid="$3" --init-groups -- $4
-        ' drill "$environment" "$directory" "$user" "$command" >>"$DRILL_LOG_DIR/$unit.log" 2>&1 &
+            exec setpriv --reuid="$3" --regid="$4" --init-groups -- $5
+        ' drill "$environment" "$directory" "$user" "${group:-$user}" "$command" >>"$DRILL_LOG_DIR/$unit.log" 2>&1 &
         echo $! >"$DRILL_RUN_DIR/$unit.pid"
     )
     case "$unit" in pressroom-serve@*) drill_wait_for_port "$instance" ;; esac
