@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.conf import settings
+from django.contrib.contenttypes.fields import GenericRelation
+from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
@@ -154,6 +156,9 @@ class Article(models.Model):
         blank=True,
         help_text="Defaults to the original URL for republished pieces.",
     )
+
+    # Deleting an article deletes its revisions (a generic relation: pages get the same table).
+    revisions = GenericRelation("publishing.Revision")
 
     objects = ArticleQuerySet.as_manager()
 
@@ -330,3 +335,83 @@ class LegacyPath(models.Model):
     def target_url(self) -> str:
         target = self.target
         return target.get_absolute_url() if target is not None else "/"
+
+
+class RevisionQuerySet(models.QuerySet["Revision"]):
+    def of(self, obj: models.Model) -> RevisionQuerySet:
+        """The revisions of one article (or, later, page), whatever their state."""
+        return self.filter(
+            content_type=ContentType.objects.get_for_model(type(obj)), object_id=obj.pk
+        )
+
+    def pending(self) -> RevisionQuerySet:
+        return self.filter(state=Revision.State.PENDING)
+
+
+class Revision(models.Model):
+    """One saved state of an article (title, body, summary, bylines in order, topics, lead image,
+    slug, status and publication time), with who saved it and when.
+
+    Stored compactly (publishing/revisions.py): a revision is either a whole snapshot (a
+    keyframe, `base_number == number`) or only what changed since revision `number - 1`, text
+    fields as copied and inserted chunks; both zlib-compressed JSON. Rebuilding one reads the
+    rows from its keyframe on. Keyed by content type and id, without a database foreign key, so
+    pages can share the table and the previous release (which knows no revisions) can still
+    delete an article during an upgrade.
+    """
+
+    class State(models.TextChoices):
+        # What the article was after a save.
+        SAVED = "saved", "Saved"
+        # A change not yet on the article: readers see the published version until it is
+        # published. (Review states such as "submitted" belong here too.)
+        PENDING = "pending", "Pending change"
+        PUBLISHED = "published", "Pending change, published"
+        DISCARDED = "discarded", "Pending change, discarded"
+
+    content_type = models.ForeignKey(ContentType, on_delete=models.DB_CASCADE, related_name="+")
+    object_id = models.PositiveBigIntegerField()
+    number = models.PositiveIntegerField(help_text="1 for the first revision of the object.")
+    base_number = models.PositiveIntegerField(
+        help_text="The keyframe this revision's data builds on (its own number: a whole snapshot)."
+    )
+    data = models.BinaryField()
+    state = models.CharField(max_length=12, choices=State.choices, default=State.SAVED)
+    changed = models.CharField(
+        max_length=300, blank=True, help_text="The fields this revision changed, for lists."
+    )
+    note = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    # Set NULL by the database: the previous release deletes users without knowing this table.
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.DB_SET_NULL,
+        related_name="+",
+    )
+
+    objects = RevisionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["content_type", "object_id", "number"], name="revision_number_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Revision {self.number} of {self.content_type_id}:{self.object_id}"
+
+    @property
+    def is_pending(self) -> bool:
+        return self.state == self.State.PENDING
+
+    def close_pending(self, state: str) -> None:
+        """A pending change is published or discarded once, and nothing else changes state."""
+        if self.state != self.State.PENDING:
+            raise ArticleStateError("This change is not pending any more.")
+        if state not in (self.State.PUBLISHED, self.State.DISCARDED):
+            raise ArticleStateError(f"A pending change cannot become {state!r}.")
+        self.state = state

@@ -4,7 +4,7 @@ Every article is written here: one at a time by `save_article` (the admin), many
 `save_articles` (imports, generated corpora). Both apply the same rules, written once below:
 `prepare_article` (cleaning, title, excerpt, status), `SlugReservations` (slugs), the listing
 order the topic and author links copy (`Article.listing_state`), the old addresses
-(`write_legacy_paths`), and the two announcements: `articles_written` inside the transaction
+(`write_legacy_paths`), a revision per save (`_record_revisions`), and the two announcements: `articles_written` inside the transaction
 (search indexes with the rows) and `content_changed` after it commits (caches).
 """
 
@@ -15,18 +15,20 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final, Literal
+from typing import Any, Final, Literal
 from urllib.parse import urlsplit
 
+from django.contrib.contenttypes.models import ContentType
 from django.core.validators import slug_unicode_re
 from django.db import IntegrityError, transaction
-from django.db.models import Model
+from django.db.models import Max, Model
 from django.utils import timezone
 from django.utils.text import slugify
 
 from pressroom.lib.bulk import insert_rows
 from pressroom.media import services as media_services
 from pressroom.media.models import MediaItem
+from pressroom.publishing import revisions
 from pressroom.publishing.html import clean_body_html, make_excerpt, strip_control_characters
 from pressroom.publishing.links import slug_url_builder
 from pressroom.publishing.models import (
@@ -36,6 +38,7 @@ from pressroom.publishing.models import (
     ArticleTopic,
     Author,
     LegacyPath,
+    Revision,
     Topic,
 )
 from pressroom.publishing.signals import articles_written, content_changed
@@ -204,11 +207,17 @@ def save_article(
     topics: Iterable[Topic] | None = None,
     legacy_paths: Iterable[str] = (),
     require_alt_text: bool = True,
+    by: Any = None,
+    note: str = "",
+    settles_pending: bool = False,
 ) -> Article:
-    """Create or update an article: clean, excerpt, slug, links, media uses, then announce.
+    """Create or update an article: clean, excerpt, slug, links, media uses, a revision (saved
+    `by` a user, with a `note` such as "Restored revision 3"), then announce.
 
     A public article whose library images lack alt text (and are not decorative) is refused
     with MissingAltTextError; importers of old content may pass `require_alt_text=False`.
+    `settles_pending`: the editor saved a form that showed the article's pending change, which
+    is therefore published with this save.
     """
     save_articles(
         [
@@ -219,8 +228,14 @@ def save_article(
                 legacy_paths=list(legacy_paths),
                 require_alt_text=require_alt_text,
             )
-        ]
+        ],
+        by=by,
+        note=note,
     )
+    if settles_pending:
+        for pending in Revision.objects.of(article).pending():
+            pending.close_pending(Revision.State.PUBLISHED)
+            pending.save(update_fields=["state"])
     return article
 
 
@@ -240,7 +255,9 @@ class ArticleWrite:
 
 
 @transaction.atomic
-def save_articles(writes: Sequence[ArticleWrite]) -> list[Article]:
+def save_articles(
+    writes: Sequence[ArticleWrite], *, by: Any = None, note: str = ""
+) -> list[Article]:
     """Create or update many articles with a few statements: what `save_article` does for one.
 
     For imports and generated corpora; the caller's own bookkeeping may share the transaction
@@ -263,6 +280,8 @@ def save_articles(writes: Sequence[ArticleWrite]) -> list[Article]:
             and (missing := images_lacking_alt_text(write.article))
         ):
             raise MissingAltTextError(missing)
+    if len(articles) == 1 and articles[0].pk in previous_slugs:
+        revisions.record_baseline(articles[0].pk)
     for attempt in range(SLUG_ATTEMPTS):
         try:
             with transaction.atomic():
@@ -280,6 +299,7 @@ def save_articles(writes: Sequence[ArticleWrite]) -> list[Article]:
                 if article.pk not in previous_slugs:
                     article.pk = None
     _write_links(writes)
+    _record_revisions(writes, previous_slugs, by=by, note=note)
     for write in writes:
         record_media_uses(write.article, is_new=write.article.pk not in previous_slugs)
     article_url = slug_url_builder("publishing:article-detail")
@@ -332,6 +352,60 @@ def _insert_or_update(articles: list[Article], previous_slugs: Mapping[int, str]
     Article.objects.bulk_update(updated, ARTICLE_FIELDS)
 
 
+def _record_revisions(
+    writes: Sequence[ArticleWrite], previous_slugs: Mapping[int, str], *, by: Any, note: str
+) -> None:
+    """A revision of each article as written. One article (the admin): a delta on its newest
+    revision. A batch (an import): whole snapshots in one statement, reading no revision back,
+    so an import pays one compressed row per article."""
+    kept_links = [w.article.pk for w in writes if w.author_ids is None or w.topic_ids is None]
+    authors, topics = revisions.current_links(kept_links) if kept_links else ({}, {})
+    snapshots = [
+        revisions.article_snapshot(
+            write.article,
+            authors.get(write.article.pk, []) if write.author_ids is None else write.author_ids,
+            topics.get(write.article.pk, []) if write.topic_ids is None else write.topic_ids,
+        )
+        for write in writes
+    ]
+    if len(writes) == 1:
+        revisions.next_revision(writes[0].article, snapshots[0], note=note, by=by).save()
+        return
+    content_type = ContentType.objects.get_for_model(Article)
+    newest = dict(
+        Revision.objects.filter(
+            content_type=content_type,
+            object_id__in=[w.article.pk for w in writes if w.article.pk in previous_slugs],
+        )
+        .values_list("object_id")
+        .annotate(Max("number"))
+    )
+    now = timezone.now()
+    by_id = getattr(by, "pk", None)
+    insert_rows(
+        Revision,
+        [
+            *("content_type", "object_id", "number", "base_number", "data", "state"),
+            *("changed", "note", "created_at", "created_by"),
+        ],
+        (
+            (
+                content_type.pk,
+                write.article.pk,
+                number := newest.get(write.article.pk, 0) + 1,
+                number,
+                revisions.encode_keyframe(snapshot),
+                Revision.State.SAVED,
+                "created" if number == 1 else "",
+                note[:200],
+                now,
+                by_id,
+            )
+            for write, snapshot in zip(writes, snapshots, strict=True)
+        ),
+    )
+
+
 def _write_links(writes: Sequence[ArticleWrite]) -> None:
     """Bylines and topics as given, each link carrying the article's listing order."""
     replaced_authors = [w.article.pk for w in writes if w.author_ids is not None]
@@ -366,24 +440,122 @@ def _write_links(writes: Sequence[ArticleWrite]) -> None:
 
 
 @transaction.atomic
-def publish_article(article: Article, at: datetime | None = None) -> Article:
+def publish_article(article: Article, at: datetime | None = None, *, by: Any = None) -> Article:
     """Publish now, or schedule for `at`. Raises ArticleStateError when it cannot be."""
     article.publish(at=at)
-    return save_article(article)
+    return save_article(article, by=by, note="Published" if at is None else "Scheduled")
 
 
 @transaction.atomic
-def unpublish_article(article: Article) -> Article:
+def unpublish_article(article: Article, *, by: Any = None) -> Article:
     article.unpublish()
-    return save_article(article)
+    return save_article(article, by=by, note="Unpublished")
+
+
+# Revisions: pending changes, publishing them, restoring an older revision.
 
 
 @transaction.atomic
-def delete_article(article: Article) -> None:
-    article_id = article.pk
-    media_services.forget_uses(article)
-    article.delete()
-    _announce_written([article_id])
+def save_pending_change(
+    article: Article,
+    *,
+    authors: Sequence[Author],
+    topics: Iterable[Topic],
+    by: Any = None,
+    note: str = "",
+) -> Revision:
+    """Keep the changes made to `article` (in memory) as a pending revision; the article as
+    readers see it is not written. The change is cleaned as a save would clean it, so its
+    preview is exactly what publishing it will show. A newer pending change replaces an older
+    one (at most one waits at a time)."""
+    return _record_pending(
+        article, [author.pk for author in authors], [topic.pk for topic in topics], by, note
+    )
+
+
+def _record_pending(
+    article: Article, author_ids: Sequence[int], topic_ids: Iterable[int], by: Any, note: str
+) -> Revision:
+    if article.pk is None:
+        raise ArticleStateError("A new article is saved as a draft, not as a pending change.")
+    # The article's row lock: revision numbers are taken in order, as saves take them.
+    Article.objects.select_for_update().filter(pk=article.pk).exists()
+    prepare_article(article)
+    for older in Revision.objects.of(article).pending():
+        older.close_pending(Revision.State.DISCARDED)
+        older.save(update_fields=["state"])
+    revision = revisions.next_revision(
+        article,
+        revisions.article_snapshot(article, author_ids, topic_ids),
+        state=Revision.State.PENDING,
+        note=note or "Pending change",
+        by=by,
+    )
+    revision.save()
+    return revision
+
+
+def pending_change(article: Article) -> Revision | None:
+    """The change waiting to be published on `article`, if any."""
+    return Revision.objects.of(article).pending().order_by("-number").first()
+
+
+@transaction.atomic
+def publish_pending_change(revision: Revision, *, by: Any = None) -> Article:
+    """Put a pending change on its article and save it (a new revision): readers see it now.
+    Raises ArticleStateError when it is no longer pending or cannot be published (alt text)."""
+    revision = Revision.objects.select_for_update().get(pk=revision.pk)
+    revision.close_pending(Revision.State.PUBLISHED)
+    revision.save(update_fields=["state"])
+    article = Article.objects.select_for_update().get(pk=revision.object_id)
+    author_ids, topic_ids = _apply_existing(article, revisions.snapshot_of(revision))
+    if article.status in Article.PUBLIC_STATUSES and article.published_at is None:
+        article.published_at = timezone.now()
+    note = f"Published the pending change (revision {revision.number})"
+    _save_with_links(article, author_ids, topic_ids, by=by, note=note)
+    return article
+
+
+@transaction.atomic
+def discard_pending_change(revision: Revision) -> None:
+    revision = Revision.objects.select_for_update().get(pk=revision.pk)
+    revision.close_pending(Revision.State.DISCARDED)
+    revision.save(update_fields=["state"])
+
+
+@transaction.atomic
+def restore_revision(revision: Revision, *, by: Any = None, as_pending: bool = False) -> Revision:
+    """Bring an older revision back, as a new revision (saved, or pending when `as_pending`, to
+    preview it before readers see it). The article keeps its publication state: a live article
+    stays live, a draft stays a draft. Authors, topics or a lead image deleted since are left
+    out. Raises ArticleStateError when the result cannot be published (alt text)."""
+    article = Article.objects.select_for_update().get(pk=revision.object_id)
+    status, published_at = article.status, article.published_at
+    author_ids, topic_ids = _apply_existing(article, revisions.snapshot_of(revision))
+    article.status, article.published_at = status, published_at
+    note = f"Restored revision {revision.number}"
+    if as_pending:
+        return _record_pending(article, author_ids, topic_ids, by, note)
+    _save_with_links(article, author_ids, topic_ids, by=by, note=note)
+    return Revision.objects.of(article).order_by("-number").first()  # type: ignore[return-value]
+
+
+def _apply_existing(article: Article, snapshot: revisions.Snapshot) -> tuple[list[int], list[int]]:
+    """Put a snapshot on `article`, leaving out what was deleted since; its links' ids."""
+    author_ids, topic_ids = revisions.apply_snapshot(article, snapshot)
+    if article.lead_image_id and not MediaItem.objects.filter(pk=article.lead_image_id).exists():
+        article.lead_image_id = None
+    authors = set(Author.objects.filter(pk__in=author_ids).values_list("pk", flat=True))
+    topics = set(Topic.objects.filter(pk__in=topic_ids).values_list("pk", flat=True))
+    return [pk for pk in author_ids if pk in authors], [pk for pk in topic_ids if pk in topics]
+
+
+def _save_with_links(
+    article: Article, author_ids: Sequence[int], topic_ids: Sequence[int], *, by: Any, note: str
+) -> None:
+    save_articles(
+        [ArticleWrite(article, author_ids=author_ids, topic_ids=topic_ids)], by=by, note=note
+    )
 
 
 # What an old address may lead to besides an article, topic or author.
