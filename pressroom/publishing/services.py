@@ -558,6 +558,14 @@ def _save_with_links(
     )
 
 
+@transaction.atomic
+def delete_article(article: Article) -> None:
+    article_id = article.pk
+    media_services.forget_uses(article)
+    article.delete()
+    _announce_written([article_id])
+
+
 # What an old address may lead to besides an article, topic or author.
 FRONT_PAGE: Final = "front-page"  # an old blog's home, e.g. /page/2/'s archive
 GONE: Final = "gone"  # answered 410 Gone: a WordPress page Pressroom has no model for
