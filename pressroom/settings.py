@@ -606,6 +606,8 @@ for _entry in EMBED_ENTRIES:
     EMBED_PATHS.setdefault(_host.lower(), []).append(_slash + _path)
 EMBED_HOSTS = sorted(EMBED_PATHS)
 MAX_BODY_BYTES = env_int("MAX_BODY_BYTES", 2 * 1024 * 1024)
+# How long a signed preview link (for someone without an account) opens its draft: a week.
+PREVIEW_LINK_SECONDS = env_int("PREVIEW_LINK_SECONDS", 7 * 86_400, minimum=60, maximum=90 * 86_400)
 
 # Content-Security-Policy on every response (Django's CSP middleware). Public pages have no inline
 # script at all (external, hashed static files), so their policy needs no nonce and a cached page

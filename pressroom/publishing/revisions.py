@@ -217,6 +217,11 @@ def snapshot_of(revision: Revision) -> Snapshot:
     return snapshot
 
 
+def pending_change(obj: Model) -> Revision | None:
+    """The change waiting to be published on an article, if any."""
+    return Revision.objects.of(obj).pending().order_by("-number").first()
+
+
 @dataclass
 class Tip:
     """The newest revision of an object, what it holds, and how long its delta chain is."""

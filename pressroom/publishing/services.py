@@ -495,11 +495,6 @@ def _record_pending(
     return revision
 
 
-def pending_change(article: Article) -> Revision | None:
-    """The change waiting to be published on `article`, if any."""
-    return Revision.objects.of(article).pending().order_by("-number").first()
-
-
 @transaction.atomic
 def publish_pending_change(revision: Revision, *, by: Any = None) -> Article:
     """Put a pending change on its article and save it (a new revision): readers see it now.

@@ -9,6 +9,7 @@ app_name = "publishing"
 urlpatterns = [
     path("", views.home, name="home"),
     path("articles/<pressroom-slug:slug>/", views.article_detail, name="article-detail"),
+    path("preview/<str:token>/", views.preview_link, name="preview-link"),
     path("topics/", views.topic_list, name="topic-list"),
     path("topics/<pressroom-slug:slug>/", views.topic_detail, name="topic-detail"),
     path("topics/<pressroom-slug:slug>/feed/", feeds.TopicFeed(), name="topic-feed"),

@@ -5,7 +5,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils.formats import date_format
 
-from pressroom.publishing import listings
+from pressroom.publishing import listings, previews
 from pressroom.publishing.links import slug_url_builder
 from pressroom.publishing.models import Article, Topic
 
@@ -32,14 +32,52 @@ def article_detail(request: HttpRequest, slug: str) -> HttpResponse:
     is_preview = not article.is_public
     if is_preview and not request.user.has_perm("publishing.change_article"):
         raise Http404("No such article.")
+    return render_article(request, article, is_preview=is_preview)
+
+
+def render_article(
+    request: HttpRequest, article: Article, *, is_preview: bool, preview_notice: str = ""
+) -> HttpResponse:
+    """The article page readers get; a preview is the same page, never stored by any cache
+    (the page cache included: it keeps no private or no-store response) nor indexed."""
     response = render(
         request,
         "publishing/article_detail.html",
-        {"article": article, "is_preview": is_preview},
+        {"article": article, "is_preview": is_preview, "preview_notice": preview_notice},
     )
     if is_preview:
         response["X-Robots-Tag"] = "noindex"
         response["Cache-Control"] = "private, no-store"
+    return response
+
+
+def preview_link(request: HttpRequest, token: str) -> HttpResponse:
+    """A signed, expiring link to an article not (or not yet so) visible to readers."""
+    try:
+        article_id = previews.read_token(token)
+    except previews.PreviewLinkExpired:
+        return _preview_refused(request, 410, "This preview link has expired.")
+    except previews.PreviewLinkInvalid:
+        return _preview_refused(request, 403, "This preview link is not valid.")
+    shown = previews.for_link(article_id)
+    if shown is None:
+        return _preview_refused(request, 410, "The article this link previewed has been deleted.")
+    article, is_pending = shown
+    if is_pending:
+        notice = "Preview of changes not yet published; readers still see the current version."
+    elif article.is_public:
+        notice = "Preview link: this article is published."
+    else:
+        notice = f"Preview: this article is a {article.get_status_display().lower()}, not visible to readers."
+    return render_article(request, article, is_preview=True, preview_notice=notice)
+
+
+def _preview_refused(request: HttpRequest, status: int, message: str) -> HttpResponse:
+    response = render(
+        request, "publishing/preview_refused.html", {"message": message}, status=status
+    )
+    response["X-Robots-Tag"] = "noindex"
+    response["Cache-Control"] = "private, no-store"
     return response
 
 
@@ -88,6 +126,7 @@ def robots_txt(request: HttpRequest) -> HttpResponse:
         "Disallow: /admin/",
         "Disallow: /digest/confirm/",
         "Disallow: /digest/preferences/",
+        "Disallow: /preview/",
         f"Sitemap: {settings.SITE_URL}/sitemap.xml",
     ]
     return HttpResponse("\n".join(lines) + "\n", content_type="text/plain")

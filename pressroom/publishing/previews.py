@@ -1,0 +1,103 @@
+"""Previews: an article as readers will see it, before they can.
+
+An editor previews any revision in the admin; someone without an account (a source checking
+a quote, a partner outlet) opens a signed link that expires after PREVIEW_LINK_SECONDS. The
+link names the article only: it shows the article's pending change if there is one, else the
+article as saved (a draft, usually), so a fix made after sending it is what they read.
+"""
+
+from __future__ import annotations
+
+import copy
+
+from django.conf import settings
+from django.core import signing
+
+from pressroom.media.models import MediaItem
+from pressroom.publishing import revisions
+from pressroom.publishing.html import make_excerpt
+from pressroom.publishing.models import Article, Author, Topic
+
+SALT = "pressroom.publishing.preview-link"
+MAX_TOKEN_LENGTH = 300
+
+
+class PreviewLinkInvalid(Exception):
+    """The link was altered, or was never made here."""
+
+
+class PreviewLinkExpired(PreviewLinkInvalid):
+    """The link was made here, but longer ago than PREVIEW_LINK_SECONDS."""
+
+
+def make_token(article: Article) -> str:
+    return signing.TimestampSigner(salt=SALT).sign_object({"article": article.pk})
+
+
+def read_token(token: str) -> int:
+    """The article id a preview link names. Raises PreviewLinkExpired or PreviewLinkInvalid."""
+    if len(token) > MAX_TOKEN_LENGTH:
+        raise PreviewLinkInvalid("This preview link is not valid.")
+    signer = signing.TimestampSigner(salt=SALT)
+    try:
+        value = signer.unsign_object(token, max_age=settings.PREVIEW_LINK_SECONDS)
+    except signing.SignatureExpired as error:
+        raise PreviewLinkExpired("This preview link has expired.") from error
+    except (signing.BadSignature, ValueError, UnicodeDecodeError) as error:
+        raise PreviewLinkInvalid("This preview link is not valid.") from error
+    article_id = value.get("article") if isinstance(value, dict) else None
+    if not isinstance(article_id, int):
+        raise PreviewLinkInvalid("This preview link is not valid.")
+    return article_id
+
+
+def stored_article(article_id: int) -> Article | None:
+    """The article with what its page shows, fetched as the public view fetches it."""
+    return (
+        Article.objects.select_related("lead_image")
+        .prefetch_related("authors", "topics", "lead_image__renditions")
+        .filter(pk=article_id)
+        .first()
+    )
+
+
+def as_of(article: Article, snapshot: revisions.Snapshot) -> Article:
+    """A copy of `article` (unsaved) showing `snapshot`: fields, bylines in order, topics and
+    lead image, with the excerpt made as a save would make it."""
+    previewed = copy.copy(article)
+    previewed._state = copy.copy(article._state)
+    previewed._state.fields_cache = {}
+    author_ids, topic_ids = revisions.apply_snapshot(previewed, snapshot)
+    previewed.excerpt = make_excerpt(previewed.body, previewed.editor_excerpt)
+    authors = Author.objects.in_bulk(author_ids)
+    topics = Topic.objects.filter(pk__in=topic_ids)
+    previewed._prefetched_objects_cache = {
+        "authors": _done(Author.objects.none(), [authors[pk] for pk in author_ids if pk in authors]),
+        "topics": _done(Topic.objects.none(), list(topics)),
+    }
+    previewed.lead_image = (
+        MediaItem.objects.prefetch_related("renditions").filter(pk=previewed.lead_image_id).first()
+        if previewed.lead_image_id
+        else None
+    )
+    return previewed
+
+
+def _done(queryset, rows: list):
+    """A queryset already evaluated to `rows`, as prefetch_related leaves one."""
+    queryset._result_cache = rows
+    queryset._prefetch_done = True
+    return queryset
+
+
+def for_link(article_id: int) -> tuple[Article, bool] | None:
+    """What a preview link shows: the pending change if there is one (True), else the
+    article as saved (False); None when the article is gone."""
+    article = stored_article(article_id)
+    if article is None:
+        return None
+    pending = revisions.pending_change(article)
+    if pending is None:
+        return article, False
+    return as_of(article, revisions.snapshot_of(pending)), True
+
