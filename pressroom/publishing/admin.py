@@ -8,13 +8,19 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.widgets import AdminSplitDateTime, FilteredSelectMultiple
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from django_prose_editor.widgets import AdminProseEditorWidget
 
 from pressroom.media import services as media_services
-from pressroom.publishing import services
+from pressroom.publishing import revisions, services
+from pressroom.publishing.admin_revisions import RevisionsAdminMixin
 from pressroom.publishing.models import Article, ArticleStateError, Author, LegacyPath, Topic
+
+# The submit button that keeps changes as a pending revision instead of saving them.
+SAVE_PENDING = "_save_pending"
 
 BODY_EDITOR_EXTENSIONS = {
     "Bold": True,
@@ -56,6 +62,10 @@ class ArticleForm(forms.ModelForm):
         queryset=Topic.objects.all(),
         required=False,
         widget=FilteredSelectMultiple("topics", is_stacked=False),
+    )
+    # The pending change the form was filled from, if any: saving publishes it.
+    pending_number = forms.IntegerField(
+        required=False, widget=forms.HiddenInput, min_value=1, max_value=2**31 - 1
     )
 
     class Meta:
@@ -104,6 +114,26 @@ class ArticleForm(forms.ModelForm):
                 # Its time has come: it is live, and saving a correction must not ask for
                 # a future time.
                 self.initial["status"] = Article.Status.PUBLISHED
+        self.pending = None
+        if self.instance.pk and not self.is_bound:
+            self.pending = revisions.pending_change(self.instance)
+            if self.pending is not None:
+                self._fill_from(self.pending)
+
+    def _fill_from(self, pending: Any) -> None:
+        """Show the pending change in the form: editing goes on from it."""
+        snapshot = revisions.snapshot_of(pending)
+        for name in self.Meta.fields:
+            if name in snapshot and name != "published_at":
+                self.initial[name] = snapshot[name]
+        self.initial["published_at"] = revisions.published_at_of(snapshot)
+        self.initial["authors_chosen"] = list(
+            Author.objects.filter(pk__in=snapshot.get("authors", []))
+        )
+        self.initial["topics_chosen"] = list(
+            Topic.objects.filter(pk__in=snapshot.get("topics", []))
+        )
+        self.initial["pending_number"] = pending.number
 
     def clean_body(self) -> str:
         from django.conf import settings
@@ -152,6 +182,11 @@ class ArticleForm(forms.ModelForm):
             self.instance.published_at = self.cleaned_data.get("published_at")
 
 
+def _saves_pending(request: HttpRequest, change: bool) -> bool:
+    """The editor pressed "Save as pending change" on an existing article."""
+    return change and SAVE_PENDING in request.POST
+
+
 class LegacyPathForm(forms.ModelForm):
     """Stores an old address the way the redirect looks it up ('/2019/05/story/')."""
 
@@ -191,8 +226,9 @@ class AnnounceDeletionsMixin:
 
 
 @admin.register(Article)
-class ArticleAdmin(admin.ModelAdmin):
+class ArticleAdmin(RevisionsAdminMixin, admin.ModelAdmin):
     form = ArticleForm
+    change_form_template = "admin/publishing/article/change_form.html"
     list_display = ["title", "status_label", "published_at", "byline", "updated_at"]
     list_filter = [
         "status",
@@ -209,7 +245,18 @@ class ArticleAdmin(admin.ModelAdmin):
     show_full_result_count = False
     fieldsets = [
         (None, {"fields": ["title", "slug", "body", "editor_excerpt"]}),
-        ("Publishing", {"fields": ["status", "published_at", "authors_chosen", "topics_chosen"]}),
+        (
+            "Publishing",
+            {
+                "fields": [
+                    "status",
+                    "published_at",
+                    "authors_chosen",
+                    "topics_chosen",
+                    "pending_number",
+                ]
+            },
+        ),
         ("Lead image", {"fields": ["lead_image", "lead_image_url", "lead_image_alt"]}),
         (
             "Republished from another outlet",
@@ -234,11 +281,57 @@ class ArticleAdmin(admin.ModelAdmin):
     def save_model(
         self, request: HttpRequest, obj: Article, form: ArticleForm, change: bool
     ) -> None:
+        authors = list(form.cleaned_data["authors_chosen"])
+        topics = list(form.cleaned_data["topics_chosen"])
+        if _saves_pending(request, change):
+            services.save_pending_change(obj, authors=authors, topics=topics, by=request.user)
+            return
         services.save_article(
             obj,
-            authors=list(form.cleaned_data["authors_chosen"]),
-            topics=list(form.cleaned_data["topics_chosen"]),
+            authors=authors,
+            topics=topics,
+            by=request.user,
+            settles_pending=form.cleaned_data.get("pending_number"),
         )
+
+    def save_related(
+        self, request: HttpRequest, form: forms.ModelForm, formsets: Any, change: bool
+    ) -> None:
+        if _saves_pending(request, change):
+            return  # a pending change writes nothing readers can reach, old addresses included
+        super().save_related(request, form, formsets, change)
+
+    def response_change(self, request: HttpRequest, obj: Article) -> HttpResponse:
+        if _saves_pending(request, True):
+            pending = revisions.pending_change(obj)
+            preview = reverse(
+                "admin:publishing_article_revision_preview",
+                args=[obj.pk, pending.number if pending else 0],
+            )
+            self.message_user(
+                request,
+                format_html(
+                    "Saved as a pending change: readers still see the published version. "
+                    '<a href="{}">Preview it</a>, then publish it from here or from the '
+                    "revisions.",
+                    preview,
+                ),
+                messages.SUCCESS,
+            )
+            return HttpResponseRedirect(request.path)
+        return super().response_change(request, obj)
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict | None = None,
+    ) -> HttpResponse:
+        article = self.get_object(request, object_id)
+        pending = revisions.pending_change(article) if article is not None else None
+        extra = {**(extra_context or {}), "pending": pending}
+        return super().change_view(request, object_id, form_url, extra)
 
     def delete_model(self, request: HttpRequest, obj: Article) -> None:
         services.delete_article(obj)
@@ -259,7 +352,7 @@ class ArticleAdmin(admin.ModelAdmin):
         done = 0
         for article in queryset:
             try:
-                service(article)
+                service(article, by=request.user)
                 done += 1
             except ArticleStateError as error:
                 self.message_user(request, f"“{article.title}”: {error}", messages.WARNING)

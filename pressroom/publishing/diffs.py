@@ -78,9 +78,8 @@ class _Writer:
         flush()
 
     def html(self) -> SafeString:
-        return mark_safe(  # noqa: S308 - every word went through escape()
-            "".join(f"<p>{' '.join(parts)}</p>" for parts in self.paragraphs if parts)
-        )
+        # Every word went through escape().
+        return mark_safe("".join(f"<p>{' '.join(parts)}</p>" for parts in self.paragraphs if parts))
 
 
 def word_diff(old_paragraphs: Sequence[str], new_paragraphs: Sequence[str]) -> SafeString:
@@ -93,7 +92,10 @@ def word_diff(old_paragraphs: Sequence[str], new_paragraphs: Sequence[str]) -> S
         else:
             if i2 > i1 and j2 > j1:
                 # Paragraphs that changed: word by word, within them only.
-                old_words, new_words = _tokens(old_paragraphs[i1:i2]), _tokens(new_paragraphs[j1:j2])
+                old_words, new_words = (
+                    _tokens(old_paragraphs[i1:i2]),
+                    _tokens(new_paragraphs[j1:j2]),
+                )
                 words = difflib.SequenceMatcher(None, old_words, new_words, autojunk=False)
                 for word_tag, a1, a2, b1, b2 in words.get_opcodes():
                     if word_tag == "equal":
@@ -161,7 +163,9 @@ def compare(old: Snapshot, new: Snapshot) -> list[FieldComparison]:
         old_value, new_value = old.get(key), new.get(key)
         if key == "title":
             comparisons.append(
-                FieldComparison(label, _inline(old_value or "", new_value or ""), old_value != new_value)
+                FieldComparison(
+                    label, _inline(old_value or "", new_value or ""), old_value != new_value
+                )
             )
             comparisons.append(_body(old, new))
             continue

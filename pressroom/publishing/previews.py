@@ -72,7 +72,9 @@ def as_of(article: Article, snapshot: revisions.Snapshot) -> Article:
     authors = Author.objects.in_bulk(author_ids)
     topics = Topic.objects.filter(pk__in=topic_ids)
     previewed._prefetched_objects_cache = {
-        "authors": _done(Author.objects.none(), [authors[pk] for pk in author_ids if pk in authors]),
+        "authors": _done(
+            Author.objects.none(), [authors[pk] for pk in author_ids if pk in authors]
+        ),
         "topics": _done(Topic.objects.none(), list(topics)),
     }
     previewed.lead_image = (
@@ -100,4 +102,3 @@ def for_link(article_id: int) -> tuple[Article, bool] | None:
     if pending is None:
         return article, False
     return as_of(article, revisions.snapshot_of(pending)), True
-

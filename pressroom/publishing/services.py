@@ -209,15 +209,15 @@ def save_article(
     require_alt_text: bool = True,
     by: Any = None,
     note: str = "",
-    settles_pending: bool = False,
+    settles_pending: int | None = None,
 ) -> Article:
     """Create or update an article: clean, excerpt, slug, links, media uses, a revision (saved
     `by` a user, with a `note` such as "Restored revision 3"), then announce.
 
     A public article whose library images lack alt text (and are not decorative) is refused
     with MissingAltTextError; importers of old content may pass `require_alt_text=False`.
-    `settles_pending`: the editor saved a form that showed the article's pending change, which
-    is therefore published with this save.
+    `settles_pending`: the number of the pending change the editor's form showed; it is
+    published with this save.
     """
     save_articles(
         [
@@ -233,7 +233,7 @@ def save_article(
         note=note,
     )
     if settles_pending:
-        for pending in Revision.objects.of(article).pending():
+        for pending in Revision.objects.of(article).pending().filter(number=settles_pending):
             pending.close_pending(Revision.State.PUBLISHED)
             pending.save(update_fields=["state"])
     return article

@@ -130,7 +130,19 @@ def test_a_bulk_write_records_one_whole_revision_per_article(db, topic, author):
 
 
 def _paragraphs(rng: random.Random, count: int) -> list[str]:
-    words = "miners union wages march city council water land rights protest teachers".split()
+    words = [
+        "miners",
+        "union",
+        "wages",
+        "march",
+        "city",
+        "council",
+        "water",
+        "land",
+        "rights",
+        "protest",
+        "teachers",
+    ]
     return [
         " ".join(
             " ".join(rng.choices(words, k=rng.randint(8, 18))).capitalize() + "."
