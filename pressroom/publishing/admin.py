@@ -301,6 +301,13 @@ class ArticleAdmin(RevisionsAdminMixin, admin.ModelAdmin):
             return  # a pending change writes nothing readers can reach, old addresses included
         super().save_related(request, form, formsets, change)
 
+    def construct_change_message(
+        self, request: HttpRequest, form: forms.ModelForm, formsets: Any, add: bool = False
+    ) -> Any:
+        if _saves_pending(request, not add):
+            return "Saved a pending change."  # the inline formsets were not saved
+        return super().construct_change_message(request, form, formsets, add)
+
     def response_change(self, request: HttpRequest, obj: Article) -> HttpResponse:
         if _saves_pending(request, True):
             pending = revisions.pending_change(obj)
