@@ -16,6 +16,7 @@ BENCHMARKS = [
     "rolling",  # issue 20: a rolling restart behind the nginx recipe counts 0 errors
     "renditions",  # issue 12: renditions of 12 MP photos, project vs minimal Pillow (and pyvips)
     "legacy",  # issue 21: old WordPress addresses resolved, against a cached page's CPU
+    "revisions",  # issue 13: what revisions cost bulk writes and storage
 ]
 
 

@@ -10,7 +10,8 @@ stores one sentence. Both are zlib-compressed JSON.
 A new keyframe is written when the deltas since the last one have grown as large as it is, or
 the chain is KEYFRAME_CHAIN long: storage stays within about twice the size of the deltas, and
 rebuilding any revision reads at most KEYFRAME_CHAIN rows. Bulk writes (imports) store
-keyframes only, reading nothing back.
+keyframes only, reading nothing back, and only for articles that already have revisions; the
+others get theirs before their first edit (`record_baseline`).
 
 Pages get the same treatment by adding their own snapshot function; the rest is generic.
 """
@@ -297,8 +298,9 @@ def next_revision(
 
 
 def record_baseline(article_id: int) -> None:
-    """An article written before revisions were kept gets its stored state as revision 1 before
-    its first change, so that state can be compared with and restored."""
+    """An article without revisions (imported in bulk, or written before revisions were kept)
+    gets its stored state as revision 1 before its first change, so that state can be compared
+    with and restored."""
     content_type = ContentType.objects.get_for_model(Article)
     if Revision.objects.filter(content_type=content_type, object_id=article_id).exists():
         return
@@ -312,6 +314,6 @@ def record_baseline(article_id: int) -> None:
         base_number=1,
         data=encode_keyframe(snapshot),
         changed="created",
-        note="As it was before revisions were kept",
+        note="As it was before its first edit here (imported, or older than revisions)",
         created_at=stored.updated_at,
     )

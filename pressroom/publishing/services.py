@@ -4,8 +4,8 @@ Every article is written here: one at a time by `save_article` (the admin), many
 `save_articles` (imports, generated corpora). Both apply the same rules, written once below:
 `prepare_article` (cleaning, title, excerpt, status), `SlugReservations` (slugs), the listing
 order the topic and author links copy (`Article.listing_state`), the old addresses
-(`write_legacy_paths`), a revision per save (`_record_revisions`), and the two announcements: `articles_written` inside the transaction
-(search indexes with the rows) and `content_changed` after it commits (caches).
+(`write_legacy_paths`), revisions (`_record_revisions`), and the two announcements:
+`articles_written` inside the transaction (search indexes with the rows) and `content_changed` after it commits (caches).
 """
 
 from __future__ import annotations
@@ -355,21 +355,22 @@ def _insert_or_update(articles: list[Article], previous_slugs: Mapping[int, str]
 def _record_revisions(
     writes: Sequence[ArticleWrite], previous_slugs: Mapping[int, str], *, by: Any, note: str
 ) -> None:
-    """A revision of each article as written. One article (the admin): a delta on its newest
-    revision. A batch (an import): whole snapshots in one statement, reading no revision back,
-    so an import pays one compressed row per article."""
-    kept_links = [w.article.pk for w in writes if w.author_ids is None or w.topic_ids is None]
-    authors, topics = revisions.current_links(kept_links) if kept_links else ({}, {})
-    snapshots = [
-        revisions.article_snapshot(
-            write.article,
-            authors.get(write.article.pk, []) if write.author_ids is None else write.author_ids,
-            topics.get(write.article.pk, []) if write.topic_ids is None else write.topic_ids,
-        )
-        for write in writes
-    ]
+    """A revision of each article as written.
+
+    One article (the admin, a service): a delta on its newest revision. A batch (an import):
+    nothing for an article without revisions (a new one, or one never edited here), whose
+    stored state becomes its revision 1 before its first single save (`record_baseline`), so
+    an import of 20,000 posts writes no revision at all and an archive nobody edits costs no
+    copy; an article with revisions gets a whole snapshot, in one statement for the batch."""
     if len(writes) == 1:
-        revisions.next_revision(writes[0].article, snapshots[0], note=note, by=by).save()
+        write = writes[0]
+        author_ids, topic_ids = write.author_ids, write.topic_ids
+        if author_ids is None or topic_ids is None:
+            authors, topics = revisions.current_links([write.article.pk])
+            author_ids = authors[write.article.pk] if author_ids is None else author_ids
+            topic_ids = topics[write.article.pk] if topic_ids is None else topic_ids
+        snapshot = revisions.article_snapshot(write.article, author_ids, topic_ids)
+        revisions.next_revision(write.article, snapshot, note=note, by=by).save()
         return
     content_type = ContentType.objects.get_for_model(Article)
     newest = dict(
@@ -380,29 +381,31 @@ def _record_revisions(
         .values_list("object_id")
         .annotate(Max("number"))
     )
+    if not newest:
+        return
+    kept = [write for write in writes if write.article.pk in newest]
+    kept_links = [w.article.pk for w in kept if w.author_ids is None or w.topic_ids is None]
+    authors, topics = revisions.current_links(kept_links) if kept_links else ({}, {})
     now = timezone.now()
     by_id = getattr(by, "pk", None)
+    rows = []
+    for write in kept:
+        pk = write.article.pk
+        snapshot = revisions.article_snapshot(
+            write.article,
+            authors.get(pk, []) if write.author_ids is None else write.author_ids,
+            topics.get(pk, []) if write.topic_ids is None else write.topic_ids,
+        )
+        number = newest[pk] + 1
+        data = revisions.encode_keyframe(snapshot)
+        rows.append((content_type.pk, pk, number, number, data, "saved", "", note, now, by_id))
     insert_rows(
         Revision,
         [
             *("content_type", "object_id", "number", "base_number", "data", "state"),
             *("changed", "note", "created_at", "created_by"),
         ],
-        (
-            (
-                content_type.pk,
-                write.article.pk,
-                number := newest.get(write.article.pk, 0) + 1,
-                number,
-                revisions.encode_keyframe(snapshot),
-                Revision.State.SAVED,
-                "created" if number == 1 else "",
-                note[:200],
-                now,
-                by_id,
-            )
-            for write, snapshot in zip(writes, snapshots, strict=True)
-        ),
+        rows,
     )
 
 

@@ -106,7 +106,9 @@ def test_an_article_saved_before_revisions_existed_keeps_its_old_state_first(mak
     assert revisions.snapshot_of(change)["title"] == "After revisions"
 
 
-def test_a_bulk_write_records_one_whole_revision_per_article(db, topic, author):
+def test_an_import_writes_no_revision_until_an_article_is_first_edited(db, topic, author, editor):
+    """Bulk writes (imports) cost no revision for articles nobody has edited here; the state
+    they wrote becomes revision 1 at the first edit, so it can still be compared and restored."""
     writes = [
         services.ArticleWrite(
             Article(title=f"Imported {n}", body=f"<p>Post {n}.</p>"),
@@ -116,17 +118,25 @@ def test_a_bulk_write_records_one_whole_revision_per_article(db, topic, author):
         for n in range(5)
     ]
     services.save_articles(writes, note="Imported")
-    rows = Revision.objects.filter(state=Revision.State.SAVED)
-    assert rows.count() == 5
-    for write in writes:
-        (row,) = _article_revisions(write.article)
-        assert (row.number, row.base_number, row.note) == (1, 1, "Imported")
-        assert revisions.snapshot_of(row)["title"] == write.article.title
-    # A second batch continues each article's numbering.
+    assert not Revision.objects.exists()
+    edited = writes[0].article
+    edited.title = "Edited"
+    services.save_article(edited, by=editor)
+    imported, change = _article_revisions(edited)
+    assert revisions.snapshot_of(imported)["title"] == "Imported 0"
+    assert revisions.snapshot_of(imported)["authors"] == [author.pk]
+    assert (change.number, change.created_by) == (2, editor)
+
+    # A later import of the same articles keeps a whole revision of the edited one only.
     for write in writes:
         write.article.title += " (updated)"
-    services.save_articles(writes)
-    assert [r.number for r in _article_revisions(writes[0].article)] == [1, 2]
+    write_without_links = services.ArticleWrite(writes[0].article)
+    services.save_articles([write_without_links, *writes[1:]])
+    third = _article_revisions(edited)[-1]
+    assert (third.number, third.base_number) == (3, 3)
+    assert revisions.snapshot_of(third)["title"] == "Edited (updated)"
+    assert revisions.snapshot_of(third)["topics"] == [topic.pk]  # links as they stayed
+    assert Revision.objects.count() == 3
 
 
 def _paragraphs(rng: random.Random, count: int) -> list[str]:
