@@ -302,7 +302,7 @@ class ArticleAdmin(RevisionsAdminMixin, admin.ModelAdmin):
         super().save_related(request, form, formsets, change)
 
     def construct_change_message(
-        self, request: HttpRequest, form: forms.ModelForm, formsets: Any, add: bool = False
+        self, request: HttpRequest, form: Any, formsets: Any, add: bool = False
     ) -> Any:
         if _saves_pending(request, not add):
             return "Saved a pending change."  # the inline formsets were not saved

@@ -71,7 +71,7 @@ def as_of(article: Article, snapshot: revisions.Snapshot) -> Article:
     previewed.excerpt = make_excerpt(previewed.body, previewed.editor_excerpt)
     authors = Author.objects.in_bulk(author_ids)
     topics = Topic.objects.filter(pk__in=topic_ids)
-    previewed._prefetched_objects_cache = {
+    previewed._prefetched_objects_cache = {  # type: ignore[attr-defined]
         "authors": _done(
             Author.objects.none(), [authors[pk] for pk in author_ids if pk in authors]
         ),
