@@ -302,9 +302,10 @@ def record_baseline(article_id: int) -> None:
     gets its stored state as revision 1 before its first change, so that state can be compared
     with and restored."""
     content_type = ContentType.objects.get_for_model(Article)
+    # The row lock first: two editors' first saves at once must not both write revision 1.
+    stored = Article.objects.select_for_update().get(pk=article_id)
     if Revision.objects.filter(content_type=content_type, object_id=article_id).exists():
         return
-    stored = Article.objects.get(pk=article_id)
     authors, topics = current_links([article_id])
     snapshot = article_snapshot(stored, authors[article_id], topics[article_id])
     Revision.objects.create(

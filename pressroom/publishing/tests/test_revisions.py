@@ -214,3 +214,16 @@ def test_two_hundred_edits_stay_under_twenty_times_the_article_and_come_back_exa
 def test_text_deltas_rebuild_the_new_text_exactly(old, new):
     assert "".join(revisions.chunks(new)) == new
     assert revisions.apply_text_delta(old, revisions.text_delta(old, new)) == new
+
+
+def test_deleting_an_article_deletes_its_revisions(make_article):
+    article = make_article()
+    article.title = "Changed"
+    services.save_article(article)
+    other = make_article(title="Another")
+    assert Revision.objects.of(article).count() == 2
+    services.delete_article(article)
+    assert not Revision.objects.filter(
+        object_id=article.pk, content_type=other.revisions.content_type
+    ).exists()
+    assert Revision.objects.of(other).count() == 1
