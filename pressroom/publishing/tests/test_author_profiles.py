@@ -73,6 +73,7 @@ def test_bad_links_re_render_the_form_and_change_nothing(
     assert getattr(author, field) == ""
 
 
+@pytest.mark.django_db(transaction=True)  # the real worker makes the renditions
 def test_a_portrait_from_the_library_is_shown_and_its_use_recorded(
     client, author, settings, tmp_path
 ):
