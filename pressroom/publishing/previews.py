@@ -16,7 +16,7 @@ from django.core import signing
 from pressroom.media.models import MediaItem
 from pressroom.publishing import revisions
 from pressroom.publishing.html import make_excerpt
-from pressroom.publishing.models import Article, Author, Topic
+from pressroom.publishing.models import Article, ArticleAuthor, Author, Topic
 
 SALT = "pressroom.publishing.preview-link"
 MAX_TOKEN_LENGTH = 300
@@ -55,7 +55,8 @@ def stored_article(article_id: int) -> Article | None:
     """The article with what its page shows, fetched as the public view fetches it."""
     return (
         Article.objects.select_related("lead_image")
-        .prefetch_related("authors", "topics", "lead_image__renditions")
+        .with_bylines()
+        .prefetch_related("topics", "lead_image__renditions")
         .filter(pk=article_id)
         .first()
     )
@@ -71,10 +72,15 @@ def as_of(article: Article, snapshot: revisions.Snapshot) -> Article:
     previewed.excerpt = make_excerpt(previewed.body, previewed.editor_excerpt)
     authors = Author.objects.in_bulk(author_ids)
     topics = Topic.objects.filter(pk__in=topic_ids)
+    bylines = [authors[pk] for pk in author_ids if pk in authors]
+    links = [
+        ArticleAuthor(article=previewed, author=author, position=position)
+        for position, author in enumerate(bylines)
+    ]
+    # What Article.bylines and article.topics read, filled from the snapshot, not the database.
     previewed._prefetched_objects_cache = {  # type: ignore[attr-defined]
-        "authors": _done(
-            Author.objects.none(), [authors[pk] for pk in author_ids if pk in authors]
-        ),
+        "author_links": _done(ArticleAuthor.objects.none(), links),
+        "authors": _done(Author.objects.none(), bylines),
         "topics": _done(Topic.objects.none(), list(topics)),
     }
     previewed.lead_image = (

@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('contenttypes', '0002_remove_content_type_name'),
-        ('publishing', '0004_reclean_article_bodies'),
+        ('publishing', '0005_author_profile'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
