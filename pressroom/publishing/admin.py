@@ -122,7 +122,9 @@ class ArticleForm(forms.ModelForm):
         for name in self.Meta.fields:
             if name in snapshot and name != "published_at":
                 self.initial[name] = snapshot[name]
-        self.initial["published_at"] = revisions.published_at_of(snapshot)
+        at = self.initial["published_at"] = revisions.published_at_of(snapshot)
+        if snapshot.get("status") == Article.Status.SCHEDULED and at and at <= timezone.now():
+            self.initial["status"] = Article.Status.PUBLISHED  # its time has come, as above
         self.initial["authors_chosen"] = list(snapshot.get("authors", []))  # in byline order
         self.initial["topics_chosen"] = list(
             Topic.objects.filter(pk__in=snapshot.get("topics", []))
