@@ -222,12 +222,19 @@ def _replace_paired(match: re.Match[str]) -> str:
 Gallery = Callable[[dict[str, str]], str]
 
 
+def figure_html(
+    url: str, alt: str, caption: str = "", width: int | None = None, height: int | None = None
+) -> str:
+    """The editor's image block: a figure with its image and, when there is one, its caption
+    (`caption` is HTML from the export; cleaning follows)."""
+    size = f' width="{width}" height="{height}"' if width and height else ""
+    text = f"<figcaption>{caption}</figcaption>" if caption.strip() else ""
+    return f'<figure><img src="{html.escape(url)}" alt="{html.escape(alt)}"{size}>{text}</figure>'
+
+
 def gallery_html(images: list[tuple[str, str]]) -> str:
     """A gallery's images (URL, alt text), each a figure, linked where they were."""
-    return "".join(
-        f'<figure><img src="{html.escape(url)}" alt="{html.escape(alt)}"></figure>'
-        for url, alt in images
-    )
+    return "".join(figure_html(url, alt) for url, alt in images)
 
 
 def _replace_unpaired(match: re.Match[str], gallery: Gallery | None) -> str:

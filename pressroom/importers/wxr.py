@@ -108,6 +108,7 @@ class WxrItem:
     attachment_url: str = ""  # attachments: where the file lives
     image_alt: str = ""  # attachments: the image's alt text
     thumbnail_id: str = ""  # posts: the attachment id of the featured image
+    attached_file: str = ""  # attachments: the file's path under wp-content/uploads
 
     def date(self, site_timezone: tzinfo) -> datetime | None:
         """When it was (or will be) published: the GMT date, else the local date in the site's
@@ -386,7 +387,12 @@ def _per_page(text: str) -> int | None:
     return int(number) if number and 0 < int(number) <= 1000 else None
 
 
-ATTACHMENT_FIELDS = {"wp:post_id", "wp:post_type", "wp:post_parent", "wp:attachment_url"}
+ATTACHMENT_FIELDS = {
+    *("wp:post_id", "wp:post_type", "wp:post_parent", "wp:attachment_url"),
+    *("title", "link", "excerpt:encoded"),  # the name, attachment page and caption
+}
+# The attachment's meta the library keeps: its alt text and its path under the uploads folder.
+ATTACHMENT_META = {"_wp_attachment_image_alt": "alt", "_wp_attached_file": "file"}
 META_FIELDS = {"wp:meta_key", "wp:meta_value"}
 
 
@@ -437,8 +443,9 @@ def read_attachments(source: BinaryIO) -> Iterator[WxrItem]:
             target.setdefault(capture_name, "".join(capture))
             capture = None
         elif depth == 4 and name_of(raw) == "wp:postmeta":
-            if meta_fields.get("wp:meta_key", "").strip() == "_wp_attachment_image_alt":
-                meta["alt"] = meta_fields.get("wp:meta_value", "").strip()
+            key = ATTACHMENT_META.get(meta_fields.get("wp:meta_key", "").strip())
+            if key is not None:
+                meta[key] = meta_fields.get("wp:meta_value", "").strip()
         elif (
             depth == 3 and raw == "item" and fields.get("wp:post_type", "").strip() == "attachment"
         ):
@@ -450,6 +457,10 @@ def read_attachments(source: BinaryIO) -> Iterator[WxrItem]:
                     parent_id=fields.get("wp:post_parent", "").strip(),
                     attachment_url=fields.get("wp:attachment_url", "").strip(),
                     image_alt=meta.get("alt", ""),
+                    title=fields.get("title", ""),
+                    link=fields.get("link", "").strip(),
+                    excerpt=fields.get("excerpt:encoded", ""),
+                    attached_file=meta.get("file", ""),
                 )
             )
 

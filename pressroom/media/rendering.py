@@ -15,6 +15,8 @@ Roles say where an image sits on the page, which decides its shape and the `size
 
 from __future__ import annotations
 
+import html
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -74,6 +76,19 @@ def best_rendition(item: MediaItem, preset: str, format: str = "") -> Rendition 
         return None
     target = wanted.width if wanted else 0
     return min(candidates, key=lambda r: abs(r.width - target))
+
+
+def nearest_width(item: MediaItem, width: int) -> Rendition | None:
+    """The ready rendition (original format, whole picture) at least `width` wide, else the
+    widest one; None when nothing is ready."""
+    fallback = processing.fallback_format(item.mime_type)
+    widths = [r for r in _ready(item) if r.format == fallback and _matches(r, ("widths",))]
+    if not widths:
+        return None
+    wide_enough = [r for r in widths if r.width >= width]
+    if wide_enough:
+        return min(wide_enough, key=lambda r: r.width)
+    return max(widths, key=lambda r: r.width)
 
 
 def _planned(item: MediaItem) -> list[processing.RenditionSpec]:
@@ -145,3 +160,37 @@ def social_image_url(item: MediaItem | None) -> str:
         return ""
     rendition = best_rendition(item, "social")
     return rendition.url if rendition else ""
+
+
+# An <img> of a body pointing at a library original (not already inside a <picture>).
+_BODY_IMAGE = re.compile(
+    r"(<picture\b.*?</picture>)|<img\b[^>]*\ssrc=\"[^\"]*/originals/([0-9a-f]{16})/[^\"]*\"[^>]*>",
+    re.S | re.I,
+)
+_ALT = re.compile(r'\salt="([^"]*)"', re.I)
+
+
+def pictures_in_html(body: str) -> SafeString:
+    """A (cleaned) article body whose library images carry their renditions: each `<img>` of a
+    library original becomes the item's `<picture>` with srcset, sizes, width and height (lazy),
+    keeping the alt text written in the body. Renditions in one query for the whole body."""
+    from pressroom.media.services import ITEM_FILE_URL
+
+    keys = set(ITEM_FILE_URL.findall(body or ""))
+    if not keys:
+        return SafeString(body or "")
+    items = {
+        item.key: item
+        for item in MediaItem.objects.filter(key__in=keys).prefetch_related("renditions")
+    }
+
+    def replace(match: re.Match[str]) -> str:
+        if match.group(1) is not None:
+            return match.group(1)
+        item = items.get(match.group(2))
+        if item is None or not item.is_image:
+            return match.group(0)
+        alt = _ALT.search(match.group(0))
+        return picture_html(item, "body", alt=html.unescape(alt.group(1)) if alt else None)
+
+    return SafeString(_BODY_IMAGE.sub(replace, body))

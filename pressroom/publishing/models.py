@@ -298,6 +298,15 @@ class LegacyPath(models.Model):
     author = models.ForeignKey(
         Author, null=True, blank=True, on_delete=models.CASCADE, related_name="legacy_paths"
     )
+    # An old upload (/wp-content/uploads/2019/05/photo.jpg) or attachment page brought into the
+    # library: it leads to the file.
+    media_item = models.ForeignKey(
+        "media.MediaItem",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="legacy_paths",
+    )
     is_gone = models.BooleanField(
         db_default=False,
         default=False,
@@ -311,10 +320,40 @@ class LegacyPath(models.Model):
     class Meta:
         constraints = [
             models.CheckConstraint(
-                condition=Q(article__isnull=True, topic__isnull=True, author__isnull=True)
-                | Q(article__isnull=False, topic__isnull=True, author__isnull=True, is_gone=False)
-                | Q(article__isnull=True, topic__isnull=False, author__isnull=True, is_gone=False)
-                | Q(article__isnull=True, topic__isnull=True, author__isnull=False, is_gone=False),
+                condition=Q(
+                    article__isnull=True,
+                    topic__isnull=True,
+                    author__isnull=True,
+                    media_item__isnull=True,
+                )
+                | Q(
+                    article__isnull=False,
+                    topic__isnull=True,
+                    author__isnull=True,
+                    media_item__isnull=True,
+                    is_gone=False,
+                )
+                | Q(
+                    article__isnull=True,
+                    topic__isnull=False,
+                    author__isnull=True,
+                    media_item__isnull=True,
+                    is_gone=False,
+                )
+                | Q(
+                    article__isnull=True,
+                    topic__isnull=True,
+                    author__isnull=False,
+                    media_item__isnull=True,
+                    is_gone=False,
+                )
+                | Q(
+                    article__isnull=True,
+                    topic__isnull=True,
+                    author__isnull=True,
+                    media_item__isnull=False,
+                    is_gone=False,
+                ),
                 name="legacy_path_one_target",
             )
         ]
@@ -328,5 +367,7 @@ class LegacyPath(models.Model):
         return self.article or self.topic or self.author
 
     def target_url(self) -> str:
+        if self.media_item_id is not None:
+            return self.media_item.url
         target = self.target
         return target.get_absolute_url() if target is not None else "/"

@@ -44,9 +44,11 @@ ARTICLE_SLUG_LENGTH = Article._meta.get_field("slug").max_length or 255
 # Everything an article write sets, in the order save_articles inserts and updates it.
 ARTICLE_FIELDS = (
     *("title", "slug", "body", "editor_excerpt", "excerpt", "status", "published_at"),
-    *("created_at", "updated_at", "lead_image_url", "lead_image_alt"),
+    *("created_at", "updated_at", "lead_image", "lead_image_url", "lead_image_alt"),
     *("original_outlet", "original_url", "canonical_url"),
 )
+# The attributes holding them (the lead image's id, not the image: no query per article).
+ARTICLE_ATTRIBUTES = tuple(Article._meta.get_field(name).attname for name in ARTICLE_FIELDS)
 # Retries when another writer takes a slug between our look-up and our insert.
 SLUG_ATTEMPTS = 5
 
@@ -323,7 +325,7 @@ def _insert_or_update(articles: list[Article], previous_slugs: Mapping[int, str]
     insert_rows(
         Article,
         ARTICLE_FIELDS,
-        ([getattr(article, name) for name in ARTICLE_FIELDS] for article in new),
+        ([getattr(article, name) for name in ARTICLE_ATTRIBUTES] for article in new),
     )
     ids = dict(Article.objects.filter(slug__in=[a.slug for a in new]).values_list("slug", "pk"))
     for article in new:
@@ -389,15 +391,17 @@ def delete_article(article: Article) -> None:
 # What an old address may lead to besides an article, topic or author.
 FRONT_PAGE: Final = "front-page"  # an old blog's home, e.g. /page/2/'s archive
 GONE: Final = "gone"  # answered 410 Gone: a WordPress page Pressroom has no model for
-type LegacyTarget = Article | Topic | Author | Literal["front-page", "gone"]
+type LegacyTarget = Article | Topic | Author | MediaItem | Literal["front-page", "gone"]
+type LegacyColumns = tuple[int | None, int | None, int | None, int | None, bool]
 
 
-def _legacy_columns(target: LegacyTarget) -> tuple[int | None, int | None, int | None, bool]:
-    """(article id, topic id, author id, is gone) of a LegacyPath row leading to `target`."""
+def _legacy_columns(target: LegacyTarget) -> LegacyColumns:
+    """(article, topic, author, media item ids, is gone) of a LegacyPath row to `target`."""
     return (
         target.pk if isinstance(target, Article) else None,
         target.pk if isinstance(target, Topic) else None,
         target.pk if isinstance(target, Author) else None,
+        target.pk if isinstance(target, MediaItem) else None,
         target == GONE,
     )
 
@@ -425,17 +429,25 @@ def write_legacy_paths(
     for legacy in LegacyPath.objects.filter(path__in=list(targets)):
         target = targets.pop(legacy.path)
         columns = _legacy_columns(target)
-        current = (legacy.article_id, legacy.topic_id, legacy.author_id, legacy.is_gone)
+        current = (
+            *(legacy.article_id, legacy.topic_id, legacy.author_id, legacy.media_item_id),
+            legacy.is_gone,
+        )
         if current != columns and keep_existing:
             clashes.append(legacy.path)
         elif current != columns or (per_page and legacy.per_page != per_page):
-            legacy.article_id, legacy.topic_id, legacy.author_id, legacy.is_gone = columns
+            (
+                *(legacy.article_id, legacy.topic_id, legacy.author_id, legacy.media_item_id),
+                legacy.is_gone,
+            ) = columns
             legacy.per_page = per_page or legacy.per_page
             to_update.append(legacy)
-    LegacyPath.objects.bulk_update(to_update, ["article", "topic", "author", "is_gone", "per_page"])
+    LegacyPath.objects.bulk_update(
+        to_update, ["article", "topic", "author", "media_item", "is_gone", "per_page"]
+    )
     insert_rows(
         LegacyPath,
-        ["path", "article", "topic", "author", "is_gone", "per_page"],
+        ["path", "article", "topic", "author", "media_item", "is_gone", "per_page"],
         [(path, *_legacy_columns(target), per_page) for path, target in targets.items()],
     )
     return sorted(clashes)
