@@ -146,10 +146,12 @@ class MediaLibrary:
         """The library item an old address of an upload stands for: the file itself, a size
         WordPress made of it (photo-300x200.jpg), or a copy with a query (photo.jpg?w=640)."""
         address = html.unescape(address.strip())
-        parts = address.split("/")
-        if len(parts) > 2 and address.startswith(("http://", "https://", "//")):
-            if _host(address) not in self.hosts and "/wp-content/uploads/" not in address:
-                return None  # another site's file with the same name
+        if (
+            address.startswith(("http://", "https://", "//"))
+            and _host(address) not in self.hosts
+            and "/wp-content/uploads/" not in address
+        ):
+            return None  # another site's file with the same name
         key = upload_key(address)
         return self.by_key.get(key) or self.by_key.get(SIZE_SUFFIX.sub("", key))
 

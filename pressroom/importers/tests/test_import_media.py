@@ -141,7 +141,8 @@ def test_the_article_page_shows_library_images_with_their_renditions(imported, c
     march = item_named("march.jpg")
     assert page.count("<picture>") >= 3  # the lead image, the body image, the gallery's
     assert f"/renditions/{march.key}/" in page
-    assert 'srcset="' in page and 'type="image/webp"' in page
+    assert 'srcset="' in page
+    assert 'type="image/webp"' in page
 
 
 def test_a_rerun_reads_no_file_again_and_duplicates_nothing(old_site, imported, monkeypatch):
@@ -227,7 +228,7 @@ def test_a_media_folder_that_is_not_one_is_one_clear_line(old_site):
 class UploadsHandler(SimpleHTTPRequestHandler):
     user_agents: list[str] = []
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+    def do_GET(self) -> None:
         self.user_agents.append(self.headers.get("User-Agent", ""))
         super().do_GET()
 
