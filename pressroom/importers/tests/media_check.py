@@ -27,7 +27,9 @@ def state() -> dict[str, object]:
         "attachments_without_item": attachments.filter(media_item__isnull=True).count(),
         "articles": Article.objects.count(),
         "articles_without_lead_image": Article.objects.filter(lead_image__isnull=True).count(),
-        "bodies_at_old_uploads": Article.objects.filter(body__contains="wp-content/uploads").count(),
+        "bodies_at_old_uploads": Article.objects.filter(
+            body__contains="wp-content/uploads"
+        ).count(),
         "upload_redirects": LegacyPath.objects.filter(media_item__isnull=False).count(),
         "stored_originals": len(folders),
     }

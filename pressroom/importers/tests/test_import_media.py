@@ -4,6 +4,7 @@ server). Attachments become library items, posts point at them, old addresses le
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from functools import partial
@@ -285,3 +286,30 @@ def test_fetch_media_refuses_private_addresses_unless_allowed(old_server, settin
     assert "resolves to an address that is not public" in output
     # Posts still come across, pointing at the old addresses.
     assert Article.objects.count() == 2
+
+
+def test_check_legacy_urls_walks_uploads_and_attachment_pages_once_media_are_home(
+    old_site, imported
+):
+    out = StringIO()
+    with pytest.raises(CommandError, match="old addresses are broken"):
+        call_command("check_legacy_urls", str(old_site.export), stdout=out)
+    table = out.getvalue()
+    assert re.search(r"\nupload +11 +7 +4\n", table), table
+    assert re.search(r"\nupload \(a size WordPress made\) +9 +5 +4\n", table), table
+    assert re.search(r"\nattachment page +13 +9 +4\n", table), table
+    # What is broken is what the import reported as not brought home.
+    for name in ("not-a-photo", "cut-short", "gone", "sneaky"):
+        assert f"broken: /news/wp-content/uploads/2019/05/{name}.jpg (answers 404)" in table
+
+
+def test_check_legacy_urls_leaves_uploads_alone_when_media_stayed_on_the_old_site(old_site):
+    import_wxr(old_site.export)
+    out = StringIO()
+    with pytest.raises(CommandError):  # /news/?s= (a search under a sub-folder) is unanswered
+        call_command("check_legacy_urls", str(old_site.export), stdout=out)
+    assert "33 upload and attachment addresses not checked: the media were not imported" in (
+        out.getvalue()
+    )
+    assert "\nupload" not in out.getvalue()
+    assert "\nattachment page" not in out.getvalue()
