@@ -16,7 +16,13 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from pressroom.importers.models import ImportedItem
-from pressroom.importers.tests.media_samples import OldSite, build_old_site, jpeg
+from pressroom.importers.tests.media_samples import (
+    OldSite,
+    attachment_item,
+    build_old_site,
+    jpeg,
+)
+from pressroom.importers.tests.wxr_samples import small_export
 from pressroom.media.models import MediaItem, MediaUse
 from pressroom.media.tests.conftest import run_worker
 from pressroom.media.tests.images import has_location_or_device
@@ -313,3 +319,31 @@ def test_check_legacy_urls_leaves_uploads_alone_when_media_stayed_on_the_old_sit
     )
     assert "\nupload" not in out.getvalue()
     assert "\nattachment page" not in out.getvalue()
+
+
+def test_a_symbolic_link_out_of_the_uploads_folder_is_refused(tmp_path):
+    uploads = tmp_path / "uploads"
+    (uploads / "2019").mkdir(parents=True)
+    (tmp_path / "private.jpg").write_bytes(jpeg(64, 64))
+    (uploads / "2019" / "link.jpg").symlink_to(tmp_path / "private.jpg")
+    export = tmp_path / "export.xml"
+    url = "https://old.example.org/news/wp-content/uploads/2019/link.jpg"
+    export.write_bytes(small_export(attachment_item(5, url)))
+    output = import_wxr(export, "--media-dir", str(uploads))
+    assert "2019/link.jpg: refused: the path leaves the uploads folder" in output
+    assert MediaItem.objects.count() == 0
+
+
+def test_the_import_shows_its_progress_through_the_media(old_site):
+    errors = StringIO()
+    call_command(
+        "import_wxr",
+        str(old_site.export),
+        "--media-dir",
+        str(old_site.uploads),
+        "--progress",
+        stdout=StringIO(),
+        stderr=errors,
+    )
+    assert "media 11/11" in errors.getvalue()
+    assert "100%" in errors.getvalue()
