@@ -254,7 +254,8 @@ class MediaPass:
     def store(self, attachment_id: str, attachment: Attachment, data: bytes) -> Home | None:
         name = PurePosixPath(upload_key(attachment.url)).name or attachment.title or "upload"
         if self.dry_run:
-            return self.check(attachment, name, data)
+            self.check(attachment, name, data)
+            return None
         try:
             with transaction.atomic():
                 item, created = media_services.add_item_from_bytes(
@@ -288,14 +289,13 @@ class MediaPass:
             prepared = processing.prepare_upload(data, name)
         except MediaError as error:
             self.problem(attachment.url or name, "refused by the library", str(error))
-            return None
+            return
         seen = prepared.content_hash in self.seen_hashes
         if seen or MediaItem.objects.filter(content_hash=prepared.content_hash).exists():
             self.summary.skipped["already in the library (same file)"] += 1
         else:
             self.summary.created += 1
         self.seen_hashes.add(prepared.content_hash)
-        return None
 
     def write_upload_paths(self, attachment: Attachment, item: MediaItem) -> None:
         """The file's old addresses (and WordPress's sizes of it, read from their shape by

@@ -367,7 +367,7 @@ class LegacyPath(models.Model):
         return self.article or self.topic or self.author
 
     def target_url(self) -> str:
-        if self.media_item_id is not None:
+        if self.media_item is not None:
             return self.media_item.url
         target = self.target
         return target.get_absolute_url() if target is not None else "/"

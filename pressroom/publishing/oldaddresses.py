@@ -128,9 +128,9 @@ def _upload(path: str) -> Answer | None:
     rows = LegacyPath.objects.filter(path__in=candidates, media_item__isnull=False)
     found = {row.path: row for row in rows.select_related("media_item")}
     row = next((found[c] for c in candidates if c in found), None)
-    if row is None:
+    item = row.media_item if row is not None else None
+    if item is None:
         return None
-    item = row.media_item
     if width is not None and item.is_image:
         rendition = nearest_width(item, width)
         if rendition is not None:

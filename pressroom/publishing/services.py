@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 from django.core.validators import slug_unicode_re
 from django.db import IntegrityError, transaction
-from django.db.models import Model
+from django.db.models import Field, Model
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -48,7 +48,11 @@ ARTICLE_FIELDS = (
     *("original_outlet", "original_url", "canonical_url"),
 )
 # The attributes holding them (the lead image's id, not the image: no query per article).
-ARTICLE_ATTRIBUTES = tuple(Article._meta.get_field(name).attname for name in ARTICLE_FIELDS)
+ARTICLE_ATTRIBUTES = tuple(
+    field.attname
+    for field in map(Article._meta.get_field, ARTICLE_FIELDS)
+    if isinstance(field, Field)
+)
 # Retries when another writer takes a slug between our look-up and our insert.
 SLUG_ATTEMPTS = 5
 
