@@ -18,7 +18,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 
-from pressroom.importers.uploads import SIZE_SUFFIX, Home, upload_key, upload_keys
+from pressroom.importers.uploads import SIZE_SUFFIX, Attachment, Home, upload_key, upload_keys
 from pressroom.importers.wpcontent import (
     Gallery,
     figure_html,
@@ -38,17 +38,6 @@ FILE_ADDRESS = re.compile(
 # The tags whose addresses are rewritten, and their attributes.
 _TAG = re.compile(r"<(img|a|audio|video|source)\b([^>]*)>", re.I)
 _ATTRIBUTE = re.compile(r"""([\w:-]+)(?:\s*=\s*("[^"]*"|'[^']*'|[^\s"'>]+))?""")
-
-
-@dataclass(frozen=True)
-class Attachment:
-    url: str
-    alt: str
-    parent_id: str
-    title: str = ""
-    link: str = ""  # the attachment page
-    caption: str = ""
-    attached_file: str = ""  # its path under wp-content/uploads
 
 
 @dataclass(frozen=True)

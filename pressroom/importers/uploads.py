@@ -39,9 +39,9 @@ from pressroom.media import services as media_services
 from pressroom.media.models import MediaError, MediaItem
 from pressroom.publishing import services
 from pressroom.publishing.html import html_to_text
+from pressroom.publishing.models import Article
 
 if TYPE_CHECKING:
-    from pressroom.importers.media import Attachment
     from pressroom.importers.report import ImportReport
 
 UPLOADS_FOLDER = "/wp-content/uploads/"
@@ -82,6 +82,19 @@ def safe_relative_path(path: str) -> PurePosixPath | None:
     ):
         return None
     return relative
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """An attachment of the export, as the first (quick) read of the file found it."""
+
+    url: str
+    alt: str
+    parent_id: str
+    title: str = ""
+    link: str = ""  # the attachment page
+    caption: str = ""
+    attached_file: str = ""  # its path under wp-content/uploads
 
 
 @dataclass(frozen=True)
@@ -320,8 +333,6 @@ class MediaPass:
                 source_site=self.source_site, kind="post", external_id__in=parents
             ).values_list("external_id", "article")
         )
-        from pressroom.publishing.models import Article
-
         by_id = Article.objects.only("id", "slug").in_bulk(list(articles.values()))
         wanted: dict[str, services.LegacyTarget] = {}
         for attachment_id, home in homes.items():
