@@ -189,10 +189,12 @@ class MediaPass:
                 todo.append((attachment_id, attachment))
         self.done, total = len(result), len(attachments)
         for attachment_id, attachment, data in self.files(todo):
-            if data is not None:
-                home = self.store(attachment_id, attachment, data)
-                if home is not None:
-                    result[attachment_id] = home
+            home = self.store(attachment_id, attachment, data) if data is not None else None
+            if home is None and attachment_id in homes:
+                # Changed on WordPress but not brought home now: the earlier copy stays in use.
+                home = homes[attachment_id][1]
+            if home is not None:
+                result[attachment_id] = home
             self.done += 1
             if self.progress is not None:
                 self.progress(self.done, total)
