@@ -17,6 +17,7 @@ from pressroom.importers.tests.wxr_samples import post_item, small_export
 from pressroom.media.tests.images import jpeg_with_gps, photo
 
 MP3 = b"ID3\x03\x00\x00\x00\x00\x00\x00" + b"\xff\xfb\x90\x00" * 64
+MP4 = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2" + b"\x00" * 256
 
 
 def jpeg(width: int = 640, height: int = 480, seed: int = 1) -> bytes:
@@ -85,6 +86,7 @@ def build_old_site(folder: Path, base: str = "https://old.example.org/news") -> 
     (month / "same-as-march.jpg").write_bytes(march)  # uploaded twice on WordPress
     (month / "report.pdf").write_bytes(b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n")
     (month / "interview.mp3").write_bytes(MP3)
+    (month / "clip.mp4").write_bytes(MP4)
     (month / "not-a-photo.jpg").write_bytes(b"<html>this was an error page</html>")
     (month / "cut-short.jpg").write_bytes(jpeg(640, 480, seed=6)[:3000])
     (folder / "secret.jpg").write_bytes(jpeg(64, 64, seed=7))  # outside the uploads folder
@@ -111,6 +113,7 @@ def build_old_site(folder: Path, base: str = "https://old.example.org/news") -> 
         attachment_item(14, f"{up}/same-as-march.jpg", parent=2, alt="Again"),
         attachment_item(15, f"{up}/report.pdf", parent=2, attached_file="2019/05/report.pdf"),
         attachment_item(16, f"{up}/interview.mp3", parent=2),
+        attachment_item(22, f"{up}/clip.mp4", parent=1),
         attachment_item(17, f"{up}/not-a-photo.jpg", parent=2),
         attachment_item(18, f"{up}/cut-short.jpg", parent=2),
         attachment_item(19, f"{up}/gone.jpg", parent=2),  # missing from the copy
@@ -133,6 +136,8 @@ def build_old_site(folder: Path, base: str = "https://old.example.org/news") -> 
 [gallery ids="11,13"]
 
 [audio mp3="{up}/interview.mp3"][/audio]
+
+[video width="640" height="360" mp4="{up}/clip.mp4"][/video]
 
 [embed]https://www.youtube.com/watch?v=abc123[/embed]
 

@@ -64,10 +64,13 @@ def imported(old_site, django_capture_on_commit_callbacks) -> str:
 
 
 def test_attachments_become_library_items_with_their_alt_text_and_captions(imported):
-    # 11 attachments: 6 distinct good files (march twice, square twice), 5 not brought home.
+    # 12 attachments: 6 distinct good files (march twice, square twice), 4 not brought home.
     names = set(MediaItem.objects.values_list("original_name", flat=True))
-    assert names == {"march.jpg", "crowd-scaled.jpg", "square.jpg", "report.pdf", "interview.mp3"}
-    assert MediaItem.objects.count() == 5
+    assert names == {
+        *("march.jpg", "crowd-scaled.jpg", "square.jpg"),
+        *("report.pdf", "interview.mp3", "clip.mp4"),
+    }
+    assert MediaItem.objects.count() == 6
     march = item_named("march.jpg")
     assert march.alt_text == "Miners marching into Lima"
     assert march.caption == "The march reached the city centre at noon."
@@ -76,13 +79,14 @@ def test_attachments_become_library_items_with_their_alt_text_and_captions(impor
     assert has_location_or_device(march.file.read()) == []
     assert item_named("report.pdf").kind == MediaItem.Kind.DOCUMENT
     assert item_named("interview.mp3").kind == MediaItem.Kind.AUDIO
+    assert item_named("clip.mp4").kind == MediaItem.Kind.VIDEO
     assert summary_line(imported, "media") == (
-        "media    created 5, updated 0, skipped 2 (already in the library (same file): 2), "
+        "media    created 6, updated 0, skipped 2 (already in the library (same file): 2), "
         "failed 4 (refused by the library: 2, not found in --media-dir: 1, "
         "refused: the path leaves the uploads folder: 1)"
     )
     records = ImportedItem.objects.filter(kind="attachment")
-    assert records.count() == 7
+    assert records.count() == 8
     assert records.get(external_id="14").media_item == march  # the same bytes: one item
 
 
@@ -107,6 +111,7 @@ def test_featured_images_become_lead_images(imported):
         ("square.jpg", "body"),
         ("report.pdf", "body"),
         ("interview.mp3", "body"),
+        ("clip.mp4", "body"),
     }
 
 
@@ -132,6 +137,7 @@ def test_bodies_point_at_the_library_in_the_editors_blocks(imported):
         'height="500"></figure>' in body
     )
     assert f'<audio controls="" src="{item_named("interview.mp3").url}"></audio>' in body
+    assert f'<video controls="" src="{item_named("clip.mp4").url}"></video>' in body
     assert f'<a href="{item_named("report.pdf").url}"' in body
     # [embed] as before (click-to-load players are the editor's business).
     assert '<a href="https://www.youtube.com/watch?v=abc123"' in body
@@ -157,7 +163,7 @@ def test_a_rerun_reads_no_file_again_and_duplicates_nothing(old_site, imported, 
     before = (MediaItem.objects.count(), Article.objects.count(), LegacyPath.objects.count())
     body = Article.objects.get(title="March on Lima").body
     again = import_wxr(old_site.export, "--media-dir", str(old_site.uploads))
-    assert "media    created 0, updated 0, skipped 7 (unchanged since the last import: 7)" in again
+    assert "media    created 0, updated 0, skipped 8 (unchanged since the last import: 8)" in again
     assert "posts    created 0, updated 0, skipped 2" in again
     assert (MediaItem.objects.count(), Article.objects.count(), LegacyPath.objects.count()) == (
         before
@@ -219,7 +225,7 @@ def test_renditions_are_left_to_the_task_worker(imported, client):
 def test_a_dry_run_stores_nothing(old_site, media_root):
     output = import_wxr(old_site.export, "--media-dir", str(old_site.uploads), "--dry-run")
     assert "media not brought home: 4" in output
-    assert "media    created 5, updated 0, skipped 2" in output
+    assert "media    created 6, updated 0, skipped 2" in output
     assert MediaItem.objects.count() == 0
     assert not media_root.exists() or not any(media_root.rglob("*.*"))
 
@@ -267,7 +273,7 @@ def test_fetch_media_downloads_each_attachment_through_the_outbound_helper(old_s
     settings.OUTBOUND_RETRIES = 0
     site, user_agents = old_server
     output = import_wxr(site.export, "--fetch-media")
-    assert MediaItem.objects.count() == 5
+    assert MediaItem.objects.count() == 6
     # gone.jpg, sneaky.jpg and unattached.jpg are not on the old server.
     assert "not found at its URL: 3" in summary_line(output, "media")
     assert "refused by the library: 2" in summary_line(output, "media")
@@ -275,11 +281,11 @@ def test_fetch_media_downloads_each_attachment_through_the_outbound_helper(old_s
     article = Article.objects.get(title="March on Lima")
     assert article.lead_image == item_named("march.jpg")
     assert all(agent.startswith("Pressroom (") for agent in user_agents)
-    assert len(user_agents) == 11  # each address once
+    assert len(user_agents) == 12  # each address once
     again = import_wxr(site.export, "--fetch-media")
-    assert len(user_agents) == 11 + 5  # only what failed is asked for again
+    assert len(user_agents) == 12 + 5  # only what failed is asked for again
     assert "media    created 0" in again
-    assert MediaItem.objects.count() == 5
+    assert MediaItem.objects.count() == 6
 
 
 def test_fetch_media_refuses_private_addresses_unless_allowed(old_server, settings):
@@ -288,7 +294,7 @@ def test_fetch_media_refuses_private_addresses_unless_allowed(old_server, settin
     output = import_wxr(site.export, "--fetch-media")
     assert MediaItem.objects.count() == 0
     assert user_agents == []
-    assert "download failed: 11" in summary_line(output, "media")
+    assert "download failed: 12" in summary_line(output, "media")
     assert "resolves to an address that is not public" in output
     # Posts still come across, pointing at the old addresses.
     assert Article.objects.count() == 2
@@ -301,9 +307,9 @@ def test_check_legacy_urls_walks_uploads_and_attachment_pages_once_media_are_hom
     with pytest.raises(CommandError, match="old addresses are broken"):
         call_command("check_legacy_urls", str(old_site.export), stdout=out)
     table = out.getvalue()
-    assert re.search(r"\nupload +11 +7 +4\n", table), table
+    assert re.search(r"\nupload +12 +8 +4\n", table), table
     assert re.search(r"\nupload \(a size WordPress made\) +9 +5 +4\n", table), table
-    assert re.search(r"\nattachment page +13 +9 +4\n", table), table
+    assert re.search(r"\nattachment page +14 +10 +4\n", table), table
     # What is broken is what the import reported as not brought home.
     for name in ("not-a-photo", "cut-short", "gone", "sneaky"):
         assert f"broken: /news/wp-content/uploads/2019/05/{name}.jpg (answers 404)" in table
@@ -314,7 +320,7 @@ def test_check_legacy_urls_leaves_uploads_alone_when_media_stayed_on_the_old_sit
     out = StringIO()
     with pytest.raises(CommandError):  # /news/?s= (a search under a sub-folder) is unanswered
         call_command("check_legacy_urls", str(old_site.export), stdout=out)
-    assert "33 upload and attachment addresses not checked: the media were not imported" in (
+    assert "35 upload and attachment addresses not checked: the media were not imported" in (
         out.getvalue()
     )
     assert "\nupload" not in out.getvalue()
@@ -345,5 +351,5 @@ def test_the_import_shows_its_progress_through_the_media(old_site):
         stdout=StringIO(),
         stderr=errors,
     )
-    assert "media 11/11" in errors.getvalue()
+    assert "media 12/12" in errors.getvalue()
     assert "100%" in errors.getvalue()
