@@ -191,6 +191,23 @@ def record_media_uses(article: Article, *, is_new: bool = False) -> None:
     media_services.record_uses(article, "body", body_items, label=article.title)
 
 
+def record_media_uses_of(articles: Sequence[Article], previous: Mapping[int, str]) -> None:
+    """record_media_uses for a batch: articles written before one by one, the new ones (an
+    import's) with one look-up of their body images and one insert."""
+    new = [article for article in articles if article.pk not in previous]
+    for article in articles:
+        if article.pk in previous:
+            record_media_uses(article)
+    body_items = media_services.item_ids_in_html(article.body for article in new)
+    uses: list[tuple[Model, str, int, str]] = []
+    for article in new:
+        if article.lead_image_id:
+            uses.append((article, "lead image", article.lead_image_id, article.title))
+        keys = dict.fromkeys(media_services.ITEM_FILE_URL.findall(article.body or ""))
+        uses += [(article, "body", body_items[k], article.title) for k in keys if k in body_items]
+    media_services.record_first_uses(uses)
+
+
 def sync_listing_links(article: Article) -> None:
     """Copy the article's public order into its topic and author links."""
     is_public, published_at = article.listing_state()
@@ -286,8 +303,7 @@ def save_articles(writes: Sequence[ArticleWrite]) -> list[Article]:
                 if article.pk not in previous_slugs:
                     article.pk = None
     _write_links(writes)
-    for write in writes:
-        record_media_uses(write.article, is_new=write.article.pk not in previous_slugs)
+    record_media_uses_of([write.article for write in writes], previous_slugs)
     article_url = slug_url_builder("publishing:article-detail")
     old_addresses: dict[str, Article | Topic] = {}
     for write in writes:
