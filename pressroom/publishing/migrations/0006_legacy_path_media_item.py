@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('media', '0001_initial'),
-        ('publishing', '0004_reclean_article_bodies'),
+        ('publishing', '0005_author_profile'),
     ]
 
     operations = [
