@@ -27,22 +27,6 @@ def change_form(article: Article, **fields) -> dict:
         topics_chosen=[t.pk for t in article.topics.all()],
         **split(article.published_at),
     )
-    data.update(
-        {
-            "corrections-TOTAL_FORMS": "1",
-            "corrections-INITIAL_FORMS": "0",
-            "corrections-MIN_NUM_FORMS": "0",
-            "corrections-MAX_NUM_FORMS": "1",
-            "corrections-0-kind": "correction",
-            "corrections-0-text": "",
-            "corrections-0-noted_at_0": "",
-            "corrections-0-noted_at_1": "",
-            "corrections-2-TOTAL_FORMS": "0",
-            "corrections-2-INITIAL_FORMS": "0",
-            "corrections-2-MIN_NUM_FORMS": "0",
-            "corrections-2-MAX_NUM_FORMS": "0",
-        }
-    )
     data.update(fields)
     return data
 
