@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib import admin, messages
@@ -17,6 +17,7 @@ from pressroom.publishing import services
 from pressroom.publishing.bylines import BylineField
 from pressroom.publishing.models import (
     Article,
+    ArticleQuerySet,
     ArticleStateError,
     Author,
     Correction,
@@ -218,7 +219,7 @@ class CorrectionRecordInline(admin.TabularInline):
 
     model = Correction
     fields = ["kind", "noted_at", "text", "state"]
-    readonly_fields = fields
+    readonly_fields = ["kind", "noted_at", "text", "state"]
     extra = 0
     can_delete = False
     show_change_link = True
@@ -279,7 +280,8 @@ class ArticleAdmin(admin.ModelAdmin):
     ]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Article]:
-        return super().get_queryset(request).with_bylines().distinct()
+        articles = cast(ArticleQuerySet, super().get_queryset(request))
+        return articles.with_bylines().distinct()
 
     @admin.display(description="Status", ordering="status")
     def status_label(self, article: Article) -> str:
@@ -423,7 +425,7 @@ class CorrectionAdmin(admin.ModelAdmin):
         "removal_reason",
     ]
 
-    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         if obj is not None and obj.is_removed:
             return self.readonly_fields
         return [*self.readonly_fields, "reason"]

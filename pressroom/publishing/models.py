@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -496,10 +497,15 @@ class Correction(models.Model):
         return f"{self.get_kind_display()}, {self.noted_at:%Y-%m-%d}: {self.text[:60]}"
 
     @property
+    def published_at(self) -> datetime:
+        """Where it sits in /corrections/'s newest-first order (pagination.Keyed)."""
+        return self.noted_at
+
+    @property
     def is_removed(self) -> bool:
         return self.removed_at is not None
 
-    def remove(self, *, by: object, reason: str) -> None:
+    def remove(self, *, by: Any, reason: str) -> None:
         """Stop showing it to readers, keeping why. Raises ValueError without a reason."""
         reason = reason.strip()
         if not reason:
@@ -507,5 +513,5 @@ class Correction(models.Model):
         if self.is_removed:
             raise ValueError("This correction was removed already.")
         self.removed_at = timezone.now()
-        self.removed_by = by  # type: ignore[assignment]
+        self.removed_by = by
         self.removal_reason = reason[:1000]

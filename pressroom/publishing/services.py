@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final, Literal
+from typing import Any, Final, Literal
 from urllib.parse import urlsplit
 
 from django.core.validators import slug_unicode_re
@@ -385,7 +385,7 @@ def add_correction(
     text: str,
     *,
     kind: str = Correction.Kind.CORRECTION,
-    by: object = None,
+    by: Any = None,
     noted_at: datetime | None = None,
 ) -> Correction:
     """Tell readers of a published article what was corrected or updated. The article counts
@@ -408,7 +408,7 @@ def add_correction(
 
 
 @transaction.atomic
-def remove_correction(correction: Correction, *, by: object, reason: str) -> Correction:
+def remove_correction(correction: Correction, *, by: Any, reason: str) -> Correction:
     """Stop showing a correction; who, when and why stay on record for editors. Raises
     ValueError without a reason."""
     correction.remove(by=by, reason=strip_control_characters(reason))
@@ -524,7 +524,9 @@ def save_topics(new: Sequence[Topic], changed: Sequence[Topic] = ()) -> None:
         topic.name = strip_control_characters(topic.name)
         topic.description = strip_control_characters(topic.description)
     wanted = [wanted_slug(topic.slug, topic.name) for topic in new]
-    slugs = SlugReservations(Topic, wanted, max_length=Topic._meta.get_field("slug").max_length)
+    slugs = SlugReservations(
+        Topic, wanted, max_length=Topic._meta.get_field("slug").max_length or 255
+    )
     for topic, text in zip(new, wanted, strict=True):
         topic.slug = slugs.take(text, topic)
     Topic.objects.bulk_create(new)
@@ -542,9 +544,8 @@ def save_author(author: Author) -> Author:
         author.slug = unique_slug(Author, author.name, exclude_pk=author.pk)
     previous = Author.objects.filter(pk=author.pk).values_list("slug", flat=True).first()
     author.save()
-    media_services.record_uses(
-        author, "photo", [author.photo] if author.photo_id else [], label=author.name
-    )
+    photo = author.photo
+    media_services.record_uses(author, "photo", [photo] if photo else [], label=author.name)
     if previous and previous != author.slug:
         write_legacy_paths({slug_url_builder("publishing:author-detail")(previous): author})
     announce_change()
