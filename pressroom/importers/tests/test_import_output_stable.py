@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
 
 from bench.wxr import write_export
 from pressroom.importers.models import ImportedItem
@@ -23,6 +24,10 @@ pytestmark = pytest.mark.django_db
 THEME_DIGEST = "6f5a7918cae3729b95fd5d448b1011d538fbe971c7723a0e0c05bf78af926145"
 GENERATED_DIGEST = "5f8d8727986788a4e14d49209bf7103f59eea628117181aebce669bcf82212de"
 GENERATED_POSTS = 400
+# What the search index holds for the same imports (SQLite's FTS5 table: title, excerpt and
+# the body's plain text), recorded before the import's search indexing was made cheaper.
+THEME_SEARCH_DIGEST = "6808d42a9f7662de0fb995824ab9bfe2bd4f3fa3d93a7d2d4673bb26c56dedea"
+GENERATED_SEARCH_DIGEST = "73a73eb86714aa2942d9dccfc4262bfa1d95eabf70613cbd619db8169fbaa06c"
 
 
 def imported_output_digest() -> str:
@@ -54,6 +59,25 @@ def imported_output_digest() -> str:
     return digest.hexdigest()
 
 
+def search_index_digest() -> str:
+    """The search index's row of every imported article, in post id order."""
+    digest = hashlib.sha256()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT rowid, title, excerpt, body FROM search_article_fts")
+        rows = {row[0]: row[1:] for row in cursor.fetchall()}
+    records = ImportedItem.objects.filter(kind="post").order_by("external_id")
+    for external_id, article_id in records.values_list("external_id", "article_id"):
+        fields = [external_id, *rows.pop(article_id, ("not indexed",))]
+        digest.update("\x1f".join(fields).encode() + b"\x1e")
+    assert not rows, "the index holds articles that were not imported"
+    return digest.hexdigest()
+
+
+sqlite_only = pytest.mark.skipif(
+    "connection.vendor != 'sqlite'", reason="digests of SQLite's FTS5 index rows"
+)
+
+
 def test_the_theme_unit_test_data_imports_to_the_same_articles_as_before():
     call_command("import_wxr", str(THEME_UNIT_TEST_DATA), stdout=StringIO())
     assert ImportedItem.objects.filter(kind="post").count() == 57
@@ -66,3 +90,17 @@ def test_the_benchmark_export_imports_to_the_same_articles_as_before(tmp_path: P
     call_command("import_wxr", str(export), stdout=StringIO())
     assert ImportedItem.objects.filter(kind="post").count() > GENERATED_POSTS * 0.9
     assert imported_output_digest() == GENERATED_DIGEST
+
+
+@sqlite_only
+def test_the_theme_unit_test_data_is_indexed_for_search_as_before():
+    call_command("import_wxr", str(THEME_UNIT_TEST_DATA), stdout=StringIO())
+    assert search_index_digest() == THEME_SEARCH_DIGEST
+
+
+@sqlite_only
+def test_the_benchmark_export_is_indexed_for_search_as_before(tmp_path: Path):
+    export = tmp_path / "export.xml"
+    write_export(export, GENERATED_POSTS)
+    call_command("import_wxr", str(export), stdout=StringIO())
+    assert search_index_digest() == GENERATED_SEARCH_DIGEST
