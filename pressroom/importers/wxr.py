@@ -460,10 +460,9 @@ def read_attachments(source: BinaryIO) -> Iterator[WxrItem]:
             target.setdefault(capture_name, "".join(capture))
             capture_name = ""
             parser.CharacterDataHandler = None
-        elif ended == 4:
-            if wanted_name(raw) == "wp:postmeta":
-                if meta_fields.get("wp:meta_key", "").strip() == "_wp_attachment_image_alt":
-                    meta["alt"] = meta_fields.get("wp:meta_value", "").strip()
+        elif ended == 4 and wanted_name(raw) == "wp:postmeta":
+            if meta_fields.get("wp:meta_key", "").strip() == "_wp_attachment_image_alt":
+                meta["alt"] = meta_fields.get("wp:meta_value", "").strip()
         elif (
             ended == 3 and raw == "item" and fields.get("wp:post_type", "").strip() == "attachment"
         ):
