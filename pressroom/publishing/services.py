@@ -67,6 +67,10 @@ class SlugReservations:
         bases = {self.base(text) for text in texts}
         self.owners = dict(model._default_manager.filter(slug__in=bases).values_list("slug", "pk"))
         self.reserved: set[str] = set()
+        # Numbered slugs already in the table, by stem: looked up once per stem and batch, so a
+        # batch with many rows of one title (a generated corpus) costs one query, not one each.
+        self.numbered: dict[str, set[str]] = {}
+        self.last_number: dict[str, int] = {}
 
     def base(self, text: str) -> str:
         if len(text) <= self.max_length and slug_unicode_re.fullmatch(text):
@@ -89,15 +93,21 @@ class SlugReservations:
             slug = base
         else:
             stem = base[: self.max_length - 8].strip("-") or "untitled"
-            taken = self.reserved | set(
-                self.model._default_manager.filter(slug__startswith=stem)
-                .exclude(pk=row.pk)
-                .values_list("slug", flat=True)
-            )
-            number = 2
-            while f"{stem}-{number}" in taken:
+            taken = self.numbered.get(stem)
+            if taken is None:
+                # The row's own slug counts as taken: were it this stem's, the row kept it above.
+                taken = self.numbered[stem] = set(
+                    self.model._default_manager.filter(slug__startswith=stem).values_list(
+                        "slug", flat=True
+                    )
+                )
+            # Numbers below the last one given here are all taken: start from it.
+            number = self.last_number.get(stem, 2)
+            while f"{stem}-{number}" in taken or f"{stem}-{number}" in self.reserved:
                 number += 1
             slug = f"{stem}-{number}"
+            taken.add(slug)
+            self.last_number[stem] = number
         self.reserved.add(slug)
         return slug
 
