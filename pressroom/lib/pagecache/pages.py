@@ -239,7 +239,8 @@ class StoredPage:
     def answer(self, meta: Mapping, cache_status: str) -> tuple[int, list[tuple[str, str]], bytes]:
         """Status, headers and body for this request."""
         answered = [(STATUS_HEADER, cache_status), proxy_expiry()]
-        if self.is_not_modified(meta):
+        # Validators (and so 304s) are a page's: a stored redirect or 410 answers in full.
+        if self.status_code == 200 and self.is_not_modified(meta):
             return 304, [*self.not_modified_headers, *answered], b""
         body = b"" if meta.get("REQUEST_METHOD") == "HEAD" else self.body
         return self.status_code, [*self.full_headers, *answered], body
@@ -248,6 +249,8 @@ class StoredPage:
 
     @functools.cached_property
     def validators(self) -> list[tuple[str, str]]:
+        if self.status_code != 200:
+            return []
         return [("ETag", self.etag), ("Last-Modified", http_date(self.last_modified))]
 
     @functools.cached_property
