@@ -39,7 +39,7 @@ def _written_public_articles(
     """What _public_articles reads, from the instances a write has just saved."""
     wanted = set(article_ids)
     for article in written:
-        if article.pk in wanted and article.is_public:
+        if article.pk in wanted and article.status in Article.PUBLIC_STATUSES:
             yield article.pk, article.title, article.excerpt, article.body
 
 
