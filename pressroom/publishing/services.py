@@ -35,6 +35,7 @@ from pressroom.publishing.models import (
     ArticleStateError,
     ArticleTopic,
     Author,
+    Correction,
     LegacyPath,
     Topic,
 )
@@ -395,6 +396,50 @@ def publish_article(article: Article, at: datetime | None = None) -> Article:
 def unpublish_article(article: Article) -> Article:
     article.unpublish()
     return save_article(article)
+
+
+@transaction.atomic
+def add_correction(
+    article: Article,
+    text: str,
+    *,
+    kind: str = Correction.Kind.CORRECTION,
+    by: object = None,
+    noted_at: datetime | None = None,
+) -> Correction:
+    """Tell readers of a published article what was corrected or updated. The article counts
+    as modified then (its page says "Updated", its feeds' entries and JSON-LD carry the time).
+    Raises ArticleStateError for an article readers cannot see (nothing to correct in public)."""
+    if not article.is_public:
+        raise ArticleStateError("Only a published article can carry a correction.")
+    text = strip_control_characters(text).strip()
+    if not text:
+        raise ArticleStateError("Write what was corrected.")
+    correction = Correction.objects.create(
+        article=article,
+        kind=kind,
+        text=text[: Correction.MAX_TEXT],
+        noted_at=noted_at or timezone.now(),
+        created_by=by,
+    )
+    _mark_modified(article)
+    return correction
+
+
+@transaction.atomic
+def remove_correction(correction: Correction, *, by: object, reason: str) -> Correction:
+    """Stop showing a correction; who, when and why stay on record for editors. Raises
+    ValueError without a reason."""
+    correction.remove(by=by, reason=strip_control_characters(reason))
+    correction.save(update_fields=["removed_at", "removed_by", "removal_reason"])
+    _mark_modified(correction.article)
+    return correction
+
+
+def _mark_modified(article: Article) -> None:
+    article.updated_at = timezone.now()
+    Article.objects.filter(pk=article.pk).update(updated_at=article.updated_at)
+    announce_change([article.pk])
 
 
 @transaction.atomic
