@@ -67,7 +67,19 @@ BAD_SETTINGS = [
     ({"WEB_WORKERS": "abc"}, "WEB_WORKERS must be a whole number, not 'abc'"),
     ({"WEB_WORKERS": "-2"}, "WEB_WORKERS must be between 0 and 256, not '-2'"),
     ({"PORT": "70000"}, "PORT must be between 1 and 65535"),
-    ({"DIGEST_BATCH_SIZE": "-1"}, "DIGEST_BATCH_SIZE must be between 0 and"),
+    ({"DIGEST_BATCH_SIZE": "-1"}, "DIGEST_BATCH_SIZE must be between 1 and"),
+    # Zero is a division (pagination, digest batches) or an instant expiry: refused at start-up,
+    # not a 500 on the home page or a digest that never goes out.
+    ({"DIGEST_BATCH_SIZE": "0"}, "DIGEST_BATCH_SIZE must be between 1 and"),
+    ({"ARTICLES_PER_PAGE": "0"}, "ARTICLES_PER_PAGE must be between 1 and 1000, not '0'"),
+    ({"FEED_ITEMS": "0"}, "FEED_ITEMS must be between 1 and 1000"),
+    ({"DIGEST_MAX_ATTEMPTS": "0"}, "DIGEST_MAX_ATTEMPTS must be between 1 and 100"),
+    ({"DIGEST_CONFIRMATION_DAYS": "0"}, "DIGEST_CONFIRMATION_DAYS must be between 1 and"),
+    ({"EMAIL_TIMEOUT": "0"}, "EMAIL_TIMEOUT must be between 1 and 3600"),
+    ({"EMAIL_PORT": "99999"}, "EMAIL_PORT must be between 1 and 65535, not '99999'"),
+    # Django found no translation for it and every command stopped with an OSError traceback.
+    ({"LANGUAGE_CODE": "\u00fc\u2603"}, "LANGUAGE_CODE must be a language code Django knows"),
+    ({"LANGUAGE_CODE": "zz-yy"}, "LANGUAGE_CODE must be a language code Django knows"),
     ({"DIGEST_SEND_RATE": "nan"}, "DIGEST_SEND_RATE must be between 0 and"),
     ({"EMAIL_BACKEND": "anymail.backends.nosuch.EmailBackend"}, "EMAIL_BACKEND 'anymail"),
     ({"BULK_EMAIL_BACKEND": "smtp"}, "BULK_EMAIL_BACKEND 'smtp' cannot be imported"),
@@ -286,3 +298,18 @@ def test_env_example_placeholders_fail_loudly(tmp_path):
     assert "FAIL" in settings_row
     assert "placeholder host news.example.org" in settings_row
     assert "news@example.org" in settings_row
+
+
+def test_a_media_url_is_a_path_not_a_pattern(tmp_path):
+    """MEDIA_URL went into the URL pattern unescaped: a "(" in it failed every request."""
+    show = (
+        "from django.test import Client; from django.urls import reverse; "
+        "print(reverse('media:file', args=['originals/x.jpg']), "
+        "Client(HTTP_HOST='localhost').get('/a(b/originals/x.jpg').status_code)"
+    )
+    (tmp_path / "media" / "originals").mkdir(parents=True)
+    (tmp_path / "media" / "originals" / "x.jpg").write_bytes(b"an image")
+    env = base_env(tmp_path, MEDIA_URL="/a(b/", MEDIA_ROOT=str(tmp_path / "media"))
+    result = run_pressroom("shell", "-c", show, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "/a(b/originals/x.jpg 200"
