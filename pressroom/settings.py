@@ -820,6 +820,19 @@ def _check_relations() -> None:
         raise ImproperlyConfigured("METRICS_TOKEN must be a long random string (32+ characters)")
     if MEDIA_ROOT := globals().get("MEDIA_ROOT"):
         refuse_code_directory("MEDIA_ROOT", Path(MEDIA_ROOT))
+    # What is served (nginx hands out all of STATIC_ROOT) or backed up whole (MEDIA_ROOT) never
+    # holds the database, the secret key or the backups: each backup would carry every earlier
+    # one (doubling each night) and a torn copy of the live SQLite file.
+    public = {"STATIC_ROOT": STATIC_ROOT, "MEDIA_ROOT": Path(MEDIA_ROOT)}
+    private = {"PRESSROOM_VAR_DIR": VAR_DIR, "BACKUP_DIR": BACKUP_DIR}
+    for public_name, public_directory in public.items():
+        for private_name, private_directory in private.items():
+            inner = private_directory.resolve()
+            if public_directory.resolve() in {inner, *inner.parents}:
+                raise ImproperlyConfigured(
+                    f"{public_name} must not be or contain {private_name} ({inner}): "
+                    "give each a directory of its own"
+                )
     if not MEDIA_URL.startswith(("/", "https://", "http://")) or MEDIA_URL == STATIC_URL:
         raise ImproperlyConfigured(f"MEDIA_URL must be a path like /media/, not {MEDIA_URL!r}")
     if not MEDIA_RENDITION_WIDTHS or not all(
