@@ -333,7 +333,10 @@ def _sqlite_copy(source: Path, destination: Path) -> None:
     """SQLite's online backup API: a consistent copy while other connections write."""
     if not source.is_file():
         raise BackupError(f"no SQLite database at {source}")
-    source_connection = sqlite3.connect(f"file:{source}?mode=ro", uri=True, timeout=20)
+    # as_uri() percent-encodes the path: a "#" or "?" in it would otherwise end the file name,
+    # and SQLite would create an empty database there and back that up instead.
+    source_uri = source.absolute().as_uri() + "?mode=ro"
+    source_connection = sqlite3.connect(source_uri, uri=True, timeout=20)
     try:
         destination_connection = sqlite3.connect(destination)
         try:
