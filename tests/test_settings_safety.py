@@ -123,7 +123,7 @@ BAD_SETTINGS = [
     # Served or backed-up directories never hold the database, secret key or backups: with
     # MEDIA_ROOT=PRESSROOM_VAR_DIR each backup held every earlier one and the live SQLite file.
     ({"MEDIA_ROOT": "{var}"}, "MEDIA_ROOT must not be or contain PRESSROOM_VAR_DIR"),
-    ({"MEDIA_ROOT": "/tmp"}, "MEDIA_ROOT must not be or contain PRESSROOM_VAR_DIR"),
+    ({"MEDIA_ROOT": "{parent}"}, "MEDIA_ROOT must not be or contain PRESSROOM_VAR_DIR"),
     ({"STATIC_ROOT": "{var}"}, "STATIC_ROOT must not be or contain PRESSROOM_VAR_DIR"),
     ({"BACKUP_DIR": "{var}/media/backups"}, "MEDIA_ROOT must not be or contain BACKUP_DIR"),
     ({"BACKUP_DIR": "{var}/static/b", "STATIC_ROOT": "{var}/static"}, "STATIC_ROOT must not be"),
@@ -133,7 +133,8 @@ BAD_SETTINGS = [
 @pytest.mark.parametrize(("variables", "message"), BAD_SETTINGS, ids=lambda v: str(v)[:40])
 def test_a_bad_setting_stops_start_up_with_one_clear_line(tmp_path, variables, message):
     command = ["serve", "--port", "8199"] if "WEB_WORKERS" in variables else ["check"]
-    variables = {name: value.format(var=tmp_path) for name, value in variables.items()}
+    places = {"var": tmp_path, "parent": tmp_path.parent}
+    variables = {name: value.format(**places) for name, value in variables.items()}
     result = run_pressroom(*command, env={**base_env(tmp_path), **variables})
     assert result.returncode == 2, result.stdout + result.stderr
     lines = result.stderr.strip().splitlines()

@@ -243,3 +243,22 @@ def test_serve_refuses_a_bad_host_a_taken_port_and_absurd_counts_in_one_line(tmp
     assert result.stderr.strip().splitlines() == [
         "CommandError: --host (HOST) must be an IP address like 127.0.0.1 or ::1, not 'localhost'."
     ]
+
+
+def test_a_database_that_is_not_there_is_one_line_not_a_traceback(tmp_path):
+    """deploy.md's old order ran migrate before the database existed: a psycopg traceback."""
+    env = clean_env(
+        SECRET_KEY="test-serve-k3Jx9Qw7zT2vB8nM4pL6rY1sD5fG0hA",
+        PRESSROOM_VAR_DIR=str(tmp_path),
+        DATABASE_URL=f"sqlite:///{tmp_path / 'no-such-directory' / 'db.sqlite3'}",
+    )
+    for command in (["migrate", "--no-input"], ["createsuperuser", "--no-input"]):
+        result = run_pressroom(*command, env=env)
+        assert result.returncode == 1, command
+        assert result.stderr.strip().splitlines() == [
+            "pressroom: database error: unable to open database file (check DATABASE_URL, "
+            "and that the database exists and its server runs)"
+        ]
+    # A developer still gets the traceback when asking for it.
+    result = run_pressroom("migrate", "--no-input", "--traceback", env=env)
+    assert "Traceback" in result.stderr
