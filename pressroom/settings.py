@@ -823,7 +823,10 @@ def _check_relations() -> None:
     # What is served (nginx hands out all of STATIC_ROOT) or backed up whole (MEDIA_ROOT) never
     # holds the database, the secret key or the backups: each backup would carry every earlier
     # one (doubling each night) and a torn copy of the live SQLite file.
-    public = {"STATIC_ROOT": STATIC_ROOT, "MEDIA_ROOT": Path(MEDIA_ROOT)}
+    public = {
+        "STATIC_ROOT": STATIC_ROOT,
+        **({"MEDIA_ROOT": Path(MEDIA_ROOT)} if MEDIA_ROOT else {}),
+    }
     private = {"PRESSROOM_VAR_DIR": VAR_DIR, "BACKUP_DIR": BACKUP_DIR}
     for public_name, public_directory in public.items():
         for private_name, private_directory in private.items():
