@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib import admin, messages
@@ -15,7 +15,15 @@ from django_prose_editor.widgets import AdminProseEditorWidget
 from pressroom.media import services as media_services
 from pressroom.publishing import services
 from pressroom.publishing.bylines import BylineField
-from pressroom.publishing.models import Article, ArticleStateError, Author, LegacyPath, Topic
+from pressroom.publishing.models import (
+    Article,
+    ArticleQuerySet,
+    ArticleStateError,
+    Author,
+    Correction,
+    LegacyPath,
+    Topic,
+)
 
 BODY_EDITOR_EXTENSIONS = {
     "Bold": True,
@@ -173,6 +181,61 @@ class LegacyPathInline(admin.TabularInline):
     verbose_name_plural = "old addresses (redirect here)"
 
 
+class NewCorrectionsFormSet(forms.BaseInlineFormSet):
+    def clean(self) -> None:
+        super().clean()
+        adding = [form for form in self.forms if form.has_changed() and not form.instance.pk]
+        # self.instance carries the status and time this same save gives the article.
+        if adding and not self.instance.is_public:
+            raise forms.ValidationError(
+                "Only a published article carries corrections: publish it first, or change "
+                "the text (readers have not seen it)."
+            )
+
+
+class NewCorrectionInline(admin.StackedInline):
+    """Add a correction or update (the article's page and /corrections/ show it)."""
+
+    model = Correction
+    formset = NewCorrectionsFormSet
+    fields = ["kind", "text", "noted_at"]
+    extra = 1
+    max_num = 1
+    can_delete = False
+    verbose_name = "new correction or update"
+    verbose_name_plural = "add a correction or update (readers see it at once)"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Correction]:
+        return Correction.objects.none()  # only new ones here; the record is below
+
+    def get_formset(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
+        formset = super().get_formset(request, obj, **kwargs)
+        formset.form.base_fields["text"].widget.attrs["rows"] = 3
+        return formset
+
+
+class CorrectionRecordInline(admin.TabularInline):
+    """The corrections told so far, removed ones included (with why): never edited here."""
+
+    model = Correction
+    fields = ["kind", "noted_at", "text", "state"]
+    readonly_fields = ["kind", "noted_at", "text", "state"]
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    verbose_name = "correction on record"
+    verbose_name_plural = "corrections on record (open one to remove it, with a reason)"
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description="State")
+    def state(self, correction: Correction) -> str:
+        if correction.is_removed:
+            return f"Removed {correction.removed_at:%Y-%m-%d}: {correction.removal_reason}"
+        return "Shown to readers"
+
+
 class AnnounceDeletionsMixin:
     """Deleting a topic, author or old address changes what readers see: say so, so that
     cached pages give way."""
@@ -198,7 +261,7 @@ class ArticleAdmin(admin.ModelAdmin):
     search_fields = ["title"]
     date_hierarchy = "published_at"
     ordering = ["-updated_at"]
-    inlines = [LegacyPathInline]
+    inlines = [NewCorrectionInline, CorrectionRecordInline, LegacyPathInline]
     autocomplete_fields = ["lead_image"]
     actions = ["publish_now", "unpublish"]
     list_per_page = 50
@@ -217,7 +280,8 @@ class ArticleAdmin(admin.ModelAdmin):
     ]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Article]:
-        return super().get_queryset(request).with_bylines().distinct()
+        articles = cast(ArticleQuerySet, super().get_queryset(request))
+        return articles.with_bylines().distinct()
 
     @admin.display(description="Status", ordering="status")
     def status_label(self, article: Article) -> str:
@@ -235,6 +299,24 @@ class ArticleAdmin(admin.ModelAdmin):
             authors=list(form.cleaned_data["authors_chosen"]),
             topics=list(form.cleaned_data["topics_chosen"]),
         )
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        if formset.model is not Correction:
+            super().save_formset(request, form, formset, change)
+            return
+        # What formset.save() would record, for the admin's history message.
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+        for correction_form in formset.forms:
+            if correction_form.has_changed() and not correction_form.instance.pk:
+                data = correction_form.cleaned_data
+                correction = services.add_correction(
+                    form.instance,
+                    data["text"],
+                    kind=data["kind"],
+                    by=request.user,
+                    noted_at=data.get("noted_at"),
+                )
+                formset.new_objects.append(correction)
 
     def delete_model(self, request: HttpRequest, obj: Article) -> None:
         services.delete_article(obj)
@@ -306,3 +388,57 @@ class LegacyPathAdmin(AnnounceDeletionsMixin, admin.ModelAdmin):
         super().save_model(request, obj, form, change)
         # A cached page at this address (say the front page for /?p=42) must give way.
         services.announce_change()
+
+
+class CorrectionRemovalForm(forms.ModelForm):
+    reason = forms.CharField(
+        label="Remove it from readers' view, because",
+        required=False,
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Kept on record with your name; readers stop seeing the correction.",
+    )
+
+    class Meta:
+        model = Correction
+        fields: list[str] = []
+
+
+@admin.register(Correction)
+class CorrectionAdmin(admin.ModelAdmin):
+    """Every correction, removed ones too. Nothing is edited or deleted: a removal needs a
+    reason, which stays on record."""
+
+    form = CorrectionRemovalForm
+    list_display = ["article", "kind", "noted_at", "text", "removed_at"]
+    list_filter = ["kind", ("removed_at", admin.EmptyFieldListFilter)]
+    search_fields = ["text", "article__title"]
+    list_select_related = ["article"]
+    readonly_fields = [
+        "article",
+        "kind",
+        "noted_at",
+        "text",
+        "created_by",
+        "removed_at",
+        "removed_by",
+        "removal_reason",
+    ]
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is not None and obj.is_removed:
+            return self.readonly_fields
+        return [*self.readonly_fields, "reason"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # from the article, where the readers see it
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # a removal keeps the row and its reason
+
+    def save_model(
+        self, request: HttpRequest, obj: Correction, form: CorrectionRemovalForm, change: bool
+    ) -> None:
+        reason = form.cleaned_data.get("reason", "")
+        if reason.strip():
+            services.remove_correction(obj, by=request.user, reason=reason)

@@ -6,11 +6,13 @@ from django.conf import settings
 from django.contrib.syndication.views import Feed
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from django.utils.feedgenerator import Atom1Feed, Rss201rev2Feed, SyndicationFeed
+from django.utils.formats import date_format
 from django.utils.html import escape
 
 from pressroom.publishing.html import strip_control_characters
-from pressroom.publishing.models import Article, Author, Topic
+from pressroom.publishing.models import Article, Author, Correction, Topic
 
 
 def _xml_safe(value: object) -> object:
@@ -86,7 +88,10 @@ class LatestArticlesFeed(Feed):
         if topic is not None:
             articles = articles.for_topic(topic)
         return list(
-            articles.newest_first().with_bylines().prefetch_related("topics")[: settings.FEED_ITEMS]
+            articles.newest_first()
+            .with_bylines()
+            .with_corrections()
+            .prefetch_related("topics")[: settings.FEED_ITEMS]
         )
 
     def item_title(self, item: Article) -> str:
@@ -114,7 +119,8 @@ class LatestArticlesFeed(Feed):
     item_guid_is_permalink = False
 
     def item_extra_kwargs(self, item: Article) -> dict:
-        return {"content_encoded": item.body}
+        # Corrections travel with the text, so a reader of the feed sees them too.
+        return {"content_encoded": item.body + corrections_html(item.shown_corrections)}
 
     def feed_url(self, topic: Topic | None = None) -> str:
         return topic.get_absolute_url() + "feed/" if topic else "/feed/"
@@ -150,6 +156,7 @@ class AuthorFeed(LatestArticlesFeed):
             .by_author(author)
             .newest_first()
             .with_bylines()
+            .with_corrections()
             .prefetch_related("topics")[: settings.FEED_ITEMS]
         )
 
@@ -173,3 +180,52 @@ class TopicFeed(LatestArticlesFeed):
 class TopicAtomFeed(LatestArticlesAtomFeed):
     def get_object(self, request: HttpRequest, slug: str) -> Topic:  # type: ignore[override]
         return get_object_or_404(Topic, slug=slug)
+
+
+def corrections_html(corrections) -> str:
+    """The corrections of an article as the article page words them, for feeds."""
+    return "".join(
+        f"<p><strong>{escape(c.get_kind_display())}, "
+        f"{date_format(timezone.localtime(c.noted_at), 'j F Y')}:</strong> "
+        f"{escape(c.text)}</p>"
+        for c in corrections
+    )
+
+
+class CorrectionsFeed(Feed):
+    """Every correction and update, newest first: /corrections/feed/."""
+
+    feed_type = FullTextRssFeed
+
+    def title(self) -> str:
+        return f"Corrections — {settings.SITE_NAME}"
+
+    def link(self) -> str:
+        return "/corrections/"
+
+    def description(self) -> str:
+        return f"Corrections and updates to articles of {settings.SITE_NAME}."
+
+    def items(self) -> list[Correction]:
+        return list(
+            Correction.objects.public()
+            .select_related("article")
+            .newest_first()[: settings.FEED_ITEMS]
+        )
+
+    def item_title(self, item: Correction) -> str:
+        return f"{item.get_kind_display()}: {item.article.title}"
+
+    def item_description(self, item: Correction) -> str:
+        return escape(item.text)
+
+    def item_link(self, item: Correction) -> str:
+        return item.article.get_absolute_url() + f"#correction-{item.pk}"
+
+    def item_pubdate(self, item: Correction):
+        return item.noted_at
+
+    def item_guid(self, item: Correction) -> str:
+        return f"{settings.SITE_URL}/corrections/{item.pk}"
+
+    item_guid_is_permalink = False

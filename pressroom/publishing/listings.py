@@ -20,12 +20,12 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from pressroom.lib.pagecache import ContentMemo
-from pressroom.publishing.models import Article, Author, Topic
+from pressroom.publishing.models import Article, Author, Correction, Topic
 from pressroom.publishing.pagination import Cursor, Page, keyset_page
 
 
@@ -278,3 +278,30 @@ def cached_featured_topics() -> list[Topic]:
     """The featured topics the header navigation and the home page show, read again once
     content changes."""
     return _featured.get_or_set("featured", featured_topics)
+
+
+CORRECTIONS_PER_PAGE = 30
+
+
+def _read_corrections(cursor: Cursor | None, newer: bool, limit: int) -> list[Correction]:
+    rows = (
+        Correction.objects.public()
+        .select_related("article")
+        .only("id", "kind", "text", "noted_at", "article__title", "article__slug")
+    )
+    if cursor is None:
+        return list(rows.newest_first()[:limit])
+    at, pk = cursor.published_at, cursor.id
+    if newer:
+        rows = rows.filter(Q(noted_at__gt=at) | Q(noted_at=at, id__gt=pk)).order_by(
+            "noted_at", "id"
+        )
+    else:
+        rows = rows.filter(Q(noted_at__lt=at) | Q(noted_at=at, id__lt=pk)).newest_first()
+    return list(rows[:limit])
+
+
+def corrections_page(query: Mapping[str, str]) -> Page[Correction]:  # type: ignore[type-var]
+    """A keyset page of the corrections readers see, newest first (/corrections/).
+    (mypy does not see a model's `id` as the protocol's read-only `id`.)"""
+    return keyset_page(_read_corrections, query, CORRECTIONS_PER_PAGE)  # type: ignore[type-var]

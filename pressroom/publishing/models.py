@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -181,6 +182,12 @@ class ArticleQuerySet(models.QuerySet["Article"]):
             "lead_image",
         ).with_bylines()
 
+    def with_corrections(self) -> ArticleQuerySet:
+        """The corrections readers see (Article.corrections.all), in one more query."""
+        return self.prefetch_related(
+            models.Prefetch("corrections", queryset=Correction.objects.shown())
+        )
+
     def with_bylines(self) -> ArticleQuerySet:
         """Bylines (Article.bylines) in the order the editor chose, in one more query."""
         return self.prefetch_related(
@@ -261,6 +268,13 @@ class Article(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("publishing:article-detail", kwargs={"slug": self.slug})
+
+    @property
+    def shown_corrections(self) -> list[Correction]:
+        """Corrections readers see, oldest first (ArticleQuerySet.with_corrections fetches them)."""
+        if "corrections" in getattr(self, "_prefetched_objects_cache", {}):
+            return list(self.corrections.all())  # with_corrections kept only the shown ones
+        return list(self.corrections.shown())
 
     @property
     def bylines(self) -> list[Author]:
@@ -467,3 +481,78 @@ class LegacyPath(models.Model):
             return self.media_item.url
         target = self.target
         return target.get_absolute_url() if target is not None else "/"
+
+
+class CorrectionQuerySet(models.QuerySet["Correction"]):
+    def shown(self) -> CorrectionQuerySet:
+        """What readers see: not removed (a removal keeps the row and its reason)."""
+        return self.filter(removed_at__isnull=True)
+
+    def public(self) -> CorrectionQuerySet:
+        """Shown, on articles readers can see: the /corrections/ page and its feed."""
+        return self.shown().filter(
+            article__status__in=Article.PUBLIC_STATUSES, article__published_at__lte=timezone.now()
+        )
+
+    def newest_first(self) -> CorrectionQuerySet:
+        return self.order_by("-noted_at", "-id")
+
+
+class Correction(models.Model):
+    """A correction or update told to readers on a published article, and on /corrections/.
+
+    Never deleted: removing one records who, when and why, and readers stop seeing it.
+    """
+
+    class Kind(models.TextChoices):
+        CORRECTION = "correction", "Correction"
+        UPDATE = "update", "Update"
+        CLARIFICATION = "clarification", "Clarification"
+
+    MAX_TEXT = 2000
+
+    article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="corrections")
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.CORRECTION)
+    text = models.TextField(
+        max_length=MAX_TEXT, help_text="What was wrong and what is right now, in plain words."
+    )
+    noted_at = models.DateTimeField(
+        "date", default=timezone.now, blank=True, help_text="Leave empty for now."
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    removed_at = models.DateTimeField(null=True, blank=True)
+    removed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    removal_reason = models.TextField(blank=True, default="", db_default="", max_length=1000)
+
+    objects = CorrectionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["noted_at", "id"]
+        indexes = [models.Index(fields=["-noted_at", "-id"], name="correction_newest")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}, {self.noted_at:%Y-%m-%d}: {self.text[:60]}"
+
+    @property
+    def published_at(self) -> datetime:
+        """Where it sits in /corrections/'s newest-first order (pagination.Keyed)."""
+        return self.noted_at
+
+    @property
+    def is_removed(self) -> bool:
+        return self.removed_at is not None
+
+    def remove(self, *, by: Any, reason: str) -> None:
+        """Stop showing it to readers, keeping why. Raises ValueError without a reason."""
+        reason = reason.strip()
+        if not reason:
+            raise ValueError("Say why the correction is removed: readers saw it.")
+        if self.is_removed:
+            raise ValueError("This correction was removed already.")
+        self.removed_at = timezone.now()
+        self.removed_by = by
+        self.removal_reason = reason[:1000]

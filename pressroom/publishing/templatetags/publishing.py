@@ -49,6 +49,15 @@ def article_json_ld(article: Article) -> SafeString:
         data["datePublished"] = article.published_at.isoformat()
     if article.lead_image_url:
         data["image"] = [article.lead_image_url]
+    if corrections := article.shown_corrections:
+        data["correction"] = [
+            {
+                "@type": "CorrectionComment",
+                "text": f"{note.get_kind_display()}: {note.text}",
+                "datePublished": note.noted_at.isoformat(),
+            }
+            for note in corrections
+        ]
     if article.is_republished:
         data["isBasedOn"] = article.original_url or article.original_outlet
     payload = json.dumps(data, ensure_ascii=False).translate(SCRIPT_SAFE)

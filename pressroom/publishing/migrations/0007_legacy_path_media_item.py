@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('media', '0001_initial'),
-        ('publishing', '0005_author_profile'),
+        ('publishing', '0006_corrections'),
     ]
 
     operations = [
