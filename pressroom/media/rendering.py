@@ -11,13 +11,19 @@ Roles say where an image sits on the page, which decides its shape and the `size
 - "teaser": a 4:3 thumbnail in a list of articles, lazy;
 - "square": a square thumbnail, lazy;
 - "social": the 1200x630 card for Open Graph / Twitter (use `social_image_url`).
+
+Other places point at one file rather than a `<picture>` (link previews, structured data, feeds,
+email): `image_file(item, preset)` gives it with its absolute URL, size and type.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
+from django.conf import settings
+from django.db.models import Prefetch, Q
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
@@ -145,3 +151,79 @@ def social_image_url(item: MediaItem | None) -> str:
         return ""
     rendition = best_rendition(item, "social")
     return rendition.url if rendition else ""
+
+
+@dataclass(frozen=True)
+class ImageFile:
+    """One file of an image, as something outside the page (a scraper, a feed reader, a mail
+    client) fetches it: absolute URL, pixel size, type and length in bytes."""
+
+    url: str
+    width: int
+    height: int
+    mime_type: str
+    size: int
+
+
+def absolute_url(url: str) -> str:
+    """Files on this site (MEDIA_URL is a path by default) under SITE_URL; a CDN's or object
+    store's URL as it is."""
+    return url if urlsplit(url).scheme else settings.SITE_URL + url
+
+
+def image_file(item: MediaItem | None, preset: str) -> ImageFile | None:
+    """The `preset` rendition in the format every client reads (JPEG, or PNG for images with
+    transparency), or the nearest ready one, or the stored original (metadata-free) while the
+    worker has made none; None for a missing or non-image item."""
+    if item is None or not item.is_image:
+        return None
+    rendition = best_rendition(item, preset)
+    if rendition is not None:
+        return ImageFile(
+            absolute_url(rendition.url),
+            rendition.width,
+            rendition.height,
+            processing.FORMAT_MIME[rendition.format],
+            rendition.size,
+        )
+    return ImageFile(
+        absolute_url(item.url), item.width or 0, item.height or 0, item.mime_type, item.size
+    )
+
+
+# The shapes search engines ask structured data to offer (16:9, 4:3, 1:1), as presets.
+STRUCTURED_DATA_PRESETS = ("landscape", "thumb", "square")
+
+
+def structured_data_images(item: MediaItem | None) -> list[ImageFile]:
+    """The image in each of the ratios search engines ask for, each file once (while the worker
+    has made nothing, that is the original alone)."""
+    files: dict[str, ImageFile] = {}
+    for preset in STRUCTURED_DATA_PRESETS:
+        found = image_file(item, preset)
+        if found is not None:
+            files.setdefault(found.url, found)
+    return list(files.values())
+
+
+def renditions_prefetch(lookup: str, presets: Iterable[str]) -> Prefetch:
+    """Prefetch the renditions of `presets` ("widths" meaning every w<N>), and no others: an
+    image has thirty, and a list of twenty images should not build six hundred."""
+    wanted = set(presets)
+    query = Rendition.objects.all()
+    if "widths" in wanted:
+        wanted.discard("widths")
+        query = query.filter(Q(preset__startswith="w") | Q(preset__in=wanted))
+    else:
+        query = query.filter(preset__in=wanted)
+    return Prefetch(lookup, queryset=query)
+
+
+def images_prefetch(lookup: str, presets: Iterable[str]) -> Prefetch:
+    """Prefetch the library items at `lookup` (an article's "lead_image") with their renditions
+    of `presets` (`ROLES[role].presets`, `STRUCTURED_DATA_PRESETS`, ...): two queries for a whole
+    list, however long."""
+    return Prefetch(
+        lookup,
+        queryset=MediaItem.objects.prefetch_related(renditions_prefetch("renditions", presets)),
+    )

@@ -6,9 +6,10 @@ from django.conf import settings
 from django.contrib.syndication.views import Feed
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
-from django.utils.feedgenerator import Atom1Feed, Rss201rev2Feed, SyndicationFeed
+from django.utils.feedgenerator import Atom1Feed, Enclosure, Rss201rev2Feed, SyndicationFeed
 from django.utils.html import escape
 
+from pressroom.media.rendering import ImageFile, image_file, images_prefetch
 from pressroom.publishing.html import strip_control_characters
 from pressroom.publishing.models import Article, Author, Topic
 
@@ -39,29 +40,71 @@ class XmlSafeFeedMixin:
         )
 
 
-class FullTextRssFeed(XmlSafeFeedMixin, Rss201rev2Feed):
+MEDIA_RSS = "http://search.yahoo.com/mrss/"
+# The lead image in feeds: a width rendition (never a crop: readers show the whole picture),
+# large enough for a reader's full-width view.
+FEED_IMAGE_PRESET = "w1280"
+
+
+class MediaRssMixin:
+    """Each item's lead image as Media RSS <media:content> (with its alt text and credit), which
+    feed readers show as the item's picture; the same file is the item's enclosure."""
+
+    def add_media_namespace(self, attributes: dict[str, str]) -> dict[str, str]:
+        return {**attributes, "xmlns:media": MEDIA_RSS}
+
+    def add_media_content(self, handler, item: dict) -> None:
+        image: ImageFile | None = item.get("image")
+        if image is None:
+            return
+        attributes = {"url": image.url, "type": image.mime_type, "medium": "image"}
+        if image.size:
+            attributes["fileSize"] = str(image.size)
+        if image.width and image.height:
+            attributes["width"], attributes["height"] = str(image.width), str(image.height)
+        handler.startElement("media:content", attributes)
+        if item.get("image_alt"):
+            handler.addQuickElement("media:description", item["image_alt"], {"type": "plain"})
+        if item.get("image_credit"):
+            handler.addQuickElement("media:credit", item["image_credit"])
+        handler.endElement("media:content")
+
+
+class FullTextRssFeed(XmlSafeFeedMixin, MediaRssMixin, Rss201rev2Feed):
     """RSS 2.0 with each article's whole body in <content:encoded>, for readers and partner
     outlets that republish from the feed; <description> keeps the excerpt."""
 
     def rss_attributes(self) -> dict[str, str]:
-        return {
-            **super().rss_attributes(),
-            "xmlns:content": "http://purl.org/rss/1.0/modules/content/",
-        }
+        return self.add_media_namespace(
+            {
+                **super().rss_attributes(),
+                "xmlns:content": "http://purl.org/rss/1.0/modules/content/",
+            }
+        )
 
     def add_item_elements(self, handler, item: dict) -> None:
         super().add_item_elements(handler, item)
         if item.get("content_encoded"):
             handler.addQuickElement("content:encoded", item["content_encoded"])
+        self.add_media_content(handler, item)
 
 
-class FullTextAtomFeed(XmlSafeFeedMixin, Atom1Feed):
-    """Atom with each article's whole body as <content type="html">; <summary> is the excerpt."""
+class FullTextAtomFeed(XmlSafeFeedMixin, MediaRssMixin, Atom1Feed):
+    """Atom with each article's whole body as <content type="html">; <summary> is the excerpt.
+    The lead image is a <link rel="enclosure"> and a <media:content>."""
+
+    def root_attributes(self) -> dict[str, str]:
+        return self.add_media_namespace(super().root_attributes())
 
     def add_item_elements(self, handler, item: dict) -> None:
         super().add_item_elements(handler, item)
         if item.get("content_encoded"):
             handler.addQuickElement("content", item["content_encoded"], {"type": "html"})
+        self.add_media_content(handler, item)
+
+
+# Bylines, topics, and each lead image with its width renditions: a constant number of queries.
+FEED_PREFETCH = ("authors", "topics", images_prefetch("lead_image", ("widths",)))
 
 
 class LatestArticlesFeed(Feed):
@@ -85,9 +128,7 @@ class LatestArticlesFeed(Feed):
         articles = Article.objects.published()
         if topic is not None:
             articles = articles.for_topic(topic)
-        return list(
-            articles.newest_first().prefetch_related("authors", "topics")[: settings.FEED_ITEMS]
-        )
+        return list(articles.newest_first().prefetch_related(*FEED_PREFETCH)[: settings.FEED_ITEMS])
 
     def item_title(self, item: Article) -> str:
         return item.title
@@ -114,7 +155,20 @@ class LatestArticlesFeed(Feed):
     item_guid_is_permalink = False
 
     def item_extra_kwargs(self, item: Article) -> dict:
-        return {"content_encoded": item.body}
+        extra: dict[str, object] = {"content_encoded": item.body}
+        image = image_file(item.lead_image, FEED_IMAGE_PRESET)
+        if image is not None and item.lead_image is not None:
+            extra["image"] = image
+            if not item.lead_image.is_decorative:
+                extra["image_alt"] = item.lead_image.alt_text
+            extra["image_credit"] = item.lead_image.credit
+        return extra
+
+    def item_enclosures(self, item: Article) -> list[Enclosure]:
+        image = image_file(item.lead_image, FEED_IMAGE_PRESET)
+        if image is None:
+            return []
+        return [Enclosure(image.url, str(image.size), image.mime_type)]
 
     def feed_url(self, topic: Topic | None = None) -> str:
         return topic.get_absolute_url() + "feed/" if topic else "/feed/"
@@ -149,7 +203,7 @@ class AuthorFeed(LatestArticlesFeed):
             Article.objects.published()
             .by_author(author)
             .newest_first()
-            .prefetch_related("authors", "topics")[: settings.FEED_ITEMS]
+            .prefetch_related(*FEED_PREFETCH)[: settings.FEED_ITEMS]
         )
 
     def feed_url(self, author: Author) -> str:  # type: ignore[override]

@@ -89,7 +89,10 @@ class ArticleQuerySet(models.QuerySet["Article"]):
         return self.order_by("-published_at", "-id")
 
     def for_listing(self) -> ArticleQuerySet:
-        """Only what a list of teasers shows, with bylines fetched in one more query."""
+        """Only what a list of teasers shows, with bylines fetched in one more query and the
+        lead images with their thumbnails in two more."""
+        from pressroom.media.rendering import ROLES, images_prefetch
+
         return self.only(
             "id",
             "title",
@@ -102,7 +105,8 @@ class ArticleQuerySet(models.QuerySet["Article"]):
             "lead_image_alt",
             "lead_image",
         ).prefetch_related(
-            models.Prefetch("authors", queryset=Author.objects.only("id", "name", "slug"))
+            models.Prefetch("authors", queryset=Author.objects.only("id", "name", "slug")),
+            images_prefetch("lead_image", ROLES["teaser"].presets),
         )
 
 
