@@ -47,8 +47,9 @@ FEED_IMAGE_PRESET = "w1280"
 
 
 class MediaRssMixin:
-    """Each item's lead image as Media RSS <media:content> (with its alt text and credit), which
-    feed readers show as the item's picture; the same file is the item's enclosure."""
+    """Each item's lead image as Media RSS <media:content> (with its credit), which feed readers
+    show as the item's picture; the same file is the item's enclosure. No <media:description>:
+    feedparser (and readers built on it) would take it for the item's summary."""
 
     def add_media_namespace(self, attributes: dict[str, str]) -> dict[str, str]:
         return {**attributes, "xmlns:media": MEDIA_RSS}
@@ -63,8 +64,6 @@ class MediaRssMixin:
         if image.width and image.height:
             attributes["width"], attributes["height"] = str(image.width), str(image.height)
         handler.startElement("media:content", attributes)
-        if item.get("image_alt"):
-            handler.addQuickElement("media:description", item["image_alt"], {"type": "plain"})
         if item.get("image_credit"):
             handler.addQuickElement("media:credit", item["image_credit"])
         handler.endElement("media:content")
@@ -159,8 +158,6 @@ class LatestArticlesFeed(Feed):
         image = image_file(item.lead_image, FEED_IMAGE_PRESET)
         if image is not None and item.lead_image is not None:
             extra["image"] = image
-            if not item.lead_image.is_decorative:
-                extra["image_alt"] = item.lead_image.alt_text
             extra["image_credit"] = item.lead_image.credit
         return extra
 
