@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from pressroom.lib.pagecache import ContentMemo
 from pressroom.media.models import MediaItem
-from pressroom.media.rendering import ROLES, renditions_prefetch
+from pressroom.media.rendering import ROLES, load_images
 from pressroom.publishing.models import Article, Author, Topic
 from pressroom.publishing.pagination import Cursor, Page, keyset_page
 
@@ -174,12 +174,7 @@ def teaser_images(teasers: Sequence[Teaser]) -> dict[int, MediaItem]:
     """The teasers' lead images by id, with their thumbnail renditions: two queries for any
     number of teasers (none when no teaser has an image)."""
     ids = {teaser.lead_image_id for teaser in teasers if teaser.lead_image_id}
-    if not ids:
-        return {}
-    items = MediaItem.objects.filter(pk__in=ids).prefetch_related(
-        renditions_prefetch("renditions", ROLES["teaser"].presets)
-    )
-    return {item.pk: item for item in items}
+    return load_images(ids, ROLES["teaser"].presets)
 
 
 def _teasers_page(
