@@ -18,7 +18,7 @@ email): `image_file(item, preset)` gives it with its absolute URL, size and type
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -92,7 +92,7 @@ def _planned(item: MediaItem) -> list[processing.RenditionSpec]:
     )
 
 
-def _srcset(renditions: Iterable[Rendition], urls: dict[int, str]) -> str:
+def _srcset(renditions: Iterable[Rendition], urls: Mapping[int, str]) -> str:
     unique = {r.width: r for r in renditions}
     return ", ".join(f"{urls[r.pk]} {width}w" for width, r in sorted(unique.items()))
 
@@ -105,7 +105,7 @@ def _url_maker() -> Callable[[str], str]:
     storage = Rendition._meta.get_field("file").storage  # type: ignore[attr-defined]
     if isinstance(storage, FileSystemStorage) and storage.base_url:
         base = storage.base_url
-        return lambda name: base + filepath_to_uri(name)
+        return lambda name: base + (filepath_to_uri(name) or "")
     return storage.url
 
 
@@ -123,7 +123,7 @@ def picture_html(
     text = "" if item.is_decorative else (item.alt_text if alt is None else alt)
     ready = [r for r in _ready(item) if _matches(r, spec.presets)]
     url_of = _url_maker()
-    urls = {r.pk: escape(url_of(r.file.name)) for r in ready}
+    urls = {r.pk: escape(url_of(r.file.name or "")) for r in ready}
     fallback = processing.fallback_format(item.mime_type)
     by_format: dict[str, list[Rendition]] = {}
     for rendition in ready:
@@ -247,7 +247,8 @@ def load_images(ids: Iterable[int], presets: Iterable[str]) -> dict[int, MediaIt
     for rendition in Rendition.objects.filter(item_id__in=items).filter(_presets_filter(presets)):
         renditions[rendition.item_id].append(rendition)
     for pk, item in items.items():
-        item._prefetched_objects_cache = {"renditions": renditions[pk]}  # read by _ready
+        # Where a prefetch leaves them, so that `_ready` (and anything else) reads them there.
+        item._prefetched_objects_cache = {"renditions": renditions[pk]}  # type: ignore[attr-defined]
     return items
 
 
