@@ -66,6 +66,47 @@ print(len(ids))
 """
 
 
+# The same page asked of the WSGI application in one process (no server, no network), as
+# bench/profile.py does: best of RUNS runs, a figure that moves far less with the neighbours'
+# load than a server's.
+IN_PROCESS = """
+import io, sys, time
+from pressroom.wsgi import application
+path, requests, runs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+environ = {
+    "REQUEST_METHOD": "GET", "PATH_INFO": path, "QUERY_STRING": "", "SERVER_NAME": "127.0.0.1",
+    "SERVER_PORT": "80", "HTTP_HOST": "127.0.0.1", "SERVER_PROTOCOL": "HTTP/1.1",
+    "wsgi.url_scheme": "http", "wsgi.errors": sys.stderr, "wsgi.version": (1, 0),
+    "wsgi.multithread": False, "wsgi.multiprocess": True, "wsgi.run_once": False,
+}
+def request():
+    body = application({**environ, "wsgi.input": io.BytesIO()}, lambda *args: None)
+    return b"".join(body)
+assert request().count(b"<picture>") in (0, 20)
+best = float("inf")
+for _ in range(runs):
+    started = time.process_time()
+    for _ in range(requests):
+        request()
+    best = min(best, (time.process_time() - started) * 1000 / requests)
+print(best)
+"""
+IN_PROCESS_RUNS = 5
+IN_PROCESS_REQUESTS = 300
+
+
+def in_process_ms(env: dict[str, str], path: str) -> float:
+    output = subprocess.run(
+        [sys.executable, "-c", IN_PROCESS, path, str(IN_PROCESS_REQUESTS), str(IN_PROCESS_RUNS)],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=pages.ROOT,
+    ).stdout
+    return float(output.split()[-1])
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="bench thumbnails")
     parser.add_argument("--articles", type=int, default=10_000)
@@ -159,11 +200,28 @@ def run(corpus: Path, work: Path, options: argparse.Namespace, load_at_start: st
     finally:
         for server in servers.values():
             pages.stop(server)
-    return report(results, options, load_at_start)
+    in_process: dict[str, list[float]] = {name: [] for name in PORTS}
+    for _ in range(options.rounds):
+        for name in PORTS:
+            kind = "images" if name.startswith("images") else "plain"
+            extra = {
+                **pages.UNCACHED,
+                "MEDIA_ROOT": str(media_root),
+                "DJANGO_SETTINGS_MODULE": "pressroom.settings",
+            }
+            if name.endswith("nothing kept"):
+                extra.update(pages.NOTHING_KEPT)
+            env = pages.app_environment(work / "setup", databases[kind], **extra)
+            in_process[name].append(in_process_ms(env, topic))
+            print(f"  in process, {name:<22} {in_process[name][-1]:8.3f} ms CPU", flush=True)
+    return report(results, in_process, options, load_at_start)
 
 
 def report(
-    results: dict[str, list[pages.Result]], options: argparse.Namespace, load_at_start: str
+    results: dict[str, list[pages.Result]],
+    in_process: dict[str, list[float]],
+    options: argparse.Namespace,
+    load_at_start: str,
 ) -> int:
     print()
     print(
@@ -190,6 +248,12 @@ def report(
         rounds = ", ".join(f"{value:.2f}" for value in per_round)
         label = "uncached" + kept
         print(f"{label}: with 20 thumbnails / without: {ratio:.2f}x CPU (rounds: {rounds})")
+        best_with, best_without = min(in_process[f"images{kept}"]), min(in_process[f"plain{kept}"])
+        print(
+            f"  in process (best of {options.rounds}x{IN_PROCESS_RUNS} runs of "
+            f"{IN_PROCESS_REQUESTS}): {best_with:.3f} / {best_without:.3f} ms = "
+            f"{best_with / best_without:.2f}x"
+        )
         if not kept:
             if ratio <= GOAL_RATIO:
                 print(f"goal met: {ratio:.2f}x <= {GOAL_RATIO}x")
