@@ -16,6 +16,7 @@ BENCHMARKS = [
     "digest",  # issue 4: digest sending to smtp-sink
     "rolling",  # issue 20: a rolling restart behind the nginx recipe counts 0 errors
     "renditions",  # issue 12: renditions of 12 MP photos, project vs minimal Pillow (and pyvips)
+    "thumbnails",  # issue 12: the uncached topic page with 20 thumbnails against none
     "legacy",  # issue 21: old WordPress addresses resolved, against a cached page's CPU
 ]
 

@@ -556,6 +556,8 @@ DIGEST_SEND_RATE = env_float("DIGEST_SEND_RATE", 0)
 DIGEST_SMTP_CONNECTIONS = env_int("DIGEST_SMTP_CONNECTIONS", 1, minimum=1, maximum=100)
 DIGEST_RECOVERY_INTERVAL = env_int("DIGEST_RECOVERY_INTERVAL", 60, minimum=1, maximum=86_400)
 DIGEST_MAX_ATTEMPTS = env_int("DIGEST_MAX_ATTEMPTS", 3, minimum=1, maximum=100)
+# A thumbnail beside each article of the digest email (its lead image's 4:3 crop, as JPEG/PNG).
+DIGEST_THUMBNAILS = env_bool("DIGEST_THUMBNAILS", True)
 DIGEST_UNSUBSCRIBE_MAILTO = env_str("DIGEST_UNSUBSCRIBE_MAILTO")
 DIGEST_RETURN_PATH = env_str("DIGEST_RETURN_PATH")
 
@@ -693,6 +695,16 @@ except ValueError:
         "MEDIA_RENDITION_WIDTHS must be whole numbers, e.g. 320,640"
     ) from None
 MEDIA_AVIF = env_bool("MEDIA_AVIF", True)  # when the installed Pillow can write AVIF
+# The link-preview image of an article without a lead image: an absolute URL or a path on this
+# site (a file under MEDIA_URL or STATIC_URL, ideally 1200x630), and what it shows.
+SOCIAL_IMAGE_DEFAULT_URL = env_str("SOCIAL_IMAGE_DEFAULT_URL")
+SOCIAL_IMAGE_DEFAULT_ALT = env_str("SOCIAL_IMAGE_DEFAULT_ALT")
+if SOCIAL_IMAGE_DEFAULT_URL and not SOCIAL_IMAGE_DEFAULT_URL.startswith(
+    ("https://", "http://", "/")
+):
+    raise ImproperlyConfigured(
+        "SOCIAL_IMAGE_DEFAULT_URL must be an http(s) URL or a path starting with /"
+    )
 AWS_STORAGE_BUCKET_NAME = env_str("AWS_STORAGE_BUCKET_NAME")
 AWS_S3_ENDPOINT_URL = env_str("AWS_S3_ENDPOINT_URL") or None
 AWS_S3_REGION_NAME = env_str("AWS_S3_REGION_NAME") or None

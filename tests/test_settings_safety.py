@@ -91,6 +91,10 @@ BAD_SETTINGS = [
     ({"TIME_ZONE": "Europe/Atlantis"}, "TIME_ZONE must be a time zone name"),
     ({"DIGEST_TIMEZONE": "CEST+2"}, "DIGEST_TIMEZONE must be a time zone name"),
     ({"SITE_URL": "news.example.org"}, "SITE_URL must be an http(s) address"),
+    (
+        {"SOCIAL_IMAGE_DEFAULT_URL": "media/card.png"},
+        "SOCIAL_IMAGE_DEFAULT_URL must be an http(s) URL or a path starting with /",
+    ),
     ({"DEFAULT_FROM_EMAIL": "Pressroom News"}, "DEFAULT_FROM_EMAIL must be an email address"),
     ({"ADMINS": "ops@example.org, nobody"}, "ADMINS must be an email address, not 'nobody'"),
     ({"EMAIL_USE_TLS": "yes", "EMAIL_USE_SSL": "yes"}, "cannot both be true"),
