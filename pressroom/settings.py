@@ -19,6 +19,8 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
+from pressroom.publishing.embeds import DEFAULT_PLAYERS
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 # Integers and floats from the environment are bounded: no setting here means anything negative,
@@ -580,22 +582,7 @@ FEED_ITEMS = env_int("FEED_ITEMS", 30)
 # live under ("www.youtube.com/embed/"): a trailing "/" allows everything below it, "*" stands
 # for one path segment. A bare host allows any path of it (not advised: most hosts also serve
 # open redirects or whole sites).
-EMBED_ENTRIES = env_list(
-    "EMBED_HOSTS",
-    [
-        "www.youtube.com/embed/",
-        "www.youtube-nocookie.com/embed/",
-        "player.vimeo.com/video/",
-        "open.spotify.com/embed/",
-        "w.soundcloud.com/player/",
-        "www.google.com/maps/embed",
-        "bandcamp.com/EmbeddedPlayer/",
-        "archive.org/embed/",
-        "peertube.tv/videos/embed/",
-        "mastodon.social/@*/*/embed",
-        "www.openstreetmap.org/export/embed.html",
-    ],
-)
+EMBED_ENTRIES = env_list("EMBED_HOSTS", DEFAULT_PLAYERS)  # the providers' players (embeds.py)
 EMBED_PATHS: dict[str, list[str]] = {}
 for _entry in EMBED_ENTRIES:
     _host, _slash, _path = _entry.partition("/")

@@ -12,6 +12,7 @@ from django.utils.dates import MONTHS
 from django.utils.safestring import SafeString, mark_safe
 
 from pressroom.lib.pagecache import ContentMemo
+from pressroom.publishing.embeds import click_to_load
 from pressroom.publishing.links import slug_url_builder
 from pressroom.publishing.listings import Teaser
 from pressroom.publishing.models import Article
@@ -104,3 +105,14 @@ def _teaser_item(teaser: Teaser, level: int, language: str | None, zone: tzinfo)
         f"    {'<p>' + escape(teaser.excerpt) + '</p>' if teaser.excerpt else ''}\n"
         "  </article>\n</li>\n"
     )
+
+
+@register.filter
+def reader_body(body_html: str) -> SafeString:
+    """An article body as readers get it: embeds wait behind a click-to-load placeholder."""
+    return mark_safe(click_to_load(body_html))  # the body was cleaned on save
+
+
+@register.filter
+def has_embeds(body_html: str) -> bool:
+    return "<iframe" in body_html
