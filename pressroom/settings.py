@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
+from django.utils.functional import lazy
 
 from pressroom.publishing.embeds import DEFAULT_PLAYERS
 
@@ -593,6 +594,32 @@ for _entry in EMBED_ENTRIES:
     EMBED_PATHS.setdefault(_host.lower(), []).append(_slash + _path)
 EMBED_HOSTS = sorted(EMBED_PATHS)
 MAX_BODY_BYTES = env_int("MAX_BODY_BYTES", 2 * 1024 * 1024)
+
+
+def _static_url(path: str) -> str:
+    from django.templatetags.static import static  # not importable before settings exist
+
+    return static(path)
+
+
+# The body editor's own nodes and marks (publishing/static/publishing/editor-blocks.js, its
+# hashed name resolved when a page is drawn). What is stored is decided by the HTML cleaner
+# (publishing/html.py), so they add nothing to sanitize.
+DJANGO_PROSE_EDITOR_EXTENSIONS = [
+    {
+        "js": [lazy(_static_url, str)("publishing/editor-blocks.js")],
+        "extensions": dict.fromkeys(
+            [
+                "PressroomAttributes", "BElement", "IElement", "Deleted", "Inserted", "Marked",
+                "Small", "Abbreviation", "Citation", "InlineQuote", "Keyboard", "Span", "Time",
+                "Division", "Address", "DescriptionList", "DescriptionTerm", "DescriptionDetails",
+                "Details", "DetailsSummary", "MediaSource", "MediaTrack", "Picture", "Video",
+                "Audio", "Embed", "LibraryBlocks", "PullQuote",
+            ],
+            lambda config, shared_config: None,
+        ),
+    }
+]  # fmt: skip
 
 # Content-Security-Policy on every response (Django's CSP middleware). Public pages have no inline
 # script at all (external, hashed static files), so their policy needs no nonce and a cached page
