@@ -202,17 +202,13 @@ export const Details = Node.create({
       name: "details",
       groups: "nodes",
       command: (editor) =>
-        editor
-          .chain()
-          .focus()
-          .insertContent({
-            type: "details",
-            content: [
-              { type: "detailsSummary", content: [{ type: "text", text: "Summary" }] },
-              { type: "paragraph", content: [{ type: "text", text: "Details shown on request." }] },
-            ],
-          })
-          .run(),
+        insertBlock(editor, {
+          type: "details",
+          content: [
+            { type: "detailsSummary", content: [{ type: "text", text: "Summary" }] },
+            { type: "paragraph", content: [{ type: "text", text: "Details shown on request." }] },
+          ],
+        }),
       button: buttons.material("unfold_more", "details / summary"),
     })
   },
@@ -271,6 +267,26 @@ function player(name, names, booleans) {
 }
 export const Video = player("video", ["src", "poster", "width", "height", "preload"], ["controls"])
 export const Audio = player("audio", ["src", "preload"], ["controls"])
+
+// A block goes in at the top level after the block holding the cursor (never inside a caption
+// or a quote); at the end of the article, with an empty paragraph after it to write on.
+function insertBlock(editor, block) {
+  const { $from } = editor.state.selection
+  const empty = $from.depth === 1 && $from.parent.type.name === "paragraph" && $from.parent.content.size === 0
+  // An empty paragraph holding the cursor makes way for the block.
+  const range = empty
+    ? { from: $from.before(1), to: $from.after(1) }
+    : $from.depth > 0
+      ? $from.after(1)
+      : $from.pos
+  const end = empty ? range.to : range
+  const atEnd = end >= editor.state.doc.content.size
+  return editor
+    .chain()
+    .focus()
+    .insertContentAt(range, atEnd ? [block, { type: "paragraph" }] : block)
+    .run()
+}
 
 // Library blocks ------------------------------------------------------------------------------
 
@@ -383,7 +399,7 @@ export const LibraryBlocks = Extension.create({
         groups: "nodes",
         command: (editor) => {
           chooseFromLibrary(editor, endpoint, kind, multiple).then((items) => {
-            if (items.length) editor.chain().focus().insertContent(build(items)).run()
+            if (items.length) insertBlock(editor, build(items))
           })
         },
         button: buttons.material(icon, label),
@@ -403,17 +419,13 @@ export const PullQuote = Extension.create({
       name: "pullQuote",
       groups: "nodes",
       command: (editor) =>
-        editor
-          .chain()
-          .focus()
-          .insertContent({
-            type: "figure",
-            content: [
-              { type: "blockquote", content: [{ type: "paragraph", content: [{ type: "text", text: "The words to pull out." }] }] },
-              { type: "caption", content: [{ type: "text", text: "Who said them" }] },
-            ],
-          })
-          .run(),
+        insertBlock(editor, {
+          type: "figure",
+          content: [
+            { type: "blockquote", content: [{ type: "paragraph", content: [{ type: "text", text: "The words to pull out." }] }] },
+            { type: "caption", content: [{ type: "text", text: "Who said them" }] },
+          ],
+        }),
       button: buttons.material("format_quote", "pull quote"),
     })
   },
@@ -475,6 +487,6 @@ function askForEmbed(editor, endpoint, message) {
     if (!response.ok) return askForEmbed(editor, endpoint, data.error || "That address cannot be embedded.")
     const attrs = { src: data.src, title: `${data.provider} player`, allowfullscreen: true }
     if (data.height) attrs.height = data.height
-    editor.chain().focus().insertContent({ type: "embed", attrs }).run()
+    insertBlock(editor, { type: "embed", attrs })
   })
 }
