@@ -8,9 +8,9 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.widgets import AdminSplitDateTime, FilteredSelectMultiple
 from django.core.exceptions import PermissionDenied
-from django.urls import URLPattern, path, reverse_lazy
 from django.db.models import QuerySet
 from django.http import HttpRequest, JsonResponse
+from django.urls import URLPattern, path, reverse_lazy
 from django.utils import timezone
 from django_prose_editor.widgets import AdminProseEditorWidget
 

@@ -127,9 +127,7 @@ PROVIDERS: tuple[Provider, ...] = (
         ),
         player="https://{host}/videos/embed/{id}",
         page="https://{host}/w/{id}",
-        player_pattern=re.compile(
-            r"https://(?P<host>[\w.-]+)/videos/embed/(?P<id>[\w-]+)", re.I
-        ),
+        player_pattern=re.compile(r"https://(?P<host>[\w.-]+)/videos/embed/(?P<id>[\w-]+)", re.I),
     ),
     Provider(
         name="Mastodon",
@@ -148,7 +146,9 @@ PROVIDERS: tuple[Provider, ...] = (
     Provider(
         name="OpenStreetMap",
         players=("www.openstreetmap.org/export/embed.html",),
-        patterns=_compile(r"https://www\.openstreetmap\.org/export/embed\.html\?(?P<query>[^#\s]+)"),
+        patterns=_compile(
+            r"https://www\.openstreetmap\.org/export/embed\.html\?(?P<query>[^#\s]+)"
+        ),
         player="https://www.openstreetmap.org/export/embed.html?{query}",
         page="https://www.openstreetmap.org/export/embed.html?{query}",
         player_pattern=re.compile(
@@ -161,9 +161,7 @@ PROVIDERS: tuple[Provider, ...] = (
         patterns=_compile(r"https://www\.google\.com/maps/embed\?(?P<query>pb=[^#\s]+)"),
         player="https://www.google.com/maps/embed?{query}",
         page="https://www.google.com/maps/embed?{query}",
-        player_pattern=re.compile(
-            r"https://www\.google\.com/maps/embed\?(?P<query>[^#]*)", re.I
-        ),
+        player_pattern=re.compile(r"https://www\.google\.com/maps/embed\?(?P<query>[^#]*)", re.I),
     ),
 )
 
@@ -274,9 +272,7 @@ def _placeholder(match: re.Match[str]) -> str:
         "data-embed-height": str(height or ""),
         "data-embed-width": width if width.isdigit() else "",
     }
-    data_html = "".join(
-        f' {key}="{html.escape(value)}"' for key, value in data.items() if value
-    )
+    data_html = "".join(f' {key}="{html.escape(value)}"' for key, value in data.items() if value)
     if attributes.get("id"):
         data_html += f' id="{html.escape(attributes["id"])}"'
     label = html.escape(attributes.get("title") or "")

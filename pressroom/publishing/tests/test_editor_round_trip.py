@@ -151,9 +151,7 @@ def missing(body: str, tag: str, wanted: dict[str, str]) -> list[str]:
     candidates = [attributes for name, attributes in parser.found if name == tag]
     if not candidates:
         return [f"<{tag}>"]
-    best = min(
-        candidates, key=lambda attrs: sum(attrs.get(n) != v for n, v in wanted.items())
-    )
+    best = min(candidates, key=lambda attrs: sum(attrs.get(n) != v for n, v in wanted.items()))
     return [
         f'{tag} {name}="{value}" (found {best.get(name)!r})'
         for name, value in wanted.items()
@@ -165,7 +163,7 @@ CASES = sorted(ALLOWED_TAGS)
 
 
 def test_the_cases_cover_every_element_and_attribute_the_cleaner_allows():
-    covered = {tag for tag in CASES}
+    covered = set(CASES)
     assert covered == set(ALLOWED_TAGS)
     for tag in ALLOWED_ATTRIBUTES:
         assert tag == "*" or tag in covered, f"{tag} has attributes but is not allowed"
@@ -203,7 +201,7 @@ def test_every_allowed_element_and_attribute_survives_editing_in_the_browser(
         page.fill("#id_password", PASSWORD)
         page.click("input[type=submit]")
         page.wait_for_url("**/admin/")
-        for tag, (pk, _) in articles.items():
+        for pk, _ in articles.values():
             page.goto(f"{live_server.url}/admin/publishing/article/{pk}/change/")
             first = page.locator(".ProseMirror p", has_text="Edit here.").first
             first.wait_for(state="visible")

@@ -24,7 +24,11 @@ PASTED = [
         "YouTube",
         "https://www.youtube-nocookie.com/embed/dQw4w9WgXcQ",
     ),
-    ("https://youtu.be/dQw4w9WgXcQ", "YouTube", "https://www.youtube-nocookie.com/embed/dQw4w9WgXcQ"),
+    (
+        "https://youtu.be/dQw4w9WgXcQ",
+        "YouTube",
+        "https://www.youtube-nocookie.com/embed/dQw4w9WgXcQ",
+    ),
     (
         "https://www.youtube.com/shorts/dQw4w9WgXcQ",
         "YouTube",
