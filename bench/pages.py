@@ -10,6 +10,7 @@ and loads each URL with wrk for 20 s (--quick: 5 s) after a warm-up. Not part of
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import shutil
@@ -329,7 +330,10 @@ def start_nginx(
     """nginx with two servers: the saved page as a static file, and the shipped recipe in front
     of the `pressroom serve` processes listening on `upstreams`."""
     recipe = RECIPE.read_text()
-    servers = "".join(f"    server 127.0.0.1:{port};\n" for port in upstreams)
+    # The recipe's own server parameters (max_fails=0), on the benchmark's ports.
+    parameters = re.search(r"^\s*server 127\.0\.0\.1:\d+([^;]*);", recipe, re.MULTILINE)
+    suffix = parameters.group(1) if parameters else ""
+    servers = "".join(f"    server 127.0.0.1:{port}{suffix};\n" for port in upstreams)
     recipe = re.sub(
         r"upstream pressroom_app \{.*?\}",
         f"upstream pressroom_app {{\n{servers}    keepalive 32;\n}}",
@@ -394,13 +398,15 @@ def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 60) -> 
 
 
 def stop(process: subprocess.Popen) -> None:
+    """As systemd stops a unit with KillMode=mixed: SIGTERM to the main process only (granian
+    then lets its workers finish the requests in flight), the whole group killed if it hangs."""
     if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        process.send_signal(signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=30)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)  # what is left of its group
+    process.wait()
 
 
 def fetch(url: str) -> bytes:

@@ -1,6 +1,6 @@
 # A stand-in for `systemctl` where systemd is not PID 1 (a container, CI): deploy/drill.sh puts
 # it in front of docs/deploy.md's blocks. It knows what the guide asks of systemctl: start,
-# restart and stop the Pressroom units (their ExecStart as their User, in their
+# restart and stop the Pressroom units (their ExecStart as their User, exec'd so the pid is theirs, in their
 # WorkingDirectory, with their EnvironmentFile, as systemd would), redis-server and nginx.
 # Logs go to $DRILL_LOG_DIR, process groups to $DRILL_RUN_DIR.
 
@@ -42,10 +42,13 @@ drill_stop() {
         ;;
     *)
         [ -e "$pidfile" ] || return 0
+        # As KillMode=mixed: SIGTERM to the main process (it finishes the requests in flight),
+        # then whatever is left of its group is killed.
         local group
         group=$(cat "$pidfile")
-        kill -TERM -- "-$group" 2>/dev/null || true
-        for _ in $(seq 1 150); do kill -0 -- "-$group" 2>/dev/null || break; sleep 0.2; done
+        kill -TERM "$group" 2>/dev/null || true
+        for _ in $(seq 1 150); do kill -0 "$group" 2>/dev/null || break; sleep 0.2; done
+        kill -KILL -- "-$group" 2>/dev/null || true
         rm -f "$pidfile"
         ;;
     esac
@@ -67,11 +70,12 @@ drill_start() {
         return
         ;;
     esac
-    local file instance="" user directory environment command
+    local file instance="" user group directory environment command
     file=$(drill_unit_file "$unit")
     [ -e "$file" ] || { echo "systemctl (drill): no unit $unit" >&2; return 1; }
     case "$unit" in *@*) instance=${unit#*@} ;; esac
     user=$(drill_unit_value "$file" User "$instance")
+    group=$(drill_unit_value "$file" Group "$instance")
     directory=$(drill_unit_value "$file" WorkingDirectory "$instance")
     environment=$(drill_unit_value "$file" EnvironmentFile "$instance")
     command=$(drill_unit_value "$file" ExecStart "$instance")
@@ -81,8 +85,8 @@ drill_start() {
         setsid bash -c '
             set -a; . "$1"; set +a
             cd "$2"
-            exec runuser -u "$3" -- $4
-        ' drill "$environment" "$directory" "$user" "$command" >>"$DRILL_LOG_DIR/$unit.log" 2>&1 &
+            exec setpriv --reuid="$3" --regid="$4" --init-groups -- $5
+        ' drill "$environment" "$directory" "$user" "${group:-$user}" "$command" >>"$DRILL_LOG_DIR/$unit.log" 2>&1 &
         echo $! >"$DRILL_RUN_DIR/$unit.pid"
     )
     case "$unit" in pressroom-serve@*) drill_wait_for_port "$instance" ;; esac

@@ -16,6 +16,7 @@ from django_prose_editor.widgets import AdminProseEditorWidget
 
 from pressroom.media import services as media_services
 from pressroom.publishing import services
+from pressroom.publishing.bylines import BylineField
 from pressroom.publishing.embeds import EmbedError, embed_for_url
 from pressroom.publishing.models import Article, ArticleStateError, Author, LegacyPath, Topic
 
@@ -64,12 +65,7 @@ BODY_EDITOR_EXTENSIONS: dict[str, Any] = {
 
 
 class ArticleForm(forms.ModelForm):
-    authors_chosen = forms.ModelMultipleChoiceField(
-        label="Authors",
-        queryset=Author.objects.all(),
-        required=False,
-        widget=FilteredSelectMultiple("authors", is_stacked=False),
-    )
+    authors_chosen = BylineField(label="Authors", required=False)
     topics_chosen = forms.ModelMultipleChoiceField(
         label="Topics",
         queryset=Topic.objects.all(),
@@ -116,7 +112,7 @@ class ArticleForm(forms.ModelForm):
             help_text=self.Meta.help_texts["published_at"],
         )
         if self.instance.pk:
-            self.initial["authors_chosen"] = list(self.instance.authors.all())
+            self.initial["authors_chosen"] = self.instance.bylines
             self.initial["topics_chosen"] = list(self.instance.topics.all())
             self.initial["published_at"] = self.instance.published_at
             if self.instance.status == Article.Status.SCHEDULED and self.instance.is_public:
@@ -240,7 +236,7 @@ class ArticleAdmin(admin.ModelAdmin):
     ]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Article]:
-        return super().get_queryset(request).prefetch_related("authors").distinct()
+        return super().get_queryset(request).with_bylines().distinct()
 
     def get_urls(self) -> list[URLPattern]:
         return [
@@ -276,7 +272,7 @@ class ArticleAdmin(admin.ModelAdmin):
 
     @admin.display(description="Authors")
     def byline(self, article: Article) -> str:
-        return ", ".join(author.name for author in article.authors.all())
+        return ", ".join(author.name for author in article.bylines)
 
     def save_model(
         self, request: HttpRequest, obj: Article, form: ArticleForm, change: bool
@@ -335,6 +331,8 @@ class AuthorAdmin(AnnounceDeletionsMixin, admin.ModelAdmin):
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
     raw_id_fields = ["user"]
+    autocomplete_fields = ["photo"]
+    fields = ["name", "slug", "bio", "photo", "website", "fediverse", "other_links", "user"]
 
     def save_model(
         self, request: HttpRequest, obj: Author, form: forms.ModelForm, change: bool

@@ -86,7 +86,7 @@ class LatestArticlesFeed(Feed):
         if topic is not None:
             articles = articles.for_topic(topic)
         return list(
-            articles.newest_first().prefetch_related("authors", "topics")[: settings.FEED_ITEMS]
+            articles.newest_first().with_bylines().prefetch_related("topics")[: settings.FEED_ITEMS]
         )
 
     def item_title(self, item: Article) -> str:
@@ -103,7 +103,7 @@ class LatestArticlesFeed(Feed):
         return item.updated_at
 
     def item_author_name(self, item: Article) -> str:
-        return ", ".join(author.name for author in item.authors.all())
+        return ", ".join(author.name for author in item.bylines)
 
     def item_categories(self, item: Article) -> list[str]:
         return [topic.name for topic in item.topics.all()]
@@ -149,7 +149,8 @@ class AuthorFeed(LatestArticlesFeed):
             Article.objects.published()
             .by_author(author)
             .newest_first()
-            .prefetch_related("authors", "topics")[: settings.FEED_ITEMS]
+            .with_bylines()
+            .prefetch_related("topics")[: settings.FEED_ITEMS]
         )
 
     def feed_url(self, author: Author) -> str:  # type: ignore[override]

@@ -20,6 +20,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
+from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
@@ -145,12 +146,12 @@ def _bylines(article_ids: list[int]) -> defaultdict[int, list[str]]:
         return bylines
     placeholders = ", ".join(["%s"] * len(article_ids))
     with connection.cursor() as database:
-        # Ordered by name, as the authors' default ordering has always listed them on teasers.
+        # In byline order, as the editor chose it (Article.bylines).
         database.execute(
             # Only placeholders go into the text.
             "SELECT byline.article_id, author.name FROM publishing_articleauthor byline"  # noqa: S608
             " INNER JOIN publishing_author author ON author.id = byline.author_id"
-            f" WHERE byline.article_id IN ({placeholders}) ORDER BY author.name, author.id",
+            f" WHERE byline.article_id IN ({placeholders}) ORDER BY byline.position, byline.id",
             article_ids,
         )
         for article_id, name in database.fetchall():
@@ -245,16 +246,23 @@ def topic_or_404(slug: str) -> Topic:
 
 
 def author_or_404(slug: str) -> Author:
-    return _cached_by_slug(Author, slug)
+    # With the portrait and its renditions, which the profile shows.
+    return _cached_by_slug(
+        Author, slug, Author.objects.select_related("photo").prefetch_related("photo__renditions")
+    )
 
 
 _owners: ContentMemo[Topic | Author] = ContentMemo(max_entries=2048)
 
 
-def _cached_by_slug[Owner: (Topic, Author)](model: type[Owner], slug: str) -> Owner:
+def _cached_by_slug[Owner: (Topic, Author)](
+    model: type[Owner], slug: str, source: QuerySet[Owner] | None = None
+) -> Owner:
     """The topic or author whose archive is asked for, kept until content changes: the lookup
     cost an archive page a tenth of its render. Unknown slugs raise Http404 and are not kept."""
-    owner = _owners.get_or_set((model, slug), lambda: get_object_or_404(model, slug=slug))
+    owner = _owners.get_or_set(
+        (model, slug), lambda: get_object_or_404(source if source is not None else model, slug=slug)
+    )
     # A copy per request: what one request caches on the instance stays its own.
     return copy.copy(owner)  # type: ignore[return-value]
 

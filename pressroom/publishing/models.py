@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
@@ -36,10 +39,52 @@ class Topic(models.Model):
         return reverse("publishing:topic-detail", kwargs={"slug": self.slug})
 
 
+FEDIVERSE_ACCOUNT = re.compile(r"@?[A-Za-z0-9_.-]{1,100}@[A-Za-z0-9.-]{1,190}\.[A-Za-z]{2,63}")
+
+
+def _is_web_address(text: str, *, https_only: bool = False) -> bool:
+    try:
+        URLValidator(schemes=["https"] if https_only else ["http", "https"])(text)
+    except ValidationError:
+        return False
+    return len(text) <= 500
+
+
 class Author(models.Model):
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=200, unique=True, allow_unicode=True)
     bio = models.TextField(blank=True)
+    photo = models.ForeignKey(
+        "media.MediaItem",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="A portrait from the media library (shown square).",
+    )
+    # db_default: the previous release inserts authors without these columns (deploy.md).
+    website = models.URLField(
+        blank=True,
+        default="",
+        db_default="",
+        max_length=500,
+        validators=[URLValidator(schemes=["http", "https"])],
+    )
+    fediverse = models.CharField(
+        "fediverse account",
+        max_length=300,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="@name@instance.social, or the profile's address. Linked with rel=me, so "
+        "Mastodon shows this page as verified on the profile.",
+    )
+    other_links = models.TextField(
+        blank=True,
+        default="",
+        db_default="",
+        help_text="Other profiles (Bluesky, a newsletter, ...): one address per line, at most 10.",
+    )
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -51,11 +96,44 @@ class Author(models.Model):
     class Meta:
         ordering = ["name"]
 
+    MAX_OTHER_LINKS = 10
+
     def __str__(self) -> str:
         return self.name
 
     def get_absolute_url(self) -> str:
         return reverse("publishing:author-detail", kwargs={"slug": self.slug})
+
+    def clean(self) -> None:
+        errors: dict[str, str] = {}
+        account = self.fediverse.strip()
+        if account and not (
+            FEDIVERSE_ACCOUNT.fullmatch(account) or _is_web_address(account, https_only=True)
+        ):
+            errors["fediverse"] = (
+                "Write it as @name@instance.social or as https://instance.social/@name."
+            )
+        lines = [line.strip() for line in self.other_links.splitlines() if line.strip()]
+        if len(lines) > self.MAX_OTHER_LINKS:
+            errors["other_links"] = f"At most {self.MAX_OTHER_LINKS} addresses."
+        elif bad := [line for line in lines if not _is_web_address(line)]:
+            errors["other_links"] = f"Not a web address: {bad[0][:80]}"
+        if errors:
+            raise ValidationError(errors)
+
+    @property
+    def fediverse_url(self) -> str:
+        """The fediverse account as a profile address: @name@host becomes https://host/@name."""
+        account = self.fediverse.strip()
+        if account.startswith("https://"):
+            return account
+        name, _, host = account.lstrip("@").partition("@")
+        return f"https://{host}/@{name}" if name and host else ""
+
+    @property
+    def profile_links(self) -> list[str]:
+        """Other profiles' addresses, one per line of `other_links`."""
+        return [line.strip() for line in self.other_links.splitlines() if line.strip()]
 
 
 class ArticleQuerySet(models.QuerySet["Article"]):
@@ -101,8 +179,17 @@ class ArticleQuerySet(models.QuerySet["Article"]):
             "lead_image_url",
             "lead_image_alt",
             "lead_image",
-        ).prefetch_related(
-            models.Prefetch("authors", queryset=Author.objects.only("id", "name", "slug"))
+        ).with_bylines()
+
+    def with_bylines(self) -> ArticleQuerySet:
+        """Bylines (Article.bylines) in the order the editor chose, in one more query."""
+        return self.prefetch_related(
+            models.Prefetch(
+                "author_links",
+                queryset=ArticleAuthor.objects.select_related("author")
+                .only("id", "article_id", "position", "author__id", "author__name", "author__slug")
+                .order_by("position", "id"),
+            )
         )
 
 
@@ -174,6 +261,15 @@ class Article(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("publishing:article-detail", kwargs={"slug": self.slug})
+
+    @property
+    def bylines(self) -> list[Author]:
+        """The authors in byline order, as chosen in the admin: every page, feed, JSON-LD
+        block and email shows them so (ArticleQuerySet.with_bylines fetches them for a list)."""
+        if "author_links" in getattr(self, "_prefetched_objects_cache", {}):
+            return [link.author for link in self.author_links.all()]
+        links = self.author_links.select_related("author").order_by("position", "id")
+        return [link.author for link in links]
 
     @property
     def is_public(self) -> bool:

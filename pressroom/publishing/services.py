@@ -497,6 +497,9 @@ def save_author(author: Author) -> Author:
         author.slug = unique_slug(Author, author.name, exclude_pk=author.pk)
     previous = Author.objects.filter(pk=author.pk).values_list("slug", flat=True).first()
     author.save()
+    media_services.record_uses(
+        author, "photo", [author.photo] if author.photo_id else [], label=author.name
+    )
     if previous and previous != author.slug:
         write_legacy_paths({slug_url_builder("publishing:author-detail")(previous): author})
     announce_change()

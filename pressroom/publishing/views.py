@@ -24,9 +24,9 @@ def home(request: HttpRequest) -> HttpResponse:
 
 def article_detail(request: HttpRequest, slug: str) -> HttpResponse:
     article = get_object_or_404(
-        Article.objects.select_related("lead_image").prefetch_related(
-            "authors", "topics", "lead_image__renditions"
-        ),
+        Article.objects.select_related("lead_image")
+        .with_bylines()
+        .prefetch_related("topics", "lead_image__renditions"),
         slug=slug,
     )
     is_preview = not article.is_public

@@ -17,9 +17,11 @@ INDEX_CHUNK = 1000
 
 
 def _public_articles(article_ids: Iterable[int] | None) -> Iterable[tuple[int, str, str, str]]:
-    """(id, title, excerpt, body) of the public articles among `article_ids` (or all): plain
-    values, a batch of an import holds hundreds."""
-    articles = Article.objects.published()
+    """(id, title, excerpt, body) of the public articles among `article_ids` (or all), those
+    scheduled for later included: one goes public when its time comes, without a save that
+    would index it then, and the search page shows only what `published()` lets through.
+    Plain values: a batch of an import holds hundreds."""
+    articles = Article.objects.filter(status__in=Article.PUBLIC_STATUSES)
     if article_ids is not None:
         articles = articles.filter(id__in=list(article_ids))
     return articles.values_list("id", "title", "excerpt", "body").iterator(chunk_size=1000)

@@ -234,8 +234,10 @@ _next_publication_providers: list[Callable[[datetime], datetime | None]] = []
 def register_next_publication(provider: Callable[[datetime], datetime | None]) -> None:
     """`provider(now)` gives the next moment after `now` at which something public changes
     without a save (a scheduled article goes public, a campaign starts or ends), or None."""
+    global _next_moment
     if provider not in _next_publication_providers:
         _next_publication_providers.append(provider)
+        _next_moment = ("", None)  # asked again of every provider, the new one included
 
 
 # This process's answer for one generation: (generation, timestamp of the next moment or None).

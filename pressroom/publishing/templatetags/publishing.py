@@ -41,7 +41,7 @@ def article_json_ld(article: Article) -> SafeString:
                 "name": author.name,
                 "url": settings.SITE_URL + author.get_absolute_url(),
             }
-            for author in article.authors.all()
+            for author in article.bylines
         ],
         "publisher": {"@type": "Organization", "name": settings.ORGANIZATION_NAME},
         "keywords": [topic.name for topic in article.topics.all()],

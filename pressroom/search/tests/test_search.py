@@ -1,7 +1,10 @@
 """A reader searches the archive; editors' changes show up in results at once."""
 
+from datetime import timedelta
+
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 
 from pressroom.publishing import services
 from pressroom.search.backends import search_article_ids
@@ -49,6 +52,18 @@ def test_publishing_a_draft_adds_it_to_results(archive, django_capture_on_commit
     with django_capture_on_commit_callbacks(execute=True):
         services.publish_article(archive["draft"])
     assert archive["draft"].id in search_article_ids("lithium")
+
+
+def test_a_scheduled_article_is_found_once_its_time_has_come_without_another_save(
+    client, archive, django_capture_on_commit_callbacks, monkeypatch
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        services.publish_article(archive["draft"], at=timezone.now() + timedelta(seconds=2))
+    assert "Secret lithium draft" not in client.get("/search/", {"q": "lithium"}).content.decode()
+    later = timezone.now() + timedelta(seconds=3)
+    monkeypatch.setattr(timezone, "now", lambda: later)  # the clock `published()` reads
+    page = client.get("/search/", {"q": "lithium"}).content.decode()
+    assert "Secret lithium draft" in page
 
 
 @pytest.mark.parametrize("query", ['"unbalanced', "AND OR NOT", "*", "NEAR(", "'; DROP TABLE --"])
