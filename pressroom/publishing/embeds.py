@@ -240,7 +240,7 @@ def describe_player(src: str) -> tuple[str, str, int]:
 
 
 # An iframe as the cleaner writes it: attributes in double quotes, nothing inside.
-_IFRAME = re.compile(r"<iframe\b([^>]*)>\s*</iframe>", re.I)
+_IFRAME = re.compile(r"<iframe\b([^>]*)>.*?</iframe>", re.I | re.S)
 _ATTRIBUTE = re.compile(r'([\w-]+)(?:="([^"]*)")?')
 
 

@@ -163,6 +163,15 @@ def test_without_javascript_a_reader_gets_the_providers_name_and_a_link():
     assert 'data-embed-height="166"' in page  # an audio player keeps its height
 
 
+def test_an_iframe_with_fallback_text_inside_is_a_placeholder_too():
+    body = clean_body_html(
+        '<iframe src="https://player.vimeo.com/video/1">Your browser <b>cannot</b></iframe>'
+    )
+    page = click_to_load(body)
+    assert "<iframe" not in page
+    assert 'data-embed-provider="Vimeo"' in page
+
+
 def test_the_article_page_shows_placeholders_and_loads_the_script_only_with_embeds(
     client, make_article
 ):
