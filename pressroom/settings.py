@@ -19,6 +19,9 @@ import dj_database_url
 from django.conf import global_settings
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
+from django.utils.functional import lazy
+
+from pressroom.publishing.embeds import DEFAULT_PLAYERS
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -589,22 +592,7 @@ FEED_ITEMS = env_int("FEED_ITEMS", 30, minimum=1, maximum=1000)
 # live under ("www.youtube.com/embed/"): a trailing "/" allows everything below it, "*" stands
 # for one path segment. A bare host allows any path of it (not advised: most hosts also serve
 # open redirects or whole sites).
-EMBED_ENTRIES = env_list(
-    "EMBED_HOSTS",
-    [
-        "www.youtube.com/embed/",
-        "www.youtube-nocookie.com/embed/",
-        "player.vimeo.com/video/",
-        "open.spotify.com/embed/",
-        "w.soundcloud.com/player/",
-        "www.google.com/maps/embed",
-        "bandcamp.com/EmbeddedPlayer/",
-        "archive.org/embed/",
-        "peertube.tv/videos/embed/",
-        "mastodon.social/@*/*/embed",
-        "www.openstreetmap.org/export/embed.html",
-    ],
-)
+EMBED_ENTRIES = env_list("EMBED_HOSTS", DEFAULT_PLAYERS)  # the providers' players (embeds.py)
 EMBED_PATHS: dict[str, list[str]] = {}
 for _entry in EMBED_ENTRIES:
     _host, _slash, _path = _entry.partition("/")
@@ -615,6 +603,32 @@ for _entry in EMBED_ENTRIES:
     EMBED_PATHS.setdefault(_host.lower(), []).append(_slash + _path)
 EMBED_HOSTS = sorted(EMBED_PATHS)
 MAX_BODY_BYTES = env_int("MAX_BODY_BYTES", 2 * 1024 * 1024)
+
+
+def _static_url(path: str) -> str:
+    from django.templatetags.static import static  # not importable before settings exist
+
+    return static(path)
+
+
+# The body editor's own nodes and marks (publishing/static/publishing/editor-blocks.js, its
+# hashed name resolved when a page is drawn). What is stored is decided by the HTML cleaner
+# (publishing/html.py), so they add nothing to sanitize.
+DJANGO_PROSE_EDITOR_EXTENSIONS = [
+    {
+        "js": [lazy(_static_url, str)("publishing/editor-blocks.js")],
+        "extensions": dict.fromkeys(
+            [
+                "PressroomAttributes", "BElement", "IElement", "Deleted", "Inserted", "Marked",
+                "Small", "Abbreviation", "Citation", "InlineQuote", "Keyboard", "Span", "Time",
+                "Division", "Address", "DescriptionList", "DescriptionTerm", "DescriptionDetails",
+                "Details", "DetailsSummary", "MediaSource", "MediaTrack", "Picture", "Video",
+                "Audio", "Embed", "LibraryBlocks", "PullQuote",
+            ],
+            lambda config, shared_config: None,
+        ),
+    }
+]  # fmt: skip
 
 # Content-Security-Policy on every response (Django's CSP middleware). Public pages have no inline
 # script at all (external, hashed static files), so their policy needs no nonce and a cached page

@@ -20,9 +20,10 @@ from pressroom.search.backends import index_articles
 
 pytestmark = pytest.mark.django_db
 
-# Recomputed after main's control-character stripping (titles, excerpts) changed the theme
-# data's output; the same digest with and without this branch's insert_rows change.
-THEME_DIGEST = "6f5a7918cae3729b95fd5d448b1011d538fbe971c7723a0e0c05bf78af926145"
+# Recomputed when the cleaner stopped allowing thead, tbody, tfoot, colgroup and col (the body
+# editor cannot keep them): the theme data's tables keep their rows and cells without them; with
+# those five tags allowed again the import hashes to the previous digest (6f5a7918…).
+THEME_DIGEST = "445956183929d0e2e5970029a35987fab5a051d7323d0ecbb387e9748c445422"
 GENERATED_DIGEST = "5f8d8727986788a4e14d49209bf7103f59eea628117181aebce669bcf82212de"
 GENERATED_POSTS = 400
 # What the search index holds for the same imports (SQLite's FTS5 table: title, excerpt and

@@ -20,6 +20,7 @@ from pressroom.media.rendering import (
     picture_html,
     structured_data_images,
 )
+from pressroom.publishing.embeds import click_to_load
 from pressroom.publishing.links import slug_url_builder
 from pressroom.publishing.listings import Teaser, teaser_images
 from pressroom.publishing.models import Article
@@ -171,3 +172,14 @@ def _teaser_item(
         f"    {'<p>' + escape(teaser.excerpt) + '</p>' if teaser.excerpt else ''}\n"
         "  </article>\n</li>\n"
     )
+
+
+@register.filter
+def reader_body(body_html: str) -> SafeString:
+    """An article body as readers get it: embeds wait behind a click-to-load placeholder."""
+    return mark_safe(click_to_load(body_html))  # the body was cleaned on save
+
+
+@register.filter
+def has_embeds(body_html: str) -> bool:
+    return "<iframe" in body_html
