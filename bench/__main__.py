@@ -12,9 +12,11 @@ BENCHMARKS = [
     "profile",  # issue 6: where an uncached page render spends its time (pyinstrument)
     "recipe",  # issue 6: nginx recipe + 2 app servers on PostgreSQL + Redis: publish-to-visible
     "wxr",  # issue 3: WordPress import throughput and memory
+    "wxrmedia",  # issue 12: WordPress import of 2,000 posts with 2,000 photos (--media-dir)
     "digest",  # issue 4: digest sending to smtp-sink
     "rolling",  # issue 20: a rolling restart behind the nginx recipe counts 0 errors
     "renditions",  # issue 12: renditions of 12 MP photos, project vs minimal Pillow (and pyvips)
+    "thumbnails",  # issue 12: the uncached topic page with 20 thumbnails against none
     "legacy",  # issue 21: old WordPress addresses resolved, against a cached page's CPU
     "revisions",  # issue 13: what revisions cost bulk writes and storage
 ]

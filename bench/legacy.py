@@ -5,9 +5,10 @@ Imports a generated export (`--posts`, default 3,000, 10 a page) into a fresh SQ
 lists every address family of it (pressroom.importers.addresses: posts, ?p=, pages, tags,
 categories, their feeds and pages, authors, dates, search, query forms) and asks the app for
 `--addresses` of them (default 100,000, the families cycled in a fixed shuffle) through Django's
-test client, in process. Reports requests per second and CPU per redirect, next to the CPU of
-a cached page (the topic page, served by the page cache) measured in the same run: the goal is
-that a redirect costs no more than a cached page.
+test client, in process. Reports requests per second and CPU per redirect (in all, and apart
+for answers the page cache had stored and for those it had not), next to the CPU of a cached
+page (the topic page, served by the page cache) measured in the same run: the goal is that a
+redirect costs no more than a cached page.
 """
 
 from __future__ import annotations
@@ -71,9 +72,16 @@ def run(argv: list[str]) -> int:
 
     plan = [addresses[index % len(addresses)] for index in range(total)]
     statuses: Counter[int] = Counter()
+    # CPU per request by how the page cache answered it: "miss" (the address resolved from the
+    # database, then stored), "hit" (a stored answer), anything else (not stored: 404s).
+    by_cache: dict[str, list[float]] = {}
     wall, cpu = time.perf_counter(), time.process_time()
     for _, path in plan:
-        statuses[client.get(path).status_code] += 1
+        started = time.process_time()
+        response = client.get(path)
+        spent = time.process_time() - started
+        statuses[response.status_code] += 1
+        by_cache.setdefault(response.get("X-Page-Cache", "none"), []).append(spent)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
 
     page = "/topics/world/"
@@ -92,7 +100,19 @@ def run(argv: list[str]) -> int:
         f"{'cached page ' + page:<28}{CACHED_REQUESTS:>10}"
         f"{CACHED_REQUESTS / page_wall:>10.0f}{per_page:>12.0f}"
     )
-    print(f"redirect CPU / cached page CPU: {per_redirect / per_page:.2f} (goal: at most 1.00)")
+    for status, spent in sorted(by_cache.items()):
+        print(
+            f"{'  answered ' + status:<28}{len(spent):>10}{'':>10}"
+            f"{sum(spent) / len(spent) * 1e6:>12.0f}"
+        )
+    print(f"redirect CPU / cached page CPU, all requests: {per_redirect / per_page:.2f}")
+    if by_cache.get("hit"):
+        stored = sum(by_cache["hit"]) / len(by_cache["hit"]) * 1e6
+        print(
+            f"stored redirect CPU / cached page CPU: {stored / per_page:.2f} (goal: at most 1.00;"
+            " the misses are each address's first answer, and every address again after the"
+            " content generation moves on, at least every PAGE_CACHE_SECONDS)"
+        )
     broken = total - statuses[301] - statuses[410] - statuses[200]
     return 1 if broken else 0
 

@@ -107,6 +107,12 @@ def build_corpus(articles: int, topics: int, seed: int = 1) -> Path:
     database = directory / "pressroom.sqlite3"
     if (directory / "complete").exists():
         print(f"corpus: reusing {database.relative_to(ROOT)}", flush=True)
+        # Brought to the current schema (new migrations since it was generated).
+        subprocess.run(
+            [str(BIN / "pressroom"), "migrate", "--no-input", "-v0"],
+            env=app_environment(directory, database),
+            check=True,
+        )
         return database
     shutil.rmtree(directory, ignore_errors=True)
     directory.mkdir(parents=True)

@@ -16,8 +16,12 @@ from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import dj_database_url
+from django.conf import global_settings
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
+from django.utils.functional import lazy
+
+from pressroom.publishing.embeds import DEFAULT_PLAYERS
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -385,6 +389,12 @@ if TESTING:
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 LANGUAGE_CODE = env_str("LANGUAGE_CODE", "en-us")
+# One Django has a translation for: any other stops every command with an OSError traceback.
+_languages = {code for code, _name in global_settings.LANGUAGES}
+if not {LANGUAGE_CODE.lower(), LANGUAGE_CODE.lower().split("-")[0]} & _languages:
+    raise ImproperlyConfigured(
+        f"LANGUAGE_CODE must be a language code Django knows, like en-us or pt-br, not {LANGUAGE_CODE!r}"
+    )
 TIME_ZONE = env_str("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
@@ -454,12 +464,12 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 5 * 1024 * 
 EMAIL_BACKEND_PATH = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
 SMTP_OPTIONS = {
     "host": env_str("EMAIL_HOST", "localhost"),
-    "port": env_int("EMAIL_PORT", 25),
+    "port": env_int("EMAIL_PORT", 25, minimum=1, maximum=65535),
     "username": env_str("EMAIL_HOST_USER"),
     "password": env_str("EMAIL_HOST_PASSWORD"),
     "use_tls": env_bool("EMAIL_USE_TLS", False),
     "use_ssl": env_bool("EMAIL_USE_SSL", False),
-    "timeout": env_int("EMAIL_TIMEOUT", 30),
+    "timeout": env_int("EMAIL_TIMEOUT", 30, minimum=1, maximum=3600),
 }
 
 
@@ -541,14 +551,16 @@ def _digest_send_at(value: str) -> tuple[int, int]:
 
 DIGEST_SEND_AT = _digest_send_at(env_str("DIGEST_SEND_AT", "06:00"))
 DIGEST_TIMEZONE = env_str("DIGEST_TIMEZONE", "UTC")
-DIGEST_MAX_ARTICLES = env_int("DIGEST_MAX_ARTICLES", 50)
-DIGEST_CONFIRMATION_DAYS = env_int("DIGEST_CONFIRMATION_DAYS", 7)
+DIGEST_MAX_ARTICLES = env_int("DIGEST_MAX_ARTICLES", 50, minimum=1)
+DIGEST_CONFIRMATION_DAYS = env_int("DIGEST_CONFIRMATION_DAYS", 7, minimum=1, maximum=3650)
 DIGEST_SIGNUPS_PER_IP_PER_HOUR = env_int("DIGEST_SIGNUPS_PER_IP_PER_HOUR", 10)
-DIGEST_BATCH_SIZE = env_int("DIGEST_BATCH_SIZE", 500)
+DIGEST_BATCH_SIZE = env_int("DIGEST_BATCH_SIZE", 500, minimum=1)
 DIGEST_SEND_RATE = env_float("DIGEST_SEND_RATE", 0)
-DIGEST_SMTP_CONNECTIONS = env_int("DIGEST_SMTP_CONNECTIONS", 1)
-DIGEST_RECOVERY_INTERVAL = env_int("DIGEST_RECOVERY_INTERVAL", 60)
-DIGEST_MAX_ATTEMPTS = env_int("DIGEST_MAX_ATTEMPTS", 3)
+DIGEST_SMTP_CONNECTIONS = env_int("DIGEST_SMTP_CONNECTIONS", 1, minimum=1, maximum=100)
+DIGEST_RECOVERY_INTERVAL = env_int("DIGEST_RECOVERY_INTERVAL", 60, minimum=1, maximum=86_400)
+DIGEST_MAX_ATTEMPTS = env_int("DIGEST_MAX_ATTEMPTS", 3, minimum=1, maximum=100)
+# A thumbnail beside each article of the digest email (its lead image's 4:3 crop, as JPEG/PNG).
+DIGEST_THUMBNAILS = env_bool("DIGEST_THUMBNAILS", True)
 DIGEST_UNSUBSCRIBE_MAILTO = env_str("DIGEST_UNSUBSCRIBE_MAILTO")
 DIGEST_RETURN_PATH = env_str("DIGEST_RETURN_PATH")
 
@@ -573,29 +585,14 @@ if BACKUP_SCHEDULE:
 PRESSROOM_ENV_FILE = env_str("PRESSROOM_ENV_FILE")
 
 # Publishing.
-EXCERPT_WORDS = env_int("EXCERPT_WORDS", 60)
-ARTICLES_PER_PAGE = env_int("ARTICLES_PER_PAGE", 20)
-FEED_ITEMS = env_int("FEED_ITEMS", 30)
+EXCERPT_WORDS = env_int("EXCERPT_WORDS", 60, minimum=1)
+ARTICLES_PER_PAGE = env_int("ARTICLES_PER_PAGE", 20, minimum=1, maximum=1000)
+FEED_ITEMS = env_int("FEED_ITEMS", 30, minimum=1, maximum=1000)
 # Embeds (<iframe>) that survive HTML cleaning: each entry is a host and the path its players
 # live under ("www.youtube.com/embed/"): a trailing "/" allows everything below it, "*" stands
 # for one path segment. A bare host allows any path of it (not advised: most hosts also serve
 # open redirects or whole sites).
-EMBED_ENTRIES = env_list(
-    "EMBED_HOSTS",
-    [
-        "www.youtube.com/embed/",
-        "www.youtube-nocookie.com/embed/",
-        "player.vimeo.com/video/",
-        "open.spotify.com/embed/",
-        "w.soundcloud.com/player/",
-        "www.google.com/maps/embed",
-        "bandcamp.com/EmbeddedPlayer/",
-        "archive.org/embed/",
-        "peertube.tv/videos/embed/",
-        "mastodon.social/@*/*/embed",
-        "www.openstreetmap.org/export/embed.html",
-    ],
-)
+EMBED_ENTRIES = env_list("EMBED_HOSTS", DEFAULT_PLAYERS)  # the providers' players (embeds.py)
 EMBED_PATHS: dict[str, list[str]] = {}
 for _entry in EMBED_ENTRIES:
     _host, _slash, _path = _entry.partition("/")
@@ -608,6 +605,32 @@ EMBED_HOSTS = sorted(EMBED_PATHS)
 MAX_BODY_BYTES = env_int("MAX_BODY_BYTES", 2 * 1024 * 1024)
 # How long a signed preview link (for someone without an account) opens its draft: a week.
 PREVIEW_LINK_SECONDS = env_int("PREVIEW_LINK_SECONDS", 7 * 86_400, minimum=60, maximum=90 * 86_400)
+
+
+def _static_url(path: str) -> str:
+    from django.templatetags.static import static  # not importable before settings exist
+
+    return static(path)
+
+
+# The body editor's own nodes and marks (publishing/static/publishing/editor-blocks.js, its
+# hashed name resolved when a page is drawn). What is stored is decided by the HTML cleaner
+# (publishing/html.py), so they add nothing to sanitize.
+DJANGO_PROSE_EDITOR_EXTENSIONS = [
+    {
+        "js": [lazy(_static_url, str)("publishing/editor-blocks.js")],
+        "extensions": dict.fromkeys(
+            [
+                "PressroomAttributes", "BElement", "IElement", "Deleted", "Inserted", "Marked",
+                "Small", "Abbreviation", "Citation", "InlineQuote", "Keyboard", "Span", "Time",
+                "Division", "Address", "DescriptionList", "DescriptionTerm", "DescriptionDetails",
+                "Details", "DetailsSummary", "MediaSource", "MediaTrack", "Picture", "Video",
+                "Audio", "Embed", "LibraryBlocks", "PullQuote",
+            ],
+            lambda config, shared_config: None,
+        ),
+    }
+]  # fmt: skip
 
 # Content-Security-Policy on every response (Django's CSP middleware). Public pages have no inline
 # script at all (external, hashed static files), so their policy needs no nonce and a cached page
@@ -688,6 +711,16 @@ except ValueError:
         "MEDIA_RENDITION_WIDTHS must be whole numbers, e.g. 320,640"
     ) from None
 MEDIA_AVIF = env_bool("MEDIA_AVIF", True)  # when the installed Pillow can write AVIF
+# The link-preview image of an article without a lead image: an absolute URL or a path on this
+# site (a file under MEDIA_URL or STATIC_URL, ideally 1200x630), and what it shows.
+SOCIAL_IMAGE_DEFAULT_URL = env_str("SOCIAL_IMAGE_DEFAULT_URL")
+SOCIAL_IMAGE_DEFAULT_ALT = env_str("SOCIAL_IMAGE_DEFAULT_ALT")
+if SOCIAL_IMAGE_DEFAULT_URL and not SOCIAL_IMAGE_DEFAULT_URL.startswith(
+    ("https://", "http://", "/")
+):
+    raise ImproperlyConfigured(
+        "SOCIAL_IMAGE_DEFAULT_URL must be an http(s) URL or a path starting with /"
+    )
 AWS_STORAGE_BUCKET_NAME = env_str("AWS_STORAGE_BUCKET_NAME")
 AWS_S3_ENDPOINT_URL = env_str("AWS_S3_ENDPOINT_URL") or None
 AWS_S3_REGION_NAME = env_str("AWS_S3_REGION_NAME") or None
@@ -815,6 +848,22 @@ def _check_relations() -> None:
         raise ImproperlyConfigured("METRICS_TOKEN must be a long random string (32+ characters)")
     if MEDIA_ROOT := globals().get("MEDIA_ROOT"):
         refuse_code_directory("MEDIA_ROOT", Path(MEDIA_ROOT))
+    # What is served (nginx hands out all of STATIC_ROOT) or backed up whole (MEDIA_ROOT) never
+    # holds the database, the secret key or the backups: each backup would carry every earlier
+    # one (doubling each night) and a torn copy of the live SQLite file.
+    public = {
+        "STATIC_ROOT": STATIC_ROOT,
+        **({"MEDIA_ROOT": Path(MEDIA_ROOT)} if MEDIA_ROOT else {}),
+    }
+    private = {"PRESSROOM_VAR_DIR": VAR_DIR, "BACKUP_DIR": BACKUP_DIR}
+    for public_name, public_directory in public.items():
+        for private_name, private_directory in private.items():
+            inner = private_directory.resolve()
+            if public_directory.resolve() in {inner, *inner.parents}:
+                raise ImproperlyConfigured(
+                    f"{public_name} must not be or contain {private_name} ({inner}): "
+                    "give each a directory of its own"
+                )
     if not MEDIA_URL.startswith(("/", "https://", "http://")) or MEDIA_URL == STATIC_URL:
         raise ImproperlyConfigured(f"MEDIA_URL must be a path like /media/, not {MEDIA_URL!r}")
     if not MEDIA_RENDITION_WIDTHS or not all(

@@ -11,6 +11,7 @@ from django.core.management import call_command
 
 from pressroom.importers.tests.wxr_samples import post_item, small_export
 from pressroom.publishing.models import Article, Author, Topic
+from pressroom.publishing.tests.test_admin import article_form as admin_article_form
 
 pytestmark = pytest.mark.django_db
 
@@ -36,27 +37,7 @@ def assert_no_controls(*texts: str) -> None:
 
 
 def article_form(**fields) -> dict:
-    data = {
-        "title": "",
-        "slug": "",
-        "body": "",
-        "editor_excerpt": "",
-        "status": "published",
-        "published_at_0": "",
-        "published_at_1": "",
-        "lead_image_url": "",
-        "lead_image_alt": "",
-        "original_outlet": "",
-        "original_url": "",
-        "canonical_url": "",
-        "legacy_paths-TOTAL_FORMS": "0",
-        "legacy_paths-INITIAL_FORMS": "0",
-        "legacy_paths-MIN_NUM_FORMS": "0",
-        "legacy_paths-MAX_NUM_FORMS": "1000",
-        "_save": "Save",
-    }
-    data.update(fields)
-    return data
+    return admin_article_form(**{"title": "", "body": "", **fields})
 
 
 def test_text_typed_in_the_admin_with_control_characters_and_their_entities(admin_client, client):

@@ -28,6 +28,7 @@ from pressroom.newsletter import digests
 from pressroom.publishing import services
 from pressroom.publishing.html import BODY_ID_PREFIX, clean_body_html, embed_src
 from pressroom.publishing.models import Article, Topic
+from pressroom.publishing.tests.test_admin import article_form
 
 pytestmark = pytest.mark.django_db
 
@@ -140,26 +141,7 @@ def enter_through_the_admin(admin_client, topic: Topic) -> None:
     for number, payload in enumerate(PAYLOADS):
         response = admin_client.post(
             "/admin/publishing/article/add/",
-            {
-                "title": f"Payload {number}",
-                "slug": "",
-                "body": payload,
-                "editor_excerpt": "",
-                "status": "published",
-                "published_at_0": "",
-                "published_at_1": "",
-                "topics_chosen": [str(topic.pk)],
-                "lead_image_url": "",
-                "lead_image_alt": "",
-                "original_outlet": "",
-                "original_url": "",
-                "canonical_url": "",
-                "legacy_paths-TOTAL_FORMS": "0",
-                "legacy_paths-INITIAL_FORMS": "0",
-                "legacy_paths-MIN_NUM_FORMS": "0",
-                "legacy_paths-MAX_NUM_FORMS": "1000",
-                "_save": "Save",
-            },
+            article_form(title=f"Payload {number}", body=payload, topics_chosen=[str(topic.pk)]),
         )
         assert response.status_code == 302, (payload, response.content[:3000])
 

@@ -67,7 +67,19 @@ BAD_SETTINGS = [
     ({"WEB_WORKERS": "abc"}, "WEB_WORKERS must be a whole number, not 'abc'"),
     ({"WEB_WORKERS": "-2"}, "WEB_WORKERS must be between 0 and 256, not '-2'"),
     ({"PORT": "70000"}, "PORT must be between 1 and 65535"),
-    ({"DIGEST_BATCH_SIZE": "-1"}, "DIGEST_BATCH_SIZE must be between 0 and"),
+    ({"DIGEST_BATCH_SIZE": "-1"}, "DIGEST_BATCH_SIZE must be between 1 and"),
+    # Zero is a division (pagination, digest batches) or an instant expiry: refused at start-up,
+    # not a 500 on the home page or a digest that never goes out.
+    ({"DIGEST_BATCH_SIZE": "0"}, "DIGEST_BATCH_SIZE must be between 1 and"),
+    ({"ARTICLES_PER_PAGE": "0"}, "ARTICLES_PER_PAGE must be between 1 and 1000, not '0'"),
+    ({"FEED_ITEMS": "0"}, "FEED_ITEMS must be between 1 and 1000"),
+    ({"DIGEST_MAX_ATTEMPTS": "0"}, "DIGEST_MAX_ATTEMPTS must be between 1 and 100"),
+    ({"DIGEST_CONFIRMATION_DAYS": "0"}, "DIGEST_CONFIRMATION_DAYS must be between 1 and"),
+    ({"EMAIL_TIMEOUT": "0"}, "EMAIL_TIMEOUT must be between 1 and 3600"),
+    ({"EMAIL_PORT": "99999"}, "EMAIL_PORT must be between 1 and 65535, not '99999'"),
+    # Django found no translation for it and every command stopped with an OSError traceback.
+    ({"LANGUAGE_CODE": "\u00fc\u2603"}, "LANGUAGE_CODE must be a language code Django knows"),
+    ({"LANGUAGE_CODE": "zz-yy"}, "LANGUAGE_CODE must be a language code Django knows"),
     ({"DIGEST_SEND_RATE": "nan"}, "DIGEST_SEND_RATE must be between 0 and"),
     ({"EMAIL_BACKEND": "anymail.backends.nosuch.EmailBackend"}, "EMAIL_BACKEND 'anymail"),
     ({"BULK_EMAIL_BACKEND": "smtp"}, "BULK_EMAIL_BACKEND 'smtp' cannot be imported"),
@@ -79,6 +91,10 @@ BAD_SETTINGS = [
     ({"TIME_ZONE": "Europe/Atlantis"}, "TIME_ZONE must be a time zone name"),
     ({"DIGEST_TIMEZONE": "CEST+2"}, "DIGEST_TIMEZONE must be a time zone name"),
     ({"SITE_URL": "news.example.org"}, "SITE_URL must be an http(s) address"),
+    (
+        {"SOCIAL_IMAGE_DEFAULT_URL": "media/card.png"},
+        "SOCIAL_IMAGE_DEFAULT_URL must be an http(s) URL or a path starting with /",
+    ),
     ({"DEFAULT_FROM_EMAIL": "Pressroom News"}, "DEFAULT_FROM_EMAIL must be an email address"),
     ({"ADMINS": "ops@example.org, nobody"}, "ADMINS must be an email address, not 'nobody'"),
     ({"EMAIL_USE_TLS": "yes", "EMAIL_USE_SSL": "yes"}, "cannot both be true"),
@@ -108,12 +124,21 @@ BAD_SETTINGS = [
     ({"BACKUP_DIR": "backups"}, "BACKUP_DIR must be an absolute path, not 'backups'"),
     ({"BACKUP_DIR": str(REPOSITORY)}, f"BACKUP_DIR must not be {REPOSITORY}, which is"),
     ({"BACKUP_DIR": str(REPOSITORY / ".git" / "b")}, "BACKUP_DIR must not be inside"),
+    # Served or backed-up directories never hold the database, secret key or backups: with
+    # MEDIA_ROOT=PRESSROOM_VAR_DIR each backup held every earlier one and the live SQLite file.
+    ({"MEDIA_ROOT": "{var}"}, "MEDIA_ROOT must not be or contain PRESSROOM_VAR_DIR"),
+    ({"MEDIA_ROOT": "{parent}"}, "MEDIA_ROOT must not be or contain PRESSROOM_VAR_DIR"),
+    ({"STATIC_ROOT": "{var}"}, "STATIC_ROOT must not be or contain PRESSROOM_VAR_DIR"),
+    ({"BACKUP_DIR": "{var}/media/backups"}, "MEDIA_ROOT must not be or contain BACKUP_DIR"),
+    ({"BACKUP_DIR": "{var}/static/b", "STATIC_ROOT": "{var}/static"}, "STATIC_ROOT must not be"),
 ]
 
 
 @pytest.mark.parametrize(("variables", "message"), BAD_SETTINGS, ids=lambda v: str(v)[:40])
 def test_a_bad_setting_stops_start_up_with_one_clear_line(tmp_path, variables, message):
     command = ["serve", "--port", "8199"] if "WEB_WORKERS" in variables else ["check"]
+    places = {"var": tmp_path, "parent": tmp_path.parent}
+    variables = {name: value.format(**places) for name, value in variables.items()}
     result = run_pressroom(*command, env={**base_env(tmp_path), **variables})
     assert result.returncode == 2, result.stdout + result.stderr
     lines = result.stderr.strip().splitlines()
@@ -286,3 +311,18 @@ def test_env_example_placeholders_fail_loudly(tmp_path):
     assert "FAIL" in settings_row
     assert "placeholder host news.example.org" in settings_row
     assert "news@example.org" in settings_row
+
+
+def test_a_media_url_is_a_path_not_a_pattern(tmp_path):
+    """MEDIA_URL went into the URL pattern unescaped: a "(" in it failed every request."""
+    show = (
+        "from django.test import Client; from django.urls import reverse; "
+        "print(reverse('media:file', args=['originals/x.jpg']), "
+        "Client(HTTP_HOST='localhost').get('/a(b/originals/x.jpg').status_code)"
+    )
+    (tmp_path / "media" / "originals").mkdir(parents=True)
+    (tmp_path / "media" / "originals" / "x.jpg").write_bytes(b"an image")
+    env = base_env(tmp_path, MEDIA_URL="/a(b/", MEDIA_ROOT=str(tmp_path / "media"))
+    result = run_pressroom("shell", "-c", show, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "/a(b/originals/x.jpg 200"

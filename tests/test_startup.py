@@ -214,3 +214,51 @@ def test_pressroom_is_manage_py_plus_serve_demo_and_worker(tmp_path):
     assert refused.stderr.strip().splitlines() == [
         "CommandError: --articles must be 0 or more; --topics and --authors 1 or more."
     ]
+
+
+def test_serve_refuses_a_bad_host_a_taken_port_and_absurd_counts_in_one_line(tmp_path):
+    """Checked before the server starts: granian itself answered each with a traceback."""
+    env = clean_env(
+        SECRET_KEY="test-serve-k3Jx9Qw7zT2vB8nM4pL6rY1sD5fG0hA",
+        PRESSROOM_VAR_DIR=str(tmp_path),
+        DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+    )
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        refusals = {
+            ("--host", "news.example.org", "--port", "8199"): "--host (HOST) must be an IP address",
+            ("--port", port): f"cannot listen on 127.0.0.1:{port}: Address already in use.",
+            ("--workers", "100000"): "--workers must be 0 (one per core) to 256",
+            ("--threads", "0"): "--threads 1 to 256",
+        }
+        for arguments, message in refusals.items():
+            result = run_pressroom("serve", *arguments, env=env)
+            assert result.returncode != 0, arguments
+            lines = result.stderr.strip().splitlines()
+            assert len(lines) == 1, result.stderr
+            assert message in lines[0], lines
+    result = run_pressroom("serve", "--port", "8199", env={**env, "HOST": "localhost"})
+    assert result.stderr.strip().splitlines() == [
+        "CommandError: --host (HOST) must be an IP address like 127.0.0.1 or ::1, not 'localhost'."
+    ]
+
+
+def test_a_database_that_is_not_there_is_one_line_not_a_traceback(tmp_path):
+    """deploy.md's old order ran migrate before the database existed: a psycopg traceback."""
+    env = clean_env(
+        SECRET_KEY="test-serve-k3Jx9Qw7zT2vB8nM4pL6rY1sD5fG0hA",
+        PRESSROOM_VAR_DIR=str(tmp_path),
+        DATABASE_URL=f"sqlite:///{tmp_path / 'no-such-directory' / 'db.sqlite3'}",
+    )
+    for command in (["migrate", "--no-input"], ["createsuperuser", "--no-input"]):
+        result = run_pressroom(*command, env=env)
+        assert result.returncode == 1, command
+        assert result.stderr.strip().splitlines() == [
+            "pressroom: database error: unable to open database file (check DATABASE_URL, "
+            "and that the database exists and its server runs)"
+        ]
+    # A developer still gets the traceback when asking for it.
+    result = run_pressroom("migrate", "--no-input", "--traceback", env=env)
+    assert "Traceback" in result.stderr

@@ -23,6 +23,7 @@ import subprocess
 import tarfile
 import tempfile
 import time
+import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
@@ -40,6 +41,7 @@ FORMAT = 1
 ARCHIVE_NAME = re.compile(r"^pressroom-\d{8}-\d{6}Z\.tar\.gz$")
 ENV_FILE_MEMBER = "settings/pressroom.env"
 DKIM_KEY_MEMBER = "settings/dkim-private-key.pem"
+DATABASE_MEMBERS = ("database.pgdump", "database.sqlite3")
 
 
 class BackupError(Exception):
@@ -148,7 +150,9 @@ def _create_backup(directory: Path, *, keep: int) -> Path:
                 tar.add(manifest_path, "manifest.json", filter=_owner_only)
                 for source, member in members:
                     try:
-                        tar.add(source, member, filter=_owner_only)
+                        # Resolved: a MEDIA_ROOT or env file that is a symlink (to a bigger
+                        # disk, to /etc) is saved as what it points to, not as a bare link.
+                        tar.add(source.resolve(), member, filter=_owner_only)
                     except OSError as error:
                         raise BackupError(
                             f"cannot read {error.filename or source}: {error.strerror}"
@@ -210,14 +214,25 @@ def _restore_backup(path: Path, *, go_live: bool) -> Restored:
             f"the media directory {media_root} is not empty: restore into an empty one"
         )
     settings.VAR_DIR.mkdir(parents=True, exist_ok=True)
+    # Isolated before anything is written: a restore that fails half-way (a full disk, a bad
+    # media folder) must not leave a copy whose worker would mail the subscribers it holds.
+    isolated_as = "" if go_live else isolation.isolate()
+    written = False
     work = Path(tempfile.mkdtemp(prefix=".restore-", dir=settings.VAR_DIR))
     try:
-        with tarfile.open(path, "r:gz") as tar:
-            # The "data" filter refuses absolute paths, links out of the tree and device files.
-            tar.extractall(work, filter="data")
-        database = work / str(manifest.get("database", ""))
+        try:
+            with tarfile.open(path, "r:gz") as tar:
+                tar.extractall(work, filter=_regular_files_only)  # noqa: S202 (filtered)
+        except (tarfile.TarError, EOFError, zlib.error) as error:
+            raise BackupError(f"{path.name} cannot be unpacked: {_first_line(error)}") from None
+        # Only the names create_backup writes: the manifest must not point anywhere else
+        # (an absolute path would restore some other file on this machine).
+        if manifest.get("database") not in DATABASE_MEMBERS:
+            raise BackupError(f"{path.name} has no database in it")
+        database = work / str(manifest["database"])
         if not database.is_file():
             raise BackupError(f"{path.name} has no database in it")
+        written = True  # from here on the database may hold the copy, whole or in part
         if kind == "postgresql":
             _pg_restore(database)
         else:
@@ -227,11 +242,23 @@ def _restore_backup(path: Path, *, go_live: bool) -> Restored:
             shutil.copytree(work / "media", media_root, dirs_exist_ok=True)
             restored.media_root = media_root
         restored.settings_files = _keep_settings_files(work, manifest.get("settings") or [])
+    except BaseException:
+        if isolated_as and not written:
+            isolation.go_live()  # nothing was restored: the database is as empty as before
+        raise
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    if not go_live:
-        restored.isolated_as = isolation.isolate()
+    restored.isolated_as = isolated_as
     return restored
+
+
+def _regular_files_only(member: tarfile.TarInfo, destination: str) -> tarfile.TarInfo:
+    """tarfile's "data" filter (no absolute paths, nothing outside the destination, no device
+    files), and no links at all: create_backup writes none, and a link in media/ would be
+    followed when the folder is copied (a loop, or another file published as media)."""
+    if member.issym() or member.islnk():
+        raise tarfile.FilterError(f"{member.name!r} is a link; backups hold only files")
+    return tarfile.data_filter(member, destination)
 
 
 def read_manifest(path: Path) -> dict:
@@ -306,7 +333,10 @@ def _sqlite_copy(source: Path, destination: Path) -> None:
     """SQLite's online backup API: a consistent copy while other connections write."""
     if not source.is_file():
         raise BackupError(f"no SQLite database at {source}")
-    source_connection = sqlite3.connect(f"file:{source}?mode=ro", uri=True, timeout=20)
+    # as_uri() percent-encodes the path: a "#" or "?" in it would otherwise end the file name,
+    # and SQLite would create an empty database there and back that up instead.
+    source_uri = source.absolute().as_uri() + "?mode=ro"
+    source_connection = sqlite3.connect(source_uri, uri=True, timeout=20)
     try:
         destination_connection = sqlite3.connect(destination)
         try:

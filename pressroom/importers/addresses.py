@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -22,11 +23,15 @@ from pressroom.importers.legacy import (
     query_paths,
     tag_paths,
 )
+from pressroom.importers.models import ImportedItem
 from pressroom.importers.wxr import WxrAuthor, WxrChannel, WxrItem, WxrTerm, parse_wxr
 
 FEED_SUFFIXES = ("feed/", "feed/atom/", "feed/rss2/", "feed/rdf/")
+IMAGE_FILE = re.compile(r"(\.(?:jpe?g|png|gif|webp))$", re.I)
 MAX_PAGES_PER_ARCHIVE = 50  # deeper old pages are checked on a sample, not all
 GONE_FAMILIES = {"page (?page_id=, 410 Gone)", "post (password-protected, 410 Gone)"}
+# Checked only when the media were brought home (import_wxr --media-dir / --fetch-media).
+MEDIA_FAMILIES = {"upload", "upload (a size WordPress made)", "attachment page"}
 
 
 @dataclass
@@ -34,6 +39,7 @@ class Addresses:
     """The old addresses of one export, by family."""
 
     families: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    source_site: str = ""
 
     def add(self, family: str, *paths: str) -> None:
         self.families[family].extend(path for path in paths if path)
@@ -61,6 +67,7 @@ def export_addresses(
     for record in parse_wxr(source):
         if isinstance(record, WxrChannel):
             prefix = record.path_prefix
+            addresses.source_site = record.source_site
             per_page = per_page or record.posts_per_page
         elif isinstance(record, WxrAuthor):
             authors.append(record)
@@ -122,6 +129,15 @@ def export_addresses(
 
 
 def _add_item(addresses: Addresses, item: WxrItem, prefix: str) -> None:
+    if item.post_type == "attachment" and item.post_id and item.attachment_url:
+        upload = old_path(item.attachment_url, prefix)
+        addresses.add("upload", upload)
+        if IMAGE_FILE.search(upload):
+            # One of the sizes WordPress made of an image, by its name (photo-300x200.jpg).
+            addresses.add("upload (a size WordPress made)", IMAGE_FILE.sub(r"-300x200\1", upload))
+        addresses.add("attachment page", old_path(item.link, prefix))
+        addresses.add("attachment page", f"{prefix}/?attachment_id={item.post_id}")
+        return
     if item.status != "publish" or not item.post_id:
         return
     if item.post_type == "post" and item.password.strip():
@@ -152,6 +168,12 @@ class FamilyResult:
     broken: list[str] = field(default_factory=list)
 
 
+def media_were_imported(addresses: Addresses) -> bool:
+    return ImportedItem.objects.filter(
+        source_site=addresses.source_site, kind="attachment"
+    ).exists()
+
+
 def check_addresses(addresses: Addresses) -> dict[str, FamilyResult]:
     """Ask the running code (in process) for each address: it resolves when it answers one
     permanent redirect, inside the site, to a page answering 200 (410 Gone for the families
@@ -179,6 +201,10 @@ def _problem(client: Client, path: str, *, gone: bool) -> str | None:
     if response.status_code != 301:
         return f"answers {response.status_code}"
     location = response["Location"]
+    if settings.MEDIA_URL.startswith(("https://", "http://")) and location.startswith(
+        settings.MEDIA_URL
+    ):
+        return None  # a library file in the object store (MEDIA_URL), not fetched here
     if not location.startswith("/") or location.startswith("//") or "\\" in location:
         return f"leaves the site: {location}"
     landed = client.get(location)

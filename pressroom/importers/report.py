@@ -6,6 +6,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 CLASHES_SHOWN = 10
+MEDIA_PROBLEMS_SHOWN = 50
 REPORT_KINDS = ("posts", "pages", "media", "other", "authors", "topics")
 
 
@@ -48,6 +49,8 @@ class ImportReport:
     # Old addresses this export gives that already led elsewhere (another imported site's):
     # kept as they were, listed so the operator can decide.
     clashing_paths: list[str] = field(default_factory=list)
+    # Media files not brought home ("path: reason"): posts keep their old addresses for them.
+    media_problems: list[str] = field(default_factory=list)
 
     def add_clashes(self, paths: list[str]) -> None:
         self.clashing_paths.extend(path for path in paths if path not in self.clashing_paths)
@@ -72,6 +75,12 @@ class ImportReport:
                 f"old addresses already leading elsewhere, kept as they were: "
                 f"{len(self.clashing_paths)} ({shown}{f', and {more} more' if more > 0 else ''})"
             )
+        if self.media_problems:
+            lines.append(f"media not brought home: {len(self.media_problems)}")
+            lines += [f"  {problem}" for problem in self.media_problems[:MEDIA_PROBLEMS_SHOWN]]
+            more = len(self.media_problems) - MEDIA_PROBLEMS_SHOWN
+            if more > 0:
+                lines.append(f"  and {more} more")
         return lines
 
 

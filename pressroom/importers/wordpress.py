@@ -15,6 +15,7 @@ from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
+from pathlib import Path
 from typing import BinaryIO
 
 from django.db import transaction
@@ -25,6 +26,7 @@ from pressroom.importers.media import MediaLibrary
 from pressroom.importers.models import ImportedItem
 from pressroom.importers.report import ImportInterrupted, ImportReport
 from pressroom.importers.terms import UNCHANGED, TermWriter
+from pressroom.importers.uploads import MediaPass, MediaProgress, known_homes
 from pressroom.importers.wpcontent import (
     drop_empty_paragraphs,
     fallback_title,
@@ -89,8 +91,14 @@ def import_file(
     batch_size: int = BATCH_SIZE,
     progress: Progress | None = None,
     wp_per_page: int | None = None,
+    media_dir: Path | None = None,
+    fetch_media: bool = False,
+    media_progress: MediaProgress | None = None,
 ) -> ImportReport:
-    """Import a WXR file. Raises ImportInterrupted (with the report so far) on a broken file."""
+    """Import a WXR file. Raises ImportInterrupted (with the report so far) on a broken file.
+
+    With `media_dir` (a copy of wp-content/uploads) or `fetch_media`, attachments are brought
+    into the media library first (importers.uploads)."""
     importer = WordPressImporter(
         site_timezone=site_timezone or timezone.get_default_timezone(),
         dry_run=dry_run,
@@ -98,6 +106,12 @@ def import_file(
         progress=progress,
         wp_per_page=wp_per_page,
     )
+    if media_dir is not None or fetch_media:
+        importer.media_options = {
+            "media_dir": media_dir,
+            "fetch": fetch_media,
+            "progress": media_progress,
+        }
     return importer.run(source)
 
 
@@ -127,6 +141,8 @@ class WordPressImporter:
         self.entries = 0
         self.scratch_article = Article(title="scratch")
         self.media = MediaLibrary()
+        self.media_options: dict[str, object] | None = None  # set: bring media home
+        self.media_pass: MediaPass | None = None
         self.imported_posts: set[str] = set()
 
     def run(self, source: BinaryIO) -> ImportReport:
@@ -147,6 +163,8 @@ class WordPressImporter:
                     transaction.set_rollback(True)
                 raise ImportInterrupted(str(error), self.report, error.line) from None
             self.flush()
+            if self.media_pass is not None:
+                self.media_pass.write_attachment_pages(self.media.attachments, self.media.homes)
             if self.dry_run:
                 transaction.set_rollback(True)
         return self.report
@@ -195,12 +213,29 @@ class WordPressImporter:
         )
         # The old front page's pages (/page/2/) and date archives read its posts-per-page here.
         self.write_old_addresses({front_page_path(self.prefix): services.FRONT_PAGE})
+        self.bring_media_home()
         # Post ids an earlier import wrote: a post withheld now needs a look-up only if listed.
         self.imported_posts = set(
             ImportedItem.objects.filter(source_site=self.source, kind="post").values_list(
                 "external_id", flat=True
             )
         )
+
+    def bring_media_home(self) -> None:
+        """Attachments an earlier import brought into the library (one query), and with
+        --media-dir or --fetch-media the rest, before any post is written."""
+        known = known_homes(self.source)
+        if self.media_options is None:
+            self.media.set_homes({i: home for i, (_, home) in known.items()})
+            return
+        self.media_pass = MediaPass(
+            source_site=self.source,
+            prefix=self.prefix,
+            report=self.report,
+            dry_run=self.dry_run,
+            **self.media_options,  # type: ignore[arg-type]
+        )
+        self.media.set_homes(self.media_pass.run(self.media.attachments, known))
 
     @property
     def prefix(self) -> str:
@@ -257,8 +292,9 @@ class WordPressImporter:
                 self.write_old_addresses(dict.fromkeys(filter(None, paths), services.GONE))
             return
         if item.post_type == "attachment":
-            # Read in the first pass (read_attachments).
-            self.report["media"].skipped["media stay at their original URLs"] += 1
+            # Read in the first pass (read_attachments), brought home by the media pass.
+            if self.media_pass is None:
+                self.report["media"].skipped["media stay at their original URLs"] += 1
             return
         if item.post_type != "post":
             self.report["other"].skipped[f"{item.post_type} entries are not imported"] += 1
@@ -356,6 +392,7 @@ class WordPressImporter:
         body = drop_empty_paragraphs(
             wordpress_body_html(item.content, self.media.gallery_for(item))
         )
+        body = self.media.rewrite_body(body)
         title = plain_title(item.title)
         if not title:
             date = pending.published_at or item.date(self.site_timezone)
@@ -368,7 +405,18 @@ class WordPressImporter:
         article.status = pending.status
         article.published_at = pending.published_at
         article.slug = item.slug
-        article.lead_image_url, article.lead_image_alt = self.media.lead_image(item.thumbnail_id)
+        lead = self.media.lead_home(item.thumbnail_id)
+        if lead is not None:
+            article.lead_image_id, article.lead_image_url, article.lead_image_alt = (
+                lead.item_id,
+                "",
+                "",
+            )
+        else:
+            article.lead_image_id = None
+            article.lead_image_url, article.lead_image_alt = self.media.lead_image(
+                item.thumbnail_id
+            )
         assert self.terms is not None
         topic_ids = [self.terms.topic_id(ref.taxonomy, ref.slug, ref.name) for ref in item.terms]
         author_ids = []
@@ -379,6 +427,8 @@ class WordPressImporter:
             article,
             author_ids=author_ids,
             topic_ids=topic_ids,
+            # Old posts come as they were: alt text is asked for when an editor publishes.
+            require_alt_text=False,
             legacy_paths=[
                 path
                 for path in (old_path(item.link, prefix), f"{prefix}/?p={item.post_id}")

@@ -108,6 +108,7 @@ class WxrItem:
     attachment_url: str = ""  # attachments: where the file lives
     image_alt: str = ""  # attachments: the image's alt text
     thumbnail_id: str = ""  # posts: the attachment id of the featured image
+    attached_file: str = ""  # attachments: the file's path under wp-content/uploads
 
     def date(self, site_timezone: tzinfo) -> datetime | None:
         """When it was (or will be) published: the GMT date, else the local date in the site's
@@ -187,35 +188,42 @@ def _fields(element: ET.Element) -> dict[str, str]:
     return values
 
 
-def _term_refs(item: ET.Element) -> tuple[WxrTermRef, ...]:
-    refs: list[WxrTermRef] = []
-    for child in item.iterfind("category"):
-        domain = child.get("domain", "")
-        taxonomy = {"category": "category", "post_tag": "tag", "tag": "tag"}.get(domain)
-        slug = unquote(child.get("nicename", "")).strip()
-        if taxonomy and slug:
-            refs.append(WxrTermRef(taxonomy, slug, (child.text or slug).strip()))
-    return tuple(refs)
+TERM_TAXONOMIES = {"category": "category", "post_tag": "tag", "tag": "tag"}
+
+
+def _term_ref(child: ET.Element) -> WxrTermRef | None:
+    """A <category domain="..." nicename="..."> an item is filed under, if it is one."""
+    taxonomy = TERM_TAXONOMIES.get(child.get("domain", ""))
+    slug = unquote(child.get("nicename", "")).strip()
+    if taxonomy and slug:
+        return WxrTermRef(taxonomy, slug, (child.text or slug).strip())
+    return None
 
 
 POST_META_KEYS = {"_thumbnail_id", "_wp_attachment_image_alt"}
 
 
-def _post_meta(item: ET.Element) -> dict[str, str]:
-    """The few wp:postmeta values the import uses."""
-    meta: dict[str, str] = {}
-    for child in item:
-        if _name(child.tag) == "wp:postmeta":
-            values = _fields(child)
-            key = values.get("wp:meta_key", "").strip()
-            if key in POST_META_KEYS:
-                meta[key] = values.get("wp:meta_value", "").strip()
-    return meta
-
-
 def _item(element: ET.Element) -> WxrItem:
-    values = _fields(element)
-    meta = _post_meta(element)
+    # One walk over the item's children: its fields by prefixed name (the first one wins), the
+    # terms it is filed under, and the few wp:postmeta values the import uses.
+    values: dict[str, str] = {}
+    meta: dict[str, str] = {}
+    terms: list[WxrTermRef] = []
+    for child in element:
+        tag = child.tag
+        if tag == "category":
+            if (ref := _term_ref(child)) is not None:
+                terms.append(ref)
+            continue
+        name = _NAMES.get(tag) or _name(tag)
+        if name == "wp:postmeta":
+            fields = _fields(child)
+            key = fields.get("wp:meta_key", "").strip()
+            if key in POST_META_KEYS:
+                meta[key] = fields.get("wp:meta_value", "").strip()
+            continue
+        if name not in values:
+            values[name] = (child.text or "").strip("\r")
     return WxrItem(
         post_id=values.get("wp:post_id", "").strip(),
         post_type=values.get("wp:post_type", "post").strip() or "post",
@@ -232,7 +240,7 @@ def _item(element: ET.Element) -> WxrItem:
         post_date_gmt=values.get("wp:post_date_gmt", ""),
         password=values.get("wp:post_password", ""),
         parent_id=values.get("wp:post_parent", "").strip(),
-        terms=_term_refs(element),
+        terms=tuple(terms),
         attachment_url=values.get("wp:attachment_url", "").strip(),
         image_alt=meta.get("_wp_attachment_image_alt", ""),
         thumbnail_id=meta.get("_thumbnail_id", ""),
@@ -386,7 +394,12 @@ def _per_page(text: str) -> int | None:
     return int(number) if number and 0 < int(number) <= 1000 else None
 
 
-ATTACHMENT_FIELDS = {"wp:post_id", "wp:post_type", "wp:post_parent", "wp:attachment_url"}
+ATTACHMENT_FIELDS = {
+    *("wp:post_id", "wp:post_type", "wp:post_parent", "wp:attachment_url"),
+    *("title", "link", "excerpt:encoded"),  # the name, attachment page and caption
+}
+# The attachment's meta the library keeps: its alt text and its path under the uploads folder.
+ATTACHMENT_META = {"_wp_attachment_image_alt": "alt", "_wp_attached_file": "file"}
 META_FIELDS = {"wp:meta_key", "wp:meta_value"}
 
 
@@ -396,51 +409,69 @@ def read_attachments(source: BinaryIO) -> Iterator[WxrItem]:
     Posts come before the images they use in most exports; reading the library first lets
     each post be written whole, lead image and galleries included, in its own batch. Stops
     quietly where the file breaks: the full read names the line.
+
+    The pass is kept cheap: expat calls back into Python for each element, so the callbacks
+    do one dictionary look-up for an element they do not want, and text is only collected
+    (the text handler only installed) inside the few fields read.
     """
     parser = xml.parsers.expat.ParserCreate(namespace_separator="}")
     parser.buffer_text = True
     parser.buffer_size = 1 << 16
-    names: dict[str, str] = {}
+    # Expat's element name -> the prefixed name, for the names the pass reads (else "").
+    wanted: dict[str, str] = {}
     found: list[WxrItem] = []
-    state = {"depth": 0}
+    depth = 0
     fields: dict[str, str] = {}
     meta: dict[str, str] = {}
     meta_fields: dict[str, str] = {}
-    capture: list[str] | None = None
+    capture: list[str] = []
     capture_name = ""
 
-    def name_of(raw: str) -> str:
-        name = names.get(raw)
+    def wanted_name(raw: str) -> str:
+        name = wanted.get(raw)
         if name is None:
-            name = names[raw] = _name("{" + raw if "}" in raw else raw)
+            name = _name("{" + raw if "}" in raw else raw)
+            if name not in ATTACHMENT_FIELDS and name not in META_FIELDS and name != "wp:postmeta":
+                name = ""
+            if len(wanted) < 10_000:  # element names repeat; a hostile file cannot grow this
+                wanted[raw] = name
         return name
 
+    def text(data: str) -> None:
+        capture.append(data)
+
     def start(raw: str, attributes: dict[str, str]) -> None:
-        nonlocal capture, capture_name
-        depth = state["depth"] = state["depth"] + 1
-        if depth == 3 and raw == "item":
-            fields.clear()
-            meta.clear()
-        elif depth == 4 or depth == 5:
-            name = name_of(raw)
+        nonlocal depth, capture_name
+        depth += 1
+        if depth == 4 or depth == 5:
+            name = wanted_name(raw)
+            if not name:
+                return
             if (depth == 4 and name in ATTACHMENT_FIELDS) or (depth == 5 and name in META_FIELDS):
-                capture, capture_name = [], name
+                capture.clear()
+                capture_name = name
+                parser.CharacterDataHandler = text
             elif depth == 4 and name == "wp:postmeta":
                 meta_fields.clear()
+        elif depth == 3 and raw == "item":
+            fields.clear()
+            meta.clear()
 
     def end(raw: str) -> None:
-        nonlocal capture
-        depth = state["depth"]
-        state["depth"] = depth - 1
-        if capture is not None:
-            target = fields if depth == 4 else meta_fields
+        nonlocal depth, capture_name
+        ended = depth
+        depth -= 1
+        if capture_name:
+            target = fields if ended == 4 else meta_fields
             target.setdefault(capture_name, "".join(capture))
-            capture = None
-        elif depth == 4 and name_of(raw) == "wp:postmeta":
-            if meta_fields.get("wp:meta_key", "").strip() == "_wp_attachment_image_alt":
-                meta["alt"] = meta_fields.get("wp:meta_value", "").strip()
+            capture_name = ""
+            parser.CharacterDataHandler = None
+        elif ended == 4 and wanted_name(raw) == "wp:postmeta":
+            key = ATTACHMENT_META.get(meta_fields.get("wp:meta_key", "").strip())
+            if key is not None:
+                meta[key] = meta_fields.get("wp:meta_value", "").strip()
         elif (
-            depth == 3 and raw == "item" and fields.get("wp:post_type", "").strip() == "attachment"
+            ended == 3 and raw == "item" and fields.get("wp:post_type", "").strip() == "attachment"
         ):
             found.append(
                 WxrItem(
@@ -450,16 +481,15 @@ def read_attachments(source: BinaryIO) -> Iterator[WxrItem]:
                     parent_id=fields.get("wp:post_parent", "").strip(),
                     attachment_url=fields.get("wp:attachment_url", "").strip(),
                     image_alt=meta.get("alt", ""),
+                    title=fields.get("title", ""),
+                    link=fields.get("link", "").strip(),
+                    excerpt=fields.get("excerpt:encoded", ""),
+                    attached_file=meta.get("file", ""),
                 )
             )
 
-    def text(data: str) -> None:
-        if capture is not None:
-            capture.append(data)
-
     parser.StartElementHandler = start
     parser.EndElementHandler = end
-    parser.CharacterDataHandler = text
     reader = _ControlCharacterFilter(source)
     try:
         while chunk := reader.read(1 << 20):

@@ -1,4 +1,5 @@
-"""The one way Pressroom talks to other servers: `fetch` (and `fetch_many` for a few at once).
+"""The one way Pressroom talks to other servers: `fetch` (and `fetch_many` / `fetch_each` for a
+few at once).
 
 Every outbound request of the project goes through here (WordPress media, partner feeds,
 federation, link previews), so each of them gets the same protections:
@@ -27,8 +28,9 @@ from __future__ import annotations
 import ipaddress
 import socket
 import time
-from collections.abc import Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
 
@@ -317,3 +319,34 @@ def fetch_many(
 
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="outbound") as pool:
         return dict(zip(unique, pool.map(one, unique), strict=True))
+
+
+def fetch_each(
+    urls: Iterable[str], *, workers: int | None = None, **options: object
+) -> Iterator[tuple[str, OutboundResponse | OutboundError]]:
+    """Fetch a long list a few at a time, yielding each answer in the order asked: at most
+    about twice `workers` responses are held at once, however long the list (an import's
+    thousands of photos are never all in memory)."""
+    workers = max(1, workers or settings.OUTBOUND_PARALLEL_DOWNLOADS)
+
+    def one(url: str) -> OutboundResponse | OutboundError:
+        try:
+            return fetch(url, **options)  # type: ignore[arg-type]
+        except OutboundError as error:
+            return error
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="outbound") as pool:
+        pending: deque[tuple[str, Future[OutboundResponse | OutboundError]]] = deque()
+        try:
+            for url in urls:
+                pending.append((url, pool.submit(one, url)))
+                if len(pending) >= 2 * workers:
+                    url, future = pending.popleft()
+                    yield url, future.result()
+            while pending:
+                url, future = pending.popleft()
+                yield url, future.result()
+        finally:
+            # Stopped early (an error in the caller, Ctrl-C): drop what has not started.
+            for _, future in pending:
+                future.cancel()

@@ -8,9 +8,9 @@ from typing import Any
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Prefetch, QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 
 from pressroom.media import services
@@ -95,6 +95,52 @@ class MediaItemAdmin(admin.ModelAdmin):
     class Media:
         js = ["media/focal-point.js"]
         css = {"all": ["media/admin.css"]}
+
+    # The editor's picker (publishing/editor-blocks.js): library items as JSON, newest first.
+
+    PICKER_KINDS = {MediaItem.Kind.IMAGE, MediaItem.Kind.AUDIO, MediaItem.Kind.VIDEO}
+    PICKER_LIMIT = 60
+
+    def get_urls(self) -> list[URLPattern]:
+        return [
+            path(
+                "choose/",
+                self.admin_site.admin_view(self.choose_view),
+                name="media_mediaitem_choose",
+            ),
+            *super().get_urls(),
+        ]
+
+    def choose_view(self, request: HttpRequest) -> JsonResponse:
+        """Items of one kind for the editor's image, gallery, audio and video blocks."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        kind = request.GET.get("kind", MediaItem.Kind.IMAGE)
+        if kind not in self.PICKER_KINDS:
+            return JsonResponse({"error": "Choose images, audio or video."}, status=400)
+        items = MediaItem.objects.filter(kind=kind).prefetch_related("renditions")
+        query = request.GET.get("q", "").strip()[:200]
+        if query:
+            items = items.search(query)
+        return JsonResponse(
+            {
+                "items": [
+                    {
+                        "id": item.pk,
+                        "name": item.original_name,
+                        "url": item.url,
+                        "thumbnail": thumbnail_url(item) if item.is_image else "",
+                        "mime_type": item.mime_type,
+                        "width": item.width,
+                        "height": item.height,
+                        "alt_text": "" if item.is_decorative else item.alt_text,
+                        "caption": item.caption,
+                        "credit": item.credit,
+                    }
+                    for item in items.order_by("-created_at", "-pk")[: self.PICKER_LIMIT]
+                ]
+            }
+        )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[MediaItem]:
         return (

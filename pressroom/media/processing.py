@@ -52,6 +52,8 @@ SVG_START = re.compile(
 # Shapes cut around the focal point: (name, width, height).
 CROPS = [
     ("social", 1200, 630),
+    # 16:9 for search engines' structured data (with "thumb" 4:3 and "square" 1:1).
+    ("landscape", 1200, 675),
     ("square", 800, 800),
     ("square-400", 400, 400),
     ("thumb", 800, 600),
@@ -318,8 +320,14 @@ def plan_renditions(
             max(1, round(crop_width * scale)),
             max(1, round(crop_height * scale)),
         )
-        # Link previews (Open Graph) are read by scrapers that may not know AVIF.
-        crop_formats = [fmt for fmt in formats if fmt != "avif"] if name == "social" else formats
+        # Link previews (Open Graph) are read by scrapers that may not know AVIF; the 16:9 crop
+        # is only ever read by search engines' crawlers, in the format every one of them reads.
+        if name == "social":
+            crop_formats = [fmt for fmt in formats if fmt != "avif"]
+        elif name == "landscape":
+            crop_formats = [fallback_format(mime_type)]
+        else:
+            crop_formats = formats
         specs += [RenditionSpec(name, fmt, out_width, out_height, box) for fmt in crop_formats]
     return specs
 

@@ -1,3 +1,5 @@
+import re
+
 from django.conf import settings
 from django.urls import re_path
 
@@ -8,5 +10,10 @@ app_name = "media"
 urlpatterns = []
 if settings.MEDIA_SERVE and settings.MEDIA_URL.startswith("/"):
     urlpatterns = [
-        re_path(rf"^{settings.MEDIA_URL.lstrip('/')}(?P<path>.+)$", views.serve_media, name="file"),
+        # Escaped: MEDIA_URL is a path, not a pattern (a "(" in it failed every request).
+        re_path(
+            rf"^{re.escape(settings.MEDIA_URL.lstrip('/'))}(?P<path>.+)$",
+            views.serve_media,
+            name="file",
+        ),
     ]

@@ -15,6 +15,7 @@ from django.utils.dateformat import format as format_date
 
 from pressroom.lib.email import render_email, send_email
 from pressroom.lib.pagecache import forget_cached_pages
+from pressroom.media.rendering import image_file, images_prefetch
 from pressroom.newsletter import tokens
 from pressroom.newsletter.models import Delivery, Digest, DigestArticle
 from pressroom.publishing.models import Article, ArticleTopic, Topic
@@ -40,6 +41,22 @@ def scheduled_send_time(day: date) -> datetime:
     return datetime(day.year, day.month, day.day, hour, minute, tzinfo=digest_timezone())
 
 
+# The thumbnail's width in the email, in CSS pixels; the file is the 400x300 crop, sharp on
+# screens with two or more device pixels per CSS pixel.
+THUMBNAIL_WIDTH = 160
+
+
+@dataclass(frozen=True)
+class DigestImage:
+    """A thumbnail in the email: an absolute URL (mail clients fetch it from the site), the
+    size it is shown at, and its alt text."""
+
+    url: str
+    width: int
+    height: int
+    alt: str
+
+
 @dataclass(frozen=True)
 class DigestEntry:
     article_id: int
@@ -48,6 +65,18 @@ class DigestEntry:
     url: str
     topic_ids: frozenset[int]
     section_id: int | None
+    image: DigestImage | None = None
+
+
+def _thumbnail(article: Article) -> DigestImage | None:
+    """The lead image's 4:3 crop in JPEG/PNG (mail clients do not all read WebP or AVIF)."""
+    lead = article.lead_image
+    found = image_file(lead, "thumb-400")
+    if lead is None or found is None or not found.width or not found.height:
+        return None
+    height = max(1, round(THUMBNAIL_WIDTH * found.height / found.width))
+    alt = "" if lead.is_decorative else lead.alt_text
+    return DigestImage(found.url, THUMBNAIL_WIDTH, height, alt)
 
 
 @dataclass(frozen=True)
@@ -84,11 +113,12 @@ class DigestContent:
 
 
 def load_content(digest: Digest) -> DigestContent:
-    rows = list(
-        DigestArticle.objects.filter(digest=digest)
-        .select_related("article", "section")
-        .order_by("position")
-    )
+    rows_query = DigestArticle.objects.filter(digest=digest).select_related("article", "section")
+    if settings.DIGEST_THUMBNAILS:
+        rows_query = rows_query.prefetch_related(
+            images_prefetch("article__lead_image", ("thumb-400",))
+        )
+    rows = list(rows_query.order_by("position"))
     topic_links: dict[int, set[int]] = {}
     for article_id, topic_id in ArticleTopic.objects.filter(
         article_id__in=[row.article_id for row in rows]
@@ -102,6 +132,7 @@ def load_content(digest: Digest) -> DigestContent:
             url=f"{settings.SITE_URL}{row.article.get_absolute_url()}",
             topic_ids=frozenset(topic_links.get(row.article_id, ())),
             section_id=row.section_id,
+            image=_thumbnail(row.article) if settings.DIGEST_THUMBNAILS else None,
         )
         for row in rows
     ]

@@ -23,6 +23,8 @@ from pressroom.operations.health import readiness
 from pressroom.operations.metrics import DatabaseCollector
 
 METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+# Seconds a 503 from /readyz asks a client to wait (the branded 503 of front.views says the same).
+READINESS_RETRY_AFTER = 30
 
 
 class OperationsMiddleware:
@@ -58,6 +60,9 @@ class OperationsMiddleware:
         # django.request to log (and mail to ADMINS) at every probe. The outage itself is
         # logged once a minute by the parts that meet it.
         response._has_been_logged = True  # type: ignore[attr-defined]
+        if not ready:
+            # As the site's own 503 says: an outage is usually a restart or a fail-over.
+            response["Retry-After"] = str(READINESS_RETRY_AFTER)
         return response
 
     @staticmethod

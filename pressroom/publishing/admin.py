@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.widgets import AdminSplitDateTime, FilteredSelectMultiple
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.urls import reverse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.urls import URLPattern, path, reverse, reverse_lazy
 from django.utils import timezone
 from django.utils.html import format_html
 from django_prose_editor.widgets import AdminProseEditorWidget
@@ -18,19 +19,32 @@ from pressroom.media import services as media_services
 from pressroom.publishing import revisions, services
 from pressroom.publishing.admin_revisions import RevisionsAdminMixin
 from pressroom.publishing.bylines import BylineField
-from pressroom.publishing.models import Article, ArticleStateError, Author, LegacyPath, Topic
+from pressroom.publishing.embeds import EmbedError, embed_for_url
+from pressroom.publishing.models import (
+    Article,
+    ArticleQuerySet,
+    ArticleStateError,
+    Author,
+    Correction,
+    LegacyPath,
+    Topic,
+)
 
 # The submit button that keeps changes as a pending revision instead of saving them.
 SAVE_PENDING = "_save_pending"
 
-BODY_EDITOR_EXTENSIONS = {
+# The built-in extensions, then Pressroom's (settings.DJANGO_PROSE_EDITOR_EXTENSIONS): together
+# they keep every element and attribute the HTML cleaner allows (test_editor_round_trip.py).
+BODY_EDITOR_EXTENSIONS: dict[str, Any] = {
     "Bold": True,
     "Italic": True,
     "Underline": True,
     "Strike": True,
     "Subscript": True,
     "Superscript": True,
-    "Heading": {"levels": [2, 3, 4]},
+    "Code": True,
+    "CodeBlock": True,
+    "Heading": {"levels": [1, 2, 3, 4, 5, 6]},
     "BulletList": True,
     "OrderedList": True,
     "ListItem": True,
@@ -48,7 +62,19 @@ BODY_EDITOR_EXTENSIONS = {
     "HTML": True,
     "SpecialCharacters": True,
     "History": True,
-}
+    **dict.fromkeys(
+        [
+            "PressroomAttributes", "BElement", "IElement", "Deleted", "Inserted", "Marked",
+            "Small", "Abbreviation", "Citation", "InlineQuote", "Keyboard", "Span", "Time",
+            "Division", "Address", "DescriptionList", "DescriptionTerm", "DescriptionDetails",
+            "Details", "DetailsSummary", "MediaSource", "MediaTrack", "Picture", "Video", "Audio",
+            "PullQuote",
+        ],
+        True,
+    ),
+    "Embed": {"endpoint": reverse_lazy("admin:publishing_article_embed")},
+    "LibraryBlocks": {"endpoint": reverse_lazy("admin:media_mediaitem_choose")},
+}  # fmt: skip
 
 
 class ArticleForm(forms.ModelForm):
@@ -208,6 +234,61 @@ class LegacyPathInline(admin.TabularInline):
     verbose_name_plural = "old addresses (redirect here)"
 
 
+class NewCorrectionsFormSet(forms.BaseInlineFormSet):
+    def clean(self) -> None:
+        super().clean()
+        adding = [form for form in self.forms if form.has_changed() and not form.instance.pk]
+        # self.instance carries the status and time this same save gives the article.
+        if adding and not self.instance.is_public:
+            raise forms.ValidationError(
+                "Only a published article carries corrections: publish it first, or change "
+                "the text (readers have not seen it)."
+            )
+
+
+class NewCorrectionInline(admin.StackedInline):
+    """Add a correction or update (the article's page and /corrections/ show it)."""
+
+    model = Correction
+    formset = NewCorrectionsFormSet
+    fields = ["kind", "text", "noted_at"]
+    extra = 1
+    max_num = 1
+    can_delete = False
+    verbose_name = "new correction or update"
+    verbose_name_plural = "add a correction or update (readers see it at once)"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Correction]:
+        return Correction.objects.none()  # only new ones here; the record is below
+
+    def get_formset(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
+        formset = super().get_formset(request, obj, **kwargs)
+        formset.form.base_fields["text"].widget.attrs["rows"] = 3
+        return formset
+
+
+class CorrectionRecordInline(admin.TabularInline):
+    """The corrections told so far, removed ones included (with why): never edited here."""
+
+    model = Correction
+    fields = ["kind", "noted_at", "text", "state"]
+    readonly_fields = ["kind", "noted_at", "text", "state"]
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    verbose_name = "correction on record"
+    verbose_name_plural = "corrections on record (open one to remove it, with a reason)"
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description="State")
+    def state(self, correction: Correction) -> str:
+        if correction.is_removed:
+            return f"Removed {correction.removed_at:%Y-%m-%d}: {correction.removal_reason}"
+        return "Shown to readers"
+
+
 class AnnounceDeletionsMixin:
     """Deleting a topic, author or old address changes what readers see: say so, so that
     cached pages give way."""
@@ -234,7 +315,7 @@ class ArticleAdmin(RevisionsAdminMixin, admin.ModelAdmin):
     search_fields = ["title"]
     date_hierarchy = "published_at"
     ordering = ["-updated_at"]
-    inlines = [LegacyPathInline]
+    inlines = [NewCorrectionInline, CorrectionRecordInline, LegacyPathInline]
     autocomplete_fields = ["lead_image"]
     actions = ["publish_now", "unpublish"]
     list_per_page = 50
@@ -264,7 +345,36 @@ class ArticleAdmin(RevisionsAdminMixin, admin.ModelAdmin):
     ]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Article]:
-        return super().get_queryset(request).with_bylines().distinct()
+        articles = cast(ArticleQuerySet, super().get_queryset(request))
+        return articles.with_bylines().distinct()
+
+    def get_urls(self) -> list[URLPattern]:
+        return [
+            path(
+                "embed/",
+                self.admin_site.admin_view(self.embed_view),
+                name="publishing_article_embed",
+            ),
+            *super().get_urls(),
+        ]
+
+    def embed_view(self, request: HttpRequest) -> JsonResponse:
+        """The editor's embed block: the player for a pasted address (read off the address
+        by embeds.py, no request to the provider), or why there is none."""
+        if not (self.has_add_permission(request) or self.has_change_permission(request)):
+            raise PermissionDenied
+        try:
+            embed = embed_for_url(request.GET.get("url", ""))
+        except EmbedError as error:
+            return JsonResponse({"error": str(error)}, status=400)
+        return JsonResponse(
+            {
+                "provider": embed.provider,
+                "src": embed.src,
+                "page_url": embed.page_url,
+                "height": embed.height,
+            }
+        )
 
     @admin.display(description="Status", ordering="status")
     def status_label(self, article: Article) -> str:
@@ -336,6 +446,24 @@ class ArticleAdmin(RevisionsAdminMixin, admin.ModelAdmin):
         extra = {**(extra_context or {}), "pending": pending}
         return super().change_view(request, object_id, form_url, extra)
 
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        if formset.model is not Correction:
+            super().save_formset(request, form, formset, change)
+            return
+        # What formset.save() would record, for the admin's history message.
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+        for correction_form in formset.forms:
+            if correction_form.has_changed() and not correction_form.instance.pk:
+                data = correction_form.cleaned_data
+                correction = services.add_correction(
+                    form.instance,
+                    data["text"],
+                    kind=data["kind"],
+                    by=request.user,
+                    noted_at=data.get("noted_at"),
+                )
+                formset.new_objects.append(correction)
+
     def delete_model(self, request: HttpRequest, obj: Article) -> None:
         services.delete_article(obj)
 
@@ -406,3 +534,57 @@ class LegacyPathAdmin(AnnounceDeletionsMixin, admin.ModelAdmin):
         super().save_model(request, obj, form, change)
         # A cached page at this address (say the front page for /?p=42) must give way.
         services.announce_change()
+
+
+class CorrectionRemovalForm(forms.ModelForm):
+    reason = forms.CharField(
+        label="Remove it from readers' view, because",
+        required=False,
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Kept on record with your name; readers stop seeing the correction.",
+    )
+
+    class Meta:
+        model = Correction
+        fields: list[str] = []
+
+
+@admin.register(Correction)
+class CorrectionAdmin(admin.ModelAdmin):
+    """Every correction, removed ones too. Nothing is edited or deleted: a removal needs a
+    reason, which stays on record."""
+
+    form = CorrectionRemovalForm
+    list_display = ["article", "kind", "noted_at", "text", "removed_at"]
+    list_filter = ["kind", ("removed_at", admin.EmptyFieldListFilter)]
+    search_fields = ["text", "article__title"]
+    list_select_related = ["article"]
+    readonly_fields = [
+        "article",
+        "kind",
+        "noted_at",
+        "text",
+        "created_by",
+        "removed_at",
+        "removed_by",
+        "removal_reason",
+    ]
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is not None and obj.is_removed:
+            return self.readonly_fields
+        return [*self.readonly_fields, "reason"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # from the article, where the readers see it
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # a removal keeps the row and its reason
+
+    def save_model(
+        self, request: HttpRequest, obj: Correction, form: CorrectionRemovalForm, change: bool
+    ) -> None:
+        reason = form.cleaned_data.get("reason", "")
+        if reason.strip():
+            services.remove_correction(obj, by=request.user, reason=reason)

@@ -14,7 +14,6 @@ from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.utils import timezone
-from django.utils.text import slugify
 
 from pressroom.publishing import services
 from pressroom.publishing.models import Article, Author, Topic
@@ -240,7 +239,6 @@ OUTLETS = [
 @dataclass
 class DemoArticle:
     title: str
-    slug: str
     body: str
     published_at: datetime
     status: str
@@ -320,7 +318,6 @@ def generate(
     recent = min(8, max(1, articles // 20))
 
     def stream() -> Iterator[DemoArticle]:
-        seen_slugs: set[str] = set()
         for index in range(articles):
             primary = rng.choices(names, weights)[0]
             chosen = [primary] + [
@@ -335,16 +332,11 @@ def generate(
             else:
                 published_at = now - span + span * (index / max(articles, 1)) - timedelta(days=1)
                 published_at += timedelta(minutes=rng.randint(0, 600))
-            slug = slugify(title)[:200]
-            if slug in seen_slugs:
-                slug = f"{slug}-{index}"
-            seen_slugs.add(slug)
             body = "".join(f"<p>{text}</p>" for text in _paragraphs(rng, place, group, issue))
             if rng.random() < 0.2:
                 body += "<blockquote><p>“Ni un paso atrás.”</p></blockquote>"
             article = DemoArticle(
                 title=title,
-                slug=slug,
                 body=body,
                 published_at=published_at,
                 status=Article.Status.PUBLISHED,
@@ -354,7 +346,9 @@ def generate(
             if rng.random() < 0.2:
                 outlet, base = rng.choice(OUTLETS)
                 article.original_outlet = outlet
-                article.original_url = f"{base}/{published_at:%Y/%m}/{slug}/"
+                # The partner's own address for the piece, in the WordPress style most use.
+                original_slug = services.wanted_slug("", title)
+                article.original_url = f"{base}/{published_at:%Y/%m}/{original_slug}/"
             if rng.random() < 0.1:
                 article.editor_excerpt = f"{group.capitalize()} in {place} vow to keep organizing against {issue} until they are heard."
             yield article
@@ -393,9 +387,10 @@ def create_demo_corpus(
     created = 0
     batch: list[services.ArticleWrite] = []
     for item in stream:
+        # No slug: publishing's slug service makes one from the title ('peru-...', then
+        # 'peru-...-2' for the next article of the same title), as for the admin and imports.
         article = Article(
             title=item.title,
-            slug=item.slug,
             body=item.body,
             editor_excerpt=item.editor_excerpt,
             status=item.status,

@@ -6,11 +6,14 @@ from django.conf import settings
 from django.contrib.syndication.views import Feed
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
-from django.utils.feedgenerator import Atom1Feed, Rss201rev2Feed, SyndicationFeed
+from django.utils import timezone
+from django.utils.feedgenerator import Atom1Feed, Enclosure, Rss201rev2Feed, SyndicationFeed
+from django.utils.formats import date_format
 from django.utils.html import escape
 
+from pressroom.media.rendering import ImageFile, image_file, images_prefetch
 from pressroom.publishing.html import strip_control_characters
-from pressroom.publishing.models import Article, Author, Topic
+from pressroom.publishing.models import Article, Author, Correction, Topic
 
 
 def _xml_safe(value: object) -> object:
@@ -39,29 +42,71 @@ class XmlSafeFeedMixin:
         )
 
 
-class FullTextRssFeed(XmlSafeFeedMixin, Rss201rev2Feed):
+MEDIA_RSS = "http://search.yahoo.com/mrss/"
+# The lead image in feeds: a width rendition (never a crop: readers show the whole picture),
+# large enough for a reader's full-width view.
+FEED_IMAGE_PRESET = "w1280"
+
+
+class MediaRssMixin:
+    """Each item's lead image as Media RSS <media:content> (with its credit), which feed readers
+    show as the item's picture; the same file is the item's enclosure. No <media:description>:
+    feedparser (and readers built on it) would take it for the item's summary."""
+
+    def add_media_namespace(self, attributes: dict[str, str]) -> dict[str, str]:
+        return {**attributes, "xmlns:media": MEDIA_RSS}
+
+    def add_media_content(self, handler, item: dict) -> None:
+        image: ImageFile | None = item.get("image")
+        if image is None:
+            return
+        attributes = {"url": image.url, "type": image.mime_type, "medium": "image"}
+        if image.size:
+            attributes["fileSize"] = str(image.size)
+        if image.width and image.height:
+            attributes["width"], attributes["height"] = str(image.width), str(image.height)
+        handler.startElement("media:content", attributes)
+        if item.get("image_credit"):
+            handler.addQuickElement("media:credit", item["image_credit"])
+        handler.endElement("media:content")
+
+
+class FullTextRssFeed(XmlSafeFeedMixin, MediaRssMixin, Rss201rev2Feed):
     """RSS 2.0 with each article's whole body in <content:encoded>, for readers and partner
     outlets that republish from the feed; <description> keeps the excerpt."""
 
     def rss_attributes(self) -> dict[str, str]:
-        return {
-            **super().rss_attributes(),
-            "xmlns:content": "http://purl.org/rss/1.0/modules/content/",
-        }
+        return self.add_media_namespace(
+            {
+                **super().rss_attributes(),
+                "xmlns:content": "http://purl.org/rss/1.0/modules/content/",
+            }
+        )
 
     def add_item_elements(self, handler, item: dict) -> None:
         super().add_item_elements(handler, item)
         if item.get("content_encoded"):
             handler.addQuickElement("content:encoded", item["content_encoded"])
+        self.add_media_content(handler, item)
 
 
-class FullTextAtomFeed(XmlSafeFeedMixin, Atom1Feed):
-    """Atom with each article's whole body as <content type="html">; <summary> is the excerpt."""
+class FullTextAtomFeed(XmlSafeFeedMixin, MediaRssMixin, Atom1Feed):
+    """Atom with each article's whole body as <content type="html">; <summary> is the excerpt.
+    The lead image is a <link rel="enclosure"> and a <media:content>."""
+
+    def root_attributes(self) -> dict[str, str]:
+        return self.add_media_namespace(super().root_attributes())
 
     def add_item_elements(self, handler, item: dict) -> None:
         super().add_item_elements(handler, item)
         if item.get("content_encoded"):
             handler.addQuickElement("content", item["content_encoded"], {"type": "html"})
+        self.add_media_content(handler, item)
+
+
+# Topics, and each lead image with its width renditions (bylines come from with_bylines()): a
+# constant number of queries.
+FEED_PREFETCH = ("topics", images_prefetch("lead_image", ("widths",)))
 
 
 class LatestArticlesFeed(Feed):
@@ -86,7 +131,10 @@ class LatestArticlesFeed(Feed):
         if topic is not None:
             articles = articles.for_topic(topic)
         return list(
-            articles.newest_first().with_bylines().prefetch_related("topics")[: settings.FEED_ITEMS]
+            articles.newest_first()
+            .with_bylines()
+            .with_corrections()
+            .prefetch_related(*FEED_PREFETCH)[: settings.FEED_ITEMS]
         )
 
     def item_title(self, item: Article) -> str:
@@ -114,7 +162,21 @@ class LatestArticlesFeed(Feed):
     item_guid_is_permalink = False
 
     def item_extra_kwargs(self, item: Article) -> dict:
-        return {"content_encoded": item.body}
+        # Corrections travel with the text, so a reader of the feed sees them too.
+        extra: dict[str, object] = {
+            "content_encoded": item.body + corrections_html(item.shown_corrections)
+        }
+        image = image_file(item.lead_image, FEED_IMAGE_PRESET)
+        if image is not None and item.lead_image is not None:
+            extra["image"] = image
+            extra["image_credit"] = item.lead_image.credit
+        return extra
+
+    def item_enclosures(self, item: Article) -> list[Enclosure]:
+        image = image_file(item.lead_image, FEED_IMAGE_PRESET)
+        if image is None:
+            return []
+        return [Enclosure(image.url, str(image.size), image.mime_type)]
 
     def feed_url(self, topic: Topic | None = None) -> str:
         return topic.get_absolute_url() + "feed/" if topic else "/feed/"
@@ -150,7 +212,8 @@ class AuthorFeed(LatestArticlesFeed):
             .by_author(author)
             .newest_first()
             .with_bylines()
-            .prefetch_related("topics")[: settings.FEED_ITEMS]
+            .with_corrections()
+            .prefetch_related(*FEED_PREFETCH)[: settings.FEED_ITEMS]
         )
 
     def feed_url(self, author: Author) -> str:  # type: ignore[override]
@@ -173,3 +236,52 @@ class TopicFeed(LatestArticlesFeed):
 class TopicAtomFeed(LatestArticlesAtomFeed):
     def get_object(self, request: HttpRequest, slug: str) -> Topic:  # type: ignore[override]
         return get_object_or_404(Topic, slug=slug)
+
+
+def corrections_html(corrections) -> str:
+    """The corrections of an article as the article page words them, for feeds."""
+    return "".join(
+        f"<p><strong>{escape(c.get_kind_display())}, "
+        f"{date_format(timezone.localtime(c.noted_at), 'j F Y')}:</strong> "
+        f"{escape(c.text)}</p>"
+        for c in corrections
+    )
+
+
+class CorrectionsFeed(Feed):
+    """Every correction and update, newest first: /corrections/feed/."""
+
+    feed_type = FullTextRssFeed
+
+    def title(self) -> str:
+        return f"Corrections — {settings.SITE_NAME}"
+
+    def link(self) -> str:
+        return "/corrections/"
+
+    def description(self) -> str:
+        return f"Corrections and updates to articles of {settings.SITE_NAME}."
+
+    def items(self) -> list[Correction]:
+        return list(
+            Correction.objects.public()
+            .select_related("article")
+            .newest_first()[: settings.FEED_ITEMS]
+        )
+
+    def item_title(self, item: Correction) -> str:
+        return f"{item.get_kind_display()}: {item.article.title}"
+
+    def item_description(self, item: Correction) -> str:
+        return escape(item.text)
+
+    def item_link(self, item: Correction) -> str:
+        return item.article.get_absolute_url() + f"#correction-{item.pk}"
+
+    def item_pubdate(self, item: Correction):
+        return item.noted_at
+
+    def item_guid(self, item: Correction) -> str:
+        return f"{settings.SITE_URL}/corrections/{item.pk}"
+
+    item_guid_is_permalink = False

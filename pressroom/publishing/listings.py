@@ -20,12 +20,14 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from pressroom.lib.pagecache import ContentMemo
-from pressroom.publishing.models import Article, Author, Topic
+from pressroom.media.models import MediaItem
+from pressroom.media.rendering import ROLES, load_images
+from pressroom.publishing.models import Article, Author, Correction, Topic
 from pressroom.publishing.pagination import Cursor, Page, keyset_page
 
 
@@ -40,6 +42,7 @@ class Teaser:
     excerpt: str
     published_at: datetime
     original_outlet: str
+    lead_image_id: int | None = None
     author_names: tuple[str, ...] = ()
 
 
@@ -81,7 +84,8 @@ class Archive:
         # value is a parameter.
         sql = (
             "SELECT article.id, article.title, article.slug, article.excerpt,"  # noqa: S608
-            f" {self.time}, article.original_outlet FROM {self.source} WHERE {where}"
+            f" {self.time}, article.original_outlet, article.lead_image_id"
+            f" FROM {self.source} WHERE {where}"
             f" ORDER BY {self.time} {order}, {self.id} {order} LIMIT %s"
         )
         with connection.cursor() as database:
@@ -90,8 +94,16 @@ class Archive:
         # SQLite hands back naive datetimes in the connection's time zone; PostgreSQL aware ones.
         zone = connection.timezone
         return [
-            Teaser(id, title, slug, excerpt, at if at.tzinfo else at.replace(tzinfo=zone), outlet)
-            for id, title, slug, excerpt, at, outlet in rows
+            Teaser(
+                id,
+                title,
+                slug,
+                excerpt,
+                at if at.tzinfo else at.replace(tzinfo=zone),
+                outlet,
+                image,
+            )
+            for id, title, slug, excerpt, at, outlet, image in rows
         ]
 
     def cursor_at(self, params: Sequence[object], offset: int) -> Cursor | None:
@@ -157,6 +169,13 @@ def _bylines(article_ids: list[int]) -> defaultdict[int, list[str]]:
         for article_id, name in database.fetchall():
             bylines[article_id].append(name)
     return bylines
+
+
+def teaser_images(teasers: Sequence[Teaser]) -> dict[int, MediaItem]:
+    """The teasers' lead images by id, with their thumbnail renditions: two queries for any
+    number of teasers (none when no teaser has an image)."""
+    ids = {teaser.lead_image_id for teaser in teasers if teaser.lead_image_id}
+    return load_images(ids, ROLES["teaser"].presets)
 
 
 def _teasers_page(
@@ -278,3 +297,30 @@ def cached_featured_topics() -> list[Topic]:
     """The featured topics the header navigation and the home page show, read again once
     content changes."""
     return _featured.get_or_set("featured", featured_topics)
+
+
+CORRECTIONS_PER_PAGE = 30
+
+
+def _read_corrections(cursor: Cursor | None, newer: bool, limit: int) -> list[Correction]:
+    rows = (
+        Correction.objects.public()
+        .select_related("article")
+        .only("id", "kind", "text", "noted_at", "article__title", "article__slug")
+    )
+    if cursor is None:
+        return list(rows.newest_first()[:limit])
+    at, pk = cursor.published_at, cursor.id
+    if newer:
+        rows = rows.filter(Q(noted_at__gt=at) | Q(noted_at=at, id__gt=pk)).order_by(
+            "noted_at", "id"
+        )
+    else:
+        rows = rows.filter(Q(noted_at__lt=at) | Q(noted_at=at, id__lt=pk)).newest_first()
+    return list(rows[:limit])
+
+
+def corrections_page(query: Mapping[str, str]) -> Page[Correction]:  # type: ignore[type-var]
+    """A keyset page of the corrections readers see, newest first (/corrections/).
+    (mypy does not see a model's `id` as the protocol's read-only `id`.)"""
+    return keyset_page(_read_corrections, query, CORRECTIONS_PER_PAGE)  # type: ignore[type-var]

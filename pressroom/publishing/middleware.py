@@ -6,19 +6,14 @@ from django.http import (
     HttpResponseGone,
     HttpResponsePermanentRedirect,
 )
-from django.urls import Resolver404, get_script_prefix, resolve
+from django.urls import Resolver404, resolve
 
-from pressroom.lib.pagecache import ContentMemo
+from pressroom.lib.pagecache import mark_shareable
 from pressroom.publishing import oldaddresses
 
 # Query parameters Pressroom's own pages use; any other query may be an old WordPress address
 # such as /?p=42 or /?cat=7, which the home page would otherwise answer with a 200.
 OWN_QUERY_PARAMETERS = {"before", "after", "q", "page"}
-
-
-# Kept answers, old address -> where it leads (or None: not an old address). Bounded: each is a
-# few hundred bytes.
-_answers: ContentMemo[oldaddresses.Answer | None] = ContentMemo(max_entries=50_000)
 
 
 class LegacyPathRedirectMiddleware:
@@ -28,9 +23,10 @@ class LegacyPathRedirectMiddleware:
     It only looks when no URL pattern matches (before any view runs, so no 404 page is
     rendered), when a view answered 404 (a renamed topic's old /topics/<slug>/), or for the front
     page with a query string Pressroom does not use, so legacy paths cost nothing on live pages.
-    Answers are kept per address under the content generation (a ContentMemo, public requests
-    only): search engines and feed readers ask for the same old addresses again and again, and
-    a kept answer costs less than a cached page.
+    Its answers are marked shareable, so the page cache stores them like pages, under the
+    content generation (a renamed topic's old slug then leads to the new one): search engines
+    and feed readers ask for the same old addresses again and again, and a stored answer costs
+    what a cached page costs.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -40,27 +36,18 @@ class LegacyPathRedirectMiddleware:
         if request.method not in ("GET", "HEAD"):
             return self.get_response(request)
         if self._may_be_old_front_page_query(request):
-            answer = self._answer(request, "query", oldaddresses.resolve_front_page_query)
+            answer = oldaddresses.resolve_front_page_query(request)
             if answer is not None:
                 return self._respond(answer)
         elif not self._matches_a_pattern(request):
-            answer = self._answer(request, "path", oldaddresses.resolve_path)
+            answer = oldaddresses.resolve_path(request)
             if answer is not None:
                 return self._respond(answer)
         response = self.get_response(request)
         if response.status_code != 404:
             return response
-        answer = self._answer(request, "path", oldaddresses.resolve_path)
+        answer = oldaddresses.resolve_path(request)
         return response if answer is None else self._respond(answer)
-
-    @staticmethod
-    def _answer(
-        request: HttpRequest,
-        kind: str,
-        resolver: Callable[[HttpRequest], oldaddresses.Answer | None],
-    ) -> oldaddresses.Answer | None:
-        key = (kind, get_script_prefix(), request.get_full_path())
-        return _answers.get_or_set(key, lambda: resolver(request))
 
     @staticmethod
     def _matches_a_pattern(request: HttpRequest) -> bool:
@@ -72,9 +59,13 @@ class LegacyPathRedirectMiddleware:
 
     @staticmethod
     def _respond(answer: oldaddresses.Answer) -> HttpResponse:
+        response: HttpResponse
         if answer.location is None:
-            return HttpResponseGone(answer.reason, content_type="text/plain; charset=utf-8")
-        return HttpResponsePermanentRedirect(answer.location)
+            response = HttpResponseGone(answer.reason, content_type="text/plain; charset=utf-8")
+        else:
+            response = HttpResponsePermanentRedirect(answer.location)
+        mark_shareable(response)  # the same for every reader until the content changes
+        return response
 
     @staticmethod
     def _may_be_old_front_page_query(request: HttpRequest) -> bool:

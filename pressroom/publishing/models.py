@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from typing import Any
 
 from django.conf import settings
 from django.contrib.contenttypes.fields import GenericRelation
@@ -169,19 +170,32 @@ class ArticleQuerySet(models.QuerySet["Article"]):
         return self.order_by("-published_at", "-id")
 
     def for_listing(self) -> ArticleQuerySet:
-        """Only what a list of teasers shows, with bylines fetched in one more query."""
-        return self.only(
-            "id",
-            "title",
-            "slug",
-            "excerpt",
-            "published_at",
-            "status",
-            "original_outlet",
-            "lead_image_url",
-            "lead_image_alt",
-            "lead_image",
-        ).with_bylines()
+        """Only what a list of teasers shows, with bylines fetched in one more query and the
+        lead images with their thumbnails in two more."""
+        from pressroom.media.rendering import ROLES, images_prefetch
+
+        return (
+            self.only(
+                "id",
+                "title",
+                "slug",
+                "excerpt",
+                "published_at",
+                "status",
+                "original_outlet",
+                "lead_image_url",
+                "lead_image_alt",
+                "lead_image",
+            )
+            .with_bylines()
+            .prefetch_related(images_prefetch("lead_image", ROLES["teaser"].presets))
+        )
+
+    def with_corrections(self) -> ArticleQuerySet:
+        """The corrections readers see (Article.corrections.all), in one more query."""
+        return self.prefetch_related(
+            models.Prefetch("corrections", queryset=Correction.objects.shown())
+        )
 
     def with_bylines(self) -> ArticleQuerySet:
         """Bylines (Article.bylines) in the order the editor chose, in one more query."""
@@ -266,6 +280,13 @@ class Article(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("publishing:article-detail", kwargs={"slug": self.slug})
+
+    @property
+    def shown_corrections(self) -> list[Correction]:
+        """Corrections readers see, oldest first (ArticleQuerySet.with_corrections fetches them)."""
+        if "corrections" in getattr(self, "_prefetched_objects_cache", {}):
+            return list(self.corrections.all())  # with_corrections kept only the shown ones
+        return list(self.corrections.shown())
 
     @property
     def bylines(self) -> list[Author]:
@@ -399,6 +420,15 @@ class LegacyPath(models.Model):
     author = models.ForeignKey(
         Author, null=True, blank=True, on_delete=models.CASCADE, related_name="legacy_paths"
     )
+    # An old upload (/wp-content/uploads/2019/05/photo.jpg) or attachment page brought into the
+    # library: it leads to the file.
+    media_item = models.ForeignKey(
+        "media.MediaItem",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="legacy_paths",
+    )
     is_gone = models.BooleanField(
         db_default=False,
         default=False,
@@ -412,10 +442,40 @@ class LegacyPath(models.Model):
     class Meta:
         constraints = [
             models.CheckConstraint(
-                condition=Q(article__isnull=True, topic__isnull=True, author__isnull=True)
-                | Q(article__isnull=False, topic__isnull=True, author__isnull=True, is_gone=False)
-                | Q(article__isnull=True, topic__isnull=False, author__isnull=True, is_gone=False)
-                | Q(article__isnull=True, topic__isnull=True, author__isnull=False, is_gone=False),
+                condition=Q(
+                    article__isnull=True,
+                    topic__isnull=True,
+                    author__isnull=True,
+                    media_item__isnull=True,
+                )
+                | Q(
+                    article__isnull=False,
+                    topic__isnull=True,
+                    author__isnull=True,
+                    media_item__isnull=True,
+                    is_gone=False,
+                )
+                | Q(
+                    article__isnull=True,
+                    topic__isnull=False,
+                    author__isnull=True,
+                    media_item__isnull=True,
+                    is_gone=False,
+                )
+                | Q(
+                    article__isnull=True,
+                    topic__isnull=True,
+                    author__isnull=False,
+                    media_item__isnull=True,
+                    is_gone=False,
+                )
+                | Q(
+                    article__isnull=True,
+                    topic__isnull=True,
+                    author__isnull=True,
+                    media_item__isnull=False,
+                    is_gone=False,
+                ),
                 name="legacy_path_one_target",
             )
         ]
@@ -429,6 +489,8 @@ class LegacyPath(models.Model):
         return self.article or self.topic or self.author
 
     def target_url(self) -> str:
+        if self.media_item is not None:
+            return self.media_item.url
         target = self.target
         return target.get_absolute_url() if target is not None else "/"
 
@@ -511,3 +573,78 @@ class Revision(models.Model):
         if state not in (self.State.PUBLISHED, self.State.DISCARDED):
             raise ArticleStateError(f"A pending change cannot become {state!r}.")
         self.state = state
+
+
+class CorrectionQuerySet(models.QuerySet["Correction"]):
+    def shown(self) -> CorrectionQuerySet:
+        """What readers see: not removed (a removal keeps the row and its reason)."""
+        return self.filter(removed_at__isnull=True)
+
+    def public(self) -> CorrectionQuerySet:
+        """Shown, on articles readers can see: the /corrections/ page and its feed."""
+        return self.shown().filter(
+            article__status__in=Article.PUBLIC_STATUSES, article__published_at__lte=timezone.now()
+        )
+
+    def newest_first(self) -> CorrectionQuerySet:
+        return self.order_by("-noted_at", "-id")
+
+
+class Correction(models.Model):
+    """A correction or update told to readers on a published article, and on /corrections/.
+
+    Never deleted: removing one records who, when and why, and readers stop seeing it.
+    """
+
+    class Kind(models.TextChoices):
+        CORRECTION = "correction", "Correction"
+        UPDATE = "update", "Update"
+        CLARIFICATION = "clarification", "Clarification"
+
+    MAX_TEXT = 2000
+
+    article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="corrections")
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.CORRECTION)
+    text = models.TextField(
+        max_length=MAX_TEXT, help_text="What was wrong and what is right now, in plain words."
+    )
+    noted_at = models.DateTimeField(
+        "date", default=timezone.now, blank=True, help_text="Leave empty for now."
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    removed_at = models.DateTimeField(null=True, blank=True)
+    removed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    removal_reason = models.TextField(blank=True, default="", db_default="", max_length=1000)
+
+    objects = CorrectionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["noted_at", "id"]
+        indexes = [models.Index(fields=["-noted_at", "-id"], name="correction_newest")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}, {self.noted_at:%Y-%m-%d}: {self.text[:60]}"
+
+    @property
+    def published_at(self) -> datetime:
+        """Where it sits in /corrections/'s newest-first order (pagination.Keyed)."""
+        return self.noted_at
+
+    @property
+    def is_removed(self) -> bool:
+        return self.removed_at is not None
+
+    def remove(self, *, by: Any, reason: str) -> None:
+        """Stop showing it to readers, keeping why. Raises ValueError without a reason."""
+        reason = reason.strip()
+        if not reason:
+            raise ValueError("Say why the correction is removed: readers saw it.")
+        if self.is_removed:
+            raise ValueError("This correction was removed already.")
+        self.removed_at = timezone.now()
+        self.removed_by = by
+        self.removal_reason = reason[:1000]

@@ -20,6 +20,7 @@ from urllib.parse import urlencode
 from django.http import HttpRequest
 from django.urls import reverse
 
+from pressroom.media.rendering import nearest_width
 from pressroom.publishing import listings
 from pressroom.publishing.models import Article, Author, LegacyPath, Topic
 
@@ -27,7 +28,15 @@ WORDPRESS_PER_PAGE = 10  # WordPress's default posts_per_page
 MAX_OLD_PAGE = 100_000  # deeper pages are refused, so no request scans further
 MAX_SEARCH_LENGTH = 200
 # WordPress's front-page queries that name a post, page, term or author (stored at import).
-NAMING_PARAMETERS = ("p", "page_id", "cat", "tag", "author", "category_name", "name")
+NAMING_PARAMETERS = (
+    *("p", "page_id", "cat", "tag", "author", "category_name", "name", "attachment_id"),
+)
+# WordPress's copies of an upload: photo-300x200.jpg (a size it made), photo-scaled.jpg (the
+# large original it shrank since 5.3). Each is answered by the library item of photo.jpg.
+_SIZE_VARIANT = re.compile(
+    r"^(?P<stem>/.+?)-(?P<width>[0-9]{1,5})x(?P<height>[0-9]{1,5})(?P<extension>\.[A-Za-z0-9]{2,5})$"
+)
+_FILE_NAME = re.compile(r"/[^/]*\.[A-Za-z0-9]{2,5}$")
 
 # The shortest base first (non-greedy): '/tag/x/feed/atom/' is the feed of '/tag/x/'.
 _SUFFIX = re.compile(
@@ -76,6 +85,8 @@ def resolve_path(request: HttpRequest) -> Answer | None:
     answer = _stored([c for c in (request.get_full_path(), path) if c != "/"])
     if answer is not None:
         return answer
+    if _FILE_NAME.search(request.path):
+        return _upload(request.path)
     if (match := _SUFFIX.match(path)) and (answer := _suffixed(match)) is not None:
         return answer
     if match := _DATE.match(path):
@@ -98,9 +109,33 @@ def _find(candidates: list[str]) -> LegacyPath | None:
         return None
     return (
         LegacyPath.objects.filter(path__in=candidates)
-        .select_related("article", "topic", "author")
+        .select_related("article", "topic", "author", "media_item")
         .first()
     )
+
+
+def _upload(path: str) -> Answer | None:
+    """An old upload (any query, such as ?w=640, aside), or a size WordPress made of it: the
+    library file, or its rendition nearest that width once the worker has made it."""
+    candidates = [path]
+    width = None
+    if match := _SIZE_VARIANT.match(path):
+        width = int(match["width"])
+        candidates += [
+            match["stem"] + match["extension"],
+            match["stem"] + "-scaled" + match["extension"],
+        ]
+    rows = LegacyPath.objects.filter(path__in=candidates, media_item__isnull=False)
+    found = {row.path: row for row in rows.select_related("media_item")}
+    row = next((found[c] for c in candidates if c in found), None)
+    item = row.media_item if row is not None else None
+    if item is None:
+        return None
+    if width is not None and item.is_image:
+        rendition = nearest_width(item, width)
+        if rendition is not None:
+            return Answer(rendition.url)
+    return Answer(item.url)
 
 
 def _front_page_per_page(base: str) -> int:

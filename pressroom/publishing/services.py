@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, Literal
@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 from django.contrib.contenttypes.models import ContentType
 from django.core.validators import slug_unicode_re
 from django.db import IntegrityError, transaction
-from django.db.models import Max, Model
+from django.db.models import Field, Max, Model
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -37,6 +37,7 @@ from pressroom.publishing.models import (
     ArticleStateError,
     ArticleTopic,
     Author,
+    Correction,
     LegacyPath,
     Revision,
     Topic,
@@ -47,8 +48,14 @@ ARTICLE_SLUG_LENGTH = Article._meta.get_field("slug").max_length or 255
 # Everything an article write sets, in the order save_articles inserts and updates it.
 ARTICLE_FIELDS = (
     *("title", "slug", "body", "editor_excerpt", "excerpt", "status", "published_at"),
-    *("created_at", "updated_at", "lead_image_url", "lead_image_alt"),
+    *("created_at", "updated_at", "lead_image", "lead_image_url", "lead_image_alt"),
     *("original_outlet", "original_url", "canonical_url"),
+)
+# The attributes holding them (the lead image's id, not the image: no query per article).
+ARTICLE_ATTRIBUTES = tuple(
+    field.attname
+    for field in map(Article._meta.get_field, ARTICLE_FIELDS)
+    if isinstance(field, Field)
 )
 # Retries when another writer takes a slug between our look-up and our insert.
 SLUG_ATTEMPTS = 5
@@ -70,6 +77,10 @@ class SlugReservations:
         bases = {self.base(text) for text in texts}
         self.owners = dict(model._default_manager.filter(slug__in=bases).values_list("slug", "pk"))
         self.reserved: set[str] = set()
+        # Numbered slugs already in the table, by stem: looked up once per stem and batch, so a
+        # batch with many rows of one title (a generated corpus) costs one query, not one each.
+        self.numbered: dict[str, set[str]] = {}
+        self.last_number: dict[str, int] = {}
 
     def base(self, text: str) -> str:
         if len(text) <= self.max_length and slug_unicode_re.fullmatch(text):
@@ -92,15 +103,21 @@ class SlugReservations:
             slug = base
         else:
             stem = base[: self.max_length - 8].strip("-") or "untitled"
-            taken = self.reserved | set(
-                self.model._default_manager.filter(slug__startswith=stem)
-                .exclude(pk=row.pk)
-                .values_list("slug", flat=True)
-            )
-            number = 2
-            while f"{stem}-{number}" in taken:
+            taken = self.numbered.get(stem)
+            if taken is None:
+                # The row's own slug counts as taken: were it this stem's, the row kept it above.
+                taken = self.numbered[stem] = set(
+                    self.model._default_manager.filter(slug__startswith=stem).values_list(
+                        "slug", flat=True
+                    )
+                )
+            # Numbers below the last one given here are all taken: start from it.
+            number = self.last_number.get(stem, 2)
+            while f"{stem}-{number}" in taken or f"{stem}-{number}" in self.reserved:
                 number += 1
             slug = f"{stem}-{number}"
+            taken.add(slug)
+            self.last_number[stem] = number
         self.reserved.add(slug)
         return slug
 
@@ -126,10 +143,11 @@ def announce_change(article_ids: Iterable[int] = ()) -> None:
     transaction.on_commit(lambda: content_changed.send(sender=Article, article_ids=ids))
 
 
-def _announce_written(article_ids: list[int]) -> None:
+def _announce_written(article_ids: list[int], articles: Sequence[Article] | None = None) -> None:
     """Tell what keeps a copy of articles (search) now, inside the writing transaction, so its
-    copy commits or rolls back with the rows; then tell caches after the commit."""
-    articles_written.send(sender=Article, article_ids=article_ids)
+    copy commits or rolls back with the rows; then tell caches after the commit. `articles`
+    are the instances just written, so the copy need not read them back."""
+    articles_written.send(sender=Article, article_ids=article_ids, articles=articles)
     announce_change(article_ids)
 
 
@@ -186,6 +204,23 @@ def record_media_uses(article: Article, *, is_new: bool = False) -> None:
         return
     media_services.record_uses(article, "lead image", [lead] if lead else [], label=article.title)
     media_services.record_uses(article, "body", body_items, label=article.title)
+
+
+def record_media_uses_of(articles: Sequence[Article], previous: Mapping[int, str]) -> None:
+    """record_media_uses for a batch: articles written before one by one, the new ones (an
+    import's) with one look-up of their body images and one insert."""
+    new = [article for article in articles if article.pk not in previous]
+    for article in articles:
+        if article.pk in previous:
+            record_media_uses(article)
+    body_items = media_services.item_ids_in_html(article.body for article in new)
+    uses: list[tuple[Model, str, int, str]] = []
+    for article in new:
+        if article.lead_image_id:
+            uses.append((article, "lead image", article.lead_image_id, article.title))
+        keys = dict.fromkeys(media_services.ITEM_FILE_URL.findall(article.body or ""))
+        uses += [(article, "body", body_items[k], article.title) for k in keys if k in body_items]
+    media_services.record_first_uses(uses)
 
 
 def sync_listing_links(article: Article) -> None:
@@ -298,10 +333,9 @@ def save_articles(
             for article in articles:
                 if article.pk not in previous_slugs:
                     article.pk = None
-    _write_links(writes)
+    _write_links(writes, existing=previous_slugs.keys())
     _record_revisions(writes, previous_slugs, by=by, note=note)
-    for write in writes:
-        record_media_uses(write.article, is_new=write.article.pk not in previous_slugs)
+    record_media_uses_of([write.article for write in writes], previous_slugs)
     article_url = slug_url_builder("publishing:article-detail")
     old_addresses: dict[str, Article | Topic] = {}
     for write in writes:
@@ -324,7 +358,7 @@ def save_articles(
             write.clashing_paths = [
                 path for path in map(normalize_legacy_path, write.legacy_paths) if path in clashes
             ]
-    _announce_written([article.pk for article in articles])
+    _announce_written([article.pk for article in articles], articles)
     return articles
 
 
@@ -343,7 +377,7 @@ def _insert_or_update(articles: list[Article], previous_slugs: Mapping[int, str]
     insert_rows(
         Article,
         ARTICLE_FIELDS,
-        ([getattr(article, name) for name in ARTICLE_FIELDS] for article in new),
+        ([getattr(article, name) for name in ARTICLE_ATTRIBUTES] for article in new),
     )
     ids = dict(Article.objects.filter(slug__in=[a.slug for a in new]).values_list("slug", "pk"))
     for article in new:
@@ -409,12 +443,20 @@ def _record_revisions(
     )
 
 
-def _write_links(writes: Sequence[ArticleWrite]) -> None:
-    """Bylines and topics as given, each link carrying the article's listing order."""
-    replaced_authors = [w.article.pk for w in writes if w.author_ids is not None]
-    replaced_topics = [w.article.pk for w in writes if w.topic_ids is not None]
-    ArticleAuthor.objects.filter(article_id__in=replaced_authors).delete()
-    ArticleTopic.objects.filter(article_id__in=replaced_topics).delete()
+def _write_links(writes: Sequence[ArticleWrite], *, existing: Collection[int]) -> None:
+    """Bylines and topics as given, each link carrying the article's listing order.
+    `existing` are the ids of the articles that were in the table before this write: only
+    they can have links to replace (an import's new articles cost no delete)."""
+    replaced_authors = [
+        w.article.pk for w in writes if w.author_ids is not None and w.article.pk in existing
+    ]
+    replaced_topics = [
+        w.article.pk for w in writes if w.topic_ids is not None and w.article.pk in existing
+    ]
+    if replaced_authors:
+        ArticleAuthor.objects.filter(article_id__in=replaced_authors).delete()
+    if replaced_topics:
+        ArticleTopic.objects.filter(article_id__in=replaced_topics).delete()
     author_rows: list[tuple[int, int, int, bool, datetime | None]] = []
     topic_rows: list[tuple[int, int, bool, datetime | None]] = []
     kept: list[Article] = []
@@ -557,6 +599,50 @@ def _save_with_links(
 
 
 @transaction.atomic
+def add_correction(
+    article: Article,
+    text: str,
+    *,
+    kind: str = Correction.Kind.CORRECTION,
+    by: Any = None,
+    noted_at: datetime | None = None,
+) -> Correction:
+    """Tell readers of a published article what was corrected or updated. The article counts
+    as modified then (its page says "Updated", its feeds' entries and JSON-LD carry the time).
+    Raises ArticleStateError for an article readers cannot see (nothing to correct in public)."""
+    if not article.is_public:
+        raise ArticleStateError("Only a published article can carry a correction.")
+    text = strip_control_characters(text).strip()
+    if not text:
+        raise ArticleStateError("Write what was corrected.")
+    correction = Correction.objects.create(
+        article=article,
+        kind=kind,
+        text=text[: Correction.MAX_TEXT],
+        noted_at=noted_at or timezone.now(),
+        created_by=by,
+    )
+    _mark_modified(article)
+    return correction
+
+
+@transaction.atomic
+def remove_correction(correction: Correction, *, by: Any, reason: str) -> Correction:
+    """Stop showing a correction; who, when and why stay on record for editors. Raises
+    ValueError without a reason."""
+    correction.remove(by=by, reason=strip_control_characters(reason))
+    correction.save(update_fields=["removed_at", "removed_by", "removal_reason"])
+    _mark_modified(correction.article)
+    return correction
+
+
+def _mark_modified(article: Article) -> None:
+    article.updated_at = timezone.now()
+    Article.objects.filter(pk=article.pk).update(updated_at=article.updated_at)
+    announce_change([article.pk])
+
+
+@transaction.atomic
 def delete_article(article: Article) -> None:
     article_id = article.pk
     media_services.forget_uses(article)
@@ -567,17 +653,36 @@ def delete_article(article: Article) -> None:
 # What an old address may lead to besides an article, topic or author.
 FRONT_PAGE: Final = "front-page"  # an old blog's home, e.g. /page/2/'s archive
 GONE: Final = "gone"  # answered 410 Gone: a WordPress page Pressroom has no model for
-type LegacyTarget = Article | Topic | Author | Literal["front-page", "gone"]
+type LegacyTarget = Article | Topic | Author | MediaItem | Literal["front-page", "gone"]
+type LegacyColumns = tuple[int | None, int | None, int | None, int | None, bool]
 
 
-def _legacy_columns(target: LegacyTarget) -> tuple[int | None, int | None, int | None, bool]:
-    """(article id, topic id, author id, is gone) of a LegacyPath row leading to `target`."""
+def _legacy_columns(target: LegacyTarget) -> LegacyColumns:
+    """(article, topic, author, media item ids, is gone) of a LegacyPath row to `target`."""
     return (
         target.pk if isinstance(target, Article) else None,
         target.pk if isinstance(target, Topic) else None,
         target.pk if isinstance(target, Author) else None,
+        target.pk if isinstance(target, MediaItem) else None,
         target == GONE,
     )
+
+
+def _own_url_builder() -> Callable[[LegacyTarget], str]:
+    """The address of a legacy path's target: its get_absolute_url(), without a reverse() per
+    target (an import gives two old addresses per post), or '/' for the front page."""
+    builders = {
+        Article: slug_url_builder("publishing:article-detail"),
+        Topic: slug_url_builder("publishing:topic-detail"),
+        Author: slug_url_builder("publishing:author-detail"),
+    }
+
+    def own_url(target: LegacyTarget) -> str:
+        if isinstance(target, Article | Topic | Author):
+            return builders[type(target)](target.slug)
+        return "/"
+
+    return own_url
 
 
 def write_legacy_paths(
@@ -591,10 +696,10 @@ def write_legacy_paths(
     showed a page. The front page itself ('/') never redirects, nor does a path that is
     already the target's own address."""
     targets: dict[str, LegacyTarget] = {}
+    own_url = _own_url_builder()
     for raw, target in wanted.items():
         path = normalize_legacy_path(raw)
-        own = target.get_absolute_url() if isinstance(target, Article | Topic | Author) else "/"
-        if path and path != "/" and path != own:
+        if path and path != "/" and path != own_url(target):
             targets[path] = target
     if not targets:
         return []
@@ -603,17 +708,25 @@ def write_legacy_paths(
     for legacy in LegacyPath.objects.filter(path__in=list(targets)):
         target = targets.pop(legacy.path)
         columns = _legacy_columns(target)
-        current = (legacy.article_id, legacy.topic_id, legacy.author_id, legacy.is_gone)
+        current = (
+            *(legacy.article_id, legacy.topic_id, legacy.author_id, legacy.media_item_id),
+            legacy.is_gone,
+        )
         if current != columns and keep_existing:
             clashes.append(legacy.path)
         elif current != columns or (per_page and legacy.per_page != per_page):
-            legacy.article_id, legacy.topic_id, legacy.author_id, legacy.is_gone = columns
+            (
+                *(legacy.article_id, legacy.topic_id, legacy.author_id, legacy.media_item_id),
+                legacy.is_gone,
+            ) = columns
             legacy.per_page = per_page or legacy.per_page
             to_update.append(legacy)
-    LegacyPath.objects.bulk_update(to_update, ["article", "topic", "author", "is_gone", "per_page"])
+    LegacyPath.objects.bulk_update(
+        to_update, ["article", "topic", "author", "media_item", "is_gone", "per_page"]
+    )
     insert_rows(
         LegacyPath,
-        ["path", "article", "topic", "author", "is_gone", "per_page"],
+        ["path", "article", "topic", "author", "media_item", "is_gone", "per_page"],
         [(path, *_legacy_columns(target), per_page) for path, target in targets.items()],
     )
     return sorted(clashes)
@@ -657,7 +770,9 @@ def save_topics(new: Sequence[Topic], changed: Sequence[Topic] = ()) -> None:
         topic.name = strip_control_characters(topic.name)
         topic.description = strip_control_characters(topic.description)
     wanted = [wanted_slug(topic.slug, topic.name) for topic in new]
-    slugs = SlugReservations(Topic, wanted, max_length=Topic._meta.get_field("slug").max_length)
+    slugs = SlugReservations(
+        Topic, wanted, max_length=Topic._meta.get_field("slug").max_length or 255
+    )
     for topic, text in zip(new, wanted, strict=True):
         topic.slug = slugs.take(text, topic)
     Topic.objects.bulk_create(new)
@@ -675,9 +790,8 @@ def save_author(author: Author) -> Author:
         author.slug = unique_slug(Author, author.name, exclude_pk=author.pk)
     previous = Author.objects.filter(pk=author.pk).values_list("slug", flat=True).first()
     author.save()
-    media_services.record_uses(
-        author, "photo", [author.photo] if author.photo_id else [], label=author.name
-    )
+    photo = author.photo
+    media_services.record_uses(author, "photo", [photo] if photo else [], label=author.name)
     if previous and previous != author.slug:
         write_legacy_paths({slug_url_builder("publishing:author-detail")(previous): author})
     announce_change()

@@ -26,6 +26,7 @@ def article_detail(request: HttpRequest, slug: str) -> HttpResponse:
     article = get_object_or_404(
         Article.objects.select_related("lead_image")
         .with_bylines()
+        .with_corrections()
         .prefetch_related("topics", "lead_image__renditions"),
         slug=slug,
     )
@@ -130,3 +131,9 @@ def robots_txt(request: HttpRequest) -> HttpResponse:
         f"Sitemap: {settings.SITE_URL}/sitemap.xml",
     ]
     return HttpResponse("\n".join(lines) + "\n", content_type="text/plain")
+
+
+def correction_list(request: HttpRequest) -> HttpResponse:
+    """Every correction and update told to readers, newest first (with its own feed)."""
+    page = listings.corrections_page(request.GET)
+    return render(request, "publishing/correction_list.html", {"page": page})

@@ -166,6 +166,20 @@ def test_the_sqlite_copy_is_consistent_and_refuses_a_missing_database(tmp_path):
         archive._sqlite_copy(tmp_path / "missing.sqlite3", tmp_path / "other.sqlite3")
 
 
+def test_the_sqlite_copy_reads_a_path_with_uri_characters_in_it(tmp_path):
+    """`file:{path}?mode=ro` cut "/srv/news #2/var/db" at the "#": SQLite created an empty
+    "/srv/news " and the backup held that instead of the site."""
+    directory = tmp_path / "news #2?x"
+    directory.mkdir()
+    with sqlite3.connect(directory / "live.sqlite3") as database:
+        database.execute("CREATE TABLE article (title TEXT)")
+        database.execute("INSERT INTO article VALUES ('Miners march on Lima')")
+    archive._sqlite_copy(directory / "live.sqlite3", tmp_path / "copy.sqlite3")
+    with sqlite3.connect(tmp_path / "copy.sqlite3") as copy:
+        assert copy.execute("SELECT title FROM article").fetchall() == [("Miners march on Lima",)]
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["copy.sqlite3", "news #2?x"]
+
+
 @pytest.mark.django_db
 def test_a_backup_of_the_test_database_on_postgresql(tmp_path, settings):
     if connection.vendor != "postgresql":

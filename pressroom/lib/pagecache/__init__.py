@@ -8,7 +8,8 @@ passes (`register_next_publication`), and at least every PAGE_CACHE_SECONDS.
 - generation.py: the content generation, where it lives, and the hooks apps register into.
 - memo.py: parts of pages each process keeps under it (teasers, fragments, the banner).
 - pages.py: which requests may share a page, page keys, compression, validators (304).
-- middleware.py: stores shareable responses (first in MIDDLEWARE); compresses the rest.
+- middleware.py: stores shareable responses (first in MIDDLEWARE): pages, and permanent
+  redirects and 410s marked shareable (mark_shareable); compresses the rest.
 - wsgi.py: serves stored pages before Django builds a request (pressroom/wsgi.py wraps it).
 """
 
@@ -21,7 +22,7 @@ from pressroom.lib.pagecache.generation import (
     register_next_publication,
 )
 from pressroom.lib.pagecache.memo import ContentMemo
-from pressroom.lib.pagecache.middleware import PageCacheMiddleware
+from pressroom.lib.pagecache.middleware import PageCacheMiddleware, mark_shareable
 from pressroom.lib.pagecache.pages import preferred_encoding
 from pressroom.lib.pagecache.wsgi import PageCacheApplication
 
@@ -34,6 +35,7 @@ __all__ = [
     "SharedCacheGeneration",
     "current_generation",
     "forget_cached_pages",
+    "mark_shareable",
     "preferred_encoding",
     "register_next_publication",
 ]

@@ -57,6 +57,15 @@ NOT_STORED_HEADERS = {
     STATUS_HEADER.lower(),
 }
 MIN_COMPRESS_BYTES = 200
+# Besides pages (200), answers that are the same for every reader and do not change until the
+# content does: a permanent redirect and "gone", stored when the responder marks them public
+# (mark_shareable), as the old-address fallback does. Filed, found and dropped with the
+# content generation like pages.
+PERMANENT_STATUSES = (301, 410)
+# Such answers to addresses with a query string (/?p=12, /?s=peru) are stored at most this many
+# per PAGE_CACHE_SECONDS: anyone can make up queries, and each stored answer is a cache entry.
+MAX_STORED_QUERY_ANSWERS = 10_000
+QUERY_ANSWERS_KEY = "page-query-answers"
 
 
 class PageCacheMiddleware:
@@ -88,7 +97,8 @@ class PageCacheMiddleware:
         page = make_page(response, found.encoding, float(Config.current().seconds))
         if found.key:
             try:
-                page = self.store(found, page, response)
+                if page.status_code == 200 or within_query_answer_budget(meta):
+                    page = self.store(found, page, response)
             except Exception:  # a cache outage slows pages down; it must not break them
                 warn_about_failure(logger, "page cache: could not store %s", request.path)
         return as_http_response(*page.answer(meta, "miss" if found.key else "off"))
@@ -143,10 +153,40 @@ class PageCacheMiddleware:
         return response
 
 
+def mark_shareable(response: HttpResponseBase) -> HttpResponseBase:
+    """Mark a permanent answer (301, 410) as the same for every reader, so that the page cache
+    stores it like a page: public Cache-Control (pages get it when stored)."""
+    response["Cache-Control"] = PUBLIC_CACHE_CONTROL
+    return response
+
+
+def within_query_answer_budget(meta: dict) -> bool:
+    """Whether a permanent answer may be stored: always without a query string (an old path
+    answers 301 only when it names something), else while fewer than MAX_STORED_QUERY_ANSWERS
+    were stored in this PAGE_CACHE_SECONDS window (counted in the shared cache, across
+    processes and generations; what they store lives no longer than a window, so at most twice
+    that many are kept at any time)."""
+    if not meta.get("QUERY_STRING"):
+        return True
+    seconds = max(1, Config.current().seconds)
+    key = f"{QUERY_ANSWERS_KEY}:{int(time.time()) // seconds}"
+    cache.add(key, 0, timeout=seconds)
+    try:
+        return cache.incr(key) <= MAX_STORED_QUERY_ANSWERS
+    except ValueError:  # evicted between add and incr: count again from here
+        return False
+
+
 def is_shareable(response: HttpResponseBase, request: HttpRequest) -> TypeGuard[HttpResponse]:
-    """Nothing in the response is personal: a 200 with no cookie, no private/no-store/no-cache,
-    no CSRF token rendered, and no Vary that would make readers' pages differ."""
-    if response.status_code != 200 or response.streaming or response.cookies:
+    """Nothing in the response is personal: a 200 (or a 301 or 410 marked public) with no
+    cookie, no private/no-store/no-cache, no CSRF token rendered, and no Vary that would make
+    readers' pages differ."""
+    if response.status_code != 200 and not (
+        response.status_code in PERMANENT_STATUSES
+        and "public" in response.get("Cache-Control", "").lower()
+    ):
+        return False
+    if response.streaming or response.cookies:
         return False
     if response.has_header("Content-Encoding") or request.META.get("CSRF_COOKIE_NEEDS_UPDATE"):
         return False

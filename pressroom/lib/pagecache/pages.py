@@ -38,8 +38,13 @@ PUBLIC_CACHE_CONTROL = (
 # Pages are compressed once, when stored: brotli's level 6 is within a few percent of its best
 # for HTML at a fraction of the time.
 BROTLI_QUALITY = 6
-# Pages each process also keeps unpickled in memory: the hottest ones (~20-50 KB each).
-MEMORY_ENTRIES = 200
+# What each process also keeps unpickled in memory, its most recently used answers: bounded by
+# size, so about 200 pages (~20-50 KB each) or thousands of stored redirects (a few hundred
+# bytes each), which search engines ask for by the thousand.
+MEMORY_BYTES = 8 * 1024 * 1024
+MEMORY_ENTRIES = 20_000
+# What an entry costs besides its body (headers, the object itself), roughly.
+ENTRY_OVERHEAD_BYTES = 1024
 # Headers a 304 repeats (RFC 9110 15.4.5), plus our own.
 NOT_MODIFIED_HEADERS = {
     "cache-control",
@@ -95,14 +100,24 @@ def is_public_request(meta: Mapping) -> bool:
 # at once; entries still end at their fresh_until.
 _memory: OrderedDict[str, StoredPage] = OrderedDict()
 _memory_lock = threading.Lock()
+_memory_bytes = 0
+
+
+def _entry_bytes(page: StoredPage) -> int:
+    return len(page.body) + ENTRY_OVERHEAD_BYTES
 
 
 def remember(key: str, page: StoredPage) -> None:
+    global _memory_bytes
     with _memory_lock:
+        previous = _memory.pop(key, None)
+        if previous is not None:
+            _memory_bytes -= _entry_bytes(previous)
         _memory[key] = page
-        _memory.move_to_end(key)
-        while len(_memory) > MEMORY_ENTRIES:
-            _memory.popitem(last=False)
+        _memory_bytes += _entry_bytes(page)
+        while len(_memory) > MEMORY_ENTRIES or _memory_bytes > MEMORY_BYTES:
+            _, dropped = _memory.popitem(last=False)
+            _memory_bytes -= _entry_bytes(dropped)
 
 
 def recall(key: str) -> StoredPage | None:
@@ -115,8 +130,10 @@ def recall(key: str) -> StoredPage | None:
 
 def forget_memory() -> None:
     """Drop this process's copies (tests do, with cache.clear(), between tests)."""
+    global _memory_bytes
     with _memory_lock:
         _memory.clear()
+        _memory_bytes = 0
 
 
 @functools.lru_cache(maxsize=256)
@@ -239,7 +256,8 @@ class StoredPage:
     def answer(self, meta: Mapping, cache_status: str) -> tuple[int, list[tuple[str, str]], bytes]:
         """Status, headers and body for this request."""
         answered = [(STATUS_HEADER, cache_status), proxy_expiry()]
-        if self.is_not_modified(meta):
+        # Validators (and so 304s) are a page's: a stored redirect or 410 answers in full.
+        if self.status_code == 200 and self.is_not_modified(meta):
             return 304, [*self.not_modified_headers, *answered], b""
         body = b"" if meta.get("REQUEST_METHOD") == "HEAD" else self.body
         return self.status_code, [*self.full_headers, *answered], body
@@ -248,6 +266,8 @@ class StoredPage:
 
     @functools.cached_property
     def validators(self) -> list[tuple[str, str]]:
+        if self.status_code != 200:
+            return []
         return [("ETag", self.etag), ("Last-Modified", http_date(self.last_modified))]
 
     @functools.cached_property

@@ -1,4 +1,5 @@
-"""`{% load media_tags %}{% picture article.lead_image "lead" %}` and `{{ item|social_image }}`."""
+"""`{% load media_tags %}{% picture article.lead_image "lead" %}`, `{{ item|social_image }}` and
+`{{ article.body|library_pictures }}` (a body's library images with their renditions)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from django import template
 from django.utils.safestring import SafeString
 
 from pressroom.media.models import MediaItem
-from pressroom.media.rendering import picture_html, social_image_url
+from pressroom.media.rendering import picture_html, pictures_in_html, social_image_url
 
 register = template.Library()
 
@@ -21,3 +22,9 @@ def picture(
 @register.filter
 def social_image(item: MediaItem | None) -> str:
     return social_image_url(item)
+
+
+@register.filter
+def library_pictures(body: str) -> SafeString:
+    """For a cleaned article body only (it is marked safe as it is)."""
+    return pictures_in_html(body)

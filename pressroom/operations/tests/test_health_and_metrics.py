@@ -43,6 +43,7 @@ def test_readiness_reports_the_database_and_a_shared_cache(reader_client, settin
     assert response.status_code == 200
     assert response.json() == {"status": "ok", "checks": {"database": "ok"}}
     assert "no-store" in response["Cache-Control"]
+    assert "Retry-After" not in response
 
     with redis_server(tmp_path, "--save", "") as port:
         settings.CACHES = redis_caches(port)
@@ -52,6 +53,7 @@ def test_readiness_reports_the_database_and_a_shared_cache(reader_client, settin
     settings.CACHES = redis_caches(closed_port())  # Redis stopped
     response = Client().get("/readyz")
     assert response.status_code == 503
+    assert response["Retry-After"] == "30"
     assert response.json() == {
         "status": "unavailable",
         "checks": {"database": "ok", "cache": "unavailable"},
@@ -87,7 +89,7 @@ def test_readiness_is_503_when_the_database_is_down_and_liveness_still_200(tmp_p
         from django.test import Client
         client = Client()
         ready, live = client.get("/readyz"), client.get("/healthz")
-        print(json.dumps([ready.status_code, ready.json(), live.status_code]))
+        print(json.dumps([ready.status_code, ready.json(), live.status_code, ready["Retry-After"]]))
         """
     )
     env = clean_env(
@@ -102,6 +104,7 @@ def test_readiness_is_503_when_the_database_is_down_and_liveness_still_200(tmp_p
         503,
         {"status": "unavailable", "checks": {"database": "unavailable"}},
         200,
+        "30",
     ]
 
 

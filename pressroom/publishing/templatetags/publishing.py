@@ -1,6 +1,7 @@
 import functools
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import tzinfo
 from html import escape
 
@@ -12,8 +13,16 @@ from django.utils.dates import MONTHS
 from django.utils.safestring import SafeString, mark_safe
 
 from pressroom.lib.pagecache import ContentMemo
+from pressroom.media.models import MediaItem
+from pressroom.media.rendering import (
+    absolute_url,
+    image_file,
+    picture_html,
+    structured_data_images,
+)
+from pressroom.publishing.embeds import click_to_load
 from pressroom.publishing.links import slug_url_builder
-from pressroom.publishing.listings import Teaser
+from pressroom.publishing.listings import Teaser, teaser_images
 from pressroom.publishing.models import Article
 
 register = template.Library()
@@ -47,12 +56,56 @@ def article_json_ld(article: Article) -> SafeString:
     }
     if article.published_at:
         data["datePublished"] = article.published_at.isoformat()
-    if article.lead_image_url:
+    images = structured_data_images(article.lead_image)
+    if images:
+        # 16:9, 4:3 and 1:1 crops around the focal point: the ratios search engines ask for.
+        data["image"] = [
+            {"@type": "ImageObject", "url": image.url, "width": image.width, "height": image.height}
+            for image in images
+        ]
+    elif article.lead_image_url:
         data["image"] = [article.lead_image_url]
+    if corrections := article.shown_corrections:
+        data["correction"] = [
+            {
+                "@type": "CorrectionComment",
+                "text": f"{note.get_kind_display()}: {note.text}",
+                "datePublished": note.noted_at.isoformat(),
+            }
+            for note in corrections
+        ]
     if article.is_republished:
         data["isBasedOn"] = article.original_url or article.original_outlet
     payload = json.dumps(data, ensure_ascii=False).translate(SCRIPT_SAFE)
     return mark_safe(f'<script type="application/ld+json">{payload}</script>')
+
+
+@dataclass(frozen=True)
+class SocialImage:
+    """What link previews (Open Graph, Twitter cards) show for a page."""
+
+    url: str
+    width: int = 0
+    height: int = 0
+    mime_type: str = ""
+    alt: str = ""
+
+
+@register.simple_tag
+def article_social_image(article: Article) -> SocialImage | None:
+    """The lead image's 1200x630 card; an imported lead image's address; else the site-wide
+    default (SOCIAL_IMAGE_DEFAULT_URL); None when there is none of them."""
+    lead = article.lead_image
+    card = image_file(lead, "social")
+    if lead is not None and card is not None:
+        alt = "" if lead.is_decorative else lead.alt_text
+        return SocialImage(card.url, card.width, card.height, card.mime_type, alt)
+    if article.lead_image_url:
+        return SocialImage(article.lead_image_url, alt=article.lead_image_alt)
+    if settings.SOCIAL_IMAGE_DEFAULT_URL:
+        default = absolute_url(settings.SOCIAL_IMAGE_DEFAULT_URL)
+        return SocialImage(default, alt=settings.SOCIAL_IMAGE_DEFAULT_ALT)
+    return None
 
 
 @functools.lru_cache(maxsize=16)
@@ -76,20 +129,34 @@ def teaser_items(teasers: Iterable[Teaser], heading_level: int = 2) -> SafeStrin
     `escape` (what autoescaping does) before it is placed in the markup.
     """
     level = int(heading_level)
+    teasers = list(teasers)
+    # Read only when some teaser's markup is not kept already, then for all of them at once.
+    images = functools.cache(functools.partial(teaser_images, teasers))
     language = translation.get_language()
     zone = timezone.get_current_timezone()
     prefix = get_script_prefix()  # what the article URLs start with
     markup = _teaser_markup.get_or_set_many(
         (
             (teaser.id, level, language, zone, prefix),
-            functools.partial(_teaser_item, teaser, level, language, zone),
+            functools.partial(_teaser_item, teaser, level, language, zone, images),
         )
         for teaser in teasers
     )
     return mark_safe("".join(markup))
 
 
-def _teaser_item(teaser: Teaser, level: int, language: str | None, zone: tzinfo) -> str:
+def _teaser_item(
+    teaser: Teaser,
+    level: int,
+    language: str | None,
+    zone: tzinfo,
+    images: Callable[[], dict[int, MediaItem]],
+) -> str:
+    thumbnail = ""
+    if teaser.lead_image_id:
+        thumbnail = picture_html(
+            images().get(teaser.lead_image_id), "teaser", css_class="teaser-image"
+        )
     published_at = teaser.published_at.astimezone(zone)
     date = f"{published_at.day} {_month_names(language)[published_at.month]} {published_at.year}"
     byline = ", ".join(map(escape, teaser.author_names))
@@ -101,6 +168,18 @@ def _teaser_item(teaser: Teaser, level: int, language: str | None, zone: tzinfo)
         f'    <p class="meta"><time datetime="{published_at.isoformat()}">{date}</time>'
         f"{' · ' + byline if byline else ''}"
         f"{' · via ' + escape(teaser.original_outlet) if teaser.original_outlet else ''}</p>\n"
+        f"{'    ' + thumbnail + chr(10) if thumbnail else ''}"
         f"    {'<p>' + escape(teaser.excerpt) + '</p>' if teaser.excerpt else ''}\n"
         "  </article>\n</li>\n"
     )
+
+
+@register.filter
+def reader_body(body_html: str) -> SafeString:
+    """An article body as readers get it: embeds wait behind a click-to-load placeholder."""
+    return mark_safe(click_to_load(body_html))  # the body was cleaned on save
+
+
+@register.filter
+def has_embeds(body_html: str) -> bool:
+    return "<iframe" in body_html

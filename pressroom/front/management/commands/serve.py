@@ -1,7 +1,9 @@
 """`pressroom serve`: the production web server (granian, WSGI), never runserver."""
 
+import ipaddress
 import os
 import shutil
+import socket
 import sys
 
 from django.conf import settings
@@ -38,8 +40,15 @@ class Command(BaseCommand):
             )
         if not 0 < int(options["port"]) < 65536:  # type: ignore[call-overload]
             raise CommandError("--port must be between 1 and 65535.")
-        if int(options["workers"]) < 0 or int(options["threads"]) < 1:  # type: ignore[call-overload]
-            raise CommandError("--workers must be 0 (one per core) or more; --threads 1 or more.")
+        if not 0 <= int(options["workers"]) <= 256 or not 1 <= int(options["threads"]) <= 256:  # type: ignore[call-overload]
+            raise CommandError("--workers must be 0 (one per core) to 256; --threads 1 to 256.")
+        try:
+            ipaddress.ip_address(str(options["host"]))
+        except ValueError:
+            raise CommandError(
+                f"--host (HOST) must be an IP address like 127.0.0.1 or ::1, not {options['host']!r}."
+            ) from None
+        refuse_a_taken_address(str(options["host"]), int(options["port"]))  # type: ignore[call-overload]
         workers = options["workers"] or os.cpu_count() or 1
         if settings.METRICS_TOKEN or settings.METRICS_ALLOWED_IPS:
             share_metrics_between_workers(int(options["port"]))  # type: ignore[call-overload]
@@ -67,6 +76,17 @@ class Command(BaseCommand):
         )
         sys.stdout.flush()
         os.execv(sys.executable, command)
+
+
+def refuse_a_taken_address(host: str, port: int) -> None:
+    """One line now, rather than the server's traceback after exec: the address must be free."""
+    family = socket.AF_INET6 if ipaddress.ip_address(host).version == 6 else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise CommandError(f"cannot listen on {host}:{port}: {error.strerror}.") from None
 
 
 def share_metrics_between_workers(port: int) -> None:

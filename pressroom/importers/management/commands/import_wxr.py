@@ -1,4 +1,5 @@
-"""`pressroom import_wxr FILE [--dry-run]`: bring a WordPress site's posts across."""
+"""`pressroom import_wxr FILE [--dry-run] [--media-dir DIR | --fetch-media]`: bring a WordPress
+site's posts (and, with a media option, its media library) across."""
 
 from __future__ import annotations
 
@@ -39,6 +40,20 @@ class ProgressBar:
         self.stream.write(line, style_func=str, ending="")
         self.stream.flush()
 
+    def media(self, done: int, total: int) -> None:
+        """The media pass (before any post): files brought home out of all."""
+        now = time.monotonic()
+        if now - self.last_drawn >= 0.2 or done == total:
+            self.last_drawn = now
+            fraction = done / max(total, 1)
+            filled = int(fraction * self.WIDTH)
+            bar = "#" * filled + "-" * (self.WIDTH - filled)
+            line = f"\r[{bar}] {fraction:4.0%}  media {done}/{total}"
+            self.stream.write(line, style_func=str, ending="")
+            self.stream.flush()
+            if done == total:
+                self.stream.write("")
+
     def finish(self, completed: bool) -> None:
         if completed:
             self.draw(1.0)
@@ -77,6 +92,19 @@ class Command(BaseCommand):
         parser.add_argument(
             "--batch-size", type=int, default=500, help="Posts committed per transaction."
         )
+        media = parser.add_mutually_exclusive_group()
+        media.add_argument(
+            "--media-dir",
+            type=Path,
+            help="A copy of the old site's wp-content/uploads folder: attachments become media "
+            "library items, posts point at them, old upload addresses redirect.",
+        )
+        media.add_argument(
+            "--fetch-media",
+            action="store_true",
+            help="Download each attachment from its URL instead (a few at a time, through "
+            "Pressroom's outbound HTTP settings).",
+        )
 
     def handle(self, *args: object, **options: object) -> None:
         path: Path = options["file"]  # type: ignore[assignment]
@@ -92,6 +120,9 @@ class Command(BaseCommand):
         wp_per_page = options["wp_per_page"]
         if wp_per_page is not None and not 1 <= int(wp_per_page) <= 1000:  # type: ignore[call-overload]
             raise CommandError("--wp-per-page must be between 1 and 1000.")
+        media_dir: Path | None = options["media_dir"]  # type: ignore[assignment]
+        if media_dir is not None and not media_dir.is_dir():
+            raise CommandError(f"--media-dir {media_dir} is not a folder.")
         try:
             source = path.open("rb")
         except OSError as error:
@@ -107,6 +138,9 @@ class Command(BaseCommand):
                     batch_size=batch_size,
                     progress=bar if show_progress else None,
                     wp_per_page=wp_per_page,  # type: ignore[arg-type]
+                    media_dir=media_dir,
+                    fetch_media=bool(options["fetch_media"]),
+                    media_progress=bar.media if show_progress else None,
                 )
             except ImportInterrupted as error:
                 bar.finish(completed=False)

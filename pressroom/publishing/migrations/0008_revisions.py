@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('contenttypes', '0002_remove_content_type_name'),
-        ('publishing', '0005_author_profile'),
+        ('publishing', '0007_legacy_path_media_item'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
