@@ -102,5 +102,12 @@ class MediaItemForm(forms.ModelForm):
             raise forms.ValidationError(
                 f"A {self.instance.get_kind_display().lower()} can only be replaced by another."
             )
+        other = (
+            MediaItem.objects.filter(content_hash=prepared.content_hash)
+            .exclude(pk=self.instance.pk)
+            .first()
+        )
+        if other is not None:  # the service refuses it too; say so here, not with a 500
+            raise forms.ValidationError(f"This file is already in the library as “{other}”.")
         upload.seek(0)
         return upload
