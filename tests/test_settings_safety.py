@@ -20,10 +20,14 @@ ENV_EXAMPLE = REPOSITORY / ".env.example"
 SECRET = "k3Jx9-Qw7zT2vB8nM4pL6rY1sD5fG0hA"
 DUMP_SETTINGS = textwrap.dedent(
     """
-    import json
+    import json, re
     from django.conf import settings
     names = [name for name in dir(settings) if name.isupper()]
-    print(json.dumps({name: repr(getattr(settings, name)) for name in names}))
+    # Without memory addresses (functions in DJANGO_PROSE_EDITOR_EXTENSIONS): they differ
+    # between two processes for the same value.
+    print(json.dumps({
+        name: re.sub(r" at 0x[0-9a-f]+", "", repr(getattr(settings, name))) for name in names
+    }))
     """
 )
 
