@@ -92,20 +92,7 @@ class ArticleForm(forms.ModelForm):
 
     class Meta:
         model = Article
-        fields = [
-            "title",
-            "slug",
-            "body",
-            "editor_excerpt",
-            "status",
-            "published_at",
-            "lead_image",
-            "lead_image_url",
-            "lead_image_alt",
-            "original_outlet",
-            "original_url",
-            "canonical_url",
-        ]
+        fields = list(Article.EDITOR_FIELDS)
         widgets = {
             "body": AdminProseEditorWidget(
                 preset="configurable", config={"extensions": BODY_EDITOR_EXTENSIONS}

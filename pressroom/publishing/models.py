@@ -220,6 +220,22 @@ class Article(models.Model):
     # the archive SQL in listings.py are all built from these two conditions. A scheduled article
     # is public as soon as its time comes; no job has to flip it.
     PUBLIC_STATUSES = (Status.SCHEDULED, Status.PUBLISHED)
+    # What an editor sets on an article itself (bylines and topics are links): the admin's form
+    # and every revision's snapshot.
+    EDITOR_FIELDS = (
+        "title",
+        "slug",
+        "body",
+        "editor_excerpt",
+        "status",
+        "published_at",
+        "lead_image",
+        "lead_image_url",
+        "lead_image_alt",
+        "original_outlet",
+        "original_url",
+        "canonical_url",
+    )
 
     title = models.CharField(max_length=300)
     slug = models.SlugField(max_length=255, unique=True, allow_unicode=True)

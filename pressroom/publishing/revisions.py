@@ -37,20 +37,7 @@ FORMAT = 1
 KEYFRAME_CHAIN = 50
 COMPRESSION_LEVEL = 6
 # The article's own fields a revision keeps (the excerpt is made from them again on save).
-SNAPSHOT_FIELDS = (
-    "title",
-    "slug",
-    "body",
-    "editor_excerpt",
-    "status",
-    "published_at",
-    "lead_image",
-    "lead_image_url",
-    "lead_image_alt",
-    "original_outlet",
-    "original_url",
-    "canonical_url",
-)
+SNAPSHOT_FIELDS = Article.EDITOR_FIELDS
 # Stored as chunk deltas rather than whole values when they change.
 TEXT_FIELDS = ("body",)
 # Where text is cut into chunks: after a block's closing tag, a line break, or a sentence.
