@@ -117,6 +117,20 @@ def featured_image(post_id: int, posts: int) -> str:
     )
 
 
+# The opening of a WordPress 1.2 export of the benchmarks' old blog (bench/wxrmedia.py too).
+EXPORT_HEADER = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n<rss version="2.0" '
+    'xmlns:excerpt="http://wordpress.org/export/1.2/excerpt/" '
+    'xmlns:content="http://purl.org/rss/1.0/modules/content/" '
+    'xmlns:dc="http://purl.org/dc/elements/1.1/" '
+    'xmlns:wp="http://wordpress.org/export/1.2/">\n<channel>\n'
+    "<title>Bench Blog</title><link>https://old.example.org</link>\n"
+    "<wp:wxr_version>1.2</wp:wxr_version>\n"
+    "<wp:base_site_url>https://old.example.org</wp:base_site_url>\n"
+    "<wp:base_blog_url>https://old.example.org</wp:base_blog_url>\n"
+)
+
+
 def write_export(path: Path, posts: int, seed: int = 1) -> None:
     rng = random.Random(seed)
     authors = [f"reporter{n}" for n in range(25)]
@@ -127,17 +141,7 @@ def write_export(path: Path, posts: int, seed: int = 1) -> None:
     tags = [f"tag-{n}" for n in range(400)]
     start = datetime(2012, 1, 1, tzinfo=UTC)
     with path.open("w", encoding="utf-8") as out:
-        out.write(
-            '<?xml version="1.0" encoding="UTF-8"?>\n<rss version="2.0" '
-            'xmlns:excerpt="http://wordpress.org/export/1.2/excerpt/" '
-            'xmlns:content="http://purl.org/rss/1.0/modules/content/" '
-            'xmlns:dc="http://purl.org/dc/elements/1.1/" '
-            'xmlns:wp="http://wordpress.org/export/1.2/">\n<channel>\n'
-            "<title>Bench Blog</title><link>https://old.example.org</link>\n"
-            "<wp:wxr_version>1.2</wp:wxr_version>\n"
-            "<wp:base_site_url>https://old.example.org</wp:base_site_url>\n"
-            "<wp:base_blog_url>https://old.example.org</wp:base_blog_url>\n"
-        )
+        out.write(EXPORT_HEADER)
         for login in authors:
             out.write(
                 f"<wp:author><wp:author_login>{login}</wp:author_login>"

@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.wxr import run_measured
+from bench.wxr import EXPORT_HEADER, run_measured
 
 GOAL_MEMORY_MB = 400.0
 GOAL_EXTRA_MB = 100.0
@@ -59,18 +59,8 @@ def write_export(path: Path, uploads: Path, posts: int, width: int) -> None:
         for month in range(1, 13):
             (uploads / str(year) / f"{month:02d}").mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8") as out:
-        out.write(
-            '<?xml version="1.0" encoding="UTF-8"?>\n<rss version="2.0" '
-            'xmlns:excerpt="http://wordpress.org/export/1.2/excerpt/" '
-            'xmlns:content="http://purl.org/rss/1.0/modules/content/" '
-            'xmlns:dc="http://purl.org/dc/elements/1.1/" '
-            'xmlns:wp="http://wordpress.org/export/1.2/">\n<channel>\n'
-            "<title>Bench Blog</title><link>https://old.example.org</link>\n"
-            "<wp:wxr_version>1.2</wp:wxr_version>\n"
-            "<wp:base_site_url>https://old.example.org</wp:base_site_url>\n"
-            "<wp:base_blog_url>https://old.example.org</wp:base_blog_url>\n"
-            "<wp:author><wp:author_login>reporter</wp:author_login></wp:author>\n"
-        )
+        out.write(EXPORT_HEADER)
+        out.write("<wp:author><wp:author_login>reporter</wp:author_login></wp:author>\n")
         for number in range(1, posts + 1):
             folder = f"{2015 + number % 8}/{number % 12 + 1:02d}"
             url = f"{base}/{folder}/photo-{number}.jpg"
