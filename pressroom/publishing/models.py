@@ -664,3 +664,8 @@ class Correction(models.Model):
         self.removed_at = timezone.now()
         self.removed_by = by
         self.removal_reason = reason[:1000]
+
+
+# The home page's and the menus' models live beside the reads that use them; Django finds
+# models through this module.
+from pressroom.publishing.curation import HomeSlot, Menu, MenuItem  # noqa: E402, F401

@@ -1,0 +1,103 @@
+"""The editors' admin for the site's shape: the home page's stories and the two menus.
+
+Every save and deletion here changes what readers see on every page (the header and footer) or
+on the home page: each announces the change, so cached pages give way at once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.forms.models import BaseInlineFormSet
+from django.http import HttpRequest
+
+from pressroom.publishing import services
+from pressroom.publishing.curation import MENU_MAX_ITEMS, HomeSlot, Menu, MenuItem
+
+ORDERING_MEDIA = forms.Media(js=["publishing/ordering.js"], css={"all": ["publishing/ordering.css"]})
+
+
+class AnnounceChangesMixin:
+    """Saves and deletions of these rows change public pages: say so after they commit.
+    (save_related follows every save, the change list's editable rows included.)"""
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)  # type: ignore[misc]
+        services.announce_change()
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        super().delete_model(request, obj)  # type: ignore[misc]
+        services.announce_change()
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        super().delete_queryset(request, queryset)  # type: ignore[misc]
+        services.announce_change()
+
+
+@admin.register(HomeSlot)
+class HomeSlotAdmin(AnnounceChangesMixin, admin.ModelAdmin):
+    list_display = ["article", "placement", "position", "expires_at", "showing"]
+    list_editable = ["placement", "position", "expires_at"]
+    list_select_related = ["article"]
+    autocomplete_fields = ["article"]
+    fields = ["article", "placement", "position", "expires_at"]
+
+    @property
+    def media(self) -> forms.Media:
+        return super().media + ORDERING_MEDIA
+
+    @admin.display(description="Readers see it", boolean=True)
+    def showing(self, slot: HomeSlot) -> bool:
+        return slot.is_showing
+
+
+class MenuItemFormSet(BaseInlineFormSet):
+    def clean(self) -> None:
+        super().clean()
+        kept = [
+            form
+            for form in self.forms
+            if form.has_changed() or form.instance.pk
+            if not (self.can_delete and self._should_delete_form(form))
+        ]
+        if len(kept) > MENU_MAX_ITEMS:
+            raise forms.ValidationError(f"A menu holds at most {MENU_MAX_ITEMS} links.")
+
+
+class MenuItemInline(admin.TabularInline):
+    model = MenuItem
+    formset = MenuItemFormSet
+    fields = ["position", "label", "topic", "url"]  # a page target goes beside topic and url
+    autocomplete_fields = ["topic"]
+    extra = 1
+    max_num = MENU_MAX_ITEMS
+
+
+@admin.register(Menu)
+class MenuAdmin(AnnounceChangesMixin, admin.ModelAdmin):
+    list_display = ["__str__", "links"]
+    inlines = [MenuItemInline]
+    fields = ["location"]
+
+    @property
+    def media(self) -> forms.Media:
+        return super().media + ORDERING_MEDIA
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Menu | None = None) -> Any:
+        return ["location"] if obj is not None else []
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Menu]:
+        return super().get_queryset(request).prefetch_related("items")
+
+    @admin.display(description="Links")
+    def links(self, menu: Menu) -> int:
+        return len(menu.items.all())
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        # The header and the footer exist (a migration makes them); re-create one deleted.
+        return super().has_add_permission(request) and Menu.objects.count() < len(
+            Menu.Location
+        )
