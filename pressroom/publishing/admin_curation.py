@@ -10,6 +10,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.contrib.admin.widgets import AutocompleteSelect
 from django.db.models import QuerySet
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
@@ -37,17 +38,77 @@ class AnnounceChangesMixin:
         services.announce_change()
 
 
+class NamedAutocompleteSelect(AutocompleteSelect):
+    """Django's search-as-you-type select, named for screen readers: select2's box takes its
+    accessible name from the text it shows (a placeholder when nothing is chosen; an empty one
+    left a nameless combobox), and its text field gets one from autocomplete-names.js."""
+
+    def __init__(self, *args: Any, placeholder: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.placeholder = placeholder
+
+    def build_attrs(self, base_attrs: Any, extra_attrs: Any = None) -> dict[str, Any]:
+        attrs = super().build_attrs(base_attrs, extra_attrs)
+        attrs["data-placeholder"] = self.placeholder
+        return attrs
+
+    @property
+    def media(self) -> forms.Media:
+        return super().media + forms.Media(js=["publishing/autocomplete-names.js"])
+
+
+class NamedAutocompleteMixin:
+    """Autocomplete fields (`autocomplete_placeholders`: field name → placeholder) that
+    screen readers can name."""
+
+    autocomplete_placeholders: dict[str, str] = {}
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if placeholder := self.autocomplete_placeholders.get(db_field.name):
+            kwargs.setdefault(
+                "widget",
+                NamedAutocompleteSelect(
+                    db_field,
+                    self.admin_site,  # type: ignore[attr-defined]
+                    using=kwargs.get("using"),
+                    placeholder=placeholder,
+                ),
+            )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)  # type: ignore[misc]
+
+
+class HomeSlotRowForm(forms.ModelForm):
+    """A row of the change list's editable columns. Its fields sit under column headings, not
+    labels: each gets a name that says which story it belongs to."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        title = str(self.instance.article) if self.instance.article_id else ""
+        for name, field in self.fields.items():
+            widget = field.widget
+            if isinstance(widget, forms.MultiWidget):  # the date and the time
+                for part, subwidget in zip(("date", "time"), widget.widgets, strict=False):
+                    subwidget.attrs["aria-label"] = f"{field.label}, {part}: {title}"
+            else:
+                widget.attrs["aria-label"] = f"{field.label}: {title}"
+
+
 @admin.register(HomeSlot)
-class HomeSlotAdmin(AnnounceChangesMixin, admin.ModelAdmin):
+class HomeSlotAdmin(AnnounceChangesMixin, NamedAutocompleteMixin, admin.ModelAdmin):
     list_display = ["article", "placement", "position", "expires_at", "showing"]
     list_editable = ["placement", "position", "expires_at"]
     list_select_related = ["article"]
     autocomplete_fields = ["article"]
+    autocomplete_placeholders = {"article": "Type to search articles by title"}
     fields = ["article", "placement", "position", "expires_at"]
 
     @property
     def media(self) -> forms.Media:
         return super().media + ORDERING_MEDIA
+
+    def get_changelist_form(self, request: HttpRequest, **kwargs: Any) -> type[forms.ModelForm]:
+        kwargs.setdefault("form", HomeSlotRowForm)
+        return super().get_changelist_form(request, **kwargs)
 
     @admin.display(description="Readers see it", boolean=True)
     def showing(self, slot: HomeSlot) -> bool:
@@ -67,11 +128,12 @@ class MenuItemFormSet(BaseInlineFormSet):
             raise forms.ValidationError(f"A menu holds at most {MENU_MAX_ITEMS} links.")
 
 
-class MenuItemInline(admin.TabularInline):
+class MenuItemInline(NamedAutocompleteMixin, admin.StackedInline):
     model = MenuItem
     formset = MenuItemFormSet
     fields = ["position", "label", "topic", "url"]  # a page target goes beside topic and url
     autocomplete_fields = ["topic"]
+    autocomplete_placeholders = {"topic": "Type to search topics"}
     extra = 1
     max_num = MENU_MAX_ITEMS
 

@@ -1,10 +1,12 @@
 // Up and down buttons for admin rows kept in an order (menu items, home page stories): the
-// byline picker's mechanism (bylines.js) applied to table rows. Each row's "position" input
+// byline picker's mechanism (bylines.js) applied to the rows of a change list or of an inline
+// (a table row, or a stacked inline's block). Each row's "position" input
 // becomes hidden and is renumbered 1, 2, 3… from the order of the rows; without this script the
 // position is a number the editor types.
 "use strict";
 (function () {
   const POSITION = 'input[name$="-position"]';
+  const ROW = "tr, .inline-related";
 
   function inUse(row) {
     // An extra, untouched form must stay untouched (or Django would validate it as a new row).
@@ -30,7 +32,7 @@
 
   function rows(body) {
     return Array.from(body.children).filter(function (row) {
-      return row.querySelector(POSITION) && !row.classList.contains("empty-form");
+      return row.matches(ROW) && row.querySelector(POSITION) && !row.classList.contains("empty-form");
     });
   }
 
@@ -70,7 +72,7 @@
     body.addEventListener("click", function (event) {
       const action = event.target.dataset && event.target.dataset.action;
       if (action !== "up" && action !== "down") return;
-      const row = event.target.closest("tr");
+      const row = event.target.closest(ROW);
       const siblings = rows(body);
       const index = siblings.indexOf(row);
       if (action === "up" && index > 0) {
@@ -88,16 +90,16 @@
 
   function start() {
     document.querySelectorAll(POSITION).forEach(function (input) {
-      const body = input.closest("tbody");
-      if (body) setUp(body);
+      const row = input.closest(ROW);
+      if (row && row.parentElement) setUp(row.parentElement);
     });
   }
 
   // A row added with "Add another" (Django's inlines.js) gets its buttons too.
   document.addEventListener("formset:added", function (event) {
-    const row = event.target.closest ? event.target.closest("tr") || event.target : event.target;
-    const body = row.closest && row.closest("tbody");
-    if (!body) return;
+    const row = event.target.closest && event.target.closest(ROW);
+    if (!row || !row.parentElement || !row.querySelector(POSITION)) return;
+    const body = row.parentElement;
     decorate(row);
     setUp(body);
     renumber(body);
