@@ -18,7 +18,9 @@ from django.http import HttpRequest
 from pressroom.publishing import services
 from pressroom.publishing.curation import MENU_MAX_ITEMS, HomeSlot, Menu, MenuItem
 
-ORDERING_MEDIA = forms.Media(js=["publishing/ordering.js"], css={"all": ["publishing/ordering.css"]})
+ORDERING_MEDIA = forms.Media(
+    js=["publishing/ordering.js"], css={"all": ["publishing/ordering.css"]}
+)
 
 
 class AnnounceChangesMixin:
@@ -84,7 +86,7 @@ class HomeSlotRowForm(forms.ModelForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         title = str(self.instance.article) if self.instance.article_id else ""
-        for name, field in self.fields.items():
+        for field in self.fields.values():
             widget = field.widget
             if isinstance(widget, forms.MultiWidget):  # the date and the time
                 for part, subwidget in zip(("date", "time"), widget.widgets, strict=False):
@@ -160,6 +162,4 @@ class MenuAdmin(AnnounceChangesMixin, admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         # The header and the footer exist (a migration makes them); re-create one deleted.
-        return super().has_add_permission(request) and Menu.objects.count() < len(
-            Menu.Location
-        )
+        return super().has_add_permission(request) and Menu.objects.count() < len(Menu.Location)

@@ -4,6 +4,7 @@ header and footer menus. (Models; imported by models.py. Reads for pages: listin
 from __future__ import annotations
 
 from datetime import datetime
+
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import models
@@ -120,9 +121,11 @@ class MenuItemQuerySet(models.QuerySet["MenuItem"]):
     def of_menu(self, location: str) -> MenuItemQuerySet:
         """A menu's items in the editor's order, with what their links need, at most
         MENU_MAX_ITEMS of them."""
-        return self.filter(menu__location=location).select_related("topic").order_by(
-            "position", "id"
-        )[:MENU_MAX_ITEMS]
+        return (
+            self.filter(menu__location=location)
+            .select_related("topic")
+            .order_by("position", "id")[:MENU_MAX_ITEMS]
+        )
 
 
 class MenuItem(models.Model):

@@ -54,9 +54,7 @@ def test_without_choices_the_home_page_shows_the_newest_first(newsroom, reader):
     assert sections["latest"] == ["Alpha march"]
 
 
-def test_chosen_lead_and_featured_come_first_in_the_editors_order_then_the_rest(
-    newsroom, reader
-):
+def test_chosen_lead_and_featured_come_first_in_the_editors_order_then_the_rest(newsroom, reader):
     HomeSlot.objects.create(article=newsroom["Bravo strike"], placement="lead")
     HomeSlot.objects.create(article=newsroom["Alpha march"], position=2)
     HomeSlot.objects.create(article=newsroom["Delta flood"], position=1)
@@ -91,7 +89,8 @@ def test_a_later_lead_takes_over_when_the_first_expires(newsroom):
     )
     HomeSlot.objects.create(article=newsroom["Charlie vote"], placement="lead", position=5)
     lead, featured = chosen_for_home()
-    assert lead is not None and lead.title == "Charlie vote"
+    assert lead is not None
+    assert lead.title == "Charlie vote"
     assert featured == []
 
 
@@ -337,7 +336,8 @@ def test_the_home_page_choices_and_menus_are_read_once_per_content_generation(
             again = (listings.cached_menu_links("header"), listings.home_front([]).lead)
     assert again == first
     assert first[0] == [listings.MenuLink("About", "/about/")]
-    assert first[1] is not None and first[1].title == "Alpha march"
+    assert first[1] is not None
+    assert first[1].title == "Alpha march"
     with serving("the next generation"), django_assert_num_queries(3):
         # The menu (one query), the choices and their bylines (two).
         listings.cached_menu_links("header"), listings.home_front([])
