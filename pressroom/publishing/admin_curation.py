@@ -118,13 +118,15 @@ class HomeSlotAdmin(AnnounceChangesMixin, NamedAutocompleteMixin, admin.ModelAdm
 
 
 class MenuItemFormSet(BaseInlineFormSet):
+    """A menu's items, at most MENU_MAX_ITEMS of them (readers' pages show no more)."""
+
     def clean(self) -> None:
         super().clean()
         kept = [
             form
             for form in self.forms
-            if form.has_changed() or form.instance.pk
-            if not (self.can_delete and self._should_delete_form(form))
+            if (form.has_changed() or form.instance.pk)
+            and not getattr(form, "cleaned_data", {}).get("DELETE")
         ]
         if len(kept) > MENU_MAX_ITEMS:
             raise forms.ValidationError(f"A menu holds at most {MENU_MAX_ITEMS} links.")

@@ -290,6 +290,17 @@ def test_an_item_needs_one_target_and_a_bounded_label(editor_client, topic):
     assert not MenuItem.objects.exists()
 
 
+def test_a_menu_holds_a_bounded_number_of_links(editor_client):
+    footer = _menu("footer")
+    too_many = [{"position": n, "label": f"Link {n}", "url": f"/{n}/"} for n in range(31)]
+    response = editor_client.post(
+        f"/admin/publishing/menu/{footer.pk}/change/", _menu_post(footer, *too_many)
+    )
+    assert response.status_code == 200
+    assert "at most 30" in response.content.decode()
+    assert not MenuItem.objects.exists()
+
+
 def test_the_footer_menu_shows_before_the_feeds(reader, make_article):
     make_article()
     footer = _menu("footer")
