@@ -352,3 +352,36 @@ def test_the_home_page_choices_and_menus_are_read_once_per_content_generation(
     with serving("the next generation"), django_assert_num_queries(3):
         # The menu (one query), the choices and their bylines (two).
         listings.cached_menu_links("header"), listings.home_front([])
+
+
+def test_editing_the_list_of_home_stories_shows_at_once(
+    newsroom, editor_client, reader, django_capture_on_commit_callbacks
+):
+    """The change list's editable columns (placement, position, shown until) are saves too."""
+    with django_capture_on_commit_callbacks(execute=True):
+        slot = HomeSlot.objects.create(article=newsroom["Alpha march"], placement="lead")
+        services.announce_change()
+    assert _sections(reader.get("/").content.decode())["lead"] == ["Alpha march"]
+    assert reader.get("/")["X-Page-Cache"] == "hit"
+    yesterday = timezone.localtime() - timedelta(days=1)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = editor_client.post(
+            "/admin/publishing/homeslot/",
+            {
+                "form-TOTAL_FORMS": "1",
+                "form-INITIAL_FORMS": "1",
+                "form-MIN_NUM_FORMS": "0",
+                "form-MAX_NUM_FORMS": "1000",
+                "form-0-id": slot.pk,
+                "form-0-placement": "lead",
+                "form-0-position": "1",
+                "form-0-expires_at_0": yesterday.strftime("%Y-%m-%d"),
+                "form-0-expires_at_1": yesterday.strftime("%H:%M:%S"),
+                "_save": "Save",
+            },
+        )
+    assert response.status_code == 302, response.content.decode()[:3000]
+    slot.refresh_from_db()
+    assert slot.expires_at is not None
+    assert not slot.is_showing
+    assert _sections(reader.get("/").content.decode())["lead"] == ["Foxtrot"]
