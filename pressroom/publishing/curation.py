@@ -1,5 +1,6 @@
 """What editors choose for the site's shape: the home page's lead and featured stories, and the
-header and footer menus. (Models; imported by models.py. Reads for pages: listings.py.)"""
+header and footer menus. (Models, imported by models.py, so they name Article and Topic by
+their labels instead of importing them back. Reads for pages: listings.py.)"""
 
 from __future__ import annotations
 
@@ -10,8 +11,6 @@ from django.core.validators import URLValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
-
-from pressroom.publishing.models import Article, Topic
 
 # How many featured stories the home page shows beside the lead.
 HOME_FEATURED_COUNT = 4
@@ -47,9 +46,10 @@ class HomeSlotQuerySet(models.QuerySet["HomeSlot"]):
         """Slots readers see now: not expired, their article published (Article.PUBLIC_STATUSES
         and a publication time that has come, as ArticleQuerySet.published())."""
         now = now or timezone.now()
+        article = self.model._meta.get_field("article").related_model
         return self.filter(
             Q(expires_at__isnull=True) | Q(expires_at__gt=now),
-            article__status__in=Article.PUBLIC_STATUSES,
+            article__status__in=article.PUBLIC_STATUSES,  # type: ignore[union-attr]
             article__published_at__lte=now,
         )
 
@@ -74,7 +74,9 @@ class HomeSlot(models.Model):
         LEAD = "lead", "Lead story"
         FEATURED = "featured", "Featured"
 
-    article = models.OneToOneField(Article, on_delete=models.CASCADE, related_name="home_slot")
+    article = models.OneToOneField(
+        "publishing.Article", on_delete=models.CASCADE, related_name="home_slot"
+    )
     placement = models.CharField(max_length=10, choices=Placement, default=Placement.FEATURED)
     position = models.PositiveSmallIntegerField(default=0, help_text="Lower comes first.")
     expires_at = models.DateTimeField(
@@ -142,7 +144,7 @@ class MenuItem(models.Model):
         blank=True,
         help_text="What readers see. Empty: the topic's name.",
     )
-    topic = models.ForeignKey(Topic, null=True, blank=True, on_delete=models.CASCADE)
+    topic = models.ForeignKey("publishing.Topic", null=True, blank=True, on_delete=models.CASCADE)
     url = models.CharField(
         "address",
         max_length=MENU_URL_MAX_LENGTH,
