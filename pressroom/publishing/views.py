@@ -20,7 +20,6 @@ def home(request: HttpRequest) -> HttpResponse:
         {
             "page": page,
             "front": front,
-            "latest": front.latest if front else page.items,
             "featured_topics": listings.cached_featured_topics() if page.is_first else [],
         },
     )
