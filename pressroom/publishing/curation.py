@@ -120,14 +120,13 @@ class Menu(models.Model):
 
 
 class MenuItemQuerySet(models.QuerySet["MenuItem"]):
+    def in_menus(self) -> MenuItemQuerySet:
+        """Every menu's items, menu by menu, each in the editor's order."""
+        return self.order_by("menu__location", "position", "id")
+
     def of_menu(self, location: str) -> MenuItemQuerySet:
-        """A menu's items in the editor's order, with what their links need, at most
-        MENU_MAX_ITEMS of them."""
-        return (
-            self.filter(menu__location=location)
-            .select_related("topic")
-            .order_by("position", "id")[:MENU_MAX_ITEMS]
-        )
+        """A menu's items in the editor's order, with their topics."""
+        return self.in_menus().filter(menu__location=location).select_related("topic")
 
 
 class MenuItem(models.Model):

@@ -27,7 +27,13 @@ from django.utils import timezone
 from pressroom.lib.pagecache import ContentMemo
 from pressroom.media.models import MediaItem
 from pressroom.media.rendering import ROLES, load_images
-from pressroom.publishing.curation import HOME_FEATURED_COUNT, HomeSlot, MenuItem
+from pressroom.publishing.curation import (
+    HOME_FEATURED_COUNT,
+    MENU_MAX_ITEMS,
+    HomeSlot,
+    MenuItem,
+)
+from pressroom.publishing.links import slug_url_builder
 from pressroom.publishing.models import Article, Author, Correction, Topic
 from pressroom.publishing.pagination import Cursor, Page, keyset_page
 
@@ -380,21 +386,27 @@ class MenuLink:
     url: str
 
 
-def menu_links(location: str) -> list[MenuLink]:
-    """A menu's links as readers see them, in the editors' order: one query."""
-    return [
-        MenuLink(item.text, item.target_url())
-        for item in MenuItem.objects.of_menu(location)
-        if item.text
-    ]
+def menu_links() -> dict[str, list[MenuLink]]:
+    """Every menu's links as readers see them, in the editors' order, by menu location: one
+    query for all menus, read as plain values (MenuItem.text and target_url, without building
+    instances or calling reverse() per link)."""
+    topic_url = slug_url_builder("publishing:topic-detail")
+    menus: dict[str, list[MenuLink]] = defaultdict(list)
+    for location, label, url, topic_name, topic_slug in MenuItem.objects.in_menus().values_list(
+        "menu__location", "label", "url", "topic__name", "topic__slug"
+    ):
+        text = label.strip() or topic_name or ""
+        if text and len(menus[location]) < MENU_MAX_ITEMS:
+            menus[location].append(MenuLink(text, topic_url(topic_slug) if topic_slug else url))
+    return dict(menus)
 
 
-_menus: ContentMemo[list[MenuLink]] = ContentMemo(max_entries=4)
+_menus: ContentMemo[dict[str, list[MenuLink]]] = ContentMemo(max_entries=1)
 
 
 def cached_menu_links(location: str) -> list[MenuLink]:
     """The header's or the footer's links, read again once content changes."""
-    return _menus.get_or_set(location, functools.partial(menu_links, location))
+    return _menus.get_or_set("menus", menu_links).get(location, [])
 
 
 CORRECTIONS_PER_PAGE = 30
