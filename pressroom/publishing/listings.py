@@ -31,6 +31,7 @@ from pressroom.publishing.curation import (
     HOME_FEATURED_COUNT,
     MENU_MAX_ITEMS,
     HomeSlot,
+    Menu,
     MenuItem,
 )
 from pressroom.publishing.links import slug_url_builder
@@ -391,22 +392,27 @@ def menu_links() -> dict[str, list[MenuLink]]:
     query for all menus, read as plain values (MenuItem.text and target_url, without building
     instances or calling reverse() per link)."""
     topic_url = slug_url_builder("publishing:topic-detail")
-    menus: dict[str, list[MenuLink]] = defaultdict(list)
+    menus: dict[str, list[MenuLink]] = {location: [] for location in Menu.Location.values}
     for location, label, url, topic_name, topic_slug in MenuItem.objects.in_menus().values_list(
         "menu__location", "label", "url", "topic__name", "topic__slug"
     ):
         text = label.strip() or topic_name or ""
-        if text and len(menus[location]) < MENU_MAX_ITEMS:
+        if text and len(menus.setdefault(location, [])) < MENU_MAX_ITEMS:
             menus[location].append(MenuLink(text, topic_url(topic_slug) if topic_slug else url))
-    return dict(menus)
+    return menus
 
 
 _menus: ContentMemo[dict[str, list[MenuLink]]] = ContentMemo(max_entries=1)
 
 
+def cached_menus() -> dict[str, list[MenuLink]]:
+    """Every menu's links by location ("header", "footer"), read again once content changes."""
+    return _menus.get_or_set("menus", menu_links)
+
+
 def cached_menu_links(location: str) -> list[MenuLink]:
     """The header's or the footer's links, read again once content changes."""
-    return _menus.get_or_set("menus", menu_links).get(location, [])
+    return cached_menus().get(location, [])
 
 
 CORRECTIONS_PER_PAGE = 30
