@@ -6,13 +6,17 @@ from typing import Any, cast
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.contrib.admin.widgets import AdminSplitDateTime, FilteredSelectMultiple
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse, reverse_lazy
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.safestring import SafeString, mark_safe
+from django.views.decorators.http import require_POST
 from django_prose_editor.widgets import AdminProseEditorWidget
 
 from pressroom.media import services as media_services
@@ -27,11 +31,14 @@ from pressroom.publishing.models import (
     Author,
     Correction,
     LegacyPath,
+    ReviewComment,
     Topic,
 )
 
 # The submit button that keeps changes as a pending revision instead of saving them.
 SAVE_PENDING = "_save_pending"
+# The contributor's submit button: save the draft and put it in the editors' review queue.
+SUBMIT_FOR_REVIEW = "_submit_for_review"
 
 # The built-in extensions, then Pressroom's (settings.DJANGO_PROSE_EDITOR_EXTENSIONS): together
 # they keep every element and attribute the HTML cleaner allows (test_editor_round_trip.py).
@@ -88,6 +95,14 @@ class ArticleForm(forms.ModelForm):
     # The pending change the form was filled from, if any: saving publishes it.
     pending_number = forms.IntegerField(
         required=False, widget=forms.HiddenInput, min_value=1, max_value=2**31 - 1
+    )
+    # A contributor's word to the editors, sent with "Save and submit for review".
+    review_note = forms.CharField(
+        label="Note for the editors",
+        required=False,
+        max_length=ReviewComment.MAX_TEXT,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Sent with “Save and submit for review” (optional).",
     )
 
     class Meta:
@@ -196,6 +211,19 @@ def _saves_pending(request: HttpRequest, change: bool) -> bool:
     return change and SAVE_PENDING in request.POST
 
 
+class ReviewForm(forms.Form):
+    """A step of the review, from the panel under an article's form."""
+
+    ACTIONS = {
+        "comment": "Comment",
+        "send_back": "Send back",
+        "publish": "Publish",
+    }
+
+    action = forms.ChoiceField(choices=list(ACTIONS.items()))
+    text = forms.CharField(required=False, max_length=ReviewComment.MAX_TEXT)
+
+
 class LegacyPathForm(forms.ModelForm):
     """Stores an old address the way the redirect looks it up ('/2019/05/story/')."""
 
@@ -291,8 +319,12 @@ class AnnounceDeletionsMixin:
 
 @admin.register(Article)
 class ArticleAdmin(RevisionsAdminMixin, admin.ModelAdmin):
+    """Editors (publishing.publish_article) see and change every article; contributors see
+    only the articles they created, change only their drafts, and submit them for review."""
+
     form = ArticleForm
     change_form_template = "admin/publishing/article/change_form.html"
+    change_list_template = "admin/publishing/article/change_list.html"
     list_display = ["title", "status_label", "published_at", "byline", "updated_at"]
     list_filter = [
         "status",
@@ -331,19 +363,161 @@ class ArticleAdmin(RevisionsAdminMixin, admin.ModelAdmin):
         ),
     ]
 
+    # Who may do what.
+
+    def has_publish_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        """Publish, schedule, unpublish, review: the Editor role, not a Contributor."""
+        return request.user.has_perm(Article.PUBLISH_PERMISSION)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if not super().has_change_permission(request, obj):
+            return False
+        return (
+            obj is None
+            or self.has_publish_permission(request)
+            or obj.is_editable_by_contributor(request.user)
+        )
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if not super().has_delete_permission(request, obj):
+            return False
+        return (
+            obj is None
+            or self.has_publish_permission(request)
+            or obj.is_editable_by_contributor(request.user)
+        )
+
     def get_queryset(self, request: HttpRequest) -> QuerySet[Article]:
         articles = cast(ArticleQuerySet, super().get_queryset(request))
+        if not self.has_publish_permission(request):
+            # A contributor's list, search, revisions and previews hold their own work only.
+            articles = articles.filter(created_by=request.user.pk)
         return articles.with_bylines().distinct()
 
-    def get_urls(self) -> list[URLPattern]:
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is not None and not self.has_change_permission(request, obj):
+            # Read only (a contributor's article in review, or published): what it says.
+            return [
+                (None, {"fields": ["title", "status_label", "byline", "topic_names"]}),
+                (None, {"fields": ["editor_excerpt", "body_shown"]}),
+            ]
+        if self.has_publish_permission(request):
+            return self.fieldsets
+        # A contributor: no status or publication time (editors publish), and a note for them.
+        hidden = {"status", "published_at", "pending_number"}
         return [
+            (name, {**options, "fields": [f for f in options["fields"] if f not in hidden]})
+            for name, options in self.fieldsets
+        ] + [("Review", {"fields": ["review_note"]})]
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
+        initial = super().get_changeform_initial_data(request)
+        # Writing as oneself: the author profile linked to this account starts the byline.
+        own_author = Author.objects.filter(user=request.user.pk).first()
+        if own_author is not None and "authors_chosen" not in initial:
+            initial["authors_chosen"] = [own_author]
+        return initial
+
+    def get_actions(self, request: HttpRequest) -> Any:
+        actions = super().get_actions(request)
+        if not self.has_publish_permission(request):
+            actions.pop("publish_now", None)
+            actions.pop("unpublish", None)
+        return actions
+
+    def get_urls(self) -> list[URLPattern]:
+        wrap = self.admin_site.admin_view
+        return [
+            path("embed/", wrap(self.embed_view), name="publishing_article_embed"),
             path(
-                "embed/",
-                self.admin_site.admin_view(self.embed_view),
-                name="publishing_article_embed",
+                "review-queue/",
+                wrap(self.review_queue_view),
+                name="publishing_article_review_queue",
+            ),
+            path(
+                "<path:object_id>/review/",
+                wrap(require_POST(self.review_view)),
+                name="publishing_article_review",
             ),
             *super().get_urls(),
         ]
+
+    # Review.
+
+    def review_queue_view(self, request: HttpRequest) -> HttpResponse:
+        """The articles waiting for an editor, the longest waiting first."""
+        if not self.has_publish_permission(request):
+            raise PermissionDenied
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "Review queue",
+            "articles": list(Article.objects.review_queue()),
+        }
+        return TemplateResponse(request, "admin/publishing/article/review_queue.html", context)
+
+    def review_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Comment (the writer or an editor), send back or publish (an editor)."""
+        article = self.get_object(request, unquote(object_id))
+        if article is None:
+            raise Http404("No such article.")
+        if not self.has_view_permission(request, article):
+            raise PermissionDenied
+        form = ReviewForm(request.POST)
+        change_url = reverse("admin:publishing_article_change", args=[article.pk])
+        if not form.is_valid():
+            first = next(iter(form.errors.values()))[0]
+            messages.error(request, f"Nothing was done: {first}")
+            return HttpResponseRedirect(change_url)
+        action, text = form.cleaned_data["action"], form.cleaned_data["text"]
+        if action != "comment" and not self.has_publish_permission(request):
+            raise PermissionDenied
+        try:
+            if action == "comment":
+                services.comment_on_article(article, by=request.user, comment=text)
+                done = "Your comment is added; the other side of the review is emailed."
+            elif action == "send_back":
+                services.send_back_article(article, by=request.user, comment=text)
+                done = "Sent back to its writer as a draft, with your comment (emailed)."
+            else:
+                if not article.is_in_review:
+                    raise ArticleStateError("Only an article in review is published from here.")
+                services.publish_article(article, by=request.user, comment=text)
+                done = "Published: readers see it now, and its writer is told."
+        except ArticleStateError as error:
+            messages.error(request, f"Nothing was done: {error}")
+        else:
+            messages.success(request, done)
+        return HttpResponseRedirect(change_url)
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> Any:
+        extra = dict(extra_context or {})
+        if self.has_publish_permission(request):
+            extra["review_count"] = Article.objects.filter(
+                status=Article.Status.IN_REVIEW
+            ).count()
+        return super().changelist_view(request, extra)
+
+    def render_change_form(
+        self,
+        request: HttpRequest,
+        context: dict,
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: Any = None,
+    ) -> Any:
+        can_publish = self.has_publish_permission(request)
+        context.update(
+            can_submit=not can_publish
+            and (obj is None or self.has_change_permission(request, obj)),
+            can_review=can_publish and obj is not None and obj.is_in_review,
+            review_comments=list(
+                obj.review_comments.select_related("created_by") if obj is not None else []
+            ),
+            review_text_limit=ReviewComment.MAX_TEXT,
+        )
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
     def embed_view(self, request: HttpRequest) -> JsonResponse:
         """The editor's embed block: the player for a pasted address (read off the address
@@ -371,6 +545,15 @@ class ArticleAdmin(RevisionsAdminMixin, admin.ModelAdmin):
     def byline(self, article: Article) -> str:
         return ", ".join(author.name for author in article.bylines)
 
+    @admin.display(description="Topics")
+    def topic_names(self, article: Article) -> str:
+        return ", ".join(topic.name for topic in article.topics.all())
+
+    @admin.display(description="Body")
+    def body_shown(self, article: Article) -> SafeString:
+        # Cleaned by the one write path (services.prepare_article), as the public page shows it.
+        return mark_safe(article.body)  # noqa: S308
+
     def save_model(
         self, request: HttpRequest, obj: Article, form: ArticleForm, change: bool
     ) -> None:
@@ -379,6 +562,9 @@ class ArticleAdmin(RevisionsAdminMixin, admin.ModelAdmin):
         if _saves_pending(request, change):
             services.save_pending_change(obj, authors=authors, topics=topics, by=request.user)
             return
+        was_in_review = (
+            change and Article.objects.filter(pk=obj.pk, status=Article.Status.IN_REVIEW).exists()
+        )
         services.save_article(
             obj,
             authors=authors,
@@ -386,6 +572,22 @@ class ArticleAdmin(RevisionsAdminMixin, admin.ModelAdmin):
             by=request.user,
             settles_pending=form.cleaned_data.get("pending_number"),
         )
+        if was_in_review and obj.status in Article.PUBLIC_STATUSES:
+            services.end_review_by_publication(obj, by=request.user)
+        if SUBMIT_FOR_REVIEW in request.POST and not self.has_publish_permission(request):
+            try:
+                services.submit_article_for_review(
+                    obj, by=request.user, comment=form.cleaned_data.get("review_note", "")
+                )
+            except ArticleStateError as error:
+                self.message_user(request, f"Saved, not submitted: {error}", messages.WARNING)
+            else:
+                self.message_user(
+                    request,
+                    "Submitted for review: the editors are emailed. You can edit it again if "
+                    "they send it back.",
+                    messages.SUCCESS,
+                )
 
     def save_related(
         self, request: HttpRequest, form: forms.ModelForm, formsets: Any, change: bool
@@ -458,11 +660,13 @@ class ArticleAdmin(RevisionsAdminMixin, admin.ModelAdmin):
         for article in queryset:
             services.delete_article(article)
 
-    @admin.action(description="Publish selected articles now", permissions=["change"])
+    @admin.action(description="Publish selected articles now", permissions=["publish"])
     def publish_now(self, request: HttpRequest, queryset: QuerySet[Article]) -> None:
         self._apply(request, queryset, services.publish_article, "published")
 
-    @admin.action(description="Unpublish selected articles (back to draft)", permissions=["change"])
+    @admin.action(
+        description="Unpublish selected articles (back to draft)", permissions=["publish"]
+    )
     def unpublish(self, request: HttpRequest, queryset: QuerySet[Article]) -> None:
         self._apply(request, queryset, services.unpublish_article, "unpublished")
 

@@ -201,6 +201,11 @@ class RevisionsAdminMixin:
         self, request: HttpRequest, object_id: str, number: int
     ) -> HttpResponse:
         obj = self._object(request, object_id, change=True)
+        # Publishing is the editors' (a contributor changes their drafts, which have no
+        # pending changes, but may not put anything before readers).
+        may_publish = getattr(self, "has_publish_permission", None)
+        if may_publish is not None and not may_publish(request, obj):
+            raise PermissionDenied
         revision = self._revision(obj, number)
         try:
             services.publish_pending_change(revision, by=request.user)
