@@ -123,17 +123,24 @@ class ArticleForm(forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["slug"].required = False
-        self.fields["published_at"] = forms.SplitDateTimeField(
-            label="Publication time",
-            required=False,
-            widget=AdminSplitDateTime(),
-            help_text=self.Meta.help_texts["published_at"],
-        )
+        if "slug" in self.fields:  # not in a read-only view
+            self.fields["slug"].required = False
+        # Not in a contributor's form: editors choose when (and whether) it is published.
+        if "published_at" in self.fields:
+            self.fields["published_at"] = forms.SplitDateTimeField(
+                label="Publication time",
+                required=False,
+                widget=AdminSplitDateTime(),
+                help_text=self.Meta.help_texts["published_at"],
+            )
+        self._init_links_and_pending()
+
+    def _init_links_and_pending(self) -> None:
         if self.instance.pk:
             self.initial["authors_chosen"] = self.instance.bylines
             self.initial["topics_chosen"] = list(self.instance.topics.all())
-            self.initial["published_at"] = self.instance.published_at
+            if "published_at" in self.fields:
+                self.initial["published_at"] = self.instance.published_at
             if self.instance.status == Article.Status.SCHEDULED and self.instance.is_public:
                 # Its time has come: it is live, and saving a correction must not ask for
                 # a future time.
@@ -418,13 +425,6 @@ class ArticleAdmin(RevisionsAdminMixin, admin.ModelAdmin):
             initial["authors_chosen"] = [own_author]
         return initial
 
-    def get_actions(self, request: HttpRequest) -> Any:
-        actions = super().get_actions(request)
-        if not self.has_publish_permission(request):
-            actions.pop("publish_now", None)
-            actions.pop("unpublish", None)
-        return actions
-
     def get_urls(self) -> list[URLPattern]:
         wrap = self.admin_site.admin_view
         return [
@@ -458,11 +458,12 @@ class ArticleAdmin(RevisionsAdminMixin, admin.ModelAdmin):
 
     def review_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """Comment (the writer or an editor), send back or publish (an editor)."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        # A contributor's queryset holds their own articles only: anyone else's is not found.
         article = self.get_object(request, unquote(object_id))
         if article is None:
             raise Http404("No such article.")
-        if not self.has_view_permission(request, article):
-            raise PermissionDenied
         form = ReviewForm(request.POST)
         change_url = reverse("admin:publishing_article_change", args=[article.pk])
         if not form.is_valid():

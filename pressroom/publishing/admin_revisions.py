@@ -84,6 +84,9 @@ class RevisionsAdminMixin:
     # Look-ups and permissions.
 
     def _object(self, request: HttpRequest, object_id: str, *, change: bool = False) -> Article:
+        if not self.has_view_permission(request):  # type: ignore[attr-defined]
+            raise PermissionDenied  # a role without articles, before any look-up
+        # The admin's queryset: a contributor finds their own articles only.
         obj = self.get_object(request, unquote(object_id))  # type: ignore[attr-defined]
         if obj is None:
             raise Http404("No such article.")

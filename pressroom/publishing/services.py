@@ -525,6 +525,13 @@ def _record_review(article: Article, action: str, *, by: Any, text: str = "") ->
     return comment
 
 
+def _lock_fresh(article: Article) -> None:
+    """The article's row locked and its stored state loaded: two people acting on one review at
+    once act in turn, each on what the other left."""
+    Article.objects.select_for_update().filter(pk=article.pk).exists()
+    article.refresh_from_db()
+
+
 def _required(text: str, message: str) -> str:
     text = strip_control_characters(text or "").strip()
     if not text:
@@ -536,6 +543,7 @@ def _required(text: str, message: str) -> str:
 def submit_article_for_review(article: Article, *, by: Any, comment: str = "") -> ReviewComment:
     """Put a draft in the editors' review queue (they are emailed). Raises ArticleStateError
     for anything but a draft."""
+    _lock_fresh(article)
     article.submit_for_review()
     save_article(article, by=by, note="Submitted for review")
     return _record_review(article, ReviewComment.Action.SUBMITTED, by=by, text=comment)
@@ -546,6 +554,7 @@ def send_back_article(article: Article, *, by: Any, comment: str) -> ReviewComme
     """Return an article in review to its writer as a draft, saying what to change (they are
     emailed). Raises ArticleStateError without a comment or for an article not in review."""
     text = _required(comment, "Say what to change: the writer reads it in the email.")
+    _lock_fresh(article)
     article.send_back()
     save_article(article, by=by, note="Sent back")
     return _record_review(article, ReviewComment.Action.SENT_BACK, by=by, text=text)
