@@ -125,6 +125,14 @@ class ArticleForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if "slug" in self.fields:  # not in a read-only view
             self.fields["slug"].required = False
+        if "status" in self.fields and self.instance.status != Article.Status.IN_REVIEW:
+            # An article enters review by being submitted (which records and emails it).
+            status = cast(forms.TypedChoiceField, self.fields["status"])
+            status.choices = [
+                (value, label)
+                for value, label in Article.Status.choices
+                if value != Article.Status.IN_REVIEW
+            ]
         # Not in a contributor's form: editors choose when (and whether) it is published.
         if "published_at" in self.fields:
             self.fields["published_at"] = forms.SplitDateTimeField(

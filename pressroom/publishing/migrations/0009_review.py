@@ -23,6 +23,8 @@ class Migration(migrations.Migration):
                 ('text', models.TextField(blank=True, max_length=4000)),
                 ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
                 ('notified_at', models.DateTimeField(blank=True, null=True)),
+                ('article', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='review_comments', to='publishing.article')),
+                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
             ],
             options={
                 'ordering': ['created_at', 'id'],
@@ -49,15 +51,5 @@ class Migration(migrations.Migration):
         migrations.AddConstraint(
             model_name='article',
             constraint=models.CheckConstraint(condition=models.Q(('status__in', ['draft', 'review']), ('published_at__isnull', False), _connector='OR'), name='article_public_has_time'),
-        ),
-        migrations.AddField(
-            model_name='reviewcomment',
-            name='article',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='review_comments', to='publishing.article'),
-        ),
-        migrations.AddField(
-            model_name='reviewcomment',
-            name='created_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
         ),
     ]

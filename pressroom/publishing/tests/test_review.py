@@ -389,3 +389,15 @@ def test_submissions_and_send_backs_are_emailed_by_the_worker(
     ]
     assert len(smtp_inbox.to("edna@example.org")) == 2
     assert not ReviewComment.objects.filter(notified_at__isnull=True).exists()
+
+
+def test_an_editor_cannot_put_an_article_in_review_without_a_submission(edna, topic, author):
+    article = draft_by(edna)
+    editor = logged_in(edna)
+    page = editor.get(change_url(article)).content.decode()
+    assert 'value="review"' not in page
+    refused = editor.post(change_url(article), article_form(topic, author, status="review"))
+    assert refused.status_code == 200
+    assert "Select a valid choice" in refused.content.decode()
+    article.refresh_from_db()
+    assert article.status == Article.Status.DRAFT
