@@ -384,23 +384,19 @@ class ArticleAdmin(RevisionsAdminMixin, admin.ModelAdmin):
         """Publish, schedule, unpublish, review: the Editor role, not a Contributor."""
         return request.user.has_perm(Article.PUBLISH_PERMISSION)
 
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        if not super().has_change_permission(request, obj):
-            return False
+    def _reaches(self, request: HttpRequest, obj: Any) -> bool:
+        """An editor reaches every article; a contributor their own drafts."""
         return (
             obj is None
             or self.has_publish_permission(request)
             or obj.is_editable_by_contributor(request.user)
         )
 
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_change_permission(request, obj) and self._reaches(request, obj)
+
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        if not super().has_delete_permission(request, obj):
-            return False
-        return (
-            obj is None
-            or self.has_publish_permission(request)
-            or obj.is_editable_by_contributor(request.user)
-        )
+        return super().has_delete_permission(request, obj) and self._reaches(request, obj)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Article]:
         articles = cast(ArticleQuerySet, super().get_queryset(request))
