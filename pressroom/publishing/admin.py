@@ -6,21 +6,18 @@ from typing import Any, cast
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.utils import unquote
 from django.contrib.admin.widgets import AdminSplitDateTime, FilteredSelectMultiple
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
-from django.template.response import TemplateResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.urls import URLPattern, path, reverse, reverse_lazy
 from django.utils import timezone
 from django.utils.html import format_html
-from django.utils.safestring import SafeString, mark_safe
-from django.views.decorators.http import require_POST
 from django_prose_editor.widgets import AdminProseEditorWidget
 
 from pressroom.media import services as media_services
 from pressroom.publishing import revisions, services
+from pressroom.publishing.admin_review import ReviewAdminMixin
 from pressroom.publishing.admin_revisions import RevisionsAdminMixin
 from pressroom.publishing.bylines import BylineField
 from pressroom.publishing.embeds import EmbedError, embed_for_url
@@ -226,19 +223,6 @@ def _saves_pending(request: HttpRequest, change: bool) -> bool:
     return change and SAVE_PENDING in request.POST
 
 
-class ReviewForm(forms.Form):
-    """A step of the review, from the panel under an article's form."""
-
-    ACTIONS = {
-        "comment": "Comment",
-        "send_back": "Send back",
-        "publish": "Publish",
-    }
-
-    action = forms.ChoiceField(choices=list(ACTIONS.items()))
-    text = forms.CharField(required=False, max_length=ReviewComment.MAX_TEXT)
-
-
 class LegacyPathForm(forms.ModelForm):
     """Stores an old address the way the redirect looks it up ('/2019/05/story/')."""
 
@@ -333,7 +317,7 @@ class AnnounceDeletionsMixin:
 
 
 @admin.register(Article)
-class ArticleAdmin(RevisionsAdminMixin, admin.ModelAdmin):
+class ArticleAdmin(ReviewAdminMixin, RevisionsAdminMixin, admin.ModelAdmin):
     """Editors (publishing.publish_article) see and change every article; contributors see
     only the articles they created, change only their drafts, and submit them for review."""
 
@@ -378,149 +362,16 @@ class ArticleAdmin(RevisionsAdminMixin, admin.ModelAdmin):
         ),
     ]
 
-    # Who may do what.
-
-    def has_publish_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        """Publish, schedule, unpublish, review: the Editor role, not a Contributor."""
-        return request.user.has_perm(Article.PUBLISH_PERMISSION)
-
-    def _reaches(self, request: HttpRequest, obj: Any) -> bool:
-        """An editor reaches every article; a contributor their own drafts."""
-        return (
-            obj is None
-            or self.has_publish_permission(request)
-            or obj.is_editable_by_contributor(request.user)
-        )
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return super().has_change_permission(request, obj) and self._reaches(request, obj)
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return super().has_delete_permission(request, obj) and self._reaches(request, obj)
-
     def get_queryset(self, request: HttpRequest) -> QuerySet[Article]:
         articles = cast(ArticleQuerySet, super().get_queryset(request))
-        if not self.has_publish_permission(request):
-            # A contributor's list, search, revisions and previews hold their own work only.
-            articles = articles.filter(created_by=request.user.pk)
         return articles.with_bylines().distinct()
-
-    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
-        if obj is not None and not self.has_change_permission(request, obj):
-            # Read only (a contributor's article in review, or published): what it says.
-            return [
-                (None, {"fields": ["title", "status_label", "byline", "topic_names"]}),
-                (None, {"fields": ["editor_excerpt", "body_shown"]}),
-            ]
-        if self.has_publish_permission(request):
-            return self.fieldsets
-        # A contributor: no status or publication time (editors publish), and a note for them.
-        hidden = {"status", "published_at", "pending_number"}
-        return [
-            (name, {**options, "fields": [f for f in options["fields"] if f not in hidden]})
-            for name, options in self.fieldsets
-        ] + [("Review", {"fields": ["review_note"]})]
-
-    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
-        initial: dict[str, Any] = dict(super().get_changeform_initial_data(request))
-        # Writing as oneself: the author profile linked to this account starts the byline.
-        own_author = Author.objects.filter(user=request.user.pk).first()
-        if own_author is not None and "authors_chosen" not in initial:
-            initial["authors_chosen"] = [own_author.pk]
-        return initial
 
     def get_urls(self) -> list[URLPattern]:
         wrap = self.admin_site.admin_view
         return [
             path("embed/", wrap(self.embed_view), name="publishing_article_embed"),
-            path(
-                "review-queue/",
-                wrap(self.review_queue_view),
-                name="publishing_article_review_queue",
-            ),
-            path(
-                "<path:object_id>/review/",
-                wrap(require_POST(self.review_view)),
-                name="publishing_article_review",
-            ),
             *super().get_urls(),
         ]
-
-    # Review.
-
-    def review_queue_view(self, request: HttpRequest) -> HttpResponse:
-        """The articles waiting for an editor, the longest waiting first."""
-        if not self.has_publish_permission(request):
-            raise PermissionDenied
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts,
-            "title": "Review queue",
-            "articles": list(Article.objects.review_queue()),
-        }
-        return TemplateResponse(request, "admin/publishing/article/review_queue.html", context)
-
-    def review_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        """Comment (the writer or an editor), send back or publish (an editor)."""
-        if not self.has_view_permission(request):
-            raise PermissionDenied
-        # A contributor's queryset holds their own articles only: anyone else's is not found.
-        article = self.get_object(request, unquote(object_id))
-        if article is None:
-            raise Http404("No such article.")
-        form = ReviewForm(request.POST)
-        change_url = reverse("admin:publishing_article_change", args=[article.pk])
-        if not form.is_valid():
-            first = next(iter(form.errors.values()))[0]
-            messages.error(request, f"Nothing was done: {first}")
-            return HttpResponseRedirect(change_url)
-        action, text = form.cleaned_data["action"], form.cleaned_data["text"]
-        if action != "comment" and not self.has_publish_permission(request):
-            raise PermissionDenied
-        try:
-            if action == "comment":
-                services.comment_on_article(article, by=request.user, comment=text)
-                done = "Your comment is added; the other side of the review is emailed."
-            elif action == "send_back":
-                services.send_back_article(article, by=request.user, comment=text)
-                done = "Sent back to its writer as a draft, with your comment (emailed)."
-            else:
-                if not article.is_in_review:
-                    raise ArticleStateError("Only an article in review is published from here.")
-                services.publish_article(article, by=request.user, comment=text)
-                done = "Published: readers see it now, and its writer is told."
-        except ArticleStateError as error:
-            messages.error(request, f"Nothing was done: {error}")
-        else:
-            messages.success(request, done)
-        return HttpResponseRedirect(change_url)
-
-    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> Any:
-        extra = dict(extra_context or {})
-        if self.has_publish_permission(request):
-            extra["review_count"] = Article.objects.filter(status=Article.Status.IN_REVIEW).count()
-        return super().changelist_view(request, extra)
-
-    def render_change_form(
-        self,
-        request: HttpRequest,
-        context: dict,
-        add: bool = False,
-        change: bool = False,
-        form_url: str = "",
-        obj: Any = None,
-    ) -> Any:
-        can_publish = self.has_publish_permission(request)
-        context.update(
-            can_submit=not can_publish
-            and (obj is None or self.has_change_permission(request, obj)),
-            can_review=can_publish and obj is not None and obj.is_in_review,
-            review_comments=list(
-                obj.review_comments.select_related("created_by") if obj is not None else []
-            ),
-            review_text_limit=ReviewComment.MAX_TEXT,
-        )
-        return super().render_change_form(request, context, add, change, form_url, obj)
 
     def embed_view(self, request: HttpRequest) -> JsonResponse:
         """The editor's embed block: the player for a pasted address (read off the address
@@ -547,15 +398,6 @@ class ArticleAdmin(RevisionsAdminMixin, admin.ModelAdmin):
     @admin.display(description="Authors")
     def byline(self, article: Article) -> str:
         return ", ".join(author.name for author in article.bylines)
-
-    @admin.display(description="Topics")
-    def topic_names(self, article: Article) -> str:
-        return ", ".join(topic.name for topic in article.topics.all())
-
-    @admin.display(description="Body")
-    def body_shown(self, article: Article) -> SafeString:
-        # Cleaned by the one write path (services.prepare_article), as the public page shows it.
-        return mark_safe(article.body)
 
     def save_model(
         self, request: HttpRequest, obj: Article, form: ArticleForm, change: bool
