@@ -376,6 +376,12 @@ def test_submissions_and_send_backs_are_emailed_by_the_worker(cora, edna, make_s
     assert "Name the second source & date." in sent_back.get_body(("plain",)).get_content()
     assert "Name the second source &amp; date." in sent_back.get_body(("html",)).get_content()
 
+    services.comment_on_article(article, by=cora, comment="Which date, the march or the vote?")
+    run_worker()
+    [question] = smtp_inbox.to("edna@example.org")[1:]
+    assert question["Subject"] == "Comment on Water rights in Cusco"
+    assert "Which date, the march or the vote?" in question.get_body(("plain",)).get_content()
+
     services.submit_article_for_review(article, by=cora)
     services.publish_article(article, by=edna)
     run_worker()
@@ -383,7 +389,7 @@ def test_submissions_and_send_backs_are_emailed_by_the_worker(cora, edna, make_s
         "Sent back to you: Water rights in Cusco",
         "Published: Water rights in Cusco",
     ]
-    assert len(smtp_inbox.to("edna@example.org")) == 2
+    assert len(smtp_inbox.to("edna@example.org")) == 3  # two submissions and the question
     assert not ReviewComment.objects.filter(notified_at__isnull=True).exists()
 
 
