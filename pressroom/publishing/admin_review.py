@@ -27,13 +27,9 @@ from pressroom.publishing.models import Article, ArticleStateError, Author, Revi
 class ReviewForm(forms.Form):
     """A step of the review, from the panel under an article's form."""
 
-    ACTIONS = {
-        "comment": "Comment",
-        "send_back": "Send back",
-        "publish": "Publish",
-    }
-
-    action = forms.ChoiceField(choices=list(ACTIONS.items()))
+    action = forms.ChoiceField(
+        choices=[("comment", "Comment"), ("send_back", "Send back"), ("publish", "Publish")]
+    )
     text = forms.CharField(required=False, max_length=ReviewComment.MAX_TEXT)
 
 
