@@ -244,6 +244,34 @@ def test_replacing_the_file_keeps_every_use_and_remakes_renditions(make_article,
     # The old body address still names the item: saving the article keeps the use.
     publishing_services.save_article(Article.objects.get(pk=article.pk))
     assert item.uses.filter(field="body").exists()
+    # Nothing of the old file is left in storage: its original and renditions are deleted.
+    assert stored_files(media_root) == sorted(
+        [item.file.name, *(rendition.file.name for rendition in item.renditions.all())]
+    )
+    assert not [name for name in stored_files(media_root) if old_hash[:20] in name]
+
+
+def test_a_file_replaced_while_the_worker_works_leaves_no_old_rendition(media_root, monkeypatch):
+    """The worker read the old file; the editor replaced it meanwhile: what the worker made of
+    the old file is deleted, not left public under the item's folder."""
+    item, _ = services.add_item_from_bytes(jpeg_with_gps(800, 600, seed=1), "old.jpg")
+    old_hash = item.content_hash
+    stale = MediaItem.objects.get(pk=item.pk)
+    original_make = processing.make_renditions
+
+    def replace_meanwhile(*args, **kwargs):
+        # After the worker has read the old file, before it stores what it made of it.
+        if MediaItem.objects.get(pk=item.pk).content_hash == old_hash:
+            services.replace_item_file(stale, jpeg_with_gps(640, 480, seed=2), "new.jpg")
+        return original_make(*args, **kwargs)
+
+    monkeypatch.setattr(processing, "make_renditions", replace_meanwhile)
+    renditions.make_item_renditions(item.pk)
+    monkeypatch.undo()
+    assert not [name for name in stored_files(media_root) if old_hash[:20] in name]
+    assert not Rendition.objects.exclude(source_hash=MediaItem.objects.get().content_hash).exists()
+    run_worker()
+    assert Rendition.objects.filter(preset="w320").exists()
 
 
 def test_publishing_with_undescribed_images_is_refused_until_alt_text_or_decorative(
