@@ -66,7 +66,9 @@ def test_a_replaced_photo_is_gone_from_its_old_addresses_and_shown_new_everywher
             assert addresses <= current, (name, addresses - current)
             assert not addresses & old_addresses, name
         assert photo.url in page  # the link to the full size
-        assert f'href="{photo.url}"' in feed or f'href="https://news.example.org{photo.url}"' in feed
+        assert (
+            f'href="{photo.url}"' in feed or f'href="https://news.example.org{photo.url}"' in feed
+        )
         assert client.get(next(iter(LIBRARY_ADDRESS.findall(digest)))).status_code == 200
 
 
