@@ -226,9 +226,9 @@ def _current_name(name: str, item: MediaItem) -> str:
         if parsed is not None and item.is_image:
             fmt = _FORMAT_OF_EXTENSION.get(parsed.group(2), "")
             found = best_rendition(item, parsed.group(1), fmt)
-            if found is not None:
-                return found.file.name or item.file.name
-    return item.file.name
+            if found is not None and found.file.name:
+                return found.file.name
+    return item.file.name or name
 
 
 def current_file_addresses(
