@@ -73,7 +73,6 @@ class Handler(BaseHTTPRequestHandler):
         else:
             self.send_body(b"missing", 404)
 
-
     def drip(self, path: str) -> None:
         """One byte every 0.2 s: of the body (with or without a length), or of the headers."""
         try:
