@@ -8,10 +8,11 @@ import io
 import os
 import struct
 import zlib
+from pathlib import Path
 
 import pytest
 from django.core.files.storage import default_storage
-from PIL import Image
+from PIL import Image, IptcImagePlugin
 
 from pressroom.media import processing, renditions, services
 from pressroom.media.models import ItemInUseError, MediaError, MediaItem, MediaUse, Rendition
@@ -40,6 +41,33 @@ def test_a_phone_photo_loses_its_gps_position_and_camera_but_keeps_credit(media_
     assert item.credit == "Rosa Huaman"
     assert item.copyright == "(c) 2026 Rosa Huaman"
     assert (item.width, item.height, item.mime_type) == (1600, 1200, "image/jpeg")
+
+
+IPTC_PHOTO = Path(__file__).parent / "data" / "iptc-location.jpg"
+# What the fixture's IPTC block says of where it was taken (City, Sub-location, Province/State,
+# Country, Country code); none of it may reach the site.
+IPTC_LOCATION = [b"Chala", b"Km 611 bridge", b"Arequipa", b"Peru", b"PER", b"Photoshop 3.0"]
+
+
+def test_iptc_location_and_by_line_are_removed_and_credit_and_copyright_kept(media_root):
+    data = IPTC_PHOTO.read_bytes()
+    with Image.open(io.BytesIO(data)) as source:  # the fixture does carry them
+        iptc = IptcImagePlugin.getiptcinfo(source)
+    assert iptc[(2, 90)] == b"Chala"
+    assert iptc[(2, 92)] == b"Km 611 bridge, north bank"
+    item, _ = services.add_item_from_bytes(data, "iptc-location.jpg")
+    assert item.credit == "Rosa Huaman"  # IPTC By-line
+    assert item.copyright == "(c) 2026 Radio Sur"
+    assert item.caption == "Miners block the Panamericana at dawn"
+    renditions.make_item_renditions(item.pk)
+    stored = [item.file.name, *(rendition.file.name for rendition in item.renditions.all())]
+    assert len(stored) > 5
+    for name in stored:
+        content = default_storage.open(name).read()
+        with Image.open(io.BytesIO(content)) as image:
+            assert IptcImagePlugin.getiptcinfo(image) is None, name
+        found = [marker for marker in [*IPTC_LOCATION, b"Rosa Huaman"] if marker in content]
+        assert found == [], name
 
 
 def test_every_rendition_is_free_of_metadata_and_made_by_the_worker(media_root):
