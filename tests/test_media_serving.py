@@ -5,6 +5,7 @@ outside the library's folders, and a replaced file's old address gone."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -13,7 +14,6 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -82,10 +82,8 @@ def _wait_for(port: int, process: subprocess.Popen, what: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory) -> Iterator[tuple[Path, dict, dict[str, str]]]:
+def site(tmp_path_factory) -> tuple[Path, dict, dict]:
     """A fresh installation's var directory with library files added through the services."""
-    import json
-
     var = tmp_path_factory.mktemp("var")
     env = clean_env(
         SECRET_KEY="test-media-k3Jx9Qw7zT2vB8nM4pL6rY1sD5fG0hA",
@@ -102,7 +100,7 @@ def site(tmp_path_factory) -> Iterator[tuple[Path, dict, dict[str, str]]]:
     added = run_pressroom("shell", "-c", ADD_FILES, env=env)
     assert added.returncode == 0, added.stderr
     urls = json.loads(added.stdout.strip().splitlines()[-1])
-    yield var, env, urls
+    return var, env, urls
 
 
 def _check_library_files(base: str, urls: dict, media_root: Path) -> None:
