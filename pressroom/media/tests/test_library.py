@@ -302,6 +302,23 @@ def test_a_file_replaced_while_the_worker_works_leaves_no_old_rendition(media_ro
     assert Rendition.objects.filter(preset="w320").exists()
 
 
+def test_an_item_deleted_while_the_worker_works_leaves_no_file(media_root, monkeypatch):
+    item, _ = services.add_item_from_bytes(jpeg_with_gps(800, 600, seed=1), "old.jpg")
+    original_make = processing.make_renditions
+
+    def delete_meanwhile(*args, **kwargs):
+        # After the worker has read the file, before it stores what it made of it.
+        services.delete_item(MediaItem.objects.get(pk=item.pk))
+        return original_make(*args, **kwargs)
+
+    monkeypatch.setattr(processing, "make_renditions", delete_meanwhile)
+    assert renditions.make_item_renditions(item.pk) == 0
+    monkeypatch.undo()
+    assert not MediaItem.objects.exists()
+    assert not Rendition.objects.exists()
+    assert stored_files(media_root) == []
+
+
 def test_publishing_with_undescribed_images_is_refused_until_alt_text_or_decorative(
     make_article, media_root
 ):
