@@ -1,7 +1,7 @@
 """An editor drops several files on the media library's upload page in real chromium: a real
 drop event carrying a DataTransfer of files made in the page (two photos drawn on a canvas and a
-PDF). The page lists what was dropped, the upload stores each file, and the library lists them
-with thumbnails."""
+PDF). The page lists what was dropped, uploads each file (one request per file, its answer shown
+as it arrives), and the library lists them with thumbnails."""
 
 from __future__ import annotations
 
@@ -70,12 +70,16 @@ def test_several_files_dropped_on_the_upload_page_join_the_library(live_server, 
         chosen = page.locator("[data-drop-list] li").all_inner_texts()
         assert page.evaluate("document.querySelector('[data-drop-zone] input').files.length") == 3
         page.click("input[type=submit][value=Upload]")
+        # One request per file, each answer shown as it arrives; then a link to the library.
+        status = page.locator("[data-upload-status]")
+        status.get_by_text("3 of 3 file(s) uploaded").wait_for()
+        answers = page.locator("[data-drop-list] li").all_inner_texts()
+        status.get_by_role("link", name="Go to the media library").click()
         page.wait_for_url("**/admin/media/mediaitem/")
-        message = page.locator(".messagelist").inner_text()
         listed = page.locator("#result_list").inner_text()
         thumbnails = page.locator("#result_list img").count()
     assert [text.split(" (")[0] for text in chosen] == NAMES
-    assert "3 file(s) added to the library." in message
+    assert answers == [f"{name}: added" for name in NAMES]
     for name in NAMES:
         assert name in listed
     assert thumbnails == 2  # the two photos; the PDF has none
