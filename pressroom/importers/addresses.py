@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from collections import Counter, defaultdict
@@ -201,6 +202,23 @@ def check_addresses(addresses: Addresses) -> dict[str, FamilyResult]:
     client = Client(HTTP_HOST=host)
     results: dict[str, FamilyResult] = defaultdict(FamilyResult)
     homes = _post_homes(addresses)
+    # Every 404 and 410 asked would log a warning line; the table says what matters.
+    request_log = logging.getLogger("django.request")
+    level = request_log.level
+    request_log.setLevel(logging.ERROR)
+    try:
+        _walk(addresses, client, homes, results)
+    finally:
+        request_log.setLevel(level)
+    return results
+
+
+def _walk(
+    addresses: Addresses,
+    client: Client,
+    homes: dict[str, str],
+    results: dict[str, FamilyResult],
+) -> None:
     for family, path in addresses:
         result = results[family]
         result.addresses += 1
@@ -216,7 +234,6 @@ def check_addresses(addresses: Addresses) -> dict[str, FamilyResult]:
             result.resolved += 1
         else:
             result.broken.append(f"{path} ({problem})")
-    return results
 
 
 def _post_homes(addresses: Addresses) -> dict[str, str]:
