@@ -16,6 +16,7 @@ from django.utils.html import format_html
 from django_prose_editor.widgets import AdminProseEditorWidget
 
 from pressroom.media import services as media_services
+from pressroom.media.rendering import current_file_addresses
 from pressroom.publishing import revisions, services
 from pressroom.publishing.admin_review import ReviewAdminMixin
 from pressroom.publishing.admin_revisions import RevisionsAdminMixin
@@ -365,6 +366,16 @@ class ArticleAdmin(ReviewAdminMixin, RevisionsAdminMixin, admin.ModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[Article]:
         articles = cast(ArticleQuerySet, super().get_queryset(request))
         return articles.with_bylines().distinct()
+
+    def get_object(
+        self, request: HttpRequest, object_id: str, from_field: str | None = None
+    ) -> Article | None:
+        article = super().get_object(request, object_id, from_field)
+        if article is not None:
+            # A library file replaced since the body was written is deleted from storage: the
+            # editor loads the body with the item's current file, as readers see it.
+            [article.body] = current_file_addresses([article.body])
+        return article
 
     def get_urls(self) -> list[URLPattern]:
         wrap = self.admin_site.admin_view
