@@ -1,6 +1,7 @@
 from collections.abc import Callable
 
 from django.http import (
+    Http404,
     HttpRequest,
     HttpResponse,
     HttpResponseGone,
@@ -14,6 +15,22 @@ from pressroom.publishing import oldaddresses
 # Query parameters Pressroom's own pages use; any other query may be an old WordPress address
 # such as /?p=42 or /?cat=7, which the home page would otherwise answer with a 200.
 OWN_QUERY_PARAMETERS = {"before", "after", "q", "page"}
+
+
+def old_address_response(request: HttpRequest, answer: oldaddresses.Answer) -> HttpResponse:
+    """A 301 to where the old address leads, 410 Gone, or WordPress's 404; the 301 and 410 are
+    stored by the page cache like pages."""
+    if answer.missing or answer.location in (request.path, request.get_full_path()):
+        # Never a redirect to the address asked (an article renamed and back, then
+        # unpublished, left its own address among its old ones).
+        raise Http404("No such page of the old site.")
+    response: HttpResponse
+    if answer.location is None:
+        response = HttpResponseGone(answer.reason, content_type="text/plain; charset=utf-8")
+    else:
+        response = HttpResponsePermanentRedirect(answer.location)
+    mark_shareable(response)  # the same for every reader until the content changes
+    return response
 
 
 class LegacyPathRedirectMiddleware:
@@ -35,19 +52,21 @@ class LegacyPathRedirectMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if request.method not in ("GET", "HEAD"):
             return self.get_response(request)
+        looked = False
         if self._may_be_old_front_page_query(request):
             answer = oldaddresses.resolve_front_page_query(request)
             if answer is not None:
-                return self._respond(answer)
+                return old_address_response(request, answer)
         elif not self._matches_a_pattern(request):
+            looked = True
             answer = oldaddresses.resolve_path(request)
             if answer is not None:
-                return self._respond(answer)
+                return old_address_response(request, answer)
         response = self.get_response(request)
-        if response.status_code != 404:
+        if response.status_code != 404 or looked:
             return response
         answer = oldaddresses.resolve_path(request)
-        return response if answer is None else self._respond(answer)
+        return response if answer is None else old_address_response(request, answer)
 
     @staticmethod
     def _matches_a_pattern(request: HttpRequest) -> bool:
@@ -56,16 +75,6 @@ class LegacyPathRedirectMiddleware:
         except Resolver404:
             return False
         return True
-
-    @staticmethod
-    def _respond(answer: oldaddresses.Answer) -> HttpResponse:
-        response: HttpResponse
-        if answer.location is None:
-            response = HttpResponseGone(answer.reason, content_type="text/plain; charset=utf-8")
-        else:
-            response = HttpResponsePermanentRedirect(answer.location)
-        mark_shareable(response)  # the same for every reader until the content changes
-        return response
 
     @staticmethod
     def _may_be_old_front_page_query(request: HttpRequest) -> bool:
