@@ -16,7 +16,7 @@ def create_menus(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('publishing', '0008_revisions'),
+        ('publishing', '0009_review'),
     ]
 
     operations = [
