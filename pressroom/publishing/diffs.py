@@ -19,7 +19,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 from pressroom.media.models import MediaItem
 from pressroom.publishing.html import BLOCK_TAGS, html_to_text
-from pressroom.publishing.models import Article, Author, Topic
+from pressroom.publishing.models import Article, Author, Page, Topic
 from pressroom.publishing.revisions import Snapshot
 
 PARAGRAPH = "\n"  # the token between two paragraphs
@@ -153,13 +153,26 @@ FIELDS: tuple[tuple[str, str, Callable], ...] = (
     ("Original outlet", "original_outlet", str),
     ("Original URL", "original_url", str),
     ("Canonical URL", "canonical_url", str),
+    # Pages' own fields.
+    ("Summary", "summary", str),
+    ("Parent page", "parent", lambda pk: _page_path(pk)),
+    ("Listed in the sitemap", "show_in_sitemap", lambda value: "yes" if value else "no"),
 )
+
+
+def _page_path(pk: int | None) -> str:
+    if pk is None:
+        return ""
+    path = Page.objects.filter(pk=pk).values_list("path", flat=True).first()
+    return f"/{path}/" if path else f"(deleted page {pk})"
 
 
 def compare(old: Snapshot, new: Snapshot) -> list[FieldComparison]:
     """Every field of two snapshots, the body among them, compared for an editor."""
     comparisons = []
     for label, key, show in FIELDS:
+        if key not in old and key not in new:
+            continue  # another model's field (an article's topics on a page)
         old_value, new_value = old.get(key), new.get(key)
         if key == "title":
             comparisons.append(

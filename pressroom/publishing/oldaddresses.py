@@ -22,7 +22,7 @@ from django.urls import reverse
 
 from pressroom.media.rendering import nearest_width
 from pressroom.publishing import listings
-from pressroom.publishing.models import Article, Author, LegacyPath, Topic
+from pressroom.publishing.models import Article, Author, LegacyPath, Page, Topic
 
 WORDPRESS_PER_PAGE = 10  # WordPress's default posts_per_page
 MAX_OLD_PAGE = 100_000  # deeper pages are refused, so no request scans further
@@ -109,7 +109,7 @@ def _find(candidates: list[str]) -> LegacyPath | None:
         return None
     return (
         LegacyPath.objects.filter(path__in=candidates)
-        .select_related("article", "topic", "author", "media_item")
+        .select_related("article", "topic", "author", "media_item", "page")
         .first()
     )
 
@@ -163,11 +163,11 @@ def _suffixed(match: re.Match[str]) -> Answer | None:
     if match["comments"]:
         return Answer(reverse("publishing:feed"))
     if match["page"] is not None:
-        if isinstance(target, Article):
-            return Answer(target.get_absolute_url())  # a post split into pages
+        if isinstance(target, Article | Page):
+            return Answer(target.get_absolute_url())  # a post or page split into pages
         per_page = (row.per_page if row is not None else None) or _front_page_per_page("/")
         return _paged(target, per_page, int(match["page"]))
-    if isinstance(target, Article):
+    if isinstance(target, Article | Page):
         return Answer(None, "Comment feeds of the old site were not brought over.")
     return Answer(_feed_url(target, match["feed"] or "rss2"))
 
