@@ -29,7 +29,7 @@ from pressroom.importers.wxr import WxrAuthor, WxrChannel, WxrItem, WxrTerm, par
 FEED_SUFFIXES = ("feed/", "feed/atom/", "feed/rss2/", "feed/rdf/")
 IMAGE_FILE = re.compile(r"(\.(?:jpe?g|png|gif|webp))$", re.I)
 MAX_PAGES_PER_ARCHIVE = 50  # deeper old pages are checked on a sample, not all
-GONE_FAMILIES = {"page (?page_id=, 410 Gone)", "post (password-protected, 410 Gone)"}
+GONE_FAMILIES = {"post (password-protected, 410 Gone)", "page (password-protected, 410 Gone)"}
 # Checked only when the media were brought home (import_wxr --media-dir / --fetch-media).
 MEDIA_FAMILIES = {"upload", "upload (a size WordPress made)", "attachment page"}
 
@@ -146,8 +146,12 @@ def _add_item(addresses: Addresses, item: WxrItem, prefix: str) -> None:
     elif item.post_type == "post":
         addresses.add("post", old_path(item.link, prefix))
         addresses.add("post (?p=)", f"{prefix}/?p={item.post_id}")
+    elif item.post_type == "page" and item.password.strip():
+        family = "page (password-protected, 410 Gone)"
+        addresses.add(family, old_path(item.link, prefix), f"{prefix}/?page_id={item.post_id}")
     elif item.post_type == "page":
-        addresses.add("page (?page_id=, 410 Gone)", f"{prefix}/?page_id={item.post_id}")
+        addresses.add("page", old_path(item.link, prefix))
+        addresses.add("page (?page_id=)", f"{prefix}/?page_id={item.post_id}")
 
 
 def _pages(base: str, posts: int, per_page: int) -> list[str]:

@@ -203,7 +203,9 @@ class RevisionsAdminMixin:
             return HttpResponseRedirect(self._revisions_url(obj))
         if old.number > new.number:
             old, new = new, old
-        comparisons = diffs.compare(revisions.snapshot_of(old), revisions.snapshot_of(new))
+        comparisons = diffs.compare(
+            revisions.snapshot_of(old), revisions.snapshot_of(new), model=self.model
+        )
         context = self._context(
             request,
             obj,

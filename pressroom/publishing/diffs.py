@@ -153,8 +153,13 @@ FIELDS: tuple[tuple[str, str, Callable], ...] = (
     ("Original outlet", "original_outlet", str),
     ("Original URL", "original_url", str),
     ("Canonical URL", "canonical_url", str),
-    # Pages' own fields.
+)
+PAGE_FIELDS: tuple[tuple[str, str, Callable], ...] = (
+    ("Title", "title", str),
     ("Summary", "summary", str),
+    ("Status", "status", _status),
+    ("Publication time", "published_at", _time),
+    ("Slug", "slug", str),
     ("Parent page", "parent", lambda pk: _page_path(pk)),
     ("Listed in the sitemap", "show_in_sitemap", lambda value: "yes" if value else "no"),
 )
@@ -167,12 +172,13 @@ def _page_path(pk: int | None) -> str:
     return f"/{path}/" if path else f"(deleted page {pk})"
 
 
-def compare(old: Snapshot, new: Snapshot) -> list[FieldComparison]:
-    """Every field of two snapshots, the body among them, compared for an editor."""
+def compare(
+    old: Snapshot, new: Snapshot, model: type[Article] | type[Page] = Article
+) -> list[FieldComparison]:
+    """Every field of two snapshots of an article (or page), the body among them, compared
+    for an editor."""
     comparisons = []
-    for label, key, show in FIELDS:
-        if key not in old and key not in new:
-            continue  # another model's field (an article's topics on a page)
+    for label, key, show in PAGE_FIELDS if model is Page else FIELDS:
         old_value, new_value = old.get(key), new.get(key)
         if key == "title":
             comparisons.append(

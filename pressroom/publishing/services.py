@@ -855,7 +855,7 @@ def check_page_address(path: str) -> None:
     from django.urls import Resolver404, resolve
 
     try:
-        match = resolve(page_url(path))
+        match = resolve(f"/{path}/")  # as request.path_info comes: percent-decoded
     except Resolver404:
         match = None
     if match is None or match.view_name != "pages:page-detail":
