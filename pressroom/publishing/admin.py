@@ -575,6 +575,8 @@ class PageForm(forms.ModelForm):
 
     def clean(self) -> dict:
         cleaned = super().clean()
+        if cleaned.get("status") == Page.Status.PUBLISHED and not cleaned.get("published_at"):
+            cleaned["published_at"] = timezone.now()
         if not (cleaned.get("title") or "").strip():
             self.add_error("title", "A page needs a title.")
             return cleaned
