@@ -429,11 +429,11 @@ DEMO_PAGES = (
     (
         "Contact",
         "contact",
-        "<p>Write to the newsroom at <a href=\"mailto:newsroom@example.org\">"
+        '<p>Write to the newsroom at <a href="mailto:newsroom@example.org">'
         "newsroom@example.org</a>. For a correction, tell us the article and what is wrong: "
-        "every correction we make is listed on <a href=\"/corrections/\">our corrections "
+        'every correction we make is listed on <a href="/corrections/">our corrections '
         "page</a>.</p><p>To support us by cheque or bank transfer, write to "
-        "<a href=\"mailto:support@example.org\">support@example.org</a>.</p>",
+        '<a href="mailto:support@example.org">support@example.org</a>.</p>',
     ),
     (
         "Privacy",

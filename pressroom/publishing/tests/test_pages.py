@@ -53,7 +53,8 @@ def test_a_page_lives_at_its_slug_and_a_sub_page_under_its_parent(reader_client)
     html = response.content.decode()
     assert "<h1>Our team</h1>" in html
     assert "Skip to content" in html  # the site's own layout
-    assert '<link rel="canonical" href="' in html and '/about/team/">' in html
+    assert '<link rel="canonical" href="' in html
+    assert '/about/team/">' in html
     assert "noindex" not in html
     assert reader_client.get("/about/team").status_code == 301  # the slash is added
 
@@ -239,7 +240,8 @@ def test_page_revisions_compare_restore_and_pending_changes(
     compared = editor_client.get(
         f"/admin/publishing/page/{page.pk}/revisions/compare/", {"old": 1, "new": 2}
     ).content.decode()
-    assert "<del>freely.</del>" in compared and "<ins>with credit.</ins>" in compared
+    assert "<del>freely.</del>" in compared
+    assert "<ins>with credit.</ins>" in compared
     assert "<h2>Topics" not in compared  # a page's own fields only
     assert "<h2>Parent page (unchanged)</h2>" in compared
 
