@@ -607,7 +607,6 @@ class PageAdmin(RevisionsAdminMixin, admin.ModelAdmin):
     list_filter = ["status", "show_in_sitemap"]
     search_fields = ["title", "path"]
     ordering = ["path"]
-    autocomplete_fields = ["parent"]
     actions = ["publish_now", "unpublish"]
     fieldsets = [
         (None, {"fields": ["title", "slug", "parent", "body", "summary"]}),
