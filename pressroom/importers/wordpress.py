@@ -544,7 +544,11 @@ class WordPressImporter:
                 source_site=self.source, kind="page"
             ).select_related("page")
         }
-        written = {external_id: record.page for external_id, record in records.items()}
+        written = {
+            external_id: record.page
+            for external_id, record in records.items()
+            if record.page is not None
+        }
 
         def depth(item: WxrItem) -> int:
             seen = {item.post_id}
@@ -572,7 +576,7 @@ class WordPressImporter:
                 ]
             ).encode()
         ).hexdigest()
-        page = record.page if record is not None else Page()
+        page = record.page if record is not None and record.page is not None else Page()
         if (
             record is not None
             and record.fingerprint == fingerprint
@@ -627,4 +631,5 @@ class WordPressImporter:
         written[item.post_id] = page
         if item.status == "publish":
             paths = [old_path(item.link, self.prefix), f"{self.prefix}/?page_id={item.post_id}"]
-            self.write_old_addresses(dict.fromkeys(filter(None, paths), page))
+            targets: dict[str, services.LegacyTarget] = {path: page for path in paths if path}
+            self.write_old_addresses(targets)

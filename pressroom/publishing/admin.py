@@ -559,7 +559,8 @@ class PageForm(forms.ModelForm):
         )
         if self.instance.pk:
             self.initial["published_at"] = self.instance.published_at
-            self.fields["parent"].queryset = Page.objects.exclude(pk=self.instance.pk)
+            parent = cast(forms.ModelChoiceField, self.fields["parent"])
+            parent.queryset = Page.objects.exclude(pk=self.instance.pk)
         if self.instance.pk and not self.is_bound:
             pending = revisions.pending_change(self.instance)
             if pending is not None:
@@ -574,7 +575,8 @@ class PageForm(forms.ModelForm):
         return bounded_body(self.cleaned_data["body"])
 
     def clean(self) -> dict:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         if cleaned.get("status") == Page.Status.PUBLISHED and not cleaned.get("published_at"):
             cleaned["published_at"] = timezone.now()
         if not (cleaned.get("title") or "").strip():

@@ -51,8 +51,10 @@ def read_token(token: str) -> tuple[str, int]:
         raise PreviewLinkExpired("This preview link has expired.") from error
     except (signing.BadSignature, ValueError, UnicodeDecodeError) as error:
         raise PreviewLinkInvalid("This preview link is not valid.") from error
-    named = [(kind, value.get(kind)) for kind in KINDS] if isinstance(value, dict) else []
-    named = [(kind, pk) for kind, pk in named if isinstance(pk, int)]
+    given = value if isinstance(value, dict) else {}
+    named: list[tuple[str, int]] = [
+        (kind, pk) for kind in KINDS if isinstance(pk := given.get(kind), int)
+    ]
     if len(named) != 1:
         raise PreviewLinkInvalid("This preview link is not valid.")
     return named[0]
