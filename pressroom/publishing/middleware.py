@@ -21,8 +21,10 @@ class LegacyPathRedirectMiddleware:
     410 Gone for what was not brought over.
 
     It only looks when no URL pattern matches (before any view runs, so no 404 page is
-    rendered), when a view answered 404 (a renamed topic's old /topics/<slug>/), or for the front
-    page with a query string Pressroom does not use, so legacy paths cost nothing on live pages.
+    rendered), when a view answered 404 (a renamed topic's old /topics/<slug>/; any slug-shaped
+    path that no page has, since pages answer every such path last), or for the front page with
+    a query string Pressroom does not use, so legacy paths cost nothing on live pages. A page
+    is looked for first (one look-up on its unique path): a live page wins over an old address.
     Its answers are marked shareable, so the page cache stores them like pages, under the
     content generation (a renamed topic's old slug then leads to the new one): search engines
     and feed readers ask for the same old addresses again and again, and a stored answer costs
