@@ -429,6 +429,15 @@ class PageQuerySet(models.QuerySet["Page"]):
         publication time that has come."""
         return self.filter(status=Page.Status.PUBLISHED, published_at__lte=now or timezone.now())
 
+    def next_publication_after(self, now: datetime) -> datetime | None:
+        """When the next page published for a later time goes public (without a save)."""
+        return (
+            self.filter(status=Page.Status.PUBLISHED, published_at__gt=now)
+            .order_by("published_at")
+            .values_list("published_at", flat=True)
+            .first()
+        )
+
     def in_sitemap(self) -> PageQuerySet:
         return self.filter(show_in_sitemap=True)
 

@@ -3,11 +3,15 @@ the articles' editor, revisions and previews; readers find them, and nothing els
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import resolve
+from django.utils import timezone
 
+from pressroom.lib.pagecache.generation import current_generation, next_moment
 from pressroom.publishing import previews, revisions, services
 from pressroom.publishing.models import ArticleStateError, LegacyPath, Page, Revision
 
@@ -289,3 +293,17 @@ def test_a_preview_link_for_a_page_is_made_in_the_admin(editor_client, client, s
 
 def test_roles_without_publishing_see_no_pages(audience_client):
     assert audience_client.get("/admin/publishing/page/").status_code == 403
+
+
+def test_a_page_published_for_later_appears_by_itself_when_its_time_comes(
+    reader_client, settings, django_capture_on_commit_callbacks
+):
+    settings.PAGE_CACHE_SECONDS = 60
+    later = timezone.now() + timedelta(hours=2)
+    with django_capture_on_commit_callbacks(execute=True):
+        page = make_page("Annual report", slug="annual-report", published_at=later)
+    assert not page.is_public
+    assert Page.objects.next_publication_after(timezone.now()) == later
+    assert reader_client.get("/annual-report/").status_code == 404
+    # The page cache knows the moment: pages stored before it are not served after it.
+    assert next_moment(current_generation()) == later.timestamp()
