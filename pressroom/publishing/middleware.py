@@ -16,15 +16,27 @@ from pressroom.publishing import oldaddresses
 OWN_QUERY_PARAMETERS = {"before", "after", "q", "page"}
 
 
+def old_address_response(answer: oldaddresses.Answer) -> HttpResponse:
+    """A 301 to where the old address leads, or 410 Gone, stored by the page cache like a page."""
+    response: HttpResponse
+    if answer.location is None:
+        response = HttpResponseGone(answer.reason, content_type="text/plain; charset=utf-8")
+    else:
+        response = HttpResponsePermanentRedirect(answer.location)
+    mark_shareable(response)  # the same for every reader until the content changes
+    return response
+
+
 class LegacyPathRedirectMiddleware:
     """Answer an old address (publishing.oldaddresses) with a 301 to where it lives now, or
     410 Gone for what was not brought over.
 
     It only looks when no URL pattern matches (before any view runs, so no 404 page is
-    rendered), when a view answered 404 (a renamed topic's old /topics/<slug>/; any slug-shaped
-    path that no page has, since pages answer every such path last), or for the front page with
-    a query string Pressroom does not use, so legacy paths cost nothing on live pages. A page
-    is looked for first (one look-up on its unique path): a live page wins over an old address.
+    rendered), when a view answered 404 (a renamed topic's old /topics/<slug>/), or for the front
+    page with a query string Pressroom does not use, so legacy paths cost nothing on live pages.
+    A slug-shaped path (/2019/05/story/) matches the pages' pattern, which comes last: the page
+    view looks for a page first (a live page wins over an old address) and, when there is none,
+    answers the old address itself with `old_address_response`, before any 404 page is drawn.
     Its answers are marked shareable, so the page cache stores them like pages, under the
     content generation (a renamed topic's old slug then leads to the new one): search engines
     and feed readers ask for the same old addresses again and again, and a stored answer costs
@@ -40,16 +52,16 @@ class LegacyPathRedirectMiddleware:
         if self._may_be_old_front_page_query(request):
             answer = oldaddresses.resolve_front_page_query(request)
             if answer is not None:
-                return self._respond(answer)
+                return old_address_response(answer)
         elif not self._matches_a_pattern(request):
             answer = oldaddresses.resolve_path(request)
             if answer is not None:
-                return self._respond(answer)
+                return old_address_response(answer)
         response = self.get_response(request)
         if response.status_code != 404:
             return response
         answer = oldaddresses.resolve_path(request)
-        return response if answer is None else self._respond(answer)
+        return response if answer is None else old_address_response(answer)
 
     @staticmethod
     def _matches_a_pattern(request: HttpRequest) -> bool:
@@ -58,16 +70,6 @@ class LegacyPathRedirectMiddleware:
         except Resolver404:
             return False
         return True
-
-    @staticmethod
-    def _respond(answer: oldaddresses.Answer) -> HttpResponse:
-        response: HttpResponse
-        if answer.location is None:
-            response = HttpResponseGone(answer.reason, content_type="text/plain; charset=utf-8")
-        else:
-            response = HttpResponsePermanentRedirect(answer.location)
-        mark_shareable(response)  # the same for every reader until the content changes
-        return response
 
     @staticmethod
     def _may_be_old_front_page_query(request: HttpRequest) -> bool:

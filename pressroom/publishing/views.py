@@ -5,8 +5,9 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils.formats import date_format
 
-from pressroom.publishing import listings, previews
+from pressroom.publishing import listings, oldaddresses, previews
 from pressroom.publishing.links import slug_url_builder
+from pressroom.publishing.middleware import old_address_response
 from pressroom.publishing.models import Article, Page, Topic
 
 
@@ -47,10 +48,14 @@ def render_article(
 
 
 def page_detail(request: HttpRequest, path: str) -> HttpResponse:
-    """A page (About, Contact...) at its path: one look-up on the unique path index, so an
-    address that is no page is a quick 404 (which the old-address middleware then reads)."""
+    """A page (About, Contact...) at its path: one look-up on the unique path index. Any
+    slug-shaped address comes here last, so when no page has it, it may be an old address
+    (/2019/05/story/): answered here, before a 404 page is drawn for nothing."""
     page = Page.objects.at_path(path).first()
     if page is None:
+        answer = oldaddresses.resolve_path(request)
+        if answer is not None:
+            return old_address_response(answer)
         raise Http404("No such page.")
     is_preview = not page.is_public
     if is_preview and not request.user.has_perm("publishing.change_page"):

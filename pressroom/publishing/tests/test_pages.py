@@ -307,3 +307,13 @@ def test_a_page_published_for_later_appears_by_itself_when_its_time_comes(
     assert reader_client.get("/annual-report/").status_code == 404
     # The page cache knows the moment: pages stored before it are not served after it.
     assert next_moment(current_generation()) == later.timestamp()
+
+
+def test_a_live_page_wins_over_an_old_address_at_its_path(reader_client, make_article):
+    article = make_article(title="Contact the strikers")
+    services.write_legacy_paths({"/contact/": article})
+    assert reader_client.get("/contact/").status_code == 301  # no page there yet
+    make_page("Contact", slug="contact")
+    response = reader_client.get("/contact/")
+    assert response.status_code == 200
+    assert response.context["page"].title == "Contact"
