@@ -203,7 +203,7 @@ class LegacyPathForm(forms.ModelForm):
     class Meta:
         model = LegacyPath
         # None of article, topic, author: the front page (an old blog's home page).
-        fields = ["path", "article", "topic", "author", "is_gone", "per_page"]
+        fields = ["path", "article", "topic", "author", "page", "is_gone", "per_page"]
 
     def clean_path(self) -> str:
         path = services.normalize_legacy_path(self.cleaned_data["path"])
@@ -220,6 +220,10 @@ class LegacyPathInline(admin.TabularInline):
     extra = 0
     verbose_name = "old address (redirects here)"
     verbose_name_plural = "old addresses (redirect here)"
+
+
+class PageLegacyPathInline(LegacyPathInline):
+    fk_name = "page"
 
 
 class NewCorrectionsFormSet(forms.BaseInlineFormSet):
@@ -466,9 +470,9 @@ class AuthorAdmin(AnnounceDeletionsMixin, admin.ModelAdmin):
 @admin.register(LegacyPath)
 class LegacyPathAdmin(AnnounceDeletionsMixin, admin.ModelAdmin):
     form = LegacyPathForm
-    list_display = ["path", "article", "topic", "author", "is_gone"]
+    list_display = ["path", "article", "topic", "author", "page", "is_gone"]
     search_fields = ["path"]
-    raw_id_fields = ["article", "topic", "author"]
+    raw_id_fields = ["article", "topic", "author", "page"]
 
     def save_model(
         self, request: HttpRequest, obj: LegacyPath, form: forms.ModelForm, change: bool
@@ -609,6 +613,7 @@ class PageAdmin(RevisionsAdminMixin, admin.ModelAdmin):
     list_filter = ["status", "show_in_sitemap"]
     search_fields = ["title", "path"]
     ordering = ["path"]
+    inlines = [PageLegacyPathInline]
     actions = ["publish_now", "unpublish"]
     fieldsets = [
         (None, {"fields": ["title", "slug", "parent", "body", "summary"]}),
@@ -629,6 +634,12 @@ class PageAdmin(RevisionsAdminMixin, admin.ModelAdmin):
         services.save_page(
             obj, by=request.user, settles_pending=form.cleaned_data.get("pending_number")
         )
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # A page with sub-pages is not deleted (services.delete_page says why): no button.
+        if obj is not None and obj.children.exists():
+            return False
+        return super().has_delete_permission(request, obj)
 
     def delete_model(self, request: HttpRequest, obj: Page) -> None:
         try:

@@ -38,6 +38,10 @@ def page_form(**fields) -> dict:
         "published_at_1": "",
         "show_in_sitemap": "on",
         "pending_number": "",
+        "legacy_paths-TOTAL_FORMS": "0",
+        "legacy_paths-INITIAL_FORMS": "0",
+        "legacy_paths-MIN_NUM_FORMS": "0",
+        "legacy_paths-MAX_NUM_FORMS": "1000",
     }
     data.update(fields)
     return data
@@ -320,3 +324,30 @@ def test_a_live_page_wins_over_an_old_address_at_its_path(
     response = reader_client.get("/contact/")
     assert response.status_code == 200
     assert response.context["page"].title == "Contact"
+
+
+def test_an_editor_points_an_old_address_at_a_page(editor_client, reader_client):
+    page = make_page("Contact", slug="contact")
+    response = editor_client.post(
+        page_change_url(page),
+        page_form(
+            title="Contact",
+            slug="contact",
+            **{
+                "legacy_paths-TOTAL_FORMS": "1",
+                "legacy_paths-0-path": "https://old.example.org/contact-us",
+            },
+        ),
+    )
+    assert response.status_code == 302
+    assert LegacyPath.objects.get(page=page).path == "/contact-us/"
+    response = reader_client.get("/contact-us/")
+    assert response.status_code == 301
+    assert response["Location"] == "/contact/"
+
+
+def test_a_page_with_sub_pages_offers_no_delete(editor_client):
+    about = make_page("About us", slug="about")
+    team = make_page("Team", slug="team", parent=about)
+    assert editor_client.get(f"/admin/publishing/page/{about.pk}/delete/").status_code == 403
+    assert editor_client.get(f"/admin/publishing/page/{team.pk}/delete/").status_code == 200
