@@ -276,7 +276,7 @@ class Article(models.Model):
         help_text="Defaults to the original URL for republished pieces.",
     )
 
-    # Deleting an article deletes its revisions (a generic relation: pages get the same table).
+    # Deleting an article deletes its revisions (a generic relation: pages share the table).
     revisions = GenericRelation("publishing.Revision")
 
     objects = ArticleQuerySet.as_manager()
@@ -646,7 +646,7 @@ class LegacyPath(models.Model):
 
 class RevisionQuerySet(models.QuerySet["Revision"]):
     def of(self, obj: models.Model) -> RevisionQuerySet:
-        """The revisions of one article (or, later, page), whatever their state."""
+        """The revisions of one article or page, whatever their state."""
         return self.filter(
             content_type=ContentType.objects.get_for_model(type(obj)), object_id=obj.pk
         )
@@ -657,13 +657,14 @@ class RevisionQuerySet(models.QuerySet["Revision"]):
 
 class Revision(models.Model):
     """One saved state of an article (title, body, summary, bylines in order, topics, lead image,
-    slug, status and publication time), with who saved it and when.
+    slug, status and publication time) or of a page (Page.EDITOR_FIELDS), with who saved it
+    and when.
 
     Stored compactly (publishing/revisions.py): a revision is either a whole snapshot (a
     keyframe, `base_number == number`) or only what changed since revision `number - 1`, text
     fields as copied and inserted chunks; both zlib-compressed JSON. Rebuilding one reads the
     rows from its keyframe on. Keyed by content type and id, without a database foreign key, so
-    pages can share the table and the previous release (which knows no revisions) can still
+    pages share the table and the previous release (which knows no revisions) can still
     delete an article during an upgrade.
     """
 
