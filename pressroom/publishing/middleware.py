@@ -6,10 +6,12 @@ from django.http import (
     HttpResponseGone,
     HttpResponsePermanentRedirect,
 )
+from django.middleware import common
 from django.urls import Resolver404, resolve
 
 from pressroom.lib.pagecache import mark_shareable
 from pressroom.publishing import oldaddresses
+from pressroom.publishing.models import Page
 
 # Query parameters Pressroom's own pages use; any other query may be an old WordPress address
 # such as /?p=42 or /?cat=7, which the home page would otherwise answer with a 200.
@@ -74,3 +76,18 @@ class LegacyPathRedirectMiddleware:
     @staticmethod
     def _may_be_old_front_page_query(request: HttpRequest) -> bool:
         return request.path == "/" and bool(set(request.GET) - OWN_QUERY_PARAMETERS)
+
+
+class CommonMiddleware(common.CommonMiddleware):
+    """Django's, with one change: APPEND_SLASH sends /about to /about/ only when a page is
+    there. The pages' pattern takes any slug-shaped path with a slash, so Django's own check
+    ("would the path with a slash resolve?") would redirect /metrics or /static/secret_key to
+    a 404 of their own."""
+
+    def should_redirect_with_slash(self, request: HttpRequest) -> bool:
+        if not super().should_redirect_with_slash(request):
+            return False
+        match = resolve(f"{request.path_info}/", getattr(request, "urlconf", None))
+        if match.view_name != "pages:page-detail":
+            return True
+        return Page.objects.at_path(match.kwargs["path"]).exists()
