@@ -19,6 +19,7 @@ BENCHMARKS = [
     "thumbnails",  # issue 12: the uncached topic page with 20 thumbnails against none
     "legacy",  # issue 21: old WordPress addresses resolved, against a cached page's CPU
     "revisions",  # issue 13: what revisions cost bulk writes and storage
+    "corrections",  # issue 13: an article page with corrections against one without
 ]
 
 

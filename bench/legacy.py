@@ -12,7 +12,7 @@ redirect costs no more than a cached page.
 
 `--cache=redis` (the default when redis-server is installed, as in the production recipe) starts
 a Redis for the run; `--cache=locmem` uses the embedded default, whose 5,000 entries cannot hold
-the 8,951 addresses of the default export: asked in a cycle, each one is evicted before it is
+the 8,225 addresses of the default export: asked in a cycle, each one is evicted before it is
 asked again, so every request is a first answer (see docs/performance.md).
 """
 
@@ -43,7 +43,12 @@ def main(argv: list[str]) -> int:
         return 2
     with tempfile.TemporaryDirectory(prefix="pressroom-bench-legacy-") as directory:
         work = Path(directory)
-        env = app_environment(work / "var", work / "bench.sqlite3")
+        # The content generation moves on at least every PAGE_CACHE_SECONDS (60 by default),
+        # and one pass over 8,225 addresses takes longer than that: every answer would be a first
+        # answer. An hour keeps the window open for the run, as for a site that changes rarely.
+        env = app_environment(
+            work / "var", work / "bench.sqlite3", PAGE_CACHE_SECONDS="3600", LOG_LEVEL="ERROR"
+        )
         (work / "var").mkdir()
         redis = None
         if cache == "redis":
@@ -79,11 +84,13 @@ def run(argv: list[str]) -> int:
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pressroom.settings")
     django.setup()
+    from django.conf import settings
     from django.core.management import call_command
     from django.test import Client
 
     from pressroom.importers.addresses import export_addresses
     from pressroom.importers.tests.legacy_export import generated_export
+    from pressroom.lib.pagecache.pages import forget_memory
 
     total = option(argv, "addresses", 100_000)
     posts = option(argv, "posts", 3_000)
@@ -120,6 +127,14 @@ def run(argv: list[str]) -> int:
     for _ in range(CACHED_REQUESTS):
         client.get(page)
     page_wall, page_cpu = time.perf_counter() - page_wall, time.process_time() - page_cpu
+    # The same page from the shared cache (Redis), as a stored answer is when the addresses
+    # asked outnumber what the process keeps in memory (pagecache.pages.MEMORY_BYTES).
+    shared_cpu = 0.0
+    for _ in range(CACHED_REQUESTS):
+        forget_memory()
+        started = time.process_time()
+        client.get(page)
+        shared_cpu += time.process_time() - started
 
     per_redirect = cpu / total * 1e6
     per_page = page_cpu / CACHED_REQUESTS * 1e6
@@ -130,6 +145,11 @@ def run(argv: list[str]) -> int:
         f"{'cached page ' + page:<28}{CACHED_REQUESTS:>10}"
         f"{CACHED_REQUESTS / page_wall:>10.0f}{per_page:>12.0f}"
     )
+    if "Redis" in settings.CACHES["default"]["BACKEND"]:
+        print(
+            f"{'  from the shared cache':<28}{CACHED_REQUESTS:>10}{'':>10}"
+            f"{shared_cpu / CACHED_REQUESTS * 1e6:>12.0f}"
+        )
     for status, spent in sorted(by_cache.items()):
         print(
             f"{'  answered ' + status:<28}{len(spent):>10}{'':>10}"
@@ -143,6 +163,11 @@ def run(argv: list[str]) -> int:
             " the misses are each address's first answer, and every address again after the"
             " content generation moves on, at least every PAGE_CACHE_SECONDS)"
         )
+        if shared_cpu:
+            shared = shared_cpu / CACHED_REQUESTS * 1e6
+            print(
+                f"stored redirect CPU / cached page CPU from the shared cache: {stored / shared:.2f}"
+            )
     broken = total - statuses[301] - statuses[410] - statuses[200]
     return 1 if broken else 0
 

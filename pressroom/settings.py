@@ -305,6 +305,8 @@ def _cache_from_url(url: str) -> dict:
         timeout = int(options.pop("timeout", 300))
     except ValueError:
         raise ImproperlyConfigured(f"CACHE_URL's timeout must be a whole number: {url!r}") from None
+    if not 0 <= timeout <= 366 * 86400:
+        raise ImproperlyConfigured(f"CACHE_URL's timeout must be 0 to 31622400 seconds: {url!r}")
     if parts.scheme == "locmem":
         return {
             "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
@@ -659,6 +661,21 @@ FUNDRAISING_CURRENCY = env_str("FUNDRAISING_CURRENCY", "USD").upper()
 STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY")
 STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET")
 STRIPE_API_BASE = env_str("STRIPE_API_BASE", "https://api.stripe.com").rstrip("/")
+# The secret key travels to it: https, or plain http only to this machine (a test double).
+_stripe_base = urlsplit(STRIPE_API_BASE)
+if (
+    not (
+        _stripe_base.scheme == "https"
+        or (
+            _stripe_base.scheme == "http"
+            and _stripe_base.hostname in {"127.0.0.1", "localhost", "::1"}
+        )
+    )
+    or not _stripe_base.hostname
+):
+    raise ImproperlyConfigured(
+        f"STRIPE_API_BASE must be an https address (http only to 127.0.0.1): {STRIPE_API_BASE!r}"
+    )
 STRIPE_TIMEOUT = env_float("STRIPE_TIMEOUT", 20)
 # Each donate POST opens a Checkout Session at the processor: at most this many per address.
 DONATE_CHECKOUTS_PER_IP_PER_HOUR = env_int("DONATE_CHECKOUTS_PER_IP_PER_HOUR", 20, maximum=100_000)

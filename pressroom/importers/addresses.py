@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from collections import Counter, defaultdict
@@ -14,6 +15,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 
 from pressroom.importers.legacy import (
@@ -25,11 +27,16 @@ from pressroom.importers.legacy import (
 )
 from pressroom.importers.models import ImportedItem
 from pressroom.importers.wxr import WxrAuthor, WxrChannel, WxrItem, WxrTerm, parse_wxr
+from pressroom.publishing.models import Article
 
 FEED_SUFFIXES = ("feed/", "feed/atom/", "feed/rss2/", "feed/rdf/")
 IMAGE_FILE = re.compile(r"(\.(?:jpe?g|png|gif|webp))$", re.I)
 MAX_PAGES_PER_ARCHIVE = 50  # deeper old pages are checked on a sample, not all
 GONE_FAMILIES = {"post (password-protected, 410 Gone)", "page (password-protected, 410 Gone)"}
+# Addresses Pressroom itself answers with the same thing (/feed/atom/ is the site's feed there
+# too; an imported page keeps its path, /about/team/); any other old address answered 200 is
+# shadowed by one of Pressroom's own pages.
+OWN_ADDRESS_FAMILIES = {"site feed", "comments feed", "front page", "page"}
 # Checked only when the media were brought home (import_wxr --media-dir / --fetch-media).
 MEDIA_FAMILIES = {"upload", "upload (a size WordPress made)", "attachment page"}
 
@@ -40,6 +47,9 @@ class Addresses:
 
     families: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     source_site: str = ""
+    # The post each post address named (its wp:post_id), to check it leads to that post's
+    # article and not to another site's or Pressroom's own page at the same address.
+    post_ids: dict[str, str] = field(default_factory=dict)
 
     def add(self, family: str, *paths: str) -> None:
         self.families[family].extend(path for path in paths if path)
@@ -82,8 +92,15 @@ def export_addresses(
             if record.password.strip():
                 continue  # not imported, so not in Pressroom's archives
             published += 1
+            # A category's archive lists its sub-categories' posts too (as the import files them).
+            filed = set()
             for ref in record.terms:
-                per_term[(ref.taxonomy, ref.slug)] += 1
+                filed.add((ref.taxonomy, ref.slug))
+                parent = parent_of.get(ref.slug, "") if ref.taxonomy == "category" else ""
+                while parent and ("category", parent) not in filed:
+                    filed.add(("category", parent))
+                    parent = parent_of.get(parent, "")
+            per_term.update(filed)
             if record.creator:
                 per_author[record.creator] += 1
             try:
@@ -144,8 +161,12 @@ def _add_item(addresses: Addresses, item: WxrItem, prefix: str) -> None:
         family = "post (password-protected, 410 Gone)"
         addresses.add(family, old_path(item.link, prefix), f"{prefix}/?p={item.post_id}")
     elif item.post_type == "post":
-        addresses.add("post", old_path(item.link, prefix))
-        addresses.add("post (?p=)", f"{prefix}/?p={item.post_id}")
+        permalink, query_form = old_path(item.link, prefix), f"{prefix}/?p={item.post_id}"
+        addresses.add("post", permalink)
+        addresses.add("post (?p=)", query_form)
+        addresses.post_ids.update(
+            dict.fromkeys(filter(None, (permalink, query_form)), item.post_id)
+        )
     elif item.post_type == "page" and item.password.strip():
         family = "page (password-protected, 410 Gone)"
         addresses.add(family, old_path(item.link, prefix), f"{prefix}/?page_id={item.post_id}")
@@ -185,21 +206,69 @@ def check_addresses(addresses: Addresses) -> dict[str, FamilyResult]:
     host = urlsplit(settings.SITE_URL).hostname or "localhost"
     client = Client(HTTP_HOST=host)
     results: dict[str, FamilyResult] = defaultdict(FamilyResult)
+    homes = _post_homes(addresses)
+    # Every 404 and 410 asked would log a warning line; the table says what matters.
+    request_log = logging.getLogger("django.request")
+    level = request_log.level
+    request_log.setLevel(logging.ERROR)
+    try:
+        _walk(addresses, client, homes, results)
+    finally:
+        request_log.setLevel(level)
+    return results
+
+
+def _walk(
+    addresses: Addresses,
+    client: Client,
+    homes: dict[str, str],
+    results: dict[str, FamilyResult],
+) -> None:
     for family, path in addresses:
         result = results[family]
         result.addresses += 1
-        problem = _problem(client, path, gone=family in GONE_FAMILIES)
+        post_id = addresses.post_ids.get(path)
+        problem = _problem(
+            client,
+            path,
+            gone=family in GONE_FAMILIES,
+            own_address_allowed=family in OWN_ADDRESS_FAMILIES,
+            expected=homes.get(post_id, "") if post_id else None,
+        )
         if problem is None:
             result.resolved += 1
         else:
             result.broken.append(f"{path} ({problem})")
-    return results
 
 
-def _problem(client: Client, path: str, *, gone: bool) -> str | None:
+def _post_homes(addresses: Addresses) -> dict[str, str]:
+    """Where each post of the export lives now (wp:post_id -> its article's address)."""
+    article_ids = dict(
+        ImportedItem.objects.filter(
+            source_site=addresses.source_site, kind="post", article__isnull=False
+        ).values_list("external_id", "article_id")
+    )
+    slugs = dict(Article.objects.filter(pk__in=article_ids.values()).values_list("pk", "slug"))
+    return {
+        post_id: reverse("publishing:article-detail", kwargs={"slug": slugs[article_id]})
+        for post_id, article_id in article_ids.items()
+        if article_id in slugs
+    }
+
+
+def _problem(
+    client: Client,
+    path: str,
+    *,
+    gone: bool,
+    own_address_allowed: bool = False,
+    expected: str | None = None,
+) -> str | None:
     response = client.get(path)
     if response.status_code == 200 and not gone and urlsplit(path).query == "":
-        return None  # the old address is one Pressroom answers itself (/feed/atom/)
+        if own_address_allowed:
+            return None  # the old address is one Pressroom answers itself (/feed/atom/)
+        return "shadowed: Pressroom answers this address with a page of its own"
     if gone:
         return None if response.status_code == 410 else f"answers {response.status_code}"
     if response.status_code != 301:
@@ -211,6 +280,9 @@ def _problem(client: Client, path: str, *, gone: bool) -> str | None:
         return None  # a library file in the object store (MEDIA_URL), not fetched here
     if not location.startswith("/") or location.startswith("//") or "\\" in location:
         return f"leaves the site: {location}"
+    if expected is not None and urlsplit(location).path != expected:
+        # Another site's post at the same address, or a post that was not imported.
+        return f"leads to {location}, not to this post's article ({expected or 'not imported'})"
     landed = client.get(location)
     if landed.status_code != 200:
         return f"leads to {location}, which answers {landed.status_code}"

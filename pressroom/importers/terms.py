@@ -58,6 +58,20 @@ class TermWriter:
             self.write([WxrTerm(taxonomy, slug, name)])
         return self.topic_ids[key]
 
+    def with_ancestors(self, taxonomy: str, slug: str, topic_id: int) -> list[int]:
+        """The topic of a term and, for a category, the topics of its parent categories: a
+        WordPress category archive lists its sub-categories' posts too, so the imported
+        topic pages (and the old /category/world/page/N/ addresses) hold the same posts."""
+        topic_ids = [topic_id]
+        seen = {slug}
+        parent = self.parent_of.get(slug, "") if taxonomy == "category" else ""
+        while parent and parent not in seen:
+            seen.add(parent)
+            if (parent_id := self.topic_ids.get(("category", parent))) is not None:
+                topic_ids.append(parent_id)
+            parent = self.parent_of.get(parent, "")
+        return topic_ids
+
     def write(self, terms: list[WxrTerm]) -> None:
         latest = {(term.taxonomy, term.slug): term for term in terms}
         # Categories first: they describe a topic a tag of the same slug shares.

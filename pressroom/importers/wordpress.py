@@ -51,8 +51,9 @@ from pressroom.publishing.oldaddresses import WORDPRESS_PER_PAGE
 BATCH_SIZE = 500
 # Bump when the conversion changes, so a re-run rewrites posts whose source did not change.
 # (3: posts are written with their media in one batch; rewriting repairs posts that an earlier
-# version left without lead image or galleries when it was stopped before its end-of-file pass.)
-CONVERTER_VERSION = "3"
+# version left without lead image or galleries when it was stopped before its end-of-file pass;
+# 4: posts are filed under their categories' parent categories too, as WordPress listed them.)
+CONVERTER_VERSION = "4"
 PROGRESS_EVERY = 200
 IMPORTED_ITEM_FIELDS = (
     *("source_site", "kind", "external_id", "article", "fingerprint"),
@@ -423,7 +424,15 @@ class WordPressImporter:
                 item.thumbnail_id
             )
         assert self.terms is not None
-        topic_ids = [self.terms.topic_id(ref.taxonomy, ref.slug, ref.name) for ref in item.terms]
+        topic_ids = list(
+            dict.fromkeys(
+                topic_id
+                for ref in item.terms
+                for topic_id in self.terms.with_ancestors(
+                    ref.taxonomy, ref.slug, self.terms.topic_id(ref.taxonomy, ref.slug, ref.name)
+                )
+            )
+        )
         author_ids = []
         if login := item.creator:
             author_ids.append(self.authors.get(login) or self.upsert_author(login, login))

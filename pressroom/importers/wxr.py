@@ -264,7 +264,7 @@ def _author(element: ET.Element) -> WxrAuthor | None:
 def _digits(text: str) -> str:
     """A WordPress id, or '' when the text is none (it goes into an address)."""
     text = text.strip()
-    return text if text.isdigit() and len(text) <= 20 else ""
+    return text if text.isascii() and text.isdigit() and len(text) <= 20 else ""
 
 
 def _term(element: ET.Element, kind: str) -> WxrTerm | None:

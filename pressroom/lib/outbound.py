@@ -178,7 +178,12 @@ def _one_hop(
         )
         try:
             declared = response.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > max_bytes and method != "HEAD":
+            if (
+                declared.isascii()
+                and declared.isdigit()
+                and int(declared) > max_bytes
+                and method != "HEAD"
+            ):
                 raise ResponseTooLargeError(
                     f"{host} announced {int(declared)} bytes; the limit is {max_bytes}"
                 )

@@ -53,7 +53,9 @@ class BylineField(forms.ModelMultipleChoiceField):
         ordered = list(dict.fromkeys(str(pk).strip() for pk in value or [] if str(pk).strip()))
         if len(ordered) > MAX_BYLINES:
             raise ValidationError(f"At most {MAX_BYLINES} authors on one byline.")
-        if bad := next((pk for pk in ordered if not pk.isdigit() or len(pk) > 18), None):
+        if bad := next(
+            (pk for pk in ordered if not (pk.isascii() and pk.isdigit()) or len(pk) > 18), None
+        ):
             # Before the database sees it: a 40-digit id overflows SQLite's integers.
             raise ValidationError(
                 self.error_messages["invalid_pk_value"],

@@ -262,7 +262,7 @@ def _placeholder(match: re.Match[str]) -> str:
         return ""
     name, page_url, height = describe_player(src)
     width = attributes.get("width", "")
-    if attributes.get("height", "").isdigit():
+    if attributes.get("height", "").isascii() and attributes.get("height", "").isdigit():
         height = int(attributes["height"])
     data = {
         "data-embed-src": src,
@@ -270,7 +270,7 @@ def _placeholder(match: re.Match[str]) -> str:
         "data-embed-allow": attributes.get("allow", ""),
         "data-embed-allowfullscreen": "true" if "allowfullscreen" in attributes else "",
         "data-embed-height": str(height or ""),
-        "data-embed-width": width if width.isdigit() else "",
+        "data-embed-width": width if width.isascii() and width.isdigit() else "",
     }
     data_html = "".join(f' {key}="{html.escape(value)}"' for key, value in data.items() if value)
     if attributes.get("id"):

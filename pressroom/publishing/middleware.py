@@ -1,6 +1,7 @@
 from collections.abc import Callable
 
 from django.http import (
+    Http404,
     HttpRequest,
     HttpResponse,
     HttpResponseGone,
@@ -18,8 +19,13 @@ from pressroom.publishing.models import Page
 OWN_QUERY_PARAMETERS = {"before", "after", "q", "page"}
 
 
-def old_address_response(answer: oldaddresses.Answer) -> HttpResponse:
-    """A 301 to where the old address leads, or 410 Gone, stored by the page cache like a page."""
+def old_address_response(request: HttpRequest, answer: oldaddresses.Answer) -> HttpResponse:
+    """A 301 to where the old address leads, 410 Gone, or WordPress's 404; the 301 and 410 are
+    stored by the page cache like pages."""
+    if answer.missing or answer.location in (request.path, request.get_full_path()):
+        # Never a redirect to the address asked (an article renamed and back, then
+        # unpublished, left its own address among its old ones).
+        raise Http404("No such page of the old site.")
     response: HttpResponse
     if answer.location is None:
         response = HttpResponseGone(answer.reason, content_type="text/plain; charset=utf-8")
@@ -51,19 +57,21 @@ class LegacyPathRedirectMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if request.method not in ("GET", "HEAD"):
             return self.get_response(request)
+        looked = False
         if self._may_be_old_front_page_query(request):
             answer = oldaddresses.resolve_front_page_query(request)
             if answer is not None:
-                return old_address_response(answer)
+                return old_address_response(request, answer)
         elif not self._matches_a_pattern(request):
+            looked = True
             answer = oldaddresses.resolve_path(request)
             if answer is not None:
-                return old_address_response(answer)
+                return old_address_response(request, answer)
         response = self.get_response(request)
-        if response.status_code != 404:
+        if response.status_code != 404 or looked:
             return response
         answer = oldaddresses.resolve_path(request)
-        return response if answer is None else old_address_response(answer)
+        return response if answer is None else old_address_response(request, answer)
 
     @staticmethod
     def _matches_a_pattern(request: HttpRequest) -> bool:

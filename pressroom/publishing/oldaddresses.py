@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.http import HttpRequest
 from django.urls import reverse
 
@@ -52,29 +53,88 @@ _DATE = re.compile(
 
 @dataclass(frozen=True)
 class Answer:
-    """A permanent redirect to `location`, or 410 Gone when `location` is None."""
+    """A permanent redirect to `location`, or 410 Gone when `location` is None; `missing`: a
+    404, as WordPress answered (`/?p=` of no post, a date with no posts)."""
 
     location: str | None
     reason: str = ""
+    missing: bool = False
 
 
-def resolve_front_page_query(request: HttpRequest) -> Answer | None:
-    """`/?s=peru`, `/?cat=7`, `/?paged=2`, `/?feed=rss2`: None when the query names nothing
-    (`/?utm_source=x` stays the home page)."""
+MISSING = Answer(None, missing=True)
+
+
+def _is_number(text: str) -> bool:
+    """ASCII digits only (`str.isdigit()` also takes '²', which `int()` refuses)."""
+    return text.isascii() and text.isdigit() and len(text) <= 9
+
+
+def resolve_front_page_query(request: HttpRequest, base: str = "/") -> Answer | None:
+    """`/?s=peru`, `/?cat=7`, `/?paged=2`, `/?feed=rss2`, `/?m=202106`, and their mixes
+    (`/?cat=7&paged=3`, `/?tag=peru&feed=atom`), of the front page at `base` (`/blog/` for a
+    blog that lived in a folder): None when the query names nothing (`/?utm_source=x` stays the
+    home page)."""
     query = request.GET
+    page = int(query["paged"]) if _is_number(query.get("paged", "")) else 1
     if "s" in query:
-        terms = query.get("s", "").strip()[:MAX_SEARCH_LENGTH]
-        return Answer(reverse("search:search") + ("?" + urlencode({"q": terms}) if terms else ""))
-    candidates = [f"/?{name}={query[name]}" for name in NAMING_PARAMETERS if query.get(name)]
+        return _search(query.get("s", ""), _front_page_per_page(base), page)
+    candidates = [f"{base}?{name}={query[name]}" for name in NAMING_PARAMETERS if query.get(name)]
     if candidates:
-        answer = _stored([*candidates, request.get_full_path()])
-        if answer is not None:
-            return answer
+        legacy = _find([*candidates, request.get_full_path()])
+        if legacy is None:
+            return MISSING  # WordPress's 404 for a post, term or author it does not have
+        target = legacy.target
+        if isinstance(target, Topic | Author) and not legacy.is_gone:
+            if query.get("feed"):
+                return Answer(_feed_url(target, query["feed"]))
+            per_page = legacy.per_page or _front_page_per_page(base)
+            return _paged(target, per_page, page)
+        return _answer(legacy)
     if query.get("feed"):
         return Answer(_feed_url(None, query["feed"]))
-    if query.get("paged", "").isdigit():
-        return _paged(None, _front_page_per_page("/"), int(query["paged"]))
+    if _is_number(query.get("m", "")) and len(query["m"]) in (4, 6, 8):
+        month = query["m"]
+        return (
+            _dated_archive(
+                int(month[:4]),
+                int(month[4:6]) if len(month) >= 6 else None,
+                int(month[6:8]) if len(month) == 8 else None,
+                _front_page_per_page(base),
+                page,
+            )
+            or MISSING
+        )
+    if "paged" in query:
+        return _paged(None, _front_page_per_page(base), page) or MISSING
     return None
+
+
+def _search(terms: str, per_page: int, page: int) -> Answer:
+    """`/?s=peru&paged=2`: the search page holding the first result WordPress showed."""
+    terms = terms.strip()[:MAX_SEARCH_LENGTH]
+    params: dict[str, str | int] = {"q": terms} if terms else {}
+    offset = (max(page, 1) - 1) * per_page
+    if terms and (own_page := offset // settings.ARTICLES_PER_PAGE + 1) > 1:
+        params["page"] = own_page
+    return Answer(reverse("search:search") + ("?" + urlencode(params) if params else ""))
+
+
+def resolve_old_front_page(request: HttpRequest) -> Answer | None:
+    """The home of a blog that lived in a folder (`/blog/`, `/blog/?p=42`), or None when
+    `request.path` was no old blog's home. Its query forms are the front page's."""
+    base = request.path if request.path.endswith("/") else request.path + "/"
+    if base == "/" or len(base) > 700 or not _is_old_blog_home(base):
+        return None
+    if request.GET:
+        answer = resolve_front_page_query(request, base)
+        if answer is not None:
+            return answer
+    return Answer(reverse("publishing:home"))
+
+
+def _is_old_blog_home(base: str) -> bool:
+    # The import files the old front page's paging under `<base>page/` (its posts per page).
+    return LegacyPath.objects.filter(path=base + "page/", article=None, topic=None).exists()
 
 
 def resolve_path(request: HttpRequest) -> Answer | None:
@@ -84,6 +144,8 @@ def resolve_path(request: HttpRequest) -> Answer | None:
         return None  # PostgreSQL refuses NUL in text; no stored path is longer
     answer = _stored([c for c in (request.get_full_path(), path) if c != "/"])
     if answer is not None:
+        return answer
+    if (answer := resolve_old_front_page(request)) is not None:
         return answer
     if _FILE_NAME.search(request.path):
         return _upload(request.path)
@@ -96,22 +158,49 @@ def resolve_path(request: HttpRequest) -> Answer | None:
 
 def _stored(candidates: list[str]) -> Answer | None:
     legacy = _find(candidates)
-    if legacy is None:
-        return None
+    return None if legacy is None else _answer(legacy)
+
+
+def _answer(legacy: LegacyPath) -> Answer:
     if legacy.is_gone:
         return Answer(None, "This page of the old site was not brought over.")
+    if isinstance(legacy.target, Article | Page) and not legacy.target.is_public:
+        # Unpublished since (or not yet public): a 404 as on WordPress, not a redirect to one.
+        return MISSING
     return Answer(legacy.target_url())
+
+
+# What an answer reads of an old address and its target (target_url, _paged, _feed_url).
+ANSWER_FIELDS = (
+    "path",
+    "is_gone",
+    "per_page",
+    "article__slug",
+    "article__status",
+    "article__published_at",
+    "topic__slug",
+    "author__slug",
+    "media_item__file",
+    "page__path",
+    "page__status",
+    "page__published_at",
+)
 
 
 def _find(candidates: list[str]) -> LegacyPath | None:
     candidates = [c for c in candidates if c and "\x00" not in c]
     if not candidates:
         return None
-    return (
-        LegacyPath.objects.filter(path__in=candidates)
+    # Only the columns an answer needs: the targets' whole rows (an article's body) and
+    # `first()`'s ordering made this query cost half of a first answer's CPU.
+    rows = {
+        row.path: row
+        for row in LegacyPath.objects.filter(path__in=candidates)
         .select_related("article", "topic", "author", "media_item", "page")
-        .first()
-    )
+        .only(*ANSWER_FIELDS)
+    }
+    # `path` is unique: at most one row per candidate; the first candidate found wins.
+    return next((rows[c] for c in candidates if c in rows), None)
 
 
 def _upload(path: str) -> Answer | None:
@@ -211,16 +300,29 @@ def _paged(
 
 
 def _dated(match: re.Match[str]) -> Answer | None:
-    year = int(match["year"])
-    month = int(match["month"]) if match["month"] else None
-    day = int(match["day"]) if match["day"] else None
+    prefix = match["prefix"]
+    if prefix != "/" and not _base(prefix)[0]:
+        return None  # a date under a path that is no old blog
+    return _dated_archive(
+        int(match["year"]),
+        int(match["month"]) if match["month"] else None,
+        int(match["day"]) if match["day"] else None,
+        _front_page_per_page(prefix),
+        int(match["page"]) if match["page"] else 1,
+    )
+
+
+def _dated_archive(
+    year: int, month: int | None, day: int | None, per_page: int, page: int
+) -> Answer | None:
+    """The year, month or day listing; a 404 (None) for a date with no posts, as WordPress
+    answers (so made-up dates are not stored as redirects by the page cache)."""
     try:
         span = listings.date_range(year, month, day)
     except (ValueError, OverflowError):
         return None
-    prefix = match["prefix"]
-    if prefix != "/" and not _base(prefix)[0]:
-        return None  # a date under a path that is no old blog
+    if listings.cursor_at_offset(span, 0) is None:
+        return None
     kwargs = {"year": year} | ({"month": month} if month else {}) | ({"day": day} if day else {})
     name = (
         "publishing:archive-day"
@@ -229,6 +331,4 @@ def _dated(match: re.Match[str]) -> Answer | None:
         if month
         else ("publishing:archive-year")
     )
-    url = reverse(name, kwargs=kwargs)
-    page = int(match["page"]) if match["page"] else 1
-    return _paged(span, _front_page_per_page(prefix), page, url)
+    return _paged(span, per_page, page, reverse(name, kwargs=kwargs))

@@ -55,7 +55,7 @@ def page_detail(request: HttpRequest, path: str) -> HttpResponse:
     if page is None:
         answer = oldaddresses.resolve_path(request)
         if answer is not None:
-            return old_address_response(answer)
+            return old_address_response(request, answer)
         raise Http404("No such page.")
     is_preview = not page.is_public
     if is_preview and not request.user.has_perm("publishing.change_page"):

@@ -132,7 +132,7 @@ def _depth(value: Any, limit: int) -> int:
 def _signature_time(header: str) -> int | None:
     for item in header.split(","):
         key, _, value = item.strip().partition("=")
-        if key == "t" and value.isdigit() and len(value) < 12:
+        if key == "t" and value.isascii() and value.isdigit() and len(value) < 12:
             return int(value)
     return None
 

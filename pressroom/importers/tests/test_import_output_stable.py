@@ -24,7 +24,9 @@ pytestmark = pytest.mark.django_db
 # editor cannot keep them): the theme data's tables keep their rows and cells without them; with
 # those five tags allowed again the import hashes to the previous digest (6f5a7918…).
 THEME_DIGEST = "445956183929d0e2e5970029a35987fab5a051d7323d0ecbb387e9748c445422"
-GENERATED_DIGEST = "5f8d8727986788a4e14d49209bf7103f59eea628117181aebce669bcf82212de"
+# Recomputed when posts began to be filed under their categories' parents too (WordPress lists
+# a sub-category's posts in its parent's archive): the benchmark export's categories are nested.
+GENERATED_DIGEST = "10c70a012e88088b2c3e24c4cb3bd2479d0a42c83023a8712ea3801fa19eeca0"
 GENERATED_POSTS = 400
 # What the search index holds for the same imports (SQLite's FTS5 table: title, excerpt and
 # the body's plain text), recorded before the import's search indexing was made cheaper (and

@@ -4,6 +4,7 @@ over answer 410; renames, two imported sites and clashes."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC
 from io import StringIO
 from pathlib import Path
@@ -351,3 +352,150 @@ def test_date_archives_and_kept_answers_follow_changes_through_the_page_cache(
         services.save_topic(topic)
     assert "Corrected story" in reader.get("/archive/2021/6/").content.decode()
     assert reader.get("/tag/mining/")["Location"] == "/topics/mines/"
+
+
+@pytest.mark.parametrize("odd", ["/?paged=²", "/?paged=¹", "/?p=²", "/?m=²⁰²¹"])
+def test_digits_that_are_not_ascii_are_not_a_page_number(generated, client, odd):
+    """`str.isdigit()` takes '²', which `int()` refuses: this was a 500."""
+    assert client.get(odd).status_code in (200, 301, 404)
+
+
+def test_an_article_renamed_and_back_then_unpublished_never_redirects_to_itself(
+    generated, client, django_capture_on_commit_callbacks
+):
+    article = Article.objects.get(title="Story 110")
+    permalink = old_permalink(article)
+    with django_capture_on_commit_callbacks(execute=True):
+        for slug in ("story-110-b", "story-110"):
+            article.slug = slug
+            services.save_article(article)
+        services.unpublish_article(article)
+    for old in ("/articles/story-110/", "/?p=110", permalink, "/articles/story-110-b/"):
+        response = client.get(old)
+        assert response.status_code == 404, (old, response.status_code, response.get("Location"))
+
+
+def test_old_addresses_of_an_unpublished_article_answer_404_not_a_redirect_to_one(
+    generated, client, django_capture_on_commit_callbacks
+):
+    article = Article.objects.get(title="Story 111")
+    permalink = old_permalink(article)
+    assert landing(client, "/?p=111")[0] == article.get_absolute_url()
+    with django_capture_on_commit_callbacks(execute=True):  # the stored answers are forgotten
+        services.unpublish_article(article)
+    for old in ("/?p=111", permalink):
+        assert client.get(old).status_code == 404, old
+    with django_capture_on_commit_callbacks(execute=True):
+        services.publish_article(article)
+    assert landing(client, "/?p=111")[0] == article.get_absolute_url()
+
+
+def test_a_parent_category_archive_holds_its_sub_categories_posts_as_on_wordpress(
+    generated, client
+):
+    """WordPress's /category/world/ lists the posts of /category/world/peru/ too; the import
+    files them under both, so page N of the old archive lands where WordPress's page N began."""
+    world, peru = Topic.objects.get(slug="world"), Topic.objects.get(slug="peru")
+    in_peru = set(Article.objects.published().for_topic(peru))
+    in_world = set(Article.objects.published().for_topic(world))
+    assert in_peru
+    assert in_peru <= in_world
+    expected = wordpress_order(in_world)
+    for page in (2, 3, 5):
+        _, landed = landing(client, f"/category/world/page/{page}/")
+        assert first_titles(landed) == [expected[4 * (page - 1)]], page
+
+
+@pytest.mark.parametrize(
+    ("old", "expected"),
+    [
+        ("/?cat=100&feed=rss2", "/topics/world/feed/"),
+        ("/?tag=mining&feed=atom", "/topics/mining/feed/atom/"),
+        ("/?author=3&feed=rss2", "/authors/reporter/feed/"),
+    ],
+)
+def test_query_form_feeds_land_on_the_topic_or_author_feed(generated, client, old, expected):
+    location, landed = landing(client, old)
+    assert location == expected
+    parsed = feedparser.parse(landed.content)
+    assert not parsed.bozo, parsed.bozo_exception
+    assert parsed.entries
+
+
+def test_query_form_pages_keep_their_page_number(generated, client, settings):
+    world = Topic.objects.get(slug="world")
+    expected = wordpress_order(Article.objects.published().for_topic(world))
+    _, landed = landing(client, "/?cat=100&paged=3")
+    assert first_titles(landed) == [expected[8]]
+    author = Author.objects.get(slug="reporter")
+    by_author = wordpress_order(Article.objects.published().by_author(author))
+    _, landed = landing(client, "/?author=3&paged=2")
+    assert first_titles(landed) == [by_author[4]]
+    settings.ARTICLES_PER_PAGE = 2
+    # WordPress's search page 3 (4 a page) began with result 9: Pressroom's page 5 (2 a page).
+    assert landing(client, "/?s=story&paged=3")[0] == "/search/?q=story&page=5"
+
+
+@pytest.mark.parametrize(
+    "old",
+    ["/?p=99999", "/?page_id=99999999999999999999", "/?cat=-1", "/?tag=nothing", "/?paged=999"],
+)
+def test_a_query_naming_nothing_the_old_site_had_is_a_404_as_on_wordpress(generated, client, old):
+    assert client.get(old).status_code == 404
+
+
+@pytest.mark.parametrize("old", ["/1234/", "/1999/05/06/", "/1234/05/06/page/2/", "/?m=199905"])
+def test_a_date_with_no_posts_is_a_404_and_is_not_stored(generated, client, old):
+    response = client.get(old)
+    assert response.status_code == 404
+    assert response.get("X-Page-Cache") != "miss"  # nothing filed for made-up dates
+    assert client.get(old).get("X-Page-Cache") != "hit"
+
+
+def test_a_month_query_lands_on_the_month(generated, client):
+    assert landing(client, "/?m=202106")[0] == "/archive/2021/6/"
+    assert landing(client, "/?m=20210608")[0] == "/archive/2021/6/8/"
+
+
+def test_a_blog_that_lived_in_a_folder_keeps_its_home_and_its_query_forms(tmp_path, client):
+    import_export(tmp_path, generated_export(posts=12, site="https://old.example.org/blog"))
+    rows = LegacyPath.objects.filter(path__startswith="/blog/")
+    prefix = "/blog/blog/" if rows.filter(path__startswith="/blog/blog/").exists() else "/blog/"
+    assert landing(client, prefix)[0] == "/"
+    assert landing(client, prefix.rstrip("/"))[0] in ("/", prefix)
+    assert landing(client, f"{prefix}?s=news")[0] == "/search/?q=news"
+    story = Article.objects.get(title="Story 100")
+    assert landing(client, f"{prefix}?p=100&utm_source=x")[0] == story.get_absolute_url()
+    assert landing(client, f"{prefix}?feed=rss2")[0] == "/feed/"
+
+
+def test_check_legacy_urls_reports_an_old_post_shadowed_by_a_pressroom_page(tmp_path):
+    export = generated_export(posts=12).replace(
+        b"https://old.example.org/2021/06/01/story-100/", b"https://old.example.org/donate/"
+    )
+    path = tmp_path / "shadowed.xml"
+    path.write_bytes(export)
+    call_command("import_wxr", str(path), stdout=StringIO())
+    out = StringIO()
+    with pytest.raises(CommandError, match="1 old address"):
+        call_command("check_legacy_urls", str(path), stdout=out)
+    assert "broken: /donate/ (shadowed: Pressroom answers this address" in out.getvalue()
+
+
+def test_check_legacy_urls_reports_addresses_that_lead_to_another_sites_posts(tmp_path):
+    """Two WordPress sites with the same addresses: the second import reports the clash, and
+    checking the second site's export names every address that still leads to the first's."""
+    first = tmp_path / "one.xml"
+    first.write_bytes(generated_export(posts=6, site="https://one.example"))
+    second = tmp_path / "two.xml"
+    second.write_bytes(generated_export(posts=6, site="https://two.example"))
+    call_command("import_wxr", str(first), stdout=StringIO())
+    report = StringIO()
+    call_command("import_wxr", str(second), stdout=report)
+    assert "already leading elsewhere" in report.getvalue()
+    out = StringIO()
+    with pytest.raises(CommandError, match="old addresses are broken"):
+        call_command("check_legacy_urls", str(second), stdout=out)
+    table = out.getvalue()
+    assert "broken: /?p=100 (leads to /articles/story-100/, not to this post's article" in table
+    assert re.search(r"\npost +6 +0 +6\n", table), table

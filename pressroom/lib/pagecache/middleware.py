@@ -62,8 +62,9 @@ MIN_COMPRESS_BYTES = 200
 # (mark_shareable), as the old-address fallback does. Filed, found and dropped with the
 # content generation like pages.
 PERMANENT_STATUSES = (301, 410)
-# Such answers to addresses with a query string (/?p=12, /?s=peru) are stored at most this many
-# per PAGE_CACHE_SECONDS: anyone can make up queries, and each stored answer is a cache entry.
+# Answers to addresses with a query string (/?p=12, /?s=peru, /?utm_source=x, ?before=...) are
+# stored at most this many per PAGE_CACHE_SECONDS: anyone can make up queries, and each stored
+# answer is a cache entry that would push out a page readers ask for.
 MAX_STORED_QUERY_ANSWERS = 10_000
 QUERY_ANSWERS_KEY = "page-query-answers"
 
@@ -97,7 +98,7 @@ class PageCacheMiddleware:
         page = make_page(response, found.encoding, float(Config.current().seconds))
         if found.key:
             try:
-                if page.status_code == 200 or within_query_answer_budget(meta):
+                if within_query_answer_budget(meta):
                     page = self.store(found, page, response)
             except Exception:  # a cache outage slows pages down; it must not break them
                 warn_about_failure(logger, "page cache: could not store %s", request.path)
@@ -161,8 +162,8 @@ def mark_shareable(response: HttpResponseBase) -> HttpResponseBase:
 
 
 def within_query_answer_budget(meta: dict) -> bool:
-    """Whether a permanent answer may be stored: always without a query string (an old path
-    answers 301 only when it names something), else while fewer than MAX_STORED_QUERY_ANSWERS
+    """Whether an answer may be stored: always without a query string (a path answers 200,
+    301 or 410 only when it names something), else while fewer than MAX_STORED_QUERY_ANSWERS
     were stored in this PAGE_CACHE_SECONDS window (counted in the shared cache, across
     processes and generations; what they store lives no longer than a window, so at most twice
     that many are kept at any time)."""

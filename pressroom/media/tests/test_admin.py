@@ -76,6 +76,32 @@ def test_bad_files_get_an_error_each_and_good_ones_are_still_added(editor_client
     assert list(MediaItem.objects.values_list("original_name", flat=True)) == ["good.jpg"]
 
 
+def test_the_upload_page_script_sends_one_file_per_request_and_reads_a_json_answer(
+    editor_client,
+):
+    """upload.js posts each file alone asking for JSON, so each request stays under the proxy's
+    body size and timeout; a bad file's answer names it, and nothing of it is stored."""
+    photo = jpeg_with_gps(640, 480, seed=1)
+    answers = [
+        editor_client.post(ADD, {"uploads": [file]}, headers={"Accept": "application/json"})
+        for file in (
+            upload("one.jpg", photo),
+            upload("notes.jpg", b"these are notes, not a photo"),
+            upload("again.jpg", photo),
+        )
+    ]
+    assert [answer.status_code for answer in answers] == [200, 400, 200]
+    assert answers[0].json() == {"results": [{"name": "one.jpg", "state": "added"}], "errors": []}
+    assert answers[1].json()["results"] == []
+    [error] = answers[1].json()["errors"]
+    assert error.startswith("notes.jpg: This is not an image or file type the library accepts")
+    assert answers[2].json()["results"] == [{"name": "one.jpg", "state": "already in the library"}]
+    assert list(MediaItem.objects.values_list("original_name", flat=True)) == ["one.jpg"]
+    no_file = editor_client.post(ADD, {}, headers={"Accept": "application/json"})
+    assert no_file.status_code == 400
+    assert no_file.json()["errors"]
+
+
 def test_the_list_shows_thumbnails_and_can_be_searched_and_filtered(editor_client):
     item, _ = services.add_item_from_bytes(jpeg_with_gps(800, 600), "march.jpg", credit="Rosa")
     services.add_item_from_bytes(png_bytes(seed=5), "logo.png", alt_text="Union logo")

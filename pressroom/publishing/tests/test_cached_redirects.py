@@ -127,3 +127,10 @@ def test_made_up_query_strings_cannot_fill_the_cache(old_addresses: Article, mon
     for _ in range(2):
         last = reader.get("/tag/peru/")
     assert last["X-Page-Cache"] == "hit"
+    # Pages with made-up queries (a link's tracking parameters) count too: they are pages
+    # readers get, rendered every time once the window's budget is spent, and not kept.
+    for _ in range(2):
+        tracked = reader.get("/?utm_source=newsletter-1234")
+    assert tracked.status_code == 200
+    assert tracked["X-Page-Cache"] == "miss"
+    assert reader.get("/")["X-Page-Cache"] in ("miss", "hit")
