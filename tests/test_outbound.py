@@ -56,6 +56,8 @@ class Handler(BaseHTTPRequestHandler):
         elif path == "/slow":
             time.sleep(2)
             self.send_body(b"late")
+        elif path.startswith("/drip"):
+            self.drip(path)
         elif path == "/flaky":
             if Handler.hits[path] == 1:
                 self.send_body(b"busy", 503)
@@ -70,6 +72,27 @@ class Handler(BaseHTTPRequestHandler):
                 )
         else:
             self.send_body(b"missing", 404)
+
+    def drip(self, path: str) -> None:
+        """One byte every 0.2 s: of the body (with or without a length), or of the headers."""
+        try:
+            if path == "/drip-headers":
+                for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"z" * 100:
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                    time.sleep(0.2)
+                return
+            self.send_response(200)
+            if path == "/drip-length":
+                self.send_header("Content-Length", "100")
+            self.end_headers()
+            for _ in range(100):
+                self.wfile.write(b"d")
+                self.wfile.flush()
+                time.sleep(0.2)
+        except OSError:  # the client gave up, as it should
+            pass
+        self.close_connection = True
 
 
 @pytest.fixture
@@ -162,6 +185,18 @@ def test_what_counts_as_public(address, public):
 def test_a_slow_server_times_out(server, allow_loopback):
     with pytest.raises(outbound.OutboundTimeoutError):
         outbound.fetch(f"{server}/slow", read_timeout=0.3, retries=0)
+
+
+@pytest.mark.parametrize("path", ["/drip-length", "/drip-until-close", "/drip-headers"])
+def test_a_server_dripping_bytes_is_cut_off_at_the_total_timeout(
+    server, allow_loopback, settings, path
+):
+    """Each byte comes well within the read timeout, but the whole answer would take 20 s: the
+    total timeout (1 s here) ends it, and nothing cut short is returned as if complete."""
+    settings.OUTBOUND_TOTAL_TIMEOUT = 1
+    settings.OUTBOUND_READ_TIMEOUT = 5
+    with pytest.raises(outbound.OutboundTimeoutError, match="took too long"):
+        outbound.fetch(f"{server}{path}", retries=0)
 
 
 def test_gets_are_retried_after_a_503(server, allow_loopback):

@@ -11,7 +11,14 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from pressroom.accounts.roles import ADMINISTRATOR, AUDIENCE, EDITOR, FUNDRAISING, ROLES
+from pressroom.accounts.roles import (
+    ADMINISTRATOR,
+    AUDIENCE,
+    CONTRIBUTOR,
+    EDITOR,
+    FUNDRAISING,
+    ROLES,
+)
 from pressroom.fundraising.models import Campaign
 from pressroom.newsletter.models import Digest, Subscriber
 
@@ -87,6 +94,8 @@ def menu(browser: Client) -> set[str]:
     ("roles", "allowed", "areas"),
     [
         ((EDITOR.name,), {"content"}, {"content"}),
+        # Their own drafts only (publishing/tests/test_review.py shows what they may do).
+        ((CONTRIBUTOR.name,), {"content"}, {"content"}),
         ((AUDIENCE.name,), {"audience"}, {"audience"}),
         ((FUNDRAISING.name,), {"fundraising"}, {"fundraising"}),
         (
@@ -169,6 +178,19 @@ def test_staff_without_a_role_sees_nothing(make_staff, objects):
     assert menu(browser) == set()
 
 
+def test_the_contributor_role_holds_its_single_permissions_and_cannot_publish(db):
+    granted = {
+        f"{app}.{codename}"
+        for app, codename in Group.objects.get(name=CONTRIBUTOR.name).permissions.values_list(
+            "content_type__app_label", "codename"
+        )
+    }
+    assert granted == set(CONTRIBUTOR.permissions)
+    assert "publishing.publish_article" not in granted
+    editor = Group.objects.get(name=EDITOR.name)
+    assert editor.permissions.filter(codename="publish_article").exists()
+
+
 def test_roles_are_groups_holding_exactly_their_apps_permissions(db):
     groups = {group.name: group for group in Group.objects.all()}
     assert set(groups) >= {role.name for role in ROLES}
@@ -204,23 +226,24 @@ def test_a_permission_added_to_a_group_by_hand_is_taken_back_on_migrate(db):
 
 
 def test_a_new_role_is_one_entry_in_the_roles_list(db, monkeypatch):
-    """How issue 13's Contributor will be added: one Role, created and filled on migrate."""
+    """How a role is added (as issue 13's Contributor was): one Role, created and filled on
+    migrate."""
     from django.core.management import call_command
 
     from pressroom.accounts import roles
 
-    contributor = roles.Role(
-        "Contributor",
-        "Writes drafts.",
+    proofreader = roles.Role(
+        "Proofreader",
+        "Reads and corrects drafts.",
         permissions=(
             "publishing.add_article",
             "publishing.change_article",
             "publishing.view_article",
         ),
     )
-    monkeypatch.setattr(roles, "ROLES", (*roles.ROLES, contributor))
+    monkeypatch.setattr(roles, "ROLES", (*roles.ROLES, proofreader))
     call_command("migrate", verbosity=0)
-    granted = Group.objects.get(name="Contributor").permissions.values_list("codename", flat=True)
+    granted = Group.objects.get(name="Proofreader").permissions.values_list("codename", flat=True)
     assert set(granted) == {"add_article", "change_article", "view_article"}
 
 

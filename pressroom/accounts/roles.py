@@ -5,8 +5,9 @@ The groups are created by a data migration and their permissions are set again a
 `migrate` (`sync_roles`), so a new model's permissions reach its role, and a permission taken
 out of a role here is taken away from the group too.
 
-To add a role (e.g. Contributor: write drafts, not publish), add a Role below with the apps it
-owns and/or single permissions ("app_label.codename"); the next `migrate` creates it.
+To add a role, add a Role below with the apps it owns and/or single permissions
+("app_label.codename"); the next `migrate` creates it (Contributor is one made of single
+permissions).
 """
 
 from __future__ import annotations
@@ -44,13 +45,28 @@ FUNDRAISING = Role(
     "Campaigns, donors, donations, processor events and fundraising reports.",
     apps=("fundraising",),
 )
+CONTRIBUTOR = Role(
+    "Contributor",
+    "Writes their own drafts and submits them for review; cannot publish, schedule or edit "
+    "others' articles (publishing/admin.py keeps them to their own drafts).",
+    # Without publishing.publish_article: that is what makes the admin treat them as one.
+    permissions=(
+        "publishing.add_article",
+        "publishing.change_article",
+        "publishing.view_article",
+        "publishing.view_topic",
+        "publishing.view_author",
+        "media.view_mediaitem",
+        "media.add_mediaitem",
+    ),
+)
 ADMINISTRATOR = Role(
     "Administrator",
     "Everything, including staff accounts and their roles.",
     everything=True,
 )
 
-ROLES: tuple[Role, ...] = (EDITOR, AUDIENCE, FUNDRAISING, ADMINISTRATOR)
+ROLES: tuple[Role, ...] = (EDITOR, CONTRIBUTOR, AUDIENCE, FUNDRAISING, ADMINISTRATOR)
 
 
 def role_permissions(role: Role, permission_model: Any, using: str = "default") -> list:

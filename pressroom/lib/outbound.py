@@ -4,8 +4,9 @@ few at once).
 Every outbound request of the project goes through here (WordPress media, partner feeds,
 federation, link previews), so each of them gets the same protections:
 
-- connect and read timeouts, plus a deadline for the whole response (a server dripping one byte
-  a second cannot hold a worker);
+- connect and read timeouts, plus a deadline for the whole request (OUTBOUND_TOTAL_TIMEOUT): a
+  watchdog shuts the connection when it passes, so a server dripping one byte a second, in its
+  headers or its body, cannot hold a worker;
 - a size limit counted on the *decompressed* bytes, read as a stream and aborted past the limit
   (a gzip bomb stops at the limit; urllib3 2.6+ decompresses at most what is asked for);
 - at most a few redirects, each hop checked again like the first address;
@@ -25,8 +26,10 @@ httpx would need a custom transport to pin the checked address.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import socket
+import threading
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
@@ -35,6 +38,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
 
 import urllib3
+import urllib3.connection
 from django.conf import settings
 from urllib3.exceptions import HTTPError as Urllib3Error
 
@@ -125,10 +129,64 @@ def resolve(host: str, port: int) -> str:
     return str(addresses[0])
 
 
-def _pool(scheme: str, host: str, address: str, port: int, timeout: urllib3.Timeout):
-    """A connection to the checked `address`, speaking TLS for `host` when https."""
+class _Watchdog:
+    """Shuts a request's sockets when its deadline passes, whatever the server does: a socket's
+    timeout counts from one packet to the next, so a server sending one byte a second (of
+    headers or body) would otherwise hold the request for ever. Cancelled when the request ends
+    (no thread outlives it)."""
+
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
+        self.sockets: list[socket.socket] = []
+        self.timer = threading.Timer(max(0.0, deadline - time.monotonic()), self.expire)
+        self.timer.daemon = True
+
+    def watch(self, sock: socket.socket | None) -> None:
+        if sock is not None:
+            self.sockets.append(sock)
+        if not self.timer.ident:  # not started yet
+            self.timer.start()
+
+    def expire(self) -> None:
+        for sock in self.sockets:
+            # Wakes the read waiting on it (it sees the end of the stream); closed already: fine.
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def cancel(self) -> None:
+        self.timer.cancel()
+
+
+class _DeadlineMixin:
+    """A connection whose socket the request's watchdog may shut."""
+
+    sock: socket.socket | None
+
+    def __init__(self, *args: object, watchdog: _Watchdog, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[call-arg]
+        self._watchdog = watchdog
+
+    def connect(self) -> None:
+        super().connect()  # type: ignore[misc]
+        self._watchdog.watch(self.sock)
+
+
+class _HTTPConnection(_DeadlineMixin, urllib3.connection.HTTPConnection):
+    pass
+
+
+class _HTTPSConnection(_DeadlineMixin, urllib3.connection.HTTPSConnection):
+    pass
+
+
+def _pool(
+    scheme: str, host: str, address: str, port: int, timeout: urllib3.Timeout, watchdog: _Watchdog
+):
+    """A connection to the checked `address`, speaking TLS for `host` when https, shut by
+    `watchdog` at the request's deadline."""
+    pool: urllib3.HTTPConnectionPool
     if scheme == "https":
-        return urllib3.HTTPSConnectionPool(
+        pool = urllib3.HTTPSConnectionPool(
             address,
             port,
             timeout=timeout,
@@ -136,8 +194,15 @@ def _pool(scheme: str, host: str, address: str, port: int, timeout: urllib3.Time
             server_hostname=host,
             assert_hostname=host,
             cert_reqs="CERT_REQUIRED",
+            watchdog=watchdog,
         )
-    return urllib3.HTTPConnectionPool(address, port, timeout=timeout, retries=False)
+        pool.ConnectionCls = _HTTPSConnection
+    else:
+        pool = urllib3.HTTPConnectionPool(
+            address, port, timeout=timeout, retries=False, watchdog=watchdog
+        )
+        pool.ConnectionCls = _HTTPConnection
+    return pool
 
 
 def _one_hop(
@@ -163,7 +228,15 @@ def _one_hop(
     default_port = port == (443 if parts.scheme == "https" else 80)
     request_headers = {**headers, "Host": host if default_port else f"{host}:{port}"}
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    pool = _pool(parts.scheme, host, address, port, timeout)
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise OutboundTimeoutError(f"{host} took too long to answer")
+    timeout = urllib3.Timeout(
+        connect=min(timeout.connect_timeout, remaining),  # type: ignore[type-var]
+        read=min(timeout.read_timeout, remaining),  # type: ignore[type-var]
+    )
+    watchdog = _Watchdog(deadline)
+    pool = _pool(parts.scheme, host, address, port, timeout, watchdog)
     try:
         response = pool.urlopen(
             method,
@@ -196,9 +269,10 @@ def _one_hop(
                         raise ResponseTooLargeError(
                             f"the response from {host} is larger than {max_bytes} bytes"
                         )
-                    if time.monotonic() > deadline:
-                        raise OutboundTimeoutError(f"{host} took too long to answer")
                     chunks.append(chunk)
+            if time.monotonic() >= deadline:
+                # The watchdog shut the socket: what was read is cut short.
+                raise OutboundTimeoutError(f"{host} took too long to answer")
             return (
                 response.status,
                 {key.lower(): value for key, value in response.headers.items()},
@@ -212,8 +286,11 @@ def _one_hop(
     except urllib3.exceptions.DecodeError as error:
         raise OutboundError(f"the response from {host} is badly compressed: {error}") from None
     except Urllib3Error as error:
+        if time.monotonic() >= deadline:
+            raise OutboundTimeoutError(f"{host} took too long to answer") from None
         raise OutboundError(f"cannot reach {host}: {error}") from None
     finally:
+        watchdog.cancel()
         pool.close()
 
 

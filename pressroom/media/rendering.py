@@ -192,19 +192,80 @@ _BODY_IMAGE = re.compile(
 _ALT = re.compile(r'\salt="([^"]*)"', re.I)
 
 
+# A library file's name inside any address of it: /media/originals/<key>/<name>, a bucket's or
+# CDN's https://…/media/renditions/<key>/<name>. Names are content-addressed, never hold "/",
+# spaces, commas or quotes, so the match ends where the address (or srcset entry) does.
+FILE_NAME = re.compile(r"(?<=/)((originals|renditions|files)/([0-9a-f]{16})/[A-Za-z0-9][\w.-]*)")
+# renditions/<key>/<hash>-<preset>[-f<x>x<y>]-v<version>.<ext> (storage.rendition_name_for)
+_RENDITION_NAME = re.compile(r"[0-9a-f]{20}-([a-z0-9-]+?)(?:-f\d+x\d+)?-v\d+\.([a-z0-9]+)$")
+_FORMAT_OF_EXTENSION = {extension: fmt for fmt, extension in processing.EXTENSIONS.items()}
+
+
+def _items_by_key(keys: Iterable[str]) -> dict[str, MediaItem]:
+    wanted = sorted(set(keys))
+    items: dict[str, MediaItem] = {}
+    for start in range(0, len(wanted), 1000):
+        chunk = wanted[start : start + 1000]
+        for item in MediaItem.objects.filter(key__in=chunk).prefetch_related("renditions"):
+            items[item.key] = item
+    return items
+
+
+def _current_name(name: str, item: MediaItem) -> str:
+    """The name of the item's file that now stands for `name` (an original, a file or a
+    rendition of the item, stored or long gone): the name itself while it is current, else
+    the current rendition of the same preset and format (or the nearest one), else the current
+    original."""
+    if name == item.file.name:
+        return name
+    if name.startswith("renditions/"):
+        ready = _ready(item)
+        if any(rendition.file.name == name for rendition in ready):
+            return name
+        parsed = _RENDITION_NAME.search(name)
+        if parsed is not None and item.is_image:
+            fmt = _FORMAT_OF_EXTENSION.get(parsed.group(2), "")
+            found = best_rendition(item, parsed.group(1), fmt)
+            if found is not None and found.file.name:
+                return found.file.name
+    return item.file.name or name
+
+
+def current_file_addresses(
+    fragments: Iterable[str], items: Mapping[str, MediaItem] | None = None
+) -> list[str]:
+    """Each HTML fragment with every address of a library file that is no longer stored (the
+    item's file was replaced, a crop re-cut) pointing at the item's current file instead.
+
+    A replaced file is deleted from storage (a photo replaced because it exposed a source must
+    not stay public), while bodies, once written, keep the addresses they were written with:
+    so everything that shows a body (the article page, feeds) passes it through here. Items in
+    one query for all the fragments (`items`, by key, when the caller has them); a deleted item's
+    addresses stay as they are."""
+    fragments = [fragment or "" for fragment in fragments]
+    keys = {match.group(3) for fragment in fragments for match in FILE_NAME.finditer(fragment)}
+    if not keys:
+        return fragments
+    if items is None:
+        items = _items_by_key(keys)
+
+    def replace(match: re.Match[str]) -> str:
+        item = items.get(match.group(3))
+        return match.group(0) if item is None else _current_name(match.group(1), item)
+
+    return [FILE_NAME.sub(replace, fragment) for fragment in fragments]
+
+
 def pictures_in_html(body: str) -> SafeString:
     """A (cleaned) article body whose library images carry their renditions: each `<img>` of a
     library original becomes the item's `<picture>` with srcset, sizes, width and height (lazy),
-    keeping the alt text written in the body. Renditions in one query for the whole body."""
-    from pressroom.media.services import ITEM_FILE_URL
-
-    keys = set(ITEM_FILE_URL.findall(body or ""))
+    keeping the alt text written in the body; every other address of a library file (a link,
+    a player's source) points at the item's current file. Renditions in one query for the whole
+    body."""
+    keys = {match.group(3) for match in FILE_NAME.finditer(body or "")}
     if not keys:
         return SafeString(body or "")
-    items = {
-        item.key: item
-        for item in MediaItem.objects.filter(key__in=keys).prefetch_related("renditions")
-    }
+    items = _items_by_key(keys)
 
     def replace(match: re.Match[str]) -> str:
         if match.group(1) is not None:
@@ -215,7 +276,7 @@ def pictures_in_html(body: str) -> SafeString:
         alt = _ALT.search(match.group(0))
         return picture_html(item, "body", alt=html.unescape(alt.group(1)) if alt else None)
 
-    return SafeString(_BODY_IMAGE.sub(replace, body))
+    return SafeString(current_file_addresses([_BODY_IMAGE.sub(replace, body)], items)[0])
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,8 @@ The API other apps use:
 - `add_item_from_bytes(data, name, ...)` / `add_item_from_file(file, ...)` -> (item, created):
   checks, strips metadata, stores, deduplicates by content hash; raises MediaError (nothing is
   stored then) with a message to show as is.
-- `replace_item_file(item, data, name)`: new file, same item, every use kept, renditions redone.
+- `replace_item_file(item, data, name)`: new file, same item, every use kept, renditions redone;
+  the old original and renditions are deleted from storage.
 - `delete_item(item)`: refused with ItemInUseError (listing the uses) while anything uses it.
 - `record_uses(obj, field, items, label=...)`: what `obj` uses in `field` (publishing calls it).
 - `record_first_uses([(obj, field, item_id, label), ...])`: the same for objects that used
@@ -120,6 +121,9 @@ def update_item(item: MediaItem) -> MediaItem:
         crops = {name for name, _, _ in processing.CROPS}
         old = list(item.renditions.filter(preset__in=crops))
         Rendition.objects.filter(pk__in=[r.pk for r in old]).delete()
+        # Crops around the old point are no longer shown anywhere: their files go too.
+        old_names = [rendition.file.name for rendition in old if rendition.file.name]
+        transaction.on_commit(lambda: _delete_files(old_names))
         _queue_renditions(item)
     # Alt text, caption and credit show on pages: cached copies give way.
     transaction.on_commit(forget_cached_pages)
@@ -130,10 +134,16 @@ def update_item(item: MediaItem) -> MediaItem:
 def replace_item_file(item: MediaItem, data: bytes, name: str) -> MediaItem:
     """Put new bytes behind the same item: uses stay, renditions are made again.
 
-    Old files stay in storage (their names are immutable, and copies of old pages still point
-    at them); they go when the item is deleted.
+    The old original and its renditions are deleted from storage once this commits: a photo is
+    often replaced because it exposed someone (a source's face, a street sign), and its old
+    addresses are in feeds, emails and caches. Bodies keep the addresses they were written
+    with; pages and feeds show them through `rendering.current_file_addresses` (the item's
+    current file), and every cached page is forgotten.
     """
     prepared = processing.prepare_upload(data, name)
+    # The names stored now, read under a lock: two replacements at once delete both old files.
+    locked = MediaItem.objects.select_for_update().get(pk=item.pk)
+    old_names = [locked.file.name, *locked.renditions.values_list("file", flat=True)]
     if prepared.kind != item.kind:
         raise MediaError(f"A {item.get_kind_display().lower()} can only be replaced by another.")
     other = MediaItem.objects.filter(content_hash=prepared.content_hash).exclude(pk=item.pk).first()
@@ -155,6 +165,9 @@ def replace_item_file(item: MediaItem, data: bytes, name: str) -> MediaItem:
         if written:
             _delete_files([stored])
         raise
+    stale = [old for old in old_names if old and old != stored]
+    transaction.on_commit(lambda: _delete_files(stale))
+    transaction.on_commit(forget_cached_pages)
     return item
 
 

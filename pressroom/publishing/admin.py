@@ -17,7 +17,9 @@ from django.utils.text import slugify
 from django_prose_editor.widgets import AdminProseEditorWidget
 
 from pressroom.media import services as media_services
+from pressroom.media.rendering import current_file_addresses
 from pressroom.publishing import revisions, services
+from pressroom.publishing.admin_review import ReviewAdminMixin
 from pressroom.publishing.admin_revisions import RevisionsAdminMixin, saves_pending
 from pressroom.publishing.bylines import BylineField
 from pressroom.publishing.embeds import EmbedError, embed_for_url
@@ -29,8 +31,12 @@ from pressroom.publishing.models import (
     Correction,
     LegacyPath,
     Page,
+    ReviewComment,
     Topic,
 )
+
+# The contributor's submit button: save the draft and put it in the editors' review queue.
+SUBMIT_FOR_REVIEW = "_submit_for_review"
 
 # The built-in extensions, then Pressroom's (settings.DJANGO_PROSE_EDITOR_EXTENSIONS): together
 # they keep every element and attribute the HTML cleaner allows (test_editor_round_trip.py).
@@ -105,6 +111,14 @@ class ArticleForm(forms.ModelForm):
     pending_number = forms.IntegerField(
         required=False, widget=forms.HiddenInput, min_value=1, max_value=2**31 - 1
     )
+    # A contributor's word to the editors, sent with "Save and submit for review".
+    review_note = forms.CharField(
+        label="Note for the editors",
+        required=False,
+        max_length=ReviewComment.MAX_TEXT,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Sent with “Save and submit for review” (optional).",
+    )
 
     class Meta:
         model = Article
@@ -122,17 +136,32 @@ class ArticleForm(forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["slug"].required = False
-        self.fields["published_at"] = forms.SplitDateTimeField(
-            label="Publication time",
-            required=False,
-            widget=AdminSplitDateTime(),
-            help_text=self.Meta.help_texts["published_at"],
-        )
+        if "slug" in self.fields:  # not in a read-only view
+            self.fields["slug"].required = False
+        if "status" in self.fields and self.instance.status != Article.Status.IN_REVIEW:
+            # An article enters review by being submitted (which records and emails it).
+            status = cast(forms.TypedChoiceField, self.fields["status"])
+            status.choices = [
+                (value, label)
+                for value, label in Article.Status.choices
+                if value != Article.Status.IN_REVIEW
+            ]
+        # Not in a contributor's form: editors choose when (and whether) it is published.
+        if "published_at" in self.fields:
+            self.fields["published_at"] = forms.SplitDateTimeField(
+                label="Publication time",
+                required=False,
+                widget=AdminSplitDateTime(),
+                help_text=self.Meta.help_texts["published_at"],
+            )
+        self._init_links_and_pending()
+
+    def _init_links_and_pending(self) -> None:
         if self.instance.pk:
             self.initial["authors_chosen"] = self.instance.bylines
             self.initial["topics_chosen"] = list(self.instance.topics.all())
-            self.initial["published_at"] = self.instance.published_at
+            if "published_at" in self.fields:
+                self.initial["published_at"] = self.instance.published_at
             if self.instance.status == Article.Status.SCHEDULED and self.instance.is_public:
                 # Its time has come: it is live, and saving a correction must not ask for
                 # a future time.
@@ -295,9 +324,13 @@ class AnnounceDeletionsMixin:
 
 
 @admin.register(Article)
-class ArticleAdmin(RevisionsAdminMixin, admin.ModelAdmin):
+class ArticleAdmin(ReviewAdminMixin, RevisionsAdminMixin, admin.ModelAdmin):
+    """Editors (publishing.publish_article) see and change every article; contributors see
+    only the articles they created, change only their drafts, and submit them for review."""
+
     form = ArticleForm
     change_form_template = "admin/publishing/article/change_form.html"
+    change_list_template = "admin/publishing/article/change_list.html"
     list_display = ["title", "status_label", "published_at", "byline", "updated_at"]
     list_filter = [
         "status",
@@ -340,13 +373,20 @@ class ArticleAdmin(RevisionsAdminMixin, admin.ModelAdmin):
         articles = cast(ArticleQuerySet, super().get_queryset(request))
         return articles.with_bylines().distinct()
 
+    def get_object(
+        self, request: HttpRequest, object_id: str, from_field: str | None = None
+    ) -> Article | None:
+        article = super().get_object(request, object_id, from_field)
+        if article is not None:
+            # A library file replaced since the body was written is deleted from storage: the
+            # editor loads the body with the item's current file, as readers see it.
+            [article.body] = current_file_addresses([article.body])
+        return article
+
     def get_urls(self) -> list[URLPattern]:
+        wrap = self.admin_site.admin_view
         return [
-            path(
-                "embed/",
-                self.admin_site.admin_view(self.embed_view),
-                name="publishing_article_embed",
-            ),
+            path("embed/", wrap(self.embed_view), name="publishing_article_embed"),
             *super().get_urls(),
         ]
 
@@ -384,6 +424,9 @@ class ArticleAdmin(RevisionsAdminMixin, admin.ModelAdmin):
         if saves_pending(request, change):
             services.save_pending_change(obj, authors=authors, topics=topics, by=request.user)
             return
+        was_in_review = (
+            change and Article.objects.filter(pk=obj.pk, status=Article.Status.IN_REVIEW).exists()
+        )
         services.save_article(
             obj,
             authors=authors,
@@ -391,6 +434,22 @@ class ArticleAdmin(RevisionsAdminMixin, admin.ModelAdmin):
             by=request.user,
             settles_pending=form.cleaned_data.get("pending_number"),
         )
+        if was_in_review and obj.status in Article.PUBLIC_STATUSES:
+            services.end_review_by_publication(obj, by=request.user)
+        if SUBMIT_FOR_REVIEW in request.POST and not self.has_publish_permission(request):
+            try:
+                services.submit_article_for_review(
+                    obj, by=request.user, comment=form.cleaned_data.get("review_note", "")
+                )
+            except ArticleStateError as error:
+                self.message_user(request, f"Saved, not submitted: {error}", messages.WARNING)
+            else:
+                self.message_user(
+                    request,
+                    "Submitted for review: the editors are emailed. You can edit it again if "
+                    "they send it back.",
+                    messages.SUCCESS,
+                )
 
     def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
         if formset.model is not Correction:
@@ -417,11 +476,13 @@ class ArticleAdmin(RevisionsAdminMixin, admin.ModelAdmin):
         for article in queryset:
             services.delete_article(article)
 
-    @admin.action(description="Publish selected articles now", permissions=["change"])
+    @admin.action(description="Publish selected articles now", permissions=["publish"])
     def publish_now(self, request: HttpRequest, queryset: QuerySet[Article]) -> None:
         self._apply(request, queryset, services.publish_article, "published")
 
-    @admin.action(description="Unpublish selected articles (back to draft)", permissions=["change"])
+    @admin.action(
+        description="Unpublish selected articles (back to draft)", permissions=["publish"]
+    )
     def unpublish(self, request: HttpRequest, queryset: QuerySet[Article]) -> None:
         self._apply(request, queryset, services.unpublish_article, "unpublished")
 

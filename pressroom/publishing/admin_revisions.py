@@ -139,6 +139,9 @@ class RevisionsAdminMixin:
     # Look-ups and permissions.
 
     def _object(self, request: HttpRequest, object_id: str, *, change: bool = False) -> Any:
+        if not self.has_view_permission(request):  # type: ignore[attr-defined]
+            raise PermissionDenied  # a role without articles, before any look-up
+        # The admin's queryset: a contributor finds their own articles only.
         obj = self.get_object(request, unquote(object_id))  # type: ignore[attr-defined]
         if obj is None:
             raise Http404(f"No such {self.opts.verbose_name}.")
@@ -258,6 +261,11 @@ class RevisionsAdminMixin:
         self, request: HttpRequest, object_id: str, number: int
     ) -> HttpResponse:
         obj = self._object(request, object_id, change=True)
+        # Publishing is the editors' (a contributor changes their drafts, which have no
+        # pending changes, but may not put anything before readers).
+        may_publish = getattr(self, "has_publish_permission", None)
+        if may_publish is not None and not may_publish(request, obj):
+            raise PermissionDenied
         revision = self._revision(obj, number)
         try:
             services.publish_pending_change(revision, by=request.user)

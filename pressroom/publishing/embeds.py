@@ -3,7 +3,8 @@
 The editor turns a pasted address into the provider's player (`embed_for_url`, no network call),
 the HTML cleaner lets through only iframes of these players (settings.EMBED_HOSTS defaults to
 `DEFAULT_PLAYERS`), and public pages show each embed as a placeholder that loads the player only
-when the reader asks (`click_to_load`): no request reaches the third party before that.
+when the reader asks (`click_to_load`): no request reaches the third party before that. Feeds
+carry a link to the embedded page instead of the player (`embeds_as_links`).
 
 This module imports nothing from Django at import time so that settings.py can read the table.
 """
@@ -253,10 +254,36 @@ def click_to_load(body_html: str) -> str:
     return _IFRAME.sub(_placeholder, body_html)
 
 
-def _placeholder(match: re.Match[str]) -> str:
-    attributes = {
+def embeds_as_links(body_html: str) -> str:
+    """Every iframe of a cleaned body as a paragraph naming the provider with a link to the
+    embedded page, for feeds: feed readers drop iframes (or load the third party's player
+    without asking the reader), partner sites republishing the feed should not carry players."""
+    if "<iframe" not in body_html:
+        return body_html
+    return _IFRAME.sub(_link_paragraph, body_html)
+
+
+def _iframe_attributes(match: re.Match[str]) -> dict[str, str]:
+    return {
         name.lower(): html.unescape(value or "") for name, value in _ATTRIBUTE.findall(match[1])
     }
+
+
+def _link_paragraph(match: re.Match[str]) -> str:
+    attributes = _iframe_attributes(match)
+    src = attributes.get("src", "")
+    if not src:
+        return ""
+    name, page_url, _ = describe_player(src)
+    title = attributes.get("title", "")
+    return (
+        f'<p class="embed-link">{html.escape(name)}{": " + html.escape(title) if title else ""}'
+        f' — <a href="{html.escape(page_url)}">{html.escape(page_url)}</a></p>'
+    )
+
+
+def _placeholder(match: re.Match[str]) -> str:
+    attributes = _iframe_attributes(match)
     src = attributes.get("src", "")
     if not src:
         return ""

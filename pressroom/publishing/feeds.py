@@ -11,7 +11,13 @@ from django.utils.feedgenerator import Atom1Feed, Enclosure, Rss201rev2Feed, Syn
 from django.utils.formats import date_format
 from django.utils.html import escape
 
-from pressroom.media.rendering import ImageFile, image_file, images_prefetch
+from pressroom.media.rendering import (
+    ImageFile,
+    current_file_addresses,
+    image_file,
+    images_prefetch,
+)
+from pressroom.publishing.embeds import embeds_as_links
 from pressroom.publishing.html import strip_control_characters
 from pressroom.publishing.models import Article, Author, Correction, Topic
 
@@ -109,6 +115,16 @@ class FullTextAtomFeed(XmlSafeFeedMixin, MediaRssMixin, Atom1Feed):
 FEED_PREFETCH = ("topics", images_prefetch("lead_image", ("widths",)))
 
 
+def with_feed_bodies(articles: list[Article]) -> list[Article]:
+    """Each article with `feed_body`, its body as feeds carry it: library files at their
+    current addresses (a replaced file's old ones are gone from storage), read for every item
+    at once, and embeds as links to the embedded page rather than players."""
+    bodies = current_file_addresses(article.body for article in articles)
+    for article, body in zip(articles, bodies, strict=True):
+        article.feed_body = embeds_as_links(body)  # type: ignore[attr-defined]
+    return articles
+
+
 class LatestArticlesFeed(Feed):
     feed_type: type[SyndicationFeed] = FullTextRssFeed
     description_template = None
@@ -130,12 +146,13 @@ class LatestArticlesFeed(Feed):
         articles = Article.objects.published()
         if topic is not None:
             articles = articles.for_topic(topic)
-        return list(
+        found = list(
             articles.newest_first()
             .with_bylines()
             .with_corrections()
             .prefetch_related(*FEED_PREFETCH)[: settings.FEED_ITEMS]
         )
+        return with_feed_bodies(found)
 
     def item_title(self, item: Article) -> str:
         return item.title
@@ -164,7 +181,8 @@ class LatestArticlesFeed(Feed):
     def item_extra_kwargs(self, item: Article) -> dict:
         # Corrections travel with the text, so a reader of the feed sees them too.
         extra: dict[str, object] = {
-            "content_encoded": item.body + corrections_html(item.shown_corrections)
+            "content_encoded": getattr(item, "feed_body", item.body)
+            + corrections_html(item.shown_corrections)
         }
         image = image_file(item.lead_image, FEED_IMAGE_PRESET)
         if image is not None and item.lead_image is not None:
@@ -207,7 +225,7 @@ class AuthorFeed(LatestArticlesFeed):
         return author.bio or settings.SITE_DESCRIPTION
 
     def items(self, author: Author) -> list[Article]:  # type: ignore[override]
-        return list(
+        found = list(
             Article.objects.published()
             .by_author(author)
             .newest_first()
@@ -215,6 +233,7 @@ class AuthorFeed(LatestArticlesFeed):
             .with_corrections()
             .prefetch_related(*FEED_PREFETCH)[: settings.FEED_ITEMS]
         )
+        return with_feed_bodies(found)
 
     def feed_url(self, author: Author) -> str:  # type: ignore[override]
         return author.get_absolute_url() + "feed/"

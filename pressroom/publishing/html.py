@@ -130,6 +130,9 @@ EMBED_PERMISSIONS = {
 # campaign banner's ...) or clobber a global a script reads; in-body links follow the prefix.
 BODY_ID_PREFIX = "body-"
 IFRAME_WITHOUT_SRC = re.compile(r"<iframe\b(?![^>]*\ssrc=)[^>]*>.*?</iframe>", re.I | re.S)
+# What sits between <iframe> and </iframe> is never shown (browsers read it as raw text, and a
+# feed reader that drops the iframe would show it as text, tags and all): it goes on save.
+IFRAME_CONTENT = re.compile(r"(<iframe\b[^>]*>).*?(</iframe>)", re.I | re.S)
 
 
 def _embed_path_pattern(path: str) -> re.Pattern[str]:
@@ -239,7 +242,10 @@ def clean_body_html(raw: str) -> str:
     # After cleaning too: nh3 decodes "&#x0b;" and "&#1;" into the raw characters.
     cleaned = _cleaner().clean(strip_control_characters(raw))
     # An iframe whose src was refused goes entirely (with its `allow` and size).
-    return strip_control_characters(IFRAME_WITHOUT_SRC.sub("", cleaned)).strip()
+    cleaned = IFRAME_WITHOUT_SRC.sub("", cleaned)
+    if "<iframe" in cleaned:
+        cleaned = IFRAME_CONTENT.sub(r"\1\2", cleaned)
+    return strip_control_characters(cleaned).strip()
 
 
 def html_to_text(fragment: str) -> str:

@@ -162,6 +162,23 @@ class ArticleQuerySet(models.QuerySet["Article"]):
             .first()
         )
 
+    def review_queue(self) -> ArticleQuerySet:
+        """Articles in review, the longest waiting first, with when they were submitted, by
+        whom and the note that came with it (`submitted_at`, `submitted_note`)."""
+        submission = ReviewComment.objects.filter(
+            article=models.OuterRef("pk"), action=ReviewComment.Action.SUBMITTED
+        ).order_by("-created_at", "-id")
+        return (
+            self.filter(status=Article.Status.IN_REVIEW)
+            .select_related("created_by")
+            .with_bylines()
+            .annotate(
+                submitted_at=models.Subquery(submission.values("created_at")[:1]),
+                submitted_note=models.Subquery(submission.values("text")[:1]),
+            )
+            .order_by(models.F("submitted_at").asc(nulls_first=True), "id")
+        )
+
     def for_topic(self, topic: Topic) -> ArticleQuerySet:
         return self.filter(topic_links__topic=topic)
 
@@ -214,6 +231,8 @@ class ArticleQuerySet(models.QuerySet["Article"]):
 class Article(models.Model):
     class Status(models.TextChoices):
         DRAFT = "draft", "Draft"
+        # Submitted by a contributor: waiting for an editor to send it back or publish it.
+        IN_REVIEW = "review", "In review"
         SCHEDULED = "scheduled", "Scheduled"
         PUBLISHED = "published", "Published"
 
@@ -222,6 +241,11 @@ class Article(models.Model):
     # the archive SQL in listings.py are all built from these two conditions. A scheduled article
     # is public as soon as its time comes; no job has to flip it.
     PUBLIC_STATUSES = (Status.SCHEDULED, Status.PUBLISHED)
+    # Never seen by readers, and without a publication time of their own.
+    UNPUBLISHED_STATUSES = (Status.DRAFT, Status.IN_REVIEW)
+    # Who may publish, schedule, unpublish and review (the Editor role holds it; a Contributor
+    # does not, and so writes and submits only their own drafts).
+    PUBLISH_PERMISSION = "publishing.publish_article"
     # What an editor sets on an article itself (bylines and topics are links): the admin's form
     # and every revision's snapshot.
     EDITOR_FIELDS = (
@@ -276,6 +300,16 @@ class Article(models.Model):
         help_text="Defaults to the original URL for republished pieces.",
     )
 
+    # Who wrote it here first: a contributor edits only the drafts they created.
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        editable=False,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
     # Deleting an article deletes its revisions (a generic relation: pages share the table).
     revisions = GenericRelation("publishing.Revision")
 
@@ -288,9 +322,12 @@ class Article(models.Model):
         ]
         constraints = [
             models.CheckConstraint(
-                condition=Q(status="draft") | Q(published_at__isnull=False),
+                condition=Q(status__in=["draft", "review"]) | Q(published_at__isnull=False),
                 name="article_public_has_time",
             ),
+        ]
+        permissions = [
+            ("publish_article", "Can publish, schedule, unpublish and review articles"),
         ]
 
     def __str__(self) -> str:
@@ -327,6 +364,21 @@ class Article(models.Model):
         """What the topic and author links copy from the article ("is_public", "published_at"):
         the status half of "published"; the archive reads add the time half."""
         return self.status in self.PUBLIC_STATUSES, self.published_at
+
+    @property
+    def is_unpublished(self) -> bool:
+        """A draft or an article in review: readers have never been shown this status."""
+        return self.status in self.UNPUBLISHED_STATUSES
+
+    @property
+    def is_in_review(self) -> bool:
+        return self.status == self.Status.IN_REVIEW
+
+    def is_editable_by_contributor(self, user: Any) -> bool:
+        """A contributor (no publish permission) edits their own drafts, and nothing else."""
+        return self.status == self.Status.DRAFT and bool(
+            self.created_by_id and self.created_by_id == getattr(user, "pk", None)
+        )
 
     @property
     def is_republished(self) -> bool:
@@ -366,8 +418,24 @@ class Article(models.Model):
         self.publish(at=at)
 
     def unpublish(self) -> None:
-        if self.status == self.Status.DRAFT:
+        if self.is_unpublished:
             raise ArticleStateError("This article is not published.")
+        self.status = self.Status.DRAFT
+
+    def submit_for_review(self) -> None:
+        """A contributor's draft goes to the editors' review queue."""
+        if self.status == self.Status.IN_REVIEW:
+            raise ArticleStateError("This article is already waiting for review.")
+        if self.status != self.Status.DRAFT:
+            raise ArticleStateError("Only a draft can be submitted for review.")
+        if not self.title.strip():
+            raise ArticleStateError("An article needs a title before it is submitted.")
+        self.status = self.Status.IN_REVIEW
+
+    def send_back(self) -> None:
+        """An editor returns an article in review to its writer, as a draft to work on."""
+        if self.status != self.Status.IN_REVIEW:
+            raise ArticleStateError("Only an article in review can be sent back.")
         self.status = self.Status.DRAFT
 
 
@@ -672,7 +740,9 @@ class Revision(models.Model):
         # What the article was after a save.
         SAVED = "saved", "Saved"
         # A change not yet on the article: readers see the published version until it is
-        # published. (Review states such as "submitted" belong here too.)
+        # published. (Review is the article's own status, "In review", with ReviewComment
+        # keeping who submitted, commented and sent back: only unpublished articles are
+        # reviewed, so their revisions need no review state.)
         PENDING = "pending", "Pending change"
         PUBLISHED = "published", "Pending change, published"
         DISCARDED = "discarded", "Pending change, discarded"
@@ -798,3 +868,40 @@ class Correction(models.Model):
         self.removed_at = timezone.now()
         self.removed_by = by
         self.removal_reason = reason[:1000]
+
+
+class ReviewCommentQuerySet(models.QuerySet["ReviewComment"]):
+    def submissions(self) -> ReviewCommentQuerySet:
+        return self.filter(action=ReviewComment.Action.SUBMITTED)
+
+
+class ReviewComment(models.Model):
+    """One step of an article's review, shown on the article in the admin: a submission, a
+    comment, a send-back (with what to fix) or the publication that ended it. Each is emailed
+    to the other side (the editors, or the article's writer) by the task worker."""
+
+    class Action(models.TextChoices):
+        SUBMITTED = "submitted", "Submitted for review"
+        COMMENT = "comment", "Comment"
+        SENT_BACK = "sent_back", "Sent back"
+        PUBLISHED = "published", "Published"
+
+    MAX_TEXT = 4000
+
+    article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="review_comments")
+    action = models.CharField(max_length=12, choices=Action.choices, default=Action.COMMENT)
+    text = models.TextField(blank=True, max_length=MAX_TEXT)
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # When its email went; NULL until then (the task sends it once, however often it runs).
+    notified_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ReviewCommentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} on {self.article_id}"

@@ -42,10 +42,12 @@ from pressroom.publishing.models import (
     Correction,
     LegacyPath,
     Page,
+    ReviewComment,
     Revision,
     Topic,
 )
 from pressroom.publishing.signals import articles_written, content_changed
+from pressroom.publishing.tasks import send_review_email
 
 ARTICLE_SLUG_LENGTH = Article._meta.get_field("slug").max_length or 255
 # Everything an article write sets, in the order save_articles inserts and updates it.
@@ -255,8 +257,11 @@ def save_article(
     A public article whose library images lack alt text (and are not decorative) is refused
     with MissingAltTextError; importers of old content may pass `require_alt_text=False`.
     `settles_pending`: the number of the pending change the editor's form showed; it is
-    published with this save.
+    published with this save. A new article is recorded as created `by` that user (a
+    contributor edits only the drafts they created).
     """
+    if article.pk is None and getattr(by, "pk", None):
+        article.created_by = by
     save_articles(
         [
             ArticleWrite(
@@ -488,16 +493,88 @@ def _write_links(writes: Sequence[ArticleWrite], *, existing: Collection[int]) -
 
 
 @transaction.atomic
-def publish_article(article: Article, at: datetime | None = None, *, by: Any = None) -> Article:
-    """Publish now, or schedule for `at`. Raises ArticleStateError when it cannot be."""
+def publish_article(
+    article: Article, at: datetime | None = None, *, by: Any = None, comment: str = ""
+) -> Article:
+    """Publish now, or schedule for `at`. Raises ArticleStateError when it cannot be. An
+    article in review ends its review so (its writer is told, with the `comment`)."""
+    was_in_review = article.is_in_review
     article.publish(at=at)
-    return save_article(article, by=by, note="Published" if at is None else "Scheduled")
+    save_article(article, by=by, note="Published" if at is None else "Scheduled")
+    if was_in_review:
+        _record_review(article, ReviewComment.Action.PUBLISHED, by=by, text=comment)
+    return article
 
 
 @transaction.atomic
 def unpublish_article(article: Article, *, by: Any = None) -> Article:
     article.unpublish()
     return save_article(article, by=by, note="Unpublished")
+
+
+# Review: a contributor submits a draft; editors comment, send it back or publish it.
+
+
+def _record_review(article: Article, action: str, *, by: Any, text: str = "") -> ReviewComment:
+    """Keep one step of the review on the article and email it, from the worker, once the
+    step has committed."""
+    comment = ReviewComment.objects.create(
+        article=article,
+        action=action,
+        text=strip_control_characters(text or "").strip()[: ReviewComment.MAX_TEXT],
+        created_by=by if getattr(by, "pk", None) else None,
+    )
+    transaction.on_commit(lambda: send_review_email.enqueue(comment.pk))
+    return comment
+
+
+def _lock_fresh(article: Article) -> None:
+    """The article's row locked and its stored state loaded: two people acting on one review at
+    once act in turn, each on what the other left."""
+    Article.objects.select_for_update().filter(pk=article.pk).exists()
+    article.refresh_from_db()
+
+
+def _required(text: str, message: str) -> str:
+    text = strip_control_characters(text or "").strip()
+    if not text:
+        raise ArticleStateError(message)
+    return text
+
+
+@transaction.atomic
+def submit_article_for_review(article: Article, *, by: Any, comment: str = "") -> ReviewComment:
+    """Put a draft in the editors' review queue (they are emailed). Raises ArticleStateError
+    for anything but a draft."""
+    _lock_fresh(article)
+    article.submit_for_review()
+    save_article(article, by=by, note="Submitted for review")
+    return _record_review(article, ReviewComment.Action.SUBMITTED, by=by, text=comment)
+
+
+@transaction.atomic
+def send_back_article(article: Article, *, by: Any, comment: str) -> ReviewComment:
+    """Return an article in review to its writer as a draft, saying what to change (they are
+    emailed). Raises ArticleStateError without a comment or for an article not in review."""
+    text = _required(comment, "Say what to change: the writer reads it in the email.")
+    _lock_fresh(article)
+    article.send_back()
+    save_article(article, by=by, note="Sent back")
+    return _record_review(article, ReviewComment.Action.SENT_BACK, by=by, text=text)
+
+
+@transaction.atomic
+def comment_on_article(article: Article, *, by: Any, comment: str) -> ReviewComment:
+    """A remark in the article's review, told to the other side; the article is unchanged."""
+    text = _required(comment, "Write a comment first.")
+    return _record_review(article, ReviewComment.Action.COMMENT, by=by, text=text)
+
+
+@transaction.atomic
+def end_review_by_publication(article: Article, *, by: Any) -> ReviewComment:
+    """An article that left review by being published from its form (rather than with
+    "Publish"): the review records it and its writer is told."""
+    return _record_review(article, ReviewComment.Action.PUBLISHED, by=by)
 
 
 # Revisions: pending changes, publishing them, restoring an older revision.

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from collections.abc import Iterator
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -298,6 +299,122 @@ def test_fetch_media_refuses_private_addresses_unless_allowed(old_server, settin
     assert "resolves to an address that is not public" in output
     # Posts still come across, pointing at the old addresses.
     assert Article.objects.count() == 2
+
+
+class TroubledUploadsHandler(UploadsHandler):
+    """The old site as it often is: slow (each answer takes `delay`), and with `trouble` for
+    the first requests of some files ("503", "502", or "reset": the connection closed without
+    an answer). Counts the requests waiting for their answer at once."""
+
+    delay = 0.0
+    trouble: dict[str, list[str]] = {}
+    hits: dict[str, int] = {}
+    in_flight = 0
+    peak = 0
+    lock = threading.Lock()
+
+    def do_GET(self) -> None:
+        cls = type(self)
+        name = self.path.rsplit("/", 1)[-1]
+        with cls.lock:
+            cls.hits[name] = cls.hits.get(name, 0) + 1
+            planned = cls.trouble.get(name, [])
+            now = planned[cls.hits[name] - 1] if cls.hits[name] <= len(planned) else ""
+            cls.in_flight += 1
+            cls.peak = max(cls.peak, cls.in_flight)
+        time.sleep(cls.delay)
+        # Counted until the answer starts: from then on the client may already send the next.
+        with cls.lock:
+            cls.in_flight -= 1
+        if now == "reset":
+            self.close_connection = True
+            return
+        if now:
+            self.send_error(int(now))
+            return
+        super().do_GET()
+
+
+@pytest.fixture
+def troubled_server(tmp_path) -> Iterator[tuple[OldSite, type[TroubledUploadsHandler]]]:
+    root = tmp_path / "docroot"
+    handler = type(
+        "Handler",
+        (TroubledUploadsHandler,),
+        {"user_agents": [], "hits": {}, "trouble": {}, "lock": threading.Lock()},
+    )
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(handler, directory=str(root)))
+    server.daemon_threads = True
+    base = f"http://127.0.0.1:{server.server_address[1]}/news"
+    site = build_old_site(tmp_path / "old", base=base)
+    (root / "news" / "wp-content").mkdir(parents=True)
+    site.uploads.rename(root / "news" / "wp-content" / "uploads")
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield site, handler
+    server.shutdown()
+    server.server_close()
+
+
+def test_fetch_media_downloads_a_few_at_a_time_never_more(troubled_server, settings):
+    settings.OUTBOUND_ALLOW_PRIVATE_ADDRESSES = True
+    settings.OUTBOUND_PARALLEL_DOWNLOADS = 3
+    site, handler = troubled_server
+    handler.delay = 0.3  # long enough for downloads to overlap
+    import_wxr(site.export, "--fetch-media")
+    assert MediaItem.objects.count() == 6
+    assert handler.peak == 3  # in parallel, and bounded by the setting
+
+
+def test_fetch_media_retries_server_errors_and_dropped_connections(troubled_server, settings):
+    settings.OUTBOUND_ALLOW_PRIVATE_ADDRESSES = True
+    settings.OUTBOUND_RETRIES = 2
+    settings.OUTBOUND_RETRY_BACKOFF = 0.01
+    site, handler = troubled_server
+    handler.trouble = {
+        "march.jpg": ["503", "502"],  # fine on the third try
+        "square.jpg": ["reset"],  # the connection dropped once
+        "report.pdf": ["503", "503", "503"],  # still failing after the retries
+    }
+    output = import_wxr(site.export, "--fetch-media")
+    assert handler.hits["march.jpg"] == 3
+    assert handler.hits["square.jpg"] == 2
+    assert handler.hits["report.pdf"] == 3  # one try and two retries, then it is reported
+    assert item_named("march.jpg").alt_text == "Miners marching into Lima"
+    assert MediaItem.objects.filter(original_name="square.jpg").exists()
+    assert not MediaItem.objects.filter(original_name="report.pdf").exists()
+    assert "report.pdf: download failed — HTTP 503" in output
+    # Run again once the server is well: only what failed is asked for again, and comes home.
+    handler.trouble = {}
+    import_wxr(site.export, "--fetch-media")
+    assert handler.hits["report.pdf"] == 4
+    assert handler.hits["march.jpg"] == 3
+    assert MediaItem.objects.filter(original_name="report.pdf").exists()
+
+
+def test_fetch_media_refuses_files_over_the_upload_limit_while_downloading(
+    troubled_server, settings, tmp_path
+):
+    settings.OUTBOUND_ALLOW_PRIVATE_ADDRESSES = True
+    settings.MEDIA_MAX_UPLOAD_BYTES = 20_000
+    site, _ = troubled_server
+    sizes = {path.name: path.stat().st_size for path in (tmp_path / "docroot").rglob("*.*")}
+    assert sizes["march.jpg"] > 20_000
+    assert sizes["crowd-scaled.jpg"] > 20_000
+    assert sizes["square.jpg"] < 20_000
+    output = import_wxr(site.export, "--fetch-media")
+    for name in ("march.jpg", "crowd-scaled.jpg"):
+        assert re.search(
+            rf"{name}: download failed — .*(announced \d+ bytes; the limit is 20000|larger than)",
+            output,
+        ), output
+        assert not MediaItem.objects.filter(original_name=name).exists()
+    assert set(MediaItem.objects.values_list("original_name", flat=True)) == {
+        "square.jpg",
+        "report.pdf",
+        "interview.mp3",
+        "clip.mp4",
+    }
 
 
 def test_check_legacy_urls_walks_uploads_and_attachment_pages_once_media_are_home(

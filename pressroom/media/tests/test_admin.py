@@ -202,3 +202,21 @@ def test_an_article_with_an_undescribed_lead_image_asks_for_alt_text(editor_clie
 def test_the_editor_group_has_the_media_permissions(editor):
     for action in ("add", "change", "delete", "view"):
         assert editor.has_perm(f"media.{action}_mediaitem")
+
+
+def test_the_editor_loads_a_body_with_the_current_file_of_a_replaced_item(
+    editor_client, make_article, django_capture_on_commit_callbacks
+):
+    item, _ = services.add_item_from_bytes(
+        jpeg_with_gps(800, 600, seed=1), "old.jpg", alt_text="Strikers"
+    )
+    old_url = item.url
+    article = make_article(body=f'<p>x</p><img src="{old_url}" alt="Strikers">')
+    with django_capture_on_commit_callbacks(execute=True):
+        services.replace_item_file(item, jpeg_with_gps(640, 480, seed=9), "new.jpg")
+    item.refresh_from_db()
+    page = editor_client.get(f"/admin/publishing/article/{article.pk}/change/")
+    assert page.status_code == 200
+    body = page.context["adminform"].form.initial["body"]
+    assert item.url in body
+    assert old_url not in body  # deleted from storage: the editor would show a broken image

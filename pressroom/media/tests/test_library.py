@@ -8,10 +8,11 @@ import io
 import os
 import struct
 import zlib
+from pathlib import Path
 
 import pytest
 from django.core.files.storage import default_storage
-from PIL import Image
+from PIL import Image, IptcImagePlugin
 
 from pressroom.media import processing, renditions, services
 from pressroom.media.models import ItemInUseError, MediaError, MediaItem, MediaUse, Rendition
@@ -40,6 +41,33 @@ def test_a_phone_photo_loses_its_gps_position_and_camera_but_keeps_credit(media_
     assert item.credit == "Rosa Huaman"
     assert item.copyright == "(c) 2026 Rosa Huaman"
     assert (item.width, item.height, item.mime_type) == (1600, 1200, "image/jpeg")
+
+
+IPTC_PHOTO = Path(__file__).parent / "data" / "iptc-location.jpg"
+# What the fixture's IPTC block says of where it was taken (City, Sub-location, Province/State,
+# Country, Country code); none of it may reach the site.
+IPTC_LOCATION = [b"Chala", b"Km 611 bridge", b"Arequipa", b"Peru", b"PER", b"Photoshop 3.0"]
+
+
+def test_iptc_location_and_by_line_are_removed_and_credit_and_copyright_kept(media_root):
+    data = IPTC_PHOTO.read_bytes()
+    with Image.open(io.BytesIO(data)) as source:  # the fixture does carry them
+        iptc = IptcImagePlugin.getiptcinfo(source)
+    assert iptc[(2, 90)] == b"Chala"
+    assert iptc[(2, 92)] == b"Km 611 bridge, north bank"
+    item, _ = services.add_item_from_bytes(data, "iptc-location.jpg")
+    assert item.credit == "Rosa Huaman"  # IPTC By-line
+    assert item.copyright == "(c) 2026 Radio Sur"
+    assert item.caption == "Miners block the Panamericana at dawn"
+    renditions.make_item_renditions(item.pk)
+    stored = [item.file.name, *(rendition.file.name for rendition in item.renditions.all())]
+    assert len(stored) > 5
+    for name in stored:
+        content = default_storage.open(name).read()
+        with Image.open(io.BytesIO(content)) as image:
+            assert IptcImagePlugin.getiptcinfo(image) is None, name
+        found = [marker for marker in [*IPTC_LOCATION, b"Rosa Huaman"] if marker in content]
+        assert found == [], name
 
 
 def test_every_rendition_is_free_of_metadata_and_made_by_the_worker(media_root):
@@ -244,6 +272,51 @@ def test_replacing_the_file_keeps_every_use_and_remakes_renditions(make_article,
     # The old body address still names the item: saving the article keeps the use.
     publishing_services.save_article(Article.objects.get(pk=article.pk))
     assert item.uses.filter(field="body").exists()
+    # Nothing of the old file is left in storage: its original and renditions are deleted.
+    assert stored_files(media_root) == sorted(
+        [item.file.name, *(rendition.file.name for rendition in item.renditions.all())]
+    )
+    assert not [name for name in stored_files(media_root) if old_hash[:20] in name]
+
+
+def test_a_file_replaced_while_the_worker_works_leaves_no_old_rendition(media_root, monkeypatch):
+    """The worker read the old file; the editor replaced it meanwhile: what the worker made of
+    the old file is deleted, not left public under the item's folder."""
+    item, _ = services.add_item_from_bytes(jpeg_with_gps(800, 600, seed=1), "old.jpg")
+    old_hash = item.content_hash
+    stale = MediaItem.objects.get(pk=item.pk)
+    original_make = processing.make_renditions
+
+    def replace_meanwhile(*args, **kwargs):
+        # After the worker has read the old file, before it stores what it made of it.
+        if MediaItem.objects.get(pk=item.pk).content_hash == old_hash:
+            services.replace_item_file(stale, jpeg_with_gps(640, 480, seed=2), "new.jpg")
+        return original_make(*args, **kwargs)
+
+    monkeypatch.setattr(processing, "make_renditions", replace_meanwhile)
+    renditions.make_item_renditions(item.pk)
+    monkeypatch.undo()
+    assert not [name for name in stored_files(media_root) if old_hash[:20] in name]
+    assert not Rendition.objects.exclude(source_hash=MediaItem.objects.get().content_hash).exists()
+    run_worker()
+    assert Rendition.objects.filter(preset="w320").exists()
+
+
+def test_an_item_deleted_while_the_worker_works_leaves_no_file(media_root, monkeypatch):
+    item, _ = services.add_item_from_bytes(jpeg_with_gps(800, 600, seed=1), "old.jpg")
+    original_make = processing.make_renditions
+
+    def delete_meanwhile(*args, **kwargs):
+        # After the worker has read the file, before it stores what it made of it.
+        services.delete_item(MediaItem.objects.get(pk=item.pk))
+        return original_make(*args, **kwargs)
+
+    monkeypatch.setattr(processing, "make_renditions", delete_meanwhile)
+    assert renditions.make_item_renditions(item.pk) == 0
+    monkeypatch.undo()
+    assert not MediaItem.objects.exists()
+    assert not Rendition.objects.exists()
+    assert stored_files(media_root) == []
 
 
 def test_publishing_with_undescribed_images_is_refused_until_alt_text_or_decorative(

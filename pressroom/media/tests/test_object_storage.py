@@ -141,3 +141,26 @@ def test_upload_renditions_and_urls_through_an_s3_server(s3_storage, s3_endpoint
     services.delete_item(item)
     left = s3_storage.list_objects_v2(Bucket=BUCKET).get("Contents", [])
     assert [entry["Key"] for entry in left if item.key in entry["Key"]] == []
+
+
+def test_replacing_a_file_removes_the_old_original_and_renditions_from_the_bucket(
+    s3_storage, s3_endpoint
+):
+    """A photo replaced because it exposed a source must not stay readable in the bucket."""
+    item, _ = services.add_item_from_bytes(jpeg_with_gps(1200, 900, seed=3), "source.jpg")
+    run_worker()
+    old_urls = [item.url, *(rendition.url for rendition in item.renditions.all())]
+    assert outbound.fetch(old_urls[1]).status == 200
+
+    services.replace_item_file(item, jpeg_with_gps(1000, 750, seed=4), "blurred.jpg")
+    for url in old_urls:
+        assert outbound.fetch(url, retries=0).status in (403, 404), url
+    run_worker()
+    item.refresh_from_db()
+    current = item.renditions.get(preset="w640", format="webp")
+    assert outbound.fetch(current.url).status == 200
+    assert outbound.fetch(item.url).status == 200
+    keys = {entry["Key"] for entry in s3_storage.list_objects_v2(Bucket=BUCKET)["Contents"]}
+    assert keys == {f"media/{item.file.name}"} | {
+        f"media/{rendition.file.name}" for rendition in item.renditions.all()
+    }

@@ -3,6 +3,8 @@ article bodies cannot shadow the page's own ids."""
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ElementTree
+
 import pytest
 
 from pressroom.publishing.html import clean_body_html, embed_src
@@ -136,3 +138,52 @@ def test_a_mistyped_embed_entry_stops_start_up_with_one_clear_line(tmp_path):
         "pressroom: configuration error: EMBED_HOSTS entries must be a host name with an "
         "optional path, not 'https://evil.example/'"
     ]
+
+
+def test_what_sits_inside_an_iframe_is_dropped_on_save():
+    cleaned = clean_body_html(
+        '<p>a</p><iframe src="https://www.youtube-nocookie.com/embed/dQw4w9WgXcQ" title="March">'
+        "fallback <b>text</b> &lt;script&gt;alert(1)&lt;/script&gt;</iframe><p>b</p>"
+    )
+    assert cleaned == (
+        '<p>a</p><iframe src="https://www.youtube-nocookie.com/embed/dQw4w9WgXcQ" title="March">'
+        "</iframe><p>b</p>"
+    )
+
+
+@pytest.mark.parametrize("path", ["/feed/", "/feed/atom/"])
+def test_feeds_carry_a_link_to_the_embedded_page_instead_of_the_player(
+    db, client, make_article, path
+):
+    make_article(
+        "Miners march on Lima",
+        body=(
+            "<p>Watch the march.</p>"
+            '<iframe src="https://www.youtube-nocookie.com/embed/dQw4w9WgXcQ" title="The march"'
+            ' width="560" height="315" allowfullscreen></iframe>'
+            '<iframe src="https://w.soundcloud.com/player/?url=https%3A//soundcloud.com/radio/'
+            'marcha"></iframe><p>After.</p>'
+        ),
+    )
+    feed = ElementTree.fromstring(client.get(path).content)  # noqa: S314 (our own output)
+    contents = [
+        element.text or ""
+        for element in feed.iter()
+        if element.tag
+        in (
+            "{http://purl.org/rss/1.0/modules/content/}encoded",
+            "{http://www.w3.org/2005/Atom}content",
+        )
+    ]
+    [content] = contents
+    assert "<iframe" not in content
+    assert (
+        '<p class="embed-link">YouTube: The march — <a href="https://www.youtube.com/watch?v='
+        'dQw4w9WgXcQ">https://www.youtube.com/watch?v=dQw4w9WgXcQ</a></p>'
+    ) in content
+    assert (
+        '<p class="embed-link">SoundCloud — <a href="https://soundcloud.com/radio/marcha">'
+        "https://soundcloud.com/radio/marcha</a></p>"
+    ) in content
+    assert content.startswith("<p>Watch the march.</p>")
+    assert content.endswith("<p>After.</p>")

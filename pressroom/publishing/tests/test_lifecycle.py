@@ -111,8 +111,12 @@ def test_old_topic_address_answers_301_to_the_topic(client, topic):
     assert response["Location"] == "/topics/peru/"
 
 
-def test_unknown_front_page_query_without_legacy_path_is_the_front_page(client, make_article):
-    assert client.get("/?p=999").status_code == 200
+def test_front_page_queries_naming_nothing_the_site_has_are_404_as_on_wordpress(
+    client, make_article
+):
+    make_article()
+    assert client.get("/?p=999").status_code == 404
+    assert client.get("/?utm_source=newsletter").status_code == 200  # names nothing: the home
 
 
 def test_changing_a_slug_keeps_the_old_address_working(client, make_article):

@@ -31,6 +31,18 @@ def every_state(make_article, topic, author) -> dict[str, Article]:
         "draft with a date": make_article("Draft dated", status="draft", published_at=past),
         "unpublished": services.unpublish_article(make_article("Unpublished", published_at=past)),
     }
+    # Review (issue 13): in review, sent back, and in review after being dated by an editor.
+    in_review = make_article("In review", status="draft")
+    services.submit_article_for_review(in_review, by=None)
+    articles["in review"] = in_review
+    sent_back = make_article("Sent back", status="draft")
+    services.submit_article_for_review(sent_back, by=None)
+    articles["sent back"] = sent_back
+    services.send_back_article(sent_back, by=None, comment="Shorter, please.")
+    dated = make_article("In review dated", status="draft")
+    services.submit_article_for_review(dated, by=None)
+    dated.published_at = past
+    articles["in review with a date"] = services.save_article(dated)
     back = services.unpublish_article(make_article("Back again", published_at=past))
     articles["republished"] = services.publish_article(back)
     articles["published now"] = services.publish_article(make_article("Now", status="draft"))
