@@ -237,7 +237,8 @@ MIDDLEWARE = [
     # Old (WordPress) addresses answer here, before sessions and CSRF: a redirect needs neither.
     "pressroom.publishing.middleware.LegacyPathRedirectMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
+    # Django's CommonMiddleware, adding a slash to a page's address only when a page is there.
+    "pressroom.publishing.middleware.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",

@@ -31,6 +31,8 @@ urlpatterns = [
     path("", include("pressroom.front.urls")),
     path("admin/", admin.site.urls),
     path("", include("pressroom.media.urls")),
+    # Last: pages answer any address no pattern above took (/about/, /about/team/).
+    path("", include("pressroom.publishing.page_urls")),
 ]
 
 handler404 = "pressroom.front.views.page_not_found"

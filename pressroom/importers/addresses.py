@@ -32,10 +32,11 @@ from pressroom.publishing.models import Article
 FEED_SUFFIXES = ("feed/", "feed/atom/", "feed/rss2/", "feed/rdf/")
 IMAGE_FILE = re.compile(r"(\.(?:jpe?g|png|gif|webp))$", re.I)
 MAX_PAGES_PER_ARCHIVE = 50  # deeper old pages are checked on a sample, not all
-GONE_FAMILIES = {"page (?page_id=, 410 Gone)", "post (password-protected, 410 Gone)"}
+GONE_FAMILIES = {"post (password-protected, 410 Gone)", "page (password-protected, 410 Gone)"}
 # Addresses Pressroom itself answers with the same thing (/feed/atom/ is the site's feed there
-# too); any other old address answered 200 is shadowed by one of Pressroom's own pages.
-OWN_ADDRESS_FAMILIES = {"site feed", "comments feed", "front page"}
+# too; an imported page keeps its path, /about/team/); any other old address answered 200 is
+# shadowed by one of Pressroom's own pages.
+OWN_ADDRESS_FAMILIES = {"site feed", "comments feed", "front page", "page"}
 # Checked only when the media were brought home (import_wxr --media-dir / --fetch-media).
 MEDIA_FAMILIES = {"upload", "upload (a size WordPress made)", "attachment page"}
 
@@ -166,8 +167,12 @@ def _add_item(addresses: Addresses, item: WxrItem, prefix: str) -> None:
         addresses.post_ids.update(
             dict.fromkeys(filter(None, (permalink, query_form)), item.post_id)
         )
+    elif item.post_type == "page" and item.password.strip():
+        family = "page (password-protected, 410 Gone)"
+        addresses.add(family, old_path(item.link, prefix), f"{prefix}/?page_id={item.post_id}")
     elif item.post_type == "page":
-        addresses.add("page (?page_id=, 410 Gone)", f"{prefix}/?page_id={item.post_id}")
+        addresses.add("page", old_path(item.link, prefix))
+        addresses.add("page (?page_id=)", f"{prefix}/?page_id={item.post_id}")
 
 
 def _pages(base: str, posts: int, per_page: int) -> list[str]:

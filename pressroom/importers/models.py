@@ -7,7 +7,7 @@ from django.db.models import Q
 
 
 class ImportedItem(models.Model):
-    """One thing from an outside source (a WordPress post, author, category, tag or attachment)
+    """One thing from an outside source (a WordPress post, page, author, category, tag or attachment)
     and the Pressroom row it became. Keyed by the source site and the id the source gave it."""
 
     class Kind(models.TextChoices):
@@ -16,6 +16,7 @@ class ImportedItem(models.Model):
         CATEGORY = "category", "Category"
         TAG = "tag", "Tag"
         ATTACHMENT = "attachment", "Attachment"
+        PAGE = "page", "Page"
 
     source_site = models.CharField(max_length=500, help_text="e.g. https://oldblog.example.org")
     kind = models.CharField(max_length=12, choices=Kind.choices)
@@ -34,6 +35,9 @@ class ImportedItem(models.Model):
     media_item = models.ForeignKey(
         "media.MediaItem", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
     )
+    page = models.ForeignKey(
+        "publishing.Page", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
     # A digest of what the source said last time: an unchanged item is not written again.
     fingerprint = models.CharField(max_length=64, blank=True)
     imported_at = models.DateTimeField(auto_now_add=True)
@@ -48,7 +52,8 @@ class ImportedItem(models.Model):
                 condition=Q(kind="post", article__isnull=False)
                 | Q(kind="author", author__isnull=False)
                 | Q(kind__in=["category", "tag"], topic__isnull=False)
-                | Q(kind="attachment", media_item__isnull=False),
+                | Q(kind="attachment", media_item__isnull=False)
+                | Q(kind="page", page__isnull=False),
                 name="imported_item_has_target",
             ),
         ]

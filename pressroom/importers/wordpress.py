@@ -45,7 +45,7 @@ from pressroom.importers.wxr import (
 from pressroom.lib.bulk import insert_rows
 from pressroom.publishing import services
 from pressroom.publishing.html import clean_body_html, html_to_text
-from pressroom.publishing.models import Article, Author
+from pressroom.publishing.models import Article, ArticleStateError, Author, Page
 from pressroom.publishing.oldaddresses import WORDPRESS_PER_PAGE
 
 BATCH_SIZE = 500
@@ -60,6 +60,13 @@ IMPORTED_ITEM_FIELDS = (
     *("imported_at", "updated_at"),
 )
 
+# A page has no "scheduled" state: a future time keeps it from readers until it comes.
+PAGE_STATUSES = {
+    "publish": Page.Status.PUBLISHED,
+    "future": Page.Status.PUBLISHED,
+    "draft": Page.Status.DRAFT,
+    "pending": Page.Status.DRAFT,
+}
 POST_STATUSES = {
     "publish": Article.Status.PUBLISHED,
     "future": Article.Status.SCHEDULED,
@@ -145,6 +152,7 @@ class WordPressImporter:
         self.media_options: dict[str, object] | None = None  # set: bring media home
         self.media_pass: MediaPass | None = None
         self.imported_posts: set[str] = set()
+        self.pending_pages: list[WxrItem] = []
 
     def run(self, source: BinaryIO) -> ImportReport:
         # A dry run does all the work in one transaction and rolls it back, so its counts are
@@ -193,6 +201,7 @@ class WordPressImporter:
     def flush(self) -> None:
         self.flush_terms()
         self.flush_posts()
+        self.flush_pages()
 
     def start(self, channel: WxrChannel) -> None:
         self.channel = channel
@@ -286,11 +295,7 @@ class WordPressImporter:
 
     def add_item(self, item: WxrItem) -> None:
         if item.post_type == "page":
-            self.report["pages"].skipped["pages are not imported"] += 1
-            # Pressroom has no pages yet (issue 13): their old addresses answer 410 Gone.
-            if item.status == "publish" and item.post_id:
-                paths = [f"{self.prefix}/?page_id={item.post_id}", old_path(item.link, self.prefix)]
-                self.write_old_addresses(dict.fromkeys(filter(None, paths), services.GONE))
+            self.add_page(item)
             return
         if item.post_type == "attachment":
             # Read in the first pass (read_attachments), brought home by the media pass.
@@ -516,3 +521,124 @@ class WordPressImporter:
             [r for p, _ in changed if (r := records.get(p.item.post_id))],
             ["article", "fingerprint", "updated_at"],
         )
+
+    # Pages -------------------------------------------------------------------------------------
+
+    def add_page(self, item: WxrItem) -> None:
+        """Keep a page for the end of the file: a sub-page may come before its parent."""
+        summary = self.report["pages"]
+        if not item.post_id:
+            summary.failed["no wp:post_id"] += 1
+        elif item.password.strip():
+            summary.skipped["password-protected"] += 1
+            if item.status == "publish":
+                # Readers could reach it (behind a password): its addresses answer 410 Gone.
+                paths = [old_path(item.link, self.prefix), f"{self.prefix}/?page_id={item.post_id}"]
+                self.write_old_addresses(dict.fromkeys(filter(None, paths), services.GONE))
+        elif item.status not in PAGE_STATUSES:
+            reason = SKIPPED_STATUSES.get(item.status, f"status {item.status!r} is not imported")
+            summary.skipped[reason] += 1
+        else:
+            self.pending_pages.append(item)
+
+    def flush_pages(self) -> None:
+        """Write the pages, parents first, each with its old addresses in one transaction."""
+        items = {item.post_id: item for item in self.pending_pages}  # the last copy wins
+        self.pending_pages = []
+        if not items:
+            return
+        records = {
+            record.external_id: record
+            for record in ImportedItem.objects.filter(
+                source_site=self.source, kind="page"
+            ).select_related("page")
+        }
+        written = {
+            external_id: record.page
+            for external_id, record in records.items()
+            if record.page is not None
+        }
+
+        def depth(item: WxrItem) -> int:
+            seen = {item.post_id}
+            while (parent := items.get(item.parent_id)) is not None and parent.post_id not in seen:
+                seen.add(parent.post_id)
+                item = parent
+            return len(seen)
+
+        for item in sorted(items.values(), key=depth):
+            with transaction.atomic():
+                self.write_page(item, records.get(item.post_id), written)
+
+    def write_page(
+        self, item: WxrItem, record: ImportedItem | None, written: dict[str, Page]
+    ) -> None:
+        summary = self.report["pages"]
+        parent = written.get(item.parent_id)
+        fingerprint = hashlib.sha256(
+            json.dumps(
+                [
+                    CONVERTER_VERSION,
+                    *(item.title, hashlib.sha256(item.content.encode()).hexdigest()),
+                    *(item.excerpt, item.status, item.post_date, item.post_date_gmt),
+                    *(item.post_name, item.link, self.media.used_by(item)),
+                ]
+            ).encode()
+        ).hexdigest()
+        page = record.page if record is not None and record.page is not None else Page()
+        if (
+            record is not None
+            and record.fingerprint == fingerprint
+            and page.parent_id == (parent.pk if parent else None)
+        ):
+            summary.skipped[UNCHANGED] += 1
+            written[item.post_id] = page
+            return
+        try:
+            date = item.date(self.site_timezone)
+        except ValueError:
+            summary.failed[f"unreadable date (page {item.post_id})"] += 1
+            return
+        body = drop_empty_paragraphs(
+            wordpress_body_html(item.content, self.media.gallery_for(item))
+        )
+        page.body = self.media.rewrite_body(body)
+        page.title = plain_title(item.title) or fallback_title(clean_body_html(page.body), "")
+        page.summary = html_to_text(item.excerpt)
+        page.parent = parent
+        page.status = PAGE_STATUSES[item.status]
+        page.published_at = (
+            (date or timezone.now()) if page.status == Page.Status.PUBLISHED else None
+        )
+        slug = item.slug[: services.PAGE_SLUG_LENGTH].strip("-")
+        # A page whose address another part of Pressroom answers (/topics/, /search/) keeps
+        # its old address as a redirect to /<slug>-page/.
+        for candidate in (slug, f"{slug[: services.PAGE_SLUG_LENGTH - 5]}-page"):
+            page.slug = candidate
+            try:
+                with transaction.atomic():
+                    services.save_page(page, require_alt_text=False, note="Imported from WordPress")
+                break
+            except ArticleStateError:
+                continue
+        else:
+            summary.failed["its address is taken by Pressroom"] += 1
+            return
+        if record is None:
+            ImportedItem.objects.create(
+                source_site=self.source,
+                kind="page",
+                external_id=item.post_id,
+                page=page,
+                fingerprint=fingerprint,
+            )
+            summary.created += 1
+        else:
+            record.fingerprint = fingerprint
+            record.save(update_fields=["fingerprint", "updated_at"])
+            summary.updated += 1
+        written[item.post_id] = page
+        if item.status == "publish":
+            paths = [old_path(item.link, self.prefix), f"{self.prefix}/?page_id={item.post_id}"]
+            targets: dict[str, services.LegacyTarget] = {path: page for path in paths if path}
+            self.write_old_addresses(targets)

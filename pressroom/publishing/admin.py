@@ -5,21 +5,22 @@ from __future__ import annotations
 from typing import Any, cast
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.widgets import AdminSplitDateTime, FilteredSelectMultiple
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
-from django.urls import URLPattern, path, reverse, reverse_lazy
+from django.http import HttpRequest, JsonResponse
+from django.urls import URLPattern, path, reverse_lazy
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.text import slugify
 from django_prose_editor.widgets import AdminProseEditorWidget
 
 from pressroom.media import services as media_services
 from pressroom.media.rendering import current_file_addresses
 from pressroom.publishing import revisions, services
 from pressroom.publishing.admin_review import ReviewAdminMixin
-from pressroom.publishing.admin_revisions import RevisionsAdminMixin
+from pressroom.publishing.admin_revisions import RevisionsAdminMixin, saves_pending
 from pressroom.publishing.bylines import BylineField
 from pressroom.publishing.embeds import EmbedError, embed_for_url
 from pressroom.publishing.models import (
@@ -29,12 +30,11 @@ from pressroom.publishing.models import (
     Author,
     Correction,
     LegacyPath,
+    Page,
     ReviewComment,
     Topic,
 )
 
-# The submit button that keeps changes as a pending revision instead of saving them.
-SAVE_PENDING = "_save_pending"
 # The contributor's submit button: save the draft and put it in the editors' review queue.
 SUBMIT_FOR_REVIEW = "_submit_for_review"
 
@@ -82,6 +82,23 @@ BODY_EDITOR_EXTENSIONS: dict[str, Any] = {
 }  # fmt: skip
 
 
+def body_editor() -> AdminProseEditorWidget:
+    """The rich-text editor articles and pages are written in."""
+    return AdminProseEditorWidget(
+        preset="configurable", config={"extensions": BODY_EDITOR_EXTENSIONS}
+    )
+
+
+def bounded_body(body: str) -> str:
+    """A body within MAX_BODY_BYTES, or the form error saying by how much it is over."""
+    if len(body.encode()) > settings.MAX_BODY_BYTES:
+        raise forms.ValidationError(
+            f"The body is too long ({len(body.encode()) // 1024} KB); "
+            f"the limit is {settings.MAX_BODY_BYTES // 1024} KB."
+        )
+    return body
+
+
 class ArticleForm(forms.ModelForm):
     authors_chosen = BylineField(label="Authors", required=False)
     topics_chosen = forms.ModelMultipleChoiceField(
@@ -107,9 +124,7 @@ class ArticleForm(forms.ModelForm):
         model = Article
         fields = list(Article.EDITOR_FIELDS)
         widgets = {
-            "body": AdminProseEditorWidget(
-                preset="configurable", config={"extensions": BODY_EDITOR_EXTENSIONS}
-            ),
+            "body": body_editor(),
             "editor_excerpt": forms.Textarea(attrs={"rows": 3}),
         }
         help_texts = {
@@ -173,15 +188,7 @@ class ArticleForm(forms.ModelForm):
         self.initial["pending_number"] = pending.number
 
     def clean_body(self) -> str:
-        from django.conf import settings
-
-        body = self.cleaned_data["body"]
-        if len(body.encode()) > settings.MAX_BODY_BYTES:
-            raise forms.ValidationError(
-                f"The body is too long ({len(body.encode()) // 1024} KB); "
-                f"the limit is {settings.MAX_BODY_BYTES // 1024} KB."
-            )
-        return body
+        return bounded_body(self.cleaned_data["body"])
 
     def clean(self) -> dict:
         super().clean()
@@ -219,18 +226,13 @@ class ArticleForm(forms.ModelForm):
             self.instance.published_at = self.cleaned_data.get("published_at")
 
 
-def _saves_pending(request: HttpRequest, change: bool) -> bool:
-    """The editor pressed "Save as pending change" on an existing article."""
-    return change and SAVE_PENDING in request.POST
-
-
 class LegacyPathForm(forms.ModelForm):
     """Stores an old address the way the redirect looks it up ('/2019/05/story/')."""
 
     class Meta:
         model = LegacyPath
         # None of article, topic, author: the front page (an old blog's home page).
-        fields = ["path", "article", "topic", "author", "is_gone", "per_page"]
+        fields = ["path", "article", "topic", "author", "page", "is_gone", "per_page"]
 
     def clean_path(self) -> str:
         path = services.normalize_legacy_path(self.cleaned_data["path"])
@@ -247,6 +249,10 @@ class LegacyPathInline(admin.TabularInline):
     extra = 0
     verbose_name = "old address (redirects here)"
     verbose_name_plural = "old addresses (redirect here)"
+
+
+class PageLegacyPathInline(LegacyPathInline):
+    fk_name = "page"
 
 
 class NewCorrectionsFormSet(forms.BaseInlineFormSet):
@@ -415,7 +421,7 @@ class ArticleAdmin(ReviewAdminMixin, RevisionsAdminMixin, admin.ModelAdmin):
     ) -> None:
         authors = list(form.cleaned_data["authors_chosen"])
         topics = list(form.cleaned_data["topics_chosen"])
-        if _saves_pending(request, change):
+        if saves_pending(request, change):
             services.save_pending_change(obj, authors=authors, topics=topics, by=request.user)
             return
         was_in_review = (
@@ -444,52 +450,6 @@ class ArticleAdmin(ReviewAdminMixin, RevisionsAdminMixin, admin.ModelAdmin):
                     "they send it back.",
                     messages.SUCCESS,
                 )
-
-    def save_related(
-        self, request: HttpRequest, form: forms.ModelForm, formsets: Any, change: bool
-    ) -> None:
-        if _saves_pending(request, change):
-            return  # a pending change writes nothing readers can reach, old addresses included
-        super().save_related(request, form, formsets, change)
-
-    def construct_change_message(
-        self, request: HttpRequest, form: Any, formsets: Any, add: bool = False
-    ) -> Any:
-        if _saves_pending(request, not add):
-            return "Saved a pending change."  # the inline formsets were not saved
-        return super().construct_change_message(request, form, formsets, add)
-
-    def response_change(self, request: HttpRequest, obj: Article) -> HttpResponse:
-        if _saves_pending(request, True):
-            pending = revisions.pending_change(obj)
-            preview = reverse(
-                "admin:publishing_article_revision_preview",
-                args=[obj.pk, pending.number if pending else 0],
-            )
-            self.message_user(
-                request,
-                format_html(
-                    "Saved as a pending change: readers still see the published version. "
-                    '<a href="{}">Preview it</a>, then publish it from here or from the '
-                    "revisions.",
-                    preview,
-                ),
-                messages.SUCCESS,
-            )
-            return HttpResponseRedirect(request.path)
-        return super().response_change(request, obj)
-
-    def change_view(
-        self,
-        request: HttpRequest,
-        object_id: str,
-        form_url: str = "",
-        extra_context: dict | None = None,
-    ) -> HttpResponse:
-        article = self.get_object(request, object_id)
-        pending = revisions.pending_change(article) if article is not None else None
-        extra = {**(extra_context or {}), "pending": pending}
-        return super().change_view(request, object_id, form_url, extra)
 
     def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
         if formset.model is not Correction:
@@ -571,9 +531,9 @@ class AuthorAdmin(AnnounceDeletionsMixin, admin.ModelAdmin):
 @admin.register(LegacyPath)
 class LegacyPathAdmin(AnnounceDeletionsMixin, admin.ModelAdmin):
     form = LegacyPathForm
-    list_display = ["path", "article", "topic", "author", "is_gone"]
+    list_display = ["path", "article", "topic", "author", "page", "is_gone"]
     search_fields = ["path"]
-    raw_id_fields = ["article", "topic", "author"]
+    raw_id_fields = ["article", "topic", "author", "page"]
 
     def save_model(
         self, request: HttpRequest, obj: LegacyPath, form: forms.ModelForm, change: bool
@@ -635,6 +595,145 @@ class CorrectionAdmin(admin.ModelAdmin):
         reason = form.cleaned_data.get("reason", "")
         if reason.strip():
             services.remove_correction(obj, by=request.user, reason=reason)
+
+
+class PageForm(forms.ModelForm):
+    """A page: the article's editor, a parent, and the same pending changes."""
+
+    pending_number = forms.IntegerField(
+        required=False, widget=forms.HiddenInput, min_value=1, max_value=2**31 - 1
+    )
+
+    class Meta:
+        model = Page
+        fields = list(Page.EDITOR_FIELDS)
+        widgets = {"body": body_editor(), "summary": forms.Textarea(attrs={"rows": 3})}
+        help_texts = {
+            "body": "Paste from anywhere: formatting is kept; scripts and tracking are removed on save.",
+            "published_at": "Leave empty to publish now.",
+        }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["slug"].required = False
+        self.fields["published_at"] = forms.SplitDateTimeField(
+            label="Publication time",
+            required=False,
+            widget=AdminSplitDateTime(),
+            help_text=self.Meta.help_texts["published_at"],
+        )
+        if self.instance.pk:
+            self.initial["published_at"] = self.instance.published_at
+            parent = cast(forms.ModelChoiceField, self.fields["parent"])
+            parent.queryset = Page.objects.exclude(pk=self.instance.pk)
+        if self.instance.pk and not self.is_bound:
+            pending = revisions.pending_change(self.instance)
+            if pending is not None:
+                snapshot = revisions.snapshot_of(pending)
+                for name in self.Meta.fields:
+                    if name in snapshot:
+                        self.initial[name] = snapshot[name]
+                self.initial["published_at"] = revisions.published_at_of(snapshot)
+                self.initial["pending_number"] = pending.number
+
+    def clean_body(self) -> str:
+        return bounded_body(self.cleaned_data["body"])
+
+    def clean(self) -> dict:
+        super().clean()
+        cleaned = self.cleaned_data
+        if cleaned.get("status") == Page.Status.PUBLISHED and not cleaned.get("published_at"):
+            cleaned["published_at"] = timezone.now()
+        if not (cleaned.get("title") or "").strip():
+            self.add_error("title", "A page needs a title.")
+            return cleaned
+        # Where the page would live: nested in a loop, too deep, or at another view's address
+        # is said here, on the form, rather than refused by the service.
+        page = Page(
+            pk=self.instance.pk,
+            slug=cleaned.get("slug") or slugify(cleaned["title"], allow_unicode=True)[:100],
+            parent=cleaned.get("parent"),
+        )
+        try:
+            services.check_page_address(page.computed_path())
+        except ArticleStateError as error:
+            self.add_error("parent" if "nest" in str(error) else "slug", str(error))
+        if cleaned.get("status") == Page.Status.PUBLISHED:
+            items = media_services.items_in_html(cleaned.get("body", ""))
+            if missing := [item for item in items if item.needs_alt_text]:
+                self.add_error(None, str(services.MissingAltTextError(missing)))
+        return cleaned
+
+
+@admin.register(Page)
+class PageAdmin(RevisionsAdminMixin, admin.ModelAdmin):
+    form = PageForm
+    # The article's change form: revisions link, pending notice, "Save as pending change".
+    change_form_template = "admin/publishing/article/change_form.html"
+    list_display = ["title", "address", "status", "published_at", "updated_at"]
+    list_filter = ["status", "show_in_sitemap"]
+    search_fields = ["title", "path"]
+    ordering = ["path"]
+    inlines = [PageLegacyPathInline]
+    actions = ["publish_now", "unpublish"]
+    fieldsets = [
+        (None, {"fields": ["title", "slug", "parent", "body", "summary"]}),
+        (
+            "Publishing",
+            {"fields": ["status", "published_at", "show_in_sitemap", "pending_number"]},
+        ),
+    ]
+
+    @admin.display(description="Address", ordering="path")
+    def address(self, page: Page) -> str:
+        return f"/{page.path}/"
+
+    def save_model(self, request: HttpRequest, obj: Page, form: PageForm, change: bool) -> None:
+        if saves_pending(request, change):
+            services.save_pending_page_change(obj, by=request.user)
+            return
+        services.save_page(
+            obj, by=request.user, settles_pending=form.cleaned_data.get("pending_number")
+        )
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # A page with sub-pages is not deleted (services.delete_page says why): no button.
+        if obj is not None and obj.children.exists():
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def delete_model(self, request: HttpRequest, obj: Page) -> None:
+        try:
+            services.delete_page(obj)
+        except ArticleStateError as error:
+            self.message_user(request, str(error), messages.ERROR)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Page]) -> None:
+        # Deepest first, so a page and its sub-pages selected together all go.
+        for page in sorted(queryset, key=lambda page: page.path.count("/"), reverse=True):
+            try:
+                services.delete_page(page)
+            except ArticleStateError as error:
+                self.message_user(request, str(error), messages.ERROR)
+
+    @admin.action(description="Publish selected pages now", permissions=["change"])
+    def publish_now(self, request: HttpRequest, queryset: QuerySet[Page]) -> None:
+        self._apply(request, queryset, services.publish_page, "published")
+
+    @admin.action(description="Unpublish selected pages (back to draft)", permissions=["change"])
+    def unpublish(self, request: HttpRequest, queryset: QuerySet[Page]) -> None:
+        self._apply(request, queryset, services.unpublish_page, "unpublished")
+
+    def _apply(self, request: HttpRequest, queryset: QuerySet[Page], service, verb: str) -> None:
+        done = 0
+        for page in queryset:
+            try:
+                service(page, by=request.user)
+                done += 1
+            except ArticleStateError as error:
+                self.message_user(request, f"“{page.title}”: {error}", messages.WARNING)
+        if done:
+            self.message_user(request, f"{done} page(s) {verb}.", messages.SUCCESS)
 
 
 # The home page's stories and the menus register their own admin pages.

@@ -1,8 +1,10 @@
 """The admin's revision pages: list, compare, preview, restore; pending changes; preview links.
 
-A mixin for the ModelAdmin of anything that keeps revisions (articles now, pages later). Seeing
-revisions needs the model's view permission, acting on them its change permission: the Editor
-and Administrator roles hold both, the other roles neither.
+A mixin for the ModelAdmin of anything that keeps revisions (articles and pages): the pages
+below, and the change form's "Save as pending change" (the form's save_model decides what a
+pending save writes; `saves_pending` tells it). Seeing revisions needs the model's view
+permission, acting on them its change permission: the Editor and Administrator roles hold
+both, the other roles neither.
 """
 
 from __future__ import annotations
@@ -23,10 +25,17 @@ from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
 from pressroom.publishing import diffs, previews, revisions, services
-from pressroom.publishing.models import Article, ArticleStateError, Revision
-from pressroom.publishing.views import render_article
+from pressroom.publishing.models import ArticleStateError, Revision
+from pressroom.publishing.views import render_for_readers
 
 REVISIONS_SHOWN = 500
+# The submit button that keeps changes as a pending revision instead of saving them.
+SAVE_PENDING = "_save_pending"
+
+
+def saves_pending(request: HttpRequest, change: bool) -> bool:
+    """The editor pressed "Save as pending change" on an existing article or page."""
+    return change and SAVE_PENDING in request.POST
 
 
 class CompareForm(forms.Form):
@@ -81,15 +90,61 @@ class RevisionsAdminMixin:
         ]
         return own + super().get_urls()  # type: ignore[misc]
 
+    # The change form: a pending change is shown, kept apart, announced with its preview.
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict | None = None,
+    ) -> HttpResponse:
+        obj = self.get_object(request, unquote(object_id))  # type: ignore[attr-defined]
+        pending = revisions.pending_change(obj) if obj is not None else None
+        extra = {**(extra_context or {}), "pending": pending}
+        return super().change_view(request, object_id, form_url, extra)  # type: ignore[misc]
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        if saves_pending(request, change):
+            return  # a pending change writes nothing readers can reach, old addresses included
+        super().save_related(request, form, formsets, change)  # type: ignore[misc]
+
+    def construct_change_message(
+        self, request: HttpRequest, form: Any, formsets: Any, add: bool = False
+    ) -> Any:
+        if saves_pending(request, not add):
+            return "Saved a pending change."  # the inline formsets were not saved
+        return super().construct_change_message(request, form, formsets, add)  # type: ignore[misc]
+
+    def response_change(self, request: HttpRequest, obj: Any) -> HttpResponse:
+        if saves_pending(request, True):
+            pending = revisions.pending_change(obj)
+            preview = reverse(
+                f"admin:{self.opts.app_label}_{self.opts.model_name}_revision_preview",
+                args=[obj.pk, pending.number if pending else 0],
+            )
+            self.message_user(  # type: ignore[attr-defined]
+                request,
+                format_html(
+                    "Saved as a pending change: readers still see the published version. "
+                    '<a href="{}">Preview it</a>, then publish it from here or from the '
+                    "revisions.",
+                    preview,
+                ),
+                messages.SUCCESS,
+            )
+            return HttpResponseRedirect(request.path)
+        return super().response_change(request, obj)  # type: ignore[misc]
+
     # Look-ups and permissions.
 
-    def _object(self, request: HttpRequest, object_id: str, *, change: bool = False) -> Article:
+    def _object(self, request: HttpRequest, object_id: str, *, change: bool = False) -> Any:
         if not self.has_view_permission(request):  # type: ignore[attr-defined]
             raise PermissionDenied  # a role without articles, before any look-up
         # The admin's queryset: a contributor finds their own articles only.
         obj = self.get_object(request, unquote(object_id))  # type: ignore[attr-defined]
         if obj is None:
-            raise Http404("No such article.")
+            raise Http404(f"No such {self.opts.verbose_name}.")
         allowed = (
             self.has_change_permission(request, obj)  # type: ignore[attr-defined]
             if change
@@ -99,14 +154,14 @@ class RevisionsAdminMixin:
             raise PermissionDenied
         return obj
 
-    def _revision(self, obj: Article, number: int) -> Revision:
+    def _revision(self, obj: Any, number: int) -> Revision:
         return get_object_or_404(Revision.objects.of(obj), number=number)
 
-    def _revisions_url(self, obj: Article) -> str:
+    def _revisions_url(self, obj: Any) -> str:
         name = f"admin:{self.opts.app_label}_{self.opts.model_name}_revisions"
         return reverse(name, args=[obj.pk])
 
-    def _context(self, request: HttpRequest, obj: Article, title: str, **extra: Any) -> dict:
+    def _context(self, request: HttpRequest, obj: Any, title: str, **extra: Any) -> dict:
         return {
             **self.admin_site.each_context(request),
             "opts": self.opts,
@@ -151,7 +206,9 @@ class RevisionsAdminMixin:
             return HttpResponseRedirect(self._revisions_url(obj))
         if old.number > new.number:
             old, new = new, old
-        comparisons = diffs.compare(revisions.snapshot_of(old), revisions.snapshot_of(new))
+        comparisons = diffs.compare(
+            revisions.snapshot_of(old), revisions.snapshot_of(new), model=self.model
+        )
         context = self._context(
             request,
             obj,
@@ -168,14 +225,14 @@ class RevisionsAdminMixin:
     ) -> HttpResponse:
         obj = self._object(request, object_id)
         revision = self._revision(obj, number)
-        stored = previews.stored_article(obj.pk)
+        stored = previews.stored(obj)
         assert stored is not None
-        previewed = previews.as_of(stored, revisions.snapshot_of(revision))
+        previewed = previews.revision_of(stored, revisions.snapshot_of(revision))
         when = date_format(revision.created_at, "DATETIME_FORMAT")
         notice = f"Preview of revision {revision.number} ({revision.get_state_display().lower()}, {when})."
         if revision.is_pending:
             notice += " Readers still see the current version until it is published."
-        return render_article(request, previewed, is_preview=True, preview_notice=notice)
+        return render_for_readers(request, previewed, is_preview=True, preview_notice=notice)
 
     def restore_view(self, request: HttpRequest, object_id: str, number: int) -> HttpResponse:
         obj = self._object(request, object_id, change=True)
@@ -240,8 +297,9 @@ class RevisionsAdminMixin:
         messages.success(
             request,
             format_html(
-                "Preview link (anyone with it can read this article for {} days; it shows the "
+                "Preview link (anyone with it can read this {} for {} days; it shows the "
                 'pending change if there is one): <a class="preview-link" href="{}">{}</a>',
+                self.opts.verbose_name,
                 f"{days:g}",
                 url,
                 url,

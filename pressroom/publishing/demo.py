@@ -16,7 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from pressroom.publishing import services
-from pressroom.publishing.models import Article, Author, Menu, MenuItem, Topic
+from pressroom.publishing.models import Article, Author, Menu, MenuItem, Page, Topic
 
 PLACES = [
     "Peru",
@@ -418,8 +418,14 @@ def create_demo_corpus(
 
 
 # The demo's footer: addresses on this site (other apps' pages, named by path: publishing
-# imports none of them). Pages (About, Contact) join once they exist.
-DEMO_FOOTER = [("Donate", "/donate/"), ("Daily Digest archive", "/digest/archive/")]
+# imports none of them), and the standing pages `create_demo_pages` writes.
+DEMO_FOOTER = [
+    ("About", "/about/"),
+    ("Contact", "/contact/"),
+    ("Donate", "/donate/"),
+    ("Daily Digest archive", "/digest/archive/"),
+    ("Privacy", "/privacy/"),
+]
 
 
 def create_demo_menus(topic_names: list[str]) -> None:
@@ -441,3 +447,48 @@ def create_demo_menus(topic_names: list[str]) -> None:
             item.full_clean()
     MenuItem.objects.bulk_create([*header_items, *footer_items])
     services.announce_change()
+
+
+# The standing pages every newsroom has; the donate page's "get in touch" links to Contact.
+DEMO_PAGES = (
+    (
+        "About",
+        "about",
+        "<p>We are an independent, reader-funded newsroom covering social movements: the "
+        "strikes, marches and assemblies other outlets miss.</p>"
+        "<h2>How we are funded</h2><p>Our readers pay for our work, one gift at a time. We take "
+        "no money from parties or companies we report on.</p>",
+    ),
+    (
+        "Contact",
+        "contact",
+        '<p>Write to the newsroom at <a href="mailto:newsroom@example.org">'
+        "newsroom@example.org</a>. For a correction, tell us the article and what is wrong: "
+        'every correction we make is listed on <a href="/corrections/">our corrections '
+        "page</a>.</p><p>To support us by cheque or bank transfer, write to "
+        '<a href="mailto:support@example.org">support@example.org</a>.</p>',
+    ),
+    (
+        "Privacy",
+        "privacy",
+        "<p>We keep the least we can: your email address if you subscribe to the Daily "
+        "Digest, and what a donation needs for its receipt. We run no third-party trackers "
+        "and sell nothing to anyone.</p><p>Ask us at any time what we hold about you, or to "
+        "delete it.</p>",
+    ),
+)
+
+
+def create_demo_pages() -> int:
+    """About, Contact and Privacy, published through publishing's services; pages a site
+    already has at those addresses are kept. Returns how many were created."""
+    created = 0
+    for title, slug, body in DEMO_PAGES:
+        if Page.objects.at_path(slug).exists():
+            continue
+        services.save_page(
+            Page(title=title, slug=slug, body=body, status=Page.Status.PUBLISHED),
+            note="Demo page",
+        )
+        created += 1
+    return created

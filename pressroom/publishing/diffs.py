@@ -19,7 +19,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 from pressroom.media.models import MediaItem
 from pressroom.publishing.html import BLOCK_TAGS, html_to_text
-from pressroom.publishing.models import Article, Author, Topic
+from pressroom.publishing.models import Article, Author, Page, Topic
 from pressroom.publishing.revisions import Snapshot
 
 PARAGRAPH = "\n"  # the token between two paragraphs
@@ -154,12 +154,31 @@ FIELDS: tuple[tuple[str, str, Callable], ...] = (
     ("Original URL", "original_url", str),
     ("Canonical URL", "canonical_url", str),
 )
+PAGE_FIELDS: tuple[tuple[str, str, Callable], ...] = (
+    ("Title", "title", str),
+    ("Summary", "summary", str),
+    ("Status", "status", _status),
+    ("Publication time", "published_at", _time),
+    ("Slug", "slug", str),
+    ("Parent page", "parent", lambda pk: _page_path(pk)),
+    ("Listed in the sitemap", "show_in_sitemap", lambda value: "yes" if value else "no"),
+)
 
 
-def compare(old: Snapshot, new: Snapshot) -> list[FieldComparison]:
-    """Every field of two snapshots, the body among them, compared for an editor."""
+def _page_path(pk: int | None) -> str:
+    if pk is None:
+        return ""
+    path = Page.objects.filter(pk=pk).values_list("path", flat=True).first()
+    return f"/{path}/" if path else f"(deleted page {pk})"
+
+
+def compare(
+    old: Snapshot, new: Snapshot, model: type[Article] | type[Page] = Article
+) -> list[FieldComparison]:
+    """Every field of two snapshots of an article (or page), the body among them, compared
+    for an editor."""
     comparisons = []
-    for label, key, show in FIELDS:
+    for label, key, show in PAGE_FIELDS if model is Page else FIELDS:
         old_value, new_value = old.get(key), new.get(key)
         if key == "title":
             comparisons.append(

@@ -7,10 +7,12 @@ from django.http import (
     HttpResponseGone,
     HttpResponsePermanentRedirect,
 )
+from django.middleware import common
 from django.urls import Resolver404, resolve
 
 from pressroom.lib.pagecache import mark_shareable
 from pressroom.publishing import oldaddresses
+from pressroom.publishing.models import Page
 
 # Query parameters Pressroom's own pages use; any other query may be an old WordPress address
 # such as /?p=42 or /?cat=7, which the home page would otherwise answer with a 200.
@@ -40,6 +42,9 @@ class LegacyPathRedirectMiddleware:
     It only looks when no URL pattern matches (before any view runs, so no 404 page is
     rendered), when a view answered 404 (a renamed topic's old /topics/<slug>/), or for the front
     page with a query string Pressroom does not use, so legacy paths cost nothing on live pages.
+    A slug-shaped path (/2019/05/story/) matches the pages' pattern, which comes last: the page
+    view looks for a page first (a live page wins over an old address) and, when there is none,
+    answers the old address itself with `old_address_response`, before any 404 page is drawn.
     Its answers are marked shareable, so the page cache stores them like pages, under the
     content generation (a renamed topic's old slug then leads to the new one): search engines
     and feed readers ask for the same old addresses again and again, and a stored answer costs
@@ -79,3 +84,18 @@ class LegacyPathRedirectMiddleware:
     @staticmethod
     def _may_be_old_front_page_query(request: HttpRequest) -> bool:
         return request.path == "/" and bool(set(request.GET) - OWN_QUERY_PARAMETERS)
+
+
+class CommonMiddleware(common.CommonMiddleware):
+    """Django's, with one change: APPEND_SLASH sends /about to /about/ only when a page is
+    there. The pages' pattern takes any slug-shaped path with a slash, so Django's own check
+    ("would the path with a slash resolve?") would redirect /metrics or /static/secret_key to
+    a 404 of their own."""
+
+    def should_redirect_with_slash(self, request: HttpRequest) -> bool:
+        if not super().should_redirect_with_slash(request):
+            return False
+        match = resolve(f"{request.path_info}/", getattr(request, "urlconf", None))
+        if match.view_name != "pages:page-detail":
+            return True
+        return Page.objects.at_path(match.kwargs["path"]).exists()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import operator
 import re
 from datetime import datetime
 from typing import Any
@@ -308,7 +310,7 @@ class Article(models.Model):
         related_name="+",
     )
 
-    # Deleting an article deletes its revisions (a generic relation: pages get the same table).
+    # Deleting an article deletes its revisions (a generic relation: pages share the table).
     revisions = GenericRelation("publishing.Revision")
 
     objects = ArticleQuerySet.as_manager()
@@ -489,6 +491,153 @@ class ArticleAuthor(models.Model):
         return f"{self.article_id} by {self.author_id}"
 
 
+class PageQuerySet(models.QuerySet["Page"]):
+    def published(self, now: datetime | None = None) -> PageQuerySet:
+        """Pages readers may see (menus, the sitemap, the public view): published, at a
+        publication time that has come."""
+        return self.filter(status=Page.Status.PUBLISHED, published_at__lte=now or timezone.now())
+
+    def next_publication_after(self, now: datetime) -> datetime | None:
+        """When the next page published for a later time goes public (without a save)."""
+        return (
+            self.filter(status=Page.Status.PUBLISHED, published_at__gt=now)
+            .order_by("published_at")
+            .values_list("published_at", flat=True)
+            .first()
+        )
+
+    def in_sitemap(self) -> PageQuerySet:
+        return self.filter(show_in_sitemap=True)
+
+    def at_path(self, path: str) -> PageQuerySet:
+        """The page at 'about/team' (one look-up on the unique path index)."""
+        return self.filter(path=path)
+
+
+class Page(models.Model):
+    """A standing page (About, Contact, Privacy, Republishing policy...) at /<slug>/, or under
+    a parent page at /<parent path>/<slug>/. `path` is computed from the parents by the
+    publishing services, which rewrite the children's paths (and keep the old ones as
+    redirects) when a slug or parent changes."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        PUBLISHED = "published", "Published"
+
+    # What an editor sets on a page: the admin's form and every revision's snapshot.
+    EDITOR_FIELDS = (
+        "title",
+        "slug",
+        "parent",
+        "body",
+        "summary",
+        "status",
+        "published_at",
+        "show_in_sitemap",
+    )
+    MAX_DEPTH = 6
+    PATH_LENGTH = 700
+
+    title = models.CharField(max_length=300)
+    slug = models.SlugField(
+        max_length=100,
+        allow_unicode=True,
+        help_text="The last part of the address: /about/ for 'about'. Leave empty to make one "
+        "from the title.",
+    )
+    parent = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="children",
+        help_text="Nest this page under another: /about/team/ is 'team' under 'about'.",
+    )
+    path = models.CharField(
+        max_length=PATH_LENGTH,
+        unique=True,
+        editable=False,
+        help_text="The parents' slugs and this one's, joined by '/'.",
+    )
+    body = models.TextField(blank=True, help_text="Cleaned HTML.")
+    summary = models.TextField(
+        blank=True,
+        help_text="For search engines and link previews. Leave empty for the first paragraph.",
+    )
+    excerpt = models.TextField(blank=True, editable=False)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.DRAFT)
+    published_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(default=timezone.now)
+    show_in_sitemap = models.BooleanField(
+        default=True, help_text="List it in sitemap.xml for search engines (when published)."
+    )
+
+    revisions = GenericRelation("publishing.Revision")
+
+    objects = PageQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["path"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status="draft") | Q(published_at__isnull=False),
+                name="page_public_has_time",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("pages:page-detail", kwargs={"path": self.path})
+
+    @property
+    def is_public(self) -> bool:
+        return (
+            self.status == self.Status.PUBLISHED
+            and self.published_at is not None
+            and self.published_at <= timezone.now()
+        )
+
+    def ancestors(self) -> list[Page]:
+        """The parents, nearest last (/about/ before /about/team/ for /about/team/x/).
+        Raises ArticleStateError on a loop or past MAX_DEPTH."""
+        chain: list[Page] = []
+        seen = {self.pk} if self.pk else set()
+        parent = self.parent
+        while parent is not None:
+            if parent.pk in seen:
+                raise ArticleStateError("A page cannot be nested under itself or its own sub-page.")
+            if len(chain) >= self.MAX_DEPTH - 1:
+                raise ArticleStateError(f"Pages nest at most {self.MAX_DEPTH} deep.")
+            seen.add(parent.pk)
+            chain.insert(0, parent)
+            parent = parent.parent
+        return chain
+
+    def computed_path(self) -> str:
+        return "/".join([*(page.slug for page in self.ancestors()), self.slug])
+
+    def publish(self, at: datetime | None = None) -> None:
+        if not self.title.strip():
+            raise ArticleStateError("A page needs a title before it can be published.")
+        now = timezone.now()
+        self.status = self.Status.PUBLISHED
+        self.published_at = at or (
+            self.published_at if self.published_at and self.published_at <= now else now
+        )
+
+    def unpublish(self) -> None:
+        if self.status == self.Status.DRAFT:
+            raise ArticleStateError("This page is not published.")
+        self.status = self.Status.DRAFT
+
+
+# The columns of LegacyPath naming what an old address leads to: at most one is set.
+LEGACY_TARGETS = ("article", "topic", "author", "media_item", "page")
+
+
 class LegacyPath(models.Model):
     """An old address (e.g. from WordPress) that answers with a permanent redirect: to its
     article, topic or author; to the front page when it names none (an old blog's home); or,
@@ -503,6 +652,13 @@ class LegacyPath(models.Model):
     )
     author = models.ForeignKey(
         Author, null=True, blank=True, on_delete=models.CASCADE, related_name="legacy_paths"
+    )
+    page = models.ForeignKey(
+        "publishing.Page",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="legacy_paths",
     )
     # An old upload (/wp-content/uploads/2019/05/photo.jpg) or attachment page brought into the
     # library: it leads to the file.
@@ -526,39 +682,16 @@ class LegacyPath(models.Model):
     class Meta:
         constraints = [
             models.CheckConstraint(
-                condition=Q(
-                    article__isnull=True,
-                    topic__isnull=True,
-                    author__isnull=True,
-                    media_item__isnull=True,
-                )
-                | Q(
-                    article__isnull=False,
-                    topic__isnull=True,
-                    author__isnull=True,
-                    media_item__isnull=True,
-                    is_gone=False,
-                )
-                | Q(
-                    article__isnull=True,
-                    topic__isnull=False,
-                    author__isnull=True,
-                    media_item__isnull=True,
-                    is_gone=False,
-                )
-                | Q(
-                    article__isnull=True,
-                    topic__isnull=True,
-                    author__isnull=False,
-                    media_item__isnull=True,
-                    is_gone=False,
-                )
-                | Q(
-                    article__isnull=True,
-                    topic__isnull=True,
-                    author__isnull=True,
-                    media_item__isnull=False,
-                    is_gone=False,
+                condition=Q(**{f"{name}__isnull": True for name in LEGACY_TARGETS})
+                | functools.reduce(
+                    operator.or_,
+                    (
+                        Q(
+                            **{f"{other}__isnull": other != name for other in LEGACY_TARGETS},
+                            is_gone=False,
+                        )
+                        for name in LEGACY_TARGETS
+                    ),
                 ),
                 name="legacy_path_one_target",
             )
@@ -568,9 +701,9 @@ class LegacyPath(models.Model):
         return self.path
 
     @property
-    def target(self) -> Article | Topic | Author | None:
+    def target(self) -> Article | Topic | Author | Page | None:
         """What the path leads to; None for the front page (or, when gone, nothing)."""
-        return self.article or self.topic or self.author
+        return self.article or self.topic or self.author or self.page
 
     def target_url(self) -> str:
         if self.media_item is not None:
@@ -581,7 +714,7 @@ class LegacyPath(models.Model):
 
 class RevisionQuerySet(models.QuerySet["Revision"]):
     def of(self, obj: models.Model) -> RevisionQuerySet:
-        """The revisions of one article (or, later, page), whatever their state."""
+        """The revisions of one article or page, whatever their state."""
         return self.filter(
             content_type=ContentType.objects.get_for_model(type(obj)), object_id=obj.pk
         )
@@ -592,13 +725,14 @@ class RevisionQuerySet(models.QuerySet["Revision"]):
 
 class Revision(models.Model):
     """One saved state of an article (title, body, summary, bylines in order, topics, lead image,
-    slug, status and publication time), with who saved it and when.
+    slug, status and publication time) or of a page (Page.EDITOR_FIELDS), with who saved it
+    and when.
 
     Stored compactly (publishing/revisions.py): a revision is either a whole snapshot (a
     keyframe, `base_number == number`) or only what changed since revision `number - 1`, text
     fields as copied and inserted chunks; both zlib-compressed JSON. Rebuilding one reads the
     rows from its keyframe on. Keyed by content type and id, without a database foreign key, so
-    pages can share the table and the previous release (which knows no revisions) can still
+    pages share the table and the previous release (which knows no revisions) can still
     delete an article during an upgrade.
     """
 

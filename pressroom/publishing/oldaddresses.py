@@ -23,7 +23,7 @@ from django.urls import reverse
 
 from pressroom.media.rendering import nearest_width
 from pressroom.publishing import listings
-from pressroom.publishing.models import Article, Author, LegacyPath, Topic
+from pressroom.publishing.models import Article, Author, LegacyPath, Page, Topic
 
 WORDPRESS_PER_PAGE = 10  # WordPress's default posts_per_page
 MAX_OLD_PAGE = 100_000  # deeper pages are refused, so no request scans further
@@ -164,7 +164,7 @@ def _stored(candidates: list[str]) -> Answer | None:
 def _answer(legacy: LegacyPath) -> Answer:
     if legacy.is_gone:
         return Answer(None, "This page of the old site was not brought over.")
-    if isinstance(legacy.target, Article) and not legacy.target.is_public:
+    if isinstance(legacy.target, Article | Page) and not legacy.target.is_public:
         # Unpublished since (or not yet public): a 404 as on WordPress, not a redirect to one.
         return MISSING
     return Answer(legacy.target_url())
@@ -181,6 +181,9 @@ ANSWER_FIELDS = (
     "topic__slug",
     "author__slug",
     "media_item__file",
+    "page__path",
+    "page__status",
+    "page__published_at",
 )
 
 
@@ -193,7 +196,7 @@ def _find(candidates: list[str]) -> LegacyPath | None:
     rows = {
         row.path: row
         for row in LegacyPath.objects.filter(path__in=candidates)
-        .select_related("article", "topic", "author", "media_item")
+        .select_related("article", "topic", "author", "media_item", "page")
         .only(*ANSWER_FIELDS)
     }
     # `path` is unique: at most one row per candidate; the first candidate found wins.
@@ -249,11 +252,11 @@ def _suffixed(match: re.Match[str]) -> Answer | None:
     if match["comments"]:
         return Answer(reverse("publishing:feed"))
     if match["page"] is not None:
-        if isinstance(target, Article):
-            return Answer(target.get_absolute_url())  # a post split into pages
+        if isinstance(target, Article | Page):
+            return Answer(target.get_absolute_url())  # a post or page split into pages
         per_page = (row.per_page if row is not None else None) or _front_page_per_page("/")
         return _paged(target, per_page, int(match["page"]))
-    if isinstance(target, Article):
+    if isinstance(target, Article | Page):
         return Answer(None, "Comment feeds of the old site were not brought over.")
     return Answer(_feed_url(target, match["feed"] or "rss2"))
 

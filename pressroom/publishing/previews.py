@@ -1,9 +1,9 @@
-"""Previews: an article as readers will see it, before they can.
+"""Previews: an article or page as readers will see it, before they can.
 
 An editor previews any revision in the admin; someone without an account (a source checking
 a quote, a partner outlet) opens a signed link that expires after PREVIEW_LINK_SECONDS. The
-link names the article only: it shows the article's pending change if there is one, else the
-article as saved (a draft, usually), so a fix made after sending it is what they read.
+link names the article (or page) only: it shows its pending change if there is one, else it
+as saved (a draft, usually), so a fix made after sending it is what they read.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from django.core import signing
 from pressroom.media.models import MediaItem
 from pressroom.publishing import revisions
 from pressroom.publishing.html import make_excerpt
-from pressroom.publishing.models import Article, ArticleAuthor, Author, Topic
+from pressroom.publishing.models import Article, ArticleAuthor, Author, Page, Topic
 
 SALT = "pressroom.publishing.preview-link"
 MAX_TOKEN_LENGTH = 300
@@ -30,12 +30,18 @@ class PreviewLinkExpired(PreviewLinkInvalid):
     """The link was made here, but longer ago than PREVIEW_LINK_SECONDS."""
 
 
-def make_token(article: Article) -> str:
-    return signing.TimestampSigner(salt=SALT).sign_object({"article": article.pk})
+# What a link may name: the key in its signed value, and the model.
+KINDS: dict[str, type[Article] | type[Page]] = {"article": Article, "page": Page}
 
 
-def read_token(token: str) -> int:
-    """The article id a preview link names. Raises PreviewLinkExpired or PreviewLinkInvalid."""
+def make_token(obj: Article | Page) -> str:
+    kind = "page" if isinstance(obj, Page) else "article"
+    return signing.TimestampSigner(salt=SALT).sign_object({kind: obj.pk})
+
+
+def read_token(token: str) -> tuple[str, int]:
+    """What a preview link names: ("article" or "page", its id). Raises PreviewLinkExpired or
+    PreviewLinkInvalid."""
     if len(token) > MAX_TOKEN_LENGTH:
         raise PreviewLinkInvalid("This preview link is not valid.")
     signer = signing.TimestampSigner(salt=SALT)
@@ -45,10 +51,13 @@ def read_token(token: str) -> int:
         raise PreviewLinkExpired("This preview link has expired.") from error
     except (signing.BadSignature, ValueError, UnicodeDecodeError) as error:
         raise PreviewLinkInvalid("This preview link is not valid.") from error
-    article_id = value.get("article") if isinstance(value, dict) else None
-    if not isinstance(article_id, int):
+    given = value if isinstance(value, dict) else {}
+    named: list[tuple[str, int]] = [
+        (kind, pk) for kind in KINDS if isinstance(pk := given.get(kind), int)
+    ]
+    if len(named) != 1:
         raise PreviewLinkInvalid("This preview link is not valid.")
-    return article_id
+    return named[0]
 
 
 def stored_article(article_id: int) -> Article | None:
@@ -98,13 +107,37 @@ def _done(queryset, rows: list):
     return queryset
 
 
-def for_link(article_id: int) -> tuple[Article, bool] | None:
+def page_as_of(page: Page, snapshot: revisions.Snapshot) -> Page:
+    """A copy of `page` (unsaved) showing `snapshot`, its excerpt made as a save makes it."""
+    previewed = copy.copy(page)
+    previewed._state = copy.copy(page._state)
+    previewed._state.fields_cache = {}
+    revisions.apply_fields(previewed, snapshot, Page.EDITOR_FIELDS)
+    previewed.excerpt = make_excerpt(previewed.body, previewed.summary)
+    return previewed
+
+
+def stored(obj: Article | Page) -> Article | Page | None:
+    """The article or page fetched as its public view fetches it."""
+    if isinstance(obj, Page):
+        return Page.objects.filter(pk=obj.pk).first()
+    return stored_article(obj.pk)
+
+
+def revision_of(obj: Article | Page, snapshot: revisions.Snapshot) -> Article | Page:
+    """`obj` as a revision's snapshot shows it."""
+    if isinstance(obj, Page):
+        return page_as_of(obj, snapshot)
+    return as_of(obj, snapshot)
+
+
+def for_link(kind: str, pk: int) -> tuple[Article | Page, bool] | None:
     """What a preview link shows: the pending change if there is one (True), else the
-    article as saved (False); None when the article is gone."""
-    article = stored_article(article_id)
-    if article is None:
+    article or page as saved (False); None when it is gone."""
+    shown = stored(KINDS[kind](pk=pk))
+    if shown is None:
         return None
-    pending = revisions.pending_change(article)
+    pending = revisions.pending_change(shown)
     if pending is None:
-        return article, False
-    return as_of(article, revisions.snapshot_of(pending)), True
+        return shown, False
+    return revision_of(shown, revisions.snapshot_of(pending)), True

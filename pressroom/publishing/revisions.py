@@ -13,7 +13,7 @@ rebuilding any revision reads at most KEYFRAME_CHAIN rows. Bulk writes (imports)
 keyframes only, reading nothing back, and only for articles that already have revisions; the
 others get theirs before their first edit (`record_baseline`).
 
-Pages get the same treatment by adding their own snapshot function; the rest is generic.
+Pages keep their own fields only (`page_snapshot`); the rest is generic.
 """
 
 from __future__ import annotations
@@ -28,10 +28,10 @@ from datetime import datetime
 from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import Model
+from django.db.models import DateTimeField, Model
 from django.utils.dateparse import parse_datetime
 
-from pressroom.publishing.models import Article, ArticleAuthor, ArticleTopic, Revision
+from pressroom.publishing.models import Article, ArticleAuthor, ArticleTopic, Page, Revision
 
 FORMAT = 1
 KEYFRAME_CHAIN = 50
@@ -50,22 +50,41 @@ CHUNK_END = re.compile(
 type Snapshot = dict[str, Any]
 
 
+def fields_snapshot(obj: Model, names: Sequence[str]) -> Snapshot:
+    """`obj`'s own fields as JSON values: a foreign key as its id, a time in ISO format."""
+    snapshot: Snapshot = {}
+    for name in names:
+        field = obj._meta.get_field(name)
+        value = getattr(obj, field.attname)  # type: ignore[union-attr]
+        snapshot[name] = value.isoformat() if isinstance(value, datetime) else value
+    return snapshot
+
+
+def apply_fields(obj: Model, snapshot: Snapshot, names: Sequence[str]) -> None:
+    """Put a snapshot's fields on `obj` in memory (fields_snapshot the other way)."""
+    for name in names:
+        if name not in snapshot:
+            continue  # a field added after the revision was written: keep the current value
+        field = obj._meta.get_field(name)
+        value = snapshot[name]
+        if isinstance(field, DateTimeField):
+            value = parse_datetime(value) if value else None
+        setattr(obj, field.attname, value)  # type: ignore[union-attr]
+
+
 def article_snapshot(
     article: Article, author_ids: Sequence[int], topic_ids: Iterable[int]
 ) -> Snapshot:
     """The article as a revision keeps it (after the write rules have cleaned it)."""
-    snapshot: Snapshot = {}
-    for name in SNAPSHOT_FIELDS:
-        if name == "lead_image":
-            snapshot[name] = article.lead_image_id
-        elif name == "published_at":
-            at = article.published_at
-            snapshot[name] = at.isoformat() if at else None
-        else:
-            snapshot[name] = getattr(article, name)
+    snapshot = fields_snapshot(article, SNAPSHOT_FIELDS)
     snapshot["authors"] = list(dict.fromkeys(author_ids))
     snapshot["topics"] = sorted(set(topic_ids))
     return snapshot
+
+
+def page_snapshot(page: Page) -> Snapshot:
+    """The page as a revision keeps it (after the write rules have cleaned it)."""
+    return fields_snapshot(page, Page.EDITOR_FIELDS)
 
 
 def current_links(article_ids: Sequence[int]) -> tuple[dict[int, list[int]], dict[int, list[int]]]:
@@ -87,16 +106,7 @@ def current_links(article_ids: Sequence[int]) -> tuple[dict[int, list[int]], dic
 
 def apply_snapshot(article: Article, snapshot: Snapshot) -> tuple[list[int], list[int]]:
     """Put a snapshot's fields on `article` in memory; return its (author ids, topic ids)."""
-    for name in SNAPSHOT_FIELDS:
-        if name not in snapshot:
-            continue  # a field added after the revision was written: keep the current value
-        value = snapshot[name]
-        if name == "lead_image":
-            article.lead_image_id = value
-        elif name == "published_at":
-            article.published_at = parse_datetime(value) if value else None
-        else:
-            setattr(article, name, value)
+    apply_fields(article, snapshot, SNAPSHOT_FIELDS)
     return list(snapshot.get("authors", [])), list(snapshot.get("topics", []))
 
 

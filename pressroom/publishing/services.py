@@ -22,6 +22,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.validators import slug_unicode_re
 from django.db import IntegrityError, transaction
 from django.db.models import Field, Max, Model
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -32,6 +33,7 @@ from pressroom.publishing import revisions
 from pressroom.publishing.html import clean_body_html, make_excerpt, strip_control_characters
 from pressroom.publishing.links import slug_url_builder
 from pressroom.publishing.models import (
+    LEGACY_TARGETS,
     Article,
     ArticleAuthor,
     ArticleStateError,
@@ -39,6 +41,7 @@ from pressroom.publishing.models import (
     Author,
     Correction,
     LegacyPath,
+    Page,
     ReviewComment,
     Revision,
     Topic,
@@ -603,32 +606,41 @@ def _record_pending(
     # The article's row lock: revision numbers are taken in order, as saves take them.
     Article.objects.select_for_update().filter(pk=article.pk).exists()
     prepare_article(article)
-    for older in Revision.objects.of(article).pending():
+    snapshot = revisions.article_snapshot(article, author_ids, topic_ids)
+    return _record_pending_snapshot(article, snapshot, by, note)
+
+
+def _record_pending_snapshot(
+    obj: Article | Page, snapshot: revisions.Snapshot, by: Any, note: str
+) -> Revision:
+    """The pending revision of an article or page (its row locked by the caller); a newer
+    pending change replaces an older one."""
+    for older in Revision.objects.of(obj).pending():
         older.close_pending(Revision.State.DISCARDED)
         older.save(update_fields=["state"])
     revision = revisions.next_revision(
-        article,
-        revisions.article_snapshot(article, author_ids, topic_ids),
-        state=Revision.State.PENDING,
-        note=note or "Pending change",
-        by=by,
+        obj, snapshot, state=Revision.State.PENDING, note=note or "Pending change", by=by
     )
     revision.save()
     return revision
 
 
 @transaction.atomic
-def publish_pending_change(revision: Revision, *, by: Any = None) -> Article:
+def publish_pending_change(revision: Revision, *, by: Any = None) -> Article | Page:
     """Put a pending change on its article and save it (a new revision): readers see it now.
     Raises ArticleStateError when it is no longer pending or cannot be published (alt text)."""
     revision = Revision.objects.select_for_update().get(pk=revision.pk)
     revision.close_pending(Revision.State.PUBLISHED)
     revision.save(update_fields=["state"])
+    note = f"Published the pending change (revision {revision.number})"
+    if revision.content_type.model_class() is Page:
+        page = Page.objects.select_for_update().get(pk=revision.object_id)
+        _apply_page_snapshot(page, revisions.snapshot_of(revision))
+        return save_page(page, by=by, note=note)
     article = Article.objects.select_for_update().get(pk=revision.object_id)
     author_ids, topic_ids = _apply_existing(article, revisions.snapshot_of(revision))
     if article.status in Article.PUBLIC_STATUSES and article.published_at is None:
         article.published_at = timezone.now()
-    note = f"Published the pending change (revision {revision.number})"
     _save_with_links(article, author_ids, topic_ids, by=by, note=note)
     return article
 
@@ -646,6 +658,8 @@ def restore_revision(revision: Revision, *, by: Any = None, as_pending: bool = F
     preview it before readers see it). The article keeps its publication state: a live article
     stays live, a draft stays a draft. Authors, topics or a lead image deleted since are left
     out. Raises ArticleStateError when the result cannot be published (alt text)."""
+    if revision.content_type.model_class() is Page:
+        return _restore_page_revision(revision, by=by, as_pending=as_pending)
     article = Article.objects.select_for_update().get(pk=revision.object_id)
     status, published_at = article.status, article.published_at
     author_ids, topic_ids = _apply_existing(article, revisions.snapshot_of(revision))
@@ -655,6 +669,33 @@ def restore_revision(revision: Revision, *, by: Any = None, as_pending: bool = F
         return _record_pending(article, author_ids, topic_ids, by, note)
     _save_with_links(article, author_ids, topic_ids, by=by, note=note)
     return Revision.objects.of(article).order_by("-number").first()  # type: ignore[return-value]
+
+
+def _restore_page_revision(revision: Revision, *, by: Any, as_pending: bool) -> Revision:
+    page = Page.objects.select_for_update().get(pk=revision.object_id)
+    status, published_at = page.status, page.published_at
+    _apply_page_snapshot(page, revisions.snapshot_of(revision))
+    page.status, page.published_at = status, published_at
+    note = f"Restored revision {revision.number}"
+    if as_pending:
+        prepare_page(page)
+        return _record_pending_snapshot(page, revisions.page_snapshot(page), by, note)
+    save_page(page, by=by, note=note)
+    return Revision.objects.of(page).order_by("-number").first()  # type: ignore[return-value]
+
+
+def _apply_page_snapshot(page: Page, snapshot: revisions.Snapshot) -> None:
+    """Put a snapshot on `page`; a parent deleted since (or now under this page) is left out."""
+    revisions.apply_fields(page, snapshot, Page.EDITOR_FIELDS)
+    if page.parent_id is not None:
+        parent = Page.objects.filter(pk=page.parent_id).only("path").first()
+        stored = Page.objects.filter(pk=page.pk).values_list("path", flat=True).first()
+        if (
+            parent is None
+            or page.parent_id == page.pk
+            or (stored and parent.path.startswith(stored + "/"))
+        ):
+            page.parent_id = None
 
 
 def _apply_existing(article: Article, snapshot: revisions.Snapshot) -> tuple[list[int], list[int]]:
@@ -730,8 +771,9 @@ def delete_article(article: Article) -> None:
 # What an old address may lead to besides an article, topic or author.
 FRONT_PAGE: Final = "front-page"  # an old blog's home, e.g. /page/2/'s archive
 GONE: Final = "gone"  # answered 410 Gone: a WordPress page Pressroom has no model for
-type LegacyTarget = Article | Topic | Author | MediaItem | Literal["front-page", "gone"]
-type LegacyColumns = tuple[int | None, int | None, int | None, int | None, bool]
+type LegacyTarget = Article | Topic | Author | MediaItem | Page | Literal["front-page", "gone"]
+# The target columns (LEGACY_TARGETS: article, topic, author, media item, page ids), is_gone.
+type LegacyColumns = tuple[int | None, int | None, int | None, int | None, int | None, bool]
 
 
 def _legacy_columns(target: LegacyTarget) -> LegacyColumns:
@@ -741,6 +783,7 @@ def _legacy_columns(target: LegacyTarget) -> LegacyColumns:
         target.pk if isinstance(target, Topic) else None,
         target.pk if isinstance(target, Author) else None,
         target.pk if isinstance(target, MediaItem) else None,
+        target.pk if isinstance(target, Page) else None,
         target == GONE,
     )
 
@@ -757,6 +800,8 @@ def _own_url_builder() -> Callable[[LegacyTarget], str]:
     def own_url(target: LegacyTarget) -> str:
         if isinstance(target, Article | Topic | Author):
             return builders[type(target)](target.slug)
+        if isinstance(target, Page):
+            return f"/{target.path}/"  # as old addresses are stored: percent-decoded
         return "/"
 
     return own_url
@@ -785,25 +830,19 @@ def write_legacy_paths(
     for legacy in LegacyPath.objects.filter(path__in=list(targets)):
         target = targets.pop(legacy.path)
         columns = _legacy_columns(target)
-        current = (
-            *(legacy.article_id, legacy.topic_id, legacy.author_id, legacy.media_item_id),
-            legacy.is_gone,
-        )
+        current = (*(getattr(legacy, f"{name}_id") for name in LEGACY_TARGETS), legacy.is_gone)
         if current != columns and keep_existing:
             clashes.append(legacy.path)
         elif current != columns or (per_page and legacy.per_page != per_page):
-            (
-                *(legacy.article_id, legacy.topic_id, legacy.author_id, legacy.media_item_id),
-                legacy.is_gone,
-            ) = columns
+            for name, value in zip(LEGACY_TARGETS, columns, strict=False):
+                setattr(legacy, f"{name}_id", value)
+            legacy.is_gone = columns[-1]  # type: ignore[assignment]
             legacy.per_page = per_page or legacy.per_page
             to_update.append(legacy)
-    LegacyPath.objects.bulk_update(
-        to_update, ["article", "topic", "author", "media_item", "is_gone", "per_page"]
-    )
+    LegacyPath.objects.bulk_update(to_update, [*LEGACY_TARGETS, "is_gone", "per_page"])
     insert_rows(
         LegacyPath,
-        ["path", "article", "topic", "author", "media_item", "is_gone", "per_page"],
+        ["path", *LEGACY_TARGETS, "is_gone", "per_page"],
         [(path, *_legacy_columns(target), per_page) for path, target in targets.items()],
     )
     return sorted(clashes)
@@ -873,3 +912,134 @@ def save_author(author: Author) -> Author:
         write_legacy_paths({slug_url_builder("publishing:author-detail")(previous): author})
     announce_change()
     return author
+
+
+# Pages.
+
+PAGE_SLUG_LENGTH = Page._meta.get_field("slug").max_length or 100
+
+
+def page_url(path: str) -> str:
+    """The address of the page at `path` ('about/team' -> '/about/team/')."""
+    return reverse("pages:page-detail", kwargs={"path": path})
+
+
+def check_page_address(path: str) -> None:
+    """Raise ArticleStateError when /<path>/ is another view's address (/topics/, /admin/ ...)
+    or too long: the page could never be reached there."""
+    if len(path) > Page.PATH_LENGTH:
+        raise ArticleStateError("The page's address is too long: shorten its slug or its parents'.")
+    from django.urls import Resolver404, resolve
+
+    try:
+        match = resolve(f"/{path}/")  # as request.path_info comes: percent-decoded
+    except Resolver404:
+        match = None
+    if match is None or match.view_name != "pages:page-detail":
+        raise ArticleStateError(
+            f"The address /{path}/ belongs to another part of the site: choose another slug."
+        )
+
+
+def prepare_page(page: Page) -> None:
+    """The rules every page write applies, in memory: a cleaned body, a title on one line, the
+    excerpt, a publication time for a published page, a slug, and its full path."""
+    page.body = clean_body_html(page.body or "")
+    title = " ".join(strip_control_characters(page.title).split())
+    page.title = title[: Page._meta.get_field("title").max_length]
+    page.summary = strip_control_characters(page.summary)
+    page.excerpt = make_excerpt(page.body, page.summary)
+    if page.status == Page.Status.PUBLISHED and page.published_at is None:
+        page.published_at = timezone.now()
+    page.slug = page.slug or slugify(page.title, allow_unicode=True)[:PAGE_SLUG_LENGTH].strip("-")
+    page.slug = page.slug or "page"
+    parent_path = "/".join(parent.slug for parent in page.ancestors())
+    base = page.slug
+    for number in range(1, 1000):
+        if number > 1:
+            page.slug = f"{base[: PAGE_SLUG_LENGTH - 5]}-{number}"
+        page.path = f"{parent_path}/{page.slug}" if parent_path else page.slug
+        if not Page.objects.at_path(page.path).exclude(pk=page.pk).exists():
+            break
+    check_page_address(page.path)
+
+
+@transaction.atomic
+def save_page(
+    page: Page,
+    *,
+    by: Any = None,
+    note: str = "",
+    settles_pending: int | None = None,
+    require_alt_text: bool = True,
+) -> Page:
+    """Create or update a page: clean, excerpt, path (its sub-pages' too, the old ones kept as
+    redirects), media uses, a revision, then announce. Raises ArticleStateError when the
+    address is another view's, and MissingAltTextError for a published page whose library
+    images nobody has described."""
+    previous = (
+        Page.objects.select_for_update().filter(pk=page.pk).values_list("path", flat=True).first()
+        if page.pk
+        else None
+    )
+    prepare_page(page)
+    page.updated_at = timezone.now()
+    body_items = media_services.items_in_html(page.body)
+    missing = [item for item in body_items if item.needs_alt_text]
+    if require_alt_text and page.status == Page.Status.PUBLISHED and missing:
+        raise MissingAltTextError(missing)
+    page.save()
+    media_services.record_uses(page, "body", body_items, label=page.title)
+    old_addresses: dict[str, LegacyTarget] = {}
+    if previous and previous != page.path:
+        old_addresses[f"/{previous}/"] = page
+        # Sub-pages move with it; their old addresses keep working too.
+        for child in Page.objects.filter(path__startswith=previous + "/").order_by("path"):
+            old_addresses[f"/{child.path}/"] = child
+            child.path = page.path + child.path[len(previous) :]
+            check_page_address(child.path)
+            child.save(update_fields=["path"])
+    write_legacy_paths(old_addresses)
+    revisions.next_revision(page, revisions.page_snapshot(page), note=note, by=by).save()
+    if settles_pending:
+        for pending in Revision.objects.of(page).pending().filter(number=settles_pending):
+            pending.close_pending(Revision.State.PUBLISHED)
+            pending.save(update_fields=["state"])
+    announce_change()
+    return page
+
+
+@transaction.atomic
+def publish_page(page: Page, *, by: Any = None) -> Page:
+    page.publish()
+    return save_page(page, by=by, note="Published")
+
+
+@transaction.atomic
+def unpublish_page(page: Page, *, by: Any = None) -> Page:
+    page.unpublish()
+    return save_page(page, by=by, note="Unpublished")
+
+
+@transaction.atomic
+def save_pending_page_change(page: Page, *, by: Any = None, note: str = "") -> Revision:
+    """Keep the changes made to `page` (in memory) as a pending revision, as
+    `save_pending_change` does for an article."""
+    if page.pk is None:
+        raise ArticleStateError("A new page is saved as a draft, not as a pending change.")
+    Page.objects.select_for_update().filter(pk=page.pk).exists()
+    prepare_page(page)
+    return _record_pending_snapshot(page, revisions.page_snapshot(page), by, note)
+
+
+@transaction.atomic
+def delete_page(page: Page) -> None:
+    """Delete a page without sub-pages (they would lose their address): raises
+    ArticleStateError when it has some."""
+    if page.children.exists():
+        raise ArticleStateError(
+            f"“{page}” has sub-pages: move or delete them first, so no address breaks silently."
+        )
+    media_services.forget_uses(page)
+    page.delete()
+    announce_change()

@@ -1,6 +1,6 @@
 from django.contrib.sitemaps import Sitemap
 
-from pressroom.publishing.models import Article, Author, Topic
+from pressroom.publishing.models import Article, Author, Page, Topic
 
 
 class ArticleSitemap(Sitemap):
@@ -28,4 +28,19 @@ class AuthorSitemap(Sitemap):
         return Author.objects.order_by("slug").only("slug")
 
 
-SITEMAPS = {"articles": ArticleSitemap, "topics": TopicSitemap, "authors": AuthorSitemap}
+class PageSitemap(Sitemap):
+    changefreq = "monthly"
+
+    def items(self):
+        return Page.objects.published().in_sitemap().order_by("path").only("path", "updated_at")
+
+    def lastmod(self, item: Page):
+        return item.updated_at
+
+
+SITEMAPS = {
+    "articles": ArticleSitemap,
+    "topics": TopicSitemap,
+    "authors": AuthorSitemap,
+    "pages": PageSitemap,
+}

@@ -5,9 +5,10 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils.formats import date_format
 
-from pressroom.publishing import listings, previews
+from pressroom.publishing import listings, oldaddresses, previews
 from pressroom.publishing.links import slug_url_builder
-from pressroom.publishing.models import Article, Topic
+from pressroom.publishing.middleware import old_address_response
+from pressroom.publishing.models import Article, Page, Topic
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -44,10 +45,40 @@ def render_article(
 ) -> HttpResponse:
     """The article page readers get; a preview is the same page, never stored by any cache
     (the page cache included: it keeps no private or no-store response) nor indexed."""
+    return render_for_readers(
+        request, article, is_preview=is_preview, preview_notice=preview_notice
+    )
+
+
+def page_detail(request: HttpRequest, path: str) -> HttpResponse:
+    """A page (About, Contact...) at its path: one look-up on the unique path index. Any
+    slug-shaped address comes here last, so when no page has it, it may be an old address
+    (/2019/05/story/): answered here, before a 404 page is drawn for nothing."""
+    page = Page.objects.at_path(path).first()
+    if page is None:
+        answer = oldaddresses.resolve_path(request)
+        if answer is not None:
+            return old_address_response(request, answer)
+        raise Http404("No such page.")
+    is_preview = not page.is_public
+    if is_preview and not request.user.has_perm("publishing.change_page"):
+        raise Http404("No such page.")
+    return render_for_readers(request, page, is_preview=is_preview)
+
+
+def render_for_readers(
+    request: HttpRequest, shown: Article | Page, *, is_preview: bool, preview_notice: str = ""
+) -> HttpResponse:
+    """An article's or a page's public page; a preview is the same page, never stored by any
+    cache (the page cache included: it keeps no private or no-store response) nor indexed."""
+    if isinstance(shown, Page):
+        template, name = "publishing/page_detail.html", "page"
+    else:
+        template, name = "publishing/article_detail.html", "article"
     response = render(
         request,
-        "publishing/article_detail.html",
-        {"article": article, "is_preview": is_preview, "preview_notice": preview_notice},
+        template,
+        {name: shown, "is_preview": is_preview, "preview_notice": preview_notice},
     )
     if is_preview:
         response["X-Robots-Tag"] = "noindex"
@@ -58,22 +89,22 @@ def render_article(
 def preview_link(request: HttpRequest, token: str) -> HttpResponse:
     """A signed, expiring link to an article not (or not yet so) visible to readers."""
     try:
-        article_id = previews.read_token(token)
+        kind, pk = previews.read_token(token)
     except previews.PreviewLinkExpired:
         return _preview_refused(request, 410, "This preview link has expired.")
     except previews.PreviewLinkInvalid:
         return _preview_refused(request, 403, "This preview link is not valid.")
-    shown = previews.for_link(article_id)
+    shown = previews.for_link(kind, pk)
     if shown is None:
-        return _preview_refused(request, 410, "The article this link previewed has been deleted.")
-    article, is_pending = shown
+        return _preview_refused(request, 410, f"The {kind} this link previewed has been deleted.")
+    previewed, is_pending = shown
     if is_pending:
         notice = "Preview of changes not yet published; readers still see the current version."
-    elif article.is_public:
-        notice = "Preview link: this article is published."
+    elif previewed.is_public:
+        notice = f"Preview link: this {kind} is published."
     else:
-        notice = f"Preview: this article is a {article.get_status_display().lower()}, not visible to readers."
-    return render_article(request, article, is_preview=True, preview_notice=notice)
+        notice = f"Preview: this {kind} is a {previewed.get_status_display().lower()}, not visible to readers."
+    return render_for_readers(request, previewed, is_preview=True, preview_notice=notice)
 
 
 def _preview_refused(request: HttpRequest, status: int, message: str) -> HttpResponse:

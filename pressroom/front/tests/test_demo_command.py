@@ -81,3 +81,28 @@ def test_demo_login_is_printed_again_on_later_runs_until_the_password_changes():
     changed = StringIO()
     call_command("demo", articles=5, if_empty=True, stdout=changed)
     assert "Demo editor login" not in changed.getvalue()
+
+
+@pytest.mark.django_db
+def test_demo_creates_about_contact_and_privacy_pages_and_the_donate_page_links_contact(
+    client, settings
+):
+    from pressroom.publishing.models import Page
+
+    settings.STRIPE_SECRET_KEY = ""  # no processor: the donate page asks readers to write
+    output = StringIO()
+    call_command("demo", articles=5, stdout=output)
+    assert "Created 3 demo pages" in output.getvalue()
+    assert set(Page.objects.published().values_list("path", flat=True)) >= {
+        "about",
+        "contact",
+        "privacy",
+    }
+    for path in ("/about/", "/contact/", "/privacy/"):
+        response = client.get(path)
+        assert response.status_code == 200, path
+        assert response.context["page"].path == path.strip("/")
+    sitemap = client.get("/sitemap-pages.xml").content.decode()
+    assert "/contact/</loc>" in sitemap
+    donate = client.get("/donate/").content.decode()
+    assert '<a href="/contact/">get in touch with us</a>' in donate

@@ -46,7 +46,7 @@ def test_the_theme_unit_test_data_comes_across_with_its_real_counts(theme_import
     assert summary_line(theme_import, "posts") == (
         "posts    created 57, updated 0, skipped 1 (password-protected: 1), failed 0"
     )
-    assert "skipped 21 (pages are not imported: 21)" in summary_line(theme_import, "pages")
+    assert summary_line(theme_import, "pages").startswith("pages    created 21, updated 0")
     assert "skipped 37 (media stay at their original URLs: 37)" in summary_line(
         theme_import, "media"
     )

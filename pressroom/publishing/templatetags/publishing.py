@@ -23,7 +23,7 @@ from pressroom.media.rendering import (
 from pressroom.publishing.embeds import click_to_load
 from pressroom.publishing.links import slug_url_builder
 from pressroom.publishing.listings import HomeFront, Teaser, teaser_images
-from pressroom.publishing.models import Article
+from pressroom.publishing.models import Article, Page
 
 register = template.Library()
 
@@ -202,3 +202,11 @@ def reader_body(body_html: str) -> SafeString:
 @register.filter
 def has_embeds(body_html: str) -> bool:
     return "<iframe" in body_html
+
+
+@register.simple_tag
+def published_page_url(path: str) -> str:
+    """The address of the published page at `path` ('contact'), or '' when there is none, so
+    a template links to it only when readers can open it."""
+    page = Page.objects.published().at_path(path).only("path").first()
+    return page.get_absolute_url() if page is not None else ""

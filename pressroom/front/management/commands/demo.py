@@ -1,5 +1,5 @@
-"""`pressroom demo`: a deterministic demo corpus, a demo editor account, and the other apps' demo
-content (a running campaign). The corpus is written through publishing's bulk service, which
+"""`pressroom demo`: a deterministic demo corpus, its About, Contact and Privacy pages, a demo
+editor account, and the other apps' demo content (a running campaign). The corpus is written through publishing's bulk service, which
 indexes each batch for search (articles_written) and announces the change after commit
 (content_changed): nothing here repeats that.
 
@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from pressroom.accounts.demo import give_demo_editor_roles
 from pressroom.fundraising.demo import create_demo_campaign
-from pressroom.publishing.demo import create_demo_corpus
+from pressroom.publishing.demo import create_demo_corpus, create_demo_pages
 from pressroom.publishing.models import Article
 
 DEMO_EDITOR = ("editor", "editor-demo-password")
@@ -44,8 +44,10 @@ class Command(BaseCommand):
             authors=options["authors"],
             seed=options["seed"],
         )
+        pages = create_demo_pages()
         self._create_editor()
         self.stdout.write(create_demo_campaign())
+        self.stdout.write(f"Created {pages} demo pages (About, Contact, Privacy).")
         self.stdout.write(self.style.SUCCESS(f"Created {created} demo articles."))
         self._print_login()
 

@@ -56,6 +56,16 @@ export const PressroomAttributes = Extension.create({
       { types: ["tableHeader"], attributes: attributes(["scope"]) },
     ]
   },
+  // The editable area takes the name of the field it stands for (the label of the textarea it
+  // hides), so a screen reader announces "Body, edit text" rather than an unnamed text box.
+  onCreate() {
+    const area = this.editor.view.dom
+    const textarea = area.closest(".prose-editor")?.querySelector("textarea")
+    const label = textarea?.id && document.querySelector(`label[for="${textarea.id}"]`)
+    if (label && !area.hasAttribute("aria-label")) {
+      area.setAttribute("aria-label", label.textContent.trim().replace(/:$/, ""))
+    }
+  },
 })
 
 // Inline elements ------------------------------------------------------------------------------
