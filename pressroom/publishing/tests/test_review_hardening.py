@@ -378,3 +378,52 @@ def test_the_review_shows_a_foreign_byline_and_a_canonical_url(cora, edna, autho
     services.save_article(mine, authors=[own(cora)], by=cora)
     services.submit_article_for_review(mine, by=cora)
     assert "someone other" not in editor.get(change_url(mine)).content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_editors_publishing_at_the_same_moment_publish_once(cora, edna, make_staff):
+    """Two publishes in flight at once (two editors, or a double click reaching two server
+    threads): the second waits for the first's lock, then finds it published and is refused."""
+    import threading
+
+    from django.db import connections, transaction
+
+    if connections["default"].vendor == "sqlite":
+        pytest.skip("SQLite serializes writers; the stale-copy tests above cover it there")
+    other = make_staff("ed2", "Editor")
+    article = draft_by(cora)
+    services.submit_article_for_review(article, by=cora)
+    first_locked = threading.Event()
+    outcomes: list[str] = []
+
+    def first_editor() -> None:
+        try:
+            with transaction.atomic():
+                services.publish_article(
+                    Article.objects.get(pk=article.pk), by=edna, from_review=True
+                )
+                first_locked.set()
+                threading.Event().wait(0.5)  # hold the lock while the second one tries
+            outcomes.append("published")
+        finally:
+            first_locked.set()
+            connections.close_all()
+
+    def second_editor() -> None:
+        stale = Article.objects.get(pk=article.pk)  # loaded before the first commits
+        first_locked.wait(5)
+        try:
+            services.publish_article(stale, by=other, from_review=True)
+            outcomes.append("published")
+        except ArticleStateError:
+            outcomes.append("refused")
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=first_editor), threading.Thread(target=second_editor)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert sorted(outcomes) == ["published", "refused"]
+    assert steps(article) == ["submitted", "published"]
