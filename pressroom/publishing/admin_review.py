@@ -156,9 +156,11 @@ class ReviewAdminMixin:
             user__in={article.created_by_id for article in articles}
         ).values_list("pk", "user"):
             own.setdefault(user_id, set()).add(author_id)
-        for article in articles:
-            article.review_flags = review_flags(article, own.get(article.created_by_id, set()))
-        context["articles"] = articles
+        # What the queue's "Check" column shows for each article (review_flags).
+        context["articles"] = [
+            (article, review_flags(article, own.get(article.created_by_id or 0, set())))
+            for article in articles
+        ]
         return TemplateResponse(request, "admin/publishing/article/review_queue.html", context)
 
     def review_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
