@@ -512,6 +512,20 @@ class ArticleAdmin(ReviewAdminMixin, RevisionsAdminMixin, admin.ModelAdmin):
             if refused is not None:
                 return refused
         article = self.get_object(request, object_id)
+        if (
+            request.method == "POST"
+            and article is not None
+            and not self.has_change_permission(request, article)
+            and self.has_view_permission(request, article)
+        ):
+            # A second click on "Save and submit", or a page left open while the article was
+            # submitted or published: say so rather than a bare "403 Forbidden".
+            messages.error(
+                request,
+                "Nothing was saved: this article is no longer a draft you can change (it was "
+                "submitted for review or published).",
+            )
+            return HttpResponseRedirect(request.path)
         pending = revisions.pending_change(article) if article is not None else None
         extra = {**(extra_context or {}), "pending": pending}
         return super().change_view(request, object_id, form_url, extra)
