@@ -2,7 +2,7 @@ from django.conf import settings
 from django.http import HttpRequest
 from django.utils.functional import SimpleLazyObject
 
-from pressroom.publishing.listings import cached_featured_topics
+from pressroom.publishing.listings import cached_featured_topics, cached_menus
 
 
 def site(request: HttpRequest) -> dict:
@@ -14,4 +14,7 @@ def site(request: HttpRequest) -> dict:
         # Read at most once per render, and only by a page that shows it (the header and the
         # signup form both do): a bare function would be called at each mention.
         "navigation_topics": SimpleLazyObject(cached_featured_topics),
+        # The menus editors build, by location (`menus.header`, `menus.footer`), read at most
+        # once per render, all at once; an empty header menu leaves the featured topics there.
+        "menus": SimpleLazyObject(cached_menus),
     }

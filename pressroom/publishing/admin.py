@@ -689,3 +689,7 @@ class CorrectionAdmin(admin.ModelAdmin):
         reason = form.cleaned_data.get("reason", "")
         if reason.strip():
             services.remove_correction(obj, by=request.user, reason=reason)
+
+
+# The home page's stories and the menus register their own admin pages.
+from pressroom.publishing import admin_curation  # noqa: E402, F401

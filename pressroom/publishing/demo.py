@@ -16,7 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from pressroom.publishing import services
-from pressroom.publishing.models import Article, Author, Topic
+from pressroom.publishing.models import Article, Author, Menu, MenuItem, Topic
 
 PLACES = [
     "Peru",
@@ -413,4 +413,31 @@ def create_demo_corpus(
             batch = []
     if batch:
         created += len(services.save_articles(batch))
+    create_demo_menus(names[:5])
     return created
+
+
+# The demo's footer: addresses on this site (other apps' pages, named by path: publishing
+# imports none of them). Pages (About, Contact) join once they exist.
+DEMO_FOOTER = [("Donate", "/donate/"), ("Daily Digest archive", "/digest/archive/")]
+
+
+def create_demo_menus(topic_names: list[str]) -> None:
+    """A header menu (the biggest topics, in the order of their size rather than by name, then
+    every topic) and a footer menu, when the site has none yet."""
+    if MenuItem.objects.exists():
+        return
+    header = Menu.objects.get_or_create(location=Menu.Location.HEADER)[0]
+    footer = Menu.objects.get_or_create(location=Menu.Location.FOOTER)[0]
+    topics = {topic.name: topic for topic in Topic.objects.filter(name__in=topic_names)}
+    header_items = [
+        MenuItem(menu=header, topic=topics[name]) for name in topic_names if name in topics
+    ]
+    header_items.append(MenuItem(menu=header, label="All topics", url="/topics/"))
+    footer_items = [MenuItem(menu=footer, label=label, url=url) for label, url in DEMO_FOOTER]
+    for items in (header_items, footer_items):
+        for position, item in enumerate(items, start=1):
+            item.position = position
+            item.full_clean()
+    MenuItem.objects.bulk_create([*header_items, *footer_items])
+    services.announce_change()

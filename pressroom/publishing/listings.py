@@ -27,6 +27,14 @@ from django.utils import timezone
 from pressroom.lib.pagecache import ContentMemo
 from pressroom.media.models import MediaItem
 from pressroom.media.rendering import ROLES, load_images
+from pressroom.publishing.curation import (
+    HOME_FEATURED_COUNT,
+    MENU_MAX_ITEMS,
+    HomeSlot,
+    Menu,
+    MenuItem,
+)
+from pressroom.publishing.links import slug_url_builder
 from pressroom.publishing.models import Article, Author, Correction, Topic
 from pressroom.publishing.pagination import Cursor, Page, keyset_page
 
@@ -297,6 +305,114 @@ def cached_featured_topics() -> list[Topic]:
     """The featured topics the header navigation and the home page show, read again once
     content changes."""
     return _featured.get_or_set("featured", featured_topics)
+
+
+@dataclass(frozen=True, slots=True)
+class HomeFront:
+    """The first page of the home page: the lead story, the featured ones, then the newest
+    that are neither."""
+
+    lead: Teaser | None
+    featured: list[Teaser]
+    latest: list[Teaser]
+
+    @property
+    def lead_items(self) -> list[Teaser]:
+        """The lead as a list, as the teaser list tag takes it."""
+        return [self.lead] if self.lead is not None else []
+
+
+def chosen_for_home() -> tuple[Teaser | None, list[Teaser]]:
+    """The lead and featured stories editors chose that readers may see now (not expired,
+    published), bylines included: two queries."""
+    slots = list(
+        HomeSlot.objects.showing()
+        .in_order()
+        .select_related("article")
+        .only(
+            "placement",
+            "article__id",
+            "article__title",
+            "article__slug",
+            "article__excerpt",
+            "article__published_at",
+            "article__original_outlet",
+            "article__lead_image_id",
+        )[: HOME_FEATURED_COUNT + 10]  # a few waiting leads, then the featured
+    )
+    lead: Teaser | None = None
+    featured: list[Teaser] = []
+    for slot in slots:
+        article = slot.article
+        teaser = Teaser(
+            article.id,
+            article.title,
+            article.slug,
+            article.excerpt,
+            article.published_at,  # type: ignore[arg-type]  # published: never None
+            article.original_outlet,
+            article.lead_image_id,
+        )
+        if slot.placement == HomeSlot.Placement.LEAD:
+            lead = lead or teaser
+        elif len(featured) < HOME_FEATURED_COUNT:
+            featured.append(teaser)
+    chosen = [teaser for teaser in [lead, *featured] if teaser is not None]
+    bylines = _bylines([teaser.id for teaser in chosen])
+    for teaser in chosen:
+        teaser.author_names = tuple(bylines[teaser.id])
+    return lead, featured
+
+
+_home: ContentMemo[tuple[Teaser | None, list[Teaser]]] = ContentMemo(max_entries=1)
+
+
+def home_front(newest: Sequence[Teaser]) -> HomeFront:
+    """The chosen stories (read once per content generation) with the gaps filled from
+    `newest`, the home page's first page of newest articles: no lead chosen, or fewer featured
+    than HOME_FEATURED_COUNT (expired, unpublished), and the newest take their places."""
+    lead, chosen = _home.get_or_set("chosen", chosen_for_home)
+    taken = {teaser.id for teaser in [lead, *chosen] if teaser is not None}
+    rest = [teaser for teaser in newest if teaser.id not in taken]
+    if lead is None and rest:
+        lead = rest.pop(0)
+    missing = max(HOME_FEATURED_COUNT - len(chosen), 0)
+    featured = [*chosen, *rest[:missing]]
+    return HomeFront(lead, featured, rest[missing:])
+
+
+@dataclass(frozen=True, slots=True)
+class MenuLink:
+    label: str
+    url: str
+
+
+def menu_links() -> dict[str, list[MenuLink]]:
+    """Every menu's links as readers see them, in the editors' order, by menu location: one
+    query for all menus, read as plain values (MenuItem.text and target_url, without building
+    instances or calling reverse() per link)."""
+    topic_url = slug_url_builder("publishing:topic-detail")
+    menus: dict[str, list[MenuLink]] = {location: [] for location in Menu.Location.values}
+    for location, label, url, topic_name, topic_slug in MenuItem.objects.in_menus().values_list(
+        "menu__location", "label", "url", "topic__name", "topic__slug"
+    ):
+        text = label.strip() or topic_name or ""
+        if text and len(menus.setdefault(location, [])) < MENU_MAX_ITEMS:
+            menus[location].append(MenuLink(text, topic_url(topic_slug) if topic_slug else url))
+    return menus
+
+
+_menus: ContentMemo[dict[str, list[MenuLink]]] = ContentMemo(max_entries=1)
+
+
+def cached_menus() -> dict[str, list[MenuLink]]:
+    """Every menu's links by location ("header", "footer"), read again once content changes."""
+    return _menus.get_or_set("menus", menu_links)
+
+
+def cached_menu_links(location: str) -> list[MenuLink]:
+    """The header's or the footer's links, read again once content changes."""
+    return cached_menus().get(location, [])
 
 
 CORRECTIONS_PER_PAGE = 30

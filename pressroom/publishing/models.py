@@ -788,3 +788,8 @@ class ReviewComment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_action_display()} on {self.article_id}"
+
+
+# The home page's and the menus' models live beside the reads that use them; Django finds
+# models through this module.
+from pressroom.publishing.curation import HomeSlot, Menu, MenuItem  # noqa: E402, F401

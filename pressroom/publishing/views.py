@@ -12,11 +12,14 @@ from pressroom.publishing.models import Article, Topic
 
 def home(request: HttpRequest) -> HttpResponse:
     page = listings.latest_page(request.GET)
+    # The first page opens with the stories editors chose; later pages are the newest only.
+    front = listings.home_front(page.items) if page.is_first else None
     return render(
         request,
         "publishing/home.html",
         {
             "page": page,
+            "front": front,
             "featured_topics": listings.cached_featured_topics() if page.is_first else [],
         },
     )

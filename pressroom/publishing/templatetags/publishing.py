@@ -22,7 +22,7 @@ from pressroom.media.rendering import (
 )
 from pressroom.publishing.embeds import click_to_load
 from pressroom.publishing.links import slug_url_builder
-from pressroom.publishing.listings import Teaser, teaser_images
+from pressroom.publishing.listings import HomeFront, Teaser, teaser_images
 from pressroom.publishing.models import Article
 
 register = template.Library()
@@ -128,10 +128,29 @@ def teaser_items(teasers: Iterable[Teaser], heading_level: int = 2) -> SafeStrin
     lookups and date filters were over half of a topic page's render. Every value goes through
     `escape` (what autoescaping does) before it is placed in the markup.
     """
-    level = int(heading_level)
     teasers = list(teasers)
     # Read only when some teaser's markup is not kept already, then for all of them at once.
     images = functools.cache(functools.partial(teaser_images, teasers))
+    return _items_markup(teasers, int(heading_level), images)
+
+
+@register.simple_tag
+def home_teaser_items(front: HomeFront, heading_level: int = 3) -> dict[str, SafeString]:
+    """teaser_items for the home page's three lists ("lead", "featured", "latest"), whose
+    images, when some markup is not kept, are read at once for all three."""
+    every = [*front.lead_items, *front.featured, *front.latest]
+    images = functools.cache(functools.partial(teaser_images, every))
+    level = int(heading_level)
+    return {
+        "lead": _items_markup(front.lead_items, level, images),
+        "featured": _items_markup(front.featured, level, images),
+        "latest": _items_markup(front.latest, level, images),
+    }
+
+
+def _items_markup(
+    teasers: list[Teaser], level: int, images: Callable[[], dict[int, MediaItem]]
+) -> SafeString:
     language = translation.get_language()
     zone = timezone.get_current_timezone()
     prefix = get_script_prefix()  # what the article URLs start with

@@ -77,3 +77,21 @@ def test_demo_articles_take_their_slugs_from_publishing_like_every_other_writer(
         assert slugs == [base] + [f"{base}-{number}" for number in range(2, len(slugs) + 1)]
     editors.refresh_from_db()
     assert editors.slug == slugify(first_title)
+
+
+@pytest.mark.django_db
+def test_the_demo_builds_a_header_and_a_footer_menu(client):
+    from pressroom.publishing.models import MenuItem
+
+    create_demo_corpus(30, topics=8)
+    header = [item.text for item in MenuItem.objects.of_menu("header")]
+    assert header == [*generate(0, topics=8)[0][:5], "All topics"]
+    assert [item.text for item in MenuItem.objects.of_menu("footer")] == [
+        "Donate",
+        "Daily Digest archive",
+    ]
+    html = client.get("/").content.decode()
+    assert '<a href="/topics/">All topics</a>' in html
+    assert '<a href="/donate/">Donate</a>' in html
+    create_demo_corpus(0, topics=8)  # a second run adds no second menu
+    assert MenuItem.objects.count() == 8
