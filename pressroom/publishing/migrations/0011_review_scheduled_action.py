@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('publishing', '0009_review'),
+        ('publishing', '0010_home_curation'),
     ]
 
     operations = [
