@@ -48,7 +48,8 @@ FUNDRAISING = Role(
 CONTRIBUTOR = Role(
     "Contributor",
     "Writes their own drafts and submits them for review; cannot publish, schedule or edit "
-    "others' articles (publishing/admin.py keeps them to their own drafts).",
+    "others' articles (publishing/admin.py keeps them to their own drafts); describes (alt "
+    "text, caption, credit) the library items they uploaded (media/admin.py).",
     # Without publishing.publish_article: that is what makes the admin treat them as one.
     permissions=(
         "publishing.add_article",

@@ -221,6 +221,70 @@ class MediaItemAdmin(admin.ModelAdmin):
             item.url,
         )
 
+    # What the uploader of an item may change without the library's change permission (a
+    # Contributor describing their own upload so their article can be published).
+    OWN_UPLOAD_FIELDS = ("alt_text", "is_decorative", "caption", "credit")
+
+    def _changes_own_upload_only(self, request: HttpRequest, obj: Any) -> bool:
+        """Not the library's change permission, but this item is the user's own upload."""
+        return (
+            obj is not None
+            and not super().has_change_permission(request, obj)
+            and request.user.has_perm("media.add_mediaitem")
+            and obj.created_by_id is not None
+            and obj.created_by_id == request.user.pk
+        )
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_change_permission(request, obj) or self._changes_own_upload_only(
+            request, obj
+        )
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        fieldsets = super().get_fieldsets(request, obj)
+        if not self._lists_uses(request):
+            fieldsets = [
+                (
+                    name,
+                    {
+                        **options,
+                        "fields": [
+                            "use_summary" if f == "where_used" else f for f in options["fields"]
+                        ],
+                    },
+                )
+                for name, options in fieldsets
+            ]
+        if not self._changes_own_upload_only(request, obj):
+            return fieldsets
+        # No replacing the file: an item's file is the library's to change.
+        return [
+            (name, {**options, "fields": [f for f in options["fields"] if f != "replace_with"]})
+            for name, options in fieldsets
+        ]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        readonly = [*super().get_readonly_fields(request, obj), "use_summary"]
+        if self._changes_own_upload_only(request, obj):
+            readonly += [
+                name
+                for name in MediaItemForm.Meta.fields
+                if name not in self.OWN_UPLOAD_FIELDS and name not in readonly
+            ]
+        return readonly
+
+    @admin.display(description="Used by")
+    def use_summary(self, item: MediaItem) -> str:
+        """How many places use the item, for someone who may not read every article (a
+        Contributor): the titles of others' drafts are not theirs to read."""
+        total = item.uses.count() if item.pk else 0
+        return f"Used in {total} place(s)." if total else "Not used anywhere."
+
+    def _lists_uses(self, request: HttpRequest) -> bool:
+        # Publishing's permission, by name (media imports no publishing code): who may read
+        # every article may see which ones use an item.
+        return request.user.has_perm("publishing.publish_article")
+
     @admin.display(description="Used by")
     def where_used(self, item: MediaItem) -> str:
         uses = list(item.uses.select_related("content_type")) if item.pk else []
@@ -298,7 +362,7 @@ class MediaItemAdmin(admin.ModelAdmin):
     ) -> None:
         services.update_item(obj)
         upload = form.cleaned_data.get("replace_with")
-        if upload:
+        if upload and not self._changes_own_upload_only(request, obj):
             services.replace_item_file(obj, upload.read(), upload.name)
 
     def delete_model(self, request: HttpRequest, obj: MediaItem) -> None:

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any, cast
 
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.contrib.admin.widgets import AdminSplitDateTime, FilteredSelectMultiple
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.db.models import QuerySet
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.urls import URLPattern, path, reverse_lazy
 from django.utils import timezone
 from django.utils.text import slugify
@@ -20,7 +23,7 @@ from pressroom.media import services as media_services
 from pressroom.media.rendering import current_file_addresses
 from pressroom.publishing import revisions, services
 from pressroom.publishing.admin_review import ReviewAdminMixin
-from pressroom.publishing.admin_revisions import RevisionsAdminMixin, saves_pending
+from pressroom.publishing.admin_revisions import SAVE_PENDING, RevisionsAdminMixin, saves_pending
 from pressroom.publishing.bylines import BylineField
 from pressroom.publishing.embeds import EmbedError, embed_for_url
 from pressroom.publishing.models import (
@@ -376,6 +379,14 @@ class ArticleAdmin(ReviewAdminMixin, RevisionsAdminMixin, admin.ModelAdmin):
     def get_object(
         self, request: HttpRequest, object_id: str, from_field: str | None = None
     ) -> Article | None:
+        if request.method == "POST" and transaction.get_connection().in_atomic_block:
+            # The admin's change and delete views run in a transaction: lock the row before
+            # reading it, so two posts (a double click, two editors) act in turn, each on what
+            # the other left, and permissions are judged on the article as it is now.
+            field = from_field or "pk"
+            # Not an id: the look-up below finds nothing, as for any unknown id.
+            with contextlib.suppress(ValueError, ValidationError):
+                Article.objects.select_for_update().filter(**{field: object_id}).exists()
         article = super().get_object(request, object_id, from_field)
         if article is not None:
             # A library file replaced since the body was written is deleted from storage: the
@@ -424,6 +435,7 @@ class ArticleAdmin(ReviewAdminMixin, RevisionsAdminMixin, admin.ModelAdmin):
         if saves_pending(request, change):
             services.save_pending_change(obj, authors=authors, topics=topics, by=request.user)
             return
+        # The row is locked (get_object, on a POST): this is its state as it is now.
         was_in_review = (
             change and Article.objects.filter(pk=obj.pk, status=Article.Status.IN_REVIEW).exists()
         )
@@ -436,6 +448,15 @@ class ArticleAdmin(ReviewAdminMixin, RevisionsAdminMixin, admin.ModelAdmin):
         )
         if was_in_review and obj.status in Article.PUBLIC_STATUSES:
             services.end_review_by_publication(obj, by=request.user)
+        elif was_in_review and obj.status == Article.Status.DRAFT:
+            # Out of review from the form: a send-back, recorded and emailed to the writer.
+            services.end_review_by_draft(obj, by=request.user)
+            self.message_user(
+                request,
+                "It left review: recorded as sent back to its writer (emailed). Use “Send "
+                "back” under the form to say what to change.",
+                messages.WARNING,
+            )
         if SUBMIT_FOR_REVIEW in request.POST and not self.has_publish_permission(request):
             try:
                 services.submit_article_for_review(
@@ -450,6 +471,50 @@ class ArticleAdmin(ReviewAdminMixin, RevisionsAdminMixin, admin.ModelAdmin):
                     "they send it back.",
                     messages.SUCCESS,
                 )
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict | None = None,
+    ) -> HttpResponse:
+        if request.method == "POST" and SAVE_PENDING in request.POST:
+            refused = self._refuse_pending(request, object_id)
+            if refused is not None:
+                return refused
+        article = self.get_object(request, object_id)
+        if (
+            request.method == "POST"
+            and article is not None
+            and not self.has_change_permission(request, article)
+            and self.has_view_permission(request, article)
+        ):
+            # A second click on "Save and submit", or a page left open while the article was
+            # submitted or published: say so rather than a bare "403 Forbidden".
+            messages.error(
+                request,
+                "Nothing was saved: this article is no longer a draft you can change (it was "
+                "submitted for review or published).",
+            )
+            return HttpResponseRedirect(request.path)
+        # RevisionsAdminMixin adds the pending change to the context.
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def _refuse_pending(self, request: HttpRequest, object_id: str) -> HttpResponse | None:
+        """A pending change is an editor's, beside a published article (else a writer could
+        submit one text and have the editor review another): refused, with a message."""
+        article = super().get_object(request, unquote(object_id))
+        if article is None:
+            return None  # the admin's own "does not exist"
+        if self.has_publish_permission(request) and article.status in Article.PUBLIC_STATUSES:
+            return None
+        messages.error(
+            request,
+            "Nothing was saved: only an editor keeps a pending change, and only beside a "
+            "published or scheduled article. Use “Save” (or “Save and submit for review”).",
+        )
+        return HttpResponseRedirect(request.path)
 
     def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
         if formset.model is not Correction:

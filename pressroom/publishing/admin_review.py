@@ -33,6 +33,25 @@ class ReviewForm(forms.Form):
     text = forms.CharField(required=False, max_length=ReviewComment.MAX_TEXT)
 
 
+def review_flags(article: Article, own_author_ids: set[int] | None = None) -> list[str]:
+    """What an editor should see before publishing a contributor's article and might miss in
+    the form: a byline naming someone other than the writer's own author profile, and a
+    canonical URL (which sends search engines elsewhere)."""
+    if own_author_ids is None:
+        own_author_ids = set(
+            Author.objects.filter(user=article.created_by_id).values_list("pk", flat=True)
+            if article.created_by_id
+            else []
+        )
+    flags = []
+    others = [author.name for author in article.bylines if author.pk not in own_author_ids]
+    if article.created_by_id and others:
+        flags.append("Byline names someone other than its writer: " + ", ".join(others))
+    if article.canonical_url:
+        flags.append(f"Canonical URL (search engines credit this address): {article.canonical_url}")
+    return flags
+
+
 class ReviewAdminMixin:
     """The review queue (/admin/publishing/article/review-queue/), the review panel's steps
     (<id>/review/), and the permission rules that keep contributors to their own drafts."""
@@ -130,8 +149,18 @@ class ReviewAdminMixin:
             **self.admin_site.each_context(request),
             "opts": self.opts,
             "title": "Review queue",
-            "articles": list(Article.objects.review_queue()),
         }
+        articles = list(Article.objects.review_queue())
+        own: dict[int, set[int]] = {}
+        for author_id, user_id in Author.objects.filter(
+            user__in={article.created_by_id for article in articles}
+        ).values_list("pk", "user"):
+            own.setdefault(user_id, set()).add(author_id)
+        # What the queue's "Check" column shows for each article (review_flags).
+        context["articles"] = [
+            (article, review_flags(article, own.get(article.created_by_id or 0, set())))
+            for article in articles
+        ]
         return TemplateResponse(request, "admin/publishing/article/review_queue.html", context)
 
     def review_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
@@ -153,15 +182,20 @@ class ReviewAdminMixin:
             raise PermissionDenied
         try:
             if action == "comment":
-                services.comment_on_article(article, by=request.user, comment=text)
+                services.comment_on_article(
+                    article,
+                    by=request.user,
+                    comment=text,
+                    as_writer=not self.has_publish_permission(request),
+                )
                 done = "Your comment is added; the other side of the review is emailed."
             elif action == "send_back":
                 services.send_back_article(article, by=request.user, comment=text)
                 done = "Sent back to its writer as a draft, with your comment (emailed)."
             else:
-                if not article.is_in_review:
-                    raise ArticleStateError("Only an article in review is published from here.")
-                services.publish_article(article, by=request.user, comment=text)
+                # The service reads the article's state afresh under a lock: a send-back or
+                # publication from another page since this one was loaded is not overridden.
+                services.publish_article(article, by=request.user, comment=text, from_review=True)
                 done = "Published: readers see it now, and its writer is told."
         except ArticleStateError as error:
             messages.error(request, f"Nothing was done: {error}")
@@ -193,6 +227,13 @@ class ReviewAdminMixin:
                 obj.review_comments.select_related("created_by") if obj is not None else []
             ),
             review_text_limit=ReviewComment.MAX_TEXT,
+            # Pending changes are an editor's, beside what readers see (services refuses others).
+            can_keep_pending=can_publish
+            and obj is not None
+            and obj.status in Article.PUBLIC_STATUSES
+            and self.has_change_permission(request, obj),
+            can_comment=obj is not None and (can_publish or services.writer_may_comment(obj)),
+            review_flags=review_flags(obj) if obj is not None and can_publish else [],
         )
         return super().render_change_form(  # type: ignore[misc]
             request, context, add, change, form_url, obj

@@ -239,6 +239,14 @@ class RevisionsAdminMixin:
         revision = self._revision(obj, number)
         if request.method == "POST":
             as_pending = "_pending" in request.POST
+            may_publish = getattr(self, "has_publish_permission", None)
+            if as_pending and may_publish is not None and not may_publish(request, obj):
+                # A pending change is an editor's (a writer's would hide text from review).
+                messages.error(
+                    request,
+                    f"Revision {number} was not restored: only an editor keeps a pending change.",
+                )
+                return HttpResponseRedirect(self._revisions_url(obj))
             try:
                 restored = services.restore_revision(
                     revision, by=request.user, as_pending=as_pending

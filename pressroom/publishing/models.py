@@ -375,10 +375,26 @@ class Article(models.Model):
         return self.status == self.Status.IN_REVIEW
 
     def is_editable_by_contributor(self, user: Any) -> bool:
-        """A contributor (no publish permission) edits their own drafts, and nothing else."""
-        return self.status == self.Status.DRAFT and bool(
-            self.created_by_id and self.created_by_id == getattr(user, "pk", None)
+        """A contributor (no publish permission) edits their own drafts that were never
+        published (new, or sent back to them), and nothing else: an article an editor took
+        down stays as the editor left it."""
+        return (
+            self.status == self.Status.DRAFT
+            and bool(self.created_by_id and self.created_by_id == getattr(user, "pk", None))
+            and not self.was_published
         )
+
+    @property
+    def was_published(self) -> bool:
+        """Published (or scheduled) at some time: it has a publication time (unpublishing keeps
+        it), or its review ended in publication."""
+        if self.published_at is not None:
+            return True
+        if self.pk is None:
+            return False
+        return self.review_comments.filter(
+            action__in=[ReviewComment.Action.PUBLISHED, ReviewComment.Action.SCHEDULED]
+        ).exists()
 
     @property
     def is_republished(self) -> bool:
@@ -885,6 +901,7 @@ class ReviewComment(models.Model):
         COMMENT = "comment", "Comment"
         SENT_BACK = "sent_back", "Sent back"
         PUBLISHED = "published", "Published"
+        SCHEDULED = "scheduled", "Scheduled"
 
     MAX_TEXT = 4000
 

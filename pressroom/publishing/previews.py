@@ -78,6 +78,10 @@ def as_of(article: Article, snapshot: revisions.Snapshot) -> Article:
     previewed._state = copy.copy(article._state)
     previewed._state.fields_cache = {}
     author_ids, topic_ids = revisions.apply_snapshot(previewed, snapshot)
+    if not previewed.slug:
+        # A pending change kept before its slug was settled: the article's own address (the
+        # page's links are built from it, and a preview must always render).
+        previewed.slug = article.slug
     previewed.excerpt = make_excerpt(previewed.body, previewed.editor_excerpt)
     authors = Author.objects.in_bulk(author_ids)
     topics = Topic.objects.filter(pk__in=topic_ids)

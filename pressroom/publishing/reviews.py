@@ -36,12 +36,17 @@ def reviewers() -> Any:
 
 
 def recipients_of(comment: ReviewComment) -> list[str]:
-    """The writer when someone else acted; else the editors (never the one who acted)."""
+    """A submission, or the writer's own comment, goes to the editors (never the one who
+    acted); every other step (an editor's comment, a send-back, a publication) to the writer,
+    the article's creator, and to no one when that account is gone or inactive."""
     writer = comment.article.created_by
-    if writer is not None and comment.created_by_id != writer.pk:
-        return [writer.email] if writer.is_active and writer.email else []
-    others = reviewers().exclude(pk=comment.created_by_id).exclude(email="")
-    return sorted(set(others.values_list("email", flat=True)))
+    by_writer = writer is not None and comment.created_by_id == writer.pk
+    if comment.action == ReviewComment.Action.SUBMITTED or by_writer:
+        others = reviewers().exclude(pk=comment.created_by_id).exclude(email="")
+        return sorted(set(others.values_list("email", flat=True)))
+    if writer is None or not writer.is_active or not writer.email:
+        return []
+    return [writer.email]
 
 
 def _name(user: Any) -> str:

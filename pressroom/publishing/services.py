@@ -14,7 +14,7 @@ import dataclasses
 import re
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Final, Literal
 from urllib.parse import urlsplit
 
@@ -494,22 +494,50 @@ def _write_links(writes: Sequence[ArticleWrite], *, existing: Collection[int]) -
 
 @transaction.atomic
 def publish_article(
-    article: Article, at: datetime | None = None, *, by: Any = None, comment: str = ""
+    article: Article,
+    at: datetime | None = None,
+    *,
+    by: Any = None,
+    comment: str = "",
+    from_review: bool = False,
 ) -> Article:
     """Publish now, or schedule for `at`. Raises ArticleStateError when it cannot be. An
-    article in review ends its review so (its writer is told, with the `comment`)."""
+    article in review ends its review so (its writer is told, with the `comment`).
+
+    The article's row is locked and read afresh first, so two editors (or a double click) act
+    in turn: the second finds it published (or sent back) and, `from_review`, is refused."""
+    if article.pk is not None:
+        # Only the state is read afresh: a caller's unsaved edits to the text are kept.
+        Article.objects.select_for_update().filter(pk=article.pk).exists()
+        article.refresh_from_db(fields=["status", "published_at"])
+    if from_review and not article.is_in_review:
+        raise ArticleStateError("It is no longer in review (someone acted on it first).")
     was_in_review = article.is_in_review
+    if at is None and article.status == Article.Status.PUBLISHED and article.is_public:
+        return article  # already published: nothing to do, nothing recorded twice
     article.publish(at=at)
+    _discard_pending(article)
     save_article(article, by=by, note="Published" if at is None else "Scheduled")
     if was_in_review:
-        _record_review(article, ReviewComment.Action.PUBLISHED, by=by, text=comment)
+        end_review_by_publication(article, by=by, comment=comment)
     return article
 
 
 @transaction.atomic
 def unpublish_article(article: Article, *, by: Any = None) -> Article:
+    Article.objects.select_for_update().filter(pk=article.pk).exists()
+    article.refresh_from_db(fields=["status", "published_at"])
     article.unpublish()
+    _discard_pending(article)
     return save_article(article, by=by, note="Unpublished")
+
+
+def _discard_pending(article: Article) -> None:
+    """Close any pending change: a change of state (submitted, sent back, published, taken
+    down) leaves none waiting, so what an editor reviews is what gets published."""
+    for pending in Revision.objects.of(article).pending().select_for_update():
+        pending.close_pending(Revision.State.DISCARDED)
+        pending.save(update_fields=["state"])
 
 
 # Review: a contributor submits a draft; editors comment, send it back or publish it.
@@ -548,6 +576,7 @@ def submit_article_for_review(article: Article, *, by: Any, comment: str = "") -
     for anything but a draft."""
     _lock_fresh(article)
     article.submit_for_review()
+    _discard_pending(article)
     save_article(article, by=by, note="Submitted for review")
     return _record_review(article, ReviewComment.Action.SUBMITTED, by=by, text=comment)
 
@@ -559,22 +588,76 @@ def send_back_article(article: Article, *, by: Any, comment: str) -> ReviewComme
     text = _required(comment, "Say what to change: the writer reads it in the email.")
     _lock_fresh(article)
     article.send_back()
+    _discard_pending(article)
     save_article(article, by=by, note="Sent back")
     return _record_review(article, ReviewComment.Action.SENT_BACK, by=by, text=text)
 
 
+# A writer's comments each email every editor: at most this many an hour on one article.
+WRITER_COMMENTS_PER_HOUR = 5
+
+
+def writer_may_comment(article: Article) -> bool:
+    """A writer (no publish permission) comments while their article is in review, or on the
+    draft an editor sent back to them; not on a draft never submitted, nor a published one."""
+    if article.is_in_review:
+        return True
+    return (
+        article.status == Article.Status.DRAFT
+        and not article.was_published
+        and article.review_comments.filter(action=ReviewComment.Action.SENT_BACK).exists()
+    )
+
+
 @transaction.atomic
-def comment_on_article(article: Article, *, by: Any, comment: str) -> ReviewComment:
-    """A remark in the article's review, told to the other side; the article is unchanged."""
+def comment_on_article(
+    article: Article, *, by: Any, comment: str, as_writer: bool = False
+) -> ReviewComment:
+    """A remark in the article's review, told to the other side; the article is unchanged.
+    `as_writer` (the contributor): only while it is in review or sent back, and at most
+    WRITER_COMMENTS_PER_HOUR an hour, since each one emails every editor."""
     text = _required(comment, "Write a comment first.")
+    if as_writer:
+        _lock_fresh(article)  # in turn with other comments, so the count below holds
+        if not writer_may_comment(article):
+            raise ArticleStateError(
+                "You can comment while the article is in review, or after it is sent back."
+            )
+        recent = article.review_comments.filter(
+            action=ReviewComment.Action.COMMENT,
+            created_by=by.pk,
+            created_at__gte=timezone.now() - timedelta(hours=1),
+        ).count()
+        if recent >= WRITER_COMMENTS_PER_HOUR:
+            raise ArticleStateError(
+                f"You have commented {recent} times on this article in the last hour (the "
+                "editors are emailed each time); wait a while, or put it in one comment."
+            )
     return _record_review(article, ReviewComment.Action.COMMENT, by=by, text=text)
 
 
 @transaction.atomic
-def end_review_by_publication(article: Article, *, by: Any) -> ReviewComment:
-    """An article that left review by being published from its form (rather than with
-    "Publish"): the review records it and its writer is told."""
-    return _record_review(article, ReviewComment.Action.PUBLISHED, by=by)
+def end_review_by_publication(article: Article, *, by: Any, comment: str = "") -> ReviewComment:
+    """An article that left review by being published or scheduled: the review records it
+    (a scheduled one says for when) and its writer is told."""
+    if article.status == Article.Status.SCHEDULED and article.published_at is not None:
+        when = timezone.localtime(article.published_at).strftime("%Y-%m-%d %H:%M %Z")
+        comment = f"Scheduled for {when}." + (f"\n\n{comment}" if comment.strip() else "")
+        return _record_review(article, ReviewComment.Action.SCHEDULED, by=by, text=comment)
+    return _record_review(article, ReviewComment.Action.PUBLISHED, by=by, text=comment)
+
+
+DEFAULT_SEND_BACK_NOTE = "Returned to draft by an editor from the article's form."
+
+
+@transaction.atomic
+def end_review_by_draft(article: Article, *, by: Any) -> ReviewComment:
+    """An editor set an article in review back to draft from its form: it is a send-back
+    (recorded, with a default note, and its writer is emailed)."""
+    _discard_pending(article)
+    return _record_review(
+        article, ReviewComment.Action.SENT_BACK, by=by, text=DEFAULT_SEND_BACK_NOTE
+    )
 
 
 # Revisions: pending changes, publishing them, restoring an older revision.
@@ -604,7 +687,17 @@ def _record_pending(
     if article.pk is None:
         raise ArticleStateError("A new article is saved as a draft, not as a pending change.")
     # The article's row lock: revision numbers are taken in order, as saves take them.
-    Article.objects.select_for_update().filter(pk=article.pk).exists()
+    stored = (
+        Article.objects.select_for_update().filter(pk=article.pk).values("status", "slug").first()
+    )
+    if stored is None or stored["status"] not in Article.PUBLIC_STATUSES:
+        # A draft (or one in review) is simply saved: a pending change waits only beside what
+        # readers see, else a submission could hide one text behind another.
+        raise ArticleStateError(
+            "Only a published or scheduled article keeps a pending change; save this one."
+        )
+    if not (article.slug or "").strip():
+        article.slug = stored["slug"]  # as a save keeps an address it cannot make afresh
     prepare_article(article)
     snapshot = revisions.article_snapshot(article, author_ids, topic_ids)
     return _record_pending_snapshot(article, snapshot, by, note)
