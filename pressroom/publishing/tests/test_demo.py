@@ -87,11 +87,14 @@ def test_the_demo_builds_a_header_and_a_footer_menu(client):
     header = [item.text for item in MenuItem.objects.of_menu("header")]
     assert header == [*generate(0, topics=8)[0][:5], "All topics"]
     assert [item.text for item in MenuItem.objects.of_menu("footer")] == [
+        "About",
+        "Contact",
         "Donate",
         "Daily Digest archive",
+        "Privacy",
     ]
     html = client.get("/").content.decode()
     assert '<a href="/topics/">All topics</a>' in html
     assert '<a href="/donate/">Donate</a>' in html
     create_demo_corpus(0, topics=8)  # a second run adds no second menu
-    assert MenuItem.objects.count() == 8
+    assert MenuItem.objects.count() == 6 + 5  # header: five topics and "All topics"
