@@ -31,7 +31,32 @@ def site_pages(transactional_db, make_article, topic) -> list[str]:
     from pressroom.fundraising.demo import create_demo_campaign
 
     create_demo_campaign()
-    return ["/", topic.get_absolute_url(), article.get_absolute_url(), "/no-such-page/"]
+    # What issue 13 added for readers: a correction on the article ("Updated", the notes), the
+    # corrections page, an author's profile with links, and a page.
+    from pressroom.publishing.models import Author, Page
+
+    services.add_correction(article, "An earlier version gave the wrong date of the march.")
+    author = Author.objects.create(
+        name="Tomás Mensah",
+        slug="tomas-mensah",
+        bio="Covers mining and labour in the Andes.",
+        website="https://ana.example.org/",
+        fediverse="@ana@social.example",
+    )
+    article.authors.add(author)
+    page = services.save_page(
+        Page(title="About us", slug="about", body="<p>An independent newsroom.</p>")
+    )
+    services.publish_page(page)
+    return [
+        "/",
+        topic.get_absolute_url(),
+        article.get_absolute_url(),
+        "/corrections/",
+        author.get_absolute_url(),
+        page.get_absolute_url(),
+        "/no-such-page/",
+    ]
 
 
 @pytest.fixture
