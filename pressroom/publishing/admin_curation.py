@@ -135,9 +135,9 @@ class MenuItemFormSet(BaseInlineFormSet):
 class MenuItemInline(NamedAutocompleteMixin, admin.StackedInline):
     model = MenuItem
     formset = MenuItemFormSet
-    fields = ["position", "label", "topic", "url"]  # a page target goes beside topic and url
-    autocomplete_fields = ["topic"]
-    autocomplete_placeholders = {"topic": "Type to search topics"}
+    fields = ["position", "label", "topic", "page", "url"]
+    autocomplete_fields = ["topic", "page"]
+    autocomplete_placeholders = {"topic": "Type to search topics", "page": "Type to search pages"}
     extra = 1
     max_num = MENU_MAX_ITEMS
 

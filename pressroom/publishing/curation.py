@@ -126,15 +126,16 @@ class MenuItemQuerySet(models.QuerySet["MenuItem"]):
 
     def of_menu(self, location: str) -> MenuItemQuerySet:
         """A menu's items in the editor's order, with their topics."""
-        return self.in_menus().filter(menu__location=location).select_related("topic")
+        return self.in_menus().filter(menu__location=location).select_related("topic", "page")
 
 
 class MenuItem(models.Model):
-    """One link of a menu. Its target is one of TARGET_FIELDS: a topic, or any address."""
+    """One link of a menu. Its target is one of TARGET_FIELDS: a topic, a page, or any address."""
 
-    # The fields that can hold an item's target; exactly one is filled. A new kind of target
-    # (a page) is one more nullable foreign key here, in `target_url` and in the admin's fields.
-    TARGET_FIELDS = ("topic", "url")
+    # The fields that can hold an item's target; exactly one is filled. A new kind of target is
+    # one more nullable foreign key here, in `target_url`, in listings.menu_links and in the
+    # admin's fields.
+    TARGET_FIELDS = ("topic", "page", "url")
 
     menu = models.ForeignKey(Menu, on_delete=models.CASCADE, related_name="items")
     position = models.PositiveSmallIntegerField(default=0)
@@ -144,6 +145,8 @@ class MenuItem(models.Model):
         help_text="What readers see. Empty: the topic's name.",
     )
     topic = models.ForeignKey("publishing.Topic", null=True, blank=True, on_delete=models.CASCADE)
+    # Shown while the page is published; follows it when it moves (its path is read each time).
+    page = models.ForeignKey("publishing.Page", null=True, blank=True, on_delete=models.CASCADE)
     url = models.CharField(
         "address",
         max_length=MENU_URL_MAX_LENGTH,
@@ -163,7 +166,9 @@ class MenuItem(models.Model):
     def clean(self) -> None:
         filled = [name for name in self.TARGET_FIELDS if getattr(self, _attribute(name))]
         if len(filled) != 1:
-            raise ValidationError("Choose one target: a topic or an address.", code="target")
+            raise ValidationError(
+                "Choose one target: a topic, a page or an address.", code="target"
+            )
         if self.url and not self.label.strip():
             raise ValidationError({"label": "An address needs a label readers will see."})
 
@@ -171,11 +176,15 @@ class MenuItem(models.Model):
     def text(self) -> str:
         if self.label.strip():
             return self.label.strip()
+        if self.page_id and self.page:
+            return self.page.title  # type: ignore[union-attr]
         return self.topic.name if self.topic_id and self.topic else ""  # type: ignore[union-attr]
 
     def target_url(self) -> str:
         if self.topic_id:
             return self.topic.get_absolute_url()  # type: ignore[union-attr]
+        if self.page_id:
+            return self.page.get_absolute_url()  # type: ignore[union-attr]
         return self.url
 
 

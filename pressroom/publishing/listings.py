@@ -36,6 +36,7 @@ from pressroom.publishing.curation import (
 )
 from pressroom.publishing.links import slug_url_builder
 from pressroom.publishing.models import Article, Author, Correction, Topic
+from pressroom.publishing.models import Page as StandingPage
 from pressroom.publishing.pagination import Cursor, Page, keyset_page
 
 
@@ -393,12 +394,30 @@ def menu_links() -> dict[str, list[MenuLink]]:
     instances or calling reverse() per link)."""
     topic_url = slug_url_builder("publishing:topic-detail")
     menus: dict[str, list[MenuLink]] = {location: [] for location in Menu.Location.values}
-    for location, label, url, topic_name, topic_slug in MenuItem.objects.in_menus().values_list(
-        "menu__location", "label", "url", "topic__name", "topic__slug"
-    ):
-        text = label.strip() or topic_name or ""
+    rows = list(
+        MenuItem.objects.in_menus().values_list(
+            *("menu__location", "label", "url", "topic__name", "topic__slug"),
+            *("page_id", "page__title", "page__path"),
+        )
+    )
+    # A page shows while readers may see it (the generation moves on when one goes public).
+    linked_pages = {row[5] for row in rows if row[5]}
+    live_pages = (
+        set(
+            StandingPage.objects.published()
+            .filter(pk__in=linked_pages)
+            .values_list("pk", flat=True)
+        )
+        if linked_pages
+        else set()
+    )
+    for location, label, url, topic_name, topic_slug, page_id, page_title, page_path in rows:
+        if page_id and page_id not in live_pages:
+            continue
+        text = label.strip() or topic_name or page_title or ""
+        address = topic_url(topic_slug) if topic_slug else f"/{page_path}/" if page_id else url
         if text and len(menus.setdefault(location, [])) < MENU_MAX_ITEMS:
-            menus[location].append(MenuLink(text, topic_url(topic_slug) if topic_slug else url))
+            menus[location].append(MenuLink(text, address))
     return menus
 
 

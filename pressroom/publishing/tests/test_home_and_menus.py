@@ -276,7 +276,7 @@ def test_an_item_needs_one_target_and_a_bounded_label(editor_client, topic):
         f"/admin/publishing/menu/{footer.pk}/change/",
         _menu_post(footer, {"position": 1, "label": "Two", "topic": topic.pk, "url": "/x/"}),
     )
-    assert "Choose one target: a topic or an address." in both.content.decode()
+    assert "Choose one target: a topic, a page or an address." in both.content.decode()
     unlabelled = editor_client.post(
         f"/admin/publishing/menu/{footer.pk}/change/",
         _menu_post(footer, {"position": 1, "url": "/contact/"}),
@@ -385,3 +385,28 @@ def test_editing_the_list_of_home_stories_shows_at_once(
     assert slot.expires_at is not None
     assert not slot.is_showing
     assert _sections(reader.get("/").content.decode())["lead"] == ["Foxtrot"]
+
+
+def test_a_menu_links_a_page_while_it_is_published_and_follows_it_when_it_moves(
+    editor_client, reader, make_article, django_capture_on_commit_callbacks
+):
+    from pressroom.publishing.models import Page
+
+    make_article()
+    with django_capture_on_commit_callbacks(execute=True):
+        page = services.publish_page(services.save_page(Page(title="Contact", body="<p>x</p>")))
+    footer = _menu("footer")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = editor_client.post(
+            f"/admin/publishing/menu/{footer.pk}/change/",
+            _menu_post(footer, {"position": 1, "page": page.pk}),
+        )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert '<a href="/contact/">Contact</a>' in reader.get("/").content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        page.slug = "write-to-us"
+        services.save_page(page)
+    assert '<a href="/write-to-us/">Contact</a>' in reader.get("/").content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.unpublish_page(page)
+    assert "/write-to-us/" not in reader.get("/").content.decode()  # readers cannot see it
