@@ -720,7 +720,10 @@ class PageForm(forms.ModelForm):
             parent=cleaned.get("parent"),
         )
         try:
-            services.check_page_address(page.computed_path())
+            path = page.computed_path()
+            services.check_page_address(path)
+            if self.instance.pk and self.instance.path and path != self.instance.path:
+                services.check_sub_page_addresses(self.instance.path, path)
         except ArticleStateError as error:
             self.add_error("parent" if "nest" in str(error) else "slug", str(error))
         if cleaned.get("status") == Page.Status.PUBLISHED:

@@ -5,6 +5,7 @@ their labels instead of importing them back. Reads for pages: listings.py.)"""
 from __future__ import annotations
 
 from datetime import datetime
+from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
@@ -39,6 +40,9 @@ def validate_menu_url(value: str) -> None:
         URLValidator(schemes=["http", "https"])(value)
     except ValidationError:
         raise ValidationError(BAD_MENU_URL, code="invalid") from None
+    if "@" in urlsplit(value).netloc:
+        # https://ourpaper.example@evil.example/ reads as ours and goes to evil.example.
+        raise ValidationError(BAD_MENU_URL, code="invalid")
 
 
 class HomeSlotQuerySet(models.QuerySet["HomeSlot"]):

@@ -98,4 +98,5 @@ class CommonMiddleware(common.CommonMiddleware):
         match = resolve(f"{request.path_info}/", getattr(request, "urlconf", None))
         if match.view_name != "pages:page-detail":
             return True
-        return Page.objects.at_path(match.kwargs["path"]).exists()
+        # Published only: a draft's address must not be told apart from one that does not exist.
+        return Page.objects.published().at_path(match.kwargs["path"]).exists()

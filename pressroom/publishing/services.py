@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any, Final, Literal
 from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.core.validators import slug_unicode_re
 from django.db import IntegrityError, transaction
@@ -1017,11 +1018,35 @@ def page_url(path: str) -> str:
     return reverse("pages:page-detail", kwargs={"path": path})
 
 
+def reserved_page_prefixes() -> set[str]:
+    """First segments no page may have, beyond Django's own addresses."""
+    return {settings.STATIC_URL, settings.MEDIA_URL, "/preview/"}
+
+
+def check_sub_page_addresses(previous: str, path: str) -> None:
+    """Raise ArticleStateError, naming the sub-page, when moving the page at `previous` to
+    `path` would put one of its sub-pages at an address no page can have."""
+    for child in Page.objects.filter(path__startswith=previous + "/").only("path"):
+        moved = path + child.path[len(previous) :]
+        try:
+            check_page_address(moved)
+        except ArticleStateError as error:
+            raise ArticleStateError(
+                f"Its sub-page /{child.path}/ would move to /{moved}/: {error}"
+            ) from None
+
+
 def check_page_address(path: str) -> None:
     """Raise ArticleStateError when /<path>/ is another view's address (/topics/, /admin/ ...)
     or too long: the page could never be reached there."""
     if len(path) > Page.PATH_LENGTH:
         raise ArticleStateError("The page's address is too long: shorten its slug or its parents'.")
+    if f"/{path.split('/', 1)[0]}/" in reserved_page_prefixes():
+        # Served before Django in the nginx recipe (static files, media), or kept from search
+        # engines by robots.txt (previews): a page there would never be read.
+        raise ArticleStateError(
+            f"The address /{path}/ belongs to another part of the site: choose another slug."
+        )
     from django.urls import Resolver404, resolve
 
     try:
@@ -1090,7 +1115,7 @@ def save_page(
         for child in Page.objects.filter(path__startswith=previous + "/").order_by("path"):
             old_addresses[f"/{child.path}/"] = child
             child.path = page.path + child.path[len(previous) :]
-            check_page_address(child.path)
+            check_page_address(child.path)  # the form says it first (check_sub_page_addresses)
             child.save(update_fields=["path"])
     write_legacy_paths(old_addresses)
     revisions.next_revision(page, revisions.page_snapshot(page), note=note, by=by).save()

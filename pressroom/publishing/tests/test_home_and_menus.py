@@ -410,3 +410,13 @@ def test_a_menu_links_a_page_while_it_is_published_and_follows_it_when_it_moves(
     with django_capture_on_commit_callbacks(execute=True):
         services.unpublish_page(page)
     assert "/write-to-us/" not in reader.get("/").content.decode()  # readers cannot see it
+
+
+def test_an_address_with_credentials_that_reads_as_ours_is_refused():
+    from django.core.exceptions import ValidationError
+
+    from pressroom.publishing.curation import validate_menu_url
+
+    with pytest.raises(ValidationError):
+        validate_menu_url("https://ourpaper.example@evil.example/")
+    validate_menu_url("https://partner.example/republish/")  # an ordinary address passes

@@ -355,3 +355,32 @@ def test_a_page_with_sub_pages_offers_no_delete(editor_client):
     team = make_page("Team", slug="team", parent=about)
     assert editor_client.get(f"/admin/publishing/page/{about.pk}/delete/").status_code == 403
     assert editor_client.get(f"/admin/publishing/page/{team.pk}/delete/").status_code == 200
+
+
+def test_a_move_that_would_put_a_sub_page_at_another_views_address_is_a_form_error(
+    editor_client,
+):
+    parent = make_page("Parent", slug="pa")
+    make_page("Child", slug="sometoken2", parent=parent)
+    response = editor_client.post(
+        page_change_url(parent), page_form(title="Parent", slug="articles")
+    )
+    assert response.status_code == 200  # was a 500
+    assert "Its sub-page /pa/sometoken2/ would move to /articles/sometoken2/" in (
+        response.content.decode()
+    )
+    assert Page.objects.get(pk=parent.pk).path == "pa"
+
+
+@pytest.mark.parametrize("slug", ["static", "media", "preview"])
+def test_addresses_nginx_or_robots_keep_from_pages_are_refused(slug):
+    with pytest.raises(ArticleStateError, match="another part of the site"):
+        make_page("Somewhere", slug=slug)
+
+
+def test_a_draft_pages_address_is_not_told_apart_from_a_missing_one(reader_client):
+    make_page("Secret plans", slug="secret-plans", status=Page.Status.DRAFT)
+    assert reader_client.get("/secret-plans").status_code == 404
+    assert reader_client.get("/no-such-thing").status_code == 404
+    make_page("About", slug="about")
+    assert reader_client.get("/about")["Location"] == "/about/"
