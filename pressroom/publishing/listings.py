@@ -325,8 +325,8 @@ class HomeFront:
 
 def chosen_for_home() -> tuple[Teaser | None, list[Teaser]]:
     """The lead and featured stories editors chose that readers may see now (not expired,
-    published), bylines included: two queries."""
-    slots = list(
+    published), bylines included: three queries, once per content generation."""
+    showing = (
         HomeSlot.objects.showing()
         .in_order()
         .select_related("article")
@@ -339,8 +339,14 @@ def chosen_for_home() -> tuple[Teaser | None, list[Teaser]]:
             "article__published_at",
             "article__original_outlet",
             "article__lead_image_id",
-        )[: HOME_FEATURED_COUNT + 10]  # a few waiting leads, then the featured
+        )
     )
+    # The first lead showing and the featured ones, read apart: however many leads wait their
+    # turn, they never take the featured stories' places.
+    slots = [
+        *showing.filter(placement=HomeSlot.Placement.LEAD)[:1],
+        *showing.filter(placement=HomeSlot.Placement.FEATURED)[:HOME_FEATURED_COUNT],
+    ]
     lead: Teaser | None = None
     featured: list[Teaser] = []
     for slot in slots:

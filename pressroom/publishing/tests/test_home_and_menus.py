@@ -349,8 +349,8 @@ def test_the_home_page_choices_and_menus_are_read_once_per_content_generation(
     assert first[0] == [listings.MenuLink("About", "/about/")]
     assert first[1] is not None
     assert first[1].title == "Alpha march"
-    with serving("the next generation"), django_assert_num_queries(3):
-        # The menu (one query), the choices and their bylines (two).
+    with serving("the next generation"), django_assert_num_queries(4):
+        # The menu (one query), the lead, the featured and their bylines (three).
         listings.cached_menu_links("header"), listings.home_front([])
 
 
@@ -420,3 +420,17 @@ def test_an_address_with_credentials_that_reads_as_ours_is_refused():
     with pytest.raises(ValidationError):
         validate_menu_url("https://ourpaper.example@evil.example/")
     validate_menu_url("https://partner.example/republish/")  # an ordinary address passes
+
+
+def test_leads_waiting_their_turn_never_take_the_featured_stories_places(make_article):
+    from pressroom.publishing.listings import HOME_FEATURED_COUNT, chosen_for_home
+
+    for number in range(HOME_FEATURED_COUNT + 12):
+        HomeSlot.objects.create(
+            article=make_article(title=f"Lead {number}"), placement="lead", position=number
+        )
+    HomeSlot.objects.create(article=make_article(title="Featured one"), position=1)
+    lead, featured = chosen_for_home()
+    assert lead is not None
+    assert lead.title == "Lead 0"
+    assert [teaser.title for teaser in featured] == ["Featured one"]
