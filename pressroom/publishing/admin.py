@@ -552,15 +552,7 @@ class ArticleAdmin(ReviewAdminMixin, RevisionsAdminMixin, admin.ModelAdmin):
         self._apply(request, queryset, services.unpublish_article, "unpublished")
 
     def _apply(self, request: HttpRequest, queryset: QuerySet[Article], service, verb: str) -> None:
-        done = 0
-        for article in queryset:
-            try:
-                service(article, by=request.user)
-                done += 1
-            except ArticleStateError as error:
-                self.message_user(request, f"“{article.title}”: {error}", messages.WARNING)
-        if done:
-            self.message_user(request, f"{done} article(s) {verb}.", messages.SUCCESS)
+        apply_to_each(self, request, queryset, service, verb)
 
 
 @admin.register(Topic)
@@ -733,6 +725,23 @@ class PageForm(forms.ModelForm):
         return cleaned
 
 
+def apply_to_each(
+    model_admin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet, service, verb: str
+) -> None:
+    """A change-list action through a service, one row at a time: each refusal is said with
+    the row's title, and what was done is counted ("3 page(s) published.")."""
+    done = 0
+    for obj in queryset:
+        try:
+            service(obj, by=request.user)
+            done += 1
+        except ArticleStateError as error:
+            model_admin.message_user(request, f"“{obj.title}”: {error}", messages.WARNING)
+    if done:
+        noun = model_admin.model._meta.verbose_name
+        model_admin.message_user(request, f"{done} {noun}(s) {verb}.", messages.SUCCESS)
+
+
 @admin.register(Page)
 class PageAdmin(RevisionsAdminMixin, admin.ModelAdmin):
     form = PageForm
@@ -793,15 +802,7 @@ class PageAdmin(RevisionsAdminMixin, admin.ModelAdmin):
         self._apply(request, queryset, services.unpublish_page, "unpublished")
 
     def _apply(self, request: HttpRequest, queryset: QuerySet[Page], service, verb: str) -> None:
-        done = 0
-        for page in queryset:
-            try:
-                service(page, by=request.user)
-                done += 1
-            except ArticleStateError as error:
-                self.message_user(request, f"“{page.title}”: {error}", messages.WARNING)
-        if done:
-            self.message_user(request, f"{done} page(s) {verb}.", messages.SUCCESS)
+        apply_to_each(self, request, queryset, service, verb)
 
 
 # The home page's stories and the menus register their own admin pages.
