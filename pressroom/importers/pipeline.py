@@ -99,6 +99,8 @@ class ExportReader:
                 self.position = message[1]
                 yield from message[2]
             elif kind == "done":
+                # It exits once its last message is out: let it, rather than stop it.
+                self.process.join(STOP_SECONDS)
                 return
             elif kind == "error":
                 raise WxrError(*message[1:])

@@ -10,17 +10,14 @@ database of its own (a file on SQLite, a scratch database on PostgreSQL).
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import closing
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from django.db import connection
 
 from pressroom.importers.tests.whole_check import marker
 from pressroom.importers.tests.wxr_samples import post_item, small_export
@@ -38,12 +35,13 @@ def attachment(attachment_id: int, parent: int, url: str) -> str:
       <wp:post_type>attachment</wp:post_type><wp:attachment_url>{url}</wp:attachment_url></item>"""
 
 
-def export_with_late_media() -> bytes:
+def export_with_late_media(posts: int = POSTS, filler: str = "") -> bytes:
     """Posts whose images come later in the file, as WordPress writes them: each even post's
     featured image a few posts after it (often in a later batch), the images of every third
-    post's [gallery] (all images attached to the post) at the very end."""
+    post's [gallery] (all images attached to the post) at the very end. `filler`: paragraphs
+    added to each post (a larger export)."""
     items, late = [], []
-    for number in range(1, POSTS + 1):
+    for number in range(1, posts + 1):
         extra = '<category domain="category" nicename="news"><![CDATA[News]]></category>'
         if number % 2 == 0:
             extra += (
@@ -53,7 +51,7 @@ def export_with_late_media() -> bytes:
         content = f"Story {marker(number)} begins.\n\n"
         if number % 3 == 0:
             content += "[gallery]\n\n"
-        content += "It ends."
+        content += f"{filler}It ends."
         items.append(post_item(number, f"Story {number}", content, extra=extra))
         if number % 2 == 0:
             # Seven posts later: with four posts a batch, never in the post's own batch.
@@ -68,51 +66,11 @@ def export_with_late_media() -> bytes:
         items += [item for at, item in late if at == number]
         late = [(at, item) for at, item in late if at != number]
     items += [item for _, item in late]
-    for number in range(3, POSTS + 1, 3):
+    for number in range(3, posts + 1, 3):
         for suffix in ("a", "b"):
             url = f"https://old.example.org/up/gallery-{number}-{suffix}.jpg"
             items.append(attachment(200_000 + number * 10 + ord(suffix), number, url))
     return small_export("".join(items))
-
-
-@pytest.fixture
-def scratch_database(tmp_path) -> Iterator[tuple[dict[str, str], Callable[[], int]]]:
-    """The environment of a `pressroom` process on a migrated database of its own, and a way to
-    count its articles while that process runs."""
-    settings = connection.settings_dict
-    env = {**os.environ, "PRESSROOM_VAR_DIR": str(tmp_path), "PRESSROOM_DEV_SECRET": "1"}
-    if connection.vendor == "postgresql":
-        import psycopg
-
-        name = f"{settings['NAME']}_resume"
-        server = (
-            f"postgres://{settings['USER']}:{settings['PASSWORD']}"
-            f"@{settings['HOST'] or '127.0.0.1'}:{settings['PORT'] or 5432}"
-        )
-        with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
-            admin.execute(f'CREATE DATABASE "{name}"')
-        env["DATABASE_URL"] = f"{server}/{name}"
-
-        def count() -> int:
-            with psycopg.connect(env["DATABASE_URL"]) as reader:
-                return reader.execute("SELECT count(*) FROM publishing_article").fetchone()[0]
-
-    else:
-        import sqlite3
-
-        database = tmp_path / "import.sqlite3"
-        env["DATABASE_URL"] = f"sqlite:///{database}"
-
-        def count() -> int:
-            with closing(sqlite3.connect(database)) as reader:
-                return reader.execute("SELECT count(*) FROM publishing_article").fetchone()[0]
-
-    subprocess.run([*PRESSROOM, "migrate", "--no-input", "-v", "0"], env=env, check=True)
-    yield env, count
-    if connection.vendor == "postgresql":
-        with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def whole(env: dict[str, str]) -> dict:
