@@ -5,13 +5,14 @@ Parsing and converting a post (XML, wpautop, shortcodes, media addresses, its fi
 about 40% of an import's work and needs no database, so on a machine with two cores the reader
 (a "spawn" child: a fresh interpreter, safe beside Django's connections and threads) does it
 while this process writes through publishing's bulk service, the one write path. Records cross
-in batches through a bounded queue, so however far the reader gets ahead, memory stays flat.
+in batches through a pipe that holds one at a time, so the reader never gets far ahead and
+memory stays flat.
 
 What the importer guarantees holds as in one process: records arrive in file order, each
 complete; a broken file raises the same WxrError (with its line) after every entry before the
 break; the reader stopping any other way (killed, crashed) raises ReaderStopped, and the
-importer keeps the whole entries it has, as for a broken file. If this process dies, the reader
-notices within a second and exits. Small exports are read in-process (PIPELINE_MIN_BYTES): the
+importer keeps the whole entries it has, as for a broken file. If this process dies, the reader's
+next send fails and it exits. Small exports are read in-process (PIPELINE_MIN_BYTES): the
 reader's start-up would cost them more than it saves.
 
 This module imports nothing of Django at its top: the reader imports it before setting Django up.
@@ -22,12 +23,13 @@ from __future__ import annotations
 import multiprocessing
 import os
 import pickle
-import queue
 import signal
 from collections.abc import Iterator
+from contextlib import suppress
+from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from pressroom.importers.wxr import WxrChannel, WxrError, parse_wxr
 
@@ -37,11 +39,9 @@ if TYPE_CHECKING:
 
 # Below this size an export is read in-process (about a thousand posts of 4 KB).
 PIPELINE_MIN_BYTES = 4 * 1024 * 1024
+# Records per message. The pipe holds one message at a time: the reader converts the next batch
+# while this process writes the last, and waits for it otherwise, so memory stays flat.
 RECORDS_PER_MESSAGE = 100
-# Messages the reader may have in flight: a few hundred posts, a few megabytes.
-QUEUED_MESSAGES = 8
-# How often a side waiting on the other looks whether it is still there.
-POLL_SECONDS = 0.5
 STOP_SECONDS = 5.0
 
 
@@ -65,20 +65,29 @@ def export_path(source: BinaryIO) -> Path | None:
 class ExportReader:
     """This process's side: start the reader, send it what it needs once the channel is
     known, and iterate over what it read. Use as a context manager: leaving it stops the
-    reader whatever happened."""
+    reader whatever happened.
+
+    Plain pipes, one each way, rather than queues: each end is open in one process only, so
+    either side sees the other's death at once (end of file, a broken pipe), even in the
+    middle of a message, where a queue's reader would wait forever."""
 
     def __init__(self, path: Path) -> None:
         context = multiprocessing.get_context("spawn")
-        self.library: Any = context.Queue()
-        self.records: Any = context.Queue(QUEUED_MESSAGES)
+        self.records, records_end = context.Pipe(duplex=False)
+        library_end, self.library = context.Pipe(duplex=False)
         self.process: BaseProcess = context.Process(
             target=read_export,
-            args=(str(path), self.library, self.records),
+            args=(str(path), library_end, records_end),
             name="pressroom-wxr-reader",
             daemon=True,
         )
         self.position = 0  # bytes of the file the reader has got through
-        self.process.start()
+        try:
+            self.process.start()
+        finally:
+            # The reader's ends are the reader's alone now.
+            records_end.close()
+            library_end.close()
 
     def __enter__(self) -> ExportReader:
         return self
@@ -89,11 +98,17 @@ class ExportReader:
     def send_library(self, media: MediaLibrary, prefix: str, known: dict[str, str]) -> None:
         """What converting a post needs from the database, sent once the channel is handled:
         the media library with its homes, the blog's path, earlier imports' fingerprints."""
-        self.library.put((media, prefix, known))
+        try:
+            self.library.send((media, prefix, known))
+        except OSError:
+            raise ReaderStopped(self._ending()) from None
 
     def __iter__(self) -> Iterator[ReadRecord]:
         while True:
-            message = self._receive()
+            try:
+                message = self.records.recv()
+            except (EOFError, OSError, pickle.UnpicklingError):
+                raise ReaderStopped(self._ending()) from None
             kind = message[0]
             if kind == "records":
                 self.position = message[1]
@@ -107,46 +122,30 @@ class ExportReader:
             else:
                 raise ReaderStopped(message[1])
 
-    def _receive(self) -> tuple[Any, ...]:
-        while True:
-            try:
-                return self.records.get(timeout=POLL_SECONDS)
-            except queue.Empty:
-                if self.process.is_alive():
-                    continue
-                try:
-                    # Its last message may still be on its way.
-                    return self.records.get(timeout=POLL_SECONDS)
-                except queue.Empty:
-                    raise ReaderStopped(self._ending()) from None
-            except (EOFError, OSError, pickle.UnpicklingError):
-                self.process.join(STOP_SECONDS)
-                raise ReaderStopped(self._ending()) from None
-
     def _ending(self) -> str:
+        self.process.join(STOP_SECONDS)
         code = self.process.exitcode
         if code is not None and code < 0:
             return f"the export reader was stopped by {signal.Signals(-code).name}"
         return f"the export reader stopped unexpectedly (exit status {code})"
 
     def close(self) -> None:
+        self.records.close()
+        self.library.close()
         if self.process.is_alive():
             self.process.terminate()
             self.process.join(STOP_SECONDS)
             if self.process.is_alive():
                 self.process.kill()
         self.process.join()
-        for channel in (self.library, self.records):
-            # Nothing left to deliver is worth waiting for.
-            channel.cancel_join_thread()
-            channel.close()
 
 
 # The reader process -----------------------------------------------------------------------------
 
 
-def read_export(path: str, library: Any, records: Any) -> None:
-    """The reader's whole life: parse the export, convert its posts, send them in batches."""
+def read_export(path: str, library: Connection, records: Connection) -> None:
+    """The reader's whole life: parse the export, convert its posts, send them in batches.
+    If the importer's process goes, the next send or receive fails and the reader ends."""
     # Ctrl-C reaches the whole process group: the importer decides, and stops the reader.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
@@ -167,53 +166,22 @@ def read_export(path: str, library: Any, records: Any) -> None:
                     if isinstance(record, WxrChannel):
                         # Posts are converted with what the importer knows once it has the
                         # channel (the library's homes, earlier fingerprints): wait for it.
-                        _send(records, ("records", source.tell(), [(record, None, None)]))
-                        known = _receive_library(library)
+                        records.send(("records", source.tell(), [(record, None, None)]))
+                        known = library.recv()
                         continue
                     assert known is not None  # parse_wxr yields the channel first
                     batch.append(read_record(record, *known))
                     if len(batch) >= RECORDS_PER_MESSAGE:
-                        _send(records, ("records", source.tell(), batch))
+                        records.send(("records", source.tell(), batch))
                         batch = []
             except WxrError as error:
-                _send(records, ("records", source.tell(), batch))
-                _send(records, ("error", error.message, error.line, error.column))
+                records.send(("records", source.tell(), batch))
+                records.send(("error", error.message, error.line, error.column))
                 return
-            _send(records, ("records", source.tell(), batch))
-            _send(records, ("done",))
-    except _ImporterGone:
-        records.cancel_join_thread()
-    except Exception as error:  # any failure is reported as one line
-        try:
-            _send(records, ("failed", f"the export reader failed: {type(error).__name__}: {error}"))
-        except _ImporterGone:
-            records.cancel_join_thread()
-
-
-class _ImporterGone(Exception):
-    """The importer's process is gone: nobody will read what this one sends."""
-
-
-def _importer_alive() -> bool:
-    parent = multiprocessing.parent_process()
-    return parent is None or parent.is_alive()
-
-
-def _send(records: Any, message: tuple[Any, ...]) -> None:
-    while True:
-        if not _importer_alive():
-            raise _ImporterGone
-        try:
-            records.put(message, timeout=POLL_SECONDS)
-            return
-        except queue.Full:
-            continue
-
-
-def _receive_library(library: Any) -> tuple[MediaLibrary, str, dict[str, str]]:
-    while True:
-        try:
-            return library.get(timeout=POLL_SECONDS)  # type: ignore[no-any-return]
-        except queue.Empty:
-            if not _importer_alive():
-                raise _ImporterGone from None
+            records.send(("records", source.tell(), batch))
+            records.send(("done",))
+    except (EOFError, BrokenPipeError):
+        return  # the importer is gone: nobody reads what this one would send
+    except Exception as error:  # any other failure is reported as one line
+        with suppress(OSError):
+            records.send(("failed", f"the export reader failed: {type(error).__name__}: {error}"))
