@@ -3,8 +3,10 @@ posts while the importer's process writes them.
 
 Parsing and converting a post (XML, wpautop, shortcodes, media addresses, its fingerprint) is
 about 40% of an import's work and needs no database, so on a machine with two cores the reader
-(a "spawn" child: a fresh interpreter, safe beside Django's connections and threads) does it
-while this process writes through publishing's bulk service, the one write path. Records cross
+(a fresh interpreter, not a fork: safe beside Django's connections and threads) does it while
+this process writes through publishing's bulk service, the one write path. It is started as
+`python -c` rather than by multiprocessing's "spawn", which would run the caller's main script
+again in the reader (any script without an `if __name__ == "__main__"` guard would import twice). Records cross
 in batches through a pipe that holds one at a time, so the reader never gets far ahead and
 memory stays flat.
 
@@ -20,14 +22,14 @@ This module imports nothing of Django at its top: the reader imports it before s
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import pickle
 import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import suppress
 from multiprocessing.connection import Connection
-from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -72,22 +74,30 @@ class ExportReader:
     middle of a message, where a queue's reader would wait forever."""
 
     def __init__(self, path: Path) -> None:
-        context = multiprocessing.get_context("spawn")
-        self.records, records_end = context.Pipe(duplex=False)
-        library_end, self.library = context.Pipe(duplex=False)
-        self.process: BaseProcess = context.Process(
-            target=read_export,
-            args=(str(path), library_end, records_end),
-            name="pressroom-wxr-reader",
-            daemon=True,
-        )
+        records_read, records_write = os.pipe()
+        library_read, library_write = os.pipe()
+        self.records = Connection(records_read, writable=False)
+        self.library = Connection(library_write, readable=False)
         self.position = 0  # bytes of the file the reader has got through
         try:
-            self.process.start()
+            self.process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-c",
+                    "from pressroom.importers.pipeline import main; main()",
+                    *(str(library_read), str(records_write), str(path)),
+                ],
+                pass_fds=(library_read, records_write),
+                stdin=subprocess.DEVNULL,
+            )
+        except BaseException:
+            self.records.close()
+            self.library.close()
+            raise
         finally:
             # The reader's ends are the reader's alone now.
-            records_end.close()
-            library_end.close()
+            os.close(records_write)
+            os.close(library_read)
 
     def __enter__(self) -> ExportReader:
         return self
@@ -115,7 +125,8 @@ class ExportReader:
                 yield from message[2]
             elif kind == "done":
                 # It exits once its last message is out: let it, rather than stop it.
-                self.process.join(STOP_SECONDS)
+                with suppress(subprocess.TimeoutExpired):
+                    self.process.wait(STOP_SECONDS)
                 return
             elif kind == "error":
                 raise WxrError(*message[1:])
@@ -123,8 +134,9 @@ class ExportReader:
                 raise ReaderStopped(message[1])
 
     def _ending(self) -> str:
-        self.process.join(STOP_SECONDS)
-        code = self.process.exitcode
+        with suppress(subprocess.TimeoutExpired):
+            self.process.wait(STOP_SECONDS)
+        code = self.process.returncode
         if code is not None and code < 0:
             return f"the export reader was stopped by {signal.Signals(-code).name}"
         return f"the export reader stopped unexpectedly (exit status {code})"
@@ -132,15 +144,24 @@ class ExportReader:
     def close(self) -> None:
         self.records.close()
         self.library.close()
-        if self.process.is_alive():
+        if self.process.poll() is None:
             self.process.terminate()
-            self.process.join(STOP_SECONDS)
-            if self.process.is_alive():
+            try:
+                self.process.wait(STOP_SECONDS)
+            except subprocess.TimeoutExpired:
                 self.process.kill()
-        self.process.join()
+        self.process.wait()
 
 
 # The reader process -----------------------------------------------------------------------------
+
+
+def main() -> None:
+    """The reader's entry point: `python -c ... LIBRARY_FD RECORDS_FD PATH`."""
+    library, records, path = sys.argv[1:4]
+    read_export(
+        path, Connection(int(library), writable=False), Connection(int(records), readable=False)
+    )
 
 
 def read_export(path: str, library: Connection, records: Connection) -> None:

@@ -97,7 +97,7 @@ def test_through_the_reader_the_theme_data_imports_the_same_articles_and_report(
     output = StringIO()
     call_command("import_wxr", str(THEME_UNIT_TEST_DATA), stdout=output)
     assert len(readers) == 1
-    assert readers[0].process.exitcode == 0
+    assert readers[0].process.returncode == 0
     assert output.getvalue() == in_process_output
     assert imported_output_digest() == in_process_digest == THEME_DIGEST
     if connection.vendor == "sqlite":
@@ -218,7 +218,7 @@ def reader_of(pid: int) -> int:
         for task in Path(f"/proc/{pid}/task").glob("*/children"):
             for child in task.read_text().split():
                 command = Path(f"/proc/{child}/cmdline").read_bytes()
-                if b"spawn_main" in command:
+                if b"pressroom.importers.pipeline" in command:
                     return int(child)
         time.sleep(0.01)
     raise AssertionError("no reader process started")
