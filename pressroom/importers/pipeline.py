@@ -123,15 +123,15 @@ class ExportReader:
             if kind == "records":
                 self.position = message[1]
                 yield from message[2]
-            elif kind == "done":
-                # It exits once its last message is out: let it, rather than stop it.
-                with suppress(subprocess.TimeoutExpired):
-                    self.process.wait(STOP_SECONDS)
+                continue
+            # Its last message: it exits once that is out; let it, rather than stop it.
+            with suppress(subprocess.TimeoutExpired):
+                self.process.wait(STOP_SECONDS)
+            if kind == "done":
                 return
-            elif kind == "error":
+            if kind == "error":
                 raise WxrError(*message[1:])
-            else:
-                raise ReaderStopped(message[1])
+            raise ReaderStopped(message[1])
 
     def _ending(self) -> str:
         with suppress(subprocess.TimeoutExpired):

@@ -208,6 +208,19 @@ def test_a_small_export_or_an_open_stream_is_read_in_process(tmp_path):
     assert pipeline.export_path(BytesIO(small.read_bytes())) is None
 
 
+def test_a_reader_that_fails_says_why_in_one_line(tmp_path):
+    """Any failure of the reader's own (here the file gone before it could open it) ends the
+    import with one line, as a broken file does."""
+    reader = pipeline.ExportReader(tmp_path / "gone.xml")
+    with reader, pytest.raises(pipeline.ReaderStopped) as stopped:
+        list(reader)
+    message = str(stopped.value)
+    assert message.startswith("the export reader failed: FileNotFoundError: ")
+    assert "gone.xml" in message
+    assert "\n" not in message
+    assert reader.process.returncode == 0
+
+
 # The command as a real process, on an export above the threshold -------------------------------
 
 
