@@ -36,6 +36,7 @@ from pressroom.importers.tests.test_import_output_stable import (
 from pressroom.importers.tests.test_import_resume import (
     PRESSROOM,
     export_with_late_media,
+    scratch_database,
     whole,
 )
 from pressroom.importers.tests.whole_check import problems
@@ -45,6 +46,7 @@ from pressroom.importers.wxr import WxrItem
 from pressroom.publishing.models import Article
 
 pytestmark = pytest.mark.django_db
+__all__ = ["scratch_database"]  # the fixture, shared with test_import_resume
 
 # Above the threshold: 2,000 posts of about 2.3 KB.
 LARGE_POSTS = 2000
