@@ -188,20 +188,21 @@ def import_file(
     media_dir: Path | None = None,
     fetch_media: bool = False,
     media_progress: MediaProgress | None = None,
-    pipeline: bool | None = None,
+    reader_process: bool | None = None,
 ) -> ImportReport:
     """Import a WXR file. Raises ImportInterrupted (with the report so far) on a broken file.
 
     With `media_dir` (a copy of wp-content/uploads) or `fetch_media`, attachments are brought
-    into the media library first (importers.uploads). `pipeline`: read the file in a reader
-    process (True), in this one (False), or in a reader process when it is large (None)."""
+    into the media library first (importers.uploads). `reader_process`: read the file in a
+    reader process (True; `source` must be a file), in this one (False), or in one when the
+    file is large (None)."""
     importer = WordPressImporter(
         site_timezone=site_timezone or timezone.get_default_timezone(),
         dry_run=dry_run,
         batch_size=batch_size,
         progress=progress,
         wp_per_page=wp_per_page,
-        pipeline=pipeline,
+        reader_process=reader_process,
     )
     if media_dir is not None or fetch_media:
         importer.media_options = {
@@ -221,13 +222,13 @@ class WordPressImporter:
         batch_size: int,
         progress: Progress | None,
         wp_per_page: int | None = None,
-        pipeline: bool | None = None,
+        reader_process: bool | None = None,
     ) -> None:
         self.site_timezone = site_timezone
         self.wp_per_page = wp_per_page
         self.per_page = wp_per_page or WORDPRESS_PER_PAGE
         self.dry_run = dry_run
-        self.pipeline = pipeline  # None: a reader process for large exports only
+        self.reader_process = reader_process  # None: a reader process for large exports only
         self.batch_size = batch_size
         self.progress = progress
         self.report = ImportReport(dry_run=dry_run)
@@ -286,9 +287,9 @@ class WordPressImporter:
         path = export_path(source)
         if path is None:
             return None
-        if self.pipeline is None and path.stat().st_size < pipeline.PIPELINE_MIN_BYTES:
+        if self.reader_process is None and path.stat().st_size < pipeline.PIPELINE_MIN_BYTES:
             return None
-        return ExportReader(path) if self.pipeline is not False else None
+        return ExportReader(path) if self.reader_process is not False else None
 
     def handle_read(self, reader: ExportReader, source: BinaryIO) -> None:
         """The records as the reader process read them, posts converted."""
