@@ -61,9 +61,14 @@ def meta(html: str, attribute: str, name: str) -> str | None:
 
 
 def json_ld(html: str) -> dict:
-    found = re.search(r'<script type="application/ld\+json">(.*?)</script>', html, re.DOTALL)
-    assert found, "no structured data"
-    return json.loads(found.group(1))
+    """The page's NewsArticle (every page also carries the outlet's NewsMediaOrganization)."""
+    found = [
+        json.loads(payload)
+        for payload in re.findall(r'<script type="application/ld\+json">(.*?)</script>', html, re.S)
+    ]
+    articles = [data for data in found if data.get("@type") == "NewsArticle"]
+    assert articles, "no structured data"
+    return articles[0]
 
 
 def test_article_shows_the_lead_image_with_caption_credit_and_its_social_card(
@@ -116,7 +121,8 @@ def test_an_article_without_an_image_gets_the_site_wide_default_card(
 ):
     article = make_article()
     html = reader_client.get(article.get_absolute_url()).content.decode()
-    assert meta(html, "property", "og:image") is None
+    # Without any image, link previews show the site's square icon in a small card.
+    assert re.fullmatch(SITE + r"/static/site/icon-512\.\w+\.png", meta(html, "property", "og:image"))
     assert meta(html, "name", "twitter:card") == "summary"
     assert "image" not in json_ld(html)
 
