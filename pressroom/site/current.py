@@ -180,7 +180,12 @@ def publisher_data(site: Site) -> dict[str, object]:
         if logo.width:
             logo_data.update(width=logo.width, height=logo.height)
     else:
-        logo_data = {"@type": "ImageObject", "url": site.large_icon_url, "width": 512, "height": 512}
+        logo_data = {
+            "@type": "ImageObject",
+            "url": site.large_icon_url,
+            "width": 512,
+            "height": 512,
+        }
     data: dict[str, object] = {
         "@type": "NewsMediaOrganization",
         "name": site.organisation_name,

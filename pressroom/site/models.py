@@ -159,7 +159,7 @@ class SiteSettings(models.Model):
         max_length=300,
         blank=True,
         validators=[URLValidator(schemes=["https"])],
-        help_text="e.g. https://mastodon.social/@outlet: linked with rel=\"me\" to verify it.",
+        help_text='e.g. https://mastodon.social/@outlet: linked with rel="me" to verify it.',
     )
     organisation_name = models.CharField(max_length=200)
     postal_address = models.TextField(max_length=500, blank=True)

@@ -48,6 +48,8 @@ def save_site_settings(
     site.save()
     for field, label in IMAGE_FIELDS.items():
         item = getattr(site, field)
-        record_uses(site, field, [item] if item is not None else [], label=f"Site settings: {label}")
+        record_uses(
+            site, field, [item] if item is not None else [], label=f"Site settings: {label}"
+        )
     transaction.on_commit(forget_cached_pages)
     return site

@@ -128,9 +128,7 @@ def site_head(context: template.Context) -> SafeString:
     payload = json.dumps(data, ensure_ascii=False).translate(SCRIPT_SAFE)
     extra = {
         "theme_base_css": theme_base_css(),
-        "organisation_json_ld": mark_safe(
-            f'<script type="application/ld+json">{payload}</script>'
-        ),
+        "organisation_json_ld": mark_safe(f'<script type="application/ld+json">{payload}</script>'),
     }
     with context.push(**extra):
         return mark_safe(_template(context, "front/_head.html").render(context))

@@ -20,6 +20,7 @@ from django.test.utils import CaptureQueriesContext
 from PIL import Image
 
 from pressroom.lib.pagecache import forget_cached_pages
+from pressroom.lib.pagecache.memo import forget_memos
 from pressroom.media.models import MediaItem
 from pressroom.media.tests.conftest import library_photo, media_root  # noqa: F401 (fixture)
 from pressroom.publishing import listings
@@ -128,6 +129,7 @@ def test_an_article_without_an_image_gets_the_site_wide_default_card(
 
     settings.SOCIAL_IMAGE_DEFAULT_URL = "/static/front/card.png"
     settings.SOCIAL_IMAGE_DEFAULT_ALT = "The Pressroom masthead"
+    forget_memos()  # environment settings change with a restart, which starts with no memos
     article = make_article("Teachers strike in Cusco")
     html = reader_client.get(article.get_absolute_url()).content.decode()
     assert meta(html, "property", "og:image") == SITE + "/static/front/card.png"
@@ -135,6 +137,7 @@ def test_an_article_without_an_image_gets_the_site_wide_default_card(
     assert meta(html, "name", "twitter:card") == "summary_large_image"
 
     settings.SOCIAL_IMAGE_DEFAULT_URL = "https://cdn.example.net/card.jpg"
+    forget_memos()
     article = make_article("Farmers block the road to Puno")
     html = reader_client.get(article.get_absolute_url()).content.decode()
     assert meta(html, "property", "og:image") == "https://cdn.example.net/card.jpg"
