@@ -294,7 +294,12 @@ def make_icon_renditions(item: MediaItem) -> list[Rendition]:
                 preset=spec.preset,
                 format=spec.format,
                 source_hash=item.content_hash,
-                defaults={"file": stored, "width": spec.width, "height": spec.height, "size": len(content)},
+                defaults={
+                    "file": stored,
+                    "width": spec.width,
+                    "height": spec.height,
+                    "size": len(content),
+                },
             )
     return [have[f"icon-{size}"] for size in ICON_SIZES]
 

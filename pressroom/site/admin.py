@@ -4,7 +4,7 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.db.models import ForeignKey
-from django.forms import Field
+from django.forms import ModelChoiceField
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 
@@ -63,7 +63,7 @@ class SiteSettingsAdmin(admin.ModelAdmin):
 
     def formfield_for_foreignkey(
         self, db_field: ForeignKey, request: HttpRequest, **kwargs: Any
-    ) -> Field | None:
+    ) -> ModelChoiceField | None:
         # Posted ids are bounded (no overflow on SQLite) and only images can be chosen.
         kwargs["form_class"] = BoundedModelChoiceField
         kwargs["queryset"] = MediaItem.objects.images()

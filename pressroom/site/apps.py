@@ -9,3 +9,10 @@ class SiteConfig(AppConfig):
     label = "site"
     verbose_name = "Site settings and theme"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from pressroom.lib.email import register_email_context
+        from pressroom.site.current import email_context
+
+        # Emails (lib) know no app: the name and postal address editors set reach them here.
+        register_email_context(email_context)

@@ -205,3 +205,13 @@ def publisher_data(site: Site) -> dict[str, object]:
             ),
         }
     return data
+
+
+def email_context() -> dict[str, str]:
+    """What every email says of the outlet (lib.email's base context)."""
+    site = current_site()
+    return {
+        "SITE_NAME": site.name,
+        "ORGANIZATION_NAME": site.organisation_name,
+        "ORGANIZATION_ADDRESS": site.postal_address,
+    }

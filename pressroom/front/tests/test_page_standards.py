@@ -43,7 +43,13 @@ class Head(HTMLParser):
                 self.meta.setdefault(key, []).append(attributes.get("content", ""))
         elif tag == "link":
             self.links.append(attributes)
-            if attributes.get("rel") in {"stylesheet", "icon", "apple-touch-icon", "manifest", "preload"}:
+            if attributes.get("rel") in {
+                "stylesheet",
+                "icon",
+                "apple-touch-icon",
+                "manifest",
+                "preload",
+            }:
                 self.loaded.append(attributes.get("href", ""))
         elif tag == "script" and attributes.get("type") == "application/ld+json":
             self._in_json_ld = True
@@ -80,7 +86,9 @@ def public_pages(make_article, topic, author) -> dict[str, str]:
     published = timezone.now().replace(year=2024, month=3, day=5)
     article = make_article(published_at=published)
     page = services.save_page(
-        Page(title="About us", slug="about", body="<p>Who we are.</p>", status=Page.Status.PUBLISHED)
+        Page(
+            title="About us", slug="about", body="<p>Who we are.</p>", status=Page.Status.PUBLISHED
+        )
     )
     deep = Cursor(article.published_at, article.pk + 1).encode()
     return {
@@ -124,7 +132,9 @@ def test_every_public_page_has_canonical_open_graph_twitter_and_the_publisher(
             "/manifest.webmanifest"
         ]
         assert any(link.get("rel") == "apple-touch-icon" for link in head.links), name
-        assert any(link.get("rel") == "icon" and link.get("type") == "image/png" for link in head.links)
+        assert any(
+            link.get("rel") == "icon" and link.get("type") == "image/png" for link in head.links
+        )
 
 
 def test_canonical_addresses_name_the_page_itself(reader_client, public_pages, make_article):
@@ -170,7 +180,9 @@ def test_article_structured_data_names_the_publisher_with_its_logo(reader_client
     assert publisher["@type"] == "NewsMediaOrganization"
     assert publisher["name"] == settings.ORGANIZATION_NAME
     assert publisher["logo"]["@type"] == "ImageObject"
-    assert re.fullmatch(settings.SITE_URL + r"/static/site/icon-512\.\w+\.png", publisher["logo"]["url"])
+    assert re.fullmatch(
+        settings.SITE_URL + r"/static/site/icon-512\.\w+\.png", publisher["logo"]["url"]
+    )
 
 
 def test_the_web_app_manifest(reader_client):
@@ -179,7 +191,8 @@ def test_the_web_app_manifest(reader_client):
     assert response["Content-Type"] == "application/manifest+json"
     manifest = response.json()
     assert manifest["name"] == "Pressroom News"
-    assert manifest["short_name"] and len(manifest["short_name"]) <= 12
+    assert manifest["short_name"]
+    assert len(manifest["short_name"]) <= 12
     assert manifest["theme_color"] == "#b3261e"
     assert manifest["background_color"] == LIGHT_BACKGROUND
     assert manifest["start_url"] == "/"
@@ -203,9 +216,16 @@ def test_templates_name_no_third_party_address():
     """Fonts, scripts, stylesheets and images are this site's own: no template or stylesheet a
     reader's page uses points anywhere else (links readers follow are not loaded)."""
     root = Path(settings.BASE_DIR) / "pressroom"
-    loads = re.compile(r"""(?:src|srcset)\s*=\s*["']https?://|@import|url\(\s*["']?https?://|fonts\.googleapis""", re.I)
+    loads = re.compile(
+        r"""(?:src|srcset)\s*=\s*["']https?://|@import|url\(\s*["']?https?://|fonts\.googleapis""",
+        re.I,
+    )
     offenders = []
-    for path in [*root.glob("*/templates/**/*.html"), *root.glob("templates/*.html"), *root.glob("*/static/**/*.css")]:
+    for path in [
+        *root.glob("*/templates/**/*.html"),
+        *root.glob("templates/*.html"),
+        *root.glob("*/static/**/*.css"),
+    ]:
         if "emails" in path.parts or "admin" in path.parts:
             continue  # emails carry absolute addresses of this site's own images
         if loads.search(path.read_text(encoding="utf-8")):
@@ -231,4 +251,6 @@ def test_the_theme_costs_no_request_of_its_own(reader_client):
     assert "--accent:#b3261e" in style
     assert "prefers-color-scheme:dark" in style.replace(" ", "")
     assert len(style.encode()) < 2000, len(style.encode())
-    assert re.search(r'<link rel="stylesheet" href="/static/front/print\.\w+\.css" media="print">', html)
+    assert re.search(
+        r'<link rel="stylesheet" href="/static/front/print\.\w+\.css" media="print">', html
+    )

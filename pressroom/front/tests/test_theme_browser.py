@@ -68,7 +68,7 @@ def _theme(page, url: str) -> dict:
 
 
 def test_site_settings_change_the_colour_and_logo_readers_see(live_server, themed_site):
-    article, SiteSettings, save_site_settings, png_upload = themed_site
+    _article, SiteSettings, save_site_settings, png_upload = themed_site
     from playwright.sync_api import sync_playwright
 
     before: dict[int, dict] = {}
@@ -131,10 +131,10 @@ def test_an_article_prints_without_navigation_appeal_or_signup(live_server, them
             for width, height in WIDTHS:
                 page = browser.new_page(viewport={"width": width, "height": height})
                 page.goto(live_server.url + article.get_absolute_url())
-                visible = lambda selector: page.locator(selector).first.is_visible()  # noqa: E731
-                screen = {s: visible(s) for s in ("nav", ".campaign-banner", ".digest-signup")}
+                parts = ("nav", ".campaign-banner", ".digest-signup")
+                screen = {part: page.locator(part).first.is_visible() for part in parts}
                 page.emulate_media(media="print")
-                printed = {s: visible(s) for s in ("nav", ".campaign-banner", ".digest-signup")}
+                printed = {part: page.locator(part).first.is_visible() for part in parts}
                 address = page.locator(".print-only").first
                 link_suffix = page.evaluate(
                     """() => getComputedStyle(
@@ -157,7 +157,9 @@ def test_an_article_prints_without_navigation_appeal_or_signup(live_server, them
         result = shown[width]
         assert all(result["screen"].values()), result["screen"]
         assert not any(result["printed"].values()), result["printed"]
-        assert result["address"] and result["address"].endswith(article.get_absolute_url())
-        assert result["date"] and result["title"]
+        assert result["address"]
+        assert result["address"].endswith(article.get_absolute_url())
+        assert result["date"]
+        assert result["title"]
         assert result["link"] == '" (https://partner.example.org/report)"'
         assert result["pdf"] > 0

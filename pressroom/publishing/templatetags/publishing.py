@@ -105,7 +105,9 @@ def article_social_image(article: Article) -> SocialImage | None:
         return SocialImage(article.lead_image_url, alt=article.lead_image_alt)
     default = current_site().share_image
     if default is not None:
-        return SocialImage(default.url, default.width, default.height, default.mime_type, default.alt)
+        return SocialImage(
+            default.url, default.width, default.height, default.mime_type, default.alt
+        )
     return None
 
 

@@ -123,7 +123,9 @@ def test_an_article_without_an_image_gets_the_site_wide_default_card(
     article = make_article()
     html = reader_client.get(article.get_absolute_url()).content.decode()
     # Without any image, link previews show the site's square icon in a small card.
-    assert re.fullmatch(SITE + r"/static/site/icon-512\.\w+\.png", meta(html, "property", "og:image"))
+    assert re.fullmatch(
+        SITE + r"/static/site/icon-512\.\w+\.png", meta(html, "property", "og:image")
+    )
     assert meta(html, "name", "twitter:card") == "summary"
     assert "image" not in json_ld(html)
 
