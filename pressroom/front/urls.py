@@ -5,4 +5,5 @@ from pressroom.front import views
 app_name = "front"
 urlpatterns: list = [
     path("manifest.webmanifest", views.web_app_manifest, name="manifest"),
+    path("favicon.ico", views.favicon, name="favicon"),
 ]

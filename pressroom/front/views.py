@@ -2,7 +2,13 @@ import sys
 
 from django.conf import settings
 from django.db.utils import InterfaceError, OperationalError
-from django.http import HttpRequest, HttpResponse, HttpResponseServerError, JsonResponse
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseRedirect,
+    HttpResponseServerError,
+    JsonResponse,
+)
 from django.shortcuts import render
 from django.template import loader
 
@@ -61,3 +67,10 @@ def web_app_manifest(request: HttpRequest) -> HttpResponse:
         content_type="application/manifest+json",
         json_dumps_params={"ensure_ascii": False},
     )
+
+
+def favicon(request: HttpRequest) -> HttpResponse:
+    """/favicon.ico, which crawlers and feed readers ask for without reading the page: the
+    32 px icon (a PNG; every browser reads one under this name too). Temporary, as the icon
+    changes with the site settings."""
+    return HttpResponseRedirect(current_site().icons["32"])

@@ -202,6 +202,13 @@ def test_the_web_app_manifest(reader_client):
         assert reader_client.get(icon["src"]).status_code == 200, icon["src"]
 
 
+def test_favicon_ico_leads_to_the_small_icon(reader_client):
+    response = reader_client.get("/favicon.ico")
+    assert response.status_code == 302
+    assert re.fullmatch(r"/static/site/icon-32\.\w+\.png", response["Location"])
+    assert reader_client.get(response["Location"]).status_code == 200
+
+
 def test_no_public_page_loads_anything_from_another_site(reader_client, public_pages):
     for name, url in public_pages.items():
         head = head_of(reader_client.get(url))
