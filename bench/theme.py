@@ -67,7 +67,7 @@ def main(argv: list[str]) -> int:
         ).stdout
         subprocess.run(["tar", "-x", "-C", str(other)], input=archive, check=True)
         sides = {"this tree": pages.ROOT, options.against: other}
-        environments = {}
+        environments: dict[str, tuple[dict[str, str], Path]] = {}
         for name, tree in sides.items():
             var_dir = work / f"var-{len(environments)}"
             var_dir.mkdir()
@@ -92,7 +92,7 @@ def main(argv: list[str]) -> int:
         paths = find_paths(environments["this tree"])
         print(f"pages: {', '.join(paths)}; {options.requests} requests a round", flush=True)
         times: dict[str, dict[str, list[float]]] = {name: {} for name in sides}
-        style = {}
+        style: dict[str, int] = {}
         for _ in range(options.rounds):
             for name, (env, tree) in environments.items():
                 output = subprocess.run(
