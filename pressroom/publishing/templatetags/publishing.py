@@ -15,7 +15,6 @@ from django.utils.safestring import SafeString, mark_safe
 from pressroom.lib.pagecache import ContentMemo
 from pressroom.media.models import MediaItem
 from pressroom.media.rendering import (
-    absolute_url,
     image_file,
     picture_html,
     structured_data_images,
@@ -24,6 +23,7 @@ from pressroom.publishing.embeds import click_to_load
 from pressroom.publishing.links import slug_url_builder
 from pressroom.publishing.listings import HomeFront, Teaser, teaser_images
 from pressroom.publishing.models import Article, Page
+from pressroom.site.current import current_site, publisher_data
 
 register = template.Library()
 
@@ -51,7 +51,7 @@ def article_json_ld(article: Article) -> SafeString:
             }
             for author in article.bylines
         ],
-        "publisher": {"@type": "Organization", "name": settings.ORGANIZATION_NAME},
+        "publisher": publisher_data(current_site()),
         "keywords": [topic.name for topic in article.topics.all()],
     }
     if article.published_at:
@@ -94,7 +94,8 @@ class SocialImage:
 @register.simple_tag
 def article_social_image(article: Article) -> SocialImage | None:
     """The lead image's 1200x630 card; an imported lead image's address; else the site-wide
-    default (SOCIAL_IMAGE_DEFAULT_URL); None when there is none of them."""
+    default (the site settings' share image, else SOCIAL_IMAGE_DEFAULT_URL); None when there
+    is none of them."""
     lead = article.lead_image
     card = image_file(lead, "social")
     if lead is not None and card is not None:
@@ -102,9 +103,11 @@ def article_social_image(article: Article) -> SocialImage | None:
         return SocialImage(card.url, card.width, card.height, card.mime_type, alt)
     if article.lead_image_url:
         return SocialImage(article.lead_image_url, alt=article.lead_image_alt)
-    if settings.SOCIAL_IMAGE_DEFAULT_URL:
-        default = absolute_url(settings.SOCIAL_IMAGE_DEFAULT_URL)
-        return SocialImage(default, alt=settings.SOCIAL_IMAGE_DEFAULT_ALT)
+    default = current_site().share_image
+    if default is not None:
+        return SocialImage(
+            default.url, default.width, default.height, default.mime_type, default.alt
+        )
     return None
 
 
