@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from pressroom.media.tests.conftest import media_root  # noqa: F401 (fixture: files in tmp)
 from tests.browser import CHROMIUM, CHROMIUM_ARGS, browser_test, serious_violations
 
 pytestmark = [*browser_test, pytest.mark.slow]
