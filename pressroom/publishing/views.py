@@ -21,7 +21,7 @@ def home(request: HttpRequest) -> HttpResponse:
         {
             "page": page,
             "front": front,
-            "featured_topics": listings.cached_featured_topics() if page.is_first else [],
+            "topic_sections": listings.home_topic_sections() if page.is_first else [],
         },
     )
 
@@ -29,7 +29,7 @@ def home(request: HttpRequest) -> HttpResponse:
 def article_detail(request: HttpRequest, slug: str) -> HttpResponse:
     article = get_object_or_404(
         Article.objects.select_related("lead_image")
-        .with_bylines()
+        .with_bylines(photos=True)
         .with_corrections()
         .prefetch_related("topics", "lead_image__renditions"),
         slug=slug,

@@ -4,6 +4,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import tzinfo
 from html import escape
+from urllib.parse import quote
 
 from django import template
 from django.conf import settings
@@ -19,6 +20,7 @@ from pressroom.media.rendering import (
     picture_html,
     structured_data_images,
 )
+from pressroom.publishing import listings
 from pressroom.publishing.embeds import click_to_load
 from pressroom.publishing.links import slug_url_builder
 from pressroom.publishing.listings import HomeFront, Teaser, teaser_images
@@ -138,6 +140,33 @@ def teaser_items(teasers: Iterable[Teaser], heading_level: int = 2) -> SafeStrin
 
 
 @register.simple_tag
+def teaser_items_split(teasers: Iterable[Teaser], first: int = 5) -> tuple[SafeString, SafeString]:
+    """teaser_items for the first `first` teasers and for the rest, their images (when some
+    markup is not kept) read at once: a list page with a block between its teasers."""
+    teasers = list(teasers)
+    images = functools.cache(functools.partial(teaser_images, teasers))
+    return _items_markup(teasers[:first], 2, images), _items_markup(teasers[first:], 2, images)
+
+
+@register.simple_tag
+def teaser_titles(teasers: Iterable[Teaser], heading_level: int = 3) -> SafeString:
+    """The <li> of each teaser as a title and date only (the home page's topic sections)."""
+    zone = timezone.get_current_timezone()
+    names = _month_names(translation.get_language())
+    article_url = slug_url_builder("publishing:article-detail")
+    level = int(heading_level)
+    items = []
+    for teaser in teasers:
+        at = teaser.published_at.astimezone(zone)
+        items.append(
+            f'<li><h{level}><a href="{escape(article_url(teaser.slug))}">{escape(teaser.title)}'
+            f'</a></h{level}> <time class="meta" datetime="{at.isoformat()}">'
+            f"{at.day} {names[at.month]} {at.year}</time></li>"
+        )
+    return mark_safe("".join(items))
+
+
+@register.simple_tag
 def home_teaser_items(front: HomeFront, heading_level: int = 3) -> dict[str, SafeString]:
     """teaser_items for the home page's three lists ("lead", "featured", "latest"), whose
     images, when some markup is not kept, are read at once for all three."""
@@ -145,22 +174,26 @@ def home_teaser_items(front: HomeFront, heading_level: int = 3) -> dict[str, Saf
     images = functools.cache(functools.partial(teaser_images, every))
     level = int(heading_level)
     return {
-        "lead": _items_markup(front.lead_items, level, images),
+        # The lead's picture spans the column and is the first thing on the screen.
+        "lead": _items_markup(front.lead_items, level, images, role="feature"),
         "featured": _items_markup(front.featured, level, images),
         "latest": _items_markup(front.latest, level, images),
     }
 
 
 def _items_markup(
-    teasers: list[Teaser], level: int, images: Callable[[], dict[int, MediaItem]]
+    teasers: list[Teaser],
+    level: int,
+    images: Callable[[], dict[int, MediaItem]],
+    role: str = "teaser",
 ) -> SafeString:
     language = translation.get_language()
     zone = timezone.get_current_timezone()
     prefix = get_script_prefix()  # what the article URLs start with
     markup = _teaser_markup.get_or_set_many(
         (
-            (teaser.id, level, language, zone, prefix),
-            functools.partial(_teaser_item, teaser, level, language, zone, images),
+            (teaser.id, level, language, zone, prefix, role),
+            functools.partial(_teaser_item, teaser, level, language, zone, images, role),
         )
         for teaser in teasers
     )
@@ -173,12 +206,11 @@ def _teaser_item(
     language: str | None,
     zone: tzinfo,
     images: Callable[[], dict[int, MediaItem]],
+    role: str = "teaser",
 ) -> str:
     thumbnail = ""
     if teaser.lead_image_id:
-        thumbnail = picture_html(
-            images().get(teaser.lead_image_id), "teaser", css_class="teaser-image"
-        )
+        thumbnail = picture_html(images().get(teaser.lead_image_id), role, css_class="teaser-image")
     published_at = teaser.published_at.astimezone(zone)
     date = f"{published_at.day} {_month_names(language)[published_at.month]} {published_at.year}"
     byline = ", ".join(map(escape, teaser.author_names))
@@ -194,6 +226,32 @@ def _teaser_item(
         f"    {'<p>' + escape(teaser.excerpt) + '</p>' if teaser.excerpt else ''}\n"
         "  </article>\n</li>\n"
     )
+
+
+@register.simple_tag
+def related_articles(article: Article) -> SafeString:
+    """The <li> teasers of the articles sharing a topic with `article` (listings.related_articles:
+    bounded, kept until content changes), with thumbnails; '' when there are none."""
+    topic_ids = [topic.pk for topic in article.topics.all()]  # prefetched by the view
+    teasers = listings.related_articles(article, topic_ids) if article.pk and topic_ids else []
+    if not teasers:
+        return mark_safe("")
+    images = functools.cache(functools.partial(teaser_images, teasers))
+    return _items_markup(teasers, 3, images)
+
+
+@register.simple_tag
+def share_links(title: str, url: str) -> list[tuple[str, str]]:
+    """(label, address) of plain share links: each opens the service's own share page, so the
+    article page loads nothing from any of them."""
+    text, address = quote(title, safe=""), quote(url, safe="")
+    return [
+        ("Email", f"mailto:?subject={text}&body={address}"),
+        ("Bluesky", f"https://bsky.app/intent/compose?text={text}%20{address}"),
+        ("Facebook", f"https://www.facebook.com/sharer/sharer.php?u={address}"),
+        ("WhatsApp", f"https://wa.me/?text={text}%20{address}"),
+        ("LinkedIn", f"https://www.linkedin.com/sharing/share-offsite/?url={address}"),
+    ]
 
 
 @register.filter
