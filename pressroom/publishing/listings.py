@@ -54,6 +54,11 @@ class Teaser:
     lead_image_id: int | None = None
     author_names: tuple[str, ...] = ()
 
+    @property
+    def url(self) -> str:
+        """The article's address (Article.get_absolute_url)."""
+        return slug_url_builder("publishing:article-detail")(self.slug)
+
 
 @dataclass(frozen=True)
 class Archive:

@@ -1,0 +1,165 @@
+"""Reads for an article's page: the article, its lead image, bylines, topics, corrections and
+related articles, in as few statements as the page allows.
+
+Readers from search and social land on old articles that no cache holds, so what an article
+page reads is paid on nearly every visit. Through prefetch_related the page made five queries
+(the article, bylines, corrections, topics, the lead image's renditions), and building and
+compiling them was over half of its render (docs/performance.md). Here:
+
+- the article and its lead image are one query;
+- which authors, topics and corrections it has is one statement of ids, written as SQL (the
+  same on SQLite and PostgreSQL), in the editor's byline order and the topics' name order;
+- the authors and topics themselves come from a memo kept per content generation (a site has
+  a few hundred of them, shared by every article), so they cost no query once read;
+- corrections are read only when the article has some, and the lead image's renditions only
+  when it has one.
+
+What is read is left where prefetch_related would leave it, so `Article.bylines`,
+`Article.shown_corrections` and `article.topics.all` read it without a query, in templates and
+in the JSON-LD alike. Nothing of one article is kept between requests: each visit reads its own.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from django.db import connection
+from django.db.models import Model
+from django.http import Http404
+
+from pressroom.lib.pagecache import ContentMemo
+from pressroom.media.models import Rendition
+from pressroom.publishing import listings
+from pressroom.publishing.listings import Teaser
+from pressroom.publishing.models import Article, ArticleAuthor, Author, Correction, Topic
+
+# What the article is linked to, by kind: 0 an author (in byline order), 1 a topic (in name
+# order, as Topic's ordering has `article.topics.all()`), 2 a correction readers see. Only
+# placeholders are filled in.
+_LINKS_SQL = (
+    "SELECT 0, link.author_id, link.position, NULL, link.id"
+    " FROM publishing_articleauthor link WHERE link.article_id = %s"
+    " UNION ALL"
+    " SELECT 1, link.topic_id, NULL, topic.name, link.id"
+    " FROM publishing_articletopic link"
+    " INNER JOIN publishing_topic topic ON topic.id = link.topic_id"
+    " WHERE link.article_id = %s"
+    " UNION ALL"
+    " SELECT 2, note.id, NULL, NULL, note.id"
+    " FROM publishing_correction note WHERE note.article_id = %s AND note.removed_at IS NULL"
+    " ORDER BY 1, 3, 4, 5"
+)
+
+# Authors and topics by id, shared by every article page until content changes (a renamed
+# author or topic moves the generation on).
+_records: ContentMemo[Author | Topic | None] = ContentMemo(max_entries=4096)
+
+# How many related articles an article page shows.
+RELATED_COUNT = 4
+
+# The newest teasers of each topic, for the related articles of every article filed there.
+_topic_newest: ContentMemo[list[Teaser]] = ContentMemo(max_entries=1024)
+
+
+def article_or_404(slug: str) -> Article:
+    """The article at `slug` (public or not: the view decides who may see it) with everything
+    its page shows in place; Http404 when there is none."""
+    try:
+        article = Article.objects.select_related("lead_image").get(slug=slug)
+    except Article.DoesNotExist:
+        raise Http404("No such article.") from None
+    keep_page_parts(article)
+    return article
+
+
+def keep_page_parts(article: Article) -> None:
+    """Read the article's bylines, topics, corrections and lead image renditions in at most
+    three statements (one when it has no correction and no lead image) and leave them where
+    prefetch_related would."""
+    with connection.cursor() as database:
+        database.execute(_LINKS_SQL, [article.pk, article.pk, article.pk])
+        rows = database.fetchall()
+    bylines = [(author_id, position, link_id) for kind, author_id, position, _, link_id in rows if kind == 0]
+    topic_ids = [record_id for kind, record_id, *_ in rows if kind == 1]
+    correction_ids = [record_id for kind, record_id, *_ in rows if kind == 2]
+
+    authors = _by_id(Author, [author_id for author_id, _, _ in bylines])
+    links = []
+    for author_id, position, link_id in bylines:
+        author = authors.get(author_id)
+        if author is None:
+            continue  # deleted since the links were read
+        link = ArticleAuthor.from_db(
+            connection.alias,
+            ["id", "article_id", "author_id", "position"],
+            [link_id, article.pk, author_id, position],
+        )
+        ArticleAuthor.author.field.set_cached_value(link, author)
+        links.append(link)
+    topics = _by_id(Topic, topic_ids)
+    notes = list(Correction.objects.filter(pk__in=correction_ids)) if correction_ids else []
+
+    _keep_prefetched(article, "author_links", links)
+    _keep_prefetched(article, "topics", [topics[pk] for pk in topic_ids if pk in topics])
+    _keep_prefetched(article, "corrections", notes)
+    if article.lead_image is not None:
+        # Every rendition: the lead picture, the social card and the structured data's crops.
+        _keep_prefetched(
+            article.lead_image,
+            "renditions",
+            list(Rendition.objects.filter(item_id=article.lead_image.pk)),
+        )
+
+
+def _keep_prefetched(instance: Model, name: str, rows: list[Any]) -> None:
+    """Leave `rows` as the prefetched result of the relation `name`, as prefetch_related does
+    (django.db.models.query.prefetch_one_level): its manager's all() and iteration read them
+    without a query, while a further filter() still asks the database about this instance."""
+    queryset = getattr(instance, name).all()  # built, not run
+    queryset._result_cache = rows
+    queryset._prefetch_done = True
+    cache: dict[str, Any] = instance.__dict__.setdefault("_prefetched_objects_cache", {})
+    cache[name] = queryset
+
+
+def _by_id[Record: (Author, Topic)](model: type[Record], ids: Sequence[int]) -> dict[int, Record]:
+    """The authors or topics with these ids, from the memo, the missing ones read in one
+    query; a copy each, so that what one request caches on an instance stays its own."""
+    if not ids:
+        return {}
+    source = (
+        Author.objects.select_related("photo").prefetch_related("photo__renditions")
+        if model is Author
+        else Topic.objects.all()
+    )
+    # Read only when some record is not kept, then for all of them at once.
+    read = functools.cache(lambda: source.in_bulk(list(ids)))
+    found = _records.get_or_set_many(
+        ((model, pk), functools.partial(_one_of, read, pk)) for pk in ids
+    )
+    return {
+        pk: copy.copy(record)  # type: ignore[misc]
+        for pk, record in zip(ids, found, strict=True)
+        if record is not None
+    }
+
+
+def _one_of(read: Any, pk: int) -> Author | Topic | None:
+    return read().get(pk)
+
+
+def related_articles(article: Article) -> list[Teaser]:
+    """The newest public articles of the article's first topic (by name), itself left out:
+    up to RELATED_COUNT teasers, read once per topic and content generation, so an article
+    page pays no query for them while its topic's list is kept."""
+    topics: Iterable[Topic] = article.topics.all()
+    first = next(iter(topics), None)
+    if first is None:
+        return []
+    newest = _topic_newest.get_or_set(
+        first.pk, lambda: listings.topic_page(first, {}, per_page=RELATED_COUNT + 1).items
+    )
+    return [teaser for teaser in newest if teaser.id != article.pk][:RELATED_COUNT]
