@@ -31,6 +31,7 @@ from django.db.models import Model
 from django.http import Http404
 
 from pressroom.lib.pagecache import ContentMemo
+from pressroom.lib.prepared import PreparedRead
 from pressroom.media.models import Rendition
 from pressroom.publishing import listings
 from pressroom.publishing.listings import Teaser
@@ -53,6 +54,19 @@ _LINKS_SQL = (
     " ORDER BY 1, 3, 4, 5"
 )
 
+# The three reads an article page makes through the ORM, compiled once per process (compiling
+# them was most of their cost): the article with its lead image, the lead image's renditions
+# (every one: the lead picture, the social card, the structured data's crops) and the
+# corrections readers see (read only when the article has some).
+_article_at = PreparedRead(
+    lambda slug: Article.objects.select_related("lead_image").filter(slug=slug),
+    placeholder="prepared-slug",
+)
+_renditions_of = PreparedRead(lambda pk: Rendition.objects.filter(item_id=pk), placeholder=0)
+_corrections_of = PreparedRead(
+    lambda pk: Correction.objects.shown().filter(article_id=pk), placeholder=0
+)
+
 # Authors and topics by id, shared by every article page until content changes (a renamed
 # author or topic moves the generation on).
 _records: ContentMemo[Author | Topic | None] = ContentMemo(max_entries=4096)
@@ -67,10 +81,10 @@ _topic_newest: ContentMemo[list[Teaser]] = ContentMemo(max_entries=1024)
 def article_or_404(slug: str) -> Article:
     """The article at `slug` (public or not: the view decides who may see it) with everything
     its page shows in place; Http404 when there is none."""
-    try:
-        article = Article.objects.select_related("lead_image").get(slug=slug)
-    except Article.DoesNotExist:
-        raise Http404("No such article.") from None
+    found = _article_at(slug)
+    if not found:
+        raise Http404("No such article.")
+    article = found[0]  # slugs are unique
     keep_page_parts(article)
     return article
 
@@ -100,18 +114,14 @@ def keep_page_parts(article: Article) -> None:
         ArticleAuthor.author.field.set_cached_value(link, author)
         links.append(link)
     topics = _by_id(Topic, topic_ids)
-    notes = list(Correction.objects.filter(pk__in=correction_ids)) if correction_ids else []
+    notes = _corrections_of(article.pk) if correction_ids else []
 
     _keep_prefetched(article, "author_links", links)
     _keep_prefetched(article, "topics", [topics[pk] for pk in topic_ids if pk in topics])
     _keep_prefetched(article, "corrections", notes)
     if article.lead_image is not None:
         # Every rendition: the lead picture, the social card and the structured data's crops.
-        _keep_prefetched(
-            article.lead_image,
-            "renditions",
-            list(Rendition.objects.filter(item_id=article.lead_image.pk)),
-        )
+        _keep_prefetched(article.lead_image, "renditions", _renditions_of(article.lead_image.pk))
 
 
 def _keep_prefetched(instance: Model, name: str, rows: list[Any]) -> None:

@@ -343,16 +343,20 @@ class Article(models.Model):
     @property
     def shown_corrections(self) -> list[Correction]:
         """Corrections readers see, oldest first (ArticleQuerySet.with_corrections fetches them)."""
-        if "corrections" in getattr(self, "_prefetched_objects_cache", {}):
-            return list(self.corrections.all())  # with_corrections kept only the shown ones
+        # with_corrections (or the article page's read) kept only the shown ones; read where
+        # they are kept, without building a related manager (a page asks three times).
+        kept = getattr(self, "_prefetched_objects_cache", {}).get("corrections")
+        if kept is not None:
+            return list(kept)
         return list(self.corrections.shown())
 
     @property
     def bylines(self) -> list[Author]:
         """The authors in byline order, as chosen in the admin: every page, feed, JSON-LD
         block and email shows them so (ArticleQuerySet.with_bylines fetches them for a list)."""
-        if "author_links" in getattr(self, "_prefetched_objects_cache", {}):
-            return [link.author for link in self.author_links.all()]
+        kept = getattr(self, "_prefetched_objects_cache", {}).get("author_links")
+        if kept is not None:
+            return [link.author for link in kept]
         links = self.author_links.select_related("author").order_by("position", "id")
         return [link.author for link in links]
 
