@@ -21,7 +21,6 @@ in the JSON-LD alike. Nothing of one article is kept between requests: each visi
 
 from __future__ import annotations
 
-import copy
 import functools
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -137,7 +136,7 @@ def _keep_prefetched(instance: Model, name: str, rows: list[Any]) -> None:
 
 def _by_id[Record: (Author, Topic)](model: type[Record], ids: Sequence[int]) -> dict[int, Record]:
     """The authors or topics with these ids, from the memo, the missing ones read in one
-    query; a copy each, so that what one request caches on an instance stays its own."""
+    query."""
     if not ids:
         return {}
     source = (
@@ -150,11 +149,9 @@ def _by_id[Record: (Author, Topic)](model: type[Record], ids: Sequence[int]) -> 
     found = _records.get_or_set_many(
         ((model, pk), functools.partial(_one_of, read, pk)) for pk in ids
     )
-    return {
-        pk: copy.copy(record)  # type: ignore[misc]
-        for pk, record in zip(ids, found, strict=True)
-        if record is not None
-    }
+    # Shared, not copied (a copy of each cost more than the rest of the read): pages only read
+    # them, and whatever a render loads onto one lazily is content of the same generation.
+    return {pk: record for pk, record in zip(ids, found, strict=True) if record is not None}  # type: ignore[misc]
 
 
 def _one_of(read: Any, pk: int) -> Author | Topic | None:
@@ -165,8 +162,7 @@ def related_articles(article: Article) -> list[Teaser]:
     """The newest public articles of the article's first topic (by name), itself left out:
     up to RELATED_COUNT teasers, read once per topic and content generation, so an article
     page pays no query for them while its topic's list is kept."""
-    topics: Iterable[Topic] = article.topics.all()
-    first = next(iter(topics), None)
+    first = next(iter(article.shown_topics), None)
     if first is None:
         return []
     newest = _topic_newest.get_or_set(

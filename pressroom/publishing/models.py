@@ -361,6 +361,13 @@ class Article(models.Model):
         return [link.author for link in links]
 
     @property
+    def shown_topics(self) -> list[Topic]:
+        """The topics, by name (read where prefetch_related or the article page's read kept
+        them, without building a related manager: a page asks three times)."""
+        kept = getattr(self, "_prefetched_objects_cache", {}).get("topics")
+        return list(kept if kept is not None else self.topics.all())
+
+    @property
     def is_public(self) -> bool:
         return (
             self.status in self.PUBLIC_STATUSES
