@@ -60,7 +60,7 @@ class PreparedRead[M: Model]:
         )
         self._lock = threading.Lock()
 
-    def __call__(self, value: object) -> list[M]:
+    def __call__(self, value: Any) -> list[M]:
         connection = connections[self._using]
         compiled = self._compiled.get(connection)
         if compiled is None:
@@ -91,7 +91,8 @@ class PreparedRead[M: Model]:
     def _compile(self, connection: BaseDatabaseWrapper) -> _Compiled:
         queryset = self._build(self._placeholder)
         query = queryset.query
-        if queryset._prefetch_related_lookups or query.annotations or query.extra:
+        prefetches = getattr(queryset, "_prefetch_related_lookups", ())
+        if prefetches or query.annotations or query.extra:
             raise ValueError("PreparedRead keeps columns only: no prefetch, annotation or extra.")
         compiler = query.get_compiler(connection=connection)
         sql, params = compiler.as_sql()
@@ -104,7 +105,9 @@ class PreparedRead[M: Model]:
             start, end = info["select_fields"][0], info["select_fields"][-1] + 1
             attnames = [column[0].target.attname for column in select[start:end]]
             model = info["model"]
-            return _Part(model, slice(start, end), attnames, attnames.index(model._meta.pk.attname), setter)
+            return _Part(
+                model, slice(start, end), attnames, attnames.index(model._meta.pk.attname), setter
+            )
 
         related = []
         for child in info.get("related_klass_infos", []):

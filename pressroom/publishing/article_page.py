@@ -22,7 +22,7 @@ in the JSON-LD alike. Nothing of one article is kept between requests: each visi
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from django.db import connection
@@ -95,7 +95,11 @@ def keep_page_parts(article: Article) -> None:
     with connection.cursor() as database:
         database.execute(_LINKS_SQL, [article.pk, article.pk, article.pk])
         rows = database.fetchall()
-    bylines = [(author_id, position, link_id) for kind, author_id, position, _, link_id in rows if kind == 0]
+    bylines = [
+        (author_id, position, link_id)
+        for kind, author_id, position, _, link_id in rows
+        if kind == 0
+    ]
     topic_ids = [record_id for kind, record_id, *_ in rows if kind == 1]
     correction_ids = [record_id for kind, record_id, *_ in rows if kind == 2]
 
