@@ -47,6 +47,8 @@ LAYER_ROWS = [
     ("fragments", "uncached", "topic"),
     ("navigation", "uncached", "home"),
     ("banner", "uncached", "topic"),
+    ("records", "uncached", "article"),
+    ("related", "uncached", "article"),
 ]
 DEEP_PAGE = 500
 PUBLICATIONS = 5
