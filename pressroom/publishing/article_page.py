@@ -2,9 +2,9 @@
 related articles, in as few statements as the page allows.
 
 Readers from search and social land on old articles that no cache holds, so what an article
-page reads is paid on nearly every visit. Through prefetch_related the page made five queries
-(the article, bylines, corrections, topics, the lead image's renditions), and building and
-compiling them was over half of its render (docs/performance.md). Here:
+page reads is paid on nearly every visit. Through prefetch_related the page made four queries
+(the article, bylines, corrections, topics; five with the lead image's renditions), and
+building and compiling them was over half of its render (docs/performance.md). Here:
 
 - the article and its lead image are one query;
 - which authors, topics and corrections it has is one statement of ids, written as SQL (the
@@ -15,8 +15,8 @@ compiling them was over half of its render (docs/performance.md). Here:
   when it has one.
 
 What is read is left where prefetch_related would leave it, so `Article.bylines`,
-`Article.shown_corrections` and `article.topics.all` read it without a query, in templates and
-in the JSON-LD alike. Nothing of one article is kept between requests: each visit reads its own.
+`Article.shown_corrections` and `Article.shown_topics` read it without a query, in templates
+and in the JSON-LD alike. Nothing of one article is kept between requests: each visit reads its own.
 """
 
 from __future__ import annotations
