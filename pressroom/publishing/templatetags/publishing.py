@@ -131,6 +131,14 @@ def long_date(value: datetime | None) -> SafeString:
     return mark_safe(f"{value.day} {month} {value.year:04d}")
 
 
+@register.filter(expects_localtime=True)
+def long_date_time(value: datetime | None) -> SafeString:
+    """What `|date:"j F Y, H:i"` gives ("5 March 2024, 09:30")."""
+    if not value:
+        return SafeString("")
+    return mark_safe(f"{long_date(value)}, {value.hour:02d}:{value.minute:02d}")
+
+
 # Each teaser's markup, kept until content changes: a correction, a renamed author or anything
 # else readers see bumps the content generation. Twenty teasers were a seventh of a list page.
 _teaser_markup: ContentMemo[str] = ContentMemo(max_entries=4096)

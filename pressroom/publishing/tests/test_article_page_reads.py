@@ -227,12 +227,14 @@ def test_the_date_filters_give_what_djangos_date_filter_gave(zone, language, set
         datetime(1999, 12, 31, 4, 0, tzinfo=UTC),
         timezone.now(),
     ]
-    ours = Template("{% load publishing %}{{ at|iso_time }}|{{ at|long_date }}")
-    djangos = Template("{{ at|date:'c' }}|{{ at|date:'j F Y' }}")
+    ours = Template(
+        "{% load publishing %}{{ at|iso_time }}|{{ at|long_date }}|{{ at|long_date_time }}"
+    )
+    djangos = Template("{{ at|date:'c' }}|{{ at|date:'j F Y' }}|{{ at|date:'j F Y, H:i' }}")
     with timezone.override(zone), translation.override(language):
         for at in moments:
             assert ours.render(Context({"at": at})) == djangos.render(Context({"at": at}))
-        assert ours.render(Context({"at": None})) == "|"
+        assert ours.render(Context({"at": None})) == "||"
 
 
 def test_a_prepared_read_gives_what_the_queryset_gives(newsroom, media_root):  # noqa: F811
