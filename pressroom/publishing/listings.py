@@ -55,6 +55,11 @@ class Teaser:
     lead_image_id: int | None = None
     author_names: tuple[str, ...] = ()
 
+    @property
+    def url(self) -> str:
+        """The article's address (Article.get_absolute_url)."""
+        return slug_url_builder("publishing:article-detail")(self.slug)
+
 
 @dataclass(frozen=True)
 class Archive:
@@ -444,23 +449,6 @@ def with_bylines(teasers: list[Teaser]) -> list[Teaser]:
     for teaser in teasers:
         teaser.author_names = tuple(bylines[teaser.id])
     return teasers
-
-
-def related_articles(article: Article, topic_ids: Sequence[int]) -> list[Teaser]:
-    """Up to RELATED_COUNT public articles that share a topic with `article`, newest first:
-    one query for the candidates (RELATED_COUNT per topic, at most MAX_TOPICS_READ_AT_ONCE
-    topics) and one for their bylines, kept until content changes."""
-
-    def read() -> list[Teaser]:
-        by_topic = newest_in_topics(topic_ids, RELATED_COUNT, exclude=article.pk)
-        unique = {teaser.id: teaser for teasers in by_topic.values() for teaser in teasers}
-        newest = sorted(unique.values(), key=lambda t: (t.published_at, t.id), reverse=True)
-        return with_bylines(newest[:RELATED_COUNT])
-
-    return _related.get_or_set((article.pk, tuple(topic_ids)), read)
-
-
-_related: ContentMemo[list[Teaser]] = ContentMemo(max_entries=4096)
 
 
 @dataclass(frozen=True, slots=True)
