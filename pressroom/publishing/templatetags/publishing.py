@@ -2,8 +2,9 @@ import functools
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import tzinfo
+from datetime import datetime, tzinfo
 from html import escape
+from urllib.parse import quote
 
 from django import template
 from django.conf import settings
@@ -52,7 +53,7 @@ def article_json_ld(article: Article) -> SafeString:
             for author in article.bylines
         ],
         "publisher": publisher_data(current_site()),
-        "keywords": [topic.name for topic in article.topics.all()],
+        "keywords": [topic.name for topic in article.shown_topics],
     }
     if article.published_at:
         data["datePublished"] = article.published_at.isoformat()
@@ -118,6 +119,30 @@ def _month_names(language: str | None) -> dict[int, str]:
     return {number: escape(str(name)) for number, name in MONTHS.items()}
 
 
+@register.filter(expects_localtime=True)
+def iso_time(value: datetime | None) -> str:
+    """What `|date:'c'` gives (ISO 8601, in the current time zone), without Django's format
+    machinery: the date filter cost an article page a twentieth of its render."""
+    return value.isoformat() if value else ""
+
+
+@register.filter(expects_localtime=True)
+def long_date(value: datetime | None) -> SafeString:
+    """What `|date:"j F Y"` gives ("5 March 2024", the month in the active language)."""
+    if not value:
+        return SafeString("")
+    month = _month_names(translation.get_language())[value.month]  # escaped
+    return mark_safe(f"{value.day} {month} {value.year:04d}")
+
+
+@register.filter(expects_localtime=True)
+def long_date_time(value: datetime | None) -> SafeString:
+    """What `|date:"j F Y, H:i"` gives ("5 March 2024, 09:30")."""
+    if not value:
+        return SafeString("")
+    return mark_safe(f"{long_date(value)}, {value.hour:02d}:{value.minute:02d}")
+
+
 # Each teaser's markup, kept until content changes: a correction, a renamed author or anything
 # else readers see bumps the content generation. Twenty teasers were a seventh of a list page.
 _teaser_markup: ContentMemo[str] = ContentMemo(max_entries=4096)
@@ -138,6 +163,33 @@ def teaser_items(teasers: Iterable[Teaser], heading_level: int = 2) -> SafeStrin
 
 
 @register.simple_tag
+def teaser_items_split(teasers: Iterable[Teaser], first: int = 5) -> tuple[SafeString, SafeString]:
+    """teaser_items for the first `first` teasers and for the rest, their images (when some
+    markup is not kept) read at once: a list page with a block between its teasers."""
+    teasers = list(teasers)
+    images = functools.cache(functools.partial(teaser_images, teasers))
+    return _items_markup(teasers[:first], 2, images), _items_markup(teasers[first:], 2, images)
+
+
+@register.simple_tag
+def teaser_titles(teasers: Iterable[Teaser], heading_level: int = 3) -> SafeString:
+    """The <li> of each teaser as a title and date only (the home page's topic sections)."""
+    zone = timezone.get_current_timezone()
+    names = _month_names(translation.get_language())
+    article_url = slug_url_builder("publishing:article-detail")
+    level = int(heading_level)
+    items = []
+    for teaser in teasers:
+        at = teaser.published_at.astimezone(zone)
+        items.append(
+            f'<li><h{level}><a href="{escape(article_url(teaser.slug))}">{escape(teaser.title)}'
+            f'</a></h{level}> <time class="meta" datetime="{at.isoformat()}">'
+            f"{at.day} {names[at.month]} {at.year}</time></li>"
+        )
+    return mark_safe("".join(items))
+
+
+@register.simple_tag
 def home_teaser_items(front: HomeFront, heading_level: int = 3) -> dict[str, SafeString]:
     """teaser_items for the home page's three lists ("lead", "featured", "latest"), whose
     images, when some markup is not kept, are read at once for all three."""
@@ -145,22 +197,26 @@ def home_teaser_items(front: HomeFront, heading_level: int = 3) -> dict[str, Saf
     images = functools.cache(functools.partial(teaser_images, every))
     level = int(heading_level)
     return {
-        "lead": _items_markup(front.lead_items, level, images),
+        # The lead's picture spans the column and is the first thing on the screen.
+        "lead": _items_markup(front.lead_items, level, images, role="feature"),
         "featured": _items_markup(front.featured, level, images),
         "latest": _items_markup(front.latest, level, images),
     }
 
 
 def _items_markup(
-    teasers: list[Teaser], level: int, images: Callable[[], dict[int, MediaItem]]
+    teasers: list[Teaser],
+    level: int,
+    images: Callable[[], dict[int, MediaItem]],
+    role: str = "teaser",
 ) -> SafeString:
     language = translation.get_language()
     zone = timezone.get_current_timezone()
     prefix = get_script_prefix()  # what the article URLs start with
     markup = _teaser_markup.get_or_set_many(
         (
-            (teaser.id, level, language, zone, prefix),
-            functools.partial(_teaser_item, teaser, level, language, zone, images),
+            (teaser.id, level, language, zone, prefix, role),
+            functools.partial(_teaser_item, teaser, level, language, zone, images, role),
         )
         for teaser in teasers
     )
@@ -173,12 +229,11 @@ def _teaser_item(
     language: str | None,
     zone: tzinfo,
     images: Callable[[], dict[int, MediaItem]],
+    role: str = "teaser",
 ) -> str:
     thumbnail = ""
     if teaser.lead_image_id:
-        thumbnail = picture_html(
-            images().get(teaser.lead_image_id), "teaser", css_class="teaser-image"
-        )
+        thumbnail = picture_html(images().get(teaser.lead_image_id), role, css_class="teaser-image")
     published_at = teaser.published_at.astimezone(zone)
     date = f"{published_at.day} {_month_names(language)[published_at.month]} {published_at.year}"
     byline = ", ".join(map(escape, teaser.author_names))
@@ -194,6 +249,20 @@ def _teaser_item(
         f"    {'<p>' + escape(teaser.excerpt) + '</p>' if teaser.excerpt else ''}\n"
         "  </article>\n</li>\n"
     )
+
+
+@register.simple_tag
+def share_links(title: str, url: str) -> list[tuple[str, str]]:
+    """(label, address) of plain share links: each opens the service's own share page, so the
+    article page loads nothing from any of them."""
+    text, address = quote(title, safe=""), quote(url, safe="")
+    return [
+        ("Email", f"mailto:?subject={text}&body={address}"),
+        ("Bluesky", f"https://bsky.app/intent/compose?text={text}%20{address}"),
+        ("Facebook", f"https://www.facebook.com/sharer/sharer.php?u={address}"),
+        ("WhatsApp", f"https://wa.me/?text={text}%20{address}"),
+        ("LinkedIn", f"https://www.linkedin.com/sharing/share-offsite/?url={address}"),
+    ]
 
 
 @register.filter
