@@ -84,6 +84,10 @@ def test_the_previous_releases_inserts_work_on_the_newest_schema_of_every_app():
 FILLED_WITH_KIND = {("importers", "importeditem"): {"article"}}
 
 
+class _EveryChoiceTaken(Exception):
+    pass
+
+
 class _PreviousReleaseRows:
     """Rows as the previous release's code writes them: its models (the migration state before
     each app's newest migration), with every field it would fill given a plausible value."""
@@ -96,6 +100,14 @@ class _PreviousReleaseRows:
         self.counter += 1
         number = self.counter
         if field.choices:
+            if field.unique:
+                # A unique choice (a menu's location) may be taken by a row a data migration
+                # wrote, or by one made for a foreign key: the first one still free.
+                taken = set(field.model._default_manager.values_list(field.attname, flat=True))
+                free = [choice for choice, _ in field.choices if choice not in taken]
+                if not free:
+                    raise _EveryChoiceTaken
+                return free[0]
             return field.choices[0][0]
         kind = field.get_internal_type()
         if kind in ("ForeignKey", "OneToOneField"):
@@ -126,6 +138,14 @@ class _PreviousReleaseRows:
         return text[: field.max_length] if field.max_length else text
 
     def create(self, model):
+        """A new row, or, where a unique choice has no value left (the header and footer
+        menus exist from the migration that made them), an existing one."""
+        try:
+            return self._new(model)
+        except _EveryChoiceTaken:
+            return model._default_manager.first()
+
+    def _new(self, model):
         fields = {}
         filled = FILLED_WITH_KIND.get((model._meta.app_label, model._meta.model_name), set())
         for field in model._meta.local_concrete_fields:

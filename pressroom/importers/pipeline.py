@@ -29,15 +29,33 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import suppress
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
-from pressroom.importers.wxr import WxrChannel, WxrError, parse_wxr
+from pressroom.importers.wxr import WxrAuthor, WxrChannel, WxrError, WxrItem, WxrTerm
 
 if TYPE_CHECKING:
     from pressroom.importers.media import MediaLibrary
-    from pressroom.importers.wordpress import ReadRecord
+
+
+@dataclass(frozen=True)
+class ConvertedPost:
+    """A post's text as the export alone makes it (no database): worked out by the reader
+    process while this one writes, when the import runs in two (importers.pipeline), else
+    in the importer's process, only for a post that changed."""
+
+    body: str
+    title: str  # '' for a post without one: the writer makes one from its body and date
+    excerpt: str
+    legacy_paths: tuple[str, ...]
+
+
+# What the reader sends for each record: the record, and for a post its fingerprint and, if
+# it changed since the last import, its converted text (its raw body then dropped).
+ReadRecord = tuple[WxrChannel | WxrAuthor | WxrTerm | WxrItem, str | None, ConvertedPost | None]
+
 
 # Below this size an export is read in-process (about a thousand posts of 4 KB).
 PIPELINE_MIN_BYTES = 4 * 1024 * 1024
@@ -84,7 +102,7 @@ class ExportReader:
                 [
                     sys.executable,
                     "-c",
-                    "from pressroom.importers.pipeline import main; main()",
+                    "from pressroom.importers.reader import main; main()",
                     *(str(library_read), str(records_write), str(path)),
                 ],
                 pass_fds=(library_read, records_write),
@@ -151,58 +169,3 @@ class ExportReader:
             except subprocess.TimeoutExpired:
                 self.process.kill()
         self.process.wait()
-
-
-# The reader process -----------------------------------------------------------------------------
-
-
-def main() -> None:
-    """The reader's entry point: `python -c ... LIBRARY_FD RECORDS_FD PATH`."""
-    library, records, path = sys.argv[1:4]
-    read_export(
-        path, Connection(int(library), writable=False), Connection(int(records), readable=False)
-    )
-
-
-def read_export(path: str, library: Connection, records: Connection) -> None:
-    """The reader's whole life: parse the export, convert its posts, send them in batches.
-    If the importer's process goes, the next send or receive fails and the reader ends."""
-    # Ctrl-C reaches the whole process group: the importer decides, and stops the reader.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pressroom.settings")
-        import django
-
-        # The converter uses the media library's and publishing's helpers, so the apps are
-        # loaded (the reader never opens a database connection).
-        django.setup()
-        # Imported once the apps are ready, which a module-level import would come before.
-        from pressroom.importers.wordpress import read_record
-
-        with open(path, "rb") as source:
-            batch: list[ReadRecord] = []
-            known: tuple[MediaLibrary, str, dict[str, str]] | None = None
-            try:
-                for record in parse_wxr(source):
-                    if isinstance(record, WxrChannel):
-                        # Posts are converted with what the importer knows once it has the
-                        # channel (the library's homes, earlier fingerprints): wait for it.
-                        records.send(("records", source.tell(), [(record, None, None)]))
-                        known = library.recv()
-                        continue
-                    assert known is not None  # parse_wxr yields the channel first
-                    batch.append(read_record(record, *known))
-                    if len(batch) >= RECORDS_PER_MESSAGE:
-                        records.send(("records", source.tell(), batch))
-                        batch = []
-            except WxrError as error:
-                records.send(("records", source.tell(), batch))
-                records.send(("error", error.message, error.line, error.column))
-                return
-            records.send(("records", source.tell(), batch))
-            records.send(("done",))
-    except (EOFError, BrokenPipeError):
-        return  # the importer is gone: nobody reads what this one would send
-    except Exception as error:  # any other failure is reported as one line
-        with suppress(OSError):
-            records.send(("failed", f"the export reader failed: {type(error).__name__}: {error}"))

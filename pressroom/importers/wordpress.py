@@ -25,7 +25,13 @@ from pressroom.importers import pipeline
 from pressroom.importers.legacy import author_paths, front_page_path, old_path
 from pressroom.importers.media import MediaLibrary
 from pressroom.importers.models import ImportedItem
-from pressroom.importers.pipeline import ExportReader, ReaderStopped, export_path
+from pressroom.importers.pipeline import (
+    ConvertedPost,
+    ExportReader,
+    ReaderStopped,
+    ReadRecord,
+    export_path,
+)
 from pressroom.importers.report import ImportInterrupted, ImportReport
 from pressroom.importers.terms import UNCHANGED, TermWriter
 from pressroom.importers.uploads import MediaPass, MediaProgress, known_homes
@@ -83,23 +89,6 @@ SKIPPED_STATUSES = {
 }
 
 Progress = Callable[[int], None]  # called with the number of entries read so far
-
-
-@dataclass(frozen=True)
-class ConvertedPost:
-    """A post's text as the export alone makes it (no database): worked out by the reader
-    process while this one writes, when the import runs in two (importers.pipeline), else
-    here, only for a post that changed."""
-
-    body: str
-    title: str  # '' for a post without one: the writer makes one from its body and date
-    excerpt: str
-    legacy_paths: tuple[str, ...]
-
-
-# What the reader sends for each record: the record, and for a post its fingerprint and, if
-# it changed since the last import, its converted text (its raw body then dropped).
-ReadRecord = tuple[WxrChannel | WxrAuthor | WxrTerm | WxrItem, str | None, ConvertedPost | None]
 
 
 def is_written_post(item: WxrItem) -> bool:

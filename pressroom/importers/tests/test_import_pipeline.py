@@ -233,7 +233,7 @@ def reader_of(pid: int) -> int:
         for task in Path(f"/proc/{pid}/task").glob("*/children"):
             for child in task.read_text().split():
                 command = Path(f"/proc/{child}/cmdline").read_bytes()
-                if b"pressroom.importers.pipeline" in command:
+                if b"pressroom.importers.reader" in command:
                     return int(child)
         time.sleep(0.01)
     raise AssertionError("no reader process started")
