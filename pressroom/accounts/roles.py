@@ -32,8 +32,8 @@ class Role:
 
 EDITOR = Role(
     "Editor",
-    "Content: articles, topics, authors, pages, imports and the search index.",
-    apps=("publishing", "media", "importers", "search"),
+    "Content: articles, topics, authors, pages, imports, partners and the search index.",
+    apps=("publishing", "media", "importers", "partners", "search"),
 )
 AUDIENCE = Role(
     "Audience",
