@@ -26,13 +26,29 @@ from pressroom.publishing.models import Article, ArticleStateError, Topic
 class FeedInline(admin.TabularInline):
     model = Feed
     extra = 1
-    fields = ["url", "interval_minutes", "is_active", "status", "last_fetched_at", "items_seen", "last_error"]
+    fields = [
+        "url",
+        "interval_minutes",
+        "is_active",
+        "status",
+        "last_fetched_at",
+        "items_seen",
+        "last_error",
+    ]
     readonly_fields = ["status", "last_fetched_at", "items_seen", "last_error"]
 
 
 @admin.register(Partner)
 class PartnerAdmin(admin.ModelAdmin):
-    list_display = ["name", "licence", "full_text", "feed_count", "queued", "republished", "last_fetch"]
+    list_display = [
+        "name",
+        "licence",
+        "full_text",
+        "feed_count",
+        "queued",
+        "republished",
+        "last_fetch",
+    ]
     search_fields = ["name"]
     filter_horizontal = ["topics"]
     inlines = [FeedInline]
@@ -188,7 +204,14 @@ class ItemAdmin(admin.ModelAdmin):
     """The curation queue: new partner items, newest first. Open one to republish it now,
     schedule it, open it as a draft, or dismiss it."""
 
-    list_display = ["title_link", "partner", "published_at", "short_summary", "already_have", "state"]
+    list_display = [
+        "title_link",
+        "partner",
+        "published_at",
+        "short_summary",
+        "already_have",
+        "state",
+    ]
     list_filter = [ShowFilter, "partner", TopicFilter]
     search_fields = ["title", "summary"]
     list_select_related = ["partner"]
@@ -341,12 +364,18 @@ class ItemAdmin(admin.ModelAdmin):
         article = done.article
         if done.notice:
             self.message_user(request, done.notice, messages.WARNING)
-            return HttpResponseRedirect(reverse("admin:publishing_article_change", args=[article.pk]))
+            return HttpResponseRedirect(
+                reverse("admin:publishing_article_change", args=[article.pk])
+            )
         if article.status == Article.Status.DRAFT:
             self.message_user(request, f"“{article.title}” is a draft now.")
-            return HttpResponseRedirect(reverse("admin:publishing_article_change", args=[article.pk]))
-        when = "now" if article.status == Article.Status.PUBLISHED else (
-            f"for {timezone.localtime(article.published_at):%d %B %Y, %H:%M}"
+            return HttpResponseRedirect(
+                reverse("admin:publishing_article_change", args=[article.pk])
+            )
+        when = (
+            "now"
+            if article.status == Article.Status.PUBLISHED
+            else (f"for {timezone.localtime(article.published_at):%d %B %Y, %H:%M}")
         )
         self.message_user(
             request,

@@ -182,9 +182,9 @@ def store_entries(feed: Feed, entries: Sequence[Entry], result: FetchResult) -> 
         )
     )
     link_keys = set(
-        Item.objects.filter(
-            link_key__in=[link_key(e.link) for e in usable if e.link]
-        ).values_list("link_key", flat=True)
+        Item.objects.filter(link_key__in=[link_key(e.link) for e in usable if e.link]).values_list(
+            "link_key", flat=True
+        )
     )
     title_keys = set(
         Item.objects.filter(title_key__in=[title_key(e.title) for e in usable]).values_list(

@@ -25,4 +25,4 @@ def article_foot(article: Article) -> SafeString:
             licence_url=settings.REPUBLISH_LICENCE_URL,
             paste_html=republication_html(article),
         )
-    return mark_safe(render_to_string("partners/_article_foot.html", context))  # noqa: S308
+    return mark_safe(render_to_string("partners/_article_foot.html", context))

@@ -137,7 +137,9 @@ def endless(megabytes: int) -> Callable[[BaseHTTPRequestHandler], None]:
         head = b'<?xml version="1.0"?><rss version="2.0"><channel><title>Big</title>'
         with contextlib.suppress(OSError):
             request.wfile.write(head)
-            item = b"<item><title>x</title><description>" + b"y" * 100_000 + b"</description></item>"
+            item = (
+                b"<item><title>x</title><description>" + b"y" * 100_000 + b"</description></item>"
+            )
             for _ in range(megabytes * 10):
                 request.wfile.write(item)
         request.close_connection = True

@@ -49,10 +49,8 @@ def titles(response) -> list[str]:
     return [item.title for item in response.context["cl"].result_list]
 
 
-def test_the_queue_is_newest_first_filters_by_partner_and_topic_and_searches(
-    editor_client, queue
-):
-    nacla, upside, peru, bolivia = queue
+def test_the_queue_is_newest_first_filters_by_partner_and_topic_and_searches(editor_client, queue):
+    _nacla, upside, peru, bolivia = queue
     response = editor_client.get(QUEUE)
     assert response.status_code == 200
     assert titles(response) == [
@@ -125,7 +123,9 @@ def test_open_as_draft_lands_on_the_article_and_bulk_actions_work(editor_client,
     ids = list(nacla.items.values_list("pk", flat=True))
     editor_client.post(QUEUE, {"action": "dismiss", "_selected_action": ids})
     assert set(nacla.items.values_list("state", flat=True)) == {"dismissed"}
-    editor_client.post(QUEUE + "?show=dismissed", {"action": "undo_dismiss", "_selected_action": ids})
+    editor_client.post(
+        QUEUE + "?show=dismissed", {"action": "undo_dismiss", "_selected_action": ids}
+    )
     editor_client.post(QUEUE, {"action": "republish_now", "_selected_action": ids})
     assert set(nacla.items.values_list("state", flat=True)) == {"republished"}
     assert Article.objects.published().count() == 2
@@ -141,7 +141,8 @@ def test_a_contributor_cannot_republish_from_the_queue(make_staff, client, queue
 
 def test_partners_and_feeds_are_listed_with_last_fetch_status_and_counts(editor_client, queue):
     page = editor_client.get("/admin/partners/partner/").content.decode()
-    assert "NACLA" in page and "CC BY-NC-ND 4.0" in page
+    assert "NACLA" in page
+    assert "CC BY-NC-ND 4.0" in page
     feeds_page = editor_client.get("/admin/partners/feed/")
     assert feeds_page.status_code == 200
     rows = feeds_page.context["cl"].result_list
@@ -179,24 +180,37 @@ def test_an_editor_adds_a_partner_with_a_feed_in_the_admin(editor_client, db):
 def test_the_command_adds_lists_and_fetches(feeds, db):
     publishing_services.save_topic(Topic(name="Peru"))
     url = feeds.serve_file("/nacla.xml", "nacla-rss2.xml")
-    out = run("add", "NACLA", url, "--licence", "CC BY-NC-ND 4.0", "--topics", "peru", "--full-text")
+    out = run(
+        "add", "NACLA", url, "--licence", "CC BY-NC-ND 4.0", "--topics", "peru", "--full-text"
+    )
     assert out == "Added NACLA with 1 feed.\n"
     partner = Partner.objects.get()
-    assert partner.full_text and partner.licence == "CC BY-NC-ND 4.0"
+    assert partner.full_text
+    assert partner.licence == "CC BY-NC-ND 4.0"
     assert [topic.name for topic in partner.topics.all()] == ["Peru"]
     assert run("fetch", "nacla") == f"{url}: 2 new, 0 already known, 0 failed\n"
     assert run("fetch") == f"{url}: not modified since the last fetch\n"
     listing = run("list")
     assert "NACLA — CC BY-NC-ND 4.0; 2 in the queue, 0 republished" in listing
-    assert f"{url}  Not modified, last fetch" in listing and "2 items" in listing
+    assert f"{url}  Not modified, last fetch" in listing
+    assert "2 items" in listing
 
 
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
-        (["add", "X", "ftp://example.org/feed"], "'ftp://example.org/feed' is not an http(s) address"),
-        (["add", "X", "https://x.example/feed", "--topics", "nowhere"], "no topic called 'nowhere'; create it first"),
-        (["add", "X", "https://x.example/feed", "--interval", "1"], "the fetch interval is 5 minutes to a week"),
+        (
+            ["add", "X", "ftp://example.org/feed"],
+            "'ftp://example.org/feed' is not an http(s) address",
+        ),
+        (
+            ["add", "X", "https://x.example/feed", "--topics", "nowhere"],
+            "no topic called 'nowhere'; create it first",
+        ),
+        (
+            ["add", "X", "https://x.example/feed", "--interval", "1"],
+            "the fetch interval is 5 minutes to a week",
+        ),
         (["add", "   ", "https://x.example/feed"], "a partner's name is 1 to 200 characters long"),
         (["fetch", "Nobody"], "no partner called 'Nobody'"),
     ],
@@ -212,7 +226,7 @@ def test_the_command_refuses_a_partner_or_feed_twice_and_fails_on_a_failing_feed
     run("add", "NACLA", feeds.url + "/gone.xml")
     with pytest.raises(CommandError, match="there is already a partner called 'nacla'"):
         run("add", "nacla", feeds.url + "/other.xml")
-    with pytest.raises(CommandError, match="/gone.xml is already a feed of NACLA"):
+    with pytest.raises(CommandError, match=r"/gone\.xml is already a feed of NACLA"):
         run("add", "Other", feeds.url + "/gone.xml")
     out = StringIO()
     with pytest.raises(CommandError, match="1 of 1 feeds failed"):

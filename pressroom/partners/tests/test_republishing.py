@@ -66,7 +66,11 @@ def test_republish_now_keeps_title_clean_body_bylines_origin_canonical_licence_a
     assert photo.alt_text == "Miners on the Panamericana"
     assert photo.file.url in article.body
     item = march(nacla)
-    assert (item.state, item.article_id, item.state_changed_by) == ("republished", article.pk, editor)
+    assert (item.state, item.article_id, item.state_changed_by) == (
+        "republished",
+        article.pk,
+        editor,
+    )
 
 
 def test_the_republished_article_shows_its_licence_line_canonical_link_and_is_in_feed_and_digest(
@@ -179,6 +183,9 @@ def test_without_a_licence_there_is_no_panel_and_the_policy_page_says_so(
 ):
     settings.REPUBLISH_LICENCE = ""
     article = make_article()
-    assert "Republish this article" not in reader_client.get(article.get_absolute_url()).content.decode()
+    assert (
+        "Republish this article"
+        not in reader_client.get(article.get_absolute_url()).content.decode()
+    )
     policy = reader_client.get("/republish/").content.decode()
     assert "does not offer its articles for republication" in policy

@@ -1,8 +1,8 @@
 """`pressroom partners add|list|fetch`: partner outlets from the command line.
 
-    pressroom partners add NAME FEED_URL [FEED_URL ...] [--licence L] [--topics a,b] [--full-text]
-    pressroom partners list
-    pressroom partners fetch [NAME]
+pressroom partners add NAME FEED_URL [FEED_URL ...] [--licence L] [--topics a,b] [--full-text]
+pressroom partners list
+pressroom partners fetch [NAME]
 """
 
 from __future__ import annotations
@@ -27,9 +27,7 @@ class Command(BaseCommand):
         add.add_argument("feed_urls", nargs="+", metavar="FEED_URL")
         add.add_argument("--licence", default="", help='e.g. "CC BY-NC-ND 4.0"')
         add.add_argument("--topics", default="", help="default topics: names or slugs, a,b")
-        add.add_argument(
-            "--full-text", action="store_true", help="its feed carries the full text"
-        )
+        add.add_argument("--full-text", action="store_true", help="its feed carries the full text")
         add.add_argument("--site", default="", help="its site's address")
         add.add_argument(
             "--interval", type=int, default=30, help="minutes between fetches (default 30)"
