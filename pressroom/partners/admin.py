@@ -205,7 +205,7 @@ class ItemAdmin(admin.ModelAdmin):
     schedule it, open it as a draft, or dismiss it."""
 
     list_display = [
-        "title_link",
+        "title",
         "partner",
         "published_at",
         "short_summary",
@@ -229,11 +229,6 @@ class ItemAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         # A deleted item would come back with the next fetch; dismiss it instead.
         return False
-
-    @admin.display(description="title", ordering="title")
-    def title_link(self, item: Item) -> str:
-        url = reverse("admin:partners_item_change", args=[item.pk])
-        return format_html('<a href="{}">{}</a>', url, item.title)
 
     @admin.display(description="summary")
     def short_summary(self, item: Item) -> str:
