@@ -189,7 +189,7 @@ class QueueActionForm(forms.Form):
     )
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         if data.get("action") == "schedule":
             at = data.get("at")
             if at is None:
@@ -307,7 +307,7 @@ class ItemAdmin(admin.ModelAdmin):
     ) -> HttpResponse:
         item = self.get_object(request, unquote(object_id))
         if item is None:
-            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)  # type: ignore[attr-defined]
         if not self.has_view_or_change_permission(request, item):
             raise PermissionDenied
         form = QueueActionForm(request.POST if request.method == "POST" else None)

@@ -7,6 +7,7 @@ ever given bytes the outbound helper fetched: it never fetches anything itself.
 
 from __future__ import annotations
 
+import calendar
 import html
 import json
 import re
@@ -138,7 +139,7 @@ def _entry(raw: Any, base: str) -> Entry:
         categories=[
             _text(tag.get("term"), 100) for tag in (raw.get("tags") or [])[:MAX_CATEGORIES]
         ],
-        published_at=datetime(*published[:6], tzinfo=UTC) if published else None,
+        published_at=datetime.fromtimestamp(calendar.timegm(published), UTC) if published else None,
     )
 
 

@@ -72,9 +72,12 @@ def test_the_worker_polls_every_kind_of_feed_into_the_queue(tmp_path):
 
 def test_the_worker_schedules_the_poll_every_minute():
     from apscheduler.triggers.interval import IntervalTrigger
+    from crontask import scheduler
 
-    from pressroom.operations.doctor import schedule
+    from pressroom.lib.tasks import load_task_modules
 
-    trigger = schedule()["pressroom.partners.tasks.poll_partner_feeds"]
+    load_task_modules()
+    jobs = {job.func.__self__.module_path: job.trigger for job in scheduler.get_jobs()}
+    trigger = jobs["pressroom.partners.tasks.poll_partner_feeds"]
     assert isinstance(trigger, IntervalTrigger)
     assert trigger.interval.total_seconds() == 60
