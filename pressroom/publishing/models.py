@@ -300,9 +300,12 @@ class Article(models.Model):
         blank=True,
         help_text="Defaults to the original URL for republished pieces.",
     )
+    # db_default: the release before this column inserts articles without it (rolling upgrade).
     licence = models.CharField(
         max_length=200,
         blank=True,
+        default="",
+        db_default="",
         help_text="For republished pieces: the licence it is republished under (shown at its "
         'foot, e.g. "CC BY-NC-ND 4.0").',
     )

@@ -13,6 +13,6 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='article',
             name='licence',
-            field=models.CharField(blank=True, help_text='For republished pieces: the licence it is republished under (shown at its foot, e.g. "CC BY-NC-ND 4.0").', max_length=200),
+            field=models.CharField(blank=True, default='', db_default='', help_text='For republished pieces: the licence it is republished under (shown at its foot, e.g. "CC BY-NC-ND 4.0").', max_length=200),
         ),
     ]
