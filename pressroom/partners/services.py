@@ -191,10 +191,11 @@ def store_entries(feed: Feed, entries: Sequence[Entry], result: FetchResult) -> 
             "title_key", flat=True
         )
     )
-    recent_titles = list(
+    recent_titles = NearTitles(
         Item.objects.filter(fetched_at__gte=timezone.now() - NEAR_TITLE_WINDOW)
         .exclude(partner=partner)
-        .values_list("title_key", flat=True)[:2000]
+        .order_by("-fetched_at")
+        .values_list("title_key", flat=True)[:5000]
     )
     for entry in usable:
         key = link_key(entry.link) if entry.link else ""
@@ -203,7 +204,7 @@ def store_entries(feed: Feed, entries: Sequence[Entry], result: FetchResult) -> 
             entry.guid in guids
             or (key and key in link_keys)
             or (folded and folded in title_keys)
-            or _near_title(folded, recent_titles)
+            or recent_titles.match(folded)
         ):
             result.known += 1
             continue
@@ -238,17 +239,29 @@ def store_entries(feed: Feed, entries: Sequence[Entry], result: FetchResult) -> 
         result.new_item_ids.append(item.pk)
 
 
-def _near_title(folded: str, others: Sequence[str]) -> bool:
-    if len(folded) < 20:  # short titles ("Editorial", "Weekly roundup") are not the same piece
+class NearTitles:
+    """Recent titles of other partners, for finding a nearly identical one. Titles that share
+    too few words are passed over with set operations (done in C) before difflib's ratio, so a
+    fetch compares its entries with thousands of titles in milliseconds."""
+
+    def __init__(self, titles: Iterable[str]) -> None:
+        self.titles = [(title, frozenset(title.split())) for title in titles if title]
+
+    def match(self, folded: str) -> bool:
+        if len(folded) < 20:  # short titles ("Editorial", "Weekly roundup") are not one piece
+            return False
+        words = frozenset(folded.split())
+        matcher: difflib.SequenceMatcher[str] | None = None
+        for other, other_words in self.titles:
+            # Titles 90% alike share most of their words: 3 in 4 of the larger set.
+            if len(words & other_words) * 4 < max(len(words), len(other_words)) * 3:
+                continue
+            if matcher is None:
+                matcher = difflib.SequenceMatcher(None, "", folded)  # seq2 is indexed once
+            matcher.set_seq1(other)
+            if matcher.ratio() >= NEAR_TITLE_RATIO:
+                return True
         return False
-    matcher = difflib.SequenceMatcher(None, "", folded)  # seq2 is the one difflib indexes
-    for other in others:
-        if abs(len(other) - len(folded)) > len(folded) * 0.2:
-            continue
-        matcher.set_seq1(other)
-        if matcher.quick_ratio() >= NEAR_TITLE_RATIO and matcher.ratio() >= NEAR_TITLE_RATIO:
-            return True
-    return False
 
 
 def fetch_partner(partner: Partner | None = None) -> list[FetchResult]:
