@@ -8,7 +8,7 @@ DEMO_ARTICLES ?= 400
 # `make run` is a local demo: generate a development secret into var/ unless SECRET_KEY is set.
 export PRESSROOM_DEV_SECRET ?= 1
 
-.PHONY: run test lint typecheck format bench lock install clean worker
+.PHONY: run test lint typecheck format bench lighthouse lock install clean worker
 
 install: $(VENV)/.installed
 
@@ -51,6 +51,10 @@ format: install
 
 bench: install
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+# Lighthouse (mobile) on the pages readers land on; needs node/npm and chromium (Debian's).
+lighthouse: install
+	$(BIN)/python -m bench lighthouse
 
 # Regenerates requirements.lock from pyproject.toml's ranges (needs network access to PyPI).
 lock: install

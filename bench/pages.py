@@ -48,6 +48,7 @@ LAYER_ROWS = [
     ("navigation", "uncached", "home"),
     ("banner", "uncached", "topic"),
 ]
+STATIC_BESIDE_RECIPE = "nginx static file, beside the recipe"
 DEEP_PAGE = 500
 PUBLICATIONS = 5
 LOAD_AT_START: list[str] = []
@@ -209,6 +210,9 @@ def run(
         bare_url = f"http://127.0.0.1:{PORT_BARE}" + urls["topic"]
         results.append(measure("uncached topic, no fragments kept", bare_url, *load, [bare.pid]))
         recipe_base = f"http://127.0.0.1:{PORT_RECIPE}"
+        # The static file again, just before the recipe: on a shared machine the load changes
+        # within minutes, so the recipe is held against a static row measured beside it.
+        results.append(measure(STATIC_BESIDE_RECIPE, static_url, *load, [nginx.pid]))
         for label in ("topic", "topic deep page"):
             url = recipe_base + urls[label]
             results.append(measure(f"nginx recipe {label}", url, *load, [nginx.pid, cached.pid]))
@@ -319,11 +323,23 @@ def serve(env: dict[str, str], port: int, workers: int) -> subprocess.Popen:
             *("--port", str(port), "--workers", str(workers), "--blocking-threads", "1"),
             *("--no-ws", "--log-level", "warning", "bench.layers:application"),
         ]
+    refuse_taken_port(port)
     process = subprocess.Popen(
         command, env=env, stdout=subprocess.DEVNULL, start_new_session=True, cwd=ROOT
     )
     wait_for_port(port, process)
     return process
+
+
+def refuse_taken_port(port: int) -> None:
+    """Another benchmark's server on our port would answer in our place, and its figures would
+    be read as ours: stop with one clear line instead."""
+    with socket.socket() as probe:
+        if probe.connect_ex(("127.0.0.1", port)) == 0:
+            raise SystemExit(
+                f"bench: port {port} is already in use (another benchmark running?); "
+                "stop it or wait for it to finish"
+            )
 
 
 def start_nginx(
@@ -381,6 +397,8 @@ http {{
 }}
 """
     (work / "nginx.conf").write_text(config)
+    refuse_taken_port(static_port)
+    refuse_taken_port(recipe_port)
     process = subprocess.Popen(
         [NGINX, "-p", str(work), "-c", str(work / "nginx.conf"), "-g", "daemon off;"],
         start_new_session=True,
@@ -590,7 +608,11 @@ def report_goals(
     deep = by_name["uncached topic deep page"].cpu_ms_per_request
     checks = [
         ("cached topic page >= 30% of static", rate("cached topic") >= 0.30 * static),
-        ("nginx recipe topic page >= 85% of static", rate("nginx recipe topic") >= 0.85 * static),
+        (
+            "nginx recipe topic page >= 85% of static (measured beside it: "
+            f"{rate('nginx recipe topic') / rate(STATIC_BESIDE_RECIPE):.1%})",
+            rate("nginx recipe topic") >= 0.85 * rate(STATIC_BESIDE_RECIPE),
+        ),
         ("uncached topic page >= 600 req/s", rate("uncached topic") >= 600),
         (
             f"uncached deep page costs within 1.2x of page 1 ({deep:.2f} vs {first:.2f} ms CPU)",

@@ -10,11 +10,12 @@ from urllib.parse import urlsplit
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import models
-from django.db.models import Q
 from django.utils import timezone
 
 # How many featured stories the home page shows beside the lead.
 HOME_FEATURED_COUNT = 4
+# Editors place a handful of stories: the home page never reads more slots than this.
+HOME_SLOTS_READ = 200
 # Bounds on what editors type into a menu.
 MENU_LABEL_MAX_LENGTH = 60
 MENU_URL_MAX_LENGTH = 500
@@ -46,17 +47,6 @@ def validate_menu_url(value: str) -> None:
 
 
 class HomeSlotQuerySet(models.QuerySet["HomeSlot"]):
-    def showing(self, now: datetime | None = None) -> HomeSlotQuerySet:
-        """Slots readers see now: not expired, their article published (Article.PUBLIC_STATUSES
-        and a publication time that has come, as ArticleQuerySet.published())."""
-        now = now or timezone.now()
-        article = self.model._meta.get_field("article").related_model
-        return self.filter(
-            Q(expires_at__isnull=True) | Q(expires_at__gt=now),
-            article__status__in=article.PUBLIC_STATUSES,  # type: ignore[union-attr]
-            article__published_at__lte=now,
-        )
-
     def in_order(self) -> HomeSlotQuerySet:
         return self.order_by("-placement", "position", "id")  # "lead" sorts after "featured"
 
