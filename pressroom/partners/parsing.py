@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import feedparser
 
@@ -49,6 +49,23 @@ TRACKING_PARAMETER = re.compile(
     r"source|cmpid|ncid|at_medium|at_campaign|s_cid|wt_mc)$",
     re.I,
 )
+
+
+def without_tracking(url: str) -> str:
+    """The link as we keep it (and point canonical links at): its tracking parameters
+    removed, the rest as the partner wrote it."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    if not parts.query:
+        return url
+    kept = [
+        (name, value)
+        for name, value in parse_qsl(parts.query, keep_blank_values=True)
+        if not TRACKING_PARAMETER.match(name)
+    ]
+    return urlunsplit(parts._replace(query=urlencode(kept)))
 
 
 def link_key(url: str) -> str:
@@ -88,7 +105,7 @@ def _clean_url(value: Any, base: str) -> str:
     if not url:
         return ""
     url = urljoin(base, url)
-    return url if urlsplit(url).scheme in {"http", "https"} else ""
+    return without_tracking(url) if urlsplit(url).scheme in {"http", "https"} else ""
 
 
 def parse_feed(data: bytes, *, url: str = "", content_type: str = "") -> list[Entry]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import difflib
 import html
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import PurePosixPath
@@ -425,17 +425,18 @@ def bring_images_in(body: str, partner: Partner) -> str:
     return body
 
 
-@transaction.atomic
 def dismiss_item(item: Item, *, by: Any = None) -> Item:
-    item = Item.objects.select_for_update().get(pk=item.pk)
-    item.dismiss(by)
-    item.save(update_fields=["state", "state_changed_at", "state_changed_by"])
-    return item
+    return _change_state(item, Item.dismiss, by)
+
+
+def undo_dismiss_item(item: Item, *, by: Any = None) -> Item:
+    return _change_state(item, Item.undo_dismiss, by)
 
 
 @transaction.atomic
-def undo_dismiss_item(item: Item, *, by: Any = None) -> Item:
+def _change_state(item: Item, change: Callable[[Item, Any], None], by: Any) -> Item:
+    """Apply a state change to the item as it is now (locked: two editors act in turn)."""
     item = Item.objects.select_for_update().get(pk=item.pk)
-    item.undo_dismiss(by)
+    change(item, by)
     item.save(update_fields=["state", "state_changed_at", "state_changed_by"])
     return item

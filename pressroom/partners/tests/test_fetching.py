@@ -28,6 +28,7 @@ def test_rss2_with_content_encoded_lands_in_the_queue_with_authors_and_full_text
     assert first.categories == ["Peru"]
     assert "formalisation law" in first.content
     assert first.summary == "Thousands of informal miners reached the capital."
+    assert first.link == "https://nacla.example/news/peru-miners-march"  # no utm_* kept
     assert first.link_key == "nacla.example/news/peru-miners-march"
     assert first.published_at.isoformat() == "2026-11-29T14:00:00+00:00"
 
