@@ -10,6 +10,7 @@ from crontask import cron
 from django.tasks import task
 
 from pressroom.partners import services
+from pressroom.partners.models import Feed
 
 logger = logging.getLogger(__name__)
 
@@ -17,6 +18,8 @@ logger = logging.getLogger(__name__)
 @task()
 def fetch_partner_feed(feed_id: int) -> dict[str, object]:
     """Fetch one partner feed; a failure is recorded on the feed (shown in the admin)."""
+    if not Feed.objects.filter(pk=feed_id).exists():
+        return {"new": 0, "known": 0, "error": "the feed was removed"}  # since it was queued
     result = services.fetch_feed(feed_id)
     if result.error:
         logger.warning("Partner feed %s failed: %s", result.url, result.error)

@@ -146,3 +146,12 @@ def test_the_poll_claims_only_due_feeds_each_once(feeds):
     Feed.objects.filter(pk=later.pk).update(next_fetch_at=timezone.now() + timedelta(minutes=5))
     assert services.claim_due_feeds() == [due.pk]
     assert services.claim_due_feeds() == []  # held back while its fetch waits for a worker
+
+
+def test_a_fetch_queued_for_a_feed_removed_since_does_nothing(feeds):
+    from pressroom.partners.tasks import fetch_partner_feed
+
+    feed = add("Gone soon", feeds.url + "/x.xml").feeds.get()
+    feed.delete()
+    assert fetch_partner_feed.call(feed.pk)["error"] == "the feed was removed"
+    assert feeds.hits == {}
