@@ -40,6 +40,7 @@ class Partner(models.Model):
     )
     allowed_authors = models.TextField(
         blank=True,
+        max_length=10_000,
         help_text="One name per line. When given, only pieces by these authors enter the queue.",
     )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
