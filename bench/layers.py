@@ -19,6 +19,8 @@ LAYERS = {
     "fragments": "{% fragment %}: header, footer, signup form, <head> links kept per process",
     "navigation": "the header's featured topics kept per process",
     "banner": "the campaign banner's figures and markup kept per process",
+    "records": "the authors and topics an article page shows, by id, kept per process",
+    "related": "each topic's newest teasers (an article page's related articles) kept per process",
 }
 
 
@@ -37,6 +39,8 @@ MEMOS = {
     "fragments": ("pressroom.front.templatetags.front", "_fragments"),
     "navigation": ("pressroom.publishing.listings", "_featured"),
     "banner": ("pressroom.fundraising.banner", "_banners"),
+    "records": ("pressroom.publishing.article_page", "_records"),
+    "related": ("pressroom.publishing.article_page", "_topic_newest"),
 }
 _kept_entries: dict[str, int] = {}
 

@@ -47,6 +47,8 @@ LAYER_ROWS = [
     ("fragments", "uncached", "topic"),
     ("navigation", "uncached", "home"),
     ("banner", "uncached", "topic"),
+    ("records", "uncached", "article"),
+    ("related", "uncached", "article"),
 ]
 STATIC_BESIDE_RECIPE = "nginx static file, beside the recipe"
 DEEP_PAGE = 500
@@ -56,7 +58,8 @@ BENCH_SECRET = "bench-secret-key-not-for-production-" + "x" * 20
 
 GOALS = """Goals (issue 10): cached topic page >= 30% of static (pressroom serve alone) and >= 85%
 (behind the nginx recipe); uncached topic page >= 600 req/s; page 500 within 1.2x of page 1;
-every server worker < 150 MB RSS."""
+every server worker < 150 MB RSS. Issue 14: uncached article at most 1.5x the uncached topic
+page's CPU."""
 
 
 @dataclass
@@ -623,6 +626,15 @@ def report_goals(
             rate("uncached topic") <= 1.2 * rate("uncached topic deep page"),
         ),
     ]
+    # Issue 14, point 7: readers land on old articles no cache holds.
+    article = by_name["uncached article"].cpu_ms_per_request
+    checks.append(
+        (
+            f"uncached article costs at most 1.5x the uncached topic page "
+            f"({article:.2f} vs {first:.2f} ms CPU: {article / max(first, 1e-9):.2f}x)",
+            article <= 1.5 * first,
+        )
+    )
     checks.append((f"publish-to-visible <= 2 s ({publish_delay:.2f} s)", publish_delay <= 2))
     for label, sizes in memory.items():
         listing = ", ".join(f"{rss:.0f}/{private:.0f}" for rss, private in sizes)

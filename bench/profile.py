@@ -5,7 +5,9 @@ production settings and no page stored (CACHE_URL=dummy://), as the benchmark's 
 rows, and sends requests straight to the WSGI application `pressroom serve` runs (no server, no
 network). It prints the CPU per request, best of 5 runs, with the page's parts kept between
 requests (the default) and with nothing kept (PAGE_CACHE_SECONDS=0), then pyinstrument's
-profile of the first (of the second with --nothing-kept). With --layers, it also measures each
+profile of the first (of the second with --nothing-kept). With --against=PATH, it measures
+the two pages in turn instead and prints their CPU ratio (what issue 14 point 7 bounds: an
+article page at most 1.5x a topic page's). With --layers, it also measures each
 memo of bench/layers.py switched off on its own, on the page it serves: in one process, best of
 5, these figures move far less with other load on the machine than a server's. Not part of the
 test suite.
@@ -41,6 +43,11 @@ def main(argv: list[str]) -> int:
         help="measure a cached hit instead (the page stored, default cache), and stop",
     )
     parser.add_argument(
+        "--against",
+        default="",
+        help="another page (/topics/peru/) measured in turn with --path, and their CPU ratio",
+    )
+    parser.add_argument(
         "--layers",
         default="",
         help="memos to measure switched off, one at a time (comma-separated; 'all')",
@@ -72,6 +79,10 @@ def main(argv: list[str]) -> int:
             print(f"{options.path}, a cached hit, in-process CPU (best of {RUNS}): {hit:.4f} ms")
             return 0
 
+        if options.against:
+            compare(application, options.path, options.against, options.requests)
+            return 0
+
         nothing_kept = override_settings(PAGE_CACHE_SECONDS=0)
         kept = cpu_ms_per_request(request, options.requests)
         with nothing_kept:
@@ -82,7 +93,7 @@ def main(argv: list[str]) -> int:
         print(f"  parts of the page kept between requests: {kept:6.2f} ms")
         print(f"  nothing kept:                            {bare:6.2f} ms")
         if options.layers:
-            measure_memos(options.layers, options.requests)
+            measure_memos(options.layers, options.requests, options.path)
 
         profiler = Profiler(interval=0.0002)
         profiler.start()
@@ -106,10 +117,13 @@ MEMO_PAGES = {
     "fragments": "/topics/peru/",
     "navigation": "/",
     "banner": "/topics/peru/",
+    # An article page: the one --path names (the corpus's articles differ with its size).
+    "records": "article",
+    "related": "article",
 }
 
 
-def measure_memos(names: str, count: int) -> None:
+def measure_memos(names: str, count: int, article: str) -> None:
     from bench import layers
     from pressroom.wsgi import application
 
@@ -118,7 +132,7 @@ def measure_memos(names: str, count: int) -> None:
     print("| memo | page | CPU ms kept | CPU ms switched off | off/kept |")
     print("|---|---|---|---|---|")
     for name in wanted:
-        path = MEMO_PAGES[name]
+        path = article if MEMO_PAGES[name] == "article" else MEMO_PAGES[name]
 
         def request(path: str = path) -> None:
             get(application, path)
@@ -130,6 +144,20 @@ def measure_memos(names: str, count: int) -> None:
         finally:
             layers.keep(name, True)
         print(f"| {name} | {path} | {with_memo:.3f} | {without:.3f} | {without / with_memo:.2f}x |")
+
+
+def compare(application: Callable, path: str, against: str, count: int) -> None:
+    """`path` and `against`, parts kept, measured in turn (best of RUNS rounds of each), so
+    that other load on the machine weighs on both alike; and the ratio of their CPU."""
+    best = {path: float("inf"), against: float("inf")}
+    for _ in range(RUNS):
+        for page in best:
+            run = cpu_ms_per_request(lambda page=page: get(application, page), count, runs=1)
+            best[page] = min(best[page], run)
+    print(f"in-process CPU per request, parts kept, best of {RUNS} alternated rounds:")
+    for page, cpu in best.items():
+        print(f"  {page}: {cpu:.3f} ms")
+    print(f"  ratio: {best[path] / best[against]:.2f}x")
 
 
 def get(application: Callable, path: str) -> bytes:
@@ -162,11 +190,11 @@ def get(application: Callable, path: str) -> bytes:
     return content
 
 
-def cpu_ms_per_request(request: Callable[[], None], count: int) -> float:
+def cpu_ms_per_request(request: Callable[[], None], count: int, runs: int = RUNS) -> float:
     for _ in range(20):  # warm-up: templates, connections, memos
         request()
     best = float("inf")
-    for _ in range(RUNS):
+    for _ in range(runs):
         started = time.process_time()
         for _ in range(count):
             request()

@@ -215,6 +215,7 @@ INSTALLED_APPS = [
     "pressroom.accounts",
     "pressroom.workers",
     "pressroom.media",
+    "pressroom.site",
     "pressroom.publishing",
     "pressroom.newsletter",
     "pressroom.fundraising",

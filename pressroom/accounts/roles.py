@@ -32,8 +32,9 @@ class Role:
 
 EDITOR = Role(
     "Editor",
-    "Content: articles, topics, authors, pages, imports, partners and the search index.",
-    apps=("publishing", "media", "importers", "partners", "search"),
+    "Content: articles, topics, authors, pages, imports, partners and the search index; the "
+    "site settings and theme.",
+    apps=("publishing", "media", "importers", "partners", "search", "site"),
 )
 AUDIENCE = Role(
     "Audience",

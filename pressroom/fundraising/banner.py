@@ -73,12 +73,11 @@ class CampaignBanner:
         return remaining.days + (1 if remaining.seconds or remaining.microseconds else 0)
 
 
-def _load() -> CampaignBanner | str:
-    campaign = Campaign.objects.running().order_by("-starts_at", "-id").first()
-    if campaign is None:
-        return _NO_CAMPAIGN
+def campaign_figures(campaign: Campaign) -> CampaignBanner:
+    """The campaign's goal and what it has raised, as the banner shows them (without its
+    markup): the donate page repeats them."""
     totals = campaign.totals()
-    banner = CampaignBanner(
+    return CampaignBanner(
         slug=campaign.slug,
         heading=campaign.heading,
         message=campaign.message,
@@ -89,6 +88,13 @@ def _load() -> CampaignBanner | str:
         ends_at=campaign.ends_at,
         donate_path=reverse("fundraising:donate-campaign", kwargs={"slug": campaign.slug}),
     )
+
+
+def _load() -> CampaignBanner | str:
+    campaign = Campaign.objects.running().order_by("-starts_at", "-id").first()
+    if campaign is None:
+        return _NO_CAMPAIGN
+    banner = campaign_figures(campaign)
     return replace(
         banner, page_html=render_to_string("fundraising/_banner.html", {"banner": banner})
     )

@@ -51,6 +51,7 @@ from pressroom.fundraising.providers import (
 )
 from pressroom.fundraising.tasks import send_donation_receipt, send_donor_portal_link
 from pressroom.lib.ratelimit import Limit
+from pressroom.site.current import current_site
 
 logger = logging.getLogger(__name__)
 
@@ -87,7 +88,7 @@ def start_checkout(
     site_url: str,
 ) -> CheckoutSession:
     """Open a hosted checkout at the online processor; the webhook records the gift later."""
-    description = f"{'Monthly donation' if frequency == Frequency.MONTHLY else 'Donation'} to {settings.ORGANIZATION_NAME}"
+    description = f"{'Monthly donation' if frequency == Frequency.MONTHLY else 'Donation'} to {current_site().organisation_name}"
     if campaign:
         description += f" — {campaign.title}"
     request = CheckoutRequest(

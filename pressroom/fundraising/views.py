@@ -20,7 +20,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from pressroom.fundraising import services
-from pressroom.fundraising.forms import DonateForm, PortalLinkForm
+from pressroom.fundraising.banner import campaign_figures
+from pressroom.fundraising.forms import DonateForm, PortalLinkForm, suggested_amount
 from pressroom.fundraising.models import Campaign, DonationStateError, RecurringDonation
 from pressroom.fundraising.money import parse_amount
 from pressroom.fundraising.providers import (
@@ -70,13 +71,16 @@ def donate(request: HttpRequest, slug: str | None = None) -> HttpResponse:
     )
     configured = online_provider().is_configured()
     data = request.POST if request.method == "POST" else None
+    initial = {
+        key: request.GET[key]
+        for key in ("amount", "frequency", "email", "name")
+        if key in request.GET
+    }
+    if presets and "amount" not in initial:
+        initial["amount"] = str(suggested_amount(presets))
     form = DonateForm(
         data,
-        initial={
-            key: request.GET[key]
-            for key in ("amount", "frequency", "email", "name")
-            if key in request.GET
-        },
+        initial=initial,
         currency=currency,
         presets=presets,
     )
@@ -129,6 +133,7 @@ def donate(request: HttpRequest, slug: str | None = None) -> HttpResponse:
         {
             "form": form,
             "campaign": campaign,
+            "figures": campaign_figures(campaign) if campaign else None,
             "campaign_ended": campaign_ended,
             "currency": currency,
             "presets": presets,

@@ -87,7 +87,16 @@ class ImportReport:
 class ImportInterrupted(Exception):
     """The file broke off or went bad part-way; what came before it has been saved."""
 
-    def __init__(self, message: str, report: ImportReport, line: int | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        report: ImportReport,
+        line: int | None = None,
+        *,
+        file_at_fault: bool = True,
+    ) -> None:
         super().__init__(message)
         self.report = report
         self.line = line
+        # False: the file is fine, the import stopped for another reason (its reader died).
+        self.file_at_fault = file_at_fault

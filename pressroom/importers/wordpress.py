@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import BinaryIO
@@ -21,9 +21,11 @@ from typing import BinaryIO
 from django.db import transaction
 from django.utils import timezone
 
+from pressroom.importers import pipeline
 from pressroom.importers.legacy import author_paths, front_page_path, old_path
 from pressroom.importers.media import MediaLibrary
 from pressroom.importers.models import ImportedItem
+from pressroom.importers.pipeline import ExportReader, ReaderStopped, export_path
 from pressroom.importers.report import ImportInterrupted, ImportReport
 from pressroom.importers.terms import UNCHANGED, TermWriter
 from pressroom.importers.uploads import MediaPass, MediaProgress, known_homes
@@ -83,12 +85,96 @@ SKIPPED_STATUSES = {
 Progress = Callable[[int], None]  # called with the number of entries read so far
 
 
+@dataclass(frozen=True)
+class ConvertedPost:
+    """A post's text as the export alone makes it (no database): worked out by the reader
+    process while this one writes, when the import runs in two (importers.pipeline), else
+    here, only for a post that changed."""
+
+    body: str
+    title: str  # '' for a post without one: the writer makes one from its body and date
+    excerpt: str
+    legacy_paths: tuple[str, ...]
+
+
+# What the reader sends for each record: the record, and for a post its fingerprint and, if
+# it changed since the last import, its converted text (its raw body then dropped).
+ReadRecord = tuple[WxrChannel | WxrAuthor | WxrTerm | WxrItem, str | None, ConvertedPost | None]
+
+
+def is_written_post(item: WxrItem) -> bool:
+    """A post `add_item` prepares (writes, or finds unchanged) rather than skips."""
+    return (
+        item.post_type == "post"
+        and bool(item.post_id)
+        and not item.password.strip()
+        and item.status in POST_STATUSES
+    )
+
+
+def post_fingerprint(item: WxrItem, media: MediaLibrary) -> str:
+    """What the source says of a post, and the media it shows: a re-run skips the post while
+    this stays the same."""
+    fingerprint_source = [
+        CONVERTER_VERSION,
+        item.title,
+        # The body by its own digest: quoting it into JSON cost more than hashing it.
+        hashlib.sha256(item.content.encode()).hexdigest(),
+        item.excerpt,
+        item.status,
+        bool(item.password.strip()),
+        item.post_date,
+        item.post_date_gmt,
+        item.post_name,
+        item.creator,
+        item.link,
+        item.thumbnail_id,
+        sorted((ref.taxonomy, ref.slug) for ref in item.terms),
+        media.used_by(item),
+    ]
+    return hashlib.sha256(json.dumps(fingerprint_source).encode()).hexdigest()
+
+
+def convert_post(item: WxrItem, media: MediaLibrary, prefix: str) -> ConvertedPost:
+    """The post's body as WordPress showed it, its media made the library's, its plain title
+    and excerpt, and its old addresses (cleaning and the rest are publishing's, at the write)."""
+    body = drop_empty_paragraphs(wordpress_body_html(item.content, media.gallery_for(item)))
+    return ConvertedPost(
+        body=media.rewrite_body(body),
+        title=plain_title(item.title),
+        excerpt=html_to_text(item.excerpt),
+        legacy_paths=tuple(
+            path for path in (old_path(item.link, prefix), f"{prefix}/?p={item.post_id}") if path
+        ),
+    )
+
+
+def read_record(
+    record: WxrChannel | WxrAuthor | WxrTerm | WxrItem,
+    media: MediaLibrary,
+    prefix: str,
+    known: dict[str, str],
+) -> ReadRecord:
+    """The reader's work on one record (`known`: the fingerprints of the posts an earlier
+    import wrote). A post that did not change is not converted: the writer will skip it."""
+    if not isinstance(record, WxrItem) or not is_written_post(record):
+        return record, None, None
+    fingerprint = post_fingerprint(record, media)
+    if known.get(record.post_id) == fingerprint:
+        # Kept whole: should the writer find it changed after all (a copy earlier in the
+        # file rewrote it), it converts it itself.
+        return record, fingerprint, None
+    converted = convert_post(record, media, prefix)
+    return replace(record, content="", excerpt=""), fingerprint, converted
+
+
 @dataclass
 class PendingPost:
     item: WxrItem
     status: str
     published_at: datetime | None
     fingerprint: str
+    converted: ConvertedPost | None = None
 
 
 def import_file(
@@ -102,17 +188,21 @@ def import_file(
     media_dir: Path | None = None,
     fetch_media: bool = False,
     media_progress: MediaProgress | None = None,
+    reader_process: bool | None = None,
 ) -> ImportReport:
     """Import a WXR file. Raises ImportInterrupted (with the report so far) on a broken file.
 
     With `media_dir` (a copy of wp-content/uploads) or `fetch_media`, attachments are brought
-    into the media library first (importers.uploads)."""
+    into the media library first (importers.uploads). `reader_process`: read the file in a
+    reader process (True; `source` must be a file), in this one (False), or in one when the
+    file is large (None)."""
     importer = WordPressImporter(
         site_timezone=site_timezone or timezone.get_default_timezone(),
         dry_run=dry_run,
         batch_size=batch_size,
         progress=progress,
         wp_per_page=wp_per_page,
+        reader_process=reader_process,
     )
     if media_dir is not None or fetch_media:
         importer.media_options = {
@@ -132,11 +222,13 @@ class WordPressImporter:
         batch_size: int,
         progress: Progress | None,
         wp_per_page: int | None = None,
+        reader_process: bool | None = None,
     ) -> None:
         self.site_timezone = site_timezone
         self.wp_per_page = wp_per_page
         self.per_page = wp_per_page or WORDPRESS_PER_PAGE
         self.dry_run = dry_run
+        self.reader_process = reader_process  # None: a reader process for large exports only
         self.batch_size = batch_size
         self.progress = progress
         self.report = ImportReport(dry_run=dry_run)
@@ -151,34 +243,72 @@ class WordPressImporter:
         self.media = MediaLibrary()
         self.media_options: dict[str, object] | None = None  # set: bring media home
         self.media_pass: MediaPass | None = None
-        self.imported_posts: set[str] = set()
+        self.known_fingerprints: dict[str, str] = {}
+        self.imported_posts: Collection[str] = ()
         self.pending_pages: list[WxrItem] = []
 
     def run(self, source: BinaryIO) -> ImportReport:
-        # A dry run does all the work in one transaction and rolls it back, so its counts are
-        # the real ones.
         start = source.tell()
-        for attachment in read_attachments(source):
-            self.media.add(attachment)
-        source.seek(start)
-        with transaction.atomic() if self.dry_run else nullcontext():
-            try:
-                for record in parse_wxr(source):
-                    self.handle(record)
-            except WxrError as error:
-                # Every entry read before the break is complete: keep it, then stop.
+        # A large export is read by a reader process (importers.pipeline), started first so
+        # that its start-up overlaps the media library's pass.
+        reader = self.start_reader(source) if start == 0 else None
+        with reader or nullcontext():
+            for attachment in read_attachments(source):
+                self.media.add(attachment)
+            source.seek(start)
+            # A dry run does all the work in one transaction and rolls it back, so its counts
+            # are the real ones.
+            with transaction.atomic() if self.dry_run else nullcontext():
+                try:
+                    if reader is None:
+                        for record in parse_wxr(source):
+                            self.handle(record)
+                    else:
+                        self.handle_read(reader, source)
+                except (WxrError, ReaderStopped) as error:
+                    # Every entry read before the break is complete: keep it, then stop.
+                    self.flush()
+                    if self.dry_run:
+                        transaction.set_rollback(True)
+                    raise ImportInterrupted(
+                        str(error),
+                        self.report,
+                        error.line if isinstance(error, WxrError) else None,
+                        file_at_fault=isinstance(error, WxrError),
+                    ) from None
                 self.flush()
+                if self.media_pass is not None:
+                    self.media_pass.write_attachment_pages(self.media.attachments, self.media.homes)
                 if self.dry_run:
                     transaction.set_rollback(True)
-                raise ImportInterrupted(str(error), self.report, error.line) from None
-            self.flush()
-            if self.media_pass is not None:
-                self.media_pass.write_attachment_pages(self.media.attachments, self.media.homes)
-            if self.dry_run:
-                transaction.set_rollback(True)
         return self.report
 
-    def handle(self, record: WxrChannel | WxrAuthor | WxrTerm | WxrItem) -> None:
+    def start_reader(self, source: BinaryIO) -> ExportReader | None:
+        path = export_path(source)
+        if path is None:
+            return None
+        if self.reader_process is None and path.stat().st_size < pipeline.PIPELINE_MIN_BYTES:
+            return None
+        return ExportReader(path) if self.reader_process is not False else None
+
+    def handle_read(self, reader: ExportReader, source: BinaryIO) -> None:
+        """The records as the reader process read them, posts converted."""
+        position = 0
+        for record, fingerprint, converted in reader:
+            self.handle(record, fingerprint, converted)
+            if isinstance(record, WxrChannel):
+                reader.send_library(self.media, self.prefix, self.known_fingerprints)
+            if reader.position != position and self.progress is not None:
+                # The progress bar reads how far through the file the import is from `source`.
+                position = reader.position
+                source.seek(position)
+
+    def handle(
+        self,
+        record: WxrChannel | WxrAuthor | WxrTerm | WxrItem,
+        fingerprint: str | None = None,
+        converted: ConvertedPost | None = None,
+    ) -> None:
         if isinstance(record, WxrChannel):
             self.start(record)
         elif isinstance(record, WxrAuthor):
@@ -193,7 +323,7 @@ class WordPressImporter:
             self.pending_terms.append(record)
         else:
             self.flush_terms()
-            self.add_item(record)
+            self.add_item(record, fingerprint, converted)
             self.entries += 1
             if self.progress and self.entries % PROGRESS_EVERY == 0:
                 self.progress(self.entries)
@@ -224,12 +354,14 @@ class WordPressImporter:
         # The old front page's pages (/page/2/) and date archives read its posts-per-page here.
         self.write_old_addresses({front_page_path(self.prefix): services.FRONT_PAGE})
         self.bring_media_home()
-        # Post ids an earlier import wrote: a post withheld now needs a look-up only if listed.
-        self.imported_posts = set(
+        # Post ids an earlier import wrote: a post withheld now needs a look-up only if listed;
+        # the reader process converts no post whose fingerprint it finds here.
+        self.known_fingerprints = dict(
             ImportedItem.objects.filter(source_site=self.source, kind="post").values_list(
-                "external_id", flat=True
+                "external_id", "fingerprint"
             )
         )
+        self.imported_posts = self.known_fingerprints.keys()
 
     def bring_media_home(self) -> None:
         """Attachments an earlier import brought into the library (one query), and with
@@ -293,7 +425,12 @@ class WordPressImporter:
 
     # Posts ------------------------------------------------------------------------------------
 
-    def add_item(self, item: WxrItem) -> None:
+    def add_item(
+        self,
+        item: WxrItem,
+        fingerprint: str | None = None,
+        converted: ConvertedPost | None = None,
+    ) -> None:
         if item.post_type == "page":
             self.add_page(item)
             return
@@ -319,7 +456,7 @@ class WordPressImporter:
             summary.skipped[f"status {item.status!r} is not imported"] += 1
             return
         try:
-            pending = self.prepare(item)
+            pending = self.prepare(item, fingerprint, converted)
         except ValueError:
             summary.failed[f"unreadable date (post {item.post_id})"] += 1
             return
@@ -354,9 +491,15 @@ class WordPressImporter:
             reason += "; its earlier import was unpublished"
         self.report["posts"].skipped[reason] += 1
 
-    def prepare(self, item: WxrItem) -> PendingPost:
-        """Status, date and a fingerprint of what the source says; the body waits until the
-        post is known to have changed."""
+    def prepare(
+        self,
+        item: WxrItem,
+        fingerprint: str | None = None,
+        converted: ConvertedPost | None = None,
+    ) -> PendingPost:
+        """Status, date and a fingerprint of what the source says (given by the reader
+        process, with the converted text, when there is one); the body waits until the post is
+        known to have changed."""
         date = item.date(self.site_timezone)
         status: str = POST_STATUSES[item.status]
         published_at = None
@@ -367,39 +510,20 @@ class WordPressImporter:
             article.status, article.published_at = Article.Status.DRAFT, None
             article.publish(at=date or timezone.now())
             status, published_at = article.status, article.published_at
-        fingerprint_source = [
-            CONVERTER_VERSION,
-            item.title,
-            # The body by its own digest: quoting it into JSON cost more than hashing it.
-            hashlib.sha256(item.content.encode()).hexdigest(),
-            item.excerpt,
-            item.status,
-            bool(item.password.strip()),
-            item.post_date,
-            item.post_date_gmt,
-            item.post_name,
-            item.creator,
-            item.link,
-            item.thumbnail_id,
-            sorted((ref.taxonomy, ref.slug) for ref in item.terms),
-            self.media.used_by(item),
-        ]
         return PendingPost(
             item=item,
             status=status,
             published_at=published_at,
-            fingerprint=hashlib.sha256(json.dumps(fingerprint_source).encode()).hexdigest(),
+            fingerprint=fingerprint or post_fingerprint(item, self.media),
+            converted=converted,
         )
 
     def article_write(self, article: Article, pending: PendingPost) -> services.ArticleWrite:
         """The article as the post read on WordPress, with its bylines, topics and old
         addresses; publishing's bulk service cleans and completes it like every article."""
         item = pending.item
-        body = drop_empty_paragraphs(
-            wordpress_body_html(item.content, self.media.gallery_for(item))
-        )
-        body = self.media.rewrite_body(body)
-        title = plain_title(item.title)
+        converted = pending.converted or convert_post(item, self.media, self.prefix)
+        body, title = converted.body, converted.title
         if not title:
             date = pending.published_at or item.date(self.site_timezone)
             label = date.astimezone(self.site_timezone).date().isoformat() if date else ""
@@ -407,7 +531,7 @@ class WordPressImporter:
             title = fallback_title(clean_body_html(body), label)
         article.title = title
         article.body = body
-        article.editor_excerpt = html_to_text(item.excerpt)
+        article.editor_excerpt = converted.excerpt
         article.status = pending.status
         article.published_at = pending.published_at
         article.slug = item.slug
@@ -436,18 +560,13 @@ class WordPressImporter:
         author_ids = []
         if login := item.creator:
             author_ids.append(self.authors.get(login) or self.upsert_author(login, login))
-        prefix = self.channel.path_prefix if self.channel else ""
         return services.ArticleWrite(
             article,
             author_ids=author_ids,
             topic_ids=topic_ids,
             # Old posts come as they were: alt text is asked for when an editor publishes.
             require_alt_text=False,
-            legacy_paths=[
-                path
-                for path in (old_path(item.link, prefix), f"{prefix}/?p={item.post_id}")
-                if path
-            ],
+            legacy_paths=list(converted.legacy_paths),
         )
 
     def flush_posts(self) -> None:

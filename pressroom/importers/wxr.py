@@ -21,6 +21,7 @@ class WxrError(Exception):
     """The file is not a readable WordPress export; `line` says where reading stopped."""
 
     def __init__(self, message: str, line: int | None = None, column: int | None = None) -> None:
+        self.message = message
         self.line = line
         self.column = column
         where = f"line {line}, column {column}: " if line is not None else ""

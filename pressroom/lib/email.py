@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import email.policy
 import functools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -40,14 +40,28 @@ DKIM_HEADERS = (
 )
 
 
+# Functions giving values every email may use, registered by apps (the site settings give the
+# name and postal address editors set in the admin): lib knows no app.
+_context_providers: list[Callable[[], Mapping[str, Any]]] = []
+
+
+def register_email_context(provider: Callable[[], Mapping[str, Any]]) -> None:
+    """`provider()` is merged into every email's context (after the environment's values)."""
+    if provider not in _context_providers:
+        _context_providers.append(provider)
+
+
 def base_context() -> dict[str, Any]:
     """What every email may use: the site's name and address and the sender's postal address."""
-    return {
+    context: dict[str, Any] = {
         "SITE_NAME": settings.SITE_NAME,
         "SITE_URL": settings.SITE_URL,
         "ORGANIZATION_NAME": settings.ORGANIZATION_NAME,
         "ORGANIZATION_ADDRESS": settings.ORGANIZATION_ADDRESS,
     }
+    for provider in _context_providers:
+        context.update(provider())
+    return context
 
 
 def _render_plain(template_name: str, context: Mapping[str, Any]) -> str:

@@ -47,6 +47,11 @@ ROLES: dict[str, Role] = {
     "lead": Role(("widths",), "(min-width: 48rem) 46rem, 100vw", lazy=False, priority=True),
     "body": Role(("widths",), "(min-width: 48rem) 46rem, 100vw"),
     "teaser": Role(("thumb-400", "thumb"), "(min-width: 48rem) 12rem, 33vw"),
+    # The home page's lead story: the teaser's 4:3 crops shown across the main column, first on
+    # the screen (eager), so the thumbnails' one read serves it too.
+    "feature": Role(
+        ("thumb-400", "thumb"), "(min-width: 64rem) 46rem, 100vw", lazy=False, priority=True
+    ),
     "square": Role(("square-400", "square"), "(min-width: 48rem) 8rem, 25vw"),
     "social": Role(("social",), "100vw"),
 }

@@ -10,6 +10,7 @@ The API other apps use:
 - `record_uses(obj, field, items, label=...)`: what `obj` uses in `field` (publishing calls it).
 - `record_first_uses([(obj, field, item_id, label), ...])`: the same for objects that used
   nothing before (a batch of new articles), in one insert.
+- `make_icon_renditions(item)`: a square image's icon sizes (ICON_SIZES), made at once.
 - `items_in_html(html)`: library items whose files an HTML fragment points at
   (`item_ids_in_html(fragments)` for a batch).
 - renditions are queued here (on commit) and made by `media.renditions.make_item_renditions`
@@ -32,7 +33,7 @@ from pressroom.lib.pagecache.generation import forget_cached_pages
 from pressroom.media import processing
 from pressroom.media.models import ItemInUseError, MediaError, MediaItem, MediaUse, Rendition
 from pressroom.media.storage import delete_files as _delete_files
-from pressroom.media.storage import original_name_for
+from pressroom.media.storage import original_name_for, rendition_name_for
 from pressroom.media.storage import store as _store
 
 # Any address of an item's files: /media/originals/<key>/..., .../renditions/<key>/...
@@ -258,6 +259,49 @@ def forget_uses(obj: models.Model) -> None:
     """`obj` is gone: it uses nothing any more."""
     content_type = ContentType.objects.get_for_model(obj)
     MediaUse.objects.filter(content_type=content_type, object_id=obj.pk).delete()
+
+
+# Square PNGs browsers and phones ask for: the tab icon, Apple's home-screen icon (180) and the
+# web app manifest's two (192, 512).
+ICON_SIZES = (32, 180, 192, 512)
+
+
+def make_icon_renditions(item: MediaItem) -> list[Rendition]:
+    """The item's icon sizes (`icon-<size>` renditions, PNG), made now rather than by the worker:
+    a site icon is needed from the moment it is chosen. A square image at least 512 px wide;
+    MediaError otherwise. Safe to call again (what exists is kept)."""
+    if not item.is_image or not item.width or item.width != item.height or item.width < 512:
+        raise MediaError("An icon must be a square image of at least 512×512 pixels.")
+    have = {
+        rendition.preset: rendition
+        for rendition in item.renditions.filter(
+            preset__startswith="icon-", format="png", source_hash=item.content_hash
+        )
+    }
+    whole = (0.0, 0.0, float(item.width), float(item.height))
+    missing = [
+        processing.RenditionSpec(f"icon-{size}", "png", size, size, whole)
+        for size in ICON_SIZES
+        if f"icon-{size}" not in have
+    ]
+    if missing:
+        with item.file.open("rb") as source:
+            data = source.read()
+        for spec, content in processing.make_renditions(data, missing):
+            stored, _ = _store(rendition_name_for(item, spec), content)
+            have[spec.preset], _ = Rendition.objects.get_or_create(
+                item=item,
+                preset=spec.preset,
+                format=spec.format,
+                source_hash=item.content_hash,
+                defaults={
+                    "file": stored,
+                    "width": spec.width,
+                    "height": spec.height,
+                    "size": len(content),
+                },
+            )
+    return [have[f"icon-{size}"] for size in ICON_SIZES]
 
 
 def _queue_renditions(item: MediaItem) -> None:

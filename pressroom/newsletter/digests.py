@@ -19,6 +19,7 @@ from pressroom.media.rendering import image_file, images_prefetch
 from pressroom.newsletter import tokens
 from pressroom.newsletter.models import Delivery, Digest, DigestArticle
 from pressroom.publishing.models import Article, ArticleTopic, Topic
+from pressroom.site.current import current_site
 
 logger = logging.getLogger(__name__)
 
@@ -179,7 +180,7 @@ def _primary_topics(article_ids: list[int]) -> dict[int, Topic]:
 
 def _subject(day: date, lead_title: str) -> str:
     when = format_date(day, "j F Y")
-    subject = f"{settings.SITE_NAME} Daily Digest, {when}: {lead_title}"
+    subject = f"{current_site().name} Daily Digest, {when}: {lead_title}"
     return subject if len(subject) <= 250 else subject[:249] + "…"
 
 

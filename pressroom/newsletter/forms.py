@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from django import forms
 from django.core.exceptions import ValidationError
+from django.forms.boundfield import BoundField, BoundWidget
 
 from pressroom.lib.forms import BoundedModelMultipleChoiceField
 from pressroom.newsletter.services import normalize_email
@@ -46,3 +49,53 @@ class PreferencesForm(forms.Form):
         if data.get("selection") == self.CHOSEN and not data.get("topics"):
             raise ValidationError("Choose at least one topic, or choose every article.")
         return data
+
+
+# A group of topic choices on /digest/ is folded at about this many (letters stay together).
+TOPIC_GROUP_SIZE = 20
+
+
+@dataclass
+class TopicGroup:
+    name: str
+    choices: list[BoundWidget] = field(default_factory=list)
+
+    @property
+    def has_selected(self) -> bool:
+        return any(choice.data["selected"] for choice in self.choices)
+
+
+def topic_groups(bound_field: BoundField) -> list[TopicGroup]:
+    """The topic checkboxes of a signup form in groups a reader can fold: the featured topics
+    first, then the others by first letter ("A–D", "E–K"...), about TOPIC_GROUP_SIZE each."""
+    featured = TopicGroup("Featured topics")
+    letters: list[tuple[str, list[BoundWidget]]] = []
+    for choice in bound_field:
+        topic = choice.data["value"].instance
+        if topic.is_featured:
+            featured.choices.append(choice)
+            continue
+        letter = (topic.name[:1] or "#").upper()
+        letter = letter if letter.isalpha() else "#"
+        if letters and letters[-1][0] == letter:
+            letters[-1][1].append(choice)
+        else:
+            letters.append((letter, [choice]))
+    groups = [featured] if featured.choices else []
+    current: list[tuple[str, list[BoundWidget]]] = []
+    for letter, choices in letters:
+        current.append((letter, choices))
+        if sum(len(part) for _, part in current) >= TOPIC_GROUP_SIZE:
+            groups.append(_letters_group(current))
+            current = []
+    if current:
+        groups.append(_letters_group(current))
+    if len(groups) == 1 and not featured.choices:
+        groups[0].name = "Topics"
+    return groups
+
+
+def _letters_group(parts: list[tuple[str, list[BoundWidget]]]) -> TopicGroup:
+    first, last = parts[0][0], parts[-1][0]
+    name = f"Topics {first}" if first == last else f"Topics {first}–{last}"
+    return TopicGroup(name, [choice for _, choices in parts for choice in choices])

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_http_methods
 
 from pressroom.lib.ratelimit import client_address
 from pressroom.newsletter import digests, services
-from pressroom.newsletter.forms import PreferencesForm, SignupForm
+from pressroom.newsletter.forms import PreferencesForm, SignupForm, topic_groups
 from pressroom.newsletter.models import Digest, Subscriber, SubscriptionStateError
 from pressroom.newsletter.tokens import InvalidLink
 
@@ -28,20 +28,27 @@ from pressroom.newsletter.tokens import InvalidLink
 def signup(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
         recent = Digest.objects.filter(status=Digest.Status.SENT)[:10]
-        return render(request, "newsletter/signup.html", {"form": SignupForm(), "digests": recent})
+        return _signup_page(request, SignupForm(), digests=recent)
     form = SignupForm(request.POST)
     if form.is_bot:
         return redirect("newsletter:signup-done")
     if not form.is_valid():
-        return render(request, "newsletter/signup.html", {"form": form}, status=400)
+        return _signup_page(request, form, status=400)
     if not services.signup_allowed_from(client_address(request)):
         form.add_error(None, "Too many signups from your network. Please try again in an hour.")
-        response = render(request, "newsletter/signup.html", {"form": form}, status=429)
+        response = _signup_page(request, form, status=429)
         response["Retry-After"] = str(services.signup_limit().retry_after(client_address(request)))
         return response
     topics = form.cleaned_data["topics"]
     services.request_subscription(form.cleaned_data["email"], list(topics) if topics else None)
     return redirect("newsletter:signup-done")
+
+
+def _signup_page(
+    request: HttpRequest, form: SignupForm, digests: object = (), status: int = 200
+) -> HttpResponse:
+    context = {"form": form, "topic_groups": topic_groups(form["topics"]), "digests": digests}
+    return render(request, "newsletter/signup.html", context, status=status)
 
 
 def signup_done(request: HttpRequest) -> HttpResponse:

@@ -20,6 +20,7 @@ from pressroom.media.rendering import (
 from pressroom.publishing.embeds import embeds_as_links
 from pressroom.publishing.html import strip_control_characters
 from pressroom.publishing.models import Article, Author, Correction, Topic
+from pressroom.site.current import current_site
 
 
 def _xml_safe(value: object) -> object:
@@ -130,7 +131,7 @@ class LatestArticlesFeed(Feed):
     description_template = None
 
     def title(self, topic: Topic | None = None) -> str:
-        return f"{topic.name} — {settings.SITE_NAME}" if topic else settings.SITE_NAME
+        return f"{topic.name} — {current_site().name}" if topic else current_site().name
 
     def link(self, topic: Topic | None = None) -> str:
         return topic.get_absolute_url() if topic else "/"
@@ -140,7 +141,7 @@ class LatestArticlesFeed(Feed):
         return escape(self.plain_description(topic))
 
     def plain_description(self, topic: Topic | None = None) -> str:
-        return topic.description if topic and topic.description else settings.SITE_DESCRIPTION
+        return topic.description if topic and topic.description else current_site().tagline
 
     def items(self, topic: Topic | None = None) -> list[Article]:
         articles = Article.objects.published()
@@ -216,13 +217,13 @@ class AuthorFeed(LatestArticlesFeed):
         return get_object_or_404(Author, slug=slug)
 
     def title(self, author: Author) -> str:  # type: ignore[override]
-        return f"{author.name} — {settings.SITE_NAME}"
+        return f"{author.name} — {current_site().name}"
 
     def link(self, author: Author) -> str:  # type: ignore[override]
         return author.get_absolute_url()
 
     def description(self, author: Author) -> str:  # type: ignore[override]
-        return author.bio or settings.SITE_DESCRIPTION
+        return author.bio or current_site().tagline
 
     def items(self, author: Author) -> list[Article]:  # type: ignore[override]
         found = list(
@@ -273,13 +274,13 @@ class CorrectionsFeed(Feed):
     feed_type = FullTextRssFeed
 
     def title(self) -> str:
-        return f"Corrections — {settings.SITE_NAME}"
+        return f"Corrections — {current_site().name}"
 
     def link(self) -> str:
         return "/corrections/"
 
     def description(self) -> str:
-        return f"Corrections and updates to articles of {settings.SITE_NAME}."
+        return f"Corrections and updates to articles of {current_site().name}."
 
     def items(self) -> list[Correction]:
         return list(

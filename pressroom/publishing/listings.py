@@ -55,6 +55,11 @@ class Teaser:
     lead_image_id: int | None = None
     author_names: tuple[str, ...] = ()
 
+    @property
+    def url(self) -> str:
+        """The article's address (Article.get_absolute_url)."""
+        return slug_url_builder("publishing:article-detail")(self.slug)
+
 
 @dataclass(frozen=True)
 class Archive:
@@ -394,6 +399,80 @@ def home_front(newest: Sequence[Teaser]) -> HomeFront:
     missing = max(HOME_FEATURED_COUNT - len(chosen), 0)
     featured = [*chosen, *rest[:missing]]
     return HomeFront(lead, featured, rest[missing:])
+
+
+def newest_in_topics(
+    topic_ids: Sequence[int], per_topic: int, exclude: int | None = None
+) -> dict[int, list[Teaser]]:
+    """The `per_topic` newest public articles of each topic (but `exclude`), by topic id, in
+    one query: one index range per topic (topic_archive_order), joined by UNION ALL, so the
+    cost does not grow with the topics' sizes. Bylines are not read (see `with_bylines`)."""
+    topic_ids = list(dict.fromkeys(topic_ids))[:MAX_TOPICS_READ_AT_ONCE]
+    if not topic_ids or per_topic <= 0:
+        return {}
+    adapt = connection.ops.adapt_datetimefield_value
+    now = adapt(timezone.now())
+    skip = " AND link.article_id <> %s" if exclude is not None else ""
+    # Only constants go into the text: every value is a parameter. Each arm is its own
+    # SELECT ... LIMIT inside a subquery, the one form SQLite and PostgreSQL both accept.
+    arm = (
+        "SELECT * FROM (SELECT link.topic_id, article.id, article.title, article.slug,"  # noqa: S608
+        " article.excerpt, link.published_at, article.original_outlet, article.lead_image_id"
+        f" FROM {TOPIC_ARCHIVE.source} WHERE link.topic_id = %s AND link.is_public = %s"
+        f" AND link.published_at <= %s{skip}"
+        " ORDER BY link.published_at DESC, link.article_id DESC LIMIT %s) AS newest"
+    )
+    arguments: list[Any] = []
+    for topic_id in topic_ids:
+        arguments += [topic_id, True, now, *([exclude] if exclude is not None else []), per_topic]
+    with connection.cursor() as database:
+        database.execute(" UNION ALL ".join([arm] * len(topic_ids)), arguments)
+        rows = database.fetchall()
+    zone = connection.timezone
+    found: dict[int, list[Teaser]] = {topic_id: [] for topic_id in topic_ids}
+    for topic_id, id, title, slug, excerpt, at, outlet, image in rows:
+        at = at if at.tzinfo else at.replace(tzinfo=zone)
+        found[topic_id].append(Teaser(id, title, slug, excerpt, at, outlet, image))
+    return found
+
+
+# Bounds on what one page reads beside its main list.
+MAX_TOPICS_READ_AT_ONCE = 12
+RELATED_COUNT = 4
+HOME_TOPIC_SECTIONS = 6
+HOME_TOPIC_SECTION_ITEMS = 3
+
+
+def with_bylines(teasers: list[Teaser]) -> list[Teaser]:
+    """The teasers with their author names, read in one query for all of them."""
+    bylines = _bylines([teaser.id for teaser in teasers])
+    for teaser in teasers:
+        teaser.author_names = tuple(bylines[teaser.id])
+    return teasers
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSection:
+    topic: Topic
+    teasers: list[Teaser]
+
+
+def home_topic_sections() -> list[TopicSection]:
+    """The featured topics' newest articles for the home page's topic sections: one query for
+    all of them (bylines in one more), kept until content changes."""
+
+    def read() -> list[TopicSection]:
+        topics = cached_featured_topics()[:HOME_TOPIC_SECTIONS]
+        by_topic = newest_in_topics([topic.pk for topic in topics], HOME_TOPIC_SECTION_ITEMS)
+        with_bylines([teaser for teasers in by_topic.values() for teaser in teasers])
+        return [
+            TopicSection(topic, by_topic[topic.pk]) for topic in topics if by_topic.get(topic.pk)
+        ]
+
+    return _topic_sections.get_or_set("sections", read)
+
+
+_topic_sections: ContentMemo[list[TopicSection]] = ContentMemo(max_entries=1)
 
 
 @dataclass(frozen=True, slots=True)

@@ -64,7 +64,7 @@ def stored_article(article_id: int) -> Article | None:
     """The article with what its page shows, fetched as the public view fetches it."""
     return (
         Article.objects.select_related("lead_image")
-        .with_bylines()
+        .with_bylines(photos=True)
         .prefetch_related("topics", "lead_image__renditions")
         .filter(pk=article_id)
         .first()

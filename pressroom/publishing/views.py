@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 from django.utils.formats import date_format
 
-from pressroom.publishing import listings, oldaddresses, previews
+from pressroom.publishing import article_page, listings, oldaddresses, previews
 from pressroom.publishing.links import slug_url_builder
 from pressroom.publishing.middleware import old_address_response
 from pressroom.publishing.models import Article, Page, Topic
@@ -21,19 +21,13 @@ def home(request: HttpRequest) -> HttpResponse:
         {
             "page": page,
             "front": front,
-            "featured_topics": listings.cached_featured_topics() if page.is_first else [],
+            "topic_sections": listings.home_topic_sections() if page.is_first else [],
         },
     )
 
 
 def article_detail(request: HttpRequest, slug: str) -> HttpResponse:
-    article = get_object_or_404(
-        Article.objects.select_related("lead_image")
-        .with_bylines()
-        .with_corrections()
-        .prefetch_related("topics", "lead_image__renditions"),
-        slug=slug,
-    )
+    article = article_page.article_or_404(slug)
     is_preview = not article.is_public
     if is_preview and not request.user.has_perm("publishing.change_article"):
         raise Http404("No such article.")
@@ -71,15 +65,13 @@ def render_for_readers(
 ) -> HttpResponse:
     """An article's or a page's public page; a preview is the same page, never stored by any
     cache (the page cache included: it keeps no private or no-store response) nor indexed."""
+    context: dict[str, object] = {"is_preview": is_preview, "preview_notice": preview_notice}
     if isinstance(shown, Page):
-        template, name = "publishing/page_detail.html", "page"
+        template, context["page"] = "publishing/page_detail.html", shown
     else:
-        template, name = "publishing/article_detail.html", "article"
-    response = render(
-        request,
-        template,
-        {name: shown, "is_preview": is_preview, "preview_notice": preview_notice},
-    )
+        template, context["article"] = "publishing/article_detail.html", shown
+        context["related_articles"] = article_page.related_articles(shown)
+    response = render(request, template, context)
     if is_preview:
         response["X-Robots-Tag"] = "noindex"
         response["Cache-Control"] = "private, no-store"

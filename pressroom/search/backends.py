@@ -127,3 +127,27 @@ def search_article_ids(text: str, limit: int = 20, offset: int = 0) -> list[int]
             [match, limit, offset],
         )
         return [row[0] for row in cursor.fetchall()]
+
+
+# Counting stops here: "more than 1,000 results" tells a reader as much as an exact figure, and
+# a common word would otherwise make every search count the whole index.
+COUNT_CAP = 1000
+
+
+def count_article_matches(text: str, cap: int = COUNT_CAP) -> int:
+    """How many public articles match `text`, counted up to `cap` (one bounded query)."""
+    if not text.strip():
+        return 0
+    if connection.vendor == "postgresql":
+        query = SearchQuery(text, config="english", search_type="websearch")
+        return SearchDocument.objects.filter(document=query)[:cap].count()
+    match = _fts5_query(text)
+    if not match:
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM (SELECT rowid FROM search_article_fts"
+            " WHERE search_article_fts MATCH %s LIMIT %s)",
+            [match, cap],
+        )
+        return int(cursor.fetchone()[0])

@@ -3,7 +3,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from pressroom.publishing.models import Article
-from pressroom.search.backends import search_article_ids
+from pressroom.search.backends import COUNT_CAP, count_article_matches, search_article_ids
 
 MAX_PAGES = 50
 
@@ -21,8 +21,17 @@ def search(request: HttpRequest) -> HttpResponse:
     by_id = Article.objects.published().for_listing().in_bulk(ids[:per_page])
     articles = [by_id[article_id] for article_id in ids[:per_page] if article_id in by_id]
     older = page + 1 if len(ids) > per_page and page < MAX_PAGES else None
+    # Counted only when there is something to count: an empty result needs no second query.
+    count = count_article_matches(query) if ids else 0
     return render(
         request,
         "search/search_results.html",
-        {"query": query, "articles": articles, "older": older},
+        {
+            "query": query,
+            "articles": articles,
+            "older": older,
+            "page_number": page,
+            "count": count,
+            "count_is_capped": count >= COUNT_CAP,
+        },
     )

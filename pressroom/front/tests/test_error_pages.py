@@ -32,7 +32,7 @@ def test_unknown_and_odd_addresses_get_the_branded_404(client, make_article):
         assert "Page not found" in html
         # Branded: the site's own frame, with its skip link, navigation and footer.
         assert '<a class="skip-link" href="#content">Skip to content</a>' in html, path
-        assert '<nav aria-label="Main">' in html, path
+        assert '<nav class="site-nav" aria-label="Main">' in html, path
         assert 'class="site-footer"' in html, path
 
 

@@ -38,12 +38,13 @@ def attachment(attachment_id: int, parent: int, url: str) -> str:
       <wp:post_type>attachment</wp:post_type><wp:attachment_url>{url}</wp:attachment_url></item>"""
 
 
-def export_with_late_media() -> bytes:
+def export_with_late_media(posts: int = POSTS, filler: str = "") -> bytes:
     """Posts whose images come later in the file, as WordPress writes them: each even post's
     featured image a few posts after it (often in a later batch), the images of every third
-    post's [gallery] (all images attached to the post) at the very end."""
+    post's [gallery] (all images attached to the post) at the very end. `filler`: paragraphs
+    added to each post (a larger export)."""
     items, late = [], []
-    for number in range(1, POSTS + 1):
+    for number in range(1, posts + 1):
         extra = '<category domain="category" nicename="news"><![CDATA[News]]></category>'
         if number % 2 == 0:
             extra += (
@@ -53,7 +54,7 @@ def export_with_late_media() -> bytes:
         content = f"Story {marker(number)} begins.\n\n"
         if number % 3 == 0:
             content += "[gallery]\n\n"
-        content += "It ends."
+        content += f"{filler}It ends."
         items.append(post_item(number, f"Story {number}", content, extra=extra))
         if number % 2 == 0:
             # Seven posts later: with four posts a batch, never in the post's own batch.
@@ -68,7 +69,7 @@ def export_with_late_media() -> bytes:
         items += [item for at, item in late if at == number]
         late = [(at, item) for at, item in late if at != number]
     items += [item for _, item in late]
-    for number in range(3, POSTS + 1, 3):
+    for number in range(3, posts + 1, 3):
         for suffix in ("a", "b"):
             url = f"https://old.example.org/up/gallery-{number}-{suffix}.jpg"
             items.append(attachment(200_000 + number * 10 + ord(suffix), number, url))

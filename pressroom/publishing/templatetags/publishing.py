@@ -2,8 +2,9 @@ import functools
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import tzinfo
+from datetime import datetime, tzinfo
 from html import escape
+from urllib.parse import quote
 
 from django import template
 from django.conf import settings
@@ -15,7 +16,6 @@ from django.utils.safestring import SafeString, mark_safe
 from pressroom.lib.pagecache import ContentMemo
 from pressroom.media.models import MediaItem
 from pressroom.media.rendering import (
-    absolute_url,
     image_file,
     picture_html,
     structured_data_images,
@@ -25,6 +25,7 @@ from pressroom.publishing.hooks import article_foot_html
 from pressroom.publishing.links import slug_url_builder
 from pressroom.publishing.listings import HomeFront, Teaser, teaser_images
 from pressroom.publishing.models import Article, Page
+from pressroom.site.current import current_site, publisher_data
 
 register = template.Library()
 
@@ -52,8 +53,8 @@ def article_json_ld(article: Article) -> SafeString:
             }
             for author in article.bylines
         ],
-        "publisher": {"@type": "Organization", "name": settings.ORGANIZATION_NAME},
-        "keywords": [topic.name for topic in article.topics.all()],
+        "publisher": publisher_data(current_site()),
+        "keywords": [topic.name for topic in article.shown_topics],
     }
     if article.published_at:
         data["datePublished"] = article.published_at.isoformat()
@@ -95,7 +96,8 @@ class SocialImage:
 @register.simple_tag
 def article_social_image(article: Article) -> SocialImage | None:
     """The lead image's 1200x630 card; an imported lead image's address; else the site-wide
-    default (SOCIAL_IMAGE_DEFAULT_URL); None when there is none of them."""
+    default (the site settings' share image, else SOCIAL_IMAGE_DEFAULT_URL); None when there
+    is none of them."""
     lead = article.lead_image
     card = image_file(lead, "social")
     if lead is not None and card is not None:
@@ -103,9 +105,11 @@ def article_social_image(article: Article) -> SocialImage | None:
         return SocialImage(card.url, card.width, card.height, card.mime_type, alt)
     if article.lead_image_url:
         return SocialImage(article.lead_image_url, alt=article.lead_image_alt)
-    if settings.SOCIAL_IMAGE_DEFAULT_URL:
-        default = absolute_url(settings.SOCIAL_IMAGE_DEFAULT_URL)
-        return SocialImage(default, alt=settings.SOCIAL_IMAGE_DEFAULT_ALT)
+    default = current_site().share_image
+    if default is not None:
+        return SocialImage(
+            default.url, default.width, default.height, default.mime_type, default.alt
+        )
     return None
 
 
@@ -114,6 +118,30 @@ def _month_names(language: str | None) -> dict[int, str]:
     """Month names, escaped, in `language` (the active one): lazy translations are costly to
     evaluate, twenty times a page."""
     return {number: escape(str(name)) for number, name in MONTHS.items()}
+
+
+@register.filter(expects_localtime=True)
+def iso_time(value: datetime | None) -> str:
+    """What `|date:'c'` gives (ISO 8601, in the current time zone), without Django's format
+    machinery: the date filter cost an article page a twentieth of its render."""
+    return value.isoformat() if value else ""
+
+
+@register.filter(expects_localtime=True)
+def long_date(value: datetime | None) -> SafeString:
+    """What `|date:"j F Y"` gives ("5 March 2024", the month in the active language)."""
+    if not value:
+        return SafeString("")
+    month = _month_names(translation.get_language())[value.month]  # escaped
+    return mark_safe(f"{value.day} {month} {value.year:04d}")
+
+
+@register.filter(expects_localtime=True)
+def long_date_time(value: datetime | None) -> SafeString:
+    """What `|date:"j F Y, H:i"` gives ("5 March 2024, 09:30")."""
+    if not value:
+        return SafeString("")
+    return mark_safe(f"{long_date(value)}, {value.hour:02d}:{value.minute:02d}")
 
 
 # Each teaser's markup, kept until content changes: a correction, a renamed author or anything
@@ -136,6 +164,33 @@ def teaser_items(teasers: Iterable[Teaser], heading_level: int = 2) -> SafeStrin
 
 
 @register.simple_tag
+def teaser_items_split(teasers: Iterable[Teaser], first: int = 5) -> tuple[SafeString, SafeString]:
+    """teaser_items for the first `first` teasers and for the rest, their images (when some
+    markup is not kept) read at once: a list page with a block between its teasers."""
+    teasers = list(teasers)
+    images = functools.cache(functools.partial(teaser_images, teasers))
+    return _items_markup(teasers[:first], 2, images), _items_markup(teasers[first:], 2, images)
+
+
+@register.simple_tag
+def teaser_titles(teasers: Iterable[Teaser], heading_level: int = 3) -> SafeString:
+    """The <li> of each teaser as a title and date only (the home page's topic sections)."""
+    zone = timezone.get_current_timezone()
+    names = _month_names(translation.get_language())
+    article_url = slug_url_builder("publishing:article-detail")
+    level = int(heading_level)
+    items = []
+    for teaser in teasers:
+        at = teaser.published_at.astimezone(zone)
+        items.append(
+            f'<li><h{level}><a href="{escape(article_url(teaser.slug))}">{escape(teaser.title)}'
+            f'</a></h{level}> <time class="meta" datetime="{at.isoformat()}">'
+            f"{at.day} {names[at.month]} {at.year}</time></li>"
+        )
+    return mark_safe("".join(items))
+
+
+@register.simple_tag
 def home_teaser_items(front: HomeFront, heading_level: int = 3) -> dict[str, SafeString]:
     """teaser_items for the home page's three lists ("lead", "featured", "latest"), whose
     images, when some markup is not kept, are read at once for all three."""
@@ -143,22 +198,26 @@ def home_teaser_items(front: HomeFront, heading_level: int = 3) -> dict[str, Saf
     images = functools.cache(functools.partial(teaser_images, every))
     level = int(heading_level)
     return {
-        "lead": _items_markup(front.lead_items, level, images),
+        # The lead's picture spans the column and is the first thing on the screen.
+        "lead": _items_markup(front.lead_items, level, images, role="feature"),
         "featured": _items_markup(front.featured, level, images),
         "latest": _items_markup(front.latest, level, images),
     }
 
 
 def _items_markup(
-    teasers: list[Teaser], level: int, images: Callable[[], dict[int, MediaItem]]
+    teasers: list[Teaser],
+    level: int,
+    images: Callable[[], dict[int, MediaItem]],
+    role: str = "teaser",
 ) -> SafeString:
     language = translation.get_language()
     zone = timezone.get_current_timezone()
     prefix = get_script_prefix()  # what the article URLs start with
     markup = _teaser_markup.get_or_set_many(
         (
-            (teaser.id, level, language, zone, prefix),
-            functools.partial(_teaser_item, teaser, level, language, zone, images),
+            (teaser.id, level, language, zone, prefix, role),
+            functools.partial(_teaser_item, teaser, level, language, zone, images, role),
         )
         for teaser in teasers
     )
@@ -171,12 +230,11 @@ def _teaser_item(
     language: str | None,
     zone: tzinfo,
     images: Callable[[], dict[int, MediaItem]],
+    role: str = "teaser",
 ) -> str:
     thumbnail = ""
     if teaser.lead_image_id:
-        thumbnail = picture_html(
-            images().get(teaser.lead_image_id), "teaser", css_class="teaser-image"
-        )
+        thumbnail = picture_html(images().get(teaser.lead_image_id), role, css_class="teaser-image")
     published_at = teaser.published_at.astimezone(zone)
     date = f"{published_at.day} {_month_names(language)[published_at.month]} {published_at.year}"
     byline = ", ".join(map(escape, teaser.author_names))
@@ -192,6 +250,20 @@ def _teaser_item(
         f"    {'<p>' + escape(teaser.excerpt) + '</p>' if teaser.excerpt else ''}\n"
         "  </article>\n</li>\n"
     )
+
+
+@register.simple_tag
+def share_links(title: str, url: str) -> list[tuple[str, str]]:
+    """(label, address) of plain share links: each opens the service's own share page, so the
+    article page loads nothing from any of them."""
+    text, address = quote(title, safe=""), quote(url, safe="")
+    return [
+        ("Email", f"mailto:?subject={text}&body={address}"),
+        ("Bluesky", f"https://bsky.app/intent/compose?text={text}%20{address}"),
+        ("Facebook", f"https://www.facebook.com/sharer/sharer.php?u={address}"),
+        ("WhatsApp", f"https://wa.me/?text={text}%20{address}"),
+        ("LinkedIn", f"https://www.linkedin.com/sharing/share-offsite/?url={address}"),
+    ]
 
 
 @register.filter

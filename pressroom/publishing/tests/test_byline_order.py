@@ -81,7 +81,14 @@ def test_every_public_view_of_the_article_keeps_the_byline_order(
     page = client.get(article.get_absolute_url()).content.decode()
     byline = page[page.index("By <a") :]
     assert _order_on(byline, *expected) == expected
-    data = json.loads(re.search(r'application/ld\+json">(.*?)</script>', page, re.S).group(1))
+    # The page's NewsArticle (every page also carries the outlet's NewsMediaOrganization).
+    (data,) = [
+        found
+        for found in map(
+            json.loads, re.findall(r'application/ld\+json">(.*?)</script>', page, re.S)
+        )
+        if found["@type"] == "NewsArticle"
+    ]
     assert [person["name"] for person in data["author"]] == expected
 
     for path in ("/", topic.get_absolute_url(), tomas.get_absolute_url()):

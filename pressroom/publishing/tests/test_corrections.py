@@ -60,7 +60,12 @@ def test_an_editor_adds_a_correction_from_the_article_and_readers_see_it(
     assert "Correction, <time datetime=" in reader_page
     assert f"{today}</time>:</strong> {WRONG}" in reader_page.replace("&#x27;", "'")
     assert 'href="#corrections">Updated <time' in reader_page
-    data = json.loads(re.search(r'ld\+json">(.*?)</script>', reader_page, re.S).group(1))
+    # The page's NewsArticle (every page also carries the outlet's NewsMediaOrganization).
+    (data,) = [
+        found
+        for found in map(json.loads, re.findall(r'ld\+json">(.*?)</script>', reader_page, re.S))
+        if found["@type"] == "NewsArticle"
+    ]
     assert data["correction"][0]["text"] == f"Correction: {WRONG}"
     assert data["dateModified"] > data["datePublished"]
 

@@ -309,7 +309,9 @@ def test_the_footer_menu_shows_before_the_feeds(reader, make_article):
     html = reader.get("/").content.decode()
     footer_html = html.split('class="site-footer"', 1)[1]
     links = re.findall(r"<li><a [^>]*>([^<]+)</a></li>", footer_html)
-    assert links[:3] == ["Contact", "Mastodon", "RSS"]
+    # The editors' links first, then the site's own (the digest, the feeds...).
+    assert links[:3] == ["Contact", "Mastodon", "Daily Digest"]
+    assert "RSS" in links[3:]
 
 
 def test_a_home_page_choice_made_in_the_admin_shows_on_the_cached_home_page_at_once(

@@ -20,6 +20,7 @@ from django.test.utils import CaptureQueriesContext
 from PIL import Image
 
 from pressroom.lib.pagecache import forget_cached_pages
+from pressroom.lib.pagecache.memo import forget_memos
 from pressroom.media.models import MediaItem
 from pressroom.media.tests.conftest import library_photo, media_root  # noqa: F401 (fixture)
 from pressroom.publishing import listings
@@ -61,9 +62,14 @@ def meta(html: str, attribute: str, name: str) -> str | None:
 
 
 def json_ld(html: str) -> dict:
-    found = re.search(r'<script type="application/ld\+json">(.*?)</script>', html, re.DOTALL)
-    assert found, "no structured data"
-    return json.loads(found.group(1))
+    """The page's NewsArticle (every page also carries the outlet's NewsMediaOrganization)."""
+    found = [
+        json.loads(payload)
+        for payload in re.findall(r'<script type="application/ld\+json">(.*?)</script>', html, re.S)
+    ]
+    articles = [data for data in found if data.get("@type") == "NewsArticle"]
+    assert articles, "no structured data"
+    return articles[0]
 
 
 def test_article_shows_the_lead_image_with_caption_credit_and_its_social_card(
@@ -116,12 +122,16 @@ def test_an_article_without_an_image_gets_the_site_wide_default_card(
 ):
     article = make_article()
     html = reader_client.get(article.get_absolute_url()).content.decode()
-    assert meta(html, "property", "og:image") is None
+    # Without any image, link previews show the site's square icon in a small card.
+    assert re.fullmatch(
+        SITE + r"/static/site/icon-512\.\w+\.png", meta(html, "property", "og:image")
+    )
     assert meta(html, "name", "twitter:card") == "summary"
     assert "image" not in json_ld(html)
 
     settings.SOCIAL_IMAGE_DEFAULT_URL = "/static/front/card.png"
     settings.SOCIAL_IMAGE_DEFAULT_ALT = "The Pressroom masthead"
+    forget_memos()  # environment settings change with a restart, which starts with no memos
     article = make_article("Teachers strike in Cusco")
     html = reader_client.get(article.get_absolute_url()).content.decode()
     assert meta(html, "property", "og:image") == SITE + "/static/front/card.png"
@@ -129,6 +139,7 @@ def test_an_article_without_an_image_gets_the_site_wide_default_card(
     assert meta(html, "name", "twitter:card") == "summary_large_image"
 
     settings.SOCIAL_IMAGE_DEFAULT_URL = "https://cdn.example.net/card.jpg"
+    forget_memos()
     article = make_article("Farmers block the road to Puno")
     html = reader_client.get(article.get_absolute_url()).content.decode()
     assert meta(html, "property", "og:image") == "https://cdn.example.net/card.jpg"

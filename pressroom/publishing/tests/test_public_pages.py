@@ -18,9 +18,14 @@ pytestmark = pytest.mark.django_db
 
 
 def _json_ld(html: str) -> dict:
-    match = re.search(r'<script type="application/ld\+json">(.*?)</script>', html, re.S)
-    assert match, "no JSON-LD on the page"
-    return json.loads(match.group(1))
+    """The page's NewsArticle (every page also carries the outlet's NewsMediaOrganization)."""
+    found = [
+        json.loads(payload)
+        for payload in re.findall(r'<script type="application/ld\+json">(.*?)</script>', html, re.S)
+    ]
+    articles = [data for data in found if data.get("@type") == "NewsArticle"]
+    assert articles, "no NewsArticle JSON-LD on the page"
+    return articles[0]
 
 
 @pytest.fixture

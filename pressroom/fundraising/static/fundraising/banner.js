@@ -8,6 +8,12 @@
   var storage;
   try { storage = window.localStorage; storage.getItem(key); } catch (error) { storage = null; }
   if (storage && storage.getItem(key) === "1") { banner.hidden = true; return; }
+  // Wide screens have room for the appeal's words: open them before the first paint. Phones
+  // keep the compact bar (the words stay one tap away, in the <details>).
+  var message = banner.querySelector(".campaign-message");
+  if (message && window.matchMedia && window.matchMedia("(min-width: 48rem)").matches) {
+    message.open = true;
+  }
   var button = banner.querySelector(".campaign-dismiss");
   if (!button || !storage) return;
   button.hidden = false;

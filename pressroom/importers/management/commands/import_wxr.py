@@ -151,8 +151,9 @@ class Command(BaseCommand):
                     kept = "nothing was saved"
                 else:
                     kept = "entries before it were saved" if saved else "nothing was imported"
+                advice = "fix the file and run" if error.file_at_fault else "run"
                 raise CommandError(
-                    f"{path}: {error} — {kept}; fix the file and run the import again."
+                    f"{path}: {error} — {kept}; {advice} the import again."
                 ) from None
             except DatabaseError as error:
                 bar.finish(completed=False)

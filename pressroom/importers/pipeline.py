@@ -1,0 +1,208 @@
+"""A large export read and written at once: a reader process parses the file and converts the
+posts while the importer's process writes them.
+
+Parsing and converting a post (XML, wpautop, shortcodes, media addresses, its fingerprint) is
+about 40% of an import's work and needs no database, so on a machine with two cores the reader
+(a fresh interpreter, not a fork: safe beside Django's connections and threads) does it while
+this process writes through publishing's bulk service, the one write path. It is started as
+`python -c` rather than by multiprocessing's "spawn", which would run the caller's main script
+again in the reader (any script without an `if __name__ == "__main__"` guard would import twice). Records cross
+in batches through a pipe that holds one at a time, so the reader never gets far ahead and
+memory stays flat.
+
+What the importer guarantees holds as in one process: records arrive in file order, each
+complete; a broken file raises the same WxrError (with its line) after every entry before the
+break; the reader stopping any other way (killed, crashed) raises ReaderStopped, and the
+importer keeps the whole entries it has, as for a broken file. If this process dies, the reader's
+next send fails and it exits. Small exports are read in-process (PIPELINE_MIN_BYTES): the
+reader's start-up would cost them more than it saves.
+
+This module imports nothing of Django at its top: the reader imports it before setting Django up.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import suppress
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO
+
+from pressroom.importers.wxr import WxrChannel, WxrError, parse_wxr
+
+if TYPE_CHECKING:
+    from pressroom.importers.media import MediaLibrary
+    from pressroom.importers.wordpress import ReadRecord
+
+# Below this size an export is read in-process (about a thousand posts of 4 KB).
+PIPELINE_MIN_BYTES = 4 * 1024 * 1024
+# Records per message. The pipe holds one message at a time: the reader converts the next batch
+# while this process writes the last, and waits for it otherwise, so memory stays flat.
+RECORDS_PER_MESSAGE = 100
+STOP_SECONDS = 5.0
+
+
+class ReaderStopped(Exception):
+    """The reader process ended before the end of the file, without a WxrError."""
+
+
+def export_path(source: BinaryIO) -> Path | None:
+    """The file `source` reads, if it is a regular file the reader can open by its name."""
+    name = getattr(source, "name", None)
+    if not isinstance(name, str):
+        return None
+    path = Path(name)
+    try:
+        same = os.path.samestat(os.fstat(source.fileno()), path.stat())
+    except (OSError, ValueError, AttributeError):
+        return None
+    return path if same and path.is_file() else None
+
+
+class ExportReader:
+    """This process's side: start the reader, send it what it needs once the channel is
+    known, and iterate over what it read. Use as a context manager: leaving it stops the
+    reader whatever happened.
+
+    Plain pipes, one each way, rather than queues: each end is open in one process only, so
+    either side sees the other's death at once (end of file, a broken pipe), even in the
+    middle of a message, where a queue's reader would wait forever."""
+
+    def __init__(self, path: Path) -> None:
+        records_read, records_write = os.pipe()
+        library_read, library_write = os.pipe()
+        self.records = Connection(records_read, writable=False)
+        self.library = Connection(library_write, readable=False)
+        self.position = 0  # bytes of the file the reader has got through
+        try:
+            self.process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-c",
+                    "from pressroom.importers.pipeline import main; main()",
+                    *(str(library_read), str(records_write), str(path)),
+                ],
+                pass_fds=(library_read, records_write),
+                stdin=subprocess.DEVNULL,
+            )
+        except BaseException:
+            self.records.close()
+            self.library.close()
+            raise
+        finally:
+            # The reader's ends are the reader's alone now.
+            os.close(records_write)
+            os.close(library_read)
+
+    def __enter__(self) -> ExportReader:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def send_library(self, media: MediaLibrary, prefix: str, known: dict[str, str]) -> None:
+        """What converting a post needs from the database, sent once the channel is handled:
+        the media library with its homes, the blog's path, earlier imports' fingerprints."""
+        try:
+            self.library.send((media, prefix, known))
+        except OSError:
+            raise ReaderStopped(self._ending()) from None
+
+    def __iter__(self) -> Iterator[ReadRecord]:
+        while True:
+            try:
+                message = self.records.recv()
+            except (EOFError, OSError, pickle.UnpicklingError):
+                raise ReaderStopped(self._ending()) from None
+            kind = message[0]
+            if kind == "records":
+                self.position = message[1]
+                yield from message[2]
+                continue
+            # Its last message: it exits once that is out; let it, rather than stop it.
+            with suppress(subprocess.TimeoutExpired):
+                self.process.wait(STOP_SECONDS)
+            if kind == "done":
+                return
+            if kind == "error":
+                raise WxrError(*message[1:])
+            raise ReaderStopped(message[1])
+
+    def _ending(self) -> str:
+        with suppress(subprocess.TimeoutExpired):
+            self.process.wait(STOP_SECONDS)
+        code = self.process.returncode
+        if code is not None and code < 0:
+            return f"the export reader was stopped by {signal.Signals(-code).name}"
+        return f"the export reader stopped unexpectedly (exit status {code})"
+
+    def close(self) -> None:
+        self.records.close()
+        self.library.close()
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(STOP_SECONDS)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        self.process.wait()
+
+
+# The reader process -----------------------------------------------------------------------------
+
+
+def main() -> None:
+    """The reader's entry point: `python -c ... LIBRARY_FD RECORDS_FD PATH`."""
+    library, records, path = sys.argv[1:4]
+    read_export(
+        path, Connection(int(library), writable=False), Connection(int(records), readable=False)
+    )
+
+
+def read_export(path: str, library: Connection, records: Connection) -> None:
+    """The reader's whole life: parse the export, convert its posts, send them in batches.
+    If the importer's process goes, the next send or receive fails and the reader ends."""
+    # Ctrl-C reaches the whole process group: the importer decides, and stops the reader.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pressroom.settings")
+        import django
+
+        # The converter uses the media library's and publishing's helpers, so the apps are
+        # loaded (the reader never opens a database connection).
+        django.setup()
+        # Imported once the apps are ready, which a module-level import would come before.
+        from pressroom.importers.wordpress import read_record
+
+        with open(path, "rb") as source:
+            batch: list[ReadRecord] = []
+            known: tuple[MediaLibrary, str, dict[str, str]] | None = None
+            try:
+                for record in parse_wxr(source):
+                    if isinstance(record, WxrChannel):
+                        # Posts are converted with what the importer knows once it has the
+                        # channel (the library's homes, earlier fingerprints): wait for it.
+                        records.send(("records", source.tell(), [(record, None, None)]))
+                        known = library.recv()
+                        continue
+                    assert known is not None  # parse_wxr yields the channel first
+                    batch.append(read_record(record, *known))
+                    if len(batch) >= RECORDS_PER_MESSAGE:
+                        records.send(("records", source.tell(), batch))
+                        batch = []
+            except WxrError as error:
+                records.send(("records", source.tell(), batch))
+                records.send(("error", error.message, error.line, error.column))
+                return
+            records.send(("records", source.tell(), batch))
+            records.send(("done",))
+    except (EOFError, BrokenPipeError):
+        return  # the importer is gone: nobody reads what this one would send
+    except Exception as error:  # any other failure is reported as one line
+        with suppress(OSError):
+            records.send(("failed", f"the export reader failed: {type(error).__name__}: {error}"))
