@@ -20,6 +20,7 @@ BENCHMARKS = [
     "legacy",  # issue 21: old WordPress addresses resolved, against a cached page's CPU
     "revisions",  # issue 13: what revisions cost bulk writes and storage
     "corrections",  # issue 13: an article page with corrections against one without
+    "partners",  # issue 15: page serving while a worker polls 300 partner feeds
     "theme",  # issue 14: the theme and standards tags: topic and article CPU against main
 ]
 # Run only when named (`make lighthouse`): it needs Node and npm, which `make bench` does not.

@@ -220,6 +220,7 @@ INSTALLED_APPS = [
     "pressroom.newsletter",
     "pressroom.fundraising",
     "pressroom.importers",
+    "pressroom.partners",
     "pressroom.search",
     "pressroom.operations",
     "pressroom.backups",
@@ -702,6 +703,16 @@ OUTBOUND_PARALLEL_DOWNLOADS = env_int("OUTBOUND_PARALLEL_DOWNLOADS", 4, minimum=
 # Off in production: requests to loopback, private and link-local addresses are refused.
 OUTBOUND_ALLOW_PRIVATE_ADDRESSES = env_bool("OUTBOUND_ALLOW_PRIVATE_ADDRESSES", False)
 OUTBOUND_USER_AGENT = env_str("OUTBOUND_USER_AGENT")
+
+# Partners (docs/partners.md): their feeds' largest size and items read per fetch, and the
+# licence under which other outlets may republish our own articles (empty: no "Republish this
+# article" panel, and /republish/ says we do not license our work).
+PARTNER_FEED_MAX_BYTES = env_int(
+    "PARTNER_FEED_MAX_BYTES", 10 * 1024 * 1024, minimum=1024, maximum=100 * 1024 * 1024
+)
+PARTNER_FEED_MAX_ITEMS = env_int("PARTNER_FEED_MAX_ITEMS", 100, minimum=1, maximum=1000)
+REPUBLISH_LICENCE = env_str("REPUBLISH_LICENCE")[:200]
+REPUBLISH_LICENCE_URL = env_str("REPUBLISH_LICENCE_URL")[:500]
 
 # Media library (docs/media.md).
 MEDIA_ROOT = str(env_path("MEDIA_ROOT", VAR_DIR / "media"))

@@ -28,6 +28,7 @@ urlpatterns = [
     path("", include("pressroom.newsletter.urls")),
     path("", include("pressroom.fundraising.urls")),
     path("", include("pressroom.search.urls")),
+    path("", include("pressroom.partners.urls")),
     path("", include("pressroom.front.urls")),
     path("admin/", admin.site.urls),
     path("", include("pressroom.media.urls")),

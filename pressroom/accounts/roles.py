@@ -32,9 +32,9 @@ class Role:
 
 EDITOR = Role(
     "Editor",
-    "Content: articles, topics, authors, pages, imports and the search index; the site "
-    "settings and theme.",
-    apps=("publishing", "media", "importers", "search", "site"),
+    "Content: articles, topics, authors, pages, imports, partners and the search index; the "
+    "site settings and theme.",
+    apps=("publishing", "media", "importers", "partners", "search", "site"),
 )
 AUDIENCE = Role(
     "Audience",

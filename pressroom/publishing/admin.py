@@ -366,7 +366,7 @@ class ArticleAdmin(ReviewAdminMixin, RevisionsAdminMixin, admin.ModelAdmin):
         (
             "Republished from another outlet",
             {
-                "fields": ["original_outlet", "original_url", "canonical_url"],
+                "fields": ["original_outlet", "original_url", "canonical_url", "licence"],
                 "classes": ["collapse"],
             },
         ),

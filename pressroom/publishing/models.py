@@ -269,6 +269,7 @@ class Article(models.Model):
         "original_outlet",
         "original_url",
         "canonical_url",
+        "licence",
     )
 
     title = models.CharField(max_length=300)
@@ -306,6 +307,15 @@ class Article(models.Model):
         max_length=1000,
         blank=True,
         help_text="Defaults to the original URL for republished pieces.",
+    )
+    # db_default: the release before this column inserts articles without it (rolling upgrade).
+    licence = models.CharField(
+        max_length=200,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="For republished pieces: the licence it is republished under (shown at its "
+        'foot, e.g. "CC BY-NC-ND 4.0").',
     )
 
     # Who wrote it here first: a contributor edits only the drafts they created.

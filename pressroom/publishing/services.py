@@ -55,7 +55,7 @@ ARTICLE_SLUG_LENGTH = Article._meta.get_field("slug").max_length or 255
 ARTICLE_FIELDS = (
     *("title", "slug", "body", "editor_excerpt", "excerpt", "status", "published_at"),
     *("created_at", "updated_at", "lead_image", "lead_image_url", "lead_image_alt"),
-    *("original_outlet", "original_url", "canonical_url"),
+    *("original_outlet", "original_url", "canonical_url", "licence"),
 )
 # The attributes holding them (the lead image's id, not the image: no query per article).
 ARTICLE_ATTRIBUTES = tuple(
@@ -164,7 +164,7 @@ def prepare_article(article: Article, *, now: datetime | None = None) -> None:
     article.body = clean_body_html(article.body or "")
     title = " ".join(strip_control_characters(article.title).split())
     article.title = title[: Article._meta.get_field("title").max_length]
-    for field in ("editor_excerpt", "lead_image_alt", "original_outlet"):
+    for field in ("editor_excerpt", "lead_image_alt", "original_outlet", "licence"):
         setattr(article, field, strip_control_characters(getattr(article, field)))
     article.excerpt = make_excerpt(article.body, article.editor_excerpt)
     if (

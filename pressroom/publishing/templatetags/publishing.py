@@ -21,6 +21,7 @@ from pressroom.media.rendering import (
     structured_data_images,
 )
 from pressroom.publishing.embeds import click_to_load
+from pressroom.publishing.hooks import article_foot_html
 from pressroom.publishing.links import slug_url_builder
 from pressroom.publishing.listings import HomeFront, Teaser, teaser_images
 from pressroom.publishing.models import Article, Page
@@ -269,6 +270,12 @@ def share_links(title: str, url: str) -> list[tuple[str, str]]:
 def reader_body(body_html: str) -> SafeString:
     """An article body as readers get it: embeds wait behind a click-to-load placeholder."""
     return mark_safe(click_to_load(body_html))  # the body was cleaned on save
+
+
+@register.simple_tag
+def article_foot(article: Article) -> SafeString:
+    """What apps above publishing add at the foot of an article (publishing/hooks.py)."""
+    return mark_safe(article_foot_html(article))  # each provider returns rendered templates
 
 
 @register.filter
