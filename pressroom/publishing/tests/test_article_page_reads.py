@@ -197,7 +197,9 @@ def test_related_articles_are_the_first_topics_newest_without_the_article_itself
     ]
     assert related[0].url == other.get_absolute_url()
     html = reader_client.get(shown.get_absolute_url()).content.decode()
-    aside = re.search(r'<(aside|section) class="related".*?</(aside|section)>', html, re.DOTALL).group(0)  # type: ignore[union-attr]
+    aside = re.search(
+        r'<(aside|section) class="related".*?</(aside|section)>', html, re.DOTALL
+    ).group(0)  # type: ignore[union-attr]
     assert f'href="{other.get_absolute_url()}"' in aside
     assert f'href="{shown.get_absolute_url()}"' not in aside
     assert "Older story 3" not in aside
