@@ -4,6 +4,7 @@ Every variable is listed in .env.example and documented in README.md. Defaults g
 set-up (SQLite in var/, in-process cache, database-backed task queue) that `make run` serves.
 """
 
+import base64
 import hashlib
 import importlib.util
 import ipaddress
@@ -637,12 +638,18 @@ DJANGO_PROSE_EDITOR_EXTENSIONS = [
     }
 ]  # fmt: skip
 
-# Content-Security-Policy on every response (Django's CSP middleware). Public pages have no inline
-# script at all (external, hashed static files), so their policy needs no nonce and a cached page
+# The campaign banner's script runs inline, as the banner is parsed: a reader who hid the appeal
+# never sees it flash, and no script file holds up the first paint. The policy allows that one
+# script by the hash of its text (the same on every page, so cached pages stay valid).
+CAMPAIGN_BANNER_SCRIPT = (BASE_DIR / "pressroom/fundraising/banner.js").read_text()
+_BANNER_SCRIPT_HASH = base64.b64encode(hashlib.sha256(CAMPAIGN_BANNER_SCRIPT.encode()).digest())
+
+# Content-Security-Policy on every response (Django's CSP middleware). Public pages have no other
+# inline script (external, hashed static files), so their policy needs no nonce and a cached page
 # stays valid for everyone; the admin gets a per-request nonce for its few inline scripts.
 SECURE_CSP = {
     "default-src": [CSP.SELF],
-    "script-src": [CSP.SELF, CSP.NONCE],
+    "script-src": [CSP.SELF, CSP.NONCE, f"'sha256-{_BANNER_SCRIPT_HASH.decode()}'"],
     # Inline style attributes: the admin and the body editor set them; article bodies cannot
     # carry any (the cleaner drops style attributes).
     "style-src": [CSP.SELF, CSP.UNSAFE_INLINE],

@@ -15,9 +15,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 
+from django.conf import settings
 from django.template.loader import render_to_string
 from django.urls import get_script_prefix, reverse
 from django.utils import timezone, translation
+from django.utils.safestring import mark_safe
 
 from pressroom.fundraising.models import Campaign
 from pressroom.fundraising.money import format_amount, normalize_amount
@@ -96,7 +98,11 @@ def _load() -> CampaignBanner | str:
         return _NO_CAMPAIGN
     banner = campaign_figures(campaign)
     return replace(
-        banner, page_html=render_to_string("fundraising/_banner.html", {"banner": banner})
+        banner,
+        page_html=render_to_string(
+            "fundraising/_banner.html",
+            {"banner": banner, "script": mark_safe(settings.CAMPAIGN_BANNER_SCRIPT)},
+        ),
     )
 
 
