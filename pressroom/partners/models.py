@@ -136,13 +136,15 @@ class ItemQuerySet(models.QuerySet["Item"]):
         return self.order_by(models.F("published_at").desc(nulls_last=True), "-pk")
 
     def with_already_have(self) -> ItemQuerySet:
-        """Whether an article of ours already points at the item's original."""
+        """Whether an article of ours already points at the item's original (an item without
+        a link is had by none: our own articles' blank original address is no match)."""
         return self.annotate(
             already_have=Exists(
                 Article.objects.filter(
                     Q(original_url=OuterRef("link")) | Q(canonical_url=OuterRef("link"))
-                )
+                ).exclude(Q(original_url="") & Q(canonical_url=""))
             )
+            & ~Q(link="")
         )
 
     def search(self, text: str) -> ItemQuerySet:

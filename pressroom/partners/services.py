@@ -33,6 +33,8 @@ from pressroom.publishing.models import Article, Author, Topic
 NEAR_TITLE_RATIO = 0.9
 # How far back near-identical titles are looked for: a wire piece runs within days.
 NEAR_TITLE_WINDOW = timedelta(days=14)
+# Shorter folded titles ("Editorial", "Weekly roundup") are never taken for one piece.
+DISTINCT_TITLE_LENGTH = 20
 # Images brought into the library from one republished piece, at most.
 MAX_IMAGES = 20
 IMAGE_TAG = re.compile(r"<img\b[^>]*>", re.I)
@@ -72,7 +74,8 @@ def add_partner(
         raise PartnerError("a partner's name is 1 to 200 characters long")
     if Partner.objects.filter(name__iexact=name).exists():
         raise PartnerError(f"there is already a partner called {name!r}")
-    urls = [_check_feed_url(url) for url in feed_urls]
+    # The same address given twice is one feed.
+    urls = list(dict.fromkeys(_check_feed_url(url) for url in feed_urls))
     if not urls:
         raise PartnerError("give at least one feed address")
     taken = Feed.objects.filter(url__in=urls).select_related("partner").first()
@@ -186,10 +189,17 @@ def store_entries(feed: Feed, entries: Sequence[Entry], result: FetchResult) -> 
             "link_key", flat=True
         )
     )
+    # A title names one piece only when it is distinctive and recent: "Editorial", "(untitled)"
+    # or a weekly column's name recur, and each is a piece of its own (GUID and link tell).
     title_keys = set(
-        Item.objects.filter(title_key__in=[title_key(e.title) for e in usable]).values_list(
-            "title_key", flat=True
-        )
+        Item.objects.filter(
+            title_key__in=[
+                folded
+                for folded in (title_key(e.title) for e in usable)
+                if len(folded) >= DISTINCT_TITLE_LENGTH
+            ],
+            fetched_at__gte=timezone.now() - NEAR_TITLE_WINDOW,
+        ).values_list("title_key", flat=True)
     )
     recent_titles = NearTitles(
         Item.objects.filter(fetched_at__gte=timezone.now() - NEAR_TITLE_WINDOW)
@@ -234,7 +244,8 @@ def store_entries(feed: Feed, entries: Sequence[Entry], result: FetchResult) -> 
         guids.add(item.guid)
         if key:
             link_keys.add(key)
-        title_keys.add(folded)
+        if len(folded) >= DISTINCT_TITLE_LENGTH:
+            title_keys.add(folded)
         result.new += 1
         result.new_item_ids.append(item.pk)
 
@@ -248,7 +259,7 @@ class NearTitles:
         self.titles = [(title, frozenset(title.split())) for title in titles if title]
 
     def match(self, folded: str) -> bool:
-        if len(folded) < 20:  # short titles ("Editorial", "Weekly roundup") are not one piece
+        if len(folded) < DISTINCT_TITLE_LENGTH:
             return False
         words = frozenset(folded.split())
         matcher: difflib.SequenceMatcher[str] | None = None

@@ -109,6 +109,23 @@ def test_duplicates_merge_by_guid_by_link_without_tracking_and_by_near_identical
     assert Item.objects.count() == 3
 
 
+def test_recurring_short_titles_are_pieces_of_their_own(feeds):
+    # "Editorial" every week, or items without a title: their GUIDs and links tell them apart.
+    items = "".join(
+        f"<item><title>{title}</title><link>https://weekly.example/{number}</link>"
+        f"<guid>weekly-{number}</guid></item>"
+        for number, title in enumerate(["Editorial", "Editorial", "", ""])
+    )
+    feeds.serve(
+        "/weekly.xml",
+        f'<rss version="2.0"><channel><title>Weekly</title>{items}</channel></rss>'.encode(),
+    )
+    weekly = add("Weekly", feeds.url + "/weekly.xml")
+    result = services.fetch_feed(weekly.feeds.get().pk)
+    assert (result.new, result.known) == (4, 0)
+    assert Item.objects.count() == 4
+
+
 def test_an_author_allow_list_keeps_other_authors_out_of_the_queue(feeds):
     partner = add(
         "NACLA", feeds.serve_file("/nacla.xml", "nacla-rss2.xml"), allowed_authors="rosa huamán\n"
