@@ -38,18 +38,7 @@ def make_item_renditions(item_id: int) -> int:
             stored, fresh = store(rendition_name_for(item, spec), content)
             if fresh:
                 written.append(stored)
-            _, created = Rendition.objects.get_or_create(
-                item=item,
-                preset=spec.preset,
-                format=spec.format,
-                source_hash=item.content_hash,
-                defaults={
-                    "file": stored,
-                    "width": spec.width,
-                    "height": spec.height,
-                    "size": len(content),
-                },
-            )
+            _, created = record_rendition(item, spec, stored, content)
             made += created
     except IntegrityError:
         # The item was deleted while these were made: what was written goes too.
@@ -72,3 +61,22 @@ def make_item_renditions(item_id: int) -> int:
         # Pages cached while they showed the fallback now get the lighter files.
         forget_cached_pages()
     return made
+
+
+def record_rendition(
+    item: MediaItem, spec: processing.RenditionSpec, stored: str, content: bytes
+) -> tuple[Rendition, bool]:
+    """The row of a rendition whose file is stored at `stored` (the one that exists already if
+    another process recorded it first), and whether this call created it."""
+    return Rendition.objects.get_or_create(
+        item=item,
+        preset=spec.preset,
+        format=spec.format,
+        source_hash=item.content_hash,
+        defaults={
+            "file": stored,
+            "width": spec.width,
+            "height": spec.height,
+            "size": len(content),
+        },
+    )

@@ -32,6 +32,7 @@ from django.utils import timezone
 from pressroom.lib.pagecache.generation import forget_cached_pages
 from pressroom.media import processing
 from pressroom.media.models import ItemInUseError, MediaError, MediaItem, MediaUse, Rendition
+from pressroom.media.renditions import record_rendition
 from pressroom.media.storage import delete_files as _delete_files
 from pressroom.media.storage import original_name_for, rendition_name_for
 from pressroom.media.storage import store as _store
@@ -289,18 +290,7 @@ def make_icon_renditions(item: MediaItem) -> list[Rendition]:
             data = source.read()
         for spec, content in processing.make_renditions(data, missing):
             stored, _ = _store(rendition_name_for(item, spec), content)
-            have[spec.preset], _ = Rendition.objects.get_or_create(
-                item=item,
-                preset=spec.preset,
-                format=spec.format,
-                source_hash=item.content_hash,
-                defaults={
-                    "file": stored,
-                    "width": spec.width,
-                    "height": spec.height,
-                    "size": len(content),
-                },
-            )
+            have[spec.preset], _ = record_rendition(item, spec, stored, content)
     return [have[f"icon-{size}"] for size in ICON_SIZES]
 
 
