@@ -401,10 +401,8 @@ def home_front(newest: Sequence[Teaser]) -> HomeFront:
     return HomeFront(lead, featured, rest[missing:])
 
 
-def newest_in_topics(
-    topic_ids: Sequence[int], per_topic: int, exclude: int | None = None
-) -> dict[int, list[Teaser]]:
-    """The `per_topic` newest public articles of each topic (but `exclude`), by topic id, in
+def newest_in_topics(topic_ids: Sequence[int], per_topic: int) -> dict[int, list[Teaser]]:
+    """The `per_topic` newest public articles of each topic, by topic id, in
     one query: one index range per topic (topic_archive_order), joined by UNION ALL, so the
     cost does not grow with the topics' sizes. Bylines are not read (see `with_bylines`)."""
     topic_ids = list(dict.fromkeys(topic_ids))[:MAX_TOPICS_READ_AT_ONCE]
@@ -412,19 +410,18 @@ def newest_in_topics(
         return {}
     adapt = connection.ops.adapt_datetimefield_value
     now = adapt(timezone.now())
-    skip = " AND link.article_id <> %s" if exclude is not None else ""
     # Only constants go into the text: every value is a parameter. Each arm is its own
     # SELECT ... LIMIT inside a subquery, the one form SQLite and PostgreSQL both accept.
     arm = (
         "SELECT * FROM (SELECT link.topic_id, article.id, article.title, article.slug,"  # noqa: S608
         " article.excerpt, link.published_at, article.original_outlet, article.lead_image_id"
         f" FROM {TOPIC_ARCHIVE.source} WHERE link.topic_id = %s AND link.is_public = %s"
-        f" AND link.published_at <= %s{skip}"
+        " AND link.published_at <= %s"
         " ORDER BY link.published_at DESC, link.article_id DESC LIMIT %s) AS newest"
     )
     arguments: list[Any] = []
     for topic_id in topic_ids:
-        arguments += [topic_id, True, now, *([exclude] if exclude is not None else []), per_topic]
+        arguments += [topic_id, True, now, per_topic]
     with connection.cursor() as database:
         database.execute(" UNION ALL ".join([arm] * len(topic_ids)), arguments)
         rows = database.fetchall()
@@ -438,7 +435,6 @@ def newest_in_topics(
 
 # Bounds on what one page reads beside its main list.
 MAX_TOPICS_READ_AT_ONCE = 12
-RELATED_COUNT = 4
 HOME_TOPIC_SECTIONS = 6
 HOME_TOPIC_SECTION_ITEMS = 3
 
