@@ -45,8 +45,10 @@ def _fresh_cache(tmp_path):
     from pressroom.lib.pagecache.pages import forget_memory
 
     # Not the `settings` fixture: a test's own settings (a cache that is down) must be undone
-    # before the cache is cleared below.
-    with override_settings(VAR_DIR=tmp_path):
+    # before the cache is cleared below. The generation also moves on every PAGE_CACHE_SECONDS
+    # period; a period of days keeps a test from crossing that boundary between two requests,
+    # where a page it expects to be kept would miss (tests/test_generations.py covers periods).
+    with override_settings(VAR_DIR=tmp_path, PAGE_CACHE_SECONDS=10**6):
         cache.clear()
         forget_memory()
         forget_memos()

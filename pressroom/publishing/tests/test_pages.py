@@ -80,8 +80,7 @@ def test_published_is_the_menus_queryset_and_drafts_stay_out_of_it(reader_client
     assert reader_client.get(draft.get_absolute_url()).status_code == 404
 
 
-def test_an_editor_previews_a_draft_page_never_cached_nor_indexed(editor_client, settings):
-    settings.PAGE_CACHE_SECONDS = 60
+def test_an_editor_previews_a_draft_page_never_cached_nor_indexed(editor_client):
     draft = make_page("Ethics", slug="ethics", status=Page.Status.DRAFT)
     for _ in range(2):
         response = editor_client.get("/ethics/")
@@ -210,9 +209,8 @@ def test_the_sitemap_lists_published_pages_that_ask_to_be_listed(reader_client):
 
 
 def test_a_page_change_shows_on_cached_pages_at_once(
-    reader_client, settings, django_capture_on_commit_callbacks
+    reader_client, django_capture_on_commit_callbacks
 ):
-    settings.PAGE_CACHE_SECONDS = 60
     with django_capture_on_commit_callbacks(execute=True):
         page = make_page("About us", slug="about", body="<p>Founded in 2019.</p>")
     assert b"Founded in 2019." in reader_client.get("/about/").content
@@ -305,9 +303,8 @@ def test_roles_without_publishing_see_no_pages(audience_client):
 
 
 def test_a_page_published_for_later_appears_by_itself_when_its_time_comes(
-    reader_client, settings, django_capture_on_commit_callbacks
+    reader_client, django_capture_on_commit_callbacks
 ):
-    settings.PAGE_CACHE_SECONDS = 60
     later = timezone.now() + timedelta(hours=2)
     with django_capture_on_commit_callbacks(execute=True):
         page = make_page("Annual report", slug="annual-report", published_at=later)

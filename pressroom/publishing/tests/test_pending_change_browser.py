@@ -18,7 +18,6 @@ def live_article(transactional_db, make_article, make_staff, settings):
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
-    settings.PAGE_CACHE_SECONDS = 60
     make_staff("edna", "Editor")
     return make_article(
         title="Miners march on Lima",

@@ -34,10 +34,7 @@ def assert_private_and_unindexed(response) -> None:
     assert b'<meta name="robots" content="noindex">' in response.content
 
 
-def test_a_preview_link_opens_a_draft_for_someone_without_an_account(
-    source, make_article, settings
-):
-    settings.PAGE_CACHE_SECONDS = 60
+def test_a_preview_link_opens_a_draft_for_someone_without_an_account(source, make_article):
     draft = make_article(
         title="Water council resigns", body="<p>“We had no choice,” she said.</p>", status="draft"
     )

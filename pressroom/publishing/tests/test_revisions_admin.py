@@ -129,10 +129,9 @@ def test_anonymous_visitors_are_sent_to_the_login(reader_client, make_article):
 
 
 def test_a_pending_change_waits_previews_and_publishes(
-    editor, editor_client, reader_client, make_article, settings, django_capture_on_commit_callbacks
+    editor, editor_client, reader_client, make_article, django_capture_on_commit_callbacks
 ):
     """With the page cache on: readers keep the cached published version until publication."""
-    settings.PAGE_CACHE_SECONDS = 60
     article = make_article(title="Miners march on Lima", body="<p>They marched on Monday.</p>")
     tomas = services.save_author(Author(name="Tomás Mensah"))
     assert "Monday" in reader_client.get(article.get_absolute_url()).content.decode()
