@@ -11,3 +11,15 @@ class PartnersConfig(AppConfig):
 
         # The licence line and the "Republish this article" panel on article pages.
         register_article_foot(article_foot)
+
+        from pressroom.publishing.signals import articles_written
+
+        # The queue's "we have it" compares link keys: kept with the articles that are written.
+        articles_written.connect(remember_article_links, dispatch_uid="partners-article-links")
+
+
+def remember_article_links(sender: object, articles: list | None = None, **kwargs: object) -> None:
+    if articles:
+        from pressroom.partners.models import ArticleLink
+
+        ArticleLink.remember(articles)

@@ -35,3 +35,9 @@ def poll_partner_feeds() -> int:
     for feed_id in feed_ids:
         fetch_partner_feed.enqueue(feed_id)
     return len(feed_ids)
+
+
+@task()
+def bring_partner_images_in(article_id: int, partner_id: int) -> int:
+    """A republished piece's images into the media library (queued when it is saved)."""
+    return services.bring_images_in(article_id, partner_id)
