@@ -114,6 +114,8 @@ class Feed(models.Model):
     last_fetched_at = models.DateTimeField(null=True, blank=True, editable=False)
     next_fetch_at = models.DateTimeField(default=timezone.now, editable=False)
     items_seen = models.PositiveIntegerField("items", default=0, editable=False)
+    # SHA-256 of the feed as last read: the same bytes again are not parsed again.
+    content_hash = models.CharField(max_length=64, blank=True, default="", editable=False)
 
     objects = FeedQuerySet.as_manager()
 

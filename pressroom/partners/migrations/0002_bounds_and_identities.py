@@ -57,6 +57,11 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        migrations.AddField(
+            model_name='feed',
+            name='content_hash',
+            field=models.CharField(blank=True, default='', editable=False, max_length=64),
+        ),
         migrations.CreateModel(
             name='ArticleLink',
             fields=[

@@ -314,3 +314,66 @@ def test_a_partner_with_items_is_protected_so_dismissed_pieces_never_come_back(
     fresh = services.add_partner("Fresh", ["https://fresh.example/feed"])
     assert editor_client.post(f"/admin/partners/partner/{fresh.pk}/delete/", {"post": "yes"})
     assert not Partner.objects.filter(pk=fresh.pk).exists()
+
+
+# What cutting the poll's cost changed (bench partners measures it): relative addresses are
+# resolved for the new items only, and a feed served again byte for byte is not parsed again.
+
+
+def test_relative_addresses_in_new_items_are_made_absolute(feeds):
+    rss = (
+        b'<?xml version="1.0"?><rss version="2.0" '
+        b'xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel><title>R</title>'
+        b"<item><title>A piece with relative links</title><link>https://rel.example/news/1</link>"
+        b'<description>Short.</description><guid isPermaLink="false">r-1</guid><content:encoded><![CDATA[<p><img src="/img/a.png" alt="A"> '
+        b'<a href="more.html">more</a> <a href="https://other.example/x">x</a></p>]]>'
+        b"</content:encoded></item></channel></rss>"
+    )
+    url = feeds.serve("/rel/feed.xml", rss)
+    json_url = feeds.serve(
+        "/rel/feed.json",
+        json_feed(
+            {
+                "id": "j-1",
+                "url": "https://rel.example/news/2",
+                "title": "Another piece with relative links",
+                "content_html": '<p><img src="pics/b.png" alt="B"></p>',
+            }
+        ),
+        "application/feed+json",
+    )
+    partner = services.add_partner("Relative", [url, json_url], full_text=True)
+    assert [(r.new, r.error) for r in services.fetch_partner(partner)] == [(1, ""), (1, "")]
+    rss_item, json_item = partner.items.get(guid="r-1"), partner.items.get(guid="j-1")
+    assert f'src="{feeds.url}/img/a.png"' in rss_item.content  # against the feed's address
+    assert f'href="{feeds.url}/rel/more.html"' in rss_item.content
+    assert 'href="https://other.example/x"' in rss_item.content
+    assert 'src="https://rel.example/news/pics/b.png"' in json_item.content  # the item's
+
+
+def test_a_feed_served_again_byte_for_byte_is_not_parsed_again(feeds, monkeypatch):
+    body = json_feed({"id": "1", "url": "https://same.example/1", "title": "Same"})
+
+    def without_validators(request):
+        return 200, {"Content-Type": "application/feed+json"}, body  # no ETag, no date
+
+    feeds.routes["/same.json"] = without_validators
+    partner = services.add_partner("Same", [f"{feeds.url}/same.json"])
+    feed = partner.feeds.get()
+    assert services.fetch_feed(feed.pk).new == 1
+    parsed = []
+    real_parse = services.parse_feed
+    monkeypatch.setattr(
+        services,
+        "parse_feed",
+        lambda *args, **kwargs: parsed.append(1) or real_parse(*args, **kwargs),
+    )
+    again = services.fetch_feed(feed.pk)
+    assert (again.not_modified, again.new, parsed) == (True, 0, [])
+    assert Feed.objects.get(pk=feed.pk).status == Feed.Status.NOT_MODIFIED
+    body = json_feed(
+        {"id": "1", "url": "https://same.example/1", "title": "Same"},
+        {"id": "2", "url": "https://same.example/2", "title": "New"},
+    )
+    assert services.fetch_feed(feed.pk).new == 1
+    assert parsed == [1]
