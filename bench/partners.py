@@ -227,9 +227,8 @@ POLLER = """
 import time
 from pressroom.partners.tasks import poll_partner_feeds
 # What the worker's scheduler does every minute (cron), every second here: the due times are
-# compressed by the same factor.
-deadline = time.monotonic() + {seconds}
-while time.monotonic() < deadline:
+# compressed by a similar factor.
+while True:
     poll_partner_feeds.enqueue()
     time.sleep(1)
 """
@@ -297,7 +296,7 @@ def cpu_of(pids: list[int]) -> float:
 
 def main(argv: list[str]) -> int:
     feeds = option(argv, "feeds", 300)
-    seconds = option(argv, "seconds", 20)
+    seconds = option(argv, "seconds", 60)
     connections = option(argv, "connections", 16)
     workers = option(argv, "workers", 2)
     changed = option(argv, "changed", 10)
@@ -315,8 +314,10 @@ def main(argv: list[str]) -> int:
         pressroom = str(BIN / "pressroom")
         feed_base = f"http://127.0.0.1:{FEED_PORT}"
         feed_server = start_feed_server(feeds, new)
-        site = worker = None
+        site = worker = scheduler = None
         try:
+            # The stored corpus may predate this tree's migrations.
+            subprocess.run([pressroom, "migrate", "-v0"], env=env, check=True, cwd=ROOT)
             subprocess.run(
                 [pressroom, "shell", "-c", SETUP.format(base=feed_base, feeds=feeds)],
                 env=env,
@@ -351,12 +352,13 @@ def main(argv: list[str]) -> int:
             site = serve(env, PORT, workers)
             url = f"http://127.0.0.1:{PORT}/topics/peru/"
             pids = process_tree(site.pid)
+            worker_log = (work / "worker.log").open("w")
             worker = subprocess.Popen(
                 [pressroom, "worker", "--no-scheduler"],
                 env=env,
                 cwd=ROOT,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
+                stdout=worker_log,
+                stderr=subprocess.STDOUT,
                 start_new_session=True,
                 preexec_fn=lambda: os.nice(WORKER_NICE),
             )
@@ -369,45 +371,47 @@ def main(argv: list[str]) -> int:
             )
             warm_up = max(2, seconds // 5)
             windows: list[Window] = []
+            # The worker's scheduler, which runs all along as in production (idle windows too:
+            # nothing is due then).
+            scheduler = shell(
+                env, POLLER, start_new_session=True, preexec_fn=lambda: os.nice(WORKER_NICE)
+            )
+            time.sleep(5)  # its start-up is not in the first window
+            worker_pids = process_tree(worker.pid) + process_tree(scheduler.pid)
             for number, polling in enumerate([False, True, False, True]):
-                if not polling:
-                    windows.append(
-                        Window(
-                            measure(f"idle {number // 2 + 1}", url, seconds, connections, pids),
-                            False,
-                        )
+                label = f"{'polling' if polling else 'idle'} {number // 2 + 1}"
+                if polling:
+                    feed_server_call(f"/change?percent={changed}&round={number}")
+                    subprocess.run(
+                        [
+                            pressroom,
+                            "shell",
+                            "-c",
+                            SPREAD.format(delay=warm_up, seconds=max(1, seconds - 2)),
+                        ],
+                        env=env,
+                        check=True,
+                        cwd=ROOT,
                     )
-                    continue
-                feed_server_call(f"/change?percent={changed}&round={number}")
-                subprocess.run(
-                    [
-                        pressroom,
-                        "shell",
-                        "-c",
-                        SPREAD.format(delay=warm_up, seconds=max(1, seconds - 2)),
-                    ],
-                    env=env,
-                    check=True,
-                    cwd=ROOT,
-                )
-                poller = shell(
-                    env,
-                    POLLER.format(seconds=seconds + warm_up + 2),
-                    preexec_fn=lambda: os.nice(WORKER_NICE),
-                )
-                worker_pids = process_tree(worker.pid)
                 hits, cpu = feed_server_call("/hits"), cpu_of(worker_pids)
-                result = measure(f"polling {number // 2 + 1}", url, seconds, connections, pids)
+                result = measure(label, url, seconds, connections, pids)
                 # Feeds fetched from the warm-up's start to the window's end.
                 polled = feed_server_call("/hits") - hits
                 worker_cpu = cpu_of(worker_pids) - cpu
-                poller.communicate(timeout=120)
-                windows.append(Window(result, True, polled, worker_cpu * 1000 / max(polled, 1)))
+                windows.append(Window(result, polling, polled, worker_cpu * 1000 / max(polled, 1)))
+                if polling:
+                    # The round's stragglers are fetched before the next idle window.
+                    deadline = time.monotonic() + 300
+                    while feed_server_call("/hits") - hits < feeds and time.monotonic() < deadline:
+                        time.sleep(0.5)
                 print(
-                    f"    {polled} feeds polled during the window; worker CPU "
-                    f"{worker_cpu * 1000 / max(polled, 1):.1f} ms per feed",
+                    f"    {polled} feeds polled in the window; worker and scheduler CPU "
+                    f"{worker_cpu * 1000:.0f} ms"
+                    + (f", {worker_cpu * 1000 / polled:.1f} ms per feed" if polled else ""),
                     flush=True,
                 )
+            stop(scheduler)
+            scheduler = None
             # The worst case: rounds back to back, every feed due again at once.
             continuous = shell(
                 env,
@@ -421,9 +425,11 @@ def main(argv: list[str]) -> int:
             worst_polled = feed_server_call("/hits") - hits
             continuous.communicate(timeout=300)
         finally:
-            for process in (worker, site, feed_server):
+            for process in (scheduler, worker, site, feed_server):
                 if process is not None:
                     stop(process)
+            if os.environ.get("BENCH_DEBUG") and (work / "worker.log").exists():
+                print((work / "worker.log").read_text()[-5000:])
         idle = [w.result for w in windows if not w.polling]
         busy = [w for w in windows if w.polling]
         idle_rate = sum(r.requests_per_second for r in idle) / len(idle)

@@ -128,14 +128,15 @@ class FetchResult:
     new_item_ids: list[int] = field(default_factory=list)
 
 
-def fetch_feed(feed_id: int) -> FetchResult:
+def fetch_feed(feed_id: int, near_titles: NearTitles | None = None) -> FetchResult:
     """Fetch one feed now (conditional GET) and put its new items in the queue. A failure, of
     any kind, is recorded on the feed (which then backs off) and returned, never raised: one
-    feed's bug never stops the others."""
+    feed's bug never stops the others. `near_titles`: the recent titles, shared by the feeds
+    fetched one after the other (fetch_feeds)."""
     feed = Feed.objects.select_related("partner").get(pk=feed_id)
     result = FetchResult(feed.pk, feed.url)
     try:
-        _fetch_and_store(feed, result)
+        _fetch_and_store(feed, result, near_titles or NearTitles())
     except (outbound.OutboundError, FeedParseError, PartnerError) as error:
         _record_failure(feed, result, str(error))
     except Exception as error:
@@ -146,7 +147,13 @@ def fetch_feed(feed_id: int) -> FetchResult:
     return result
 
 
-def _fetch_and_store(feed: Feed, result: FetchResult) -> None:
+def fetch_feeds(feed_ids: Iterable[int]) -> list[FetchResult]:
+    """Fetch these feeds one after the other, reading the recent titles once for all."""
+    near_titles = NearTitles()
+    return [fetch_feed(feed_id, near_titles) for feed_id in feed_ids]
+
+
+def _fetch_and_store(feed: Feed, result: FetchResult, near_titles: NearTitles) -> None:
     response = outbound.fetch(
         feed.url,
         etag=feed.etag,
@@ -185,7 +192,7 @@ def _fetch_and_store(feed: Feed, result: FetchResult) -> None:
     )
     with transaction.atomic():
         feed = Feed.objects.select_for_update().select_related("partner").get(pk=feed.pk)
-        store_entries(feed, entries[: settings.PARTNER_FEED_MAX_ITEMS], result)
+        added = store_entries(feed, entries[: settings.PARTNER_FEED_MAX_ITEMS], result, near_titles)
         feed.record_success(
             etag=response.etag, last_modified=response.last_modified, not_modified=False
         )
@@ -196,6 +203,8 @@ def _fetch_and_store(feed: Feed, result: FetchResult) -> None:
                 feed, (*SUCCESS_FIELDS, "etag", "last_modified", "items_seen", "content_hash")
             )
         )
+    # Committed: the next feeds of this run see these titles too.
+    near_titles.add(feed.partner_id, added)
 
 
 SUCCESS_FIELDS = ("status", "last_error", "failures", "last_fetched_at", "next_fetch_at")
@@ -212,7 +221,12 @@ def _record_failure(feed: Feed, result: FetchResult, error: str) -> None:
     Feed.objects.filter(pk=feed.pk).update(**_fields(feed, SUCCESS_FIELDS))
 
 
-def store_entries(feed: Feed, entries: Sequence[Entry], result: FetchResult) -> None:
+def store_entries(
+    feed: Feed,
+    entries: Sequence[Entry],
+    result: FetchResult,
+    near_titles: NearTitles | None = None,
+) -> list[str]:
     """Queue the entries not seen before. A piece is known again by its GUID (from this
     partner), its link without tracking parameters, or its title (exact once folded, or nearly
     the same from another partner lately): items dismissed or republished stay rows, so they
@@ -246,14 +260,7 @@ def store_entries(feed: Feed, entries: Sequence[Entry], result: FetchResult) -> 
             fetched_at__gte=timezone.now() - NEAR_TITLE_WINDOW,
         ).values_list("title_key", flat=True)
     )
-    # Other partners' recent titles are read only when an entry is new by every other sign:
-    # a fetch whose entries are all known (most of them) reads none.
-    recent_titles = NearTitles(
-        Item.objects.filter(fetched_at__gte=timezone.now() - NEAR_TITLE_WINDOW)
-        .exclude(partner=partner)
-        .order_by("-fetched_at")
-        .values_list("title_key", flat=True)[:5000]
-    )
+    near_titles = near_titles or NearTitles()
     fresh: list[Item] = []
     for entry in usable:
         key = link_key(entry.link) if entry.link else ""
@@ -262,7 +269,7 @@ def store_entries(feed: Feed, entries: Sequence[Entry], result: FetchResult) -> 
             entry.guid in guids
             or (key and key in link_keys)
             or (folded and folded in title_keys)
-            or recent_titles.match(folded)
+            or near_titles.match(folded, other_than=partner.pk)
         ):
             result.known += 1
             continue
@@ -295,6 +302,8 @@ def store_entries(feed: Feed, entries: Sequence[Entry], result: FetchResult) -> 
         )
     result.new_item_ids.extend(_insert_items(fresh, result))
     result.new = len(result.new_item_ids)
+    stored = set(result.new_item_ids)
+    return [item.title_key for item in fresh if item.pk in stored]
 
 
 def _insert_items(items: list[Item], result: FetchResult) -> list[int]:
@@ -321,22 +330,43 @@ def _insert_items(items: list[Item], result: FetchResult) -> list[int]:
 
 
 class NearTitles:
-    """Recent titles of other partners, for finding a nearly identical one. Titles that share
-    too few words are passed over with set operations (done in C) before difflib's ratio, so a
-    fetch compares its entries with thousands of titles in milliseconds."""
+    """Recent titles (of the last NEAR_TITLE_WINDOW, the newest 5,000), for finding a nearly
+    identical one from another partner. Read once, when an entry first needs them (a fetch
+    whose entries are all known reads none), and shared by the feeds a task fetches in a row.
+    Titles that share too few words are passed over with set operations (done in C) before
+    difflib's ratio, so a fetch compares its entries with thousands of titles in milliseconds."""
 
-    def __init__(self, titles: Iterable[str]) -> None:
-        self.source = titles  # a QuerySet: read at the first match() that needs it
-        self.titles: list[tuple[str, frozenset[str]]] | None = None
+    LIMIT = 5000
 
-    def match(self, folded: str) -> bool:
+    def __init__(self) -> None:
+        self.titles: list[tuple[int, str, frozenset[str]]] | None = None
+
+    def _read(self) -> list[tuple[int, str, frozenset[str]]]:
+        if self.titles is None:
+            recent = (
+                Item.objects.filter(fetched_at__gte=timezone.now() - NEAR_TITLE_WINDOW)
+                .order_by("-fetched_at")
+                .values_list("partner_id", "title_key")[: self.LIMIT]
+            )
+            self.titles = [
+                (partner_id, title, frozenset(title.split()))
+                for partner_id, title in recent
+                if title
+            ]
+        return self.titles
+
+    def add(self, partner_id: int, titles: Iterable[str]) -> None:
+        if self.titles is not None:
+            self.titles[:0] = [(partner_id, title, frozenset(title.split())) for title in titles]
+
+    def match(self, folded: str, *, other_than: int) -> bool:
         if len(folded) < DISTINCT_TITLE_LENGTH:
             return False
-        if self.titles is None:
-            self.titles = [(title, frozenset(title.split())) for title in self.source if title]
         words = frozenset(folded.split())
         matcher: difflib.SequenceMatcher[str] | None = None
-        for other, other_words in self.titles:
+        for partner_id, other, other_words in self._read():
+            if partner_id == other_than:
+                continue
             # Titles 90% alike share most of their words: 3 in 4 of the larger set.
             if len(words & other_words) * 4 < max(len(words), len(other_words)) * 3:
                 continue
@@ -352,7 +382,7 @@ def fetch_partner(partner: Partner | None = None) -> list[FetchResult]:
     feeds = Feed.objects.filter(is_active=True)
     if partner is not None:
         feeds = feeds.filter(partner=partner)
-    return [fetch_feed(feed_id) for feed_id in feeds.values_list("pk", flat=True)]
+    return fetch_feeds(feeds.values_list("pk", flat=True))
 
 
 def claim_due_feeds(now: datetime | None = None, limit: int = 1000) -> list[int]:

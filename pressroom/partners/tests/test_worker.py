@@ -44,7 +44,7 @@ def test_the_worker_polls_every_kind_of_feed_into_the_queue(tmp_path):
         for name, url, option in sources:
             pressroom("partners", "add", name, url, *([option] if option else []), env=env)
         # What the worker's scheduler enqueues every minute; the worker runs it and the fetches
-        # it queues, one task per feed.
+        # it queues, a few feeds to a task.
         pressroom("shell", "-c", POLL, env=env)
         pressroom("worker", "--batch", env=env)
         first = json.loads(pressroom("shell", "--no-imports", "-c", SHOW, env=env).splitlines()[-1])
