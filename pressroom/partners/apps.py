@@ -1,4 +1,11 @@
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from django.apps import AppConfig
+
+if TYPE_CHECKING:
+    from pressroom.publishing.models import Article
 
 
 class PartnersConfig(AppConfig):
@@ -18,8 +25,10 @@ class PartnersConfig(AppConfig):
         articles_written.connect(remember_article_links, dispatch_uid="partners-article-links")
 
 
-def remember_article_links(sender: object, articles: list | None = None, **kwargs: object) -> None:
+def remember_article_links(
+    sender: object, articles: list[Article] | None = None, **kwargs: object
+) -> None:
     if articles:
-        from pressroom.partners.models import ArticleLink
+        from pressroom.partners import services
 
-        ArticleLink.remember(articles)
+        services.remember_article_links(articles)

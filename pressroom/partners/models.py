@@ -11,7 +11,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from pressroom.partners.parsing import link_key, title_key
+from pressroom.partners.parsing import title_key
 from pressroom.publishing.models import Article, Author, Topic
 
 # A failing feed waits its interval times 2, 4, 8 ... after each failure in a row, never longer
@@ -284,22 +284,6 @@ class ArticleLink(models.Model):
 
     def __str__(self) -> str:
         return self.link_key
-
-    @classmethod
-    def remember(cls, articles: list[Article]) -> None:
-        """The keys of these articles' addresses as they are now written."""
-        cls.objects.filter(article_id__in=[article.pk for article in articles]).delete()
-        cls.objects.bulk_create(
-            [
-                cls(article_id=article.pk, link_key=key)
-                for article in articles
-                for key in {
-                    link_key(url) for url in (article.original_url, article.canonical_url) if url
-                }
-                if key
-            ],
-            ignore_conflicts=True,
-        )
 
 
 class PartnerAuthor(models.Model):

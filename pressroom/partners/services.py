@@ -28,6 +28,7 @@ from pressroom.media.models import MediaError
 from pressroom.partners.models import (
     MAX_INTERVAL_MINUTES,
     MIN_INTERVAL_MINUTES,
+    ArticleLink,
     Feed,
     Item,
     Partner,
@@ -376,6 +377,23 @@ class NearTitles:
             if matcher.ratio() >= NEAR_TITLE_RATIO:
                 return True
         return False
+
+
+def remember_article_links(articles: Sequence[Article]) -> None:
+    """The link keys of these articles' original and canonical addresses, as now written (by
+    publishing's services, through its articles_written signal, in their transaction)."""
+    ArticleLink.objects.filter(article_id__in=[article.pk for article in articles]).delete()
+    ArticleLink.objects.bulk_create(
+        [
+            ArticleLink(article_id=article.pk, link_key=key)
+            for article in articles
+            for key in {
+                link_key(url) for url in (article.original_url, article.canonical_url) if url
+            }
+            if key
+        ],
+        ignore_conflicts=True,
+    )
 
 
 def fetch_partner(partner: Partner | None = None) -> list[FetchResult]:
