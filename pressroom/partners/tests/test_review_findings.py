@@ -381,3 +381,36 @@ def test_a_feed_served_again_byte_for_byte_is_not_parsed_again(feeds, monkeypatc
     )
     assert services.fetch_feed(feed.pk).new == 1
     assert parsed == [1]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_renames_case_twins_clamps_intervals_and_fills_the_keys():
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    before = [("partners", "0001_initial")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    old = executor.loader.project_state(before).apps
+    nacla = old.get_model("partners", "Partner").objects.create(name="NACLA")
+    twin = old.get_model("partners", "Partner").objects.create(name="nacla")
+    feeds = old.get_model("partners", "Feed").objects
+    feeds.create(partner=nacla, url="https://nacla.example/feed", interval_minutes=0)
+    feeds.create(partner=twin, url="https://twin.example/feed", interval_minutes=10**6)
+    old.get_model("partners", "Item").objects.create(
+        partner=nacla, guid="1", title="Lima", title_key="lima", categories=["Perú", "Minería"]
+    )
+    article = old.get_model("publishing", "Article").objects.create(
+        title="Ours", slug="ours", original_url="https://www.nacla.example/x/?utm_source=y"
+    )
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
+
+    assert sorted(Partner.objects.values_list("name", flat=True)) == ["NACLA", "nacla (2)"]
+    assert sorted(Feed.objects.values_list("interval_minutes", flat=True)) == [5, 10080]
+    assert Item.objects.get().category_keys == "|peru|mineria|"
+    from pressroom.partners.models import ArticleLink
+
+    assert list(ArticleLink.objects.values_list("article_id", "link_key")) == [
+        (article.pk, "nacla.example/x")
+    ]
