@@ -598,18 +598,30 @@ def bring_images_in(article_id: int, partner_id: int) -> int:
 
 
 def preview_body(item: Item) -> str:
-    """Exactly the body republishing would write, for the review page; the partner's images
-    are not loaded in the admin (each shows as a link to its address)."""
+    """Exactly the body republishing would write, for the review page; nothing in it is loaded
+    from the partner's or anyone's site in the admin: each image, video, audio or embedded
+    player shows as a link to its address."""
     body = clean_body_html(item.content) if _has_full_text(item) else summary_body(item)
-    return IMAGE_TAG.sub(_image_placeholder, body)
+    body = MEDIA_WRAPPER.sub("", body)
+    return MEDIA_TAG.sub(_media_placeholder, body)
 
 
-def _image_placeholder(match: re.Match[str]) -> str:
+# What a browser would load by itself, and the tags around it that go with it in the preview.
+MEDIA_TAG = re.compile(r"<(img|video|audio|iframe)\b[^>]*>", re.I)
+MEDIA_WRAPPER = re.compile(r"<source\b[^>]*>|</?picture\b[^>]*>|</(?:video|audio|iframe)>", re.I)
+MEDIA_LABELS = {"img": "Image", "video": "Video", "audio": "Audio", "iframe": "Embedded"}
+
+
+def _media_placeholder(match: re.Match[str]) -> str:
     attributes = {
         name.lower(): html.unescape(value[1:-1]) for name, value in ATTRIBUTE.findall(match[0])
     }
+    kind = MEDIA_LABELS[match[1].lower()]
     src, alt = attributes.get("src", ""), attributes.get("alt", "").strip()
-    label = f"Image: {alt}" if alt else "Image without alt text"
+    if kind == "Image":
+        label = f"Image: {alt}" if alt else "Image without alt text"
+    else:
+        label = f"{kind}: {src}" if src else kind
     if not src.startswith(("http://", "https://")):
         return f'<span class="image-placeholder">[{html.escape(label)}]</span>'
     return (

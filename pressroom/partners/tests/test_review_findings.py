@@ -414,3 +414,24 @@ def test_the_migration_renames_case_twins_clamps_intervals_and_fills_the_keys():
     assert list(ArticleLink.objects.values_list("article_id", "link_key")) == [
         (article.pk, "nacla.example/x")
     ]
+
+
+def test_the_review_preview_loads_no_picture_video_audio_or_player(nacla):
+    item = march(nacla)
+    item.content = (
+        "<p>Text.</p><picture><source srcset='https://cdn.example/a.webp' type='image/webp'>"
+        '<img src="https://cdn.example/a.jpg" alt="A march"></picture>'
+        '<video src="https://cdn.example/v.mp4" poster="https://cdn.example/p.jpg" controls></video>'
+        '<audio src="https://cdn.example/a.mp3" controls></audio>'
+        '<iframe src="https://www.youtube.com/embed/abc123"></iframe><p>End.</p>'
+    )
+    preview = services.preview_body(item)
+    for tag in ("<img", "<source", "<video", "<audio", "<iframe", "<picture", "srcset"):
+        assert tag not in preview
+    assert '<a class="image-placeholder" href="https://cdn.example/a.jpg"' in preview
+    assert "[Image: A march]" in preview
+    assert 'href="https://cdn.example/v.mp4"' in preview
+    assert 'href="https://cdn.example/a.mp3"' in preview
+    assert "[Embedded: https://www.youtube.com/embed/abc123]" in preview
+    assert preview.startswith("<p>Text.</p>")
+    assert preview.endswith("<p>End.</p>")
