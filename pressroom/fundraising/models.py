@@ -227,6 +227,7 @@ class RecurringDonation(models.Model):
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.ACTIVE)
     started_at = models.DateTimeField(default=timezone.now)
     cancelled_at = models.DateTimeField(null=True, blank=True)
+    cancellation_confirmed_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-started_at"]
@@ -412,6 +413,7 @@ class DonationRefund(models.Model):
     amount = models.DecimalField(max_digits=14, decimal_places=3)
     refunded_at = models.DateTimeField(db_index=True)
     recorded_at = models.DateTimeField(default=timezone.now, editable=False)
+    confirmation_sent_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["refunded_at", "id"]
@@ -421,6 +423,22 @@ class DonationRefund(models.Model):
 
     def __str__(self) -> str:
         return f"{self.amount} refunded on {self.refunded_at:%Y-%m-%d}"
+
+
+class YearEndStatement(models.Model):
+    """That a donor's statement of a year was emailed: January's task sends each one once."""
+
+    donor = models.ForeignKey(Donor, on_delete=models.CASCADE, related_name="statements")
+    year = models.PositiveSmallIntegerField()
+    sent_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["donor", "year"], name="statement_once_per_year")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.year} statement for {self.donor.email}"
 
 
 class WebhookEvent(models.Model):

@@ -53,7 +53,12 @@ from pressroom.fundraising.providers import (
     online_provider,
     provider_label,
 )
-from pressroom.fundraising.tasks import send_donation_receipt, send_donor_portal_link
+from pressroom.fundraising.tasks import (
+    send_donation_receipt,
+    send_donation_refund_confirmation,
+    send_donor_portal_link,
+    send_recurring_cancellation_confirmation,
+)
 from pressroom.lib.ratelimit import Limit
 from pressroom.site.current import current_site
 
@@ -304,6 +309,11 @@ def record_recurring_end(provider_name: str, fact: RecurringEnded) -> None:
     if recurring.is_active:
         recurring.cancel(at=fact.ended_at)
         recurring.save(update_fields=["status", "cancelled_at"])
+        _confirm_cancellation(recurring)
+
+
+def _confirm_cancellation(recurring: RecurringDonation) -> None:
+    transaction.on_commit(lambda: send_recurring_cancellation_confirmation.enqueue(recurring.pk))
 
 
 def record_online_payment(provider_name: str, fact: PaymentReceived) -> Donation:
@@ -418,10 +428,11 @@ def _book_refund(donation: Donation, total_refunded: Decimal, at: datetime | Non
     if not added:
         return
     donation.save(update_fields=["refunded_amount", "refunded_at", "status"])
-    DonationRefund.objects.create(
+    refund = DonationRefund.objects.create(
         donation=donation, amount=added, refunded_at=donation.refunded_at or timezone.now()
     )
     forget_campaign_figures()
+    transaction.on_commit(lambda: send_donation_refund_confirmation.enqueue(refund.pk))
 
 
 # --- Offline donations and staff actions ----------------------------------------------------------
@@ -602,6 +613,7 @@ def cancel_recurring_donation(
         get_provider(recurring.provider).cancel_recurring(recurring.provider_reference)
     recurring.cancel()
     recurring.save(update_fields=["status", "cancelled_at"])
+    _confirm_cancellation(recurring)
     return recurring
 
 
