@@ -28,6 +28,14 @@ class Migration(migrations.Migration):
                     "recorded_at",
                     models.DateTimeField(default=django.utils.timezone.now, editable=False),
                 ),
+                (
+                    "donation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="refunds",
+                        to="fundraising.donation",
+                    ),
+                ),
             ],
             options={
                 "ordering": ["refunded_at", "id"],
@@ -82,15 +90,6 @@ class Migration(migrations.Migration):
                 ),
                 fields=("donor", "provider", "provider_reference"),
                 name="donation_unique_offline_reference_per_donor",
-            ),
-        ),
-        migrations.AddField(
-            model_name="donationrefund",
-            name="donation",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="refunds",
-                to="fundraising.donation",
             ),
         ),
         migrations.AddConstraint(
