@@ -466,7 +466,7 @@ class DonationInline(admin.TabularInline):
     can_delete = False
     show_change_link = True
     verbose_name_plural = "gifts"
-    fields = [
+    readonly_fields = (
         "received_at",
         "amount_display",
         "refunded_display",
@@ -476,8 +476,8 @@ class DonationInline(admin.TabularInline):
         "method",
         "provider_reference",
         "reconciled_at",
-    ]
-    readonly_fields = fields
+    )
+    fields = readonly_fields
     ordering = ["-received_at", "-id"]
 
     def has_add_permission(self, request, obj=None) -> bool:
@@ -510,8 +510,16 @@ class RecurringDonationInline(admin.TabularInline):
     can_delete = False
     show_change_link = True
     verbose_name_plural = "monthly gifts"
-    fields = ["amount", "currency", "campaign", "status", "started_at", "cancelled_at", "provider"]
-    readonly_fields = fields
+    readonly_fields = (
+        "amount",
+        "currency",
+        "campaign",
+        "status",
+        "started_at",
+        "cancelled_at",
+        "provider",
+    )
+    fields = readonly_fields
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
@@ -524,7 +532,9 @@ class MergeDonorsForm(forms.Form):
 
     def __init__(self, *args, donors: list[Donor], **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["kept"].choices = [(donor.pk, str(donor)) for donor in donors]
+        kept = self.fields["kept"]
+        assert isinstance(kept, forms.TypedChoiceField)
+        kept.choices = [(donor.pk, str(donor)) for donor in donors]
 
 
 @admin.register(Donor)

@@ -96,8 +96,8 @@ def monthly_totals() -> list[dict]:
         .annotate(refunded=Sum("amount"))
         .order_by()
     )
-    for figures in refunds:
-        row(_month(figures["month"]), figures["donation__currency"])["refunded"] = figures[
+    for refunded in refunds:
+        row(_month(refunded["month"]), refunded["donation__currency"])["refunded"] = refunded[
             "refunded"
         ]
     ordered = sorted(rows.values(), key=lambda item: (item["month"], item["currency"]))
