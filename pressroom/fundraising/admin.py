@@ -298,7 +298,7 @@ class DonationAdmin(admin.ModelAdmin):
 
     @admin.display(description="Amount", ordering="amount")
     def amount_display(self, donation: Donation) -> str:
-        return format_amount(donation.amount, donation.currency)
+        return format_amount(donation.amount, donation.currency, exact=True)
 
     @admin.display(description="Method", ordering="provider")
     def method(self, donation: Donation) -> str:
@@ -322,13 +322,7 @@ class DonationAdmin(admin.ModelAdmin):
                         "fields": [
                             "email",
                             "name",
-                            "amount_text",
-                            "currency",
-                            "campaign",
-                            "provider",
-                            "provider_reference",
-                            "received_at",
-                            "note",
+                            *self.offline_change_fields,
                             "send_receipt",
                         ]
                     },
