@@ -431,7 +431,8 @@ class DonationAdmin(admin.ModelAdmin):
         if skipped:
             self.message_user(
                 request,
-                f"{skipped} donation(s) have no address that can receive mail.",
+                f"{skipped} donation(s) have no receipt to send: refunded in full, or no "
+                "address that can receive mail.",
                 messages.WARNING,
             )
 

@@ -619,9 +619,14 @@ def cancel_recurring_donation(
 
 def resend_receipts(donation_ids: list[int]) -> tuple[int, int]:
     """Queue each donation's receipt again (a donor lost it, or asked for a copy). Returns
-    (queued, skipped): gifts of donors without a deliverable address are skipped."""
+    (queued, skipped): gifts refunded in full, or of donors without a deliverable address,
+    have no receipt to send."""
     donations = Donation.objects.filter(pk__in=donation_ids).select_related("donor")
-    queued = [donation.pk for donation in donations if donation.donor.can_receive_email]
+    queued = [
+        donation.pk
+        for donation in donations
+        if donation.donor.can_receive_email and donation.status != Donation.Status.REFUNDED
+    ]
     for donation_id in queued:
         transaction.on_commit(
             functools.partial(send_donation_receipt.enqueue, donation_id, again=True)

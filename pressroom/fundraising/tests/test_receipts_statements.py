@@ -160,6 +160,20 @@ def test_staff_resend_receipts_for_several_gifts_from_the_admin(fundraiser_clien
     assert all(message["Subject"].startswith("Copy of your receipt") for message in copies)
 
 
+def test_a_gift_refunded_in_full_has_no_receipt_to_send_again(fundraiser_client, smtp_server):
+    donation = offline(send_receipt=False)
+    services.refund_donation(donation.pk, donation.amount)
+    response = fundraiser_client.post(
+        "/admin/fundraising/donation/",
+        {"action": "resend_receipts", "_selected_action": [donation.pk]},
+        follow=True,
+    )
+    assert "1 donation(s) have no receipt to send: refunded in full" in response.content.decode()
+    run_worker()
+    [refund] = smtp_server.to("maria@example.org")  # only the refund's confirmation
+    assert refund["Subject"] == "Refund of $50.00 from Pressroom News"
+
+
 def test_a_gift_entered_without_a_receipt_gets_one_when_staff_ask(smtp_server):
     donation = offline(send_receipt=False)
     run_worker()
