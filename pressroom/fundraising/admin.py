@@ -32,6 +32,12 @@ from pressroom.fundraising.money import AmountError, format_amount, normalize_am
 from pressroom.fundraising.providers import OFFLINE_METHODS, provider_label
 from pressroom.lib.forms import BoundedModelChoiceField
 
+CURRENCY_MESSAGE = "Enter a three-letter ISO currency code, e.g. USD or EUR."
+
+
+def is_currency_code(text: str) -> bool:
+    return len(text) == 3 and text.isascii() and text.isalpha()
+
 
 class ExportForm(forms.Form):
     campaign = BoundedModelChoiceField(queryset=Campaign.objects.all(), required=False)
@@ -192,6 +198,9 @@ class OfflineDonationForm(forms.ModelForm):
         )
         cleaned["currency"] = currency
         self.instance.currency = currency
+        if not is_currency_code(currency):
+            self.add_error("currency", CURRENCY_MESSAGE)
+            return
         try:
             cleaned["amount"] = parse_amount(cleaned.get("amount_text") or "", currency)
         except AmountError as error:
@@ -230,6 +239,9 @@ class OfflineDonationChangeForm(forms.ModelForm):
             raise forms.ValidationError(str(error)) from None
         currency = (cleaned.get("currency") or self.instance.currency).upper()
         cleaned["currency"] = currency
+        if not is_currency_code(currency):
+            self.add_error("currency", CURRENCY_MESSAGE)
+            return cleaned
         try:
             cleaned["amount"] = parse_amount(cleaned.get("amount_text") or "", currency)
         except AmountError as error:
@@ -520,6 +532,10 @@ class RecurringDonationInline(admin.TabularInline):
         return False
 
 
+# Records of one person: a handful. More is a mistaken selection (e.g. "select all").
+MAX_MERGED_DONORS = 20
+
+
 class MergeDonorsForm(forms.Form):
     kept = forms.TypedChoiceField(
         label="Keep this donor", coerce=int, widget=forms.RadioSelect, choices=()
@@ -587,9 +603,13 @@ class DonorAdmin(admin.ModelAdmin):
     def merge_donors(self, request: HttpRequest, queryset: QuerySet[Donor]):
         if not request.user.has_perm("fundraising.change_donation"):
             raise PermissionDenied
-        donors = list(queryset.order_by("created_at", "pk")[:50])
-        if len(donors) < 2:
-            self.message_user(request, "Select at least two donors to merge.", messages.WARNING)
+        donors = list(queryset.order_by("created_at", "pk")[: MAX_MERGED_DONORS + 1])
+        if not 2 <= len(donors) <= MAX_MERGED_DONORS:
+            self.message_user(
+                request,
+                f"Select between two and {MAX_MERGED_DONORS} donors to merge.",
+                messages.WARNING,
+            )
             return None
         form = MergeDonorsForm(request.POST if "kept" in request.POST else None, donors=donors)
         if form.is_valid():

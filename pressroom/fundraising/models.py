@@ -264,7 +264,11 @@ class DonationQuerySet(models.QuerySet["Donation"]):
             receipt_sent_at__isnull=True,
             created_at__lt=older_than,
             created_at__gt=newer_than,
-        ).exclude(donor__email__endswith="@" + Donor.NO_EMAIL_DOMAIN)
+        ).exclude(
+            # A gift refunded in full has no receipt (its refund confirmation went instead).
+            Q(donor__email__endswith="@" + Donor.NO_EMAIL_DOMAIN)
+            | Q(status=Donation.Status.REFUNDED)
+        )
 
     def matching_payment(self, provider: str, references: list[str]) -> DonationQuerySet:
         references = [reference for reference in references if reference]

@@ -387,3 +387,39 @@ def test_the_report_shows_a_campaign_at_under_one_percent_as_such(fundraiser_cli
 )
 def test_books_write_every_amount_with_its_currency_and_decimals(amount, currency, shown):
     assert format_amount(Decimal(amount), currency, exact=True) == shown
+
+
+def test_an_offline_gift_in_a_made_up_currency_re_renders_with_a_message(
+    fundraiser_client, campaign
+):
+    response = fundraiser_client.post(ADD, {**_cheque("maria@example.org", "1"), "currency": "U$"})
+    assert response.status_code == 200
+    assert "three-letter ISO currency code" in response.content.decode()
+    donation = _offline()
+    url = f"/admin/fundraising/donation/{donation.pk}/change/"
+    response = fundraiser_client.post(
+        url,
+        {
+            "amount_text": "40",
+            "currency": "1$x",
+            "provider": "cheque",
+            "provider_reference": "c-1",
+            "received_at_0": "2026-11-20",
+            "received_at_1": "10:00:00",
+        },
+    )
+    assert response.status_code == 200
+    assert "three-letter ISO currency code" in response.content.decode()
+    donation.refresh_from_db()
+    assert donation.currency == "USD"
+
+
+def test_merging_refuses_a_selection_too_large_to_be_one_person(fundraiser_client, db):
+    donors = [Donor.objects.create(email=f"d{n}@example.org") for n in range(21)]
+    response = fundraiser_client.post(
+        "/admin/fundraising/donor/",
+        {"action": "merge_donors", "_selected_action": [donor.pk for donor in donors]},
+        follow=True,
+    )
+    assert "Select between two and 20 donors to merge." in response.content.decode()
+    assert Donor.objects.count() == 21

@@ -3,7 +3,7 @@ a statement of each year: sent by the real task worker to a real SMTP server."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -106,6 +106,11 @@ def test_a_refund_that_arrives_before_its_payment_never_yields_a_thank_you(
     text = bodies(message)[0]
     assert "Refunded: 50.000" not in text
     assert Donation.objects.get().receipt_sent_at is None
+    # Nor does the sweep of receipts that never went keep trying to send one.
+    later = timezone.now() + timedelta(hours=1)
+    assert not Donation.objects.awaiting_receipt(
+        older_than=later, newer_than=later - timedelta(days=7)
+    ).exists()
 
 
 def test_a_partial_refund_is_confirmed_and_the_receipt_copy_shows_what_stands(
