@@ -270,7 +270,15 @@ class DonationAdmin(admin.ModelAdmin):
         "method",
         "provider_reference",
     ]
-    list_filter = ["campaign", "status", "frequency", "provider", "currency"]
+    list_filter = [
+        "campaign",
+        "status",
+        "frequency",
+        "provider",
+        "currency",
+        # Month-end: what is still to be matched with the bank statement.
+        ("reconciled_at", admin.EmptyFieldListFilter),
+    ]
     search_fields = ["donor__email", "donor__name", "provider_reference"]
     date_hierarchy = "received_at"
     list_select_related = ["donor", "campaign"]

@@ -423,3 +423,15 @@ def test_merging_refuses_a_selection_too_large_to_be_one_person(fundraiser_clien
     )
     assert "Select between two and 20 donors to merge." in response.content.decode()
     assert Donor.objects.count() == 21
+
+
+def test_month_end_lists_the_offline_gifts_not_reconciled_yet(fundraiser_client, db):
+    waiting = _offline(reference="1001")
+    done = _offline(reference="1002")
+    services.reconcile_donations([done.pk])
+    assert services.reconcile_donations([done.pk]) == 0  # its date stands
+    page = fundraiser_client.get(
+        "/admin/fundraising/donation/?reconciled_at__isempty=1&provider=cheque"
+    ).content.decode()
+    assert f"/admin/fundraising/donation/{waiting.pk}/change/" in page
+    assert f"/admin/fundraising/donation/{done.pk}/change/" not in page
