@@ -18,7 +18,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from pressroom.fundraising.methods import OFFLINE_METHODS
-from pressroom.fundraising.money import AmountError, currency_exponent, parse_amount
+from pressroom.fundraising.money import (
+    AmountError,
+    currency_exponent,
+    format_amount,
+    parse_amount,
+)
 
 # Paths under /donate/ that are pages, not campaigns.
 RESERVED_SLUGS = frozenset({"thanks", "cancelled", "portal", "manage"})
@@ -239,7 +244,7 @@ class RecurringDonation(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.amount} {self.currency} monthly from {self.donor.email}"
+        return f"{format_amount(self.amount, self.currency, exact=True)} monthly from {self.donor.email}"
 
     @property
     def is_active(self) -> bool:
@@ -358,7 +363,7 @@ class Donation(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.amount} {self.currency} from {self.donor.email}"
+        return f"{format_amount(self.amount, self.currency, exact=True)} from {self.donor.email}"
 
     @property
     def is_offline(self) -> bool:
@@ -426,7 +431,7 @@ class DonationRefund(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.amount} refunded on {self.refunded_at:%Y-%m-%d}"
+        return f"{format_amount(self.amount, self.donation.currency, exact=True)} refunded on {self.refunded_at:%Y-%m-%d}"
 
 
 class YearEndStatement(models.Model):
