@@ -25,6 +25,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from pressroom.fundraising import banner
+from pressroom.fundraising.methods import OFFLINE_METHODS
 from pressroom.fundraising.models import (
     Campaign,
     Donation,
@@ -558,6 +559,24 @@ def refund_donation(
     return donation
 
 
+def _reference_clashes(donor_ids: list[int]) -> list[str]:
+    """Offline references that two of these donors both use on a live gift (each donor's
+    cheque #1001 is fine apart; together they would be the same cheque twice)."""
+    live = (
+        Donation.objects.filter(donor_id__in=donor_ids)
+        .exclude(provider_reference="")
+        .exclude(status=Donation.Status.REFUNDED)
+        .filter(provider__in=list(OFFLINE_METHODS))
+    )
+    seen: set[tuple[str, str]] = set()
+    clashes = []
+    for method, reference in live.values_list("provider", "provider_reference").order_by("pk"):
+        if (method, reference) in seen:
+            clashes.append(f"{provider_label(method)} {reference}")
+        seen.add((method, reference))
+    return clashes
+
+
 @dataclass(frozen=True)
 class DonorMerge:
     kept: Donor
@@ -582,6 +601,12 @@ def merge_donors(kept_id: int, other_ids: list[int]) -> DonorMerge:
         raise DonationStateError("One of these donors no longer exists; reload the page.")
     kept = donors[kept_id]
     others = [donors[donor_id] for donor_id in other_ids]
+    clashes = _reference_clashes([kept_id, *other_ids])
+    if clashes:
+        raise DonationStateError(
+            "These records have the same reference for two live gifts, which would be one "
+            f"gift counted twice: {', '.join(clashes)}. Correct or refund one of each first."
+        )
     donations_moved = Donation.objects.filter(donor_id__in=other_ids).update(donor=kept)
     monthly_moved = RecurringDonation.objects.filter(donor_id__in=other_ids).update(donor=kept)
     if not kept.name:

@@ -1,7 +1,9 @@
 """Data for the treasurer's books.
 
 1. Donors whose addresses differ only by case become one: the oldest record is kept, the
-   others' donations and monthly gifts move to it, and its address is stored lower-case.
+   others' donations and monthly gifts move to it, and its address is stored lower-case. (No two
+   of their gifts can clash on 0004's per-donor reference index: until this release a
+   reference was unique per method across all donors.)
 2. Each donation refunded so far gets a DonationRefund dated as well as the records allow: the
    creation time of the latest `charge.refunded` event that names it, else (an offline gift, or
    events older than this release kept none) its received date, the month the reports booked

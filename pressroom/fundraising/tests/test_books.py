@@ -435,3 +435,22 @@ def test_month_end_lists_the_offline_gifts_not_reconciled_yet(fundraiser_client,
     ).content.decode()
     assert f"/admin/fundraising/donation/{waiting.pk}/change/" in page
     assert f"/admin/fundraising/donation/{done.pk}/change/" not in page
+
+
+def test_merging_two_records_that_both_hold_cheque_1001_is_refused_until_one_is_fixed(
+    fundraiser_client, db
+):
+    first = _offline(email="ana@example.org", reference="1001")
+    second = _offline(email="ana.q@example.org", reference="1001")
+    kept, other = first.donor, second.donor
+    with pytest.raises(DonationStateError, match=r"same reference .*: Cheque 1001"):
+        services.merge_donors(kept.pk, [other.pk])
+    response = fundraiser_client.post(
+        "/admin/fundraising/donor/",
+        {"action": "merge_donors", "_selected_action": [kept.pk, other.pk], "kept": kept.pk},
+        follow=True,
+    )
+    assert "Correct or refund one of each first." in response.content.decode()
+    assert Donor.objects.count() == 2
+    services.update_offline_donation(second.pk, provider_reference="1002")
+    assert services.merge_donors(kept.pk, [other.pk]).donations_moved == 1
