@@ -69,11 +69,15 @@ def test_the_treasurer_reads_a_donors_gifts_and_chooses_whom_to_keep(
         page.locator(f'input[name="_selected_action"][value="{pk}"]').check()
     page.select_option('select[name="action"]', "merge_donors")
     page.locator('button[name="index"]').click()
+    page.get_by_role("heading", name="Merge donors").wait_for()
     assert page.get_by_role("radio", name="Ana Quispe <ana@example.org>").is_visible()
     assert serious_violations(page, "#content-main") == []
     page.get_by_role("radio", name="Ana Quispe <ana@example.org>").check()
     page.get_by_role("button", name="Merge").click()
-    assert "Merged ana.q@example.org into ana@example.org" in page.content()
+    # Waits for the list the merge leads back to, with its message (fails after 30 s).
+    page.locator(".messagelist").get_by_text(
+        "Merged ana.q@example.org into ana@example.org"
+    ).wait_for()
 
 
 def test_the_donors_portal_offers_each_years_statement(transactional_db, live_server, browser_page):
