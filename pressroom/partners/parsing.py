@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urljoin, urlsplit, urlunsplit
 
 import feedparser
+from django.conf import settings
 from feedparser.urls import resolve_relative_uris
 
 # Longest text kept from one entry: a full article is rarely past 200 kB of HTML.
@@ -64,28 +65,30 @@ RELATIVE_ADDRESS = re.compile(
 
 
 # Query parameters that only track where a reader came from: dropped before comparing links.
+# Not "ref" or "source": some sites address their pages by them, and two pieces merged by
+# mistake would lose one for good, where a duplicate left in the queue is only seen twice.
 TRACKING_PARAMETER = re.compile(
-    r"^(utm_\w*|fbclid|gclid|dclid|msclkid|mc_cid|mc_eid|_hsenc|_hsmi|igshid|yclid|ref|ref_src|"
-    r"source|cmpid|ncid|at_medium|at_campaign|s_cid|wt_mc)$",
+    r"^(utm_\w*|fbclid|gclid|dclid|msclkid|mc_cid|mc_eid|_hsenc|_hsmi|igshid|yclid|ref_src|"
+    r"cmpid|ncid|at_medium|at_campaign|s_cid|wt_mc)$",
     re.I,
 )
 
 
 def without_tracking(url: str) -> str:
     """The link as we keep it (and point canonical links at): its tracking parameters
-    removed, the rest as the partner wrote it."""
+    removed, every other parameter exactly as the partner wrote it (never re-encoded, so the
+    link never grows and `index.php?/news/x` stays a working address)."""
     try:
         parts = urlsplit(url)
     except ValueError:
         return url
     if not parts.query:
         return url
-    kept = [
-        (name, value)
-        for name, value in parse_qsl(parts.query, keep_blank_values=True)
-        if not TRACKING_PARAMETER.match(name)
-    ]
-    return urlunsplit(parts._replace(query=urlencode(kept)))
+    pairs = parts.query.split("&")
+    kept = [pair for pair in pairs if not TRACKING_PARAMETER.match(unquote(pair.split("=")[0]))]
+    if len(kept) == len(pairs):
+        return url
+    return urlunsplit(parts._replace(query="&".join(kept)))
 
 
 def link_key(url: str) -> str:
@@ -121,11 +124,17 @@ def _text(value: Any, limit: int) -> str:
 
 
 def _clean_url(value: Any, base: str) -> str:
-    url = _text(value, 1000)
-    if not url:
+    """An entry's absolute http(s) address, or "" for one that is malformed or longer than a
+    link is kept (the entry is then known by its GUID alone)."""
+    url = str(value or "").strip()
+    if not url or len(url) > 1000:  # cut short, it would lead somewhere else
         return ""
-    url = urljoin(base, url)
-    return without_tracking(url) if urlsplit(url).scheme in {"http", "https"} else ""
+    try:
+        url = without_tracking(urljoin(base, url))
+        scheme = urlsplit(url).scheme
+    except ValueError:  # "http://[oops/x": one bad entry, not a broken feed
+        return ""
+    return url if scheme in {"http", "https"} and len(url) <= 1000 else ""
 
 
 def parse_feed(data: bytes, *, url: str = "", content_type: str = "") -> list[Entry]:
@@ -211,7 +220,8 @@ def _parse_json_feed(data: bytes, base: str) -> list[Entry]:
         raise FeedParseError("broken JSON Feed: no list of items")
     feed_authors = _json_authors(document)
     entries = []
-    for raw in items:
+    # No more than a fetch keeps (the newest come first): a feed of 50,000 items costs no more.
+    for raw in items[: settings.PARTNER_FEED_MAX_ITEMS]:
         if not isinstance(raw, dict):
             continue
         link = _clean_url(raw.get("url") or raw.get("external_url"), base)

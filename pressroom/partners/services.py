@@ -60,13 +60,17 @@ class PartnerError(Exception):
 
 
 def _check_feed_url(url: str) -> str:
+    return _check_address(url, "a feed address", 1000)
+
+
+def _check_address(url: str, what: str, longest: int) -> str:
     url = url.strip()
+    if len(url) > longest:
+        raise PartnerError(f"{what} is at most {longest} characters long")
     try:
         URLValidator(schemes=["http", "https"])(url)
     except ValidationError:
         raise PartnerError(f"{url[:200]!r} is not an http(s) address") from None
-    if len(url) > 1000:
-        raise PartnerError("a feed address is at most 1000 characters long")
     return url
 
 
@@ -99,7 +103,9 @@ def add_partner(
         raise PartnerError("the fetch interval is 5 minutes to a week")
     partner = Partner.objects.create(
         name=name,
-        site_url=site_url.strip() or _site_of(urls[0]),
+        site_url=_check_address(site_url, "a site address", 500)
+        if site_url.strip()
+        else _site_of(urls[0]),
         licence=" ".join(licence.split())[:200],
         full_text=full_text,
         allowed_authors=allowed_authors[:10_000],
@@ -249,8 +255,9 @@ def store_entries(
             "link_key", flat=True
         )
     )
-    # A title names one piece only when it is distinctive and recent: "Editorial", "(untitled)"
-    # or a weekly column's name recur, and each is a piece of its own (GUID and link tell).
+    # A title names one piece only when it is distinctive, recent and from another partner:
+    # "Editorial", "(untitled)" or a partner's daily column recur under one title, and each is
+    # a piece of its own (its GUID and link tell); the same piece from two partners is one.
     title_keys = set(
         Item.objects.filter(
             title_key__in=[
@@ -259,7 +266,9 @@ def store_entries(
                 if len(folded) >= DISTINCT_TITLE_LENGTH
             ],
             fetched_at__gte=timezone.now() - NEAR_TITLE_WINDOW,
-        ).values_list("title_key", flat=True)
+        )
+        .exclude(partner=partner)
+        .values_list("title_key", flat=True)
     )
     near_titles = near_titles or NearTitles()
     fresh: list[Item] = []
@@ -282,8 +291,6 @@ def store_entries(
         guids.add(entry.guid or entry.link)
         if key:
             link_keys.add(key)
-        if len(folded) >= DISTINCT_TITLE_LENGTH:
-            title_keys.add(folded)
         fresh.append(
             Item(
                 partner=partner,

@@ -213,6 +213,14 @@ def test_the_command_adds_lists_and_fetches(feeds, db):
         ),
         (["add", "   ", "https://x.example/feed"], "a partner's name is 1 to 200 characters long"),
         (["fetch", "Nobody"], "no partner called 'Nobody'"),
+        (
+            ["add", "X", "https://x.example/feed", "--site", "javascript:alert(1)//"],
+            "'javascript:alert(1)//' is not an http(s) address",
+        ),
+        (
+            ["add", "X", "https://x.example/feed", "--site", "nacla.org"],
+            "'nacla.org' is not an http(s) address",
+        ),
     ],
 )
 def test_the_command_refuses_bad_input_with_one_clear_line(db, arguments, message):

@@ -121,10 +121,10 @@ def test_a_feed_whose_guids_change_on_every_fetch_does_not_refill_the_queue(feed
         n = next(counter)
         body = f"""<rss version="2.0"><channel><title>Shifty</title>
         <item><title>Land defenders meet in Lima</title><guid>guid-{n}-a</guid>
-        <link>https://shifty.example/land?utm_source=feed&amp;fetch={n}&amp;utm_medium=rss</link></item>
+        <link>https://shifty.example/land?utm_source=feed-{n}&amp;utm_medium=rss</link></item>
         <item><title>Strike at the port of Callao</title><guid>guid-{n}-b</guid>
         <link>https://shifty.example/callao</link></item>
-        </channel></rss>""".replace("&amp;fetch={n}", "")
+        </channel></rss>"""
         return 200, {"Content-Type": "application/rss+xml"}, body.encode()
 
     feeds.routes["/shifty.xml"] = fresh_guids

@@ -3,6 +3,7 @@ WordPress's feed land in the queue; a second fetch is a conditional GET; duplica
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -172,3 +173,77 @@ def test_a_fetch_queued_for_a_feed_removed_since_does_nothing(feeds):
     feed.delete()
     assert fetch_partner_feed.call(feed.pk)["error"] == "the feed was removed"
     assert feeds.hits == {}
+
+
+def test_a_partners_daily_column_under_one_title_is_a_new_piece_each_day(feeds):
+    """A long title recurs from the same partner ("Latin America Daily Briefing"): only the
+    same title from another partner is the same piece."""
+
+    def day(number: int) -> bytes:
+        return (
+            '<rss version="2.0"><channel><title>Briefs</title><item>'
+            "<title>This week in Latin American social movements</title>"
+            f"<link>https://briefs.example/{number}</link><guid>briefs-{number}</guid>"
+            "</item></channel></rss>"
+        ).encode()
+
+    briefs = add("Briefs", feeds.serve("/briefs.xml", day(1)))
+    assert services.fetch_feed(briefs.feeds.get().pk).new == 1
+    feeds.serve("/briefs.xml", day(2))
+    assert services.fetch_feed(briefs.feeds.get().pk).new == 1
+    assert briefs.items.count() == 2
+    # The same title from another partner within the fortnight is the same piece.
+    other = add("Other", feeds.serve("/other.xml", day(3).replace(b"briefs-3", b"o-3")))
+    assert services.fetch_feed(other.feeds.get().pk).known == 1
+
+
+def test_links_keep_their_parameters_as_written_and_bad_links_cost_one_entry_not_the_feed(feeds):
+    long_path = "/" + "a" * 900
+    items = [
+        # A query that re-encoding would grow past the column's 1,000 characters.
+        ("long", "https://links.example" + long_path + "?p=/x/é/" + "&utm_source=rss"),
+        ("index", "https://links.example/index.php?/news/x"),
+        ("three", "https://links.example/article.php?source=3"),
+        ("four", "https://links.example/article.php?source=4"),
+        ("joined", "/" + "b" * 990),  # made absolute, longer than a link is kept
+    ]
+    body = "".join(
+        f"<item><title>Piece {guid}</title><link>{link}</link><guid>{guid}</guid></item>"
+        for guid, link in items
+    )
+    partner = add(
+        "Links",
+        feeds.serve(
+            "/links.xml",
+            f'<rss version="2.0"><channel><title>L</title>{body}</channel></rss>'.encode(),
+        ),
+    )
+    result = services.fetch_feed(partner.feeds.get().pk)
+    assert (result.new, result.failed) == (5, 0)
+    links = {
+        title.removeprefix("Piece "): link
+        for title, link in partner.items.values_list("title", "link")
+    }
+    assert links["long"] == "https://links.example" + long_path + "?p=/x/é/"
+    assert links["index"] == "https://links.example/index.php?/news/x"
+    assert links["three"] != links["four"]
+    assert links["joined"] == ""  # known by its GUID
+
+
+def test_a_malformed_address_in_a_json_feed_skips_that_address_only(feeds):
+    document = {
+        "version": "https://jsonfeed.org/version/1.1",
+        "items": [
+            {"id": "bad", "url": "http://[oops/x", "title": "Broken address"},
+            {"id": "good", "url": "https://json.example/good", "title": "A good piece"},
+        ],
+    }
+    partner = add(
+        "Json",
+        feeds.serve("/feed.json", json.dumps(document).encode(), "application/feed+json"),
+    )
+    result = services.fetch_feed(partner.feeds.get().pk)
+    assert result.new == 2
+    assert Feed.objects.get().status != Feed.Status.FAILED
+    assert partner.items.get(guid="good").link == "https://json.example/good"
+    assert partner.items.get(guid="bad").link == ""
