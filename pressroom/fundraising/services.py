@@ -33,6 +33,7 @@ from pressroom.fundraising.models import (
     DonationStateError,
     Donor,
     Frequency,
+    PaymentFailure,
     RecurringDonation,
     WebhookEvent,
     normalize_email,
@@ -43,6 +44,7 @@ from pressroom.fundraising.providers import (
     CheckoutSession,
     EventRejected,
     Fact,
+    PaymentFailed,
     PaymentLinked,
     PaymentReceived,
     PaymentRefunded,
@@ -55,9 +57,12 @@ from pressroom.fundraising.providers import (
     provider_label,
 )
 from pressroom.fundraising.tasks import (
+    send_card_update_request,
     send_donation_receipt,
     send_donation_refund_confirmation,
     send_donor_portal_link,
+    send_lapse_notice,
+    send_payment_failure_staff_notice,
     send_recurring_cancellation_confirmation,
 )
 from pressroom.lib.ratelimit import Limit
@@ -229,6 +234,7 @@ def check_fact(fact: Fact) -> None:
         getattr(fact, name, "")
         for name in ("reference", "payment_reference", "recurring_reference")
     ] + list(getattr(fact, "references", []))
+    references.append(getattr(fact, "customer_reference", ""))
     if any(len(reference) > 255 for reference in references):
         raise EventRejected("A reference is longer than 255 characters.")
     email = getattr(fact, "email", "")
@@ -257,7 +263,9 @@ def apply_fact(provider_name: str, fact: Fact) -> bool:
         case PaymentLinked():
             return record_payment_link(provider_name, fact)
         case RecurringEnded():
-            record_recurring_end(provider_name, fact)
+            return record_recurring_end(provider_name, fact)
+        case PaymentFailed():
+            record_payment_failure(provider_name, fact)
     return True
 
 
@@ -268,14 +276,37 @@ def _campaign_for(slug: str) -> Campaign | None:
 def _get_or_create_recurring(provider_name: str, reference: str, **defaults) -> RecurringDonation:
     try:
         with transaction.atomic():
-            recurring, _ = RecurringDonation.objects.select_for_update().get_or_create(
+            recurring, created = RecurringDonation.objects.select_for_update().get_or_create(
                 provider=provider_name, provider_reference=reference, defaults=defaults
             )
     except IntegrityError:
         recurring = RecurringDonation.objects.select_for_update().get(
             provider=provider_name, provider_reference=reference
         )
+        created = False
+    if created:
+        _apply_waiting_recurring_events(recurring)
     return recurring
+
+
+def _apply_waiting_recurring_events(recurring: RecurringDonation) -> None:
+    """Apply an end of this monthly gift that arrived before anything else about it (Stripe
+    does not promise any order): the gift is recorded, then stopped as the event said."""
+    waiting = WebhookEvent.objects.select_for_update().filter(
+        provider=recurring.provider,
+        status=WebhookEvent.Status.WAITING,
+        waiting_for=recurring.provider_reference,
+    )
+    provider = get_provider(recurring.provider)
+    for stored in waiting.order_by("received_at", "id"):
+        stored.status = WebhookEvent.Status.PROCESSED
+        stored.waiting_for = ""
+        stored.processed_at = timezone.now()
+        stored.save(update_fields=["status", "waiting_for", "processed_at"])
+        event = VerifiedEvent(stored.event_id, stored.event_type, stored.payload)
+        for fact in provider.interpret_event(event):
+            if isinstance(fact, RecurringEnded):
+                _end_recurring(recurring, fact)
 
 
 def record_recurring_start(provider_name: str, fact: RecurringStarted) -> RecurringDonation:
@@ -298,19 +329,97 @@ def record_recurring_start(provider_name: str, fact: RecurringStarted) -> Recurr
     return recurring
 
 
-def record_recurring_end(provider_name: str, fact: RecurringEnded) -> None:
+def record_recurring_end(provider_name: str, fact: RecurringEnded) -> bool:
+    """Stop a monthly gift the processor ended; False (the event waits) when it is not
+    recorded yet."""
     recurring = (
         RecurringDonation.objects.select_for_update()
         .filter(provider=provider_name, provider_reference=fact.reference)
         .first()
     )
     if recurring is None:
-        logger.info("Subscription %s ended but was never recorded here", fact.reference)
+        logger.info("Subscription %s ended before it was recorded here", fact.reference)
+        return False
+    _end_recurring(recurring, fact)
+    return True
+
+
+def _end_recurring(recurring: RecurringDonation, fact: RecurringEnded) -> None:
+    """Cancelled (the donor or staff asked) or lapsed (payments failed), told to the donor
+    once: a repeated or later end event finds the gift stopped and changes nothing."""
+    if not recurring.is_active:
         return
-    if recurring.is_active:
-        recurring.cancel(at=fact.ended_at)
-        recurring.save(update_fields=["status", "cancelled_at"])
-        _confirm_cancellation(recurring)
+    if fact.payment_failed:
+        recurring.lapse(at=fact.ended_at)
+        recurring.save(update_fields=["status", "lapsed_at"])
+        transaction.on_commit(lambda: send_lapse_notice.enqueue(recurring.pk))
+        return
+    recurring.cancel(at=fact.ended_at)
+    recurring.save(update_fields=["status", "cancelled_at"])
+    _confirm_cancellation(recurring)
+
+
+def record_payment_failure(provider_name: str, fact: PaymentFailed) -> PaymentFailure:
+    """Record a monthly payment that failed and, the first time for this payment, ask the
+    donor to update their card and tell staff. A failure reported after the payment went
+    through on a retry, or after the gift lapsed, is counted and emails nobody."""
+    donor = find_or_create_donor(fact.email, fact.name, reference=fact.recurring_reference)
+    recurring = _get_or_create_recurring(
+        provider_name,
+        fact.recurring_reference,
+        donor=donor,
+        amount=fact.amount,
+        currency=fact.currency,
+    )
+    if fact.customer_reference and not recurring.provider_customer_reference:
+        recurring.provider_customer_reference = fact.customer_reference
+        recurring.save(update_fields=["provider_customer_reference"])
+    try:
+        with transaction.atomic():
+            failure, created = PaymentFailure.objects.select_for_update().get_or_create(
+                provider=provider_name,
+                reference=fact.reference,
+                defaults={
+                    "recurring_donation": recurring,
+                    "amount": fact.amount,
+                    "currency": fact.currency,
+                    "attempts": fact.attempts,
+                    "kind": PaymentFailure.Kind.ACTION_REQUIRED
+                    if fact.action_required
+                    else PaymentFailure.Kind.DECLINED,
+                    "failed_at": fact.failed_at or timezone.now(),
+                },
+            )
+    except IntegrityError:
+        failure = PaymentFailure.objects.select_for_update().get(
+            provider=provider_name, reference=fact.reference
+        )
+        created = False
+    if not created and fact.attempts > failure.attempts:
+        failure.attempts = fact.attempts
+        failure.save(update_fields=["attempts"])
+    if (
+        failure.recovered_at is None
+        and Donation.objects.filter(
+            provider=provider_name, provider_reference=fact.reference
+        ).exists()
+    ):
+        # The invoice was paid on a retry and that event came first: nothing to fix.
+        failure.recovered_at = timezone.now()
+        failure.save(update_fields=["recovered_at"])
+    if created:
+        transaction.on_commit(lambda: send_payment_failure_staff_notice.enqueue(failure.pk))
+        if failure.recovered_at is None and recurring.is_active:
+            transaction.on_commit(lambda: send_card_update_request.enqueue(failure.pk))
+    return failure
+
+
+def _mark_failure_recovered(donation: Donation) -> None:
+    PaymentFailure.objects.filter(
+        provider=donation.provider,
+        reference=donation.provider_reference,
+        recovered_at__isnull=True,
+    ).update(recovered_at=timezone.now())
 
 
 def _confirm_cancellation(recurring: RecurringDonation) -> None:
@@ -403,6 +512,8 @@ def record_payment_link(provider_name: str, fact: PaymentLinked) -> bool:
 
 def _after_new_donation(donation: Donation) -> None:
     _apply_waiting_events(donation)
+    if donation.recurring_donation_id:
+        _mark_failure_recovered(donation)
     forget_campaign_figures()
     transaction.on_commit(lambda: send_donation_receipt.enqueue(donation.pk))
 
@@ -640,6 +751,20 @@ def cancel_recurring_donation(
     recurring.save(update_fields=["status", "cancelled_at"])
     _confirm_cancellation(recurring)
     return recurring
+
+
+def open_card_update(recurring: RecurringDonation, return_url: str) -> str:
+    """The processor's page where the donor replaces the card of a monthly gift, created only
+    when they open their emailed link (a session expires; one made in the webhook would be dead
+    by the time the email is read). Raises DonationStateError or ProviderError."""
+    if not recurring.is_active:
+        raise DonationStateError("This monthly gift has stopped; there is no card to update.")
+    if not recurring.provider_customer_reference:
+        raise DonationStateError("The payment processor has not told us whose card this is.")
+    with processor_slot():
+        return get_provider(recurring.provider).card_update_url(
+            recurring.provider_customer_reference, return_url
+        )
 
 
 def resend_receipts(donation_ids: list[int]) -> tuple[int, int]:

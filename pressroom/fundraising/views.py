@@ -33,7 +33,13 @@ from pressroom.fundraising.providers import (
     WebhookVerificationError,
     online_provider,
 )
-from pressroom.fundraising.receipts import donor_from_token, statement_for, statement_text
+from pressroom.fundraising.receipts import (
+    donor_from_token,
+    portal_url,
+    recurring_from_card_token,
+    statement_for,
+    statement_text,
+)
 from pressroom.lib.ratelimit import Limit, client_address
 
 logger = logging.getLogger(__name__)
@@ -231,6 +237,33 @@ def portal_cancel(request: HttpRequest, token: str, recurring_id: int) -> HttpRe
     else:
         messages.success(request, "Your monthly gift is cancelled. Thank you for your support.")
     return redirect("fundraising:portal", token=token)
+
+
+@never_cache
+def update_card(request: HttpRequest, token: str) -> HttpResponse:
+    """The emailed link of a failed monthly payment: on to the processor's card page."""
+    recurring = recurring_from_card_token(token)
+    if recurring is None:
+        return render(request, "fundraising/portal_invalid.html", status=404)
+    try:
+        url = services.open_card_update(recurring, return_url=portal_url(recurring.donor))
+    except DonationStateError as error:
+        problem, status = str(error), 409
+    except ProviderError:
+        logger.exception("Could not open a card update for recurring donation %s", recurring.pk)
+        problem, status = (
+            "We could not reach our payment processor. Please try this link again in a few "
+            "minutes; your monthly gift stays as it is meanwhile.",
+            503,
+        )
+    else:
+        return HttpResponseRedirect(url)
+    return render(
+        request,
+        "fundraising/card_update.html",
+        {"problem": problem, "recurring": recurring, "portal_url": portal_url(recurring.donor)},
+        status=status,
+    )
 
 
 @never_cache
