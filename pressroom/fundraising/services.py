@@ -407,9 +407,9 @@ def record_payment_failure(provider_name: str, fact: PaymentFailed) -> PaymentFa
         # The invoice was paid on a retry and that event came first: nothing to fix.
         failure.recovered_at = timezone.now()
         failure.save(update_fields=["recovered_at"])
-    if created:
+    if created and failure.recovered_at is None:
         transaction.on_commit(lambda: send_payment_failure_staff_notice.enqueue(failure.pk))
-        if failure.recovered_at is None and recurring.is_active:
+        if recurring.is_active:
             transaction.on_commit(lambda: send_card_update_request.enqueue(failure.pk))
     return failure
 
