@@ -654,8 +654,15 @@ class PaymentFailureInline(admin.TabularInline):
     model = PaymentFailure
     extra = 0
     can_delete = False
-    fields = ["failed_at", "reference", "kind", "amount", "currency", "attempts", "recovered_at"]
-    readonly_fields = fields
+    fields = readonly_fields = (
+        "failed_at",
+        "reference",
+        "kind",
+        "amount",
+        "currency",
+        "attempts",
+        "recovered_at",
+    )
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
