@@ -264,6 +264,8 @@ class RecurringDonation(models.Model):
     def cancel(self, at: datetime | None = None) -> None:
         if self.status == self.Status.CANCELLED:
             raise DonationStateError("This monthly gift is already cancelled.")
+        if self.status == self.Status.LAPSED:
+            raise DonationStateError("This monthly gift already ended after failed payments.")
         self.status = self.Status.CANCELLED
         self.cancelled_at = at or timezone.now()
 

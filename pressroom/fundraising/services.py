@@ -744,7 +744,7 @@ def cancel_recurring_donation(
     if donor is not None and recurring.donor_id != donor.pk:
         raise DonationStateError("This monthly gift belongs to someone else.")
     if not recurring.is_active:
-        raise DonationStateError("This monthly gift is already cancelled.")
+        recurring.cancel()  # raises DonationStateError saying how it stopped
     with processor_slot():
         get_provider(recurring.provider).cancel_recurring(recurring.provider_reference)
     recurring.cancel()

@@ -327,3 +327,21 @@ def test_staff_see_lapsed_gifts_and_failed_payment_counts_in_the_admin(
     assert detail.status_code == 200
     assert gift["invoice"] in detail.content.decode()
     assert second["invoice"] in detail.content.decode()
+
+
+def test_a_lapsed_gift_cannot_be_cancelled_again_and_says_why(
+    client, campaign, post_event, fake_stripe, outlet, gift
+):
+    post_event(monthly_gift_started(gift["subscription"]))
+    post_event(lapsed(gift))
+    recurring = RecurringDonation.objects.get()
+    response = client.post(
+        f"/donate/portal/{receipts.portal_token(recurring.donor)}/cancel/{recurring.pk}/",
+        follow=True,
+    )
+    assert response.status_code == 200
+    assert "already ended after failed payments" in response.content.decode()
+    assert fake_stripe.calls("DELETE", "/v1/subscriptions/") == []
+    recurring.refresh_from_db()
+    assert recurring.status == RecurringDonation.Status.LAPSED
+    assert recurring.cancelled_at is None
