@@ -669,6 +669,11 @@ FUNDRAISING_PROVIDER = env_str("FUNDRAISING_PROVIDER", "stripe")
 FUNDRAISING_CURRENCY = env_str("FUNDRAISING_CURRENCY", "USD").upper()
 # Who hears of failed monthly payments (comma-separated addresses); empty: the ADMINS.
 FUNDRAISING_STAFF_EMAILS = env_list("FUNDRAISING_STAFF_EMAILS", [])
+# After this many failed calls to the processor in a row the donate page stops offering a
+# checkout for five minutes (then tries again) and staff are emailed once.
+FUNDRAISING_PROCESSOR_FAILURES = env_int(
+    "FUNDRAISING_PROCESSOR_FAILURES", 3, minimum=1, maximum=1000
+)
 STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY")
 STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET")
 STRIPE_API_BASE = env_str("STRIPE_API_BASE", "https://api.stripe.com").rstrip("/")

@@ -506,6 +506,25 @@ class YearEndStatement(models.Model):
         return f"{self.year} statement for {self.donor.email}"
 
 
+class ProcessorHealth(models.Model):
+    """How the calls to one payment processor went lately, shared by every process: after
+    FUNDRAISING_PROCESSOR_FAILURES failed calls in a row the donate page stops offering a
+    checkout for a while and staff are emailed once per outage."""
+
+    provider = models.CharField(max_length=40, unique=True)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    last_failure_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    down_since = models.DateTimeField(null=True, blank=True)
+    staff_alerted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "processor health"
+
+    def __str__(self) -> str:
+        return f"{self.provider}: {self.consecutive_failures} failed calls in a row"
+
+
 class WebhookEvent(models.Model):
     """Every verified event a processor sent, stored raw before anything else happens."""
 

@@ -24,6 +24,7 @@ from pressroom.fundraising.models import (
     DonationRefund,
     Donor,
     PaymentFailure,
+    ProcessorHealth,
     RecurringDonation,
     YearEndStatement,
 )
@@ -45,6 +46,7 @@ STATEMENT_TEMPLATE = "fundraising/emails/year_end_statement"
 CARD_UPDATE_TEMPLATE = "fundraising/emails/payment_failed"
 STAFF_FAILURE_TEMPLATE = "fundraising/emails/payment_failed_staff"
 LAPSE_TEMPLATE = "fundraising/emails/lapsed"
+PROCESSOR_DOWN_TEMPLATE = "fundraising/emails/processor_down"
 CARD_SALT = "pressroom.fundraising.card-update"
 # A card-update link outlives the processor's retries (Stripe's default schedule spans weeks).
 CARD_LINK_MAX_AGE = timedelta(days=45)
@@ -272,6 +274,22 @@ def send_staff_failure_email(failure_id: int) -> bool:
     send_email(recipients, STAFF_FAILURE_TEMPLATE, context)
     failure.staff_notified_at = timezone.now()
     failure.save(update_fields=["staff_notified_at"])
+    return True
+
+
+def send_processor_down_email(health_id: int) -> bool:
+    """Tell staff the processor failed several calls in a row (queued once per outage)."""
+    health = ProcessorHealth.objects.filter(pk=health_id).first()
+    recipients = staff_addresses()
+    if health is None or not recipients:
+        return False
+    context = {
+        "health": health,
+        "processor": provider_label(health.provider),
+        "threshold": settings.FUNDRAISING_PROCESSOR_FAILURES,
+        "admin_url": settings.SITE_URL + reverse("admin:fundraising_donation_add"),
+    }
+    send_email(recipients, PROCESSOR_DOWN_TEMPLATE, context)
     return True
 
 

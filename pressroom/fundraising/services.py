@@ -16,7 +16,7 @@ import logging
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -34,6 +34,7 @@ from pressroom.fundraising.models import (
     Donor,
     Frequency,
     PaymentFailure,
+    ProcessorHealth,
     RecurringDonation,
     WebhookEvent,
     normalize_email,
@@ -49,6 +50,8 @@ from pressroom.fundraising.providers import (
     PaymentReceived,
     PaymentRefunded,
     ProviderBusy,
+    ProviderError,
+    ProviderNotConfigured,
     RecurringEnded,
     RecurringStarted,
     VerifiedEvent,
@@ -63,6 +66,7 @@ from pressroom.fundraising.tasks import (
     send_donor_portal_link,
     send_lapse_notice,
     send_payment_failure_staff_notice,
+    send_processor_down_notice,
     send_recurring_cancellation_confirmation,
 )
 from pressroom.lib.ratelimit import Limit
@@ -117,8 +121,68 @@ def start_checkout(
         success_url=site_url + reverse("fundraising:thanks") + "?session_id={CHECKOUT_SESSION_ID}",
         cancel_url=site_url + reverse("fundraising:cancelled"),
     )
-    with processor_slot():
-        return online_provider().create_checkout(request)
+    provider = online_provider()
+    with processor_slot(), processor_watch(provider.name):
+        return provider.create_checkout(request)
+
+
+# How long the donate page rests a processor that failed FUNDRAISING_PROCESSOR_FAILURES times in
+# a row before offering a checkout again (the next reader's checkout is then the test).
+PROCESSOR_REST = timedelta(minutes=5)
+
+
+def processor_is_down(provider_name: str) -> bool:
+    """Whether the last calls to this processor all failed, recently enough to rest it."""
+    health = ProcessorHealth.objects.filter(provider=provider_name).first()
+    return (
+        health is not None
+        and health.consecutive_failures >= settings.FUNDRAISING_PROCESSOR_FAILURES
+        and health.last_failure_at is not None
+        and health.last_failure_at > timezone.now() - PROCESSOR_REST
+    )
+
+
+@contextlib.contextmanager
+def processor_watch(provider_name: str) -> Iterator[None]:
+    """Count this call's outcome toward the processor's health (outside the caller's
+    transaction: it must stay recorded when the caller rolls back)."""
+    try:
+        yield
+    except (ProviderBusy, ProviderNotConfigured):
+        raise  # our own limits, not the processor's health
+    except ProviderError as error:
+        record_processor_failure(provider_name, str(error))
+        raise
+    else:
+        record_processor_success(provider_name)
+
+
+def record_processor_failure(provider_name: str, error: str) -> ProcessorHealth:
+    """One more failed call; at the threshold staff are emailed, once per outage."""
+    with transaction.atomic():
+        ProcessorHealth.objects.get_or_create(provider=provider_name)
+        health = ProcessorHealth.objects.select_for_update().get(provider=provider_name)
+        now = timezone.now()
+        health.consecutive_failures += 1
+        health.last_failure_at = now
+        health.last_error = error[:500]
+        health.down_since = health.down_since or now
+        alert = (
+            health.consecutive_failures >= settings.FUNDRAISING_PROCESSOR_FAILURES
+            and health.staff_alerted_at is None
+        )
+        if alert:
+            health.staff_alerted_at = now
+            transaction.on_commit(lambda: send_processor_down_notice.enqueue(health.pk))
+        health.save()
+    return health
+
+
+def record_processor_success(provider_name: str) -> None:
+    """The processor answered: the outage, if any, is over (the next one is alerted again)."""
+    ProcessorHealth.objects.filter(provider=provider_name).exclude(
+        consecutive_failures=0, staff_alerted_at__isnull=True
+    ).update(consecutive_failures=0, down_since=None, staff_alerted_at=None)
 
 
 @functools.cache
@@ -761,7 +825,7 @@ def open_card_update(recurring: RecurringDonation, return_url: str) -> str:
         raise DonationStateError("This monthly gift has stopped; there is no card to update.")
     if not recurring.provider_customer_reference:
         raise DonationStateError("The payment processor has not told us whose card this is.")
-    with processor_slot():
+    with processor_slot(), processor_watch(recurring.provider):
         return get_provider(recurring.provider).card_update_url(
             recurring.provider_customer_reference, return_url
         )

@@ -20,6 +20,7 @@ from pressroom.fundraising.receipts import (
     send_card_update_email,
     send_lapse_email,
     send_portal_link,
+    send_processor_down_email,
     send_receipt,
     send_refund_confirmation,
     send_staff_failure_email,
@@ -66,6 +67,12 @@ def send_payment_failure_staff_notice(failure_id: int) -> bool:
 def send_lapse_notice(recurring_id: int) -> bool:
     with transaction.atomic():
         return send_lapse_email(recurring_id)
+
+
+@task()
+def send_processor_down_notice(health_id: int) -> bool:
+    """Tell staff the payment processor stopped answering (once per outage)."""
+    return send_processor_down_email(health_id)
 
 
 @task()

@@ -76,7 +76,10 @@ def donate(request: HttpRequest, slug: str | None = None) -> HttpResponse:
         if campaign
         else [parse_amount(part, currency) for part in DEFAULT_PRESETS.split(",")]
     )
-    configured = online_provider().is_configured()
+    provider = online_provider()
+    configured = provider.is_configured()
+    # The processor failed its last calls: no form whose button could only fail too.
+    resting = configured and services.processor_is_down(provider.name)
     data = request.POST if request.method == "POST" else None
     initial = {
         key: request.GET[key]
@@ -93,7 +96,7 @@ def donate(request: HttpRequest, slug: str | None = None) -> HttpResponse:
     )
     status = 200
     problem = ""
-    if request.method == "POST" and not configured:
+    if request.method == "POST" and (not configured or resting):
         status = 503
     elif request.method == "POST" and form.is_valid() and not _checkout_allowed(request):
         problem = (
@@ -145,6 +148,7 @@ def donate(request: HttpRequest, slug: str | None = None) -> HttpResponse:
             "currency": currency,
             "presets": presets,
             "configured": configured,
+            "resting": resting,
             "problem": problem,
         },
         status=status,
