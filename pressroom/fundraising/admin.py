@@ -59,6 +59,7 @@ class CampaignAdmin(admin.ModelAdmin):
         "preset_amounts",
         ("starts_at", "ends_at"),
         "is_active",
+        "online_giving_paused",
     ]
 
     @admin.display(description="Raised")

@@ -68,6 +68,13 @@ class Campaign(models.Model):
     starts_at = models.DateTimeField(default=timezone.now)
     ends_at = models.DateTimeField()
     is_active = models.BooleanField("on", default=True, help_text="Off hides the campaign at once.")
+    online_giving_paused = models.BooleanField(
+        "pause online giving",
+        default=False,
+        db_default=False,
+        help_text="On: the campaign stays, but its pages offer the ways to give of the site "
+        "settings instead of a checkout.",
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     objects = CampaignQuerySet.as_manager()

@@ -19,6 +19,7 @@ from django.core import signing
 from django.urls import reverse
 from django.utils import timezone
 
+from pressroom.fundraising.giving import ways_to_give
 from pressroom.fundraising.models import (
     Donation,
     DonationRefund,
@@ -57,11 +58,14 @@ def money(amount: Decimal, currency: str) -> str:
     return format_amount(amount, currency, exact=True)
 
 
-def receipt_details() -> dict[str, str]:
+def receipt_details() -> dict[str, Any]:
     """The outlet's tax wording, printed on every receipt and statement (site settings; read
     afresh: the worker sends these, and a treasurer's edit must show on the next one)."""
     site = current_site()
     return {
+        # Online giving paused on purpose: receipts say how to give meanwhile.
+        "giving_paused": site.online_giving_paused,
+        "ways": ways_to_give(),
         "legal_name": site.legal_name,
         "tax_id": site.tax_id,
         "deductibility_statement": site.deductibility_statement,

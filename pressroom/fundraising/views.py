@@ -23,6 +23,7 @@ from django.views.decorators.http import require_POST
 from pressroom.fundraising import services
 from pressroom.fundraising.banner import campaign_figures
 from pressroom.fundraising.forms import DonateForm, PortalLinkForm, suggested_amount
+from pressroom.fundraising.giving import online_giving_paused, ways_to_give
 from pressroom.fundraising.models import Campaign, DonationStateError, RecurringDonation
 from pressroom.fundraising.money import parse_amount
 from pressroom.fundraising.providers import (
@@ -78,8 +79,10 @@ def donate(request: HttpRequest, slug: str | None = None) -> HttpResponse:
     )
     provider = online_provider()
     configured = provider.is_configured()
-    # The processor failed its last calls: no form whose button could only fail too.
-    resting = configured and services.processor_is_down(provider.name)
+    # Paused by staff (site-wide or this campaign), or the processor failed its last calls:
+    # no form whose button could only fail.
+    paused = online_giving_paused(campaign)
+    resting = configured and not paused and services.processor_is_down(provider.name)
     data = request.POST if request.method == "POST" else None
     initial = {
         key: request.GET[key]
@@ -96,7 +99,7 @@ def donate(request: HttpRequest, slug: str | None = None) -> HttpResponse:
     )
     status = 200
     problem = ""
-    if request.method == "POST" and (not configured or resting):
+    if request.method == "POST" and (not configured or paused or resting):
         status = 503
     elif request.method == "POST" and form.is_valid() and not _checkout_allowed(request):
         problem = (
@@ -149,6 +152,8 @@ def donate(request: HttpRequest, slug: str | None = None) -> HttpResponse:
             "presets": presets,
             "configured": configured,
             "resting": resting,
+            "paused": paused,
+            "ways": ways_to_give(),
             "problem": problem,
         },
         status=status,
