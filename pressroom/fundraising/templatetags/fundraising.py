@@ -32,10 +32,10 @@ def campaign_email_block(context: template.Context, format: str = "html") -> Saf
     if banner is None:
         return mark_safe("")
     name = "fundraising/_email_block.txt" if format == "text" else "fundraising/_email_block.html"
-    context = {"banner": banner, "SITE_URL": settings.SITE_URL}
+    values: dict[str, object] = {"banner": banner, "SITE_URL": settings.SITE_URL}
     if banner.paused:
-        context["ways"] = ways_to_give()
-    rendered = render_to_string(name, context)
+        values["ways"] = ways_to_give()
+    rendered = render_to_string(name, values)
     # Plain-text parts are rendered without autoescaping by lib/email; keep ours plain too.
     return mark_safe(rendered)
 
