@@ -667,6 +667,13 @@ SECURE_CSP = {
 # Fundraising. Without STRIPE_SECRET_KEY the donate page says online giving is not configured.
 FUNDRAISING_PROVIDER = env_str("FUNDRAISING_PROVIDER", "stripe")
 FUNDRAISING_CURRENCY = env_str("FUNDRAISING_CURRENCY", "USD").upper()
+# Who hears of failed monthly payments (comma-separated addresses); empty: the ADMINS.
+FUNDRAISING_STAFF_EMAILS = env_list("FUNDRAISING_STAFF_EMAILS", [])
+# After this many failed calls to the processor in a row the donate page stops offering a
+# checkout for five minutes (then tries again) and staff are emailed once.
+FUNDRAISING_PROCESSOR_FAILURES = env_int(
+    "FUNDRAISING_PROCESSOR_FAILURES", 3, minimum=1, maximum=1000
+)
 STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY")
 STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET")
 STRIPE_API_BASE = env_str("STRIPE_API_BASE", "https://api.stripe.com").rstrip("/")
@@ -851,6 +858,7 @@ def _check_relations() -> None:
     if SMTP_OPTIONS["use_tls"] and SMTP_OPTIONS["use_ssl"]:
         raise ImproperlyConfigured("EMAIL_USE_TLS and EMAIL_USE_SSL cannot both be true")
     addresses = [("DEFAULT_FROM_EMAIL", DEFAULT_FROM_EMAIL), ("SERVER_EMAIL", SERVER_EMAIL)]
+    addresses += [("FUNDRAISING_STAFF_EMAILS", staff) for staff in FUNDRAISING_STAFF_EMAILS]
     for name, value in [*addresses, *(("ADMINS", admin) for admin in ADMINS)]:
         if "@" not in value:
             raise ImproperlyConfigured(f"{name} must be an email address, not {value!r}")

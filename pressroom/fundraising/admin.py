@@ -23,6 +23,7 @@ from pressroom.fundraising.models import (
     Donation,
     DonationStateError,
     Donor,
+    PaymentFailure,
     RecurringDonation,
     WebhookEvent,
     net_totals_by_donor,
@@ -58,6 +59,7 @@ class CampaignAdmin(admin.ModelAdmin):
         "preset_amounts",
         ("starts_at", "ends_at"),
         "is_active",
+        "online_giving_paused",
     ]
 
     @admin.display(description="Raised")
@@ -649,9 +651,37 @@ class DonorAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "fundraising/admin/merge_donors.html", context)
 
 
+class PaymentFailureInline(admin.TabularInline):
+    model = PaymentFailure
+    extra = 0
+    can_delete = False
+    fields = readonly_fields = (
+        "failed_at",
+        "reference",
+        "kind",
+        "amount",
+        "currency",
+        "attempts",
+        "recovered_at",
+    )
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
 @admin.register(RecurringDonation)
 class RecurringDonationAdmin(admin.ModelAdmin):
-    list_display = ["donor", "amount", "currency", "campaign", "status", "started_at", "provider"]
+    list_display = [
+        "donor",
+        "amount",
+        "currency",
+        "campaign",
+        "status",
+        "failed_payments",
+        "started_at",
+        "provider",
+    ]
+    # "Lapsed (payments failed)" in the status filter lists the gifts the processor gave up on.
     list_filter = ["status", "provider", "campaign"]
     search_fields = ["donor__email", "provider_reference"]
     readonly_fields = [
@@ -661,11 +691,26 @@ class RecurringDonationAdmin(admin.ModelAdmin):
         "currency",
         "provider",
         "provider_reference",
+        "provider_customer_reference",
         "status",
         "started_at",
         "cancelled_at",
+        "lapsed_at",
     ]
+    inlines = [PaymentFailureInline]
     actions = ["cancel_selected"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[RecurringDonation]:
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("donor", "campaign")
+            .annotate(failed_payment_count=Count("payment_failures"))
+        )
+
+    @admin.display(description="failed payments", ordering="failed_payment_count")
+    def failed_payments(self, recurring: RecurringDonation) -> int:
+        return recurring.failed_payment_count  # type: ignore[attr-defined]
 
     def has_add_permission(self, request) -> bool:
         return False

@@ -21,6 +21,7 @@ from django.urls import get_script_prefix, reverse
 from django.utils import timezone, translation
 from django.utils.safestring import mark_safe
 
+from pressroom.fundraising.giving import online_giving_paused
 from pressroom.fundraising.models import Campaign
 from pressroom.fundraising.money import format_amount, format_percent, normalize_amount
 from pressroom.lib.pagecache import ContentMemo, forget_cached_pages
@@ -44,6 +45,9 @@ class CampaignBanner:
     donor_count: int
     ends_at: datetime
     donate_path: str
+    # Online giving is paused (site-wide, for this campaign, or no processor configured): the
+    # banner and the digest offer the ways to give instead of a Donate button.
+    paused: bool = False
     # The page banner's markup, rendered once with the figures: every public page shows it, and
     # its template cost a sixth of an uncached render.
     page_html: str = ""
@@ -93,6 +97,7 @@ def campaign_figures(campaign: Campaign) -> CampaignBanner:
         donor_count=totals.donor_count,
         ends_at=campaign.ends_at,
         donate_path=reverse("fundraising:donate-campaign", kwargs={"slug": campaign.slug}),
+        paused=online_giving_paused(campaign),
     )
 
 

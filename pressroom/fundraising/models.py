@@ -26,7 +26,7 @@ from pressroom.fundraising.money import (
 )
 
 # Paths under /donate/ that are pages, not campaigns.
-RESERVED_SLUGS = frozenset({"thanks", "cancelled", "portal", "manage"})
+RESERVED_SLUGS = frozenset({"thanks", "cancelled", "portal", "manage", "card"})
 
 
 class DonationStateError(Exception):
@@ -68,6 +68,13 @@ class Campaign(models.Model):
     starts_at = models.DateTimeField(default=timezone.now)
     ends_at = models.DateTimeField()
     is_active = models.BooleanField("on", default=True, help_text="Off hides the campaign at once.")
+    online_giving_paused = models.BooleanField(
+        "pause online giving",
+        default=False,
+        db_default=False,
+        help_text="On: the campaign stays, but its pages offer the ways to give of the site "
+        "settings instead of a checkout.",
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     objects = CampaignQuerySet.as_manager()
@@ -214,6 +221,8 @@ class RecurringDonation(models.Model):
     class Status(models.TextChoices):
         ACTIVE = "active", "Active"
         CANCELLED = "cancelled", "Cancelled"
+        # The processor gave up after its retries of a failed payment: the donor did not stop it.
+        LAPSED = "lapsed", "Lapsed (payments failed)"
 
     donor = models.ForeignKey(Donor, on_delete=models.PROTECT, related_name="recurring_donations")
     campaign = models.ForeignKey(
@@ -233,6 +242,15 @@ class RecurringDonation(models.Model):
     started_at = models.DateTimeField(default=timezone.now)
     cancelled_at = models.DateTimeField(null=True, blank=True)
     cancellation_confirmed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    provider_customer_reference = models.CharField(
+        max_length=255,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="The processor's customer (e.g. cus_...): whose card a billing portal updates.",
+    )
+    lapsed_at = models.DateTimeField(null=True, blank=True)
+    lapse_notice_sent_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-started_at"]
@@ -253,8 +271,53 @@ class RecurringDonation(models.Model):
     def cancel(self, at: datetime | None = None) -> None:
         if self.status == self.Status.CANCELLED:
             raise DonationStateError("This monthly gift is already cancelled.")
+        if self.status == self.Status.LAPSED:
+            raise DonationStateError("This monthly gift already ended after failed payments.")
         self.status = self.Status.CANCELLED
         self.cancelled_at = at or timezone.now()
+
+    def lapse(self, at: datetime | None = None) -> None:
+        """The processor stopped the gift after failed payments (not the donor's choice)."""
+        if not self.is_active:
+            raise DonationStateError("This monthly gift has already stopped.")
+        self.status = self.Status.LAPSED
+        self.lapsed_at = at or timezone.now()
+
+
+class PaymentFailure(models.Model):
+    """A monthly payment the processor could not take (one row per invoice, however many
+    times it retries or repeats the event): the donor and staff are told once."""
+
+    class Kind(models.TextChoices):
+        DECLINED = "declined", "Card declined"
+        ACTION_REQUIRED = "action_required", "Donor must confirm the payment"
+
+    recurring_donation = models.ForeignKey(
+        RecurringDonation, on_delete=models.CASCADE, related_name="payment_failures"
+    )
+    provider = models.CharField(max_length=40)
+    reference = models.CharField(max_length=255, help_text="E.g. the Stripe invoice id.")
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.DECLINED)
+    amount = models.DecimalField(max_digits=14, decimal_places=3)
+    currency = models.CharField(max_length=3)
+    attempts = models.PositiveIntegerField(default=1)
+    failed_at = models.DateTimeField(default=timezone.now)
+    recovered_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a later attempt paid it."
+    )
+    donor_notified_at = models.DateTimeField(null=True, blank=True, editable=False)
+    staff_notified_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-failed_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider", "reference"], name="payment_failure_unique_reference"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{format_amount(self.amount, self.currency, exact=True)} failed ({self.reference})"
 
 
 class DonationQuerySet(models.QuerySet["Donation"]):
@@ -448,6 +511,25 @@ class YearEndStatement(models.Model):
 
     def __str__(self) -> str:
         return f"{self.year} statement for {self.donor.email}"
+
+
+class ProcessorHealth(models.Model):
+    """How the calls to one payment processor went lately, shared by every process: after
+    FUNDRAISING_PROCESSOR_FAILURES failed calls in a row the donate page stops offering a
+    checkout for a while and staff are emailed once per outage."""
+
+    provider = models.CharField(max_length=40, unique=True)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    last_failure_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    down_since = models.DateTimeField(null=True, blank=True)
+    staff_alerted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "processor health"
+
+    def __str__(self) -> str:
+        return f"{self.provider}: {self.consecutive_failures} failed calls in a row"
 
 
 class WebhookEvent(models.Model):

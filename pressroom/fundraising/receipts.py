@@ -19,10 +19,13 @@ from django.core import signing
 from django.urls import reverse
 from django.utils import timezone
 
+from pressroom.fundraising.giving import ways_to_give
 from pressroom.fundraising.models import (
     Donation,
     DonationRefund,
     Donor,
+    PaymentFailure,
+    ProcessorHealth,
     RecurringDonation,
     YearEndStatement,
 )
@@ -41,6 +44,13 @@ PORTAL_LINK_TEMPLATE = "fundraising/emails/portal_link"
 REFUND_TEMPLATE = "fundraising/emails/refund"
 CANCELLATION_TEMPLATE = "fundraising/emails/cancellation"
 STATEMENT_TEMPLATE = "fundraising/emails/year_end_statement"
+CARD_UPDATE_TEMPLATE = "fundraising/emails/payment_failed"
+STAFF_FAILURE_TEMPLATE = "fundraising/emails/payment_failed_staff"
+LAPSE_TEMPLATE = "fundraising/emails/lapsed"
+PROCESSOR_DOWN_TEMPLATE = "fundraising/emails/processor_down"
+CARD_SALT = "pressroom.fundraising.card-update"
+# A card-update link outlives the processor's retries (Stripe's default schedule spans weeks).
+CARD_LINK_MAX_AGE = timedelta(days=45)
 
 
 def money(amount: Decimal, currency: str) -> str:
@@ -48,11 +58,14 @@ def money(amount: Decimal, currency: str) -> str:
     return format_amount(amount, currency, exact=True)
 
 
-def receipt_details() -> dict[str, str]:
+def receipt_details() -> dict[str, Any]:
     """The outlet's tax wording, printed on every receipt and statement (site settings; read
     afresh: the worker sends these, and a treasurer's edit must show on the next one)."""
     site = current_site()
     return {
+        # Online giving paused on purpose: receipts say how to give meanwhile.
+        "giving_paused": site.online_giving_paused,
+        "ways": ways_to_give(),
         "legal_name": site.legal_name,
         "tax_id": site.tax_id,
         "deductibility_statement": site.deductibility_statement,
@@ -157,7 +170,9 @@ def send_cancellation_confirmation(recurring_id: int) -> bool:
         .filter(pk=recurring_id)
         .first()
     )
-    if recurring is None or recurring.is_active or recurring.cancellation_confirmed_at:
+    if recurring is None or recurring.status != RecurringDonation.Status.CANCELLED:
+        return False
+    if recurring.cancellation_confirmed_at:
         return False
     if not recurring.donor.can_receive_email:
         return False
@@ -172,6 +187,145 @@ def send_cancellation_confirmation(recurring_id: int) -> bool:
     send_email(recurring.donor.email, CANCELLATION_TEMPLATE, context)
     recurring.cancellation_confirmed_at = timezone.now()
     recurring.save(update_fields=["cancellation_confirmed_at"])
+    return True
+
+
+# --- Failed monthly payments -------------------------------------------------------------------
+
+
+def card_update_token(recurring: RecurringDonation) -> str:
+    return signing.dumps(
+        {"recurring": recurring.pk, "email": recurring.donor.email}, salt=CARD_SALT, compress=True
+    )
+
+
+def recurring_from_card_token(token: str) -> RecurringDonation | None:
+    """The monthly gift a card-update link was made for, or None if forged or too old."""
+    try:
+        data = signing.loads(token, salt=CARD_SALT, max_age=CARD_LINK_MAX_AGE)
+    except signing.BadSignature:
+        return None
+    return (
+        RecurringDonation.objects.select_related("donor")
+        .filter(pk=data.get("recurring"), donor__email=data.get("email"))
+        .first()
+    )
+
+
+def card_update_url(recurring: RecurringDonation) -> str:
+    return settings.SITE_URL + reverse(
+        "fundraising:update-card", kwargs={"token": card_update_token(recurring)}
+    )
+
+
+def _claim_failure(failure_id: int) -> PaymentFailure | None:
+    return (
+        PaymentFailure.objects.select_for_update(of=("self",))
+        .select_related("recurring_donation__donor", "recurring_donation__campaign")
+        .filter(pk=failure_id)
+        .first()
+    )
+
+
+def send_card_update_email(failure_id: int) -> bool:
+    """Ask the donor to update the card of a monthly gift whose payment failed, once per
+    failed payment; not when a retry paid it or the gift has stopped meanwhile. Call inside a
+    transaction."""
+    failure = _claim_failure(failure_id)
+    if failure is None or failure.donor_notified_at or failure.recovered_at:
+        return False
+    recurring = failure.recurring_donation
+    if not recurring.is_active or not recurring.donor.can_receive_email:
+        return False
+    context = {
+        "failure": failure,
+        "recurring": recurring,
+        "donor": recurring.donor,
+        "amount": money(failure.amount, failure.currency),
+        "action_required": failure.kind == PaymentFailure.Kind.ACTION_REQUIRED,
+        "campaign": recurring.campaign,
+        "card_url": card_update_url(recurring),
+        "portal_url": portal_url(recurring.donor),
+    }
+    send_email(recurring.donor.email, CARD_UPDATE_TEMPLATE, context)
+    failure.donor_notified_at = timezone.now()
+    failure.save(update_fields=["donor_notified_at"])
+    return True
+
+
+def staff_addresses() -> list[str]:
+    return list(settings.FUNDRAISING_STAFF_EMAILS or settings.ADMINS)
+
+
+def send_staff_failure_email(failure_id: int) -> bool:
+    """Tell staff (FUNDRAISING_STAFF_EMAILS) a monthly payment failed, once per payment."""
+    failure = _claim_failure(failure_id)
+    recipients = staff_addresses()
+    if failure is None or failure.staff_notified_at or not recipients:
+        return False
+    recurring = failure.recurring_donation
+    context = {
+        "failure": failure,
+        "recurring": recurring,
+        "donor": recurring.donor,
+        "amount": money(failure.amount, failure.currency),
+        "action_required": failure.kind == PaymentFailure.Kind.ACTION_REQUIRED,
+        "monthly_amount": money(recurring.amount, recurring.currency),
+        "failed_count": recurring.payment_failures.count(),
+        "admin_url": settings.SITE_URL
+        + reverse("admin:fundraising_recurringdonation_change", args=[recurring.pk]),
+    }
+    send_email(recipients, STAFF_FAILURE_TEMPLATE, context)
+    failure.staff_notified_at = timezone.now()
+    failure.save(update_fields=["staff_notified_at"])
+    return True
+
+
+def send_processor_down_email(health_id: int) -> bool:
+    """Tell staff the processor failed several calls in a row (queued once per outage)."""
+    health = ProcessorHealth.objects.filter(pk=health_id).first()
+    recipients = staff_addresses()
+    if health is None or not recipients:
+        return False
+    context = {
+        "health": health,
+        "processor": provider_label(health.provider),
+        "threshold": settings.FUNDRAISING_PROCESSOR_FAILURES,
+        "admin_url": settings.SITE_URL + reverse("admin:fundraising_donation_add"),
+    }
+    send_email(recipients, PROCESSOR_DOWN_TEMPLATE, context)
+    return True
+
+
+def send_lapse_email(recurring_id: int) -> bool:
+    """The last email of a monthly gift the processor stopped after failed payments: no more
+    charges, and an invitation back. Once per gift. Call inside a transaction."""
+    recurring = (
+        RecurringDonation.objects.select_for_update(of=("self",))
+        .select_related("donor", "campaign")
+        .filter(pk=recurring_id)
+        .first()
+    )
+    if recurring is None or recurring.status != RecurringDonation.Status.LAPSED:
+        return False
+    if recurring.lapse_notice_sent_at or not recurring.donor.can_receive_email:
+        return False
+    donate_path = (
+        recurring.campaign.get_absolute_url()
+        if recurring.campaign and recurring.campaign.is_active
+        else reverse("fundraising:donate")
+    )
+    context = {
+        "recurring": recurring,
+        "donor": recurring.donor,
+        "amount": money(recurring.amount, recurring.currency),
+        "campaign": recurring.campaign,
+        "donate_url": settings.SITE_URL + donate_path,
+        "portal_url": portal_url(recurring.donor),
+    }
+    send_email(recurring.donor.email, LAPSE_TEMPLATE, context)
+    recurring.lapse_notice_sent_at = timezone.now()
+    recurring.save(update_fields=["lapse_notice_sent_at"])
     return True
 
 

@@ -16,7 +16,7 @@ import logging
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -33,6 +33,8 @@ from pressroom.fundraising.models import (
     DonationStateError,
     Donor,
     Frequency,
+    PaymentFailure,
+    ProcessorHealth,
     RecurringDonation,
     WebhookEvent,
     normalize_email,
@@ -43,10 +45,13 @@ from pressroom.fundraising.providers import (
     CheckoutSession,
     EventRejected,
     Fact,
+    PaymentFailed,
     PaymentLinked,
     PaymentReceived,
     PaymentRefunded,
     ProviderBusy,
+    ProviderError,
+    ProviderNotConfigured,
     RecurringEnded,
     RecurringStarted,
     VerifiedEvent,
@@ -55,9 +60,13 @@ from pressroom.fundraising.providers import (
     provider_label,
 )
 from pressroom.fundraising.tasks import (
+    send_card_update_request,
     send_donation_receipt,
     send_donation_refund_confirmation,
     send_donor_portal_link,
+    send_lapse_notice,
+    send_payment_failure_staff_notice,
+    send_processor_down_notice,
     send_recurring_cancellation_confirmation,
 )
 from pressroom.lib.ratelimit import Limit
@@ -112,8 +121,68 @@ def start_checkout(
         success_url=site_url + reverse("fundraising:thanks") + "?session_id={CHECKOUT_SESSION_ID}",
         cancel_url=site_url + reverse("fundraising:cancelled"),
     )
-    with processor_slot():
-        return online_provider().create_checkout(request)
+    provider = online_provider()
+    with processor_slot(), processor_watch(provider.name):
+        return provider.create_checkout(request)
+
+
+# How long the donate page rests a processor that failed FUNDRAISING_PROCESSOR_FAILURES times in
+# a row before offering a checkout again (the next reader's checkout is then the test).
+PROCESSOR_REST = timedelta(minutes=5)
+
+
+def processor_is_down(provider_name: str) -> bool:
+    """Whether the last calls to this processor all failed, recently enough to rest it."""
+    health = ProcessorHealth.objects.filter(provider=provider_name).first()
+    return (
+        health is not None
+        and health.consecutive_failures >= settings.FUNDRAISING_PROCESSOR_FAILURES
+        and health.last_failure_at is not None
+        and health.last_failure_at > timezone.now() - PROCESSOR_REST
+    )
+
+
+@contextlib.contextmanager
+def processor_watch(provider_name: str) -> Iterator[None]:
+    """Count this call's outcome toward the processor's health (outside the caller's
+    transaction: it must stay recorded when the caller rolls back)."""
+    try:
+        yield
+    except (ProviderBusy, ProviderNotConfigured):
+        raise  # our own limits, not the processor's health
+    except ProviderError as error:
+        record_processor_failure(provider_name, str(error))
+        raise
+    else:
+        record_processor_success(provider_name)
+
+
+def record_processor_failure(provider_name: str, error: str) -> ProcessorHealth:
+    """One more failed call; at the threshold staff are emailed, once per outage."""
+    with transaction.atomic():
+        ProcessorHealth.objects.get_or_create(provider=provider_name)
+        health = ProcessorHealth.objects.select_for_update().get(provider=provider_name)
+        now = timezone.now()
+        health.consecutive_failures += 1
+        health.last_failure_at = now
+        health.last_error = error[:500]
+        health.down_since = health.down_since or now
+        alert = (
+            health.consecutive_failures >= settings.FUNDRAISING_PROCESSOR_FAILURES
+            and health.staff_alerted_at is None
+        )
+        if alert:
+            health.staff_alerted_at = now
+            transaction.on_commit(lambda: send_processor_down_notice.enqueue(health.pk))
+        health.save()
+    return health
+
+
+def record_processor_success(provider_name: str) -> None:
+    """The processor answered: the outage, if any, is over (the next one is alerted again)."""
+    ProcessorHealth.objects.filter(provider=provider_name).exclude(
+        consecutive_failures=0, staff_alerted_at__isnull=True
+    ).update(consecutive_failures=0, down_since=None, staff_alerted_at=None)
 
 
 @functools.cache
@@ -229,6 +298,7 @@ def check_fact(fact: Fact) -> None:
         getattr(fact, name, "")
         for name in ("reference", "payment_reference", "recurring_reference")
     ] + list(getattr(fact, "references", []))
+    references.append(getattr(fact, "customer_reference", ""))
     if any(len(reference) > 255 for reference in references):
         raise EventRejected("A reference is longer than 255 characters.")
     email = getattr(fact, "email", "")
@@ -257,7 +327,9 @@ def apply_fact(provider_name: str, fact: Fact) -> bool:
         case PaymentLinked():
             return record_payment_link(provider_name, fact)
         case RecurringEnded():
-            record_recurring_end(provider_name, fact)
+            return record_recurring_end(provider_name, fact)
+        case PaymentFailed():
+            record_payment_failure(provider_name, fact)
     return True
 
 
@@ -268,14 +340,37 @@ def _campaign_for(slug: str) -> Campaign | None:
 def _get_or_create_recurring(provider_name: str, reference: str, **defaults) -> RecurringDonation:
     try:
         with transaction.atomic():
-            recurring, _ = RecurringDonation.objects.select_for_update().get_or_create(
+            recurring, created = RecurringDonation.objects.select_for_update().get_or_create(
                 provider=provider_name, provider_reference=reference, defaults=defaults
             )
     except IntegrityError:
         recurring = RecurringDonation.objects.select_for_update().get(
             provider=provider_name, provider_reference=reference
         )
+        created = False
+    if created:
+        _apply_waiting_recurring_events(recurring)
     return recurring
+
+
+def _apply_waiting_recurring_events(recurring: RecurringDonation) -> None:
+    """Apply an end of this monthly gift that arrived before anything else about it (Stripe
+    does not promise any order): the gift is recorded, then stopped as the event said."""
+    waiting = WebhookEvent.objects.select_for_update().filter(
+        provider=recurring.provider,
+        status=WebhookEvent.Status.WAITING,
+        waiting_for=recurring.provider_reference,
+    )
+    provider = get_provider(recurring.provider)
+    for stored in waiting.order_by("received_at", "id"):
+        stored.status = WebhookEvent.Status.PROCESSED
+        stored.waiting_for = ""
+        stored.processed_at = timezone.now()
+        stored.save(update_fields=["status", "waiting_for", "processed_at"])
+        event = VerifiedEvent(stored.event_id, stored.event_type, stored.payload)
+        for fact in provider.interpret_event(event):
+            if isinstance(fact, RecurringEnded):
+                _end_recurring(recurring, fact)
 
 
 def record_recurring_start(provider_name: str, fact: RecurringStarted) -> RecurringDonation:
@@ -298,19 +393,97 @@ def record_recurring_start(provider_name: str, fact: RecurringStarted) -> Recurr
     return recurring
 
 
-def record_recurring_end(provider_name: str, fact: RecurringEnded) -> None:
+def record_recurring_end(provider_name: str, fact: RecurringEnded) -> bool:
+    """Stop a monthly gift the processor ended; False (the event waits) when it is not
+    recorded yet."""
     recurring = (
         RecurringDonation.objects.select_for_update()
         .filter(provider=provider_name, provider_reference=fact.reference)
         .first()
     )
     if recurring is None:
-        logger.info("Subscription %s ended but was never recorded here", fact.reference)
+        logger.info("Subscription %s ended before it was recorded here", fact.reference)
+        return False
+    _end_recurring(recurring, fact)
+    return True
+
+
+def _end_recurring(recurring: RecurringDonation, fact: RecurringEnded) -> None:
+    """Cancelled (the donor or staff asked) or lapsed (payments failed), told to the donor
+    once: a repeated or later end event finds the gift stopped and changes nothing."""
+    if not recurring.is_active:
         return
-    if recurring.is_active:
-        recurring.cancel(at=fact.ended_at)
-        recurring.save(update_fields=["status", "cancelled_at"])
-        _confirm_cancellation(recurring)
+    if fact.payment_failed:
+        recurring.lapse(at=fact.ended_at)
+        recurring.save(update_fields=["status", "lapsed_at"])
+        transaction.on_commit(lambda: send_lapse_notice.enqueue(recurring.pk))
+        return
+    recurring.cancel(at=fact.ended_at)
+    recurring.save(update_fields=["status", "cancelled_at"])
+    _confirm_cancellation(recurring)
+
+
+def record_payment_failure(provider_name: str, fact: PaymentFailed) -> PaymentFailure:
+    """Record a monthly payment that failed and, the first time for this payment, ask the
+    donor to update their card and tell staff. A failure reported after the payment went
+    through on a retry, or after the gift lapsed, is counted and emails nobody."""
+    donor = find_or_create_donor(fact.email, fact.name, reference=fact.recurring_reference)
+    recurring = _get_or_create_recurring(
+        provider_name,
+        fact.recurring_reference,
+        donor=donor,
+        amount=fact.amount,
+        currency=fact.currency,
+    )
+    if fact.customer_reference and not recurring.provider_customer_reference:
+        recurring.provider_customer_reference = fact.customer_reference
+        recurring.save(update_fields=["provider_customer_reference"])
+    try:
+        with transaction.atomic():
+            failure, created = PaymentFailure.objects.select_for_update().get_or_create(
+                provider=provider_name,
+                reference=fact.reference,
+                defaults={
+                    "recurring_donation": recurring,
+                    "amount": fact.amount,
+                    "currency": fact.currency,
+                    "attempts": fact.attempts,
+                    "kind": PaymentFailure.Kind.ACTION_REQUIRED
+                    if fact.action_required
+                    else PaymentFailure.Kind.DECLINED,
+                    "failed_at": fact.failed_at or timezone.now(),
+                },
+            )
+    except IntegrityError:
+        failure = PaymentFailure.objects.select_for_update().get(
+            provider=provider_name, reference=fact.reference
+        )
+        created = False
+    if not created and fact.attempts > failure.attempts:
+        failure.attempts = fact.attempts
+        failure.save(update_fields=["attempts"])
+    if (
+        failure.recovered_at is None
+        and Donation.objects.filter(
+            provider=provider_name, provider_reference=fact.reference
+        ).exists()
+    ):
+        # The invoice was paid on a retry and that event came first: nothing to fix.
+        failure.recovered_at = timezone.now()
+        failure.save(update_fields=["recovered_at"])
+    if created and failure.recovered_at is None:
+        transaction.on_commit(lambda: send_payment_failure_staff_notice.enqueue(failure.pk))
+        if recurring.is_active:
+            transaction.on_commit(lambda: send_card_update_request.enqueue(failure.pk))
+    return failure
+
+
+def _mark_failure_recovered(donation: Donation) -> None:
+    PaymentFailure.objects.filter(
+        provider=donation.provider,
+        reference=donation.provider_reference,
+        recovered_at__isnull=True,
+    ).update(recovered_at=timezone.now())
 
 
 def _confirm_cancellation(recurring: RecurringDonation) -> None:
@@ -403,6 +576,8 @@ def record_payment_link(provider_name: str, fact: PaymentLinked) -> bool:
 
 def _after_new_donation(donation: Donation) -> None:
     _apply_waiting_events(donation)
+    if donation.recurring_donation_id:
+        _mark_failure_recovered(donation)
     forget_campaign_figures()
     transaction.on_commit(lambda: send_donation_receipt.enqueue(donation.pk))
 
@@ -633,13 +808,27 @@ def cancel_recurring_donation(
     if donor is not None and recurring.donor_id != donor.pk:
         raise DonationStateError("This monthly gift belongs to someone else.")
     if not recurring.is_active:
-        raise DonationStateError("This monthly gift is already cancelled.")
+        recurring.cancel()  # raises DonationStateError saying how it stopped
     with processor_slot():
         get_provider(recurring.provider).cancel_recurring(recurring.provider_reference)
     recurring.cancel()
     recurring.save(update_fields=["status", "cancelled_at"])
     _confirm_cancellation(recurring)
     return recurring
+
+
+def open_card_update(recurring: RecurringDonation, return_url: str) -> str:
+    """The processor's page where the donor replaces the card of a monthly gift, created only
+    when they open their emailed link (a session expires; one made in the webhook would be dead
+    by the time the email is read). Raises DonationStateError or ProviderError."""
+    if not recurring.is_active:
+        raise DonationStateError("This monthly gift has stopped; there is no card to update.")
+    if not recurring.provider_customer_reference:
+        raise DonationStateError("The payment processor has not told us whose card this is.")
+    with processor_slot(), processor_watch(recurring.provider):
+        return get_provider(recurring.provider).card_update_url(
+            recurring.provider_customer_reference, return_url
+        )
 
 
 def resend_receipts(donation_ids: list[int]) -> tuple[int, int]:

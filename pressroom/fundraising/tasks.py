@@ -17,9 +17,13 @@ from pressroom.fundraising.models import Donation
 from pressroom.fundraising.receipts import (
     donors_with_gifts_in,
     send_cancellation_confirmation,
+    send_card_update_email,
+    send_lapse_email,
     send_portal_link,
+    send_processor_down_email,
     send_receipt,
     send_refund_confirmation,
+    send_staff_failure_email,
     send_statement,
 )
 
@@ -44,6 +48,31 @@ def send_donation_refund_confirmation(refund_id: int) -> bool:
 def send_recurring_cancellation_confirmation(recurring_id: int) -> bool:
     with transaction.atomic():
         return send_cancellation_confirmation(recurring_id)
+
+
+@task()
+def send_card_update_request(failure_id: int) -> bool:
+    """Ask a donor whose monthly payment failed to update their card."""
+    with transaction.atomic():
+        return send_card_update_email(failure_id)
+
+
+@task()
+def send_payment_failure_staff_notice(failure_id: int) -> bool:
+    with transaction.atomic():
+        return send_staff_failure_email(failure_id)
+
+
+@task()
+def send_lapse_notice(recurring_id: int) -> bool:
+    with transaction.atomic():
+        return send_lapse_email(recurring_id)
+
+
+@task()
+def send_processor_down_notice(health_id: int) -> bool:
+    """Tell staff the payment processor stopped answering (once per outage)."""
+    return send_processor_down_email(health_id)
 
 
 @task()

@@ -19,6 +19,7 @@ urlpatterns = [
         views.portal_statement,
         name="portal-statement",
     ),
+    path("donate/card/<str:token>/", views.update_card, name="update-card"),
     path("donate/<slug:slug>/", views.donate, name="donate-campaign"),
     path("fundraising/<str:provider>/webhook/", views.webhook, name="webhook"),
 ]

@@ -23,6 +23,7 @@ from django.views.decorators.http import require_POST
 from pressroom.fundraising import services
 from pressroom.fundraising.banner import campaign_figures
 from pressroom.fundraising.forms import DonateForm, PortalLinkForm, suggested_amount
+from pressroom.fundraising.giving import online_giving_paused, ways_to_give
 from pressroom.fundraising.models import Campaign, DonationStateError, RecurringDonation
 from pressroom.fundraising.money import parse_amount
 from pressroom.fundraising.providers import (
@@ -33,7 +34,13 @@ from pressroom.fundraising.providers import (
     WebhookVerificationError,
     online_provider,
 )
-from pressroom.fundraising.receipts import donor_from_token, statement_for, statement_text
+from pressroom.fundraising.receipts import (
+    donor_from_token,
+    portal_url,
+    recurring_from_card_token,
+    statement_for,
+    statement_text,
+)
 from pressroom.lib.ratelimit import Limit, client_address
 
 logger = logging.getLogger(__name__)
@@ -70,7 +77,12 @@ def donate(request: HttpRequest, slug: str | None = None) -> HttpResponse:
         if campaign
         else [parse_amount(part, currency) for part in DEFAULT_PRESETS.split(",")]
     )
-    configured = online_provider().is_configured()
+    provider = online_provider()
+    configured = provider.is_configured()
+    # Paused by staff (site-wide or this campaign), or the processor failed its last calls:
+    # no form whose button could only fail.
+    paused = online_giving_paused(campaign)
+    resting = configured and not paused and services.processor_is_down(provider.name)
     data = request.POST if request.method == "POST" else None
     initial = {
         key: request.GET[key]
@@ -87,7 +99,7 @@ def donate(request: HttpRequest, slug: str | None = None) -> HttpResponse:
     )
     status = 200
     problem = ""
-    if request.method == "POST" and not configured:
+    if request.method == "POST" and (not configured or paused or resting):
         status = 503
     elif request.method == "POST" and form.is_valid() and not _checkout_allowed(request):
         problem = (
@@ -139,6 +151,9 @@ def donate(request: HttpRequest, slug: str | None = None) -> HttpResponse:
             "currency": currency,
             "presets": presets,
             "configured": configured,
+            "resting": resting,
+            "paused": paused,
+            "ways": ways_to_give(),
             "problem": problem,
         },
         status=status,
@@ -231,6 +246,33 @@ def portal_cancel(request: HttpRequest, token: str, recurring_id: int) -> HttpRe
     else:
         messages.success(request, "Your monthly gift is cancelled. Thank you for your support.")
     return redirect("fundraising:portal", token=token)
+
+
+@never_cache
+def update_card(request: HttpRequest, token: str) -> HttpResponse:
+    """The emailed link of a failed monthly payment: on to the processor's card page."""
+    recurring = recurring_from_card_token(token)
+    if recurring is None:
+        return render(request, "fundraising/portal_invalid.html", status=404)
+    try:
+        url = services.open_card_update(recurring, return_url=portal_url(recurring.donor))
+    except DonationStateError as error:
+        problem, status = str(error), 409
+    except ProviderError:
+        logger.exception("Could not open a card update for recurring donation %s", recurring.pk)
+        problem, status = (
+            "We could not reach our payment processor. Please try this link again in a few "
+            "minutes; your monthly gift stays as it is meanwhile.",
+            503,
+        )
+    else:
+        return HttpResponseRedirect(url)
+    return render(
+        request,
+        "fundraising/card_update.html",
+        {"problem": problem, "recurring": recurring, "portal_url": portal_url(recurring.donor)},
+        status=status,
+    )
 
 
 @never_cache

@@ -45,6 +45,15 @@ class SiteSettingsAdmin(admin.ModelAdmin):
                 "description": "Printed on every donation receipt and year-end statement.",
             },
         ),
+        (
+            "Giving paused",
+            {
+                "fields": ["online_giving_paused", "bank_transfer_details", "other_ways_to_give"],
+                "description": "How readers can give when online giving is paused (here, per "
+                "campaign, or because the payment processor stopped answering), with the "
+                "postal address above.",
+            },
+        ),
         ("Advanced", {"fields": ["extra_stylesheet"], "classes": ["collapse"]}),
     ]
 

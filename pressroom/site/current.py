@@ -59,6 +59,10 @@ class Site:
     tax_id: str = ""
     deductibility_statement: str = ""
     fiscal_sponsor: str = ""
+    # Giving paused (fundraising)
+    online_giving_paused: bool = False
+    bank_transfer_details: str = ""
+    other_ways_to_give: str = ""
     share_image: Picture | None = None
     # "32", "180", "192", "512" -> the address of a square PNG of that size (a path on this
     # site, or the object store's URL)
@@ -165,6 +169,9 @@ def read_site() -> Site:
         tax_id=row.tax_id,
         deductibility_statement=row.deductibility_statement,
         fiscal_sponsor=row.fiscal_sponsor,
+        online_giving_paused=row.online_giving_paused,
+        bank_transfer_details=row.bank_transfer_details,
+        other_ways_to_give=row.other_ways_to_give,
         logo=logo,
         share_image=share_image,
         icons=_icons(row.icon),

@@ -196,6 +196,29 @@ class SiteSettings(models.Model):
         db_default="",
         help_text="E.g. 'Pressroom News is a fiscally sponsored project of …, a 501(c)(3).'",
     )
+    # Giving paused (fundraising): one switch stops every online checkout, and these say how
+    # to give meanwhile (with the postal address above).
+    online_giving_paused = models.BooleanField(
+        "pause online giving",
+        default=False,
+        db_default=False,
+        help_text="On: the banner, donate pages and emails offer the ways to give below "
+        "instead of the payment processor's checkout.",
+    )
+    bank_transfer_details = models.TextField(
+        max_length=1000,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="Account name, IBAN or account and routing numbers, the reference to quote.",
+    )
+    other_ways_to_give = models.TextField(
+        max_length=1000,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="E.g. cheques payable to …, a fiscal sponsor's donation page, in person.",
+    )
     extra_stylesheet = models.CharField(
         "extra stylesheet",
         max_length=300,

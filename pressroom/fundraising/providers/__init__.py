@@ -124,9 +124,36 @@ class PaymentRefunded:
 class RecurringEnded:
     reference: str
     ended_at: datetime | None = None
+    # The processor stopped it after failed payments (the gift lapsed; the donor did not cancel).
+    payment_failed: bool = False
 
 
-Fact = PaymentReceived | PaymentLinked | RecurringStarted | PaymentRefunded | RecurringEnded
+@dataclass(frozen=True)
+class PaymentFailed:
+    """One month of a monthly gift could not be charged (declined, or the bank asks the donor
+    to confirm it). `reference` names the payment (e.g. the invoice), `attempts` how many
+    times the processor has tried it so far."""
+
+    reference: str
+    recurring_reference: str
+    amount: Decimal
+    currency: str
+    email: str
+    name: str = ""
+    customer_reference: str = ""
+    attempts: int = 1
+    action_required: bool = False
+    failed_at: datetime | None = None
+
+
+Fact = (
+    PaymentReceived
+    | PaymentLinked
+    | RecurringStarted
+    | PaymentRefunded
+    | RecurringEnded
+    | PaymentFailed
+)
 
 
 class PaymentProvider(Protocol):
@@ -142,6 +169,10 @@ class PaymentProvider(Protocol):
     def interpret_event(self, event: VerifiedEvent) -> list[Fact]: ...
 
     def cancel_recurring(self, reference: str) -> None: ...
+
+    def card_update_url(self, customer_reference: str, return_url: str) -> str:
+        """A page at the processor where the donor replaces the card of their monthly gift."""
+        ...
 
 
 # Online processors by the name stored in Donation.provider. Add one here to support it.

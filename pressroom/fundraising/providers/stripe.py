@@ -26,6 +26,7 @@ from pressroom.fundraising.providers import (
     CheckoutSession,
     EventRejected,
     Fact,
+    PaymentFailed,
     PaymentLinked,
     PaymentReceived,
     PaymentRefunded,
@@ -213,6 +214,23 @@ class StripeProvider:
         except stripe.StripeError as error:
             raise ProviderError(f"Stripe could not cancel the subscription: {error}") from error
 
+    def card_update_url(self, customer_reference: str, return_url: str) -> str:
+        """A billing portal session that opens straight on "update your payment method"."""
+        params: dict[str, Any] = {
+            "customer": customer_reference,
+            "return_url": return_url,
+            "flow_data": {"type": "payment_method_update"},
+        }
+        try:
+            session = self.client().v1.billing_portal.sessions.create(params=params)  # type: ignore[arg-type]
+        except stripe.StripeError as error:
+            raise ProviderError(
+                f"Stripe refused the billing portal session: {error.user_message or error}"
+            ) from error
+        if not session.url:
+            raise ProviderError("Stripe returned a billing portal session without a URL.")
+        return session.url
+
     def verify_webhook(self, body: bytes, headers: Mapping[str, str]) -> VerifiedEvent:
         secret = settings.STRIPE_WEBHOOK_SECRET
         if not secret:
@@ -390,8 +408,75 @@ class StripeProvider:
             )
         ]
 
+    def _on_invoice_payment_failed(
+        self, invoice: dict, created: datetime | None, *, action_required: bool = False
+    ) -> list[Fact]:
+        subscription = _id(
+            _dig(invoice, "parent", "subscription_details", "subscription")
+            or invoice.get("subscription")
+        )
+        due = _minor_units(invoice.get("amount_due"), "amount_due")
+        currency = _text(invoice.get("currency"), "currency").upper()
+        if not subscription or not due or not currency:
+            return []  # Not a monthly gift's payment (or nothing was owed).
+        metadata = _mapping(
+            _dig(invoice, "parent", "subscription_details", "metadata")
+            or _dig(invoice, "subscription_details", "metadata"),
+            "metadata",
+        )
+        attempts = _minor_units(invoice.get("attempt_count"), "attempt_count")
+        return [
+            PaymentFailed(
+                reference=_id(invoice["id"]),
+                recurring_reference=subscription,
+                amount=from_minor_units(due, currency),
+                currency=currency,
+                email=_text(invoice.get("customer_email"), "customer email"),
+                name=_text(invoice.get("customer_name"), "customer name")
+                or _text(metadata.get("donor_name"), "metadata.donor_name"),
+                customer_reference=_id(invoice.get("customer")),
+                attempts=max(1, min(attempts, 1000)),
+                action_required=action_required,
+                failed_at=created,
+            )
+        ]
+
+    def _on_invoice_payment_action_required(
+        self, invoice: dict, created: datetime | None
+    ) -> list[Fact]:
+        return self._on_invoice_payment_failed(invoice, created, action_required=True)
+
     def _on_customer_subscription_deleted(
         self, subscription: dict, created: datetime | None
     ) -> list[Fact]:
         ended = _timestamp(subscription.get("ended_at") or subscription.get("canceled_at"))
-        return [RecurringEnded(reference=_id(subscription["id"]), ended_at=ended or created)]
+        reason = _text(
+            _dig(subscription, "cancellation_details", "reason"), "cancellation_details.reason"
+        )
+        return [
+            RecurringEnded(
+                reference=_id(subscription["id"]),
+                ended_at=ended or created,
+                payment_failed=reason == "payment_failed",
+            )
+        ]
+
+    def _on_customer_subscription_updated(
+        self, subscription: dict, created: datetime | None
+    ) -> list[Fact]:
+        # Stripe's retry settings end a subscription whose payments all failed by cancelling
+        # it (deleted follows) or by leaving it "unpaid": no further charge either way.
+        status = _text(subscription.get("status"), "status")
+        reason = _text(
+            _dig(subscription, "cancellation_details", "reason"), "cancellation_details.reason"
+        )
+        if status == "unpaid" or (status == "canceled" and reason == "payment_failed"):
+            ended = _timestamp(subscription.get("ended_at") or subscription.get("canceled_at"))
+            return [
+                RecurringEnded(
+                    reference=_id(subscription["id"]),
+                    ended_at=ended or created,
+                    payment_failed=True,
+                )
+            ]
+        return []

@@ -13,6 +13,7 @@ from django.template.loader import render_to_string
 from django.utils.safestring import SafeString, mark_safe
 
 from pressroom.fundraising.banner import current_campaign_banner
+from pressroom.fundraising.giving import ways_to_give
 
 register = template.Library()
 
@@ -31,7 +32,10 @@ def campaign_email_block(context: template.Context, format: str = "html") -> Saf
     if banner is None:
         return mark_safe("")
     name = "fundraising/_email_block.txt" if format == "text" else "fundraising/_email_block.html"
-    rendered = render_to_string(name, {"banner": banner, "SITE_URL": settings.SITE_URL})
+    values: dict[str, object] = {"banner": banner, "SITE_URL": settings.SITE_URL}
+    if banner.paused:
+        values["ways"] = ways_to_give()
+    rendered = render_to_string(name, values)
     # Plain-text parts are rendered without autoescaping by lib/email; keep ours plain too.
     return mark_safe(rendered)
 

@@ -111,6 +111,44 @@ class FakeStripe:
                 "success_url": params.get("success_url"),
                 "url": f"https://checkout.stripe.com/c/pay/{session_id}#fidkdWxOYHwnPyd1blpxYHZxWjA0",
             }
+        if method == "POST" and path == "/v1/billing_portal/sessions":
+            customer = params.get("customer", "")
+            if not customer.startswith("cus_"):
+                return 400, {
+                    "error": {
+                        "code": "resource_missing",
+                        "param": "customer",
+                        "type": "invalid_request_error",
+                        "message": f"No such customer: '{customer}'",
+                    }
+                }
+            session_id = "bps_" + secrets.token_hex(12)
+            flow_type = params.get("flow_data[type]")
+            return 200, {
+                "id": session_id,
+                "object": "billing_portal.session",
+                "configuration": "bpc_" + secrets.token_hex(12),
+                "created": now,
+                "customer": customer,
+                "flow": {
+                    "after_completion": {
+                        "hosted_confirmation": None,
+                        "redirect": None,
+                        "type": "portal_homepage",
+                    },
+                    "subscription_cancel": None,
+                    "subscription_update": None,
+                    "subscription_update_confirm": None,
+                    "type": flow_type,
+                }
+                if flow_type
+                else None,
+                "livemode": False,
+                "locale": None,
+                "on_behalf_of": None,
+                "return_url": params.get("return_url"),
+                "url": f"https://billing.stripe.com/p/session/test_{session_id}",
+            }
         if method == "DELETE" and path.startswith("/v1/subscriptions/"):
             subscription_id = path.rsplit("/", 1)[1]
             return 200, {
@@ -540,4 +578,81 @@ def invoice_payment_paid(
         "payment": {"payment_intent": payment_intent, "type": "payment_intent"},
         "status": "paid",
         "status_transitions": {"canceled_at": None, "paid_at": now - 3},
+    }
+
+
+def invoice_payment_failed(
+    *,
+    invoice_id: str,
+    subscription: str,
+    amount_due: int,
+    customer: str,
+    attempt_count: int = 1,
+    currency: str = "usd",
+    email: str = "dana@example.org",
+    name: str = "Dana Donor",
+    campaign: str = "end-of-year",
+) -> dict:
+    """data.object of invoice.payment_failed (and invoice.payment_action_required): an open
+    invoice of a subscription, its charge declined, with Stripe's next retry scheduled."""
+    now = int(time.time())
+    return {
+        "id": invoice_id,
+        "object": "invoice",
+        "account_country": "US",
+        "amount_due": amount_due,
+        "amount_paid": 0,
+        "amount_remaining": amount_due,
+        "attempt_count": attempt_count,
+        "attempted": True,
+        "auto_advance": True,
+        "billing_reason": "subscription_cycle",
+        "collection_method": "charge_automatically",
+        "created": now - 3600,
+        "currency": currency,
+        "customer": customer,
+        "customer_email": email,
+        "customer_name": name,
+        "last_finalization_error": None,
+        "livemode": False,
+        "next_payment_attempt": now + 3 * 86400,
+        "number": "ABCD-" + secrets.token_hex(2).upper(),
+        "parent": {
+            "quote_details": None,
+            "subscription_details": {
+                "metadata": {"campaign": campaign, "frequency": "monthly", "donor_name": name},
+                "subscription": subscription,
+            },
+            "type": "subscription_details",
+        },
+        "status": "open",
+        "status_transitions": {"finalized_at": now - 3500, "paid_at": None, "voided_at": None},
+        "total": amount_due,
+    }
+
+
+def subscription_ended_by_failed_payments(
+    *, subscription: str, status: str = "canceled", campaign: str = "end-of-year"
+) -> dict:
+    """The subscription Stripe stops after its last retry: canceled (customer.subscription.
+    deleted) or left "unpaid" (customer.subscription.updated), per the account's settings."""
+    now = int(time.time())
+    canceled = status == "canceled"
+    return {
+        "id": subscription,
+        "object": "subscription",
+        "cancel_at_period_end": False,
+        "canceled_at": now if canceled else None,
+        "cancellation_details": {
+            "comment": None,
+            "feedback": None,
+            "reason": "payment_failed" if canceled else None,
+        },
+        "created": now - 86400 * 70,
+        "currency": "usd",
+        "customer": "cus_" + secrets.token_hex(7),
+        "ended_at": now if canceled else None,
+        "livemode": False,
+        "metadata": {"campaign": campaign, "frequency": "monthly"},
+        "status": status,
     }

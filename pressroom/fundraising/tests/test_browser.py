@@ -72,3 +72,59 @@ def test_donate_page_passes_axe_and_works_by_keyboard(
     page.get_by_role("button", name="Continue to secure payment").click()
     assert "Enter a valid email address" in page.content()
     assert serious_violations(page) == []
+
+
+WAYS = {
+    "postal_address": "Pressroom News\nPO Box 12\nSpringfield, IL 62701",
+    "bank_transfer_details": "Pressroom News Collective\nIBAN DE89 3704 0044 0532 0130 00",
+    "other_ways_to_give": "Through our fiscal sponsor, Open Commons.",
+}
+
+
+def test_a_reader_meets_no_dead_button_when_stripe_answers_500(
+    transactional_db, live_server, campaign, fake_stripe, browser_page, settings
+):
+    from pressroom.site.models import SiteSettings
+
+    SiteSettings.objects.create(
+        id=1, name="Pressroom News", organisation_name="Pressroom News", **WAYS
+    )
+    settings.FUNDRAISING_PROCESSOR_FAILURES = 2
+    fake_stripe.fail_with = 500
+    page = browser_page
+    for _ in range(2):
+        page.goto(live_server.url + "/donate/?amount=25")
+        page.locator("#id_email").fill("dana@example.org")
+        page.get_by_role("button", name="Continue to secure payment").click()
+        assert "could not reach our payment processor" in page.content()
+        assert page.locator("#id_email").input_value() == "dana@example.org"
+    page.goto(live_server.url + "/donate/")
+    assert page.get_by_role("button", name="Continue to secure payment").count() == 0
+    assert page.get_by_text("IBAN DE89 3704 0044 0532 0130 00").is_visible()
+    assert "not answering right now" in page.content()
+    assert serious_violations(page) == []
+
+
+def test_giving_paused_the_banner_leads_to_the_ways_to_give(
+    transactional_db, live_server, campaign, browser_page, settings
+):
+    from pressroom.site.models import SiteSettings
+
+    settings.STRIPE_SECRET_KEY = "sk_test_pressroom"
+    SiteSettings.objects.create(
+        id=1,
+        name="Pressroom News",
+        organisation_name="Pressroom News",
+        online_giving_paused=True,
+        **WAYS,
+    )
+    page = browser_page
+    page.goto(live_server.url + "/")
+    banner = page.locator("#campaign-banner")
+    assert banner.get_by_role("link", name="Donate").count() == 0
+    banner.get_by_role("link", name="How to give").click()
+    page.wait_for_url(f"**/donate/{campaign.slug}/")
+    assert page.get_by_text("Online giving is paused for now.").is_visible()
+    assert page.locator(".ways-to-give").get_by_text("PO Box 12").is_visible()
+    assert page.get_by_role("button", name="Continue to secure payment").count() == 0
+    assert serious_violations(page) == []
