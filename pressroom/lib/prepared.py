@@ -10,6 +10,11 @@ objects included), and runs the same SQL with each value asked for.
 Only what can be kept whole is accepted: one parameter (the placeholder), forward
 select_related one level deep, no prefetch_related, no annotations; anything else raises
 ValueError when the read is first used, never a wrong result.
+
+Instances are made as `Model.from_db` makes them, without running `Model.__init__` when no
+receiver listens to the model's pre_init/post_init signals (nothing but the field values and
+`_state` would differ): `__init__` set each of an image's thirty renditions field by field,
+a tenth of an article page's render. A model with such receivers goes through `from_db`.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from typing import Any
 from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Model, QuerySet
+from django.db.models.base import ModelState
+from django.db.models.signals import post_init, pre_init
 
 
 @dataclass(frozen=True)
@@ -34,6 +41,22 @@ class _Part:
     attnames: list[str]
     pk_index: int
     setter: Callable[[Model, Model | None], None] | None = None
+    # Every concrete field's column is read, and nothing listens to __init__'s signals.
+    direct: bool = False
+
+    def make(self, alias: str, values: tuple[Any, ...]) -> Model:
+        """What `model.from_db(alias, attnames, values)` gives."""
+        if not self.direct:
+            return self.model.from_db(alias, self.attnames, values)
+        instance = self.model.__new__(self.model)
+        # What __init__ does for positional values: each attname set (a FileField's
+        # descriptor stores the name in __dict__ too), then from_db's _state.
+        instance.__dict__.update(zip(self.attnames, values, strict=True))
+        state = ModelState()
+        state.adding = False
+        state.db = alias
+        instance._state = state
+        return instance
 
 
 @dataclass(frozen=True)
@@ -76,13 +99,13 @@ class PreparedRead[M: Model]:
         found: list[M] = []
         main = compiled.main
         for row in rows:
-            instance = main.model.from_db(alias, main.attnames, row[main.columns])
+            instance = main.make(alias, row[main.columns])
             for part in compiled.related:
                 values = row[part.columns]
                 related = (
                     None
                     if values[part.pk_index] is None
-                    else part.model.from_db(alias, part.attnames, values)
+                    else part.make(alias, values)
                 )
                 part.setter(instance, related)  # type: ignore[misc]
             found.append(instance)  # type: ignore[arg-type]
@@ -105,8 +128,17 @@ class PreparedRead[M: Model]:
             start, end = info["select_fields"][0], info["select_fields"][-1] + 1
             attnames = [column[0].target.attname for column in select[start:end]]
             model = info["model"]
+            concrete = [field.attname for field in model._meta.concrete_fields]
+            direct = sorted(attnames) == sorted(concrete) and not (
+                pre_init.has_listeners(model) or post_init.has_listeners(model)
+            )
             return _Part(
-                model, slice(start, end), attnames, attnames.index(model._meta.pk.attname), setter
+                model,
+                slice(start, end),
+                attnames,
+                attnames.index(model._meta.pk.attname),
+                setter,
+                direct,
             )
 
         related = []

@@ -18,10 +18,12 @@ email): `image_file(item, preset)` gives it with its absolute URL, size and type
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -73,7 +75,7 @@ def _matches(rendition: Rendition, presets: tuple[str, ...]) -> bool:
 def best_rendition(item: MediaItem, preset: str, format: str = "") -> Rendition | None:
     """The rendition asked for if ready, else the existing one nearest in width (same shape
     family: a width for a width, a crop for a crop); None when nothing is ready."""
-    wanted = {spec.preset: spec for spec in _planned(item)}.get(preset)
+    wanted = _planned_by_preset(item).get(preset)
     fallback = processing.fallback_format(item.mime_type)
     formats = [format] if format else [fallback]
     candidates = [
@@ -104,12 +106,39 @@ def nearest_width(item: MediaItem, width: int) -> Rendition | None:
     return max(widths, key=lambda r: r.width)
 
 
-def _planned(item: MediaItem) -> list[processing.RenditionSpec]:
+def _planned(item: MediaItem) -> tuple[processing.RenditionSpec, ...]:
+    return _planned_by_preset(item).get("", ())  # type: ignore[return-value]
+
+
+def _planned_by_preset(item: MediaItem) -> dict[str, Any]:
+    """The item's planned renditions by preset (the last planned of each), and all of them
+    under "". Worked out once per shape: an article page asked four times for the same."""
     if not item.width or not item.height:
-        return []
-    return processing.plan_renditions(
-        item.width, item.height, item.mime_type, item.focal_x, item.focal_y
+        return {}
+    return _plan(
+        item.width,
+        item.height,
+        item.mime_type,
+        item.focal_x,
+        item.focal_y,
+        # What the plan depends on besides the image, so a changed setting plans afresh.
+        tuple(settings.MEDIA_RENDITION_WIDTHS),
+        bool(settings.MEDIA_AVIF),
     )
+
+
+@functools.lru_cache(maxsize=512)
+def _plan(
+    width: int,
+    height: int,
+    mime_type: str,
+    focal_x: float,
+    focal_y: float,
+    widths: tuple[int, ...],
+    avif: bool,
+) -> dict[str, Any]:
+    specs = tuple(processing.plan_renditions(width, height, mime_type, focal_x, focal_y))
+    return {"": specs, **{spec.preset: spec for spec in specs}}
 
 
 def _srcset(renditions: Iterable[Rendition], urls: Mapping[int, str]) -> str:
@@ -311,7 +340,8 @@ def image_file(item: MediaItem | None, preset: str) -> ImageFile | None:
     rendition = best_rendition(item, preset)
     if rendition is not None:
         return ImageFile(
-            absolute_url(rendition.url),
+            # What rendition.url gives, without the storage's indirections (_url_maker).
+            absolute_url(_url_maker()(rendition.file.name or "")),
             rendition.width,
             rendition.height,
             processing.FORMAT_MIME[rendition.format],

@@ -20,6 +20,7 @@ from pressroom.media.rendering import (
     picture_html,
     structured_data_images,
 )
+from pressroom.publishing import article_markup
 from pressroom.publishing.embeds import click_to_load
 from pressroom.publishing.hooks import article_foot_html
 from pressroom.publishing.links import slug_url_builder
@@ -250,6 +251,20 @@ def _teaser_item(
         f"    {'<p>' + escape(teaser.excerpt) + '</p>' if teaser.excerpt else ''}\n"
         "  </article>\n</li>\n"
     )
+
+
+# An article page's parts, built in Python (publishing/article_markup.py says why).
+@register.simple_tag
+def article_head(article: Article) -> SafeString:
+    return article_markup.head_tags(article, article_json_ld(article))
+
+
+register.simple_tag(article_markup.kicker, name="article_kicker")
+register.simple_tag(article_markup.byline, name="article_byline")
+register.simple_tag(article_markup.lead_figure, name="article_lead_figure")
+register.simple_tag(article_markup.corrections, name="article_corrections")
+register.simple_tag(article_markup.share_list, name="article_share_links")
+register.simple_tag(article_markup.topic_list, name="article_topic_list")
 
 
 @register.simple_tag
