@@ -12,6 +12,7 @@ from django.conf import settings
 from django.template.loader import render_to_string
 
 from pressroom.publishing.models import Article
+from pressroom.site.current import current_site
 
 # Addresses in a body that are ours (/media/..., /topics/...): made absolute for another site.
 SITE_RELATIVE = re.compile(r'(\s(?:src|href|srcset)=")/(?!/)')
@@ -37,7 +38,7 @@ def republication_html(article: Article) -> str:
             "article": article,
             "body": body,
             "url": f"{settings.SITE_URL}{article.get_absolute_url()}",
-            "site_name": settings.SITE_NAME,
+            "site_name": current_site().name,
             "licence": settings.REPUBLISH_LICENCE,
             "licence_url": settings.REPUBLISH_LICENCE_URL,
         },

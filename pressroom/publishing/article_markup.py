@@ -15,43 +15,54 @@ replaces any of them with a block of its own (docs/editing.md).
 
 from __future__ import annotations
 
-from datetime import datetime
+import functools
+from datetime import datetime, tzinfo
 from html import escape
+from urllib.parse import quote
 
 from django.conf import settings
 from django.templatetags.static import static
-from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.dates import MONTHS
 from django.utils.safestring import SafeString, mark_safe
 
 from pressroom.media.rendering import picture_html
+from pressroom.publishing.links import fixed_url
 from pressroom.publishing.models import Article
 
 
-def _local(value: datetime) -> datetime:
-    """What the template engine does to a datetime before a filter sees it
-    (`expects_localtime`): the current time zone."""
-    return timezone.localtime(value) if timezone.is_aware(value) else value
+@functools.lru_cache(maxsize=16)
+def month_names(language: str | None) -> dict[int, str]:
+    """Month names, escaped, in `language` (the active one): lazy translations are costly to
+    evaluate, twenty times a page."""
+    return {number: escape(str(name)) for number, name in MONTHS.items()}
 
 
-def _long_date(value: datetime) -> str:
-    # Imported here: the template library imports this module.
-    from pressroom.publishing.templatetags.publishing import long_date
+class _Dates:
+    """Dates as the template filters `iso_time`, `long_date` and `long_date_time` write them,
+    in the current time zone and language (read once per part of the page, not per date)."""
 
-    return long_date(_local(value))
+    def __init__(self) -> None:
+        self.zone: tzinfo = timezone.get_current_timezone()
+        self.months = month_names(translation.get_language())
 
+    def local(self, value: datetime) -> datetime:
+        # What the engine does before a filter that `expects_localtime` sees the value.
+        return value.astimezone(self.zone) if timezone.is_aware(value) else value
 
-def _long_date_time(value: datetime) -> str:
-    from pressroom.publishing.templatetags.publishing import long_date_time
+    def long_date(self, local: datetime) -> str:
+        return f"{local.day} {self.months[local.month]} {local.year:04d}"
 
-    return long_date_time(_local(value))
+    def long_date_time(self, local: datetime) -> str:
+        return f"{self.long_date(local)}, {local.hour:02d}:{local.minute:02d}"
 
 
 def head_tags(article: Article, json_ld: str) -> SafeString:
     """The article's Open Graph times and tags, its JSON-LD (`json_ld`, already safe) and the
     embeds' script when the body has embeds."""
+    dates = _Dates()
     published = (
-        f'<meta property="article:published_time" content="{_local(article.published_at).isoformat()}">'
+        f'<meta property="article:published_time" content="{dates.local(article.published_at).isoformat()}">'
         if article.published_at
         else ""
     )
@@ -66,7 +77,7 @@ def head_tags(article: Article, json_ld: str) -> SafeString:
     )
     return mark_safe(
         f"{published}\n"
-        f'<meta property="article:modified_time" content="{_local(article.updated_at).isoformat()}">\n'
+        f'<meta property="article:modified_time" content="{dates.local(article.updated_at).isoformat()}">\n'
         f"{tags}\n{json_ld}\n{embeds}"
     )
 
@@ -106,16 +117,17 @@ def byline(article: Article) -> SafeString:
             )
             + " · "
         )
+    dates = _Dates()
     published = ""
     if article.published_at:
-        at = _local(article.published_at)
-        published = f'<time datetime="{at.isoformat()}">{_long_date(at)}</time>'
+        at = dates.local(article.published_at)
+        published = f'<time datetime="{at.isoformat()}">{dates.long_date(at)}</time>'
     updated = ""
     if notes := article.shown_corrections:
-        last = _local(notes[-1].noted_at)
+        last = dates.local(notes[-1].noted_at)
         updated = (
             f' · <a href="#corrections">Updated <time datetime="{last.isoformat()}">'
-            f"{_long_date_time(last)}</time></a>"
+            f"{dates.long_date_time(last)}</time></a>"
         )
     return mark_safe(
         '\n    <div class="byline">\n'
@@ -155,15 +167,16 @@ def corrections(article: Article) -> SafeString:
     notes = article.shown_corrections
     if not notes:
         return SafeString("")
+    dates = _Dates()
     items = []
     for note in notes:
-        noted_at = _local(note.noted_at)
+        noted_at = dates.local(note.noted_at)
         items.append(
             f'<p id="correction-{int(note.pk)}"><strong>{escape(note.get_kind_display())}, '
-            f'<time datetime="{noted_at.isoformat()}">{_long_date(noted_at)}</time>:</strong> '
-            f"{escape(note.text)}</p>"
+            f'<time datetime="{noted_at.isoformat()}">{dates.long_date(noted_at)}</time>:'
+            f"</strong> {escape(note.text)}</p>"
         )
-    every = escape(reverse("publishing:correction-list"))
+    every = escape(fixed_url("publishing:correction-list"))
     return mark_safe(
         '\n  <section class="corrections" id="corrections" aria-labelledby="corrections-heading">\n'
         '    <h2 id="corrections-heading">Corrections and updates</h2>\n'
@@ -173,10 +186,21 @@ def corrections(article: Article) -> SafeString:
     )
 
 
-def share_list(article: Article) -> SafeString:
-    """Plain share links (`share_links`): each opens the service's own page, nothing loads."""
-    from pressroom.publishing.templatetags.publishing import share_links
+def share_links(title: str, url: str) -> list[tuple[str, str]]:
+    """(label, address) of plain share links: each opens the service's own share page, so the
+    article page loads nothing from any of them."""
+    text, address = quote(title, safe=""), quote(url, safe="")
+    return [
+        ("Email", f"mailto:?subject={text}&body={address}"),
+        ("Bluesky", f"https://bsky.app/intent/compose?text={text}%20{address}"),
+        ("Facebook", f"https://www.facebook.com/sharer/sharer.php?u={address}"),
+        ("WhatsApp", f"https://wa.me/?text={text}%20{address}"),
+        ("LinkedIn", f"https://www.linkedin.com/sharing/share-offsite/?url={address}"),
+    ]
 
+
+def share_list(article: Article) -> SafeString:
+    """The share links as the article's footer lists them."""
     links = share_links(article.title, settings.SITE_URL + article.get_absolute_url())
     items = "".join(
         f'<li><a href="{escape(address)}" rel="nofollow noopener">{escape(label)}</a></li>'
