@@ -102,11 +102,7 @@ class PreparedRead[M: Model]:
             instance = main.make(alias, row[main.columns])
             for part in compiled.related:
                 values = row[part.columns]
-                related = (
-                    None
-                    if values[part.pk_index] is None
-                    else part.make(alias, values)
-                )
+                related = None if values[part.pk_index] is None else part.make(alias, values)
                 part.setter(instance, related)  # type: ignore[misc]
             found.append(instance)  # type: ignore[arg-type]
         return found
