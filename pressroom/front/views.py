@@ -20,7 +20,7 @@ DATABASE_OUTAGE_RETRY_AFTER = 30
 
 
 def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    return render(request, "front/404.html", status=404)
+    return render(request, "front/404.html", {"is_error_page": True}, status=404)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:

@@ -164,7 +164,7 @@ def read_site() -> Site:
     logo = _logo(row.logo)
     if logo is not None and row.logo is not None:
         logo = Picture(logo.url, logo.width, logo.height, logo.mime_type, row.name)
-    site = Site(
+    return Site(
         name=row.name,
         tagline=row.tagline,
         organisation_name=row.organisation_name or row.name,
@@ -179,20 +179,16 @@ def read_site() -> Site:
         icons=_icons(row.icon),
         social_links=tuple(SocialLink(url, _label(url)) for url in row.social_link_list),
     )
-    _last_read[:] = [site]
-    return site
 
 
 _site: ContentMemo[Site] = ContentMemo(max_entries=1)
-# The settings as this process last read them: what a page says of the outlet while the
-# database is away (the 503 page), when it cannot read them.
-_last_read: list[Site] = []
 
 
 def last_known_site_name() -> str:
-    """The site's name as last read by this process, else the environment's (SITE_NAME):
-    for pages drawn without the database."""
-    return _last_read[0].name if _last_read else settings.SITE_NAME
+    """The site's name as this process last served it, else the environment's (SITE_NAME):
+    for a page drawn while the database is away (the 503 page), which cannot read it."""
+    kept = _site.peek("site")
+    return kept.name if kept is not None else settings.SITE_NAME
 
 
 def current_site() -> Site:
