@@ -60,10 +60,18 @@ ROLES: dict[str, Role] = {
 
 
 def _ready(item: MediaItem) -> list[Rendition]:
-    """The item's current renditions, read once per item (prefetch `renditions` for lists)."""
+    """The item's current renditions, read once per item (prefetch `renditions` for lists).
+    Not to be changed in place: with prefetched renditions, the list is worked out once per
+    prefetched result (an article page asks five times: the picture, the card, three crops)."""
     cached = getattr(item, "_prefetched_objects_cache", {}).get("renditions")
-    renditions = list(cached) if cached is not None else list(item.renditions.all())
-    return [r for r in renditions if r.source_hash == item.content_hash]
+    if cached is None:
+        return [r for r in item.renditions.all() if r.source_hash == item.content_hash]
+    kept = item.__dict__.get("_ready_renditions")
+    if kept is not None and kept[0] is cached and kept[1] == item.content_hash:
+        return kept[2]
+    ready = [r for r in cached if r.source_hash == item.content_hash]
+    item.__dict__["_ready_renditions"] = (cached, item.content_hash, ready)
+    return ready
 
 
 def _matches(rendition: Rendition, presets: tuple[str, ...]) -> bool:
@@ -146,6 +154,30 @@ def _srcset(renditions: Iterable[Rendition], urls: Mapping[int, str]) -> str:
     return ", ".join(f"{urls[r.pk]} {width}w" for width, r in sorted(unique.items()))
 
 
+# The names the library gives its files (storage.rendition_name_for, original_name_for): a URL
+# carries them as they are, neither quoted nor escaped.
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9._/-]+")
+
+
+def _file_name(rendition: Rendition) -> str:
+    """rendition.file.name, without making the FieldFile the descriptor would (a rendition
+    read for a page holds its name as a string until then)."""
+    value = rendition.__dict__.get("file")
+    return value if isinstance(value, str) else (rendition.file.name or "")
+
+
+def _escaped_url_maker() -> Callable[[str], str]:
+    """escape(_url_maker()(name)), for the plain names the library makes without the quoting
+    and escaping that change nothing in them (twenty a lead picture)."""
+    storage = Rendition._meta.get_field("file").storage  # type: ignore[attr-defined]
+    url_of = _url_maker()
+    if isinstance(storage, FileSystemStorage) and storage.base_url:
+        base = escape(storage.base_url)
+        plain = _PLAIN_NAME.fullmatch
+        return lambda name: base + name if plain(name) else escape(url_of(name))
+    return lambda name: escape(url_of(name))
+
+
 def _url_maker() -> Callable[[str], str]:
     """What gives a rendition's address from its name. On the filesystem storage, what
     `storage.url()` returns without its `urljoin` and the lazy storage's indirection, worked out
@@ -171,8 +203,8 @@ def picture_html(
     spec = ROLES[role]
     text = "" if item.is_decorative else (item.alt_text if alt is None else alt)
     ready = [r for r in _ready(item) if _matches(r, spec.presets)]
-    url_of = _url_maker()
-    urls = {r.pk: escape(url_of(r.file.name or "")) for r in ready}
+    escaped_url_of = _escaped_url_maker()
+    urls = {r.pk: escaped_url_of(_file_name(r)) for r in ready}
     fallback = processing.fallback_format(item.mime_type)
     by_format: dict[str, list[Rendition]] = {}
     for rendition in ready:
