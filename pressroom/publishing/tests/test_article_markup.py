@@ -22,29 +22,29 @@ LOAD = "{% load front publishing media_tags static %}"
 # publishing/article_detail.html's parts as they were written with the template engine.
 TEMPLATE_PARTS = {
     "head": (
-        "{% if article.published_at %}<meta property=\"article:published_time\" "
+        '{% if article.published_at %}<meta property="article:published_time" '
         'content="{{ article.published_at|iso_time }}">{% endif %}\n'
         '<meta property="article:modified_time" content="{{ article.updated_at|iso_time }}">\n'
-        "{% for topic in article.shown_topics %}<meta property=\"article:tag\" "
+        '{% for topic in article.shown_topics %}<meta property="article:tag" '
         'content="{{ topic.name }}">{% endfor %}\n'
         "{% article_json_ld article %}\n"
         "{% if article.body|has_embeds %}<script src=\"{% static 'publishing/embeds.js' %}\" "
         "defer></script>{% endif %}"
     ),
     "kicker": (
-        "{% with topics=article.shown_topics %}{% if topics %}<p class=\"kicker\"><a href=\""
+        '{% with topics=article.shown_topics %}{% if topics %}<p class="kicker"><a href="'
         '{{ topics.0.get_absolute_url }}">{{ topics.0.name }}</a></p>{% endif %}{% endwith %}'
     ),
     "byline": (
         '\n    <div class="byline">\n'
-        "      {% with authors=article.bylines %}{% if authors %}<p class=\"byline-photos\">"
-        "{% for author in authors %}{% if author.photo %}{% picture author.photo \"square\" "
+        '      {% with authors=article.bylines %}{% if authors %}<p class="byline-photos">'
+        '{% for author in authors %}{% if author.photo %}{% picture author.photo "square" '
         'alt="" css_class="author-photo" %}{% endif %}{% endfor %}</p>{% endif %}\n'
         '      <p class="meta">\n'
-        "        {% if authors %}By {% for author in authors %}<a href=\""
+        '        {% if authors %}By {% for author in authors %}<a href="'
         '{{ author.get_absolute_url }}">{{ author.name }}</a>{% if not forloop.last %}, '
         "{% endif %}{% endfor %} · {% endif %}{% endwith %}\n"
-        "        {% if article.published_at %}<time datetime=\""
+        '        {% if article.published_at %}<time datetime="'
         '{{ article.published_at|iso_time }}">{{ article.published_at|long_date }}</time>'
         "{% endif %}\n"
         "        {% with notes=article.shown_corrections %}{% if notes %}{% with last=notes|last %}"
@@ -54,21 +54,21 @@ TEMPLATE_PARTS = {
         "    </div>\n    "
     ),
     "lead_figure": (
-        "{% if article.lead_image %}{% with image=article.lead_image %}<figure class=\"lead-figure\">"
+        '{% if article.lead_image %}{% with image=article.lead_image %}<figure class="lead-figure">'
         '{% picture image "lead" css_class="lead-image" %}{% if image.caption or image.credit %}'
-        "<figcaption>{{ image.caption }}{% if image.credit %} <span class=\"credit\">"
+        '<figcaption>{{ image.caption }}{% if image.credit %} <span class="credit">'
         "{{ image.credit }}</span>{% endif %}</figcaption>{% endif %}</figure>{% endwith %}\n"
-        "  {% elif article.lead_image_url %}<figure class=\"lead-figure\"><img class=\"lead-image\" "
+        '  {% elif article.lead_image_url %}<figure class="lead-figure"><img class="lead-image" '
         'src="{{ article.lead_image_url }}" alt="{{ article.lead_image_alt }}"></figure>{% endif %}'
     ),
     "corrections": (
         "{% with notes=article.shown_corrections %}{% if notes %}\n"
         '  <section class="corrections" id="corrections" aria-labelledby="corrections-heading">\n'
         '    <h2 id="corrections-heading">Corrections and updates</h2>\n'
-        "    {% for note in notes %}<p id=\"correction-{{ note.pk }}\"><strong>"
-        "{{ note.get_kind_display }}, <time datetime=\"{{ note.noted_at|iso_time }}\">"
+        '    {% for note in notes %}<p id="correction-{{ note.pk }}"><strong>'
+        '{{ note.get_kind_display }}, <time datetime="{{ note.noted_at|iso_time }}">'
         "{{ note.noted_at|long_date }}</time>:</strong> {{ note.text }}</p>{% endfor %}\n"
-        "    <p class=\"corrections-policy\"><a href=\"{% url 'publishing:correction-list' %}\">"
+        '    <p class="corrections-policy"><a href="{% url \'publishing:correction-list\' %}">'
         "Every correction we have made</a></p>\n"
         "  </section>\n"
         "  {% endif %}{% endwith %}"
@@ -88,7 +88,7 @@ TEMPLATE_PARTS = {
         "    {% endif %}{% endwith %}"
     ),
     "social": (
-        "{% article_social_image article as card %}{% if card %}<meta property=\"og:image\" "
+        '{% article_social_image article as card %}{% if card %}<meta property="og:image" '
         'content="{{ card.url }}">{% if card.width %}<meta property="og:image:width" '
         'content="{{ card.width }}"><meta property="og:image:height" content="{{ card.height }}">'
         '{% endif %}{% if card.mime_type %}<meta property="og:image:type" '
@@ -142,7 +142,7 @@ def everything(make_article) -> Article:
         services.save_topic(Topic(name="Lima")),
     ]
     article = make_article(
-        "Miners & students <march> on \"Lima\"",
+        'Miners & students <march> on "Lima"',
         body='<p>Before.</p><iframe src="https://www.youtube.com/embed/x"></iframe><p>After.</p>',
         topics=topics,
         authors=[first, second],

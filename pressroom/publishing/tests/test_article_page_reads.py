@@ -286,7 +286,8 @@ def test_prepared_instances_made_without_init_are_the_querysets_and_work_as_mode
         assert mine == theirs
         for field in Rendition._meta.concrete_fields:
             assert getattr(mine, field.attname) == getattr(theirs, field.attname), field
-        assert mine.file.name == theirs.file.name and mine.url == theirs.url
+        assert mine.file.name == theirs.file.name
+        assert mine.url == theirs.url
         assert (mine._state.adding, mine._state.db) == (False, "default")
     first = prepared[0]
     first.size = 12345
