@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import admin
 from django.db.models import ForeignKey
@@ -51,7 +51,7 @@ class SiteSettingsAdmin(admin.ModelAdmin):
     def get_form(
         self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
     ) -> type[SiteSettingsForm]:
-        form: type[SiteSettingsForm] = super().get_form(request, obj, change, **kwargs)
+        form = cast(type[SiteSettingsForm], super().get_form(request, obj, change, **kwargs))
         return type(
             form.__name__,
             (form,),

@@ -105,7 +105,7 @@ def page_meta(context: template.Context) -> SafeString:
         return mark_safe(tags)
     # Block output is rendered, so already escaped; the address worked out here is not yet.
     canonical = _block_output(context, "canonical") or escape(
-        canonical_url(request, context.get("canonical_query_keys", ()))
+        canonical_url(request, tuple(context.get("canonical_query_keys") or ()))
         if request is not None
         else settings.SITE_URL + "/"
     )
