@@ -30,6 +30,11 @@ _fragments: ContentMemo[SafeString] = ContentMemo(max_entries=64)
 
 
 class FragmentNode(template.Node):
+    # Not walked for blocks: `{% extends %}` looks through the whole of base.html for them on
+    # every render, and a fragment's markup is drawn once per generation for every page, so it
+    # holds no block a page could override. The header and footer were most of that walk.
+    child_nodelists = ()
+
     def __init__(self, name: str, nodelist: NodeList) -> None:
         self.name = name
         self.nodelist = nodelist
