@@ -9,7 +9,9 @@ objects included), and runs the same SQL with each value asked for.
 
 Only what can be kept whole is accepted: one parameter (the placeholder), forward
 select_related one level deep, no prefetch_related, no annotations; anything else raises
-ValueError when the read is first used, never a wrong result.
+ValueError when the read is first used, never a wrong result. A read whose other values are
+constants of the code (a list of presets, never the time or a setting) says so with
+`constants=True`; the placeholder must then appear once among them.
 
 Instances are made as `Model.from_db` makes them, without running `Model.__init__` when no
 receiver listens to the model's pre_init/post_init signals (nothing but the field values and
@@ -62,6 +64,8 @@ class _Part:
 @dataclass(frozen=True)
 class _Compiled:
     sql: str
+    params: tuple[Any, ...]  # the build's, the placeholder at `slot`
+    slot: int
     compiler: Any  # django.db.models.sql.compiler.SQLCompiler
     converters: dict[int, Any]
     main: _Part
@@ -73,10 +77,16 @@ class PreparedRead[M: Model]:
     database connection (so per thread) with `placeholder` in the value's place."""
 
     def __init__(
-        self, build: Callable[[Any], QuerySet[M]], placeholder: object, using: str = "default"
+        self,
+        build: Callable[[Any], QuerySet[M]],
+        placeholder: object,
+        using: str = "default",
+        *,
+        constants: bool = False,
     ) -> None:
         self._build = build
         self._placeholder = placeholder
+        self._constants = constants
         self._using = using
         self._compiled: weakref.WeakKeyDictionary[BaseDatabaseWrapper, _Compiled] = (
             weakref.WeakKeyDictionary()
@@ -90,8 +100,10 @@ class PreparedRead[M: Model]:
             compiled = self._compile(connection)
             with self._lock:
                 self._compiled[connection] = compiled
+        params = list(compiled.params)
+        params[compiled.slot] = value
         with connection.cursor() as cursor:
-            cursor.execute(compiled.sql, [value])
+            cursor.execute(compiled.sql, params)
             rows: list[Any] = cursor.fetchall()
         if compiled.converters:
             rows = list(compiled.compiler.apply_converters(rows, compiled.converters))
@@ -115,8 +127,12 @@ class PreparedRead[M: Model]:
             raise ValueError("PreparedRead keeps columns only: no prefetch, annotation or extra.")
         compiler = query.get_compiler(connection=connection)
         sql, params = compiler.as_sql()
-        if list(params) != [self._placeholder]:
-            raise ValueError(f"PreparedRead needs the placeholder as its one parameter: {params}")
+        slots = [index for index, param in enumerate(params) if param == self._placeholder]
+        if len(slots) != 1 or (len(params) != 1 and not self._constants):
+            raise ValueError(
+                "PreparedRead needs the placeholder as its one parameter (or once among "
+                f"constants, with constants=True): {params}"
+            )
         select = compiler.select
         info = compiler.klass_info
 
@@ -143,4 +159,4 @@ class PreparedRead[M: Model]:
                 raise ValueError("PreparedRead follows forward select_related one level deep.")
             related.append(part(child, child["local_setter"]))
         converters = compiler.get_converters([column[0] for column in select[: compiler.col_count]])
-        return _Compiled(sql, compiler, converters, part(info), related)
+        return _Compiled(sql, tuple(params), slots[0], compiler, converters, part(info), related)
