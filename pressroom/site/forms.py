@@ -70,7 +70,14 @@ FIELD_PERMISSIONS = {
         "social_links",
         "fediverse_url",
     ),
-    "site.change_organisation": ("organisation_name", "postal_address"),
+    "site.change_organisation": (
+        "organisation_name",
+        "postal_address",
+        "legal_name",
+        "tax_id",
+        "deductibility_statement",
+        "fiscal_sponsor",
+    ),
     "site.change_page_code": ("footer_text", "extra_stylesheet"),
 }
 WHO_MAY = {
@@ -127,6 +134,10 @@ class SiteSettingsForm(forms.ModelForm):
             "fediverse_url",
             "organisation_name",
             "postal_address",
+            "legal_name",
+            "tax_id",
+            "deductibility_statement",
+            "fiscal_sponsor",
             "extra_stylesheet",
         ]
         widgets = {

@@ -210,3 +210,12 @@ def test_the_accent_colour_is_not_said_to_colour_links():
     assert "a { color: var(--link); }" in css
     assert ".button {" in css
     assert "background: var(--accent)" in css
+
+
+def test_every_field_of_the_form_needs_one_of_the_three_permissions():
+    # A setting added later must say who may change it, or every editor could.
+    from pressroom.site.forms import FIELD_PERMISSIONS, SiteSettingsForm
+
+    guarded = [field for fields in FIELD_PERMISSIONS.values() for field in fields]
+    assert sorted(guarded) == sorted(set(guarded)), "each field under one permission"
+    assert set(SiteSettingsForm.base_fields) == set(guarded)
