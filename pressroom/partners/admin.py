@@ -17,9 +17,8 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from pressroom.partners import services
-from pressroom.partners.models import Feed, Item, Partner, PartnerStateError
+from pressroom.partners.models import Feed, Item, Partner, PartnerStateError, category_keys
 from pressroom.partners.tasks import fetch_partner_feed
-from pressroom.publishing.html import clean_body_html
 from pressroom.publishing.models import Article, ArticleStateError, Topic
 
 
@@ -166,8 +165,10 @@ class TopicFilter(admin.SimpleListFilter):
         topic = Topic.objects.filter(pk=int(value)).first()
         if topic is None:
             return queryset.none()
+        # Category keys are folded like titles: "Perú" and "PERU" are the topic Peru.
+        key = category_keys([topic.name])
         return queryset.filter(
-            Q(partner__topics=topic) | Q(categories__icontains=f'"{topic.name}"')
+            Q(partner__topics=topic) | (Q(category_keys__contains=key) if key else Q(pk__in=[]))
         ).distinct()
 
 
@@ -324,7 +325,7 @@ class ItemAdmin(admin.ModelAdmin):
             "title": item.title,
             "item": item,
             "form": form,
-            "preview": clean_body_html(item.content or item.summary),
+            "preview": services.preview_body(item),
             "may_publish": self._may_publish(request),
             "may_change": self.has_change_permission(request, item),
             "queue_url": reverse("admin:partners_item_changelist"),

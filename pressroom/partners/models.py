@@ -5,15 +5,21 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Exists, OuterRef, Q
+from django.db.models.functions import Lower
 from django.utils import timezone
 
-from pressroom.publishing.models import Article, Topic
+from pressroom.partners.parsing import title_key
+from pressroom.publishing.models import Article, Author, Topic
 
 # A failing feed waits its interval times 2, 4, 8 ... after each failure in a row, never longer
 # than this: a partner whose site is down for a weekend is tried again a few times a day.
 MAX_BACKOFF = timedelta(hours=12)
+# A feed is fetched at most every 5 minutes and at least once a week (admin, command, model).
+MIN_INTERVAL_MINUTES = 5
+MAX_INTERVAL_MINUTES = 7 * 24 * 60
 
 
 class PartnerStateError(Exception):
@@ -21,7 +27,8 @@ class PartnerStateError(Exception):
 
 
 class Partner(models.Model):
-    name = models.CharField(max_length=200, unique=True)
+    # Unique whatever the case ("NACLA" and "Nacla" are one outlet): the constraint below.
+    name = models.CharField(max_length=200)
     site_url = models.URLField("site", max_length=500, blank=True)
     licence = models.CharField(
         max_length=200,
@@ -47,6 +54,13 @@ class Partner(models.Model):
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                Lower("name"),
+                name="partner_name_unique_any_case",
+                violation_error_message="There is already a partner of that name.",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -83,7 +97,11 @@ class Feed(models.Model):
     interval_minutes = models.PositiveIntegerField(
         "fetch every (minutes)",
         default=30,
-        help_text="How often the worker fetches it (at least 5 minutes).",
+        validators=[
+            MinValueValidator(MIN_INTERVAL_MINUTES),
+            MaxValueValidator(MAX_INTERVAL_MINUTES),
+        ],
+        help_text="How often the worker fetches it: 5 minutes to a week (10080 minutes).",
     )
     is_active = models.BooleanField(default=True)
     etag = models.CharField(max_length=500, blank=True, editable=False)
@@ -96,19 +114,31 @@ class Feed(models.Model):
     last_fetched_at = models.DateTimeField(null=True, blank=True, editable=False)
     next_fetch_at = models.DateTimeField(default=timezone.now, editable=False)
     items_seen = models.PositiveIntegerField("items", default=0, editable=False)
+    # SHA-256 of the feed as last read: the same bytes again are not parsed again.
+    content_hash = models.CharField(max_length=64, blank=True, default="", editable=False)
 
     objects = FeedQuerySet.as_manager()
 
     class Meta:
         ordering = ["partner__name", "url"]
         indexes = [models.Index(fields=["is_active", "next_fetch_at"], name="feed_due")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(interval_minutes__gte=MIN_INTERVAL_MINUTES)
+                & Q(interval_minutes__lte=MAX_INTERVAL_MINUTES),
+                name="feed_interval_5_minutes_to_a_week",
+                violation_error_message="Fetch it every 5 minutes to a week (10080 minutes).",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.url
 
     @property
     def interval(self) -> timedelta:
-        return timedelta(minutes=max(5, self.interval_minutes))
+        # Bounded here too: a row written around the form never overflows the back-off.
+        minutes = min(max(MIN_INTERVAL_MINUTES, self.interval_minutes), MAX_INTERVAL_MINUTES)
+        return timedelta(minutes=minutes)
 
     def record_success(self, *, etag: str, last_modified: str, not_modified: bool) -> None:
         now = timezone.now()
@@ -125,7 +155,14 @@ class Feed(models.Model):
         self.last_error = " ".join(error.split())[:1000]
         self.failures += 1
         self.last_fetched_at = now
-        self.next_fetch_at = now + min(self.interval * 2 ** min(self.failures, 10), MAX_BACKOFF)
+        self.next_fetch_at = now + self.backoff
+
+    @property
+    def backoff(self) -> timedelta:
+        """The wait after the failures so far: the interval doubled per failure up to
+        MAX_BACKOFF, and never less than the interval itself (a weekly feed stays weekly)."""
+        doubled = self.interval * 2 ** min(self.failures, 10)
+        return max(self.interval, min(doubled, MAX_BACKOFF))
 
 
 class ItemQuerySet(models.QuerySet["Item"]):
@@ -136,15 +173,12 @@ class ItemQuerySet(models.QuerySet["Item"]):
         return self.order_by(models.F("published_at").desc(nulls_last=True), "-pk")
 
     def with_already_have(self) -> ItemQuerySet:
-        """Whether an article of ours already points at the item's original (an item without
-        a link is had by none: our own articles' blank original address is no match)."""
+        """Whether an article of ours already points at the item's original, compared by the
+        normalised link key the dedup uses (tracking parameters, "www.", scheme, trailing
+        slash ignored). An item without a link is had by none."""
         return self.annotate(
-            already_have=Exists(
-                Article.objects.filter(
-                    Q(original_url=OuterRef("link")) | Q(canonical_url=OuterRef("link"))
-                ).exclude(Q(original_url="") & Q(canonical_url=""))
-            )
-            & ~Q(link="")
+            already_have=Exists(ArticleLink.objects.filter(link_key=OuterRef("link_key")))
+            & ~Q(link_key="")
         )
 
     def search(self, text: str) -> ItemQuerySet:
@@ -160,7 +194,9 @@ class Item(models.Model):
         DISMISSED = "dismissed", "Dismissed"
         REPUBLISHED = "republished", "Republished"
 
-    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="items")
+    # Protected: the items (dismissed and republished ones too) are how a piece is known again;
+    # a partner deleted with them would bring every dismissed piece back if it were re-added.
+    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="items")
     feed = models.ForeignKey(Feed, null=True, on_delete=models.SET_NULL, related_name="items")
     guid = models.CharField("GUID", max_length=1000)
     link = models.URLField(max_length=1000, blank=True)
@@ -173,6 +209,9 @@ class Item(models.Model):
     content = models.TextField(blank=True, help_text="The full text, when the feed carries it.")
     authors = models.JSONField(default=list, blank=True)
     categories = models.JSONField(default=list, blank=True)
+    # The categories folded like titles, between bars ("|peru|mineria|"): the topic filter
+    # matches "Perú" for the topic Peru on every database (JSON text escapes accents on SQLite).
+    category_keys = models.TextField(blank=True, default="", editable=False)
     published_at = models.DateTimeField(null=True, blank=True)
     fetched_at = models.DateTimeField(default=timezone.now, editable=False)
     state = models.CharField(max_length=12, choices=State.choices, default=State.NEW)
@@ -224,3 +263,41 @@ class Item(models.Model):
         self.state = state
         self.state_changed_at = timezone.now()
         self.state_changed_by = by if getattr(by, "pk", None) else None  # type: ignore[assignment]
+
+
+def category_keys(categories: list[str]) -> str:
+    keys = [key for key in (title_key(name) for name in categories) if key]
+    return f"|{'|'.join(keys)}|" if keys else ""
+
+
+class ArticleLink(models.Model):
+    """The normalised key of each original or canonical address our articles point at (kept
+    by a post_save handler on Article): how the queue knows we already have a piece."""
+
+    article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="+")
+    link_key = models.CharField(max_length=1000, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["article", "link_key"], name="article_link_once")
+        ]
+
+    def __str__(self) -> str:
+        return self.link_key
+
+
+class PartnerAuthor(models.Model):
+    """A partner's writer as our byline: an author of their own, kept apart from ours of the
+    same name (our Ana Quispe is not the partner's Ana Quispe) and reused for that partner."""
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="authors")
+    name_key = models.CharField(max_length=200)
+    author = models.ForeignKey(Author, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["partner", "name_key"], name="partner_author_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.author_id} for {self.partner_id}"

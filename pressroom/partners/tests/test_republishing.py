@@ -10,6 +10,7 @@ from datetime import timedelta
 import feedparser
 import pytest
 from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
 
 from pressroom.media.models import MediaItem
 from pressroom.newsletter.digests import create_digest
@@ -19,6 +20,7 @@ from pressroom.publishing import services as publishing_services
 from pressroom.publishing.models import Article, Topic
 
 pytestmark = pytest.mark.django_db
+TASK_PATH = "pressroom.partners.tasks.bring_partner_images_in"
 
 
 @pytest.fixture
@@ -45,9 +47,16 @@ def march(partner) -> Item:
 
 
 def test_republish_now_keeps_title_clean_body_bylines_origin_canonical_licence_and_topics(
-    nacla, peru, editor
+    nacla, peru, editor, feeds, django_capture_on_commit_callbacks
 ):
-    done = services.republish_item(march(nacla), by=editor)
+    with django_capture_on_commit_callbacks(execute=True):
+        done = services.republish_item(march(nacla), by=editor)
+    # Saved first, images not fetched in the request: the worker brings them in.
+    assert feeds.hits.get("/photo.png") is None
+    assert MediaItem.objects.count() == 0
+    queued = DBTaskResult.objects.get(task_path=TASK_PATH)
+    assert queued.args_kwargs["args"] == [done.article.pk, nacla.pk]
+    assert services.bring_images_in(*queued.args_kwargs["args"]) == 1
     article = Article.objects.get(pk=done.article.pk)
     assert done.notice == ""
     assert article.title == "Peru’s Miners March on Lima"
@@ -78,11 +87,13 @@ def test_the_republished_article_shows_its_licence_line_canonical_link_and_is_in
 ):
     article = services.republish_item(march(nacla)).article
     page = reader_client.get(article.get_absolute_url()).content.decode()
-    assert "Originally published by" in page
+    # Once, at the foot, with the licence.
+    assert page.count("Originally published by") == 1
     assert (
-        f'<p class="licence-line">Originally published by <a href="{article.original_url.replace("&", "&amp;")}">NACLA</a>'
+        f'<p class="republished licence-line">Originally published by <a href="{article.original_url.replace("&", "&amp;")}">NACLA</a>'
         " under CC BY-NC-ND 4.0</p>"
     ) in page
+    assert page.index("Originally published by") > page.index('<div class="article-body">')
     assert f'<link rel="canonical" href="{article.original_url.replace("&", "&amp;")}">' in page
     assert "Republish this article" not in page  # not ours to license
     feed = feedparser.parse(reader_client.get("/feed/").content)

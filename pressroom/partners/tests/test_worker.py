@@ -44,7 +44,7 @@ def test_the_worker_polls_every_kind_of_feed_into_the_queue(tmp_path):
         for name, url, option in sources:
             pressroom("partners", "add", name, url, *([option] if option else []), env=env)
         # What the worker's scheduler enqueues every minute; the worker runs it and the fetches
-        # it queues, one task per feed.
+        # it queues, a few feeds to a task.
         pressroom("shell", "-c", POLL, env=env)
         pressroom("worker", "--batch", env=env)
         first = json.loads(pressroom("shell", "--no-imports", "-c", SHOW, env=env).splitlines()[-1])
@@ -81,3 +81,45 @@ def test_the_worker_schedules_the_poll_every_minute():
     trigger = jobs["pressroom.partners.tasks.poll_partner_feeds"]
     assert isinstance(trigger, IntervalTrigger)
     assert trigger.interval.total_seconds() == 60
+
+
+REPUBLISH = """
+from pressroom.partners import services
+from pressroom.partners.models import Item
+done = services.republish_item(Item.objects.get(guid="nacla-1001"))
+print(done.article.pk)
+"""
+ARTICLE = """
+import json
+from pressroom.media.models import MediaItem
+from pressroom.publishing.models import Article
+article = Article.objects.get(pk={pk})
+print(json.dumps({{
+    "body": article.body,
+    "photos": [[item.file.url, item.credit, item.alt_text] for item in MediaItem.objects.all()],
+}}))
+"""
+
+
+def test_the_worker_brings_a_republished_pieces_images_into_the_library(tmp_path):
+    env = site_env(tmp_path, OUTBOUND_ALLOW_PRIVATE_ADDRESSES="true")
+    pressroom("migrate", "--no-input", env=env)
+    with feed_server() as feeds:
+        url = feeds.serve_file("/nacla.xml", "nacla-rss2.xml")
+        pressroom("partners", "add", "NACLA", url, "--full-text", env=env)
+        pressroom("partners", "fetch", env=env)
+        pk = int(pressroom("shell", "-c", REPUBLISH, env=env).splitlines()[-1])
+        saved = json.loads(
+            pressroom("shell", "-c", ARTICLE.format(pk=pk), env=env).splitlines()[-1]
+        )
+        assert "/photo.png" not in feeds.hits  # nothing fetched while the editor waited
+        pressroom("worker", "--batch", env=env)
+        done = json.loads(pressroom("shell", "-c", ARTICLE.format(pk=pk), env=env).splitlines()[-1])
+        hits = dict(feeds.hits)
+    assert f"{feeds.url}/photo.png" in saved["body"]
+    assert saved["photos"] == []
+    [(photo_url, credit, alt)] = done["photos"]
+    assert (credit, alt) == ("NACLA", "Miners on the Panamericana")
+    assert photo_url in done["body"]
+    assert f"{feeds.url}/photo.png" not in done["body"]
+    assert hits["/photo.png"] == 1
