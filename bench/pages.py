@@ -178,6 +178,7 @@ def run(
     database = work / "pressroom.sqlite3"
     shutil.copyfile(corpus, database)
     ensure_static_files(work, database)
+    article = prepare_article(work, database)
     servers: list[subprocess.Popen] = []
     try:
         cached = start_serve(work, database, PORT_CACHED, workers, {})
@@ -188,7 +189,7 @@ def run(
         bare = start_serve(work, database, PORT_BARE, workers, NOTHING_KEPT)
         servers.append(bare)
         base = f"http://127.0.0.1:{PORT_CACHED}"
-        urls = find_urls(base)
+        urls = find_urls(base, article)
         print(
             f"urls: topic {urls['topic']}, deep page {urls['topic deep page'][:60]}..., "
             f"article {urls['article']}",
@@ -250,13 +251,15 @@ def run(
         for server in reversed(servers):
             stop(server)
 
+    # The same two pages in one process, alternated: the steadier figure on a shared machine.
+    in_process = in_process_ratio(database, urls["article"], urls["topic"])
     print_table(results, articles, seconds, connections, workers)
     print_layers(results, layers)
     print(
         f"publish-to-visible on {urls['topic']}, worst of {PUBLICATIONS}: pressroom serve "
         f"{delays[base]:.2f} s, behind the nginx recipe {delays[recipe_base]:.2f} s"
     )
-    return report_goals(results, memory, max(delays.values()))
+    return report_goals(results, memory, max(delays.values()), in_process)
 
 
 PUBLISH_SCRIPT = """
@@ -294,6 +297,76 @@ def publish_to_visible(env: dict[str, str], bases: list[str], topic_path: str) -
     output, _ = editor.communicate(timeout=120)
     published_at = float(output.strip().splitlines()[-1])
     return {base: max(0.0, seen.get(base, deadline) - published_at) for base in bases}
+
+
+# Issue 14, point 7 bounds an article "with its lead image, corrections and related articles":
+# the demo corpus's articles have none of the first two, so the measured article (the newest of
+# the largest topic, the one a reader of its page opens first) gets them here, on each run's
+# copy of the corpus, as an editor and the worker would give them: a photograph from the media
+# library with caption and credit, its renditions made as `pressroom worker` makes them, three
+# public corrections through publishing.services.add_correction. Related articles are its first
+# topic's newest (the script checks there are some). Prints the article's address.
+ARTICLE_SETUP = """
+import io, random, sys
+import django
+django.setup()
+from PIL import Image, ImageDraw
+from pressroom.media.renditions import make_item_renditions
+from pressroom.media.services import add_item_from_bytes
+from pressroom.publishing import services
+from pressroom.publishing.article_page import article_or_404, related_articles
+from pressroom.publishing.models import Article, Correction, Topic
+
+topic = Topic.objects.get(slug=sys.argv[1])
+article = Article.objects.published().for_topic(topic).order_by("-published_at", "-pk").first()
+if article.lead_image_id is None:
+    rng = random.Random(14)
+    image = Image.new("RGB", (1600, 1067), (90, 110, 130))
+    draw = ImageDraw.Draw(image)
+    for _ in range(40):
+        x, y, r = rng.randrange(1600), rng.randrange(1067), rng.randrange(20, 160)
+        draw.ellipse([x - r, y - r, x + r, y + r], fill=tuple(rng.randrange(256) for _ in range(3)))
+    photo = io.BytesIO()
+    image.save(photo, "JPEG", quality=85)
+    item = add_item_from_bytes(
+        photo.getvalue(), "bench-lead.jpg", alt_text="Marchers on the road to the capital",
+        caption="Marchers on the road to the capital, day 3.", credit="Pressroom bench",
+    )[0]
+    make_item_renditions(item.pk)  # what the worker's task does
+    article.lead_image = item
+    services.save_article(article)
+    kinds = [Correction.Kind.CORRECTION, Correction.Kind.UPDATE, Correction.Kind.CLARIFICATION]
+    for number, kind in enumerate(kinds, start=1):
+        services.add_correction(
+            article,
+            f"An earlier version of this article gave the wrong figure ({number}): "
+            "the union counted 4,000 marchers, not 40,000.",
+            kind=kind,
+        )
+shown = article_or_404(article.slug)
+assert shown.lead_image is not None and len(shown.shown_corrections) == 3, "fixture incomplete"
+assert related_articles(shown), "the benchmark's article has no related articles"
+print(article.get_absolute_url())
+"""
+ARTICLE_TOPIC = "peru"
+
+
+def prepare_article(work: Path, database: Path) -> str:
+    """Give the benchmark's article (in the copy at `database`) a lead image, three corrections
+    and related articles; its address."""
+    var_dir = work / "var-fixture"
+    var_dir.mkdir(exist_ok=True)
+    env = app_environment(var_dir, database, DJANGO_SETTINGS_MODULE="pressroom.settings")
+    made = subprocess.run(
+        [sys.executable, "-c", ARTICLE_SETUP, ARTICLE_TOPIC],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    if made.returncode != 0:
+        raise SystemExit(f"bench: the article fixture failed:\n{made.stderr[-2000:]}")
+    return made.stdout.split()[-1]
 
 
 def ensure_static_files(work: Path, database: Path) -> None:
@@ -441,9 +514,9 @@ def fetch(url: str) -> bytes:
         return response.read()
 
 
-def find_urls(base: str) -> dict[str, str]:
+def find_urls(base: str, article: str = "") -> dict[str, str]:
     """The largest topic, its page 500 (by following 'Older articles' links, as a reader or a
-    crawler would), its newest article, and the feed."""
+    crawler would), `article` (by default its newest article), and the feed."""
     topic_list = fetch(base + "/topics/").decode()
     slugs = re.findall(r'href="(/topics/[^/"]+/)"', topic_list)
     # The demo corpus's first topic is the biggest (Zipf); it is "Peru".
@@ -456,14 +529,16 @@ def find_urls(base: str) -> dict[str, str]:
             print(f"urls: {topic} has only {page} pages; the deep page is the last one")
             break
         query, page = match.group(1).replace("&amp;", "&"), page + 1
-    first_page = fetch(base + topic).decode()
-    article = re.search(r'href="(/articles/[^"]+/)"', first_page)
-    assert article is not None
+    if not article:
+        first_page = fetch(base + topic).decode()
+        newest = re.search(r'href="(/articles/[^"]+/)"', first_page)
+        assert newest is not None
+        article = newest.group(1)
     return {
         "topic": topic,
         "topic deep page": topic + query,
         "home": "/",
-        "article": article.group(1),
+        "article": article,
         "feed": "/feed/",
     }
 
@@ -598,8 +673,35 @@ def print_layers(results: list[Result], layers: list[tuple[str, str, str]]) -> N
         )
 
 
+def in_process_ratio(database: Path, article: str, topic: str) -> float:
+    """`bench profile --against`: the article and the topic page rendered in turn in one process
+    (uncached, parts kept, best of 5 alternated rounds); the CPU ratio article/topic."""
+    output = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "profile",
+            f"--database={database}",
+            f"--path={article}",
+            f"--against={topic}",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    ).stdout
+    print(output, flush=True)
+    found = re.search(r"ratio: ([\d.]+)x", output)
+    assert found is not None, output
+    return float(found.group(1))
+
+
 def report_goals(
-    results: list[Result], memory: dict[str, list[tuple[float, float]]], publish_delay: float
+    results: list[Result],
+    memory: dict[str, list[tuple[float, float]]],
+    publish_delay: float,
+    article_ratio_in_process: float,
 ) -> int:
     by_name = {result.name: result for result in results}
     static = results[0].requests_per_second
@@ -630,9 +732,17 @@ def report_goals(
     article = by_name["uncached article"].cpu_ms_per_request
     checks.append(
         (
-            f"uncached article costs at most 1.5x the uncached topic page "
-            f"({article:.2f} vs {first:.2f} ms CPU: {article / max(first, 1e-9):.2f}x)",
+            f"uncached article (lead image, 3 corrections, related) costs at most 1.5x the "
+            f"uncached topic page, under wrk ({article:.2f} vs {first:.2f} ms CPU: "
+            f"{article / max(first, 1e-9):.2f}x, goal 1.5x)",
             article <= 1.5 * first,
+        )
+    )
+    checks.append(
+        (
+            "the same, in one process, best of 5 alternated rounds "
+            f"({article_ratio_in_process:.2f}x, goal 1.5x)",
+            article_ratio_in_process <= 1.5,
         )
     )
     checks.append((f"publish-to-visible <= 2 s ({publish_delay:.2f} s)", publish_delay <= 2))

@@ -195,12 +195,23 @@ def test_roles_are_groups_holding_exactly_their_apps_permissions(db):
     groups = {group.name: group for group in Group.objects.all()}
     assert set(groups) >= {role.name for role in ROLES}
     for role in (EDITOR, AUDIENCE, FUNDRAISING):
-        labels = set(
-            groups[role.name].permissions.values_list("content_type__app_label", flat=True)
-        )
-        assert labels == set(role.apps) & set(
-            Permission.objects.values_list("content_type__app_label", flat=True)
-        ), role.name
+        held = {
+            f"{app}.{codename}"
+            for app, codename in groups[role.name].permissions.values_list(
+                "content_type__app_label", "codename"
+            )
+        }
+        every = {
+            f"{app}.{codename}"
+            for app, codename in Permission.objects.values_list(
+                "content_type__app_label", "codename"
+            )
+        }
+        # Every permission of the role's apps but the ones it is denied, and its single ones.
+        expected = {dotted for dotted in every if dotted.split(".", 1)[0] in role.apps} - set(
+            role.excluded
+        ) | (set(role.permissions) & every)
+        assert held == expected, role.name
     assert groups[ADMINISTRATOR.name].permissions.count() == Permission.objects.count()
 
 
@@ -212,7 +223,17 @@ def test_editor_role_holds_the_content_apps_permissions_and_nothing_else(db):
     granted = set(Group.objects.get(name=EDITOR.name).permissions.all())
     content = set(Permission.objects.filter(content_type__app_label__in=EDITOR.apps))
     assert content
-    assert granted == content
+    # The site settings' organisation, footer and stylesheet are not the editors' (issue 14).
+    denied = {
+        permission
+        for permission in content
+        if f"{permission.content_type.app_label}.{permission.codename}" in EDITOR.excluded
+    }
+    assert {permission.codename for permission in denied} == {
+        "change_organisation",
+        "change_page_code",
+    }
+    assert granted == content - denied
     assert {permission.content_type.app_label for permission in granted} <= set(EDITOR.apps)
 
 

@@ -33,8 +33,10 @@ class Role:
 EDITOR = Role(
     "Editor",
     "Content: articles, topics, authors, pages, imports, partners and the search index; the "
-    "site settings and theme.",
+    "site's name, tagline, images, colours and links (not the organisation's name and address, "
+    "the footer text or an extra stylesheet).",
     apps=("publishing", "media", "importers", "partners", "search", "site"),
+    excluded=("site.change_organisation", "site.change_page_code"),
 )
 AUDIENCE = Role(
     "Audience",
@@ -43,8 +45,15 @@ AUDIENCE = Role(
 )
 FUNDRAISING = Role(
     "Fundraising",
-    "Campaigns, donors, donations, processor events and fundraising reports.",
+    "Campaigns, donors, donations, processor events and fundraising reports; the "
+    "organisation's name and postal address in the site settings (sent to the processor, "
+    "printed on receipts).",
     apps=("fundraising",),
+    permissions=(
+        "site.view_sitesettings",
+        "site.change_sitesettings",
+        "site.change_organisation",
+    ),
 )
 CONTRIBUTOR = Role(
     "Contributor",

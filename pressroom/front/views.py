@@ -12,7 +12,7 @@ from django.http import (
 from django.shortcuts import render
 from django.template import loader
 
-from pressroom.site.current import current_site
+from pressroom.site.current import current_site, last_known_site_name
 from pressroom.site.models import LIGHT_BACKGROUND
 
 # Seconds a reader (or a crawler) is asked to wait while the database is away.
@@ -20,7 +20,7 @@ DATABASE_OUTAGE_RETRY_AFTER = 30
 
 
 def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    return render(request, "front/404.html", status=404)
+    return render(request, "front/404.html", {"is_error_page": True}, status=404)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
@@ -32,9 +32,10 @@ def server_error(request: HttpRequest) -> HttpResponse:
 
 def database_unavailable() -> HttpResponse:
     """The database is away (restarting, failing over): a branded 503 that asks to come back,
-    rendered from settings alone. Pages in the page cache are still served before this."""
+    rendered without it (the site's name as this process last read it from the site settings).
+    Pages in the page cache are still served before this."""
     html = loader.get_template("front/503.html").render(
-        {"SITE_NAME": settings.SITE_NAME, "SITE_LANGUAGE": settings.SITE_LANGUAGE}
+        {"SITE_NAME": last_known_site_name(), "SITE_LANGUAGE": settings.SITE_LANGUAGE}
     )
     response = HttpResponse(html, status=503)
     response["Retry-After"] = str(DATABASE_OUTAGE_RETRY_AFTER)

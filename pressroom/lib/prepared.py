@@ -9,7 +9,14 @@ objects included), and runs the same SQL with each value asked for.
 
 Only what can be kept whole is accepted: one parameter (the placeholder), forward
 select_related one level deep, no prefetch_related, no annotations; anything else raises
-ValueError when the read is first used, never a wrong result.
+ValueError when the read is first used, never a wrong result. A read whose other values are
+constants of the code (a list of presets, never the time or a setting) says so with
+`constants=True`; the placeholder must then appear once among them.
+
+Instances are made as `Model.from_db` makes them, without running `Model.__init__` when no
+receiver listens to the model's pre_init/post_init signals (nothing but the field values and
+`_state` would differ): `__init__` set each of an image's thirty renditions field by field,
+a tenth of an article page's render. A model with such receivers goes through `from_db`.
 """
 
 from __future__ import annotations
@@ -23,6 +30,8 @@ from typing import Any
 from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Model, QuerySet
+from django.db.models.base import ModelState
+from django.db.models.signals import post_init, pre_init
 
 
 @dataclass(frozen=True)
@@ -34,11 +43,29 @@ class _Part:
     attnames: list[str]
     pk_index: int
     setter: Callable[[Model, Model | None], None] | None = None
+    # Every concrete field's column is read, and nothing listens to __init__'s signals.
+    direct: bool = False
+
+    def make(self, alias: str, values: tuple[Any, ...]) -> Model:
+        """What `model.from_db(alias, attnames, values)` gives."""
+        if not self.direct:
+            return self.model.from_db(alias, self.attnames, values)
+        instance = self.model.__new__(self.model)
+        # What __init__ does for positional values: each attname set (a FileField's
+        # descriptor stores the name in __dict__ too), then from_db's _state.
+        instance.__dict__.update(zip(self.attnames, values, strict=True))
+        state = ModelState()
+        state.adding = False
+        state.db = alias
+        instance._state = state
+        return instance
 
 
 @dataclass(frozen=True)
 class _Compiled:
     sql: str
+    params: tuple[Any, ...]  # the build's, the placeholder at `slot`
+    slot: int
     compiler: Any  # django.db.models.sql.compiler.SQLCompiler
     converters: dict[int, Any]
     main: _Part
@@ -50,10 +77,16 @@ class PreparedRead[M: Model]:
     database connection (so per thread) with `placeholder` in the value's place."""
 
     def __init__(
-        self, build: Callable[[Any], QuerySet[M]], placeholder: object, using: str = "default"
+        self,
+        build: Callable[[Any], QuerySet[M]],
+        placeholder: object,
+        using: str = "default",
+        *,
+        constants: bool = False,
     ) -> None:
         self._build = build
         self._placeholder = placeholder
+        self._constants = constants
         self._using = using
         self._compiled: weakref.WeakKeyDictionary[BaseDatabaseWrapper, _Compiled] = (
             weakref.WeakKeyDictionary()
@@ -67,8 +100,10 @@ class PreparedRead[M: Model]:
             compiled = self._compile(connection)
             with self._lock:
                 self._compiled[connection] = compiled
+        params = list(compiled.params)
+        params[compiled.slot] = value
         with connection.cursor() as cursor:
-            cursor.execute(compiled.sql, [value])
+            cursor.execute(compiled.sql, params)
             rows: list[Any] = cursor.fetchall()
         if compiled.converters:
             rows = list(compiled.compiler.apply_converters(rows, compiled.converters))
@@ -76,14 +111,10 @@ class PreparedRead[M: Model]:
         found: list[M] = []
         main = compiled.main
         for row in rows:
-            instance = main.model.from_db(alias, main.attnames, row[main.columns])
+            instance = main.make(alias, row[main.columns])
             for part in compiled.related:
                 values = row[part.columns]
-                related = (
-                    None
-                    if values[part.pk_index] is None
-                    else part.model.from_db(alias, part.attnames, values)
-                )
+                related = None if values[part.pk_index] is None else part.make(alias, values)
                 part.setter(instance, related)  # type: ignore[misc]
             found.append(instance)  # type: ignore[arg-type]
         return found
@@ -96,8 +127,12 @@ class PreparedRead[M: Model]:
             raise ValueError("PreparedRead keeps columns only: no prefetch, annotation or extra.")
         compiler = query.get_compiler(connection=connection)
         sql, params = compiler.as_sql()
-        if list(params) != [self._placeholder]:
-            raise ValueError(f"PreparedRead needs the placeholder as its one parameter: {params}")
+        slots = [index for index, param in enumerate(params) if param == self._placeholder]
+        if len(slots) != 1 or (len(params) != 1 and not self._constants):
+            raise ValueError(
+                "PreparedRead needs the placeholder as its one parameter (or once among "
+                f"constants, with constants=True): {params}"
+            )
         select = compiler.select
         info = compiler.klass_info
 
@@ -105,8 +140,17 @@ class PreparedRead[M: Model]:
             start, end = info["select_fields"][0], info["select_fields"][-1] + 1
             attnames = [column[0].target.attname for column in select[start:end]]
             model = info["model"]
+            concrete = [field.attname for field in model._meta.concrete_fields]
+            direct = sorted(attnames) == sorted(concrete) and not (
+                pre_init.has_listeners(model) or post_init.has_listeners(model)
+            )
             return _Part(
-                model, slice(start, end), attnames, attnames.index(model._meta.pk.attname), setter
+                model,
+                slice(start, end),
+                attnames,
+                attnames.index(model._meta.pk.attname),
+                setter,
+                direct,
             )
 
         related = []
@@ -115,4 +159,4 @@ class PreparedRead[M: Model]:
                 raise ValueError("PreparedRead follows forward select_related one level deep.")
             related.append(part(child, child["local_setter"]))
         converters = compiler.get_converters([column[0] for column in select[: compiler.col_count]])
-        return _Compiled(sql, compiler, converters, part(info), related)
+        return _Compiled(sql, tuple(params), slots[0], compiler, converters, part(info), related)

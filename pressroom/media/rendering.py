@@ -18,10 +18,12 @@ email): `image_file(item, preset)` gives it with its absolute URL, size and type
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -58,10 +60,18 @@ ROLES: dict[str, Role] = {
 
 
 def _ready(item: MediaItem) -> list[Rendition]:
-    """The item's current renditions, read once per item (prefetch `renditions` for lists)."""
+    """The item's current renditions, read once per item (prefetch `renditions` for lists).
+    Not to be changed in place: with prefetched renditions, the list is worked out once per
+    prefetched result (an article page asks five times: the picture, the card, three crops)."""
     cached = getattr(item, "_prefetched_objects_cache", {}).get("renditions")
-    renditions = list(cached) if cached is not None else list(item.renditions.all())
-    return [r for r in renditions if r.source_hash == item.content_hash]
+    if cached is None:
+        return [r for r in item.renditions.all() if r.source_hash == item.content_hash]
+    kept = item.__dict__.get("_ready_renditions")
+    if kept is not None and kept[0] is cached and kept[1] == item.content_hash:
+        return kept[2]
+    ready = [r for r in cached if r.source_hash == item.content_hash]
+    item.__dict__["_ready_renditions"] = (cached, item.content_hash, ready)
+    return ready
 
 
 def _matches(rendition: Rendition, presets: tuple[str, ...]) -> bool:
@@ -73,7 +83,7 @@ def _matches(rendition: Rendition, presets: tuple[str, ...]) -> bool:
 def best_rendition(item: MediaItem, preset: str, format: str = "") -> Rendition | None:
     """The rendition asked for if ready, else the existing one nearest in width (same shape
     family: a width for a width, a crop for a crop); None when nothing is ready."""
-    wanted = {spec.preset: spec for spec in _planned(item)}.get(preset)
+    wanted = _planned_by_preset(item).get(preset)
     fallback = processing.fallback_format(item.mime_type)
     formats = [format] if format else [fallback]
     candidates = [
@@ -104,17 +114,68 @@ def nearest_width(item: MediaItem, width: int) -> Rendition | None:
     return max(widths, key=lambda r: r.width)
 
 
-def _planned(item: MediaItem) -> list[processing.RenditionSpec]:
+def _planned(item: MediaItem) -> tuple[processing.RenditionSpec, ...]:
+    return _planned_by_preset(item).get("", ())  # type: ignore[return-value]
+
+
+def _planned_by_preset(item: MediaItem) -> dict[str, Any]:
+    """The item's planned renditions by preset (the last planned of each), and all of them
+    under "". Worked out once per shape: an article page asked four times for the same."""
     if not item.width or not item.height:
-        return []
-    return processing.plan_renditions(
-        item.width, item.height, item.mime_type, item.focal_x, item.focal_y
+        return {}
+    return _plan(
+        item.width,
+        item.height,
+        item.mime_type,
+        item.focal_x,
+        item.focal_y,
+        # What the plan depends on besides the image, so a changed setting plans afresh.
+        tuple(settings.MEDIA_RENDITION_WIDTHS),
+        bool(settings.MEDIA_AVIF),
     )
+
+
+@functools.lru_cache(maxsize=512)
+def _plan(
+    width: int,
+    height: int,
+    mime_type: str,
+    focal_x: float,
+    focal_y: float,
+    widths: tuple[int, ...],
+    avif: bool,
+) -> dict[str, Any]:
+    specs = tuple(processing.plan_renditions(width, height, mime_type, focal_x, focal_y))
+    return {"": specs, **{spec.preset: spec for spec in specs}}
 
 
 def _srcset(renditions: Iterable[Rendition], urls: Mapping[int, str]) -> str:
     unique = {r.width: r for r in renditions}
     return ", ".join(f"{urls[r.pk]} {width}w" for width, r in sorted(unique.items()))
+
+
+# The names the library gives its files (storage.rendition_name_for, original_name_for): a URL
+# carries them as they are, neither quoted nor escaped.
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9._/-]+")
+
+
+def _file_name(rendition: Rendition) -> str:
+    """rendition.file.name, without making the FieldFile the descriptor would (a rendition
+    read for a page holds its name as a string until then)."""
+    value = rendition.__dict__.get("file")
+    return value if isinstance(value, str) else (rendition.file.name or "")
+
+
+def _escaped_url_maker() -> Callable[[str], str]:
+    """escape(_url_maker()(name)), for the plain names the library makes without the quoting
+    and escaping that change nothing in them (twenty a lead picture)."""
+    storage = Rendition._meta.get_field("file").storage  # type: ignore[attr-defined]
+    url_of = _url_maker()
+    if isinstance(storage, FileSystemStorage) and storage.base_url:
+        base = escape(storage.base_url)
+        plain = _PLAIN_NAME.fullmatch
+        return lambda name: base + name if plain(name) else escape(url_of(name))
+    return lambda name: escape(url_of(name))
 
 
 def _url_maker() -> Callable[[str], str]:
@@ -142,8 +203,8 @@ def picture_html(
     spec = ROLES[role]
     text = "" if item.is_decorative else (item.alt_text if alt is None else alt)
     ready = [r for r in _ready(item) if _matches(r, spec.presets)]
-    url_of = _url_maker()
-    urls = {r.pk: escape(url_of(r.file.name or "")) for r in ready}
+    escaped_url_of = _escaped_url_maker()
+    urls = {r.pk: escaped_url_of(_file_name(r)) for r in ready}
     fallback = processing.fallback_format(item.mime_type)
     by_format: dict[str, list[Rendition]] = {}
     for rendition in ready:
@@ -311,7 +372,8 @@ def image_file(item: MediaItem | None, preset: str) -> ImageFile | None:
     rendition = best_rendition(item, preset)
     if rendition is not None:
         return ImageFile(
-            absolute_url(rendition.url),
+            # What rendition.url gives, without the storage's indirections (_url_maker).
+            absolute_url(_url_maker()(rendition.file.name or "")),
             rendition.width,
             rendition.height,
             processing.FORMAT_MIME[rendition.format],

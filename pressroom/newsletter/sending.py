@@ -40,6 +40,7 @@ from django.utils import timezone
 from pressroom.lib.email import dkim_enabled, dkim_signature
 from pressroom.newsletter import digests, rawmail, tokens
 from pressroom.newsletter.models import Delivery, Digest, Subscriber
+from pressroom.site.current import current_site
 from pressroom.workers import heartbeat
 
 logger = logging.getLogger(__name__)
@@ -75,10 +76,18 @@ def _sender_domain() -> str:
 
 
 def list_id() -> str:
+    """The List-Id header (RFC 2919): the digest's name after the site settings' name."""
     host = urlsplit(settings.SITE_URL).hostname or "localhost"
-    name = f"{settings.SITE_NAME} Daily Digest".replace('"', "")
+    name = f"{current_site().name} Daily Digest".replace('"', "")
     phrase = f'"{name}"' if name.isascii() else Header(name, "utf-8").encode()
     return f"{phrase} <digest.{host}>"
+
+
+@lru_cache(maxsize=4)
+def _list_id_of(key: DigestKey) -> str:
+    """list_id() once per digest and process: read in the batch's thread (the site settings are
+    in the database), so the sending threads need none."""
+    return list_id()
 
 
 def message_id(digest_id: int, subscriber_id: int) -> str:
@@ -86,13 +95,15 @@ def message_id(digest_id: int, subscriber_id: int) -> str:
     return f"<digest-{digest_id}-{subscriber_id}@{_sender_domain()}>"
 
 
-def personal_headers(digest_id: int, subscriber_id: int, unsubscribe_url: str) -> dict[str, str]:
+def personal_headers(
+    digest_id: int, subscriber_id: int, unsubscribe_url: str, list_id_header: str | None = None
+) -> dict[str, str]:
     unsubscribe = f"<{unsubscribe_url}>"
     if settings.DIGEST_UNSUBSCRIBE_MAILTO:
         unsubscribe += f", <mailto:{settings.DIGEST_UNSUBSCRIBE_MAILTO}?subject=unsubscribe>"
     return {
         "Message-ID": message_id(digest_id, subscriber_id),
-        "List-Id": list_id(),
+        "List-Id": list_id_header if list_id_header is not None else list_id(),
         "List-Unsubscribe": unsubscribe,
         "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
     }
@@ -457,6 +468,7 @@ def _send_claimed(digest: Digest, batch: int, claim: str) -> int:
         return 0
     key = (digest.pk, digest.created_at.timestamp())
     content = _content(key)
+    _list_id_of(key)
     # Render every topic selection of this batch here, so the sending threads need no database.
     for topic_ids in {recipient.topic_ids for recipient in recipients}:
         if content.entries_for(topic_ids):
@@ -500,6 +512,7 @@ def _send_slice(
     """
     digest_id = key[0]
     content = _content(key)
+    list_id_header = _list_id_of(key)  # read by the batch's thread already
     links = _LinkMaker()
     pacer = _Pacer(rate)
     backend = mailers["bulk"]
@@ -520,7 +533,9 @@ def _send_slice(
                 digests.PREFERENCES_MARKER: links.preferences_url(recipient.subscriber_id),
                 digests.UNSUBSCRIBE_MARKER: unsubscribe_url,
             }
-            headers = personal_headers(digest_id, recipient.subscriber_id, unsubscribe_url)
+            headers = personal_headers(
+                digest_id, recipient.subscriber_id, unsubscribe_url, list_id_header
+            )
             pacer.wait()
             sender.send(recipient, key, personal_links, headers)
     finally:

@@ -115,7 +115,9 @@ class Feed(models.Model):
     next_fetch_at = models.DateTimeField(default=timezone.now, editable=False)
     items_seen = models.PositiveIntegerField("items", default=0, editable=False)
     # SHA-256 of the feed as last read: the same bytes again are not parsed again.
-    content_hash = models.CharField(max_length=64, blank=True, default="", editable=False)
+    content_hash = models.CharField(
+        max_length=64, blank=True, default="", db_default="", editable=False
+    )
 
     objects = FeedQuerySet.as_manager()
 
@@ -211,7 +213,7 @@ class Item(models.Model):
     categories = models.JSONField(default=list, blank=True)
     # The categories folded like titles, between bars ("|peru|mineria|"): the topic filter
     # matches "Perú" for the topic Peru on every database (JSON text escapes accents on SQLite).
-    category_keys = models.TextField(blank=True, default="", editable=False)
+    category_keys = models.TextField(blank=True, default="", db_default="", editable=False)
     published_at = models.DateTimeField(null=True, blank=True)
     fetched_at = models.DateTimeField(default=timezone.now, editable=False)
     state = models.CharField(max_length=12, choices=State.choices, default=State.NEW)

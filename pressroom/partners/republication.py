@@ -14,6 +14,7 @@ from django.template.loader import render_to_string
 from pressroom.media.models import MediaItem
 from pressroom.media.services import ITEM_FILE_URL
 from pressroom.publishing.models import Article
+from pressroom.site.current import current_site
 
 FIGURE = re.compile(r"<figure\b[^>]*>.*?</figure>", re.I | re.S)
 IMAGE = re.compile(r"<img\b[^>]*>", re.I)
@@ -46,7 +47,7 @@ def republication_html(article: Article) -> str:
             "article": article,
             "body": body,
             "url": f"{settings.SITE_URL}{article.get_absolute_url()}",
-            "site_name": settings.SITE_NAME,
+            "site_name": current_site().name,
             "licence": settings.REPUBLISH_LICENCE,
             "licence_url": settings.REPUBLISH_LICENCE_URL,
         },

@@ -26,12 +26,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.db import connection
-from django.db.models import Model
+from django.db.models import Model, Q
 from django.http import Http404
 
 from pressroom.lib.pagecache import ContentMemo
 from pressroom.lib.prepared import PreparedRead
 from pressroom.media.models import Rendition
+from pressroom.media.rendering import STRUCTURED_DATA_PRESETS
 from pressroom.publishing import listings
 from pressroom.publishing.listings import Teaser
 from pressroom.publishing.models import Article, ArticleAuthor, Author, Correction, Topic
@@ -53,15 +54,25 @@ _LINKS_SQL = (
     " ORDER BY 1, 3, 4, 5"
 )
 
+# The lead image's renditions the page shows: the lead picture's widths in every format, the
+# social card and the structured data's crops in the format every client reads (JPEG, PNG).
+# An image has thirty; the other crops (the teasers' and their AVIF and WebP) are not read.
+LEAD_IMAGE_RENDITIONS = Q(preset__startswith="w") | Q(
+    preset__in=["social", *STRUCTURED_DATA_PRESETS], format__in=["jpeg", "png"]
+)
+
 # The three reads an article page makes through the ORM, compiled once per process (compiling
 # them was most of their cost): the article with its lead image, the lead image's renditions
-# (every one: the lead picture, the social card, the structured data's crops) and the
-# corrections readers see (read only when the article has some).
+# and the corrections readers see (read only when the article has some).
 _article_at = PreparedRead(
     lambda slug: Article.objects.select_related("lead_image").filter(slug=slug),
     placeholder="prepared-slug",
 )
-_renditions_of = PreparedRead(lambda pk: Rendition.objects.filter(item_id=pk), placeholder=0)
+_renditions_of = PreparedRead(
+    lambda pk: Rendition.objects.filter(LEAD_IMAGE_RENDITIONS, item_id=pk),
+    placeholder=-1,
+    constants=True,
+)
 _corrections_of = PreparedRead(
     lambda pk: Correction.objects.shown().filter(article_id=pk), placeholder=0
 )
@@ -123,7 +134,7 @@ def keep_page_parts(article: Article) -> None:
     _keep_prefetched(article, "topics", [topics[pk] for pk in topic_ids if pk in topics])
     _keep_prefetched(article, "corrections", notes)
     if article.lead_image is not None:
-        # Every rendition: the lead picture, the social card and the structured data's crops.
+        # Those the page shows (LEAD_IMAGE_RENDITIONS).
         _keep_prefetched(article.lead_image, "renditions", _renditions_of(article.lead_image.pk))
 
 

@@ -29,3 +29,14 @@ def _slug_url_parts(view_name: str, script_prefix: str, urlconf: str | None) -> 
         _SLUG_PLACEHOLDER
     )
     return before, after
+
+
+def fixed_url(view_name: str) -> str:
+    """What `reverse(view_name)` returns for a URL without arguments, worked out once per
+    process (and script prefix and urlconf)."""
+    return _fixed_url(view_name, get_script_prefix(), get_urlconf())
+
+
+@functools.lru_cache(maxsize=64)
+def _fixed_url(view_name: str, script_prefix: str, urlconf: str | None) -> str:
+    return reverse(view_name)

@@ -62,6 +62,12 @@ class Page[Row: Keyed]:
         return self.newer is None
 
 
+# The query parameters a list page is addressed by: a deeper page is canonical to itself (so
+# search engines reach every article through the pages); list views name them to the page's
+# canonical link (`canonical_query_keys` in their context), nothing else in a query is kept.
+QUERY_KEYS = ("before", "after")
+
+
 def keyset_page[Row: Keyed](
     read: Callable[[Cursor | None, bool, int], list[Row]],
     query: Mapping[str, str],

@@ -9,6 +9,7 @@ from pressroom.publishing import article_page, listings, oldaddresses, previews
 from pressroom.publishing.links import slug_url_builder
 from pressroom.publishing.middleware import old_address_response
 from pressroom.publishing.models import Article, Page, Topic
+from pressroom.publishing.pagination import QUERY_KEYS
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -20,6 +21,7 @@ def home(request: HttpRequest) -> HttpResponse:
         "publishing/home.html",
         {
             "page": page,
+            "canonical_query_keys": QUERY_KEYS,
             "front": front,
             "topic_sections": listings.home_topic_sections() if page.is_first else [],
         },
@@ -101,7 +103,10 @@ def preview_link(request: HttpRequest, token: str) -> HttpResponse:
 
 def _preview_refused(request: HttpRequest, status: int, message: str) -> HttpResponse:
     response = render(
-        request, "publishing/preview_refused.html", {"message": message}, status=status
+        request,
+        "publishing/preview_refused.html",
+        {"message": message, "is_error_page": True},
+        status=status,
     )
     response["X-Robots-Tag"] = "noindex"
     response["Cache-Control"] = "private, no-store"
@@ -119,14 +124,23 @@ def topic_detail(request: HttpRequest, slug: str) -> HttpResponse:
     return render(
         request,
         "publishing/topic_detail.html",
-        {"topic": topic, "page": page, "topic_feed_url": feed_url},
+        {
+            "topic": topic,
+            "page": page,
+            "topic_feed_url": feed_url,
+            "canonical_query_keys": QUERY_KEYS,
+        },
     )
 
 
 def author_detail(request: HttpRequest, slug: str) -> HttpResponse:
     author = listings.author_or_404(slug)
     page = listings.author_page(author, request.GET)
-    return render(request, "publishing/author_detail.html", {"author": author, "page": page})
+    return render(
+        request,
+        "publishing/author_detail.html",
+        {"author": author, "page": page, "canonical_query_keys": QUERY_KEYS},
+    )
 
 
 def date_archive(
@@ -144,7 +158,11 @@ def date_archive(
         heading = date_format(start, "YEAR_MONTH_FORMAT")
     else:
         heading = str(year)
-    return render(request, "publishing/date_archive.html", {"heading": heading, "page": page})
+    return render(
+        request,
+        "publishing/date_archive.html",
+        {"heading": heading, "page": page, "canonical_query_keys": QUERY_KEYS},
+    )
 
 
 def robots_txt(request: HttpRequest) -> HttpResponse:
@@ -162,4 +180,8 @@ def robots_txt(request: HttpRequest) -> HttpResponse:
 def correction_list(request: HttpRequest) -> HttpResponse:
     """Every correction and update told to readers, newest first (with its own feed)."""
     page = listings.corrections_page(request.GET)
-    return render(request, "publishing/correction_list.html", {"page": page})
+    return render(
+        request,
+        "publishing/correction_list.html",
+        {"page": page, "canonical_query_keys": QUERY_KEYS},
+    )

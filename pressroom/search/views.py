@@ -33,5 +33,8 @@ def search(request: HttpRequest) -> HttpResponse:
             "page_number": page,
             "count": count,
             "count_is_capped": count >= COUNT_CAP,
+            # A search is kept out of search engines (noindex); its link names the query and
+            # the page, the two things that make it this page.
+            "canonical_query_keys": ("q", "page"),
         },
     )

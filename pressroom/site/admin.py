@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.db.models import ForeignKey
 from django.forms import ModelChoiceField
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -10,9 +10,16 @@ from django.urls import reverse
 
 from pressroom.lib.forms import BoundedModelChoiceField
 from pressroom.media.models import MediaError, MediaItem
-from pressroom.site.forms import SiteSettingsForm
+from pressroom.site.forms import SiteSettingsForm, locked_fields
 from pressroom.site.models import SITE_SETTINGS_ID, SiteSettings
 from pressroom.site.services import save_site_settings
+
+# Where changeform_view leaves the library's refusal for get_form, on the request being answered.
+REFUSED_ON_SAVE = "_site_settings_refused_on_save"
+
+
+class _RefusedOnSave(Exception):
+    """The media library refused an upload while the settings were saved."""
 
 
 @admin.register(SiteSettings)
@@ -57,6 +64,34 @@ class SiteSettingsAdmin(admin.ModelAdmin):
         ("Advanced", {"fields": ["extra_stylesheet"], "classes": ["collapse"]}),
     ]
 
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> type[SiteSettingsForm]:
+        form = cast(type[SiteSettingsForm], super().get_form(request, obj, change, **kwargs))
+        return type(
+            form.__name__,
+            (form,),
+            {
+                "locked": locked_fields(request.user),
+                "refused_on_save": getattr(request, REFUSED_ON_SAVE, ""),
+            },
+        )
+
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: Any = None,
+    ) -> HttpResponse:
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except _RefusedOnSave as refused:
+            # Nothing was saved (the view's transaction rolled back): the same post is shown
+            # again as a form with the library's reason, every other edit still in it.
+            setattr(request, REFUSED_ON_SAVE, str(refused))
+            return super().changeform_view(request, object_id, form_url, extra_context)
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
@@ -91,5 +126,7 @@ class SiteSettingsAdmin(admin.ModelAdmin):
         try:
             save_site_settings(obj, uploads=form.uploads(), created_by=request.user)
         except MediaError as error:
-            # Checked by the form already; a file the library still refuses is said, not a 500.
-            messages.error(request, str(error))
+            # Checked by the form already (it asks the library what it would refuse); one the
+            # library still refuses (a race, a store that changed its mind) undoes the whole
+            # save and shows the form again with the reason (changeform_view).
+            raise _RefusedOnSave(str(error)) from error

@@ -15,11 +15,17 @@ from django.conf import settings
 from django.templatetags.static import static
 from django.utils.safestring import SafeString, mark_safe
 
+from pressroom.lib.colours import normalise_hex_colour
 from pressroom.lib.pagecache import ContentMemo
 from pressroom.media.models import MediaItem, Rendition
 from pressroom.media.rendering import absolute_url, best_rendition, image_file
 from pressroom.media.services import ICON_SIZES
-from pressroom.site.models import SITE_SETTINGS_ID, SiteSettings
+from pressroom.site.models import (
+    DEFAULT_ACCENT,
+    DEFAULT_ACCENT_DARK,
+    SITE_SETTINGS_ID,
+    SiteSettings,
+)
 
 # Shown while no icon is chosen: the outlet's initial is not known in advance, so a plain mark.
 DEFAULT_ICON = "site/icon-{size}.png"
@@ -77,10 +83,14 @@ class Site:
     @property
     def theme_css(self) -> SafeString:
         """The custom properties the settings decide, for an inline <style> in the head: about
-        200 bytes, no request of its own. Colours are stored validated as #rrggbb."""
-        return mark_safe(
-            f":root{{--accent:{self.accent};--accent-ink:var(--paper)}}"
-            f"@media (prefers-color-scheme:dark){{:root{{--accent:{self.accent_dark}}}}}"
+        200 bytes, no request of its own. Colours are stored validated as #rrggbb
+        (SiteSettings.save) and checked again here, as they are written into CSS: a row changed
+        behind the model's back gives the default colour, never its text."""
+        light = css_colour(self.accent, DEFAULT_ACCENT)
+        dark = css_colour(self.accent_dark, DEFAULT_ACCENT_DARK)
+        return mark_safe(  # both are "#" and six hex digits, nothing else
+            f":root{{--accent:{light};--accent-ink:var(--paper)}}"
+            f"@media (prefers-color-scheme:dark){{:root{{--accent:{dark}}}}}"
         )
 
     @property
@@ -88,6 +98,14 @@ class Site:
         """The 512 px icon's absolute address (link previews without an image of their own,
         the publisher's logo when there is no logo)."""
         return absolute_url(self.icons["512"])
+
+
+def css_colour(value: str, default: str) -> str:
+    """`value` as "#rrggbb" when it is a hex colour, else `default`."""
+    try:
+        return normalise_hex_colour(value)
+    except ValueError:
+        return default
 
 
 def _label(url: str) -> str:
@@ -161,8 +179,8 @@ def read_site() -> Site:
         organisation_name=row.organisation_name or row.name,
         postal_address=row.postal_address,
         footer_text=row.footer_text,
-        accent=row.accent_colour,
-        accent_dark=row.accent_colour_dark,
+        accent=css_colour(row.accent_colour, DEFAULT_ACCENT),
+        accent_dark=css_colour(row.accent_colour_dark, DEFAULT_ACCENT_DARK),
         fediverse_url=row.fediverse_url,
         extra_stylesheet=row.extra_stylesheet,
         legal_name=row.legal_name or row.organisation_name or row.name,
@@ -180,6 +198,13 @@ def read_site() -> Site:
 
 
 _site: ContentMemo[Site] = ContentMemo(max_entries=1)
+
+
+def last_known_site_name() -> str:
+    """The site's name as this process last served it, else the environment's (SITE_NAME):
+    for a page drawn while the database is away (the 503 page), which cannot read it."""
+    kept = _site.peek("site")
+    return kept.name if kept is not None else settings.SITE_NAME
 
 
 def current_site() -> Site:

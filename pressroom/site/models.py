@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -24,6 +25,7 @@ DARK_BACKGROUND = "#121212"
 DEFAULT_ACCENT = "#b3261e"
 DEFAULT_ACCENT_DARK = "#ff8a80"
 MAX_SOCIAL_LINKS = 12
+COLOUR_FIELDS = ("accent_colour", "accent_colour_dark")
 SITE_SETTINGS_ID = 1
 
 
@@ -138,7 +140,8 @@ class SiteSettings(models.Model):
         max_length=7,
         default=DEFAULT_ACCENT,
         validators=[validate_light_accent],
-        help_text="Hex, e.g. #b3261e. Links and buttons; must be readable on white.",
+        help_text="Hex, e.g. #b3261e. Buttons (Donate, Subscribe), topic labels above headlines "
+        "and the signup block's rule; links keep their own blue. Must be readable on white.",
     )
     accent_colour_dark = models.CharField(
         "accent colour in dark mode",
@@ -231,6 +234,18 @@ class SiteSettings(models.Model):
     class Meta:
         verbose_name = "site settings"
         verbose_name_plural = "site settings"
+        # Who may change which settings (site/admin.py disables the other fields): the theme
+        # is the editors'; the organisation's name and address go to the payment processor and
+        # on receipts (Fundraising); the footer text and an extra stylesheet can hide the
+        # Donate link or restyle every page (administrators). accounts/roles.py hands them out.
+        permissions = [
+            ("change_theme", "Can change the site's name, tagline, images, colours and links"),
+            (
+                "change_organisation",
+                "Can change the organisation's name, postal address and receipt details",
+            ),
+            ("change_page_code", "Can change the footer text and the extra stylesheet"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(id=SITE_SETTINGS_ID), name="site_settings_single_row"
@@ -239,6 +254,17 @@ class SiteSettings(models.Model):
 
     def __str__(self) -> str:
         return "Site settings"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Colours go into every page's inline <style>: whatever path a save comes by (the
+        form, a script, a fixture), only "#rrggbb" is stored; anything else raises
+        ValidationError and nothing is saved."""
+        for field in COLOUR_FIELDS:
+            try:
+                setattr(self, field, normalise_hex_colour(getattr(self, field)))
+            except ValueError as error:
+                raise ValidationError({field: str(error)}, code="invalid") from None
+        super().save(*args, **kwargs)
 
     @classmethod
     def from_environment(cls) -> SiteSettings:
@@ -253,7 +279,7 @@ class SiteSettings(models.Model):
 
     def clean(self) -> None:
         # Stored in one form, so the CSS emitted and the contrast checked are the same colour.
-        for field in ("accent_colour", "accent_colour_dark"):
+        for field in COLOUR_FIELDS:
             with contextlib.suppress(ValueError):  # the field's validator says why
                 setattr(self, field, normalise_hex_colour(getattr(self, field)))
 

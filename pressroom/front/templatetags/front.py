@@ -30,6 +30,11 @@ _fragments: ContentMemo[SafeString] = ContentMemo(max_entries=64)
 
 
 class FragmentNode(template.Node):
+    # Not walked for blocks: `{% extends %}` looks through the whole of base.html for them on
+    # every render, and a fragment's markup is drawn once per generation for every page, so it
+    # holds no block a page could override. The header and footer were most of that walk.
+    child_nodelists = ()
+
     def __init__(self, name: str, nodelist: NodeList) -> None:
         self.name = name
         self.nodelist = nodelist
@@ -59,14 +64,12 @@ def fragment(parser: Parser, token: Token) -> FragmentNode:
     return FragmentNode(bits[1][1:-1], nodelist)
 
 
-# The query parameters that make a different page of the same address (a deeper page of an
-# archive, a search): a deep page is canonical to itself, so search engines can reach every
-# article through the pages; anything else in the query (tracking, typos) is not.
-CANONICAL_QUERY_KEYS = ("q", "page", "before", "after")
-
-
-def canonical_url(request: HttpRequest) -> str:
-    kept = [(key, request.GET[key][:200]) for key in CANONICAL_QUERY_KEYS if request.GET.get(key)]
+def canonical_url(request: HttpRequest, query_keys: tuple[str, ...] = ()) -> str:
+    """The page's address: its path and, of the query, only `query_keys`, the parameters this
+    kind of page is really addressed by (a list page's cursor, a search's query and page: the
+    view names them as `canonical_query_keys`). Anything else in a query (tracking, typos,
+    `/?q=spam` on the home page) is not part of the page."""
+    kept = [(key, request.GET[key][:200]) for key in query_keys if request.GET.get(key)]
     query = f"?{urlencode(kept)}" if kept else ""
     return f"{settings.SITE_URL}{request.path}{query}"
 
@@ -87,23 +90,33 @@ def page_meta(context: template.Context) -> SafeString:
     `canonical` and `og_type` blocks. Sets `canonical_url` for the rest of the page.
 
     Written here rather than in a template: it is on every page, and a template of its own
-    cost a tenth of an uncached topic page's render."""
+    cost a tenth of an uncached topic page's render.
+
+    An error page (`is_error_page` in its context: not found, gone, a refused preview) has no
+    canonical link and no og:url: it is no page of the site to point at."""
     request = context.get("request")
-    # Block output is rendered, so already escaped; the address worked out here is not yet.
-    canonical = _block_output(context, "canonical") or escape(
-        canonical_url(request) if request is not None else settings.SITE_URL + "/"
-    )
     site_name = escape(context["site"].name)
     title = _block_output(context, "title").removesuffix(f" — {site_name}")
     description = _block_output(context, "description")
     og_type = _block_output(context, "og_type") or "website"
-    context["canonical_url"] = mark_safe(canonical)
-    return mark_safe(
-        f'<link rel="canonical" href="{canonical}">\n'
+    tags = (
         f'<meta property="og:type" content="{og_type}">\n'
         f'<meta property="og:site_name" content="{site_name}">\n'
         f'<meta property="og:title" content="{title}">\n'
-        f'<meta property="og:description" content="{description}">\n'
+        f'<meta property="og:description" content="{description}">'
+    )
+    if context.get("is_error_page"):
+        context["canonical_url"] = ""
+        return mark_safe(tags)
+    # Block output is rendered, so already escaped; the address worked out here is not yet.
+    canonical = _block_output(context, "canonical") or escape(
+        canonical_url(request, tuple(context.get("canonical_query_keys") or ()))
+        if request is not None
+        else settings.SITE_URL + "/"
+    )
+    context["canonical_url"] = mark_safe(canonical)
+    return mark_safe(
+        f'<link rel="canonical" href="{canonical}">\n{tags}\n'
         f'<meta property="og:url" content="{canonical}">'
     )
 

@@ -160,6 +160,44 @@ def test_canonical_addresses_name_the_page_itself(reader_client, public_pages, m
     assert search.canonical() == settings.SITE_URL + "/search/?q=march&page=1"
 
 
+def test_a_canonical_link_keeps_only_what_the_page_type_is_addressed_by(
+    reader_client, public_pages
+):
+    # Before, every page kept q, page, before and after: "/?q=spam" was canonical to itself.
+    spam = "q=spam&page=7"
+    for name in ("home", "article", "page", "topic list", "digest archive", "donate"):
+        url = public_pages[name]
+        head = head_of(reader_client.get(f"{url}?{spam}"))
+        assert head.canonical() == settings.SITE_URL + url, name
+        assert head.one("og:url") == settings.SITE_URL + url, name
+    # A list page is addressed by its cursor, not by a search's parameters.
+    deep = public_pages["home, deeper page"]
+    assert head_of(reader_client.get(f"{deep}&{spam}")).canonical() == settings.SITE_URL + deep
+    topic = public_pages["topic"]
+    assert head_of(reader_client.get(f"{topic}?{spam}")).canonical() == settings.SITE_URL + topic
+    # A search is its query and page (and kept out of search engines), nothing else.
+    search = head_of(reader_client.get("/search/?q=march&page=2&before=x&utm_source=y"))
+    assert search.one("robots").startswith("noindex")
+    assert search.canonical() == settings.SITE_URL + "/search/?q=march&page=2"
+
+
+def test_error_pages_have_no_canonical_link(reader_client):
+    response = reader_client.get("/no-such-page/here/?q=spam")
+    assert response.status_code == 404
+    html = response.content.decode()
+    assert 'rel="canonical"' not in html
+    assert 'property="og:url"' not in html
+    assert "Page not found" in html
+    missing = reader_client.get("/articles/no-such-article/")
+    assert missing.status_code == 404
+    assert 'rel="canonical"' not in missing.content.decode()
+    # A refused preview (a link that is not valid) is no page to point at either.
+    refused = reader_client.get("/preview/not-a-valid-token/")
+    assert refused.status_code == 403
+    assert "This preview link is not valid." in refused.content.decode()
+    assert 'rel="canonical"' not in refused.content.decode()
+
+
 def test_a_republished_article_is_canonical_to_the_original_and_og_url_agrees(
     reader_client, make_article
 ):

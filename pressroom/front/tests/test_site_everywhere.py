@@ -84,3 +84,41 @@ def test_the_settings_are_read_once_per_content_generation(
     with CaptureQueriesContext(connection) as queries:
         reader_client.get(article.get_absolute_url())
     assert reads_of_the_settings(queries) == 0
+
+
+def test_the_republish_snippet_list_id_admin_header_and_503_name_the_site_as_set(
+    reader_client, editor_client, make_article, django_capture_on_commit_callbacks, settings
+):
+    # Before, these four took SITE_NAME from the environment whatever the editors had set.
+    from django.db.utils import OperationalError
+    from django.test import RequestFactory
+
+    from pressroom.front.views import server_error
+    from pressroom.newsletter.sending import list_id, personal_headers
+    from pressroom.partners.republication import republication_html
+
+    settings.SITE_NAME = "Environment Name"
+    article = make_article()
+    rename(django_capture_on_commit_callbacks, name="The Andes Post")
+
+    snippet = republication_html(article)
+    assert "originally published by" in snippet
+    assert ">The Andes Post</a>" in snippet
+    assert "Environment Name" not in snippet
+
+    assert list_id().startswith('"The Andes Post Daily Digest" <digest.')
+    headers = personal_headers(1, 2, "https://example.org/u")
+    assert headers["List-Id"] == list_id()
+
+    admin_page = editor_client.get("/admin/").content.decode()
+    assert "The Andes Post newsroom" in admin_page
+    assert "Environment Name" not in admin_page
+
+    # The 503 page is drawn without the database: the name this process last served.
+    assert "<title>The Andes Post</title>" in reader_client.get("/").content.decode()
+    try:
+        raise OperationalError("connection refused")
+    except OperationalError:
+        outage = server_error(RequestFactory().get("/topics/"))
+    assert outage.status_code == 503
+    assert "The Andes Post cannot reach its archive" in outage.content.decode()

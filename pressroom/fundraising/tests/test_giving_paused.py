@@ -48,18 +48,18 @@ def assert_gives_the_ways(page: str) -> None:
     assert "Continue to secure payment" not in page
 
 
-def pause_site(editor_client, on: bool) -> None:
+def pause_site(fundraiser_client, on: bool) -> None:
     data = form_data(**WAYS)
     if on:
         data["online_giving_paused"] = "on"
-    response = editor_client.post(SETTINGS_URL, data)
+    response = fundraiser_client.post(SETTINGS_URL, data)
     assert response.status_code == 302, response.content.decode()[:2000]
 
 
 def test_one_switch_pauses_online_giving_on_every_page_and_email(
-    editor_client, client, campaign, fake_stripe, smtp_server
+    fundraiser_client, client, campaign, fake_stripe, smtp_server
 ):
-    pause_site(editor_client, on=True)
+    pause_site(fundraiser_client, on=True)
 
     banner = banner_of(client.get("/").content.decode())
     assert f'<a class="button" href="/donate/{campaign.slug}/">How to give</a>' in banner
@@ -102,18 +102,16 @@ def test_one_switch_pauses_online_giving_on_every_page_and_email(
         assert "IBAN DE89 3704 0044 0532 0130 00" in body
 
     # The same switch turns it back on.
-    pause_site(editor_client, on=False)
+    pause_site(fundraiser_client, on=False)
     banner = banner_of(client.get("/").content.decode())
     assert f'<a class="button" href="/donate/{campaign.slug}/">Donate</a>' in banner
     assert "Continue to secure payment" in client.get("/donate/").content.decode()
     assert client.post("/donate/", GIFT).status_code == 303
 
 
-def test_one_campaign_paused_alone(
-    fundraiser_client, editor_client, client, campaign, make_campaign, fake_stripe
-):
+def test_one_campaign_paused_alone(fundraiser_client, client, campaign, make_campaign, fake_stripe):
     other = make_campaign(slug="spring", starts_at=timezone.now() - timedelta(days=30))
-    pause_site(editor_client, on=False)  # the ways to give are set, the site is not paused
+    pause_site(fundraiser_client, on=False)  # the ways to give are set, the site is not paused
     now = timezone.now()
     response = fundraiser_client.post(
         f"/admin/fundraising/campaign/{campaign.pk}/change/",
@@ -148,9 +146,9 @@ def test_one_campaign_paused_alone(
 
 
 def test_without_a_processor_the_donate_page_gives_the_outlets_ways(
-    editor_client, client, campaign, settings
+    fundraiser_client, client, campaign, settings
 ):
-    pause_site(editor_client, on=False)
+    pause_site(fundraiser_client, on=False)
     settings.STRIPE_SECRET_KEY = ""
     page = client.get("/donate/").content.decode()
     assert "Online giving is not configured" in page

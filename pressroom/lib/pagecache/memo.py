@@ -61,6 +61,11 @@ class ContentMemo[Value]:
             values.append(value)
         return values
 
+    def peek(self, key: Hashable) -> Value | None:
+        """The value last kept under `key`, whatever generation it was worked out under, or
+        None; never works anything out (for a page drawn while the database is away)."""
+        return self._state[1].get(key)
+
     def clear(self) -> None:
         self._state = ("", {})
 

@@ -60,7 +60,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='feed',
             name='content_hash',
-            field=models.CharField(blank=True, default='', editable=False, max_length=64),
+            field=models.CharField(blank=True, db_default='', default='', editable=False, max_length=64),
         ),
         migrations.CreateModel(
             name='ArticleLink',
@@ -79,7 +79,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='item',
             name='category_keys',
-            field=models.TextField(blank=True, default='', editable=False),
+            field=models.TextField(blank=True, db_default='', default='', editable=False),
         ),
         migrations.AlterField(
             model_name='feed',

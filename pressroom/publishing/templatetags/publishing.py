@@ -4,13 +4,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from html import escape
-from urllib.parse import quote
 
 from django import template
 from django.conf import settings
 from django.urls import get_script_prefix
 from django.utils import timezone, translation
-from django.utils.dates import MONTHS
 from django.utils.safestring import SafeString, mark_safe
 
 from pressroom.lib.pagecache import ContentMemo
@@ -20,6 +18,7 @@ from pressroom.media.rendering import (
     picture_html,
     structured_data_images,
 )
+from pressroom.publishing import article_markup
 from pressroom.publishing.embeds import click_to_load
 from pressroom.publishing.hooks import article_foot_html
 from pressroom.publishing.links import slug_url_builder
@@ -113,11 +112,35 @@ def article_social_image(article: Article) -> SocialImage | None:
     return None
 
 
-@functools.lru_cache(maxsize=16)
-def _month_names(language: str | None) -> dict[int, str]:
-    """Month names, escaped, in `language` (the active one): lazy translations are costly to
-    evaluate, twenty times a page."""
-    return {number: escape(str(name)) for number, name in MONTHS.items()}
+@register.simple_tag
+def article_social_tags(article: Article) -> SafeString:
+    """The Open Graph and Twitter image tags of `article_social_image`; empty when there is no
+    image at all (the page then shows the site's default block)."""
+    card = article_social_image(article)
+    if card is None:
+        return SafeString("")
+    url = escape(card.url)
+    tags = f'<meta property="og:image" content="{url}">'
+    if card.width:
+        tags += (
+            f'<meta property="og:image:width" content="{int(card.width)}">'
+            f'<meta property="og:image:height" content="{int(card.height)}">'
+        )
+    if card.mime_type:
+        tags += f'<meta property="og:image:type" content="{escape(card.mime_type)}">'
+    alt = escape(card.alt)
+    if alt:
+        tags += f'<meta property="og:image:alt" content="{alt}">'
+    tags += (
+        '\n<meta name="twitter:card" content="summary_large_image">'
+        f'<meta name="twitter:image" content="{url}">'
+    )
+    if alt:
+        tags += f'<meta name="twitter:image:alt" content="{alt}">'
+    return mark_safe(tags)
+
+
+_month_names = article_markup.month_names
 
 
 @register.filter(expects_localtime=True)
@@ -252,18 +275,22 @@ def _teaser_item(
     )
 
 
+# An article page's parts, built in Python (publishing/article_markup.py says why).
 @register.simple_tag
-def share_links(title: str, url: str) -> list[tuple[str, str]]:
-    """(label, address) of plain share links: each opens the service's own share page, so the
-    article page loads nothing from any of them."""
-    text, address = quote(title, safe=""), quote(url, safe="")
-    return [
-        ("Email", f"mailto:?subject={text}&body={address}"),
-        ("Bluesky", f"https://bsky.app/intent/compose?text={text}%20{address}"),
-        ("Facebook", f"https://www.facebook.com/sharer/sharer.php?u={address}"),
-        ("WhatsApp", f"https://wa.me/?text={text}%20{address}"),
-        ("LinkedIn", f"https://www.linkedin.com/sharing/share-offsite/?url={address}"),
-    ]
+def article_head(article: Article) -> SafeString:
+    return article_markup.head_tags(article, article_json_ld(article))
+
+
+register.simple_tag(article_markup.kicker, name="article_kicker")
+register.simple_tag(article_markup.byline, name="article_byline")
+register.simple_tag(article_markup.lead_figure, name="article_lead_figure")
+register.simple_tag(article_markup.corrections, name="article_corrections")
+register.simple_tag(article_markup.share_list, name="article_share_links")
+register.simple_tag(article_markup.topic_list, name="article_topic_list")
+
+
+# The plain share links, for a theme's own article template (article_share_links lists them).
+register.simple_tag(article_markup.share_links, name="share_links")
 
 
 @register.filter

@@ -265,6 +265,51 @@ def test_a_prepared_read_gives_what_the_queryset_gives(newsroom, media_root):  #
     assert read("no-such-slug") == []
 
 
+def test_prepared_instances_made_without_init_are_the_querysets_and_work_as_models(
+    db,
+    media_root,  # noqa: F811
+):
+    # PreparedRead skips Model.__init__ for models nothing listens to (a tenth of an article
+    # page's render went into setting thirty renditions field by field): the instances must be
+    # what the QuerySet gives, and behave as models (descriptors, save, refresh).
+    from django.db.models.signals import post_init
+
+    from pressroom.media.models import Rendition
+
+    item = library_photo("lead.jpg", alt_text="Miners on the road")
+    read = PreparedRead(lambda pk: Rendition.objects.filter(item_id=pk).order_by("pk"), 0)
+    prepared = read(item.pk)
+    expected = list(Rendition.objects.filter(item_id=item.pk).order_by("pk"))
+    assert len(prepared) == len(expected) > 10
+    for mine, theirs in zip(prepared, expected, strict=True):
+        assert type(mine) is Rendition
+        assert mine == theirs
+        for field in Rendition._meta.concrete_fields:
+            assert getattr(mine, field.attname) == getattr(theirs, field.attname), field
+        assert mine.file.name == theirs.file.name
+        assert mine.url == theirs.url
+        assert (mine._state.adding, mine._state.db) == (False, "default")
+    first = prepared[0]
+    first.size = 12345
+    first.save(update_fields=["size"])
+    assert Rendition.objects.get(pk=first.pk).size == 12345
+    assert first.item.pk == item.pk  # the foreign key reads its object as usual
+
+    # A model something listens to is made through __init__, so the receiver runs.
+    seen: list[int] = []
+
+    def receiver(sender: type, instance: Rendition, **kwargs: object) -> None:
+        seen.append(instance.pk)
+
+    post_init.connect(receiver, sender=Rendition)
+    try:
+        listened = PreparedRead(lambda pk: Rendition.objects.filter(item_id=pk), 0)
+        found = listened(item.pk)
+    finally:
+        post_init.disconnect(receiver, sender=Rendition)
+    assert sorted(seen) == sorted(rendition.pk for rendition in found)
+
+
 def test_a_prepared_read_refuses_what_it_cannot_keep(db):
     prefetching = PreparedRead(
         lambda slug: Article.objects.prefetch_related("topics").filter(slug=slug), "x"

@@ -69,7 +69,6 @@ def test_an_editor_saves_name_colours_and_links(editor_client, settings_url, rea
             accent_colour="#0B5CAD",
             social_links="https://bsky.app/profile/andes.example\nhttps://www.instagram.com/andespost",
             fediverse_url="https://mastodon.social/@andespost",
-            postal_address="Jr. Lampa 123\nLima",
         ),
     )
     assert response.status_code == 302, errors_of(response)
@@ -80,7 +79,6 @@ def test_an_editor_saves_name_colours_and_links(editor_client, settings_url, rea
     assert "--accent:#0b5cad" in html
     assert '<a href="https://bsky.app/profile/andes.example" rel="noopener">Bluesky</a>' in html
     assert '<link rel="me" href="https://mastodon.social/@andespost">' in html
-    assert "Jr. Lampa 123<br>Lima" in html
 
 
 @pytest.mark.parametrize("colour", ["red", "#12345", "#gggggg", "b3261e", "#b3261e; }", ""])
@@ -134,20 +132,18 @@ def test_the_default_accents_pass_wcag_aa_in_both_modes():
         ("name", "x" * 101, "at most 100"),
     ],
 )
-def test_links_and_the_stylesheet_are_validated(
-    editor_client, settings_url, field, value, expected
-):
-    response = editor_client.post(settings_url, form_data(**{field: value}))
+def test_links_and_the_stylesheet_are_validated(admin_client, settings_url, field, value, expected):
+    response = admin_client.post(settings_url, form_data(**{field: value}))
     assert expected in errors_of(response)
     assert SiteSettings.objects.count() == 0
 
 
 def test_a_stylesheet_on_this_site_is_loaded_after_the_theme(
-    editor_client, settings_url, reader_client, settings, django_capture_on_commit_callbacks
+    admin_client, settings_url, reader_client, settings, django_capture_on_commit_callbacks
 ):
     for value in ("/static/outlet.css", f"{settings.SITE_URL}/static/outlet.css"):
         with django_capture_on_commit_callbacks(execute=True):
-            response = editor_client.post(settings_url, form_data(extra_stylesheet=value))
+            response = admin_client.post(settings_url, form_data(extra_stylesheet=value))
         assert response.status_code == 302, errors_of(response)
         html = reader_client.get("/").content.decode()
         assert f'<link rel="stylesheet" href="{value}">' in html
