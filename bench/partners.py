@@ -189,7 +189,7 @@ for number in range({feeds}):
 # One poll of one feed, in this process (the feed server is another): CPU time per poll.
 COST = """
 import time
-from pressroom.partners import services
+from pressroom.partners import polling
 from pressroom.partners.models import Feed
 from pressroom.partners.tasks import FEEDS_PER_TASK
 ids = list(Feed.objects.order_by("pk").values_list("pk", flat=True))
@@ -201,7 +201,7 @@ def cost(label, feed_ids, change=None):
     cpu, wall, news, queries = time.process_time(), time.perf_counter(), 0, 0
     # As the worker's task does: FEEDS_PER_TASK feeds in turn, one read of the recent titles.
     for start in range(0, len(feed_ids), FEEDS_PER_TASK):
-        for result in services.fetch_feeds(feed_ids[start : start + FEEDS_PER_TASK]):
+        for result in polling.fetch_feeds(feed_ids[start : start + FEEDS_PER_TASK]):
             assert not result.error, result.error
             news += result.new
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
@@ -344,7 +344,7 @@ def main(argv: list[str]) -> int:
                     pressroom,
                     "shell",
                     "-c",
-                    "from pressroom.partners import services; services.fetch_partner()",
+                    "from pressroom.partners import polling; polling.fetch_partner()",
                 ],
                 env=env,
                 check=True,

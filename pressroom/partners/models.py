@@ -22,6 +22,10 @@ MIN_INTERVAL_MINUTES = 5
 MAX_INTERVAL_MINUTES = 7 * 24 * 60
 
 
+class PartnerError(Exception):
+    """Input the partners' services refuse; the message is for the person who gave it."""
+
+
 class PartnerStateError(Exception):
     """An action the item's state does not allow (republish a dismissed item, undo twice)."""
 

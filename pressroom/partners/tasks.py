@@ -9,7 +9,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from crontask import cron
 from django.tasks import task
 
-from pressroom.partners import services
+from pressroom.partners import images, polling
 from pressroom.partners.models import Feed
 
 logger = logging.getLogger(__name__)
@@ -20,7 +20,7 @@ def fetch_partner_feed(feed_id: int) -> dict[str, object]:
     """Fetch one partner feed; a failure is recorded on the feed (shown in the admin)."""
     if not Feed.objects.filter(pk=feed_id).exists():
         return {"new": 0, "known": 0, "error": "the feed was removed"}  # since it was queued
-    result = services.fetch_feed(feed_id)
+    result = polling.fetch_feed(feed_id)
     if result.error:
         logger.warning("Partner feed %s failed: %s", result.url, result.error)
     return {"new": result.new, "known": result.known, "error": result.error}
@@ -37,7 +37,7 @@ def fetch_partner_feeds(feed_ids: list[int]) -> dict[str, object]:
     """Fetch these partner feeds in turn; each failure is recorded on its feed, and the next
     feed is fetched all the same. Feeds removed since they were queued are skipped."""
     present = set(Feed.objects.filter(pk__in=feed_ids).values_list("pk", flat=True))
-    results = services.fetch_feeds(feed_id for feed_id in feed_ids if feed_id in present)
+    results = polling.fetch_feeds(feed_id for feed_id in feed_ids if feed_id in present)
     for result in results:
         if result.error:
             logger.warning("Partner feed %s failed: %s", result.url, result.error)
@@ -53,7 +53,7 @@ def fetch_partner_feeds(feed_ids: list[int]) -> dict[str, object]:
 @cron(IntervalTrigger(minutes=1), sentry_monitor_config=None)
 @task()
 def poll_partner_feeds() -> int:
-    feed_ids = services.claim_due_feeds()
+    feed_ids = polling.claim_due_feeds()
     for start in range(0, len(feed_ids), FEEDS_PER_TASK):
         fetch_partner_feeds.enqueue(feed_ids[start : start + FEEDS_PER_TASK])
     return len(feed_ids)
@@ -62,4 +62,4 @@ def poll_partner_feeds() -> int:
 @task()
 def bring_partner_images_in(article_id: int, partner_id: int) -> int:
     """A republished piece's images into the media library (queued when it is saved)."""
-    return services.bring_images_in(article_id, partner_id)
+    return images.bring_images_in(article_id, partner_id)

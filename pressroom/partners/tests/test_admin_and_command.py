@@ -11,7 +11,7 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from pressroom.accounts.roles import CONTRIBUTOR
-from pressroom.partners import services
+from pressroom.partners import polling, services
 from pressroom.partners.models import Feed, Item, Partner
 from pressroom.publishing import services as publishing_services
 from pressroom.publishing.models import Article, Topic
@@ -41,7 +41,7 @@ def queue(feeds, settings, tmp_path):
     upside = services.add_partner(
         "Upside", [feeds.serve_file("/atom", "upside-atom.xml", "application/atom+xml")]
     )
-    services.fetch_partner()
+    polling.fetch_partner()
     return nacla, upside, peru, bolivia
 
 

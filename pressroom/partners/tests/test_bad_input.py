@@ -9,7 +9,7 @@ import tracemalloc
 
 import pytest
 
-from pressroom.partners import services
+from pressroom.partners import polling, services
 from pressroom.partners.models import Feed, Item
 from pressroom.partners.tests.feedserver import drip, endless, gzip_bomb
 
@@ -19,10 +19,10 @@ GOOD = b"""<rss version="2.0"><channel><title>Good</title><item><title>A good pi
 <link>https://good.example/piece</link><guid>good-1</guid></item></channel></rss>"""
 
 
-def fetch(feeds, path: str) -> tuple[services.FetchResult, Feed]:
+def fetch(feeds, path: str) -> tuple[polling.FetchResult, Feed]:
     partner = services.add_partner(f"Partner {path}", [feeds.url + path])
     feed = partner.feeds.get()
-    result = services.fetch_feed(feed.pk)
+    result = polling.fetch_feed(feed.pk)
     feed.refresh_from_db()
     return result, feed
 
@@ -105,7 +105,7 @@ def test_a_slow_server_is_cut_off_and_the_other_feeds_are_fetched(feeds, setting
     feeds.serve("/good.xml", GOOD)
     good = services.add_partner("Good", [feeds.url + "/good.xml"])
     started = time.monotonic()
-    results = services.fetch_partner()
+    results = polling.fetch_partner()
     assert time.monotonic() - started < 15
     errors = {result.url.rsplit("/", 1)[1]: result.error for result in results}
     assert "took too long" in errors["slow.xml"]
@@ -131,7 +131,7 @@ def test_a_feed_whose_guids_change_on_every_fetch_does_not_refill_the_queue(feed
     first, feed = fetch(feeds, "/shifty.xml")
     assert first.new == 2
     for _ in range(3):
-        again = services.fetch_feed(feed.pk)
+        again = polling.fetch_feed(feed.pk)
         assert (again.new, again.known) == (0, 2)
     assert Item.objects.count() == 2
 
@@ -151,7 +151,7 @@ def test_scripts_iframes_from_unknown_hosts_and_handlers_are_cleaned_on_republis
         </item></channel></rss>""",
     )
     partner = services.add_partner("Nasty", [feeds.url + "/nasty.xml"], full_text=True)
-    services.fetch_feed(partner.feeds.get().pk)
+    polling.fetch_feed(partner.feeds.get().pk)
     item = partner.items.get()
     preview = editor_client.get(f"/admin/partners/item/{item.pk}/change/").content.decode()
     article = services.republish_item(item, mode=services.Mode.DRAFT).article

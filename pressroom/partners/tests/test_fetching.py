@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from pressroom.partners import services
+from pressroom.partners import polling, services
 from pressroom.partners.models import Feed, Item, Partner
 
 pytestmark = pytest.mark.django_db
@@ -21,7 +21,7 @@ def add(name: str, url: str, **options) -> Partner:
 
 def test_rss2_with_content_encoded_lands_in_the_queue_with_authors_and_full_text(feeds):
     partner = add("NACLA", feeds.serve_file("/nacla.xml", "nacla-rss2.xml"), full_text=True)
-    result = services.fetch_feed(partner.feeds.get().pk)
+    result = polling.fetch_feed(partner.feeds.get().pk)
     assert (result.new, result.known, result.failed, result.error) == (2, 0, 0, "")
     first = Item.objects.in_queue().newest_first().first()
     assert first.title == "Peru’s Miners March on Lima"
@@ -44,7 +44,7 @@ def test_atom_json_feed_and_wordpress_feeds_are_read(feeds):
     )
     wordpress = add("El Grito", feeds.serve_file("/wp/feed/", "wordpress-feed.xml"))
     for partner in (atom, json_feed, wordpress):
-        assert services.fetch_feed(partner.feeds.get().pk).error == ""
+        assert polling.fetch_feed(partner.feeds.get().pk).error == ""
     assert list(atom.items.values_list("title", flat=True).order_by("title")) == [
         "Bolivia's lithium: who decides?",
         "PERU'S MINERS MARCH ON LIMA!",
@@ -67,11 +67,11 @@ def test_the_second_fetch_is_a_conditional_get_answered_not_modified(feeds, sett
     settings.SITE_NAME = "Movement News"
     partner = add("NACLA", feeds.serve_file("/nacla.xml", "nacla-rss2.xml"))
     feed = partner.feeds.get()
-    services.fetch_feed(feed.pk)
+    polling.fetch_feed(feed.pk)
     feed.refresh_from_db()
     assert feed.etag
     assert feed.last_modified == "Sun, 29 Nov 2026 16:00:00 GMT"
-    second = services.fetch_feed(feed.pk)
+    second = polling.fetch_feed(feed.pk)
     assert second.not_modified
     assert feeds.requests[-1]["if-none-match"] == feed.etag
     assert feeds.requests[-1]["if-modified-since"] == feed.last_modified
@@ -84,7 +84,7 @@ def test_the_second_fetch_is_a_conditional_get_answered_not_modified(feeds, sett
 
 def test_duplicates_merge_by_guid_by_link_without_tracking_and_by_near_identical_title(feeds):
     nacla = add("NACLA", feeds.serve_file("/nacla.xml", "nacla-rss2.xml"))
-    services.fetch_feed(nacla.feeds.get().pk)
+    polling.fetch_feed(nacla.feeds.get().pk)
     # The same piece again with a fresh GUID and other tracking parameters: known by its link.
     feeds.serve(
         "/again.xml",
@@ -93,10 +93,10 @@ def test_duplicates_merge_by_guid_by_link_without_tracking_and_by_near_identical
         <guid>fresh-guid-1</guid></item></channel></rss>""",
     )
     again = services.add_partner("NACLA mirror", [feeds.url + "/again.xml"])
-    assert services.fetch_feed(again.feeds.get().pk).known == 1
+    assert polling.fetch_feed(again.feeds.get().pk).known == 1
     # Another partner's take on the same march: its title is the same once folded.
     upside = add("Upside", feeds.serve_file("/atom", "upside-atom.xml", "application/atom+xml"))
-    result = services.fetch_feed(upside.feeds.get().pk)
+    result = polling.fetch_feed(upside.feeds.get().pk)
     assert (result.new, result.known) == (1, 1)
     # A near-identical title (a word added) from yet another partner.
     feeds.serve(
@@ -106,7 +106,7 @@ def test_duplicates_merge_by_guid_by_link_without_tracking_and_by_near_identical
         <link>https://other.example/cajamarca</link><guid>o-1</guid></item></channel></rss>""",
     )
     near = add("Other", feeds.url + "/near.xml")
-    assert services.fetch_feed(near.feeds.get().pk).known == 1
+    assert polling.fetch_feed(near.feeds.get().pk).known == 1
     assert Item.objects.count() == 3
 
 
@@ -122,7 +122,7 @@ def test_recurring_short_titles_are_pieces_of_their_own(feeds):
         f'<rss version="2.0"><channel><title>Weekly</title>{items}</channel></rss>'.encode(),
     )
     weekly = add("Weekly", feeds.url + "/weekly.xml")
-    result = services.fetch_feed(weekly.feeds.get().pk)
+    result = polling.fetch_feed(weekly.feeds.get().pk)
     assert (result.new, result.known) == (4, 0)
     assert Item.objects.count() == 4
 
@@ -131,7 +131,7 @@ def test_an_author_allow_list_keeps_other_authors_out_of_the_queue(feeds):
     partner = add(
         "NACLA", feeds.serve_file("/nacla.xml", "nacla-rss2.xml"), allowed_authors="rosa huamán\n"
     )
-    result = services.fetch_feed(partner.feeds.get().pk)
+    result = polling.fetch_feed(partner.feeds.get().pk)
     assert (result.new, result.skipped) == (1, 1)
     assert partner.items.get().authors == ["Rosa Huamán"]
 
@@ -139,21 +139,21 @@ def test_an_author_allow_list_keeps_other_authors_out_of_the_queue(feeds):
 def test_a_failing_feed_backs_off_shows_its_error_and_never_stops_the_others(feeds):
     broken = add("Gone", feeds.url + "/missing.xml", interval_minutes=30)
     good = add("NACLA", feeds.serve_file("/nacla.xml", "nacla-rss2.xml"))
-    results = services.fetch_partner()
+    results = polling.fetch_partner()
     assert [bool(r.error) for r in results] == [True, False]
     feed = broken.feeds.get()
     assert feed.status == Feed.Status.FAILED
     assert feed.last_error == "the server answered HTTP 404"
     assert feed.failures == 1
     first_wait = feed.next_fetch_at - feed.last_fetched_at
-    services.fetch_feed(feed.pk)
+    polling.fetch_feed(feed.pk)
     feed.refresh_from_db()
     assert feed.failures == 2
     assert feed.next_fetch_at - feed.last_fetched_at == 2 * first_wait == timedelta(hours=2)
     assert good.items.count() == 2
     # Fixed: the next success clears the error and the back-off.
     feeds.serve_file("/missing.xml", "nacla-rss2.xml")
-    services.fetch_feed(feed.pk)
+    polling.fetch_feed(feed.pk)
     feed.refresh_from_db()
     assert (feed.status, feed.last_error, feed.failures) == (Feed.Status.OK, "", 0)
 
@@ -162,8 +162,8 @@ def test_the_poll_claims_only_due_feeds_each_once(feeds):
     due = add("NACLA", feeds.serve_file("/nacla.xml", "nacla-rss2.xml")).feeds.get()
     later = add("Later", feeds.url + "/later.xml").feeds.get()
     Feed.objects.filter(pk=later.pk).update(next_fetch_at=timezone.now() + timedelta(minutes=5))
-    assert services.claim_due_feeds() == [due.pk]
-    assert services.claim_due_feeds() == []  # held back while its fetch waits for a worker
+    assert polling.claim_due_feeds() == [due.pk]
+    assert polling.claim_due_feeds() == []  # held back while its fetch waits for a worker
 
 
 def test_a_fetch_queued_for_a_feed_removed_since_does_nothing(feeds):
@@ -188,13 +188,13 @@ def test_a_partners_daily_column_under_one_title_is_a_new_piece_each_day(feeds):
         ).encode()
 
     briefs = add("Briefs", feeds.serve("/briefs.xml", day(1)))
-    assert services.fetch_feed(briefs.feeds.get().pk).new == 1
+    assert polling.fetch_feed(briefs.feeds.get().pk).new == 1
     feeds.serve("/briefs.xml", day(2))
-    assert services.fetch_feed(briefs.feeds.get().pk).new == 1
+    assert polling.fetch_feed(briefs.feeds.get().pk).new == 1
     assert briefs.items.count() == 2
     # The same title from another partner within the fortnight is the same piece.
     other = add("Other", feeds.serve("/other.xml", day(3).replace(b"briefs-3", b"o-3")))
-    assert services.fetch_feed(other.feeds.get().pk).known == 1
+    assert polling.fetch_feed(other.feeds.get().pk).known == 1
 
 
 def test_links_keep_their_parameters_as_written_and_bad_links_cost_one_entry_not_the_feed(feeds):
@@ -218,7 +218,7 @@ def test_links_keep_their_parameters_as_written_and_bad_links_cost_one_entry_not
             f'<rss version="2.0"><channel><title>L</title>{body}</channel></rss>'.encode(),
         ),
     )
-    result = services.fetch_feed(partner.feeds.get().pk)
+    result = polling.fetch_feed(partner.feeds.get().pk)
     assert (result.new, result.failed) == (5, 0)
     links = {
         title.removeprefix("Piece "): link
@@ -242,7 +242,7 @@ def test_a_malformed_address_in_a_json_feed_skips_that_address_only(feeds):
         "Json",
         feeds.serve("/feed.json", json.dumps(document).encode(), "application/feed+json"),
     )
-    result = services.fetch_feed(partner.feeds.get().pk)
+    result = polling.fetch_feed(partner.feeds.get().pk)
     assert result.new == 2
     assert Feed.objects.get().status != Feed.Status.FAILED
     assert partner.items.get(guid="good").link == "https://json.example/good"

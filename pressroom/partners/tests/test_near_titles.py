@@ -9,7 +9,7 @@ import difflib
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pressroom.partners import services
+from pressroom.partners import polling
 
 WORDS = st.sampled_from(
     ["miners", "march", "on", "lima", "peru", "strike", "water", "court", "union", "land"]
@@ -18,13 +18,13 @@ TITLES = st.lists(WORDS, min_size=2, max_size=9).map(" ".join)
 
 
 def compare_every_title(titles: list[tuple[int, str]], folded: str, other_than: int) -> bool:
-    if len(folded) < services.DISTINCT_TITLE_LENGTH:
+    if len(folded) < polling.DISTINCT_TITLE_LENGTH:
         return False
     words = set(folded.split())
     return any(
         partner != other_than
         and len(words & set(title.split())) * 4 >= max(len(words), len(set(title.split()))) * 3
-        and difflib.SequenceMatcher(None, title, folded).ratio() >= services.NEAR_TITLE_RATIO
+        and difflib.SequenceMatcher(None, title, folded).ratio() >= polling.NEAR_TITLE_RATIO
         for partner, title in titles
     )
 
@@ -32,7 +32,7 @@ def compare_every_title(titles: list[tuple[int, str]], folded: str, other_than: 
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.tuples(st.integers(1, 3), TITLES), max_size=40), TITLES)
 def test_the_word_index_finds_what_comparing_every_title_finds(titles, folded):
-    near = services.NearTitles()
+    near = polling.NearTitles()
     near.titles = []  # as read from the database: nothing yet
     for partner, title in titles:
         near.add(partner, [title])

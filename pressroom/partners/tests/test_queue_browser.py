@@ -15,7 +15,7 @@ PASSWORD = "correct horse battery"
 
 @pytest.fixture
 def queued(transactional_db, make_staff, feeds, settings, tmp_path):
-    from pressroom.partners import services
+    from pressroom.partners import polling, services
     from pressroom.publishing import services as publishing_services
     from pressroom.publishing.models import Topic
 
@@ -33,7 +33,7 @@ def queued(transactional_db, make_staff, feeds, settings, tmp_path):
         topics=[peru],
         full_text=True,
     )
-    services.fetch_feed(partner.feeds.get().pk)
+    polling.fetch_feed(partner.feeds.get().pk)
     return partner
 
 

@@ -14,7 +14,7 @@ from django_tasks_db.models import DBTaskResult
 
 from pressroom.media.models import MediaItem
 from pressroom.newsletter.digests import create_digest
-from pressroom.partners import services
+from pressroom.partners import images, polling, services
 from pressroom.partners.models import Item, PartnerStateError
 from pressroom.publishing import services as publishing_services
 from pressroom.publishing.models import Article, Topic
@@ -38,7 +38,7 @@ def nacla(feeds, peru, tmp_path, settings):
         topics=[peru],
         full_text=True,
     )
-    services.fetch_feed(partner.feeds.get().pk)
+    polling.fetch_feed(partner.feeds.get().pk)
     return partner
 
 
@@ -56,7 +56,7 @@ def test_republish_now_keeps_title_clean_body_bylines_origin_canonical_licence_a
     assert MediaItem.objects.count() == 0
     queued = DBTaskResult.objects.get(task_path=TASK_PATH)
     assert queued.args_kwargs["args"] == [done.article.pk, nacla.pk]
-    assert services.bring_images_in(*queued.args_kwargs["args"]) == 1
+    assert images.bring_images_in(*queued.args_kwargs["args"]) == 1
     article = Article.objects.get(pk=done.article.pk)
     assert done.notice == ""
     assert article.title == "Peru’s Miners March on Lima"
@@ -151,7 +151,7 @@ def test_dismiss_can_be_undone_and_dismissed_or_republished_items_never_come_bac
     # The feed changes (a new ETag): everything is fetched again, nothing comes back.
     body = feeds.routes.pop("/nacla.xml")
     feeds.serve("/nacla.xml", body(type("R", (), {"headers": {}})())[2] + b"\n")
-    result = services.fetch_feed(nacla.feeds.get().pk)
+    result = polling.fetch_feed(nacla.feeds.get().pk)
     assert (result.new, result.known) == (0, 2)
     assert Item.objects.in_queue().count() == 0
     assert sorted(nacla.items.values_list("state", flat=True)) == ["dismissed", "republished"]

@@ -18,7 +18,7 @@ from django_tasks_db.models import DBTaskResult
 
 from pressroom.media import services as media_services
 from pressroom.media.models import MediaItem
-from pressroom.partners import services
+from pressroom.partners import images, polling, services
 from pressroom.partners.models import MAX_BACKOFF, Feed, Item, Partner
 from pressroom.partners.tasks import fetch_partner_feeds
 from pressroom.partners.tests.feedserver import PNG
@@ -39,7 +39,7 @@ def nacla(feeds, settings, tmp_path):
         licence="CC BY-NC-ND 4.0",
         full_text=True,
     )
-    services.fetch_feed(partner.feeds.get().pk)
+    polling.fetch_feed(partner.feeds.get().pk)
     return partner
 
 
@@ -84,7 +84,7 @@ def test_the_topic_filter_matches_accented_categories(feeds, editor_client):
         "application/feed+json",
     )
     partner = services.add_partner("Ojo Público", [url])
-    assert services.fetch_feed(partner.feeds.get().pk).new == 3
+    assert polling.fetch_feed(partner.feeds.get().pk).new == 3
 
     def listed(topic: Topic) -> list[str]:
         response = editor_client.get(QUEUE, {"topic": topic.pk})
@@ -114,8 +114,8 @@ def test_images_are_fetched_by_the_worker_and_a_double_submit_republishes_once(
     assert [task.args_kwargs["args"] for task in queued] == [[article.pk, nacla.pk]]
     assert f"{feeds.url}/photo.png" in article.body
     # The worker's run, twice (a retry): one library image, the body points at it.
-    assert services.bring_images_in(article.pk, nacla.pk) == 1
-    assert services.bring_images_in(article.pk, nacla.pk) == 0
+    assert images.bring_images_in(article.pk, nacla.pk) == 1
+    assert images.bring_images_in(article.pk, nacla.pk) == 0
     photo = MediaItem.objects.get()
     article.refresh_from_db()
     assert photo.file.url in article.body
@@ -127,7 +127,7 @@ def test_an_article_edited_before_the_worker_keeps_the_edit(nacla, feeds):
     article = services.republish_item(march(nacla)).article
     article.title = "Edited by us"
     publishing_services.save_article(article)
-    assert services.bring_images_in(article.pk, nacla.pk) == 1
+    assert images.bring_images_in(article.pk, nacla.pk) == 1
     article.refresh_from_db()
     assert article.title == "Edited by us"
     assert MediaItem.objects.get().file.url in article.body
@@ -139,18 +139,18 @@ def test_any_error_in_a_feeds_poll_records_the_failure_and_the_others_go_on(
     broken_url = feeds.serve("/broken.json", json_feed({"id": "1", "url": "https://b.example/1"}))
     broken = services.add_partner("Broken", [broken_url])
     nacla_feed = nacla.feeds.get()
-    real_store = services.store_entries
+    real_store = polling.store_entries
 
     def store(feed, *args):
         if feed.partner_id == broken.pk:
             raise KeyError("a bug met on this feed's entries")
         return real_store(feed, *args)
 
-    monkeypatch.setattr(services, "store_entries", store)
+    monkeypatch.setattr(polling, "store_entries", store)
     feeds.routes.pop("/nacla.xml")
     feeds.serve_file("/nacla.xml", "nacla-rss2.xml")  # re-served: fetched again, not a 304
     Feed.objects.update(etag="")
-    results = {result.url: result for result in services.fetch_partner()}
+    results = {result.url: result for result in polling.fetch_partner()}
     assert results[nacla_feed.url].error == ""
     assert "unexpected error (KeyError)" in results[broken_url].error
     feed = broken.feeds.get()
@@ -347,7 +347,7 @@ def test_relative_addresses_in_new_items_are_made_absolute(feeds):
         "application/feed+json",
     )
     partner = services.add_partner("Relative", [url, json_url], full_text=True)
-    assert [(r.new, r.error) for r in services.fetch_partner(partner)] == [(1, ""), (1, "")]
+    assert [(r.new, r.error) for r in polling.fetch_partner(partner)] == [(1, ""), (1, "")]
     rss_item, json_item = partner.items.get(guid="r-1"), partner.items.get(guid="j-1")
     assert f'src="{feeds.url}/img/a.png"' in rss_item.content  # against the feed's address
     assert f'href="{feeds.url}/rel/more.html"' in rss_item.content
@@ -364,22 +364,22 @@ def test_a_feed_served_again_byte_for_byte_is_not_parsed_again(feeds, monkeypatc
     feeds.routes["/same.json"] = without_validators
     partner = services.add_partner("Same", [f"{feeds.url}/same.json"])
     feed = partner.feeds.get()
-    assert services.fetch_feed(feed.pk).new == 1
+    assert polling.fetch_feed(feed.pk).new == 1
     parsed = []
-    real_parse = services.parse_feed
+    real_parse = polling.parse_feed
     monkeypatch.setattr(
-        services,
+        polling,
         "parse_feed",
         lambda *args, **kwargs: parsed.append(1) or real_parse(*args, **kwargs),
     )
-    again = services.fetch_feed(feed.pk)
+    again = polling.fetch_feed(feed.pk)
     assert (again.not_modified, again.new, parsed) == (True, 0, [])
     assert Feed.objects.get(pk=feed.pk).status == Feed.Status.NOT_MODIFIED
     body = json_feed(
         {"id": "1", "url": "https://same.example/1", "title": "Same"},
         {"id": "2", "url": "https://same.example/2", "title": "New"},
     )
-    assert services.fetch_feed(feed.pk).new == 1
+    assert polling.fetch_feed(feed.pk).new == 1
     assert parsed == [1]
 
 

@@ -12,7 +12,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db.models import Count, Q
 
-from pressroom.partners import services
+from pressroom.partners import polling, services
 from pressroom.partners.models import Item, Partner
 from pressroom.publishing.models import Topic
 
@@ -93,7 +93,7 @@ class Command(BaseCommand):
             partner = Partner.objects.filter(name__iexact=options["name"].strip()).first()
             if partner is None:
                 raise CommandError(f"no partner called {options['name'][:100]!r}")
-        results = services.fetch_partner(partner)
+        results = polling.fetch_partner(partner)
         if not results:
             raise CommandError("no feeds to fetch")
         for result in results:
