@@ -7,8 +7,8 @@ about 40% of an import's work and needs no database, so on a machine with two co
 this process writes through publishing's bulk service, the one write path. It is started as
 `python -c` rather than by multiprocessing's "spawn", which would run the caller's main script
 again in the reader (any script without an `if __name__ == "__main__"` guard would import twice). Records cross
-in batches through a pipe that holds one at a time, so the reader never gets far ahead and
-memory stays flat.
+in batches through a pipe; the reader queues up to AHEAD_BYTES of them, so it keeps converting
+while this process writes a database batch, and memory stays flat.
 
 What the importer guarantees holds as in one process: records arrive in file order, each
 complete; a broken file raises the same WxrError (with its line) after every entry before the
@@ -59,9 +59,12 @@ ReadRecord = tuple[WxrChannel | WxrAuthor | WxrTerm | WxrItem, str | None, Conve
 
 # Below this size an export is read in-process (about a thousand posts of 4 KB).
 PIPELINE_MIN_BYTES = 4 * 1024 * 1024
-# Records per message. The pipe holds one message at a time: the reader converts the next batch
-# while this process writes the last, and waits for it otherwise, so memory stays flat.
+# Records per message.
 RECORDS_PER_MESSAGE = 100
+# How far the reader may run ahead, in pickled messages (about 4.5 KB a post: some 1,800 posts,
+# more than a database batch): the importer takes a batch's messages at once, then writes it,
+# and the reader keeps converting meanwhile instead of waiting (importers.reader.Outbox).
+AHEAD_BYTES = 8 * 1024 * 1024
 STOP_SECONDS = 5.0
 
 
