@@ -27,6 +27,7 @@ import pickle
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import suppress
 from dataclasses import dataclass
@@ -100,6 +101,13 @@ class ExportReader:
         self.records = Connection(records_read, writable=False)
         self.library = Connection(library_write, readable=False)
         self.position = 0  # bytes of the file the reader has got through
+        # Where the time goes (the command's -v 2 line, the benchmark): seconds this process
+        # waited for the reader's messages, and when its first post batch came; the reader's
+        # own account comes with its last message.
+        self.waited = 0.0
+        self.first_batch_after: float | None = None
+        self.reader_stats: dict[str, float] = {}
+        self.started = time.perf_counter()
         try:
             self.process = subprocess.Popen(
                 [
@@ -136,23 +144,39 @@ class ExportReader:
 
     def __iter__(self) -> Iterator[ReadRecord]:
         while True:
+            waiting = time.perf_counter()
             try:
-                message = self.records.recv()
+                data = self.records.recv_bytes()
+                self.waited += time.perf_counter() - waiting
+                message = pickle.loads(data)  # noqa: S301 (our own reader process's records)
             except (EOFError, OSError, pickle.UnpicklingError):
                 raise ReaderStopped(self._ending()) from None
+            del data
             kind = message[0]
             if kind == "records":
                 self.position = message[1]
+                if self.first_batch_after is None and len(message[2]) > 1:
+                    self.first_batch_after = time.perf_counter() - self.started
                 yield from message[2]
                 continue
             # Its last message: it exits once that is out; let it, rather than stop it.
             with suppress(subprocess.TimeoutExpired):
                 self.process.wait(STOP_SECONDS)
             if kind == "done":
+                self.reader_stats = message[1]
                 return
             if kind == "error":
                 raise WxrError(*message[1:])
             raise ReaderStopped(message[1])
+
+    def timings(self) -> dict[str, float]:
+        """Seconds this process waited for the reader and when the first posts came, with
+        the reader's own account (its CPU, and how long it waited for room ahead)."""
+        timings = {"waiting_for_reader": self.waited}
+        if self.first_batch_after is not None:
+            timings["first_posts_after"] = self.first_batch_after
+        timings.update({f"reader_{name}": value for name, value in self.reader_stats.items()})
+        return timings
 
     def _ending(self) -> str:
         with suppress(subprocess.TimeoutExpired):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Callable, Collection
 from contextlib import nullcontext
 from dataclasses import dataclass, replace
@@ -242,8 +243,10 @@ class WordPressImporter:
         # that its start-up overlaps the media library's pass.
         reader = self.start_reader(source) if start == 0 else None
         with reader or nullcontext():
+            started = time.process_time()
             for attachment in read_attachments(source):
                 self.media.add(attachment)
+            self.report.timings["media_library_cpu"] = time.process_time() - started
             source.seek(start)
             # A dry run does all the work in one transaction and rolls it back, so its counts
             # are the real ones.
@@ -253,7 +256,10 @@ class WordPressImporter:
                         for record in parse_wxr(source):
                             self.handle(record)
                     else:
-                        self.handle_read(reader, source)
+                        try:
+                            self.handle_read(reader, source)
+                        finally:
+                            self.report.timings.update(reader.timings())
                 except (WxrError, ReaderStopped) as error:
                     # Every entry read before the break is complete: keep it, then stop.
                     self.flush()
@@ -569,6 +575,9 @@ class WordPressImporter:
         # together: stopped at any moment, an import leaves whole posts only.
         with transaction.atomic():
             self.write_posts(list(latest.values()))
+            written = time.perf_counter()
+        timings = self.report.timings
+        timings["committing"] = timings.get("committing", 0.0) + time.perf_counter() - written
 
     def write_posts(self, batch: list[PendingPost]) -> None:
         summary = self.report["posts"]
