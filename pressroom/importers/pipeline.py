@@ -39,17 +39,19 @@ from pressroom.importers.wxr import WxrAuthor, WxrChannel, WxrError, WxrItem, Wx
 
 if TYPE_CHECKING:
     from pressroom.importers.media import MediaLibrary
+    from pressroom.publishing.services import PreparedText
 
 
 @dataclass(frozen=True)
 class ConvertedPost:
     """A post's text as the export alone makes it (no database): worked out by the reader
     process while this one writes, when the import runs in two (importers.pipeline), else
-    in the importer's process, only for a post that changed."""
+    in the importer's process, only for a post that changed. Its body is already cleaned and
+    its excerpt made by publishing's own rules (services.prepare_text), the costliest part
+    of a write, so that the reader's core does it."""
 
-    body: str
+    text: PreparedText  # the body, cleaned, the editor's excerpt and the excerpt
     title: str  # '' for a post without one: the writer makes one from its body and date
-    excerpt: str
     legacy_paths: tuple[str, ...]
 
 
@@ -170,11 +172,11 @@ class ExportReader:
             raise ReaderStopped(message[1])
 
     def timings(self) -> dict[str, float]:
-        """Seconds this process waited for the reader and when the first posts came, with
+        """Seconds this process waited for the reader and when the first batch came, with
         the reader's own account (its CPU, and how long it waited for room ahead)."""
         timings = {"waiting_for_reader": self.waited}
         if self.first_batch_after is not None:
-            timings["first_posts_after"] = self.first_batch_after
+            timings["first_batch_after"] = self.first_batch_after
         timings.update({f"reader_{name}": value for name, value in self.reader_stats.items()})
         return timings
 

@@ -126,13 +126,13 @@ def post_fingerprint(item: WxrItem, media: MediaLibrary) -> str:
 
 
 def convert_post(item: WxrItem, media: MediaLibrary, prefix: str) -> ConvertedPost:
-    """The post's body as WordPress showed it, its media made the library's, its plain title
-    and excerpt, and its old addresses (cleaning and the rest are publishing's, at the write)."""
+    """The post's body as WordPress showed it, its media made the library's, cleaned and
+    with its excerpt (publishing's rules, ahead of the write: services.prepare_text), its
+    plain title and its old addresses."""
     body = drop_empty_paragraphs(wordpress_body_html(item.content, media.gallery_for(item)))
     return ConvertedPost(
-        body=media.rewrite_body(body),
+        text=services.prepare_text(media.rewrite_body(body), html_to_text(item.excerpt)),
         title=plain_title(item.title),
-        excerpt=html_to_text(item.excerpt),
         legacy_paths=tuple(
             path for path in (old_path(item.link, prefix), f"{prefix}/?p={item.post_id}") if path
         ),
@@ -518,15 +518,15 @@ class WordPressImporter:
         addresses; publishing's bulk service cleans and completes it like every article."""
         item = pending.item
         converted = pending.converted or convert_post(item, self.media, self.prefix)
-        body, title = converted.body, converted.title
+        text, title = converted.text, converted.title
         if not title:
             date = pending.published_at or item.date(self.site_timezone)
             label = date.astimezone(self.site_timezone).date().isoformat() if date else ""
             # Rare (a post without a title): its first words, as readers will see them.
-            title = fallback_title(clean_body_html(body), label)
+            title = fallback_title(text.body, label)
         article.title = title
-        article.body = body
-        article.editor_excerpt = converted.excerpt
+        article.body = text.body
+        article.editor_excerpt = text.editor_excerpt
         article.status = pending.status
         article.published_at = pending.published_at
         article.slug = item.slug
@@ -562,6 +562,7 @@ class WordPressImporter:
             # Old posts come as they were: alt text is asked for when an editor publishes.
             require_alt_text=False,
             legacy_paths=list(converted.legacy_paths),
+            prepared=text,
         )
 
     def flush_posts(self) -> None:
