@@ -51,7 +51,7 @@ from pressroom.importers.wxr import (
     parse_wxr,
     read_attachments,
 )
-from pressroom.lib.bulk import insert_rows
+from pressroom.lib.bulk import fewer_checkpoints, insert_rows
 from pressroom.publishing import services
 from pressroom.publishing.html import clean_body_html, html_to_text
 from pressroom.publishing.models import Article, ArticleStateError, Author, Page
@@ -242,7 +242,7 @@ class WordPressImporter:
         # A large export is read by a reader process (importers.pipeline), started first so
         # that its start-up overlaps the media library's pass.
         reader = self.start_reader(source) if start == 0 else None
-        with reader or nullcontext():
+        with reader or nullcontext(), fewer_checkpoints():
             started = time.process_time()
             for attachment in read_attachments(source):
                 self.media.add(attachment)

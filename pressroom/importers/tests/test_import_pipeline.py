@@ -47,6 +47,7 @@ from pressroom.importers.tests.whole_check import problems
 from pressroom.importers.tests.wxr_samples import THEME_UNIT_TEST_DATA
 from pressroom.importers.wordpress import POST_STATUSES, is_written_post
 from pressroom.importers.wxr import WxrItem
+from pressroom.lib.bulk import BULK_CHECKPOINT_PAGES
 from pressroom.publishing.models import Article
 
 pytestmark = pytest.mark.django_db
@@ -273,6 +274,27 @@ def test_the_command_says_where_the_time_went_when_asked(readers, tmp_path):
     # The reader's own account, from its last message.
     assert re.search(r"reader cpu (\d+\.\d\d) s", line)
     assert float(re.search(r"reader cpu (\d+\.\d\d) s", line)[1]) > 0
+
+
+def wal_autocheckpoint() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA wal_autocheckpoint")
+        return int(cursor.fetchone()[0])
+
+
+@pytest.mark.skipif("connection.vendor != 'sqlite'", reason="SQLite's write-ahead log")
+def test_an_import_checkpoints_sqlite_less_and_leaves_the_connection_as_it_was(tmp_path):
+    """While the import writes, SQLite's log is checkpointed every 64 MB, not after nearly each
+    batch (lib.bulk.fewer_checkpoints); the connection is given back as it was."""
+    export = tmp_path / "export.xml"
+    write_export(export, 450)
+    before = wal_autocheckpoint()
+    during: list[int] = []
+    with export.open("rb") as source:
+        wordpress.import_file(source, progress=lambda entries: during.append(wal_autocheckpoint()))
+    assert during
+    assert set(during) == {BULK_CHECKPOINT_PAGES}
+    assert wal_autocheckpoint() == before != BULK_CHECKPOINT_PAGES
 
 
 # The command as a real process, on an export above the threshold -------------------------------
