@@ -5,8 +5,10 @@ from __future__ import annotations
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Max, QuerySet, Sum
+from django.db.models import Count, Max, QuerySet
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
@@ -17,15 +19,24 @@ from django.utils import timezone
 from pressroom.fundraising import reports, services
 from pressroom.fundraising.models import (
     Campaign,
+    CurrencyTotal,
     Donation,
     DonationStateError,
     Donor,
     RecurringDonation,
     WebhookEvent,
+    net_totals_by_donor,
+    normalize_email,
 )
-from pressroom.fundraising.money import AmountError, format_amount, parse_amount
+from pressroom.fundraising.money import AmountError, format_amount, normalize_amount, parse_amount
 from pressroom.fundraising.providers import OFFLINE_METHODS, provider_label
 from pressroom.lib.forms import BoundedModelChoiceField
+
+CURRENCY_MESSAGE = "Enter a three-letter ISO currency code, e.g. USD or EUR."
+
+
+def is_currency_code(text: str) -> bool:
+    return len(text) == 3 and text.isascii() and text.isalpha()
 
 
 class ExportForm(forms.Form):
@@ -152,23 +163,98 @@ class OfflineDonationForm(forms.ModelForm):
         fields = ["campaign", "provider", "provider_reference", "currency", "received_at", "note"]
         labels = {"provider_reference": "Reference (cheque number, transfer id, ...)"}
         help_texts = {
-            "provider_reference": "Entered once per method, so the same cheque never counts twice."
+            "provider_reference": "Optional (cash needs none). A donor's cheque number is "
+            "entered once, so the same cheque never counts twice; another donor's cheque may "
+            "carry the same number."
         }
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["provider_reference"].required = False
 
     def clean(self) -> dict:
         cleaned = super().clean() or {}
+        email = cleaned.get("email")
+        donor = Donor.objects.filter(email=normalize_email(email)).first() if email else None
+        if services.offline_reference_taken(
+            donor, cleaned.get("provider") or "", cleaned.get("provider_reference") or ""
+        ):
+            self.add_error(
+                "provider_reference",
+                "This donor already has a gift by this method with this reference. Correct "
+                "that one instead (or mark it refunded first if it bounced).",
+            )
+        self._clean_amount(cleaned)
+        return cleaned
+
+    def validate_unique(self) -> None:
+        # The donor is known only from the email (clean() checks the per-donor reference).
+        pass
+
+    def _clean_amount(self, cleaned: dict) -> None:
         campaign = cleaned.get("campaign")
         currency = (cleaned.get("currency") or "").upper() or (
             campaign.currency if campaign else settings.FUNDRAISING_CURRENCY
         )
         cleaned["currency"] = currency
         self.instance.currency = currency
+        if not is_currency_code(currency):
+            self.add_error("currency", CURRENCY_MESSAGE)
+            return
         try:
             cleaned["amount"] = parse_amount(cleaned.get("amount_text") or "", currency)
         except AmountError as error:
             self.add_error("amount_text", str(error))
         else:
             self.instance.amount = cleaned["amount"]
+
+
+class OfflineDonationChangeForm(forms.ModelForm):
+    """A correction of an offline gift not reconciled yet (a mistyped amount or cheque)."""
+
+    amount_text = forms.CharField(label="Amount", max_length=30, help_text="E.g. 50 or 50.25")
+    provider = forms.ChoiceField(label="Method", choices=list(OFFLINE_METHODS.items()))
+
+    class Meta:
+        model = Donation
+        fields = ["campaign", "provider", "provider_reference", "currency", "received_at", "note"]
+        labels = {"provider_reference": "Reference (cheque number, transfer id, ...)"}
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["provider_reference"].required = False
+        if self.instance.pk and not self.is_bound:
+            self.initial["amount_text"] = str(
+                normalize_amount(self.instance.amount, self.instance.currency)
+            )
+
+    def validate_unique(self) -> None:
+        pass  # clean() checks the per-donor reference with a clear message
+
+    def clean(self) -> dict:
+        cleaned = super().clean() or {}
+        try:
+            self.instance.ensure_editable()
+        except DonationStateError as error:
+            raise forms.ValidationError(str(error)) from None
+        currency = (cleaned.get("currency") or self.instance.currency).upper()
+        cleaned["currency"] = currency
+        if not is_currency_code(currency):
+            self.add_error("currency", CURRENCY_MESSAGE)
+            return cleaned
+        try:
+            cleaned["amount"] = parse_amount(cleaned.get("amount_text") or "", currency)
+        except AmountError as error:
+            self.add_error("amount_text", str(error))
+        if services.offline_reference_taken(
+            self.instance.donor,
+            cleaned.get("provider") or "",
+            cleaned.get("provider_reference") or "",
+            exclude_id=self.instance.pk,
+        ):
+            self.add_error(
+                "provider_reference", "This donor already has another gift with this reference."
+            )
         return cleaned
 
 
@@ -184,11 +270,19 @@ class DonationAdmin(admin.ModelAdmin):
         "method",
         "provider_reference",
     ]
-    list_filter = ["campaign", "status", "frequency", "provider", "currency"]
+    list_filter = [
+        "campaign",
+        "status",
+        "frequency",
+        "provider",
+        "currency",
+        # Month-end: what is still to be matched with the bank statement.
+        ("reconciled_at", admin.EmptyFieldListFilter),
+    ]
     search_fields = ["donor__email", "donor__name", "provider_reference"]
     date_hierarchy = "received_at"
     list_select_related = ["donor", "campaign"]
-    actions = ["mark_refunded"]
+    actions = ["mark_refunded", "mark_reconciled", "resend_receipts"]
     readonly_fields = [
         "donor",
         "campaign",
@@ -201,14 +295,30 @@ class DonationAdmin(admin.ModelAdmin):
         "provider_payment_reference",
         "status",
         "refunded_amount",
+        "refunded_at",
         "received_at",
+        "reconciled_at",
         "receipt_requested",
         "receipt_sent_at",
     ]
+    # An offline gift not reconciled yet: what staff may still correct.
+    offline_change_fields = [
+        "amount_text",
+        "currency",
+        "campaign",
+        "provider",
+        "provider_reference",
+        "received_at",
+        "note",
+    ]
+
+    @staticmethod
+    def _is_correctable(obj: Donation | None) -> bool:
+        return obj is not None and obj.is_offline and obj.reconciled_at is None
 
     @admin.display(description="Amount", ordering="amount")
     def amount_display(self, donation: Donation) -> str:
-        return format_amount(donation.amount, donation.currency)
+        return format_amount(donation.amount, donation.currency, exact=True)
 
     @admin.display(description="Method", ordering="provider")
     def method(self, donation: Donation) -> str:
@@ -217,6 +327,9 @@ class DonationAdmin(admin.ModelAdmin):
     def get_form(self, request, obj=None, change=False, **kwargs):
         if obj is None:
             kwargs["form"] = OfflineDonationForm
+            kwargs["fields"] = None
+        elif self._is_correctable(obj):
+            kwargs["form"] = OfflineDonationChangeForm
             kwargs["fields"] = None
         return super().get_form(request, obj, change=change, **kwargs)
 
@@ -229,24 +342,58 @@ class DonationAdmin(admin.ModelAdmin):
                         "fields": [
                             "email",
                             "name",
-                            "amount_text",
-                            "currency",
-                            "campaign",
-                            "provider",
-                            "provider_reference",
-                            "received_at",
-                            "note",
+                            *self.offline_change_fields,
                             "send_receipt",
                         ]
                     },
                 )
             ]
+        if self._is_correctable(obj):
+            fixed = [
+                name for name in self.readonly_fields if name not in self.offline_change_fields
+            ]
+            return [
+                (
+                    "Correct this offline gift (until it is reconciled)",
+                    {"fields": self.offline_change_fields},
+                ),
+                ("Record", {"fields": fixed}),
+            ]
         return [(None, {"fields": [*self.readonly_fields, "note"]})]
 
     def get_readonly_fields(self, request, obj=None):
-        return self.readonly_fields if obj is not None else []
+        if obj is None:
+            return []
+        if self._is_correctable(obj):
+            return [name for name in self.readonly_fields if name not in self.offline_change_fields]
+        return self.readonly_fields
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        donation = self.get_object(request, object_id)
+        if donation is not None and donation.is_offline and donation.reconciled_at is not None:
+            self.message_user(
+                request,
+                f"Reconciled on {timezone.localdate(donation.reconciled_at):%Y-%m-%d}: this gift "
+                "can no longer be edited (only its note). To correct it, record a refund and "
+                "enter it again.",
+                messages.INFO,
+            )
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def save_model(self, request: HttpRequest, obj: Donation, form, change: bool) -> None:
+        if change and isinstance(form, OfflineDonationChangeForm):
+            data = form.cleaned_data
+            services.update_offline_donation(
+                obj.pk,
+                amount=data["amount"],
+                currency=data["currency"],
+                campaign=data["campaign"],
+                provider=data["provider"],
+                provider_reference=data["provider_reference"],
+                received_at=data["received_at"],
+                note=data["note"],
+            )
+            return
         if change:
             obj.save(update_fields=["note"])
             return
@@ -289,35 +436,217 @@ class DonationAdmin(admin.ModelAdmin):
         if done:
             self.message_user(request, f"Marked {done} donation(s) refunded.", messages.SUCCESS)
 
+    @admin.action(description="Mark as reconciled with the bank statement (no more edits)")
+    def mark_reconciled(self, request: HttpRequest, queryset: QuerySet[Donation]) -> None:
+        changed = services.reconcile_donations(list(queryset.values_list("pk", flat=True)))
+        self.message_user(request, f"Reconciled {changed} donation(s).", messages.SUCCESS)
+
+    @admin.action(description="Send the receipt again")
+    def resend_receipts(self, request: HttpRequest, queryset: QuerySet[Donation]) -> None:
+        queued, skipped = services.resend_receipts(list(queryset.values_list("pk", flat=True)))
+        if queued:
+            self.message_user(
+                request, f"Queued {queued} receipt(s) to send again.", messages.SUCCESS
+            )
+        if skipped:
+            self.message_user(
+                request,
+                f"{skipped} donation(s) have no receipt to send: refunded in full, or no "
+                "address that can receive mail.",
+                messages.WARNING,
+            )
+
+
+class DonorChangeList(ChangeList):
+    """Reads every shown donor's per-currency totals in one query."""
+
+    def get_results(self, request: HttpRequest) -> None:
+        super().get_results(request)
+        totals = net_totals_by_donor([donor.pk for donor in self.result_list])
+        for donor in self.result_list:
+            donor.currency_totals = totals[donor.pk]
+
+
+def describe_totals(totals: list[CurrencyTotal]) -> str:
+    """'$40.00 · €12.00': net of refunds, one figure per currency, never added together."""
+    return " · ".join(format_amount(total.net, total.currency, exact=True) for total in totals)
+
+
+class DonationInline(admin.TabularInline):
+    """Every gift of the donor, on their page (read-only: gifts change through their own page)."""
+
+    model = Donation
+    fk_name = "donor"
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    verbose_name_plural = "gifts"
+    readonly_fields = (
+        "received_at",
+        "amount_display",
+        "refunded_display",
+        "status",
+        "frequency",
+        "campaign",
+        "method",
+        "provider_reference",
+        "reconciled_at",
+    )
+    fields = readonly_fields
+    ordering = ["-received_at", "-id"]
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("campaign")
+
+    @admin.display(description="Amount")
+    def amount_display(self, donation: Donation) -> str:
+        return format_amount(donation.amount, donation.currency, exact=True)
+
+    @admin.display(description="Refunded")
+    def refunded_display(self, donation: Donation) -> str:
+        if not donation.refunded_amount:
+            return "—"
+        text = format_amount(donation.refunded_amount, donation.currency, exact=True)
+        if donation.refunded_at:
+            text += f" on {timezone.localdate(donation.refunded_at):%Y-%m-%d}"
+        return text
+
+    @admin.display(description="Method")
+    def method(self, donation: Donation) -> str:
+        return provider_label(donation.provider)
+
+
+class RecurringDonationInline(admin.TabularInline):
+    model = RecurringDonation
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    verbose_name_plural = "monthly gifts"
+    readonly_fields = (
+        "amount",
+        "currency",
+        "campaign",
+        "status",
+        "started_at",
+        "cancelled_at",
+        "provider",
+    )
+    fields = readonly_fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+# Records of one person: a handful. More is a mistaken selection (e.g. "select all").
+MAX_MERGED_DONORS = 20
+
+
+class MergeDonorsForm(forms.Form):
+    kept = forms.TypedChoiceField(
+        label="Keep this donor", coerce=int, widget=forms.RadioSelect, choices=()
+    )
+
+    def __init__(self, *args, donors: list[Donor], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        kept = self.fields["kept"]
+        assert isinstance(kept, forms.TypedChoiceField)
+        kept.choices = [(donor.pk, str(donor)) for donor in donors]
+
 
 @admin.register(Donor)
 class DonorAdmin(admin.ModelAdmin):
     list_display = ["email", "name", "gifts", "total_given", "last_gift", "created_at"]
     search_fields = ["email", "name"]
-    readonly_fields = ["created_at"]
+    readonly_fields = ["created_at", "totals"]
+    fields = ["email", "name", "created_at", "totals"]
+    inlines = [DonationInline, RecurringDonationInline]
+    actions = ["merge_donors"]
+
+    def get_changelist(self, request, **kwargs):
+        return DonorChangeList
 
     def get_queryset(self, request):
         return (
             super()
             .get_queryset(request)
-            .annotate(
-                gift_count=Count("donations"),
-                last_gift_at=Max("donations__received_at"),
-                amount_sum=Sum("donations__amount"),
-            )
+            .annotate(gift_count=Count("donations"), last_gift_at=Max("donations__received_at"))
         )
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # gifts are kept; records of one person are merged instead
 
     @admin.display(description="Gifts", ordering="gift_count")
     def gifts(self, donor: Donor) -> int:
         return donor.gift_count  # type: ignore[attr-defined]
 
-    @admin.display(description="Given (all currencies)", ordering="amount_sum")
+    @admin.display(description="Given, net of refunds")
     def total_given(self, donor: Donor) -> str:
-        return f"{donor.amount_sum:.2f}" if donor.amount_sum else "—"  # type: ignore[attr-defined]
+        totals = getattr(donor, "currency_totals", None)
+        if totals is None:
+            totals = donor.net_totals()
+        return describe_totals(totals) or "—"
+
+    @admin.display(description="Given, net of refunds (per currency)")
+    def totals(self, donor: Donor) -> str:
+        if donor.pk is None:
+            return "—"
+        return (
+            " · ".join(
+                f"{format_amount(total.net, total.currency, exact=True)} "
+                f"(given {format_amount(total.given, total.currency, exact=True)}, "
+                f"refunded {format_amount(total.refunded, total.currency, exact=True)})"
+                for total in donor.net_totals()
+            )
+            or "—"
+        )
 
     @admin.display(description="Last gift", ordering="last_gift_at")
     def last_gift(self, donor: Donor):
         return donor.last_gift_at  # type: ignore[attr-defined]
+
+    @admin.action(description="Merge the selected donors into one")
+    def merge_donors(self, request: HttpRequest, queryset: QuerySet[Donor]):
+        if not request.user.has_perm("fundraising.change_donation"):
+            raise PermissionDenied
+        donors = list(queryset.order_by("created_at", "pk")[: MAX_MERGED_DONORS + 1])
+        if not 2 <= len(donors) <= MAX_MERGED_DONORS:
+            self.message_user(
+                request,
+                f"Select between two and {MAX_MERGED_DONORS} donors to merge.",
+                messages.WARNING,
+            )
+            return None
+        form = MergeDonorsForm(request.POST if "kept" in request.POST else None, donors=donors)
+        if form.is_valid():
+            kept_id = form.cleaned_data["kept"]
+            try:
+                merge = services.merge_donors(
+                    kept_id, [donor.pk for donor in donors if donor.pk != kept_id]
+                )
+            except DonationStateError as error:
+                self.message_user(request, str(error), messages.ERROR)
+                return None
+            summary = (
+                f"Merged {', '.join(merge.merged_emails)} into {merge.kept.email}: "
+                f"{merge.donations_moved} gift(s) and {merge.monthly_gifts_moved} monthly "
+                "gift(s) moved."
+            )
+            self.log_change(request, merge.kept, summary)  # the admin's history of the donor
+            self.message_user(request, summary, messages.SUCCESS)
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Merge donors",
+            "donors": donors,
+            "form": form,
+            "queryset": queryset,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "fundraising/admin/merge_donors.html", context)
 
 
 @admin.register(RecurringDonation)

@@ -22,7 +22,7 @@ from django.utils import timezone, translation
 from django.utils.safestring import mark_safe
 
 from pressroom.fundraising.models import Campaign
-from pressroom.fundraising.money import format_amount, normalize_amount
+from pressroom.fundraising.money import format_amount, format_percent, normalize_amount
 from pressroom.lib.pagecache import ContentMemo, forget_cached_pages
 
 _NO_CAMPAIGN = "none"
@@ -59,6 +59,10 @@ class CampaignBanner:
     @property
     def percent(self) -> int:
         return min(100, int(self.raised * 100 / self.goal)) if self.goal else 0
+
+    @property
+    def percent_display(self) -> str:
+        return format_percent(self.raised, self.goal)
 
     @property
     def progress_value(self) -> Decimal:

@@ -13,11 +13,17 @@ from decimal import Decimal
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Count, F, Q, Sum
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Lower
 from django.urls import reverse
 from django.utils import timezone
 
-from pressroom.fundraising.money import AmountError, currency_exponent, parse_amount
+from pressroom.fundraising.methods import OFFLINE_METHODS
+from pressroom.fundraising.money import (
+    AmountError,
+    currency_exponent,
+    format_amount,
+    parse_amount,
+)
 
 # Paths under /donate/ that are pages, not campaigns.
 RESERVED_SLUGS = frozenset({"thanks", "cancelled", "portal", "manage"})
@@ -127,6 +133,35 @@ class CampaignTotals:
     donor_count: int
 
 
+@dataclass(frozen=True)
+class CurrencyTotal:
+    """What a donor gave in one currency: never added to another currency's figures."""
+
+    currency: str
+    given: Decimal
+    refunded: Decimal
+
+    @property
+    def net(self) -> Decimal:
+        return self.given - self.refunded
+
+
+def net_totals_by_donor(donor_ids: list[int]) -> dict[int, list[CurrencyTotal]]:
+    """Each donor's gifts per currency, less refunds, in one query (the Donors list's page)."""
+    rows = (
+        Donation.objects.filter(donor_id__in=donor_ids)
+        .values("donor_id", "currency")
+        .annotate(given=Sum("amount"), refunded=Sum("refunded_amount"))
+        .order_by("donor_id", "currency")
+    )
+    totals: dict[int, list[CurrencyTotal]] = {donor_id: [] for donor_id in donor_ids}
+    for row in rows:
+        totals[row["donor_id"]].append(
+            CurrencyTotal(row["currency"], row["given"], row["refunded"])
+        )
+    return totals
+
+
 class Donor(models.Model):
     # Processors can report a payment without an address (a customer created without one); such
     # a donor still gets a record, under an address in a domain that can never receive mail.
@@ -138,13 +173,34 @@ class Donor(models.Model):
 
     class Meta:
         ordering = ["email"]
+        constraints = [
+            # Alice@Example.org and alice@example.org are one person: whatever writes a donor
+            # (an import, a raw SQL fix, an old release), the database keeps one row per address.
+            models.UniqueConstraint(Lower("email"), name="donor_unique_email_case_insensitive")
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} <{self.email}>" if self.name else self.email
 
+    def save(self, *args, **kwargs) -> None:
+        self.email = normalize_email(self.email)
+        super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        self.email = normalize_email(self.email)
+
+    def net_totals(self) -> list[CurrencyTotal]:
+        return net_totals_by_donor([self.pk])[self.pk]
+
     @property
     def can_receive_email(self) -> bool:
         return not self.email.endswith("@" + self.NO_EMAIL_DOMAIN)
+
+
+def normalize_email(email: str) -> str:
+    """The one form an address is stored and looked up in (mailbox names are case-blind in
+    practice: nobody has two inboxes that differ by case)."""
+    return (email or "").strip().lower()
 
 
 class Frequency(models.TextChoices):
@@ -176,6 +232,7 @@ class RecurringDonation(models.Model):
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.ACTIVE)
     started_at = models.DateTimeField(default=timezone.now)
     cancelled_at = models.DateTimeField(null=True, blank=True)
+    cancellation_confirmed_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-started_at"]
@@ -187,7 +244,7 @@ class RecurringDonation(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.amount} {self.currency} monthly from {self.donor.email}"
+        return f"{format_amount(self.amount, self.currency, exact=True)} monthly from {self.donor.email}"
 
     @property
     def is_active(self) -> bool:
@@ -212,7 +269,11 @@ class DonationQuerySet(models.QuerySet["Donation"]):
             receipt_sent_at__isnull=True,
             created_at__lt=older_than,
             created_at__gt=newer_than,
-        ).exclude(donor__email__endswith="@" + Donor.NO_EMAIL_DOMAIN)
+        ).exclude(
+            # A gift refunded in full has no receipt (its refund confirmation went instead).
+            Q(donor__email__endswith="@" + Donor.NO_EMAIL_DOMAIN)
+            | Q(status=Donation.Status.REFUNDED)
+        )
 
     def matching_payment(self, provider: str, references: list[str]) -> DonationQuerySet:
         references = [reference for reference in references if reference]
@@ -251,7 +312,17 @@ class Donation(models.Model):
     )
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PAID)
     refunded_amount = models.DecimalField(default=Decimal(0), max_digits=14, decimal_places=3)
+    refunded_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the latest refund happened (each is a DonationRefund).",
+    )
     received_at = models.DateTimeField(default=timezone.now)
+    reconciled_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the treasurer matched it with the bank statement; after that it is final.",
+    )
     note = models.TextField(blank=True)
     receipt_requested = models.BooleanField(
         default=True,
@@ -269,8 +340,20 @@ class Donation(models.Model):
         ordering = ["-received_at", "-id"]
         indexes = [models.Index(fields=["campaign", "received_at"], name="donation_campaign_time")]
         constraints = [
+            # A processor's payment id is recorded once, whoever it names (events come twice).
             models.UniqueConstraint(
-                fields=["provider", "provider_reference"], name="donation_unique_provider_reference"
+                fields=["provider", "provider_reference"],
+                condition=~Q(provider__in=list(OFFLINE_METHODS)),
+                name="donation_unique_processor_reference",
+            ),
+            # Cheque #1001 is one cheque of one donor: another donor's #1001 is another gift,
+            # cash has no reference, and a bounced (refunded) cheque may be entered again.
+            models.UniqueConstraint(
+                fields=["donor", "provider", "provider_reference"],
+                condition=Q(provider__in=list(OFFLINE_METHODS))
+                & ~Q(provider_reference="")
+                & ~Q(status="refunded"),
+                name="donation_unique_offline_reference_per_donor",
             ),
             models.CheckConstraint(condition=Q(amount__gt=0), name="donation_amount_positive"),
             models.CheckConstraint(
@@ -280,10 +363,36 @@ class Donation(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.amount} {self.currency} from {self.donor.email}"
+        return f"{format_amount(self.amount, self.currency, exact=True)} from {self.donor.email}"
 
-    def record_refund(self, total_refunded: Decimal) -> None:
-        """Set the refunded total (processors report a running total, so replays are harmless)."""
+    @property
+    def is_offline(self) -> bool:
+        return self.provider in OFFLINE_METHODS
+
+    @property
+    def net_amount(self) -> Decimal:
+        return self.amount - self.refunded_amount
+
+    def ensure_editable(self) -> None:
+        """Staff may correct an offline gift (a mistyped cheque) until it is reconciled."""
+        if not self.is_offline:
+            raise DonationStateError(
+                "Online payments are recorded from the processor's events and cannot be edited."
+            )
+        if self.reconciled_at is not None:
+            raise DonationStateError(
+                f"This gift was reconciled on {timezone.localdate(self.reconciled_at):%Y-%m-%d} "
+                "and can no longer be edited; record a refund and enter it again instead."
+            )
+
+    def reconcile(self, at: datetime | None = None) -> None:
+        if self.reconciled_at is not None:
+            raise DonationStateError("This gift is already reconciled.")
+        self.reconciled_at = at or timezone.now()
+
+    def record_refund(self, total_refunded: Decimal, at: datetime | None = None) -> Decimal:
+        """Set the refunded total (processors report a running total, so replays are harmless);
+        returns what this refund added, to be booked at `at` (a DonationRefund)."""
         if total_refunded < 0 or total_refunded > self.amount:
             raise DonationStateError(
                 f"A refund of {total_refunded} does not fit a donation of {self.amount}."
@@ -291,13 +400,54 @@ class Donation(models.Model):
         if total_refunded < self.refunded_amount:
             raise DonationStateError("A refund cannot be undone.")
         exponent = currency_exponent(self.currency)
+        previous = self.refunded_amount
         self.refunded_amount = total_refunded.quantize(Decimal(1).scaleb(-exponent))
+        added = self.refunded_amount - previous
+        if added:
+            self.refunded_at = at or timezone.now()
         if self.refunded_amount == 0:
             self.status = self.Status.PAID
         elif self.refunded_amount < self.amount:
             self.status = self.Status.PARTIALLY_REFUNDED
         else:
             self.status = self.Status.REFUNDED
+        return added
+
+
+class DonationRefund(models.Model):
+    """One refund of a donation, booked in the month it happened: a month's report never
+    changes when a refund of one of its gifts comes later."""
+
+    donation = models.ForeignKey(Donation, on_delete=models.PROTECT, related_name="refunds")
+    amount = models.DecimalField(max_digits=14, decimal_places=3)
+    refunded_at = models.DateTimeField(db_index=True)
+    recorded_at = models.DateTimeField(default=timezone.now, editable=False)
+    confirmation_sent_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["refunded_at", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="donation_refund_positive")
+        ]
+
+    def __str__(self) -> str:
+        return f"{format_amount(self.amount, self.donation.currency, exact=True)} refunded on {self.refunded_at:%Y-%m-%d}"
+
+
+class YearEndStatement(models.Model):
+    """That a donor's statement of a year was emailed: January's task sends each one once."""
+
+    donor = models.ForeignKey(Donor, on_delete=models.CASCADE, related_name="statements")
+    year = models.PositiveSmallIntegerField()
+    sent_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["donor", "year"], name="statement_once_per_year")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.year} statement for {self.donor.email}"
 
 
 class WebhookEvent(models.Model):

@@ -7,7 +7,7 @@ than rounded, so no donor is ever charged a different sum than they typed.
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 ZERO_DECIMAL_CURRENCIES = frozenset(
     [
@@ -89,11 +89,33 @@ def normalize_amount(amount: Decimal, currency: str) -> Decimal:
     return amount.quantize(Decimal(1).scaleb(-currency_exponent(currency)))
 
 
-def format_amount(amount: Decimal, currency: str) -> str:
-    """'$25', '€1,250.50', '¥2,500', 'CHF 40' — whole amounts without trailing zeros."""
+def format_amount(amount: Decimal, currency: str, *, exact: bool = False) -> str:
+    """The amount with its currency, the one way pages, emails and the admin write money.
+
+    '$25', '€1,250.50', '¥2,500', 'CHF 40' on banners and pages (whole amounts without trailing
+    zeros); with `exact`, as receipts, statements and the books show it: '$50.00', '€12.00',
+    '¥2,500' (always the currency's decimals)."""
     code = currency.upper()
     exponent = currency_exponent(code)
-    places = 0 if amount == amount.to_integral_value() else exponent
-    number = f"{amount:,.{places}f}"
+    amount = Decimal(amount)
+    places = exponent if exact or amount != amount.to_integral_value() else 0
+    number = f"{abs(amount):,.{places}f}"
+    sign = "-" if amount < 0 else ""
     symbol = CURRENCY_SYMBOLS.get(code)
-    return f"{symbol}{number}" if symbol else f"{code} {number}"
+    return f"{sign}{symbol}{number}" if symbol else f"{sign}{code} {number}"
+
+
+def format_percent(part: Decimal | int, whole: Decimal | int) -> str:
+    """'95.0%', '0.9%', '<0.1%' for a tiny non-zero share, '0%' only for nothing: a campaign at
+    0.95% of its goal never reads as 0%."""
+    if not whole:
+        return "—"
+    share = Decimal(part) * 100 / Decimal(whole)
+    if share == 0:
+        return "0%"
+    if 0 < share < Decimal("0.1"):
+        return "<0.1%"
+    rounded = share.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+    if rounded == 0:  # a tiny negative share (more refunded than raised in a period)
+        return ">-0.1%"
+    return f"{rounded}%"

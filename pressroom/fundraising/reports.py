@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.db.models import Count, DecimalField, F, Sum, Value
@@ -12,8 +12,8 @@ from django.db.models.functions import Coalesce, TruncDate, TruncMonth
 from django.utils import timezone
 from django.utils.html import escape
 
-from pressroom.fundraising.models import Campaign, Donation
-from pressroom.fundraising.money import format_amount, normalize_amount
+from pressroom.fundraising.models import Campaign, Donation, DonationRefund
+from pressroom.fundraising.money import format_amount, format_percent, normalize_amount
 from pressroom.fundraising.providers import provider_label
 from pressroom.lib.spreadsheets import stream_rows
 
@@ -29,10 +29,8 @@ class CampaignRow:
     donation_count: int
 
     @property
-    def percent(self) -> int:
-        return (
-            int(self.raised * 100 / self.campaign.goal_amount) if self.campaign.goal_amount else 0
-        )
+    def percent(self) -> str:
+        return format_percent(self.raised, self.campaign.goal_amount)
 
     @property
     def raised_display(self) -> str:
@@ -62,28 +60,62 @@ def campaign_rows() -> list[CampaignRow]:
 
 
 def monthly_totals() -> list[dict]:
-    """Per month and currency: gifts, gross, refunded and net, newest month first."""
-    rows = (
-        Donation.objects.annotate(month=TruncMonth("received_at"))
+    """Per month and currency, newest month first: gifts received that month (count, donors,
+    gross) and refunds made that month, whatever month their gifts came in. A closed month's
+    figures never change: a refund next spring is booked next spring."""
+    tz = timezone.get_current_timezone()
+    rows: dict[tuple[date, str], dict] = {}
+
+    def row(month: date, currency: str) -> dict:
+        key = (month, currency)
+        if key not in rows:
+            rows[key] = {
+                "month": month,
+                "currency": currency,
+                "donations": 0,
+                "donors": 0,
+                "gross": Decimal(0),
+                "refunded": Decimal(0),
+            }
+        return rows[key]
+
+    received = (
+        Donation.objects.annotate(month=TruncMonth("received_at", tzinfo=tz))
         .values("month", "currency")
-        .annotate(
-            donations=Count("id"),
-            donors=Count("donor", distinct=True),
-            gross=Sum("amount"),
-            refunded=Sum("refunded_amount"),
-            net=Sum(NET),
-        )
-        .order_by("-month", "currency")
+        .annotate(donations=Count("id"), donors=Count("donor", distinct=True), gross=Sum("amount"))
+        .order_by()
     )
-    return [
-        {
-            **row,
-            "gross_display": format_amount(row["gross"], row["currency"]),
-            "refunded_display": format_amount(row["refunded"], row["currency"]),
-            "net_display": format_amount(row["net"], row["currency"]),
-        }
-        for row in rows
-    ]
+    for figures in received:
+        target = row(_month(figures["month"]), figures["currency"])
+        target.update(
+            donations=figures["donations"], donors=figures["donors"], gross=figures["gross"]
+        )
+    refunds = (
+        DonationRefund.objects.annotate(month=TruncMonth("refunded_at", tzinfo=tz))
+        .values("month", "donation__currency")
+        .annotate(refunded=Sum("amount"))
+        .order_by()
+    )
+    for refunded in refunds:
+        row(_month(refunded["month"]), refunded["donation__currency"])["refunded"] = refunded[
+            "refunded"
+        ]
+    ordered = sorted(rows.values(), key=lambda item: (item["month"], item["currency"]))
+    ordered.sort(key=lambda item: item["month"], reverse=True)
+    for item in ordered:
+        currency = item["currency"]
+        item["net"] = item["gross"] - item["refunded"]
+        item["gross_display"] = format_amount(item["gross"], currency, exact=True)
+        item["refunded_display"] = format_amount(item["refunded"], currency, exact=True)
+        item["net_display"] = format_amount(item["net"], currency, exact=True)
+    return ordered
+
+
+def _month(value: date | datetime) -> date:
+    """TruncMonth gives a date or an aware datetime depending on the database."""
+    if isinstance(value, datetime):
+        value = timezone.localtime(value).date() if timezone.is_aware(value) else value.date()
+    return value.replace(day=1)
 
 
 def daily_totals(campaign: Campaign) -> list[tuple[date, Decimal]]:
@@ -175,38 +207,48 @@ def daily_chart_svg(campaign: Campaign, width: int = 720, height: int = 300) -> 
 
 
 CSV_HEADER = [
-    "date",
+    "received_at",
     "donor_email",
     "donor_name",
     "amount",
     "currency",
     "refunded",
+    "refunded_at",
     "status",
     "frequency",
     "campaign",
     "method",
     "reference",
+    "reconciled_at",
 ]
+
+
+def iso_time(moment: datetime | None) -> str:
+    """ISO 8601 in the site's time zone, to the second: what spreadsheets read as a date."""
+    return timezone.localtime(moment).isoformat(timespec="seconds") if moment else ""
 
 
 def donation_csv_rows(donations: Iterable[Donation]) -> Iterator[Sequence[object]]:
     yield CSV_HEADER
     for donation in donations:
         yield [
-            timezone.localtime(donation.received_at).isoformat(),
+            iso_time(donation.received_at),
             donation.donor.email,
             donation.donor.name,
             normalize_amount(donation.amount, donation.currency),
             donation.currency,
             normalize_amount(donation.refunded_amount, donation.currency),
+            iso_time(donation.refunded_at),
             donation.status,
             donation.frequency,
             donation.campaign.slug if donation.campaign else "",
             provider_label(donation.provider),
             donation.provider_reference,
+            iso_time(donation.reconciled_at),
         ]
 
 
 def stream_csv(rows: Iterable[Sequence[object]]) -> Iterator[str]:
-    """The rows as CSV lines, every cell defused (pressroom.lib.spreadsheets)."""
-    return stream_rows(rows)
+    """The rows as CSV lines, every cell defused, after a byte-order mark so that Excel reads
+    the names as UTF-8 (pressroom.lib.spreadsheets)."""
+    return stream_rows(rows, byte_order_mark=True)

@@ -15,6 +15,7 @@ import functools
 import logging
 import threading
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
@@ -24,14 +25,17 @@ from django.urls import reverse
 from django.utils import timezone
 
 from pressroom.fundraising import banner
+from pressroom.fundraising.methods import OFFLINE_METHODS
 from pressroom.fundraising.models import (
     Campaign,
     Donation,
+    DonationRefund,
     DonationStateError,
     Donor,
     Frequency,
     RecurringDonation,
     WebhookEvent,
+    normalize_email,
 )
 from pressroom.fundraising.money import MAXIMUM_AMOUNT
 from pressroom.fundraising.providers import (
@@ -48,8 +52,14 @@ from pressroom.fundraising.providers import (
     VerifiedEvent,
     get_provider,
     online_provider,
+    provider_label,
 )
-from pressroom.fundraising.tasks import send_donation_receipt, send_donor_portal_link
+from pressroom.fundraising.tasks import (
+    send_donation_receipt,
+    send_donation_refund_confirmation,
+    send_donor_portal_link,
+    send_recurring_cancellation_confirmation,
+)
 from pressroom.lib.ratelimit import Limit
 from pressroom.site.current import current_site
 
@@ -65,7 +75,7 @@ def forget_campaign_figures() -> None:
 
 
 def find_or_create_donor(email: str, name: str = "", *, reference: str = "") -> Donor:
-    email = email.strip().lower() or f"{reference or 'unknown'}@{Donor.NO_EMAIL_DOMAIN}".lower()
+    email = normalize_email(email) or f"{reference or 'unknown'}@{Donor.NO_EMAIL_DOMAIN}".lower()
     name = name.strip()[: Donor._meta.get_field("name").max_length]
     donor, created = Donor.objects.get_or_create(email=email, defaults={"name": name})
     if not created and name and not donor.name:
@@ -300,6 +310,11 @@ def record_recurring_end(provider_name: str, fact: RecurringEnded) -> None:
     if recurring.is_active:
         recurring.cancel(at=fact.ended_at)
         recurring.save(update_fields=["status", "cancelled_at"])
+        _confirm_cancellation(recurring)
+
+
+def _confirm_cancellation(recurring: RecurringDonation) -> None:
+    transaction.on_commit(lambda: send_recurring_cancellation_confirmation.enqueue(recurring.pk))
 
 
 def record_online_payment(provider_name: str, fact: PaymentReceived) -> Donation:
@@ -402,13 +417,23 @@ def record_refund(provider_name: str, fact: PaymentRefunded) -> bool:
         return False
     if fact.total_refunded > donation.refunded_amount:
         try:
-            donation.record_refund(min(fact.total_refunded, donation.amount))
+            _book_refund(donation, min(fact.total_refunded, donation.amount), fact.refunded_at)
         except DonationStateError:
             logger.warning("Refund %s does not fit donation %s", fact, donation.pk)
-            return True
-        donation.save(update_fields=["refunded_amount", "status"])
-        forget_campaign_figures()
     return True
+
+
+def _book_refund(donation: Donation, total_refunded: Decimal, at: datetime | None) -> None:
+    """Set the donation's refunded total and book what it adds on the day it happened."""
+    added = donation.record_refund(total_refunded, at=at)
+    if not added:
+        return
+    donation.save(update_fields=["refunded_amount", "refunded_at", "status"])
+    refund = DonationRefund.objects.create(
+        donation=donation, amount=added, refunded_at=donation.refunded_at or timezone.now()
+    )
+    forget_campaign_figures()
+    transaction.on_commit(lambda: send_donation_refund_confirmation.enqueue(refund.pk))
 
 
 # --- Offline donations and staff actions ----------------------------------------------------------
@@ -428,9 +453,16 @@ def record_offline_donation(
     note: str = "",
     send_receipt: bool = True,
 ) -> Donation:
-    """A cheque, transfer or gift through another processor, entered by staff."""
+    """A cheque, transfer or gift through another processor, entered by staff. Raises
+    DonationStateError when this donor's gift with that reference is already recorded."""
+    donor = find_or_create_donor(email, name)
+    if offline_reference_taken(donor, method, reference):
+        raise DonationStateError(
+            f"{donor.email} already has a gift by {provider_label(method)} with the reference "
+            f"{reference!r}; correct that one instead (or refund it first if it bounced)."
+        )
     donation = Donation(
-        donor=find_or_create_donor(email, name),
+        donor=donor,
         campaign=campaign,
         amount=amount,
         currency=currency.upper(),
@@ -440,21 +472,156 @@ def record_offline_donation(
         note=note,
         receipt_requested=send_receipt,
     )
-    donation.save()
+    try:
+        with transaction.atomic():
+            donation.save()
+    except IntegrityError:
+        # The same gift entered at the same moment by another member of staff.
+        raise DonationStateError(
+            f"{donor.email}'s gift with the reference {reference!r} is already recorded."
+        ) from None
     forget_campaign_figures()
     if send_receipt:
         transaction.on_commit(lambda: send_donation_receipt.enqueue(donation.pk))
     return donation
 
 
+def offline_reference_taken(
+    donor: Donor | None, method: str, reference: str, *, exclude_id: int | None = None
+) -> bool:
+    """Whether this donor already has a live gift by this method with this reference."""
+    if donor is None or donor.pk is None or not reference:
+        return False
+    taken = Donation.objects.filter(
+        donor=donor, provider=method, provider_reference=reference
+    ).exclude(status=Donation.Status.REFUNDED)
+    if exclude_id is not None:
+        taken = taken.exclude(pk=exclude_id)
+    return taken.exists()
+
+
+# What staff may correct on an offline gift until it is reconciled.
+OFFLINE_EDITABLE_FIELDS = (
+    "amount",
+    "currency",
+    "campaign",
+    "provider",
+    "provider_reference",
+    "received_at",
+    "note",
+)
+
+
 @transaction.atomic
-def refund_donation(donation_id: int, total_refunded: Decimal) -> Donation:
-    """Staff record a refund made outside the processor's webhooks (e.g. a returned cheque)."""
+def update_offline_donation(donation_id: int, **changes: object) -> Donation:
+    """Correct an offline gift (a mistyped amount or cheque number). Raises DonationStateError
+    once it is reconciled, for an online payment, or for a reference the donor already used."""
     donation = Donation.objects.select_for_update().get(pk=donation_id)
-    donation.record_refund(total_refunded)
-    donation.save(update_fields=["refunded_amount", "status"])
+    donation.ensure_editable()
+    unknown = set(changes) - set(OFFLINE_EDITABLE_FIELDS)
+    if unknown:
+        raise DonationStateError(f"These fields cannot be edited: {', '.join(sorted(unknown))}.")
+    for name, value in changes.items():
+        setattr(donation, name, value)
+    if donation.refunded_amount > donation.amount:
+        raise DonationStateError("The amount cannot be less than what was already refunded.")
+    if offline_reference_taken(
+        donation.donor, donation.provider, donation.provider_reference, exclude_id=donation.pk
+    ):
+        raise DonationStateError(
+            f"{donation.donor.email} already has another gift with the reference "
+            f"{donation.provider_reference!r}."
+        )
+    donation.save(update_fields=list(changes))
     forget_campaign_figures()
     return donation
+
+
+@transaction.atomic
+def reconcile_donations(donation_ids: list[int]) -> int:
+    """Mark gifts as matched with the bank statement: final from now on. Returns how many
+    changed (ones reconciled already keep their date)."""
+    now = timezone.now()
+    return Donation.objects.filter(pk__in=donation_ids, reconciled_at__isnull=True).update(
+        reconciled_at=now
+    )
+
+
+@transaction.atomic
+def refund_donation(
+    donation_id: int, total_refunded: Decimal, *, at: datetime | None = None
+) -> Donation:
+    """Staff record a refund made outside the processor's webhooks (e.g. a returned cheque)."""
+    donation = Donation.objects.select_for_update().get(pk=donation_id)
+    if total_refunded <= donation.refunded_amount:
+        raise DonationStateError("This donation is already refunded that much.")
+    _book_refund(donation, total_refunded, at)
+    return donation
+
+
+def _reference_clashes(donor_ids: list[int]) -> list[str]:
+    """Offline references that two of these donors both use on a live gift (each donor's
+    cheque #1001 is fine apart; together they would be the same cheque twice)."""
+    live = (
+        Donation.objects.filter(donor_id__in=donor_ids)
+        .exclude(provider_reference="")
+        .exclude(status=Donation.Status.REFUNDED)
+        .filter(provider__in=list(OFFLINE_METHODS))
+    )
+    seen: set[tuple[str, str]] = set()
+    clashes = []
+    for method, reference in live.values_list("provider", "provider_reference").order_by("pk"):
+        if (method, reference) in seen:
+            clashes.append(f"{provider_label(method)} {reference}")
+        seen.add((method, reference))
+    return clashes
+
+
+@dataclass(frozen=True)
+class DonorMerge:
+    kept: Donor
+    merged_emails: list[str]
+    donations_moved: int
+    monthly_gifts_moved: int
+
+
+@transaction.atomic
+def merge_donors(kept_id: int, other_ids: list[int]) -> DonorMerge:
+    """Make several records of one person one: the others' gifts and monthly gifts move to the
+    kept donor, the others are deleted. Their portal links stop working (they name the old
+    record); the kept donor's still work."""
+    other_ids = [donor_id for donor_id in other_ids if donor_id != kept_id]
+    if not other_ids:
+        raise DonationStateError("Choose at least one other donor to merge into the kept one.")
+    donors = {
+        donor.pk: donor
+        for donor in Donor.objects.select_for_update().filter(pk__in=[kept_id, *other_ids])
+    }
+    if kept_id not in donors or len(donors) != len(other_ids) + 1:
+        raise DonationStateError("One of these donors no longer exists; reload the page.")
+    kept = donors[kept_id]
+    others = [donors[donor_id] for donor_id in other_ids]
+    clashes = _reference_clashes([kept_id, *other_ids])
+    if clashes:
+        raise DonationStateError(
+            "These records have the same reference for two live gifts, which would be one "
+            f"gift counted twice: {', '.join(clashes)}. Correct or refund one of each first."
+        )
+    donations_moved = Donation.objects.filter(donor_id__in=other_ids).update(donor=kept)
+    monthly_moved = RecurringDonation.objects.filter(donor_id__in=other_ids).update(donor=kept)
+    if not kept.name:
+        kept.name = next((donor.name for donor in others if donor.name), "")
+        kept.save(update_fields=["name"])
+    Donor.objects.filter(pk__in=other_ids).delete()
+    forget_campaign_figures()  # the donor counts change
+    logger.info(
+        "Merged donors %s into %s (%s donations, %s monthly gifts)",
+        other_ids,
+        kept_id,
+        donations_moved,
+        monthly_moved,
+    )
+    return DonorMerge(kept, [donor.email for donor in others], donations_moved, monthly_moved)
 
 
 @transaction.atomic
@@ -471,7 +638,25 @@ def cancel_recurring_donation(
         get_provider(recurring.provider).cancel_recurring(recurring.provider_reference)
     recurring.cancel()
     recurring.save(update_fields=["status", "cancelled_at"])
+    _confirm_cancellation(recurring)
     return recurring
+
+
+def resend_receipts(donation_ids: list[int]) -> tuple[int, int]:
+    """Queue each donation's receipt again (a donor lost it, or asked for a copy). Returns
+    (queued, skipped): gifts refunded in full, or of donors without a deliverable address,
+    have no receipt to send."""
+    donations = Donation.objects.filter(pk__in=donation_ids).select_related("donor")
+    queued = [
+        donation.pk
+        for donation in donations
+        if donation.donor.can_receive_email and donation.status != Donation.Status.REFUNDED
+    ]
+    for donation_id in queued:
+        transaction.on_commit(
+            functools.partial(send_donation_receipt.enqueue, donation_id, again=True)
+        )
+    return len(queued), len(donation_ids) - len(queued)
 
 
 @transaction.atomic
@@ -490,7 +675,7 @@ def request_portal_link(email: str) -> None:
     """Email the donor with this address a link to their gifts, if there is one.
 
     The caller says the same thing either way, so the form reveals nobody's giving."""
-    email = email.strip().lower()
+    email = normalize_email(email)
     # Counted where every process sees it, so several web workers still send one link.
     if not Limit("portal-link", 1, PORTAL_LINK_INTERVAL_SECONDS).hit(email):
         return

@@ -1,10 +1,12 @@
-"""Background work for fundraising: receipts. Tasks take ids and are safe to run twice."""
+"""Background work for fundraising: receipts, confirmations and year-end statements. Tasks take
+ids and are safe to run twice."""
 
 from __future__ import annotations
 
 import logging
 from datetime import timedelta
 
+from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from crontask import cron
 from django.db import transaction
@@ -12,16 +14,56 @@ from django.tasks import task
 from django.utils import timezone
 
 from pressroom.fundraising.models import Donation
-from pressroom.fundraising.receipts import send_portal_link, send_receipt
+from pressroom.fundraising.receipts import (
+    donors_with_gifts_in,
+    send_cancellation_confirmation,
+    send_portal_link,
+    send_receipt,
+    send_refund_confirmation,
+    send_statement,
+)
 
 logger = logging.getLogger(__name__)
 
 
 @task()
-def send_donation_receipt(donation_id: int) -> bool:
-    """Email the donor a receipt for one donation; False when there was nothing to send."""
+def send_donation_receipt(donation_id: int, again: bool = False) -> bool:
+    """Email the donor a receipt for one donation; False when there was nothing to send.
+    `again`: a copy staff asked for from the admin."""
     with transaction.atomic():
-        return send_receipt(donation_id)
+        return send_receipt(donation_id, again=again)
+
+
+@task()
+def send_donation_refund_confirmation(refund_id: int) -> bool:
+    with transaction.atomic():
+        return send_refund_confirmation(refund_id)
+
+
+@task()
+def send_recurring_cancellation_confirmation(recurring_id: int) -> bool:
+    with transaction.atomic():
+        return send_cancellation_confirmation(recurring_id)
+
+
+@task()
+def send_year_end_statement(donor_id: int, year: int) -> bool:
+    with transaction.atomic():
+        return send_statement(donor_id, year)
+
+
+# Mid-January: late December cheques are entered and December's refunds are in by then. Every
+# donor gets one statement per year (YearEndStatement), however often this runs.
+@cron(CronTrigger(month=1, day=15, hour=9, minute=0), sentry_monitor_config=None)
+@task()
+def send_year_end_statements(year: int | None = None) -> int:
+    """Queue the statement of last year (or `year`) for every donor who gave in it."""
+    year = year or timezone.localdate().year - 1
+    donor_ids = donors_with_gifts_in(year)
+    for donor_id in donor_ids:
+        send_year_end_statement.enqueue(donor_id, year)
+    logger.info("Queued %s year-end statements for %s", len(donor_ids), year)
+    return len(donor_ids)
 
 
 @task()

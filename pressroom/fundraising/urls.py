@@ -14,6 +14,11 @@ urlpatterns = [
         views.portal_cancel,
         name="portal-cancel",
     ),
+    path(
+        "donate/portal/<str:token>/statement/<int:year>/",
+        views.portal_statement,
+        name="portal-statement",
+    ),
     path("donate/<slug:slug>/", views.donate, name="donate-campaign"),
     path("fundraising/<str:provider>/webhook/", views.webhook, name="webhook"),
 ]

@@ -15,6 +15,7 @@ from django.http import (
     JsonResponse,
 )
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
@@ -32,7 +33,7 @@ from pressroom.fundraising.providers import (
     WebhookVerificationError,
     online_provider,
 )
-from pressroom.fundraising.receipts import donor_from_token
+from pressroom.fundraising.receipts import donor_from_token, statement_for, statement_text
 from pressroom.lib.ratelimit import Limit, client_address
 
 logger = logging.getLogger(__name__)
@@ -185,8 +186,28 @@ def portal(request: HttpRequest, token: str) -> HttpResponse:
             "token": token,
             "donations": donor.donations.select_related("campaign").order_by("-received_at"),
             "recurring_donations": donor.recurring_donations.select_related("campaign"),
+            "statement_years": sorted(
+                {moment.year for moment in donor.donations.dates("received_at", "year")},
+                reverse=True,
+            ),
         },
     )
+
+
+@never_cache
+def portal_statement(request: HttpRequest, token: str, year: int) -> HttpResponse:
+    """A donor's statement of one year (every gift, net of refunds), as a text file."""
+    donor = donor_from_token(token)
+    if donor is None:
+        return render(request, "fundraising/portal_invalid.html", status=404)
+    if not 2000 <= year <= timezone.localdate().year:
+        raise Http404("No statement for that year.")
+    statement = statement_for(donor, year)
+    if statement.is_empty:
+        raise Http404("No gifts that year.")
+    response = HttpResponse(statement_text(statement), content_type="text/plain; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="giving-statement-{year}.txt"'
+    return response
 
 
 @never_cache

@@ -35,8 +35,18 @@ class _Echo:
         return value
 
 
-def stream_rows(rows: Iterable[Iterable[object]]) -> Iterator[str]:
-    """Each row as one CSV line, for a StreamingHttpResponse."""
+# Excel opens a CSV file as the machine's legacy code page unless it starts with this: a donor
+# called Zoë would read "ZoÃ«". LibreOffice and Python's "utf-8-sig" skip it.
+BYTE_ORDER_MARK = "\ufeff"
+
+
+def stream_rows(
+    rows: Iterable[Iterable[object]], *, byte_order_mark: bool = False
+) -> Iterator[str]:
+    """Each row as one CSV line, for a StreamingHttpResponse (after a byte-order mark if asked:
+    files people open in a spreadsheet)."""
+    if byte_order_mark:
+        yield BYTE_ORDER_MARK
     writer = SafeWriter(_Echo())
     for row in rows:
         yield writer.writerow(row)

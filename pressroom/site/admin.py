@@ -38,6 +38,13 @@ class SiteSettingsAdmin(admin.ModelAdmin):
         ),
         ("Colours", {"fields": ["accent_colour", "accent_colour_dark"]}),
         ("Footer and links", {"fields": ["footer_text", "social_links", "fediverse_url"]}),
+        (
+            "Donation receipts",
+            {
+                "fields": ["legal_name", "tax_id", "deductibility_statement", "fiscal_sponsor"],
+                "description": "Printed on every donation receipt and year-end statement.",
+            },
+        ),
         ("Advanced", {"fields": ["extra_stylesheet"], "classes": ["collapse"]}),
     ]
 

@@ -54,6 +54,11 @@ class Site:
     fediverse_url: str
     extra_stylesheet: str
     logo: Picture | None = None
+    # Receipts' tax wording (fundraising)
+    legal_name: str = ""
+    tax_id: str = ""
+    deductibility_statement: str = ""
+    fiscal_sponsor: str = ""
     share_image: Picture | None = None
     # "32", "180", "192", "512" -> the address of a square PNG of that size (a path on this
     # site, or the object store's URL)
@@ -156,6 +161,10 @@ def read_site() -> Site:
         accent_dark=row.accent_colour_dark,
         fediverse_url=row.fediverse_url,
         extra_stylesheet=row.extra_stylesheet,
+        legal_name=row.legal_name or row.organisation_name or row.name,
+        tax_id=row.tax_id,
+        deductibility_statement=row.deductibility_statement,
+        fiscal_sponsor=row.fiscal_sponsor,
         logo=logo,
         share_image=share_image,
         icons=_icons(row.icon),

@@ -58,6 +58,10 @@ class SiteSettingsForm(forms.ModelForm):
             "fediverse_url",
             "organisation_name",
             "postal_address",
+            "legal_name",
+            "tax_id",
+            "deductibility_statement",
+            "fiscal_sponsor",
             "extra_stylesheet",
         ]
         widgets = {

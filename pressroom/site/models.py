@@ -163,6 +163,39 @@ class SiteSettings(models.Model):
     )
     organisation_name = models.CharField(max_length=200)
     postal_address = models.TextField(max_length=500, blank=True)
+    # What a donor's tax office asks of a receipt (fundraising's receipts and statements print
+    # them); db_default: the previous release inserts the row without these columns.
+    legal_name = models.CharField(
+        max_length=200,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="The organisation's registered name on receipts, if not its usual name.",
+    )
+    tax_id = models.CharField(
+        "tax id",
+        max_length=50,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="E.g. EIN 12-3456789, or a charity number.",
+    )
+    deductibility_statement = models.TextField(
+        max_length=1000,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="E.g. 'No goods or services were provided in exchange for this gift, which is "
+        "tax-deductible to the extent allowed by law.'",
+    )
+    fiscal_sponsor = models.TextField(
+        "fiscal sponsor line",
+        max_length=500,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="E.g. 'Pressroom News is a fiscally sponsored project of …, a 501(c)(3).'",
+    )
     extra_stylesheet = models.CharField(
         "extra stylesheet",
         max_length=300,

@@ -17,6 +17,8 @@ from typing import Protocol
 
 from django.utils.module_loading import import_string
 
+from pressroom.fundraising.methods import OFFLINE_METHODS
+
 
 class ProviderError(Exception):
     """The processor could not do what was asked (unreachable, refused, not configured)."""
@@ -115,6 +117,7 @@ class PaymentRefunded:
     references: list[str] = field(default_factory=list)
     total_refunded: Decimal = Decimal(0)
     currency: str = ""
+    refunded_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -144,14 +147,6 @@ class PaymentProvider(Protocol):
 # Online processors by the name stored in Donation.provider. Add one here to support it.
 PROVIDERS: dict[str, str] = {
     "stripe": "pressroom.fundraising.providers.stripe.StripeProvider",
-}
-
-# Ways staff record money that arrived outside any online processor.
-OFFLINE_METHODS: dict[str, str] = {
-    "cheque": "Cheque",
-    "bank_transfer": "Bank transfer",
-    "cash": "Cash",
-    "other_processor": "Another processor",
 }
 
 

@@ -385,6 +385,8 @@ class StripeProvider:
                 references=[reference for reference in references if reference],
                 total_refunded=from_minor_units(refunded, currency),
                 currency=currency,
+                # The event is dated when the refund happened, however late it is delivered.
+                refunded_at=created,
             )
         ]
 

@@ -46,3 +46,15 @@ def money(amount: object, currency: str) -> str:
     if amount is None or amount == "":
         return ""
     return format_amount(Decimal(str(amount)), str(currency))
+
+
+@register.filter
+def money_exact(amount: object, currency: str) -> str:
+    """{{ donation.amount|money_exact:donation.currency }} -> '$25.00', '¥2,500', '€12.50'."""
+    from decimal import Decimal
+
+    from pressroom.fundraising.money import format_amount
+
+    if amount is None or amount == "":
+        return ""
+    return format_amount(Decimal(str(amount)), str(currency), exact=True)

@@ -58,7 +58,7 @@ def test_bad_offline_amount_re_renders_with_a_message(fundraiser_client, campaig
     assert Donation.objects.count() == 0
 
 
-def test_the_same_cheque_cannot_be_entered_twice(fundraiser_client, campaign):
+def test_the_same_cheque_of_one_donor_cannot_be_entered_twice(fundraiser_client, campaign):
     data = {
         "email": "maria@example.org",
         "amount_text": "20",
@@ -71,7 +71,7 @@ def test_the_same_cheque_cannot_be_entered_twice(fundraiser_client, campaign):
     assert fundraiser_client.post("/admin/fundraising/donation/add/", data).status_code == 302
     response = fundraiser_client.post("/admin/fundraising/donation/add/", data)
     assert response.status_code == 200
-    assert "already exists" in response.content.decode()
+    assert "already has a gift by this method with this reference" in response.content.decode()
     assert Donation.objects.count() == 1
 
 

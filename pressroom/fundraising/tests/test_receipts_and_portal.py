@@ -115,7 +115,7 @@ def test_monthly_donor_sees_gifts_and_cancels_through_the_signed_link(
     assert page.status_code == 200
     assert "no-cache" in page["Cache-Control"]
     html = page.content.decode()
-    assert "$10 a month" in html
+    assert "$10.00 a month" in html
     assert "End Of Year Fundraising Campaign" in html
     assert "Cancel this monthly donation" in html
 
