@@ -51,6 +51,8 @@ class ImportReport:
     clashing_paths: list[str] = field(default_factory=list)
     # Media files not brought home ("path: reason"): posts keep their old addresses for them.
     media_problems: list[str] = field(default_factory=list)
+    # Where an import's time went, in seconds (the command's -v 2 line, the benchmark).
+    timings: dict[str, float] = field(default_factory=dict)
 
     def add_clashes(self, paths: list[str]) -> None:
         self.clashing_paths.extend(path for path in paths if path not in self.clashing_paths)
@@ -82,6 +84,13 @@ class ImportReport:
             if more > 0:
                 lines.append(f"  and {more} more")
         return lines
+
+
+def timings_line(timings: dict[str, float]) -> str:
+    """`timings` on one line, for an operator's -v 2 and the benchmark's printout."""
+    return "timings: " + ", ".join(
+        f"{name.replace('_', ' ')} {seconds:.2f} s" for name, seconds in timings.items()
+    )
 
 
 class ImportInterrupted(Exception):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Callable, Collection
 from contextlib import nullcontext
 from dataclasses import dataclass, replace
@@ -50,7 +51,7 @@ from pressroom.importers.wxr import (
     parse_wxr,
     read_attachments,
 )
-from pressroom.lib.bulk import insert_rows
+from pressroom.lib.bulk import fewer_checkpoints, insert_rows
 from pressroom.publishing import services
 from pressroom.publishing.html import clean_body_html, html_to_text
 from pressroom.publishing.models import Article, ArticleStateError, Author, Page
@@ -125,13 +126,13 @@ def post_fingerprint(item: WxrItem, media: MediaLibrary) -> str:
 
 
 def convert_post(item: WxrItem, media: MediaLibrary, prefix: str) -> ConvertedPost:
-    """The post's body as WordPress showed it, its media made the library's, its plain title
-    and excerpt, and its old addresses (cleaning and the rest are publishing's, at the write)."""
+    """The post's body as WordPress showed it, its media made the library's, cleaned and
+    with its excerpt (publishing's rules, ahead of the write: services.prepare_text), its
+    plain title and its old addresses."""
     body = drop_empty_paragraphs(wordpress_body_html(item.content, media.gallery_for(item)))
     return ConvertedPost(
-        body=media.rewrite_body(body),
+        text=services.prepare_text(media.rewrite_body(body), html_to_text(item.excerpt)),
         title=plain_title(item.title),
-        excerpt=html_to_text(item.excerpt),
         legacy_paths=tuple(
             path for path in (old_path(item.link, prefix), f"{prefix}/?p={item.post_id}") if path
         ),
@@ -241,9 +242,11 @@ class WordPressImporter:
         # A large export is read by a reader process (importers.pipeline), started first so
         # that its start-up overlaps the media library's pass.
         reader = self.start_reader(source) if start == 0 else None
-        with reader or nullcontext():
+        with reader or nullcontext(), fewer_checkpoints():
+            started = time.process_time()
             for attachment in read_attachments(source):
                 self.media.add(attachment)
+            self.report.timings["media_library_cpu"] = time.process_time() - started
             source.seek(start)
             # A dry run does all the work in one transaction and rolls it back, so its counts
             # are the real ones.
@@ -253,7 +256,10 @@ class WordPressImporter:
                         for record in parse_wxr(source):
                             self.handle(record)
                     else:
-                        self.handle_read(reader, source)
+                        try:
+                            self.handle_read(reader, source)
+                        finally:
+                            self.report.timings.update(reader.timings())
                 except (WxrError, ReaderStopped) as error:
                     # Every entry read before the break is complete: keep it, then stop.
                     self.flush()
@@ -512,15 +518,15 @@ class WordPressImporter:
         addresses; publishing's bulk service cleans and completes it like every article."""
         item = pending.item
         converted = pending.converted or convert_post(item, self.media, self.prefix)
-        body, title = converted.body, converted.title
+        text, title = converted.text, converted.title
         if not title:
             date = pending.published_at or item.date(self.site_timezone)
             label = date.astimezone(self.site_timezone).date().isoformat() if date else ""
             # Rare (a post without a title): its first words, as readers will see them.
-            title = fallback_title(clean_body_html(body), label)
+            title = fallback_title(text.body, label)
         article.title = title
-        article.body = body
-        article.editor_excerpt = converted.excerpt
+        article.body = text.body
+        article.editor_excerpt = text.editor_excerpt
         article.status = pending.status
         article.published_at = pending.published_at
         article.slug = item.slug
@@ -556,6 +562,7 @@ class WordPressImporter:
             # Old posts come as they were: alt text is asked for when an editor publishes.
             require_alt_text=False,
             legacy_paths=list(converted.legacy_paths),
+            prepared=text,
         )
 
     def flush_posts(self) -> None:
@@ -569,6 +576,9 @@ class WordPressImporter:
         # together: stopped at any moment, an import leaves whole posts only.
         with transaction.atomic():
             self.write_posts(list(latest.values()))
+            written = time.perf_counter()
+        timings = self.report.timings
+        timings["committing"] = timings.get("committing", 0.0) + time.perf_counter() - written
 
     def write_posts(self, batch: list[PendingPost]) -> None:
         summary = self.report["posts"]

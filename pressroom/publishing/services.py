@@ -25,6 +25,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Field, Max, Model
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.text import slugify
 
 from pressroom.lib.bulk import insert_rows
@@ -157,16 +158,63 @@ def _announce_written(article_ids: list[int], articles: Sequence[Article] | None
     announce_change(article_ids)
 
 
-def prepare_article(article: Article, *, now: datetime | None = None) -> None:
+@dataclass(frozen=True)
+class PreparedText:
+    """An article's body cleaned and its excerpt made, as `prepare_article` would, by
+    `prepare_text`, signed with the site's key: a write given it (ArticleWrite.prepared) takes
+    them as they are. The work can then be done where the text is made (an import's reader
+    process, on the other core) while the rules stay these; a body or excerpt changed since,
+    or not made by `prepare_text`, fails the signature and is prepared again."""
+
+    body: str  # cleaned
+    editor_excerpt: str
+    excerpt: str
+    signature: str
+
+    def holds_for(self, article: Article) -> bool:
+        return (
+            article.body == self.body
+            and article.editor_excerpt == self.editor_excerpt
+            and constant_time_compare(
+                self.signature, _text_signature(self.body, self.editor_excerpt, self.excerpt)
+            )
+        )
+
+
+def _text_signature(body: str, editor_excerpt: str, excerpt: str) -> str:
+    # Lengths first: no two different triples read as the same text.
+    value = f"{len(body)}:{len(editor_excerpt)}:{body}{editor_excerpt}{excerpt}"
+    return salted_hmac("pressroom.publishing.PreparedText", value, algorithm="sha256").hexdigest()
+
+
+def prepare_text(body: str, editor_excerpt: str = "") -> PreparedText:
+    """The costly part of `prepare_article` (cleaning the body, making the excerpt), done
+    ahead of the write: see PreparedText."""
+    body = clean_body_html(body)
+    editor_excerpt = strip_control_characters(editor_excerpt)
+    excerpt = make_excerpt(body, editor_excerpt)
+    return PreparedText(
+        body, editor_excerpt, excerpt, _text_signature(body, editor_excerpt, excerpt)
+    )
+
+
+def prepare_article(
+    article: Article, *, now: datetime | None = None, prepared: PreparedText | None = None
+) -> None:
     """The rules every article write applies, in memory: a cleaned body, a title on one line,
     the excerpt, a future publication scheduled, the canonical URL of a republished piece.
-    A title longer than the column (an import's) is cut to fit rather than refused."""
-    article.body = clean_body_html(article.body or "")
+    A title longer than the column (an import's) is cut to fit rather than refused.
+    `prepared`: the body and excerpt as `prepare_text` made them, if they still hold."""
+    text = prepared if prepared is not None and prepared.holds_for(article) else None
+    if text is None:
+        article.body = clean_body_html(article.body or "")
     title = " ".join(strip_control_characters(article.title).split())
     article.title = title[: Article._meta.get_field("title").max_length]
     for field in ("editor_excerpt", "lead_image_alt", "original_outlet", "licence"):
         setattr(article, field, strip_control_characters(getattr(article, field)))
-    article.excerpt = make_excerpt(article.body, article.editor_excerpt)
+    article.excerpt = (
+        text.excerpt if text is not None else make_excerpt(article.body, article.editor_excerpt)
+    )
     if (
         article.status == Article.Status.PUBLISHED
         and article.published_at is not None
@@ -294,6 +342,7 @@ class ArticleWrite:
     legacy_paths: Sequence[str] = ()  # old addresses that redirect to the article
     updated_at: datetime | None = None  # default: now
     require_alt_text: bool = True  # refuse a public article with undescribed library images
+    prepared: PreparedText | None = None  # the body cleaned ahead (prepare_text)
     # Filled in by save_articles: old addresses that already led elsewhere, left as they were.
     clashing_paths: list[str] = dataclasses.field(default_factory=list)
 
@@ -315,7 +364,7 @@ def save_articles(
         Article.objects.filter(pk__in=[a.pk for a in articles if a.pk]).values_list("pk", "slug")
     )
     for write in writes:
-        prepare_article(write.article, now=now)
+        prepare_article(write.article, now=now, prepared=write.prepared)
         write.article.updated_at = write.updated_at or now
         public = write.article.status in Article.PUBLIC_STATUSES
         if (

@@ -9,12 +9,15 @@ real process on an export above the threshold, and kill the reader or the import
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from io import BytesIO, StringIO
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 import pytest
@@ -24,6 +27,7 @@ from django.db import connection, transaction
 from bench.wxr import write_export
 from pressroom.importers import pipeline, wordpress
 from pressroom.importers.models import ImportedItem
+from pressroom.importers.reader import Outbox
 from pressroom.importers.tests.test_import_output_stable import (
     GENERATED_DIGEST,
     GENERATED_POSTS,
@@ -43,6 +47,7 @@ from pressroom.importers.tests.whole_check import problems
 from pressroom.importers.tests.wxr_samples import THEME_UNIT_TEST_DATA
 from pressroom.importers.wordpress import POST_STATUSES, is_written_post
 from pressroom.importers.wxr import WxrItem
+from pressroom.lib.bulk import BULK_CHECKPOINT_PAGES
 from pressroom.publishing.models import Article
 
 pytestmark = pytest.mark.django_db
@@ -221,6 +226,75 @@ def test_a_reader_that_fails_says_why_in_one_line(tmp_path):
     assert "gone.xml" in message
     assert "\n" not in message
     assert reader.process.returncode == 0
+
+
+def test_the_reader_runs_ahead_of_the_importer_by_a_bounded_queue():
+    """While the importer writes a batch and reads nothing, the reader keeps sending (its
+    messages queued up to the limit, however little the pipe holds), then waits; everything
+    arrives whole and in order."""
+    read_end, write_end = os.pipe()
+    receiving = Connection(read_end, writable=False)
+    limit = 400_000
+    outbox = Outbox(Connection(write_end, readable=False), limit)
+    messages = [("records", number, ["x" * 100_000]) for number in range(12)]
+    sender = threading.Thread(target=lambda: [outbox.send(m) for m in messages])
+    sender.start()
+    # Nothing read yet: the queue fills to its limit (beside what the pipe holds), no further.
+    while outbox.size < limit - 110_000:
+        time.sleep(0.01)
+    assert outbox.size <= limit
+    assert sender.is_alive()  # the twelfth message waits for room
+    assert [receiving.recv() for _ in messages] == messages
+    sender.join()
+    outbox.close()
+    assert outbox.blocked > 0
+    receiving.close()
+
+
+def test_a_reader_whose_importer_is_gone_stops_sending():
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    outbox = Outbox(Connection(write_end, readable=False), 1_000_000)
+    outbox.send(("records", 0, []))  # queued: its thread finds the pipe broken
+    outbox.close()
+    with pytest.raises(BrokenPipeError):
+        outbox.send(("records", 1, []))
+
+
+def test_the_command_says_where_the_time_went_when_asked(readers, tmp_path):
+    export = tmp_path / "export.xml"
+    write_export(export, 30)
+    quiet, verbose = StringIO(), StringIO()
+    call_command("import_wxr", str(export), stdout=quiet)
+    call_command("import_wxr", str(export), "-v", "2", stdout=verbose)
+    assert "timings" not in quiet.getvalue()
+    [line] = [line for line in verbose.getvalue().splitlines() if line.startswith("timings: ")]
+    for part in ("media library cpu", "committing", "waiting for reader", "first batch after"):
+        assert f"{part} " in line
+    # The reader's own account, from its last message.
+    assert re.search(r"reader cpu (\d+\.\d\d) s", line)
+    assert float(re.search(r"reader cpu (\d+\.\d\d) s", line)[1]) > 0
+
+
+def wal_autocheckpoint() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA wal_autocheckpoint")
+        return int(cursor.fetchone()[0])
+
+
+@pytest.mark.skipif("connection.vendor != 'sqlite'", reason="SQLite's write-ahead log")
+def test_an_import_checkpoints_sqlite_less_and_leaves_the_connection_as_it_was(tmp_path):
+    """While the import writes, SQLite's log is checkpointed every 64 MB, not after nearly each
+    batch (lib.bulk.fewer_checkpoints); the connection is given back as it was."""
+    export = tmp_path / "export.xml"
+    write_export(export, 450)
+    before = wal_autocheckpoint()
+    during: list[int] = []
+    with export.open("rb") as source:
+        wordpress.import_file(source, progress=lambda entries: during.append(wal_autocheckpoint()))
+    assert during
+    assert set(during) == {BULK_CHECKPOINT_PAGES}
+    assert wal_autocheckpoint() == before != BULK_CHECKPOINT_PAGES
 
 
 # The command as a real process, on an export above the threshold -------------------------------

@@ -74,3 +74,59 @@ def test_an_update_keeps_its_slug_and_a_changed_slug_leaves_a_redirect(client, t
     assert (response.status_code, response["Location"]) == (301, "/articles/miners-day-two/")
     assert client.get("/?p=M0")["Location"] == "/articles/miners-day-two/"
     assert not LegacyPath.objects.filter(path="/").exists()
+
+
+def test_a_text_prepared_ahead_is_written_as_the_write_would_prepare_it(topic, author):
+    """An import's reader process cleans bodies and makes excerpts ahead (prepare_text): the
+    article written is the one the write's own preparation makes."""
+    editor_excerpt = "An <b>editor's</b>\x0b summary."
+    ahead, itself = services.save_articles(
+        [
+            services.ArticleWrite(
+                Article(title="Ahead", body=text.body, editor_excerpt=text.editor_excerpt),
+                prepared=text,
+            )
+            for text in [services.prepare_text(RAW_BODY, editor_excerpt)]
+        ]
+        + [
+            services.ArticleWrite(
+                Article(title="Itself", body=RAW_BODY, editor_excerpt=editor_excerpt)
+            )
+        ]
+    )
+    ahead.refresh_from_db()
+    itself.refresh_from_db()
+    assert "script" not in ahead.body
+    assert (ahead.body, ahead.editor_excerpt, ahead.excerpt) == (
+        itself.body,
+        itself.editor_excerpt,
+        itself.excerpt,
+    )
+    assert ahead.excerpt == "An editor's summary."
+    assert "\x0b" not in ahead.editor_excerpt
+
+
+def test_a_prepared_text_is_taken_only_while_it_holds_and_its_signature_is_the_sites():
+    genuine = services.prepare_text(RAW_BODY)
+    forged = services.PreparedText(RAW_BODY, "", "Anything", genuine.signature)
+    unsigned = services.PreparedText(RAW_BODY, "", "Anything", "0" * 64)
+    changed = Article(title="Changed after", body=genuine.body + "<script>x()</script>")
+    articles = [
+        Article(title="Forged", body=RAW_BODY),
+        Article(title="Unsigned", body=RAW_BODY),
+        changed,
+    ]
+    services.save_articles(
+        [
+            services.ArticleWrite(article, prepared=text)
+            for article, text in zip(articles, [forged, unsigned, genuine], strict=True)
+        ]
+    )
+    for article in articles:
+        article.refresh_from_db()
+        # Prepared again by the write: cleaned, and its excerpt made from the cleaned body.
+        assert "script" not in article.body
+        assert "onclick" not in article.body
+        assert article.excerpt.startswith("Miners marched on Lima on Monday")
+    assert genuine.holds_for(Article(body=genuine.body))
+    assert not genuine.holds_for(Article(body=genuine.body, editor_excerpt="Other"))

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from django.core.management.base import BaseCommand, CommandError, CommandParser, OutputWrapper
 from django.db import DatabaseError
 
-from pressroom.importers.report import ImportInterrupted
+from pressroom.importers.report import ImportInterrupted, timings_line
 from pressroom.importers.wordpress import import_file
 
 
@@ -162,3 +162,5 @@ class Command(BaseCommand):
                 bar.finish(completed=True)
         for line in report.lines():
             self.stdout.write(line)
+        if int(options["verbosity"]) >= 2 and report.timings:  # type: ignore[call-overload]
+            self.stdout.write(timings_line(report.timings))
