@@ -41,6 +41,9 @@ def _fresh_cache(tmp_path):
     from django.core.cache import cache
     from django.test.utils import override_settings
 
+    from pressroom.insight.counting import forget_salt
+    from pressroom.lib import counting
+    from pressroom.lib.counting import forget_pending
     from pressroom.lib.pagecache.memo import forget_memos
     from pressroom.lib.pagecache.pages import forget_memory
 
@@ -52,10 +55,14 @@ def _fresh_cache(tmp_path):
         cache.clear()
         forget_memory()
         forget_memos()
+        forget_pending()
+        counting.BACKGROUND = False  # tests hand the counts on themselves (no counting thread)
+        forget_salt()  # no reader seen by an earlier test (ids repeat between tests)
         yield
     cache.clear()
     forget_memory()
     forget_memos()
+    forget_pending()
 
 
 @pytest.fixture

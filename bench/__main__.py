@@ -22,6 +22,10 @@ BENCHMARKS = [
     "corrections",  # issue 13: an article page with corrections against one without
     "partners",  # issue 15: page serving while a worker polls 300 partner feeds
     "theme",  # issue 14: the theme and standards tags: topic and article CPU against main
+    "search",  # issue 17: search at 100,000 articles, SQLite and PostgreSQL, with bare SQL
+    "mirror",  # issue 18: the static mirror of the 100,000-article corpus, full and incremental
+    "federation",  # issue 18: one article to 10,000 followers on 1,000 instances, pages meanwhile
+    "insight",  # issue 17: counting page views on against off; the beacon against the access log
 ]
 # Run only when named (`make lighthouse`): it needs Node and npm, which `make bench` does not.
 ON_REQUEST = ["lighthouse"]  # issue 14: Lighthouse (mobile) on home, topic, article, donate

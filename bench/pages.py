@@ -546,14 +546,19 @@ def find_urls(base: str, article: str = "") -> dict[str, str]:
 WRK_LATENCY = re.compile(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$", re.MULTILINE)
 
 
-def measure(name: str, url: str, seconds: int, connections: int, pids: list[int]) -> Result:
+def measure(
+    name: str, url: str, seconds: int, connections: int, pids: list[int], script: str = ""
+) -> Result:
     """wrk after a warm-up; also the CPU the servers in `pids` (and their children) spent per
-    request, a figure other load on the machine does not change much."""
-    warm_up = ["-t2", f"-c{connections}", f"-d{max(2, seconds // 5)}s", url]
+    request, a figure other load on the machine does not change much. `script`: a wrk Lua
+    script's path (requests of its own making)."""
+    lua = ["-s", script] if script else []
+    warm_up = ["-t2", f"-c{connections}", f"-d{max(2, seconds // 5)}s", *lua, url]
     subprocess.run([WRK, *warm_up], capture_output=True, check=True)
     cpu_before = sum(cpu_seconds(pid) for pid in pids)
+    command = [WRK, "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "30s", "--latency"]
     output = subprocess.run(
-        [WRK, "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "30s", "--latency", url],
+        [*command, *lua, url],
         capture_output=True,
         text=True,
         check=True,
@@ -675,7 +680,7 @@ def print_layers(results: list[Result], layers: list[tuple[str, str, str]]) -> N
 
 def in_process_ratio(database: Path, article: str, topic: str) -> float:
     """`bench profile --against`: the article and the topic page rendered in turn in one process
-    (uncached, parts kept, best of 5 alternated rounds); the CPU ratio article/topic."""
+    (uncached, parts kept, best of 11 alternated rounds); the CPU ratio article/topic."""
     output = subprocess.run(
         [
             sys.executable,

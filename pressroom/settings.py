@@ -225,6 +225,9 @@ INSTALLED_APPS = [
     "pressroom.search",
     "pressroom.operations",
     "pressroom.backups",
+    "pressroom.portability",
+    "pressroom.federation",
+    "pressroom.insight",
 ]
 
 MIDDLEWARE = [
@@ -358,6 +361,13 @@ CACHES["default"]["KEY_PREFIX"] = env_str("CACHE_KEY_PREFIX") + (
 # under one content generation, which moves on at every announced change, at every scheduled
 # moment, and at least every PAGE_CACHE_SECONDS. 0 = nothing kept.
 PAGE_CACHE_SECONDS = env_int("PAGE_CACHE_SECONDS", 60)
+
+# Page views (docs/analytics.md): "server" counts at the WSGI front (pages the page cache answers
+# included); "beacon" when nginx's micro-cache answers pages without Python (each page asks for
+# /_count); "off" counts none. Daily counts older than INSIGHT_RAW_RETENTION_DAYS (13 months)
+# become monthly totals per page.
+INSIGHT_COUNTING = env_choice("INSIGHT_COUNTING", "server", ("server", "beacon", "off"))
+INSIGHT_RAW_RETENTION_DAYS = env_int("INSIGHT_RAW_RETENTION_DAYS", 396, minimum=31, maximum=3660)
 # Path prefixes never stored, besides anything personal (a session, a cookie, a CSRF token,
 # Cache-Control: private) and any path containing /webhooks/.
 PAGE_CACHE_EXCLUDE_PATHS = env_list(
@@ -569,6 +579,12 @@ DIGEST_MAX_ATTEMPTS = env_int("DIGEST_MAX_ATTEMPTS", 3, minimum=1, maximum=100)
 DIGEST_THUMBNAILS = env_bool("DIGEST_THUMBNAILS", True)
 DIGEST_UNSUBSCRIBE_MAILTO = env_str("DIGEST_UNSUBSCRIBE_MAILTO")
 DIGEST_RETURN_PATH = env_str("DIGEST_RETURN_PATH")
+# When set (HH:MM, after DIGEST_SEND_AT, same time zone), a day's digest waits for the editor's
+# note until then; it goes at that time without one. Empty: the digest never waits.
+_wait_for_note = env_str("DIGEST_WAIT_FOR_NOTE_UNTIL")
+DIGEST_WAIT_FOR_NOTE_UNTIL = _digest_send_at(_wait_for_note) if _wait_for_note else None
+if DIGEST_WAIT_FOR_NOTE_UNTIL is not None and DIGEST_WAIT_FOR_NOTE_UNTIL <= DIGEST_SEND_AT:
+    raise ImproperlyConfigured("DIGEST_WAIT_FOR_NOTE_UNTIL must be later than DIGEST_SEND_AT.")
 
 # Backups (`pressroom backup`, docs/deploy.md): where archives go, how many stay, and a cron
 # expression (e.g. "30 3 * * *") for the worker to take one; empty = no scheduled backups.
@@ -666,6 +682,15 @@ SECURE_CSP = {
 
 # Fundraising. Without STRIPE_SECRET_KEY the donate page says online giving is not configured.
 FUNDRAISING_PROVIDER = env_str("FUNDRAISING_PROVIDER", "stripe")
+# The payment processor plug-ins (dotted paths to their classes); packages may add more through
+# the entry point group `pressroom.fundraising_processors`. A wrong one stops start-up (check).
+FUNDRAISING_PROCESSORS = env_list(
+    "FUNDRAISING_PROCESSORS",
+    [
+        "pressroom.fundraising.providers.stripe.StripeProvider",
+        "pressroom.fundraising.providers.paypal.PayPalProvider",
+    ],
+)
 FUNDRAISING_CURRENCY = env_str("FUNDRAISING_CURRENCY", "USD").upper()
 # Who hears of failed monthly payments (comma-separated addresses); empty: the ADMINS.
 FUNDRAISING_STAFF_EMAILS = env_list("FUNDRAISING_STAFF_EMAILS", [])
@@ -673,6 +698,15 @@ FUNDRAISING_STAFF_EMAILS = env_list("FUNDRAISING_STAFF_EMAILS", [])
 # checkout for five minutes (then tries again) and staff are emailed once.
 FUNDRAISING_PROCESSOR_FAILURES = env_int(
     "FUNDRAISING_PROCESSOR_FAILURES", 3, minimum=1, maximum=1000
+)
+# "Cover the fees": what the donor may add so the outlet receives the whole gift. The gift is
+# grossed up so that, after the processor takes PERCENT of the total plus FIXED_CENTS (minor
+# units of the gift's currency), the outlet keeps what the donor chose. 0 and 0 hide the option.
+FUNDRAISING_FEE_PERCENT = env_float("FUNDRAISING_FEE_PERCENT", 2.9, maximum=20)
+FUNDRAISING_FEE_FIXED_CENTS = env_int("FUNDRAISING_FEE_FIXED_CENTS", 30, maximum=10_000)
+# The largest monthly or annual amount a donor may set in the portal (in the gift's currency).
+FUNDRAISING_RECURRING_MAXIMUM = env_int(
+    "FUNDRAISING_RECURRING_MAXIMUM", 10_000, minimum=1, maximum=10**8
 )
 STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY")
 STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET")
@@ -693,6 +727,23 @@ if (
         f"STRIPE_API_BASE must be an https address (http only to 127.0.0.1): {STRIPE_API_BASE!r}"
     )
 STRIPE_TIMEOUT = env_float("STRIPE_TIMEOUT", 20)
+# PayPal (Orders v2, Subscriptions v1): REST app credentials and the id of the webhook that
+# points at /fundraising/paypal/webhook/ (events are verified by PayPal's verification API).
+PAYPAL_CLIENT_ID = env_str("PAYPAL_CLIENT_ID")
+PAYPAL_CLIENT_SECRET = env_str("PAYPAL_CLIENT_SECRET")
+PAYPAL_WEBHOOK_ID = env_str("PAYPAL_WEBHOOK_ID")[:50]
+PAYPAL_API_BASE = env_str("PAYPAL_API_BASE", "https://api-m.paypal.com").rstrip("/")
+_paypal_base = urlsplit(PAYPAL_API_BASE)
+if not _paypal_base.hostname or not (
+    _paypal_base.scheme == "https"
+    or (
+        _paypal_base.scheme == "http" and _paypal_base.hostname in {"127.0.0.1", "localhost", "::1"}
+    )
+):
+    raise ImproperlyConfigured(
+        f"PAYPAL_API_BASE must be an https address (http only to 127.0.0.1): {PAYPAL_API_BASE!r}"
+    )
+PAYPAL_TIMEOUT = env_float("PAYPAL_TIMEOUT", 20)
 # Each donate POST opens a Checkout Session at the processor: at most this many per address.
 DONATE_CHECKOUTS_PER_IP_PER_HOUR = env_int("DONATE_CHECKOUTS_PER_IP_PER_HOUR", 20, maximum=100_000)
 
@@ -726,6 +777,28 @@ PARTNER_FEED_MAX_BYTES = env_int(
 )
 PARTNER_FEED_MAX_ITEMS = env_int("PARTNER_FEED_MAX_ITEMS", 100, minimum=1, maximum=1000)
 REPUBLISH_LICENCE = env_str("REPUBLISH_LICENCE")[:200]
+
+# Fediverse (docs/independence.md): the site's handle is @FEDERATION_USERNAME@<host of SITE_URL>;
+# servers whose activities are refused and who get no deliveries (subdomains too); the largest
+# inbox body; how old a signature may be; how long a remote key is kept; deliveries retried
+# with exponential backoff from FEDERATION_RETRY_SECONDS for FEDERATION_RETRY_HOURS, then the
+# instance is marked dead.
+FEDERATION_USERNAME = env_str("FEDERATION_USERNAME", "news")
+FEDERATION_BLOCKED_DOMAINS = [
+    domain.strip().lower().lstrip("*.") for domain in env_list("FEDERATION_BLOCKED_DOMAINS", [])
+]
+FEDERATION_MAX_BODY_BYTES = env_int(
+    "FEDERATION_MAX_BODY_BYTES", 256 * 1024, minimum=1024, maximum=10 * 1024 * 1024
+)
+FEDERATION_SIGNATURE_MAX_AGE = env_int(
+    "FEDERATION_SIGNATURE_MAX_AGE", 300, minimum=30, maximum=3600
+)
+FEDERATION_KEY_CACHE_SECONDS = env_int(
+    "FEDERATION_KEY_CACHE_SECONDS", 24 * 3600, minimum=0, maximum=30 * 24 * 3600
+)
+FEDERATION_DELIVERY_TIMEOUT = env_float("FEDERATION_DELIVERY_TIMEOUT", 20, minimum=1, maximum=300)
+FEDERATION_RETRY_SECONDS = env_float("FEDERATION_RETRY_SECONDS", 60, minimum=0.01, maximum=3600)
+FEDERATION_RETRY_HOURS = env_float("FEDERATION_RETRY_HOURS", 48, minimum=0.001, maximum=24 * 30)
 REPUBLISH_LICENCE_URL = env_str("REPUBLISH_LICENCE_URL")[:500]
 
 # Media library (docs/media.md).
@@ -855,6 +928,10 @@ def _check_relations() -> None:
     site = urlsplit(SITE_URL)
     if site.scheme not in {"http", "https"} or not site.hostname:
         raise ImproperlyConfigured(f"SITE_URL must be an http(s) address, not {SITE_URL!r}")
+    if not FEDERATION_USERNAME.isascii() or not FEDERATION_USERNAME.replace("_", "a").isalnum():
+        raise ImproperlyConfigured(
+            f"FEDERATION_USERNAME must be letters, digits and _ only, not {FEDERATION_USERNAME!r}"
+        )
     if SMTP_OPTIONS["use_tls"] and SMTP_OPTIONS["use_ssl"]:
         raise ImproperlyConfigured("EMAIL_USE_TLS and EMAIL_USE_SSL cannot both be true")
     addresses = [("DEFAULT_FROM_EMAIL", DEFAULT_FROM_EMAIL), ("SERVER_EMAIL", SERVER_EMAIL)]

@@ -30,6 +30,8 @@ urlpatterns = [
         {"sitemaps": SITEMAPS},
         name="sitemap-section",
     ),
+    # Fediverse discovery and inboxes: fixed addresses no page may take.
+    path("", include("pressroom.federation.urls")),
     # Publishing first: its pages are most of the traffic, and URLs are tried in order.
     path("", include("pressroom.publishing.urls")),
     path("", include("pressroom.newsletter.urls")),

@@ -56,3 +56,17 @@ def serious_violations(page, selector: str | None = None) -> list[str]:
         for violation in results.response["violations"]
         if violation["impact"] in ("serious", "critical")
     ]
+
+
+def log_in_to_admin(page, base_url: str, username: str, password: str) -> None:
+    """Sign in through the admin's login form and wait until the admin's index has loaded.
+
+    The wait names the index's exact address: a pattern such as "**/admin/" also matches the
+    login page's own address (…/login/?next=/admin/), so it returns before the form is sent,
+    and the next goto then races the sign-in.
+    """
+    page.goto(f"{base_url}/admin/login/?next=/admin/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("input[type=submit]")
+    page.wait_for_url(f"{base_url}/admin/")

@@ -14,7 +14,7 @@ from pathlib import Path
 from tests.test_startup import PRESSROOM, REPOSITORY
 from tests.test_startup import _free_port as free_port
 
-__all__ = ["PRESSROOM", "REPOSITORY", "free_port", "prepare_site", "serving", "site_env"]
+__all__ = ["PRESSROOM", "REPOSITORY", "free_port", "prepare_site", "serving", "site_env", "stop"]
 
 
 def site_env(var_dir: Path, **variables: str) -> dict[str, str]:
@@ -82,9 +82,15 @@ def serving(env: dict[str, str], *extra: str, port: int | None = None) -> Iterat
                 time.sleep(0.2)
         yield base
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop(server)
+
+
+def stop(process: subprocess.Popen, timeout: float = 10) -> None:
+    """SIGTERM (a server or worker finishes what it is doing first), then SIGKILL if that takes
+    longer than `timeout` seconds."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

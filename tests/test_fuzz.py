@@ -27,7 +27,7 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -54,6 +54,7 @@ from pressroom.fundraising.tests.conftest import (
     fake_stripe,  # noqa: F401  (a fixture: Stripe's HTTP API on loopback, the mocked boundary)
     sign,
 )
+from pressroom.insight.tests.front import keep_test_transaction  # noqa: F401 (a fixture)
 from pressroom.newsletter import tokens
 from pressroom.newsletter.models import Digest, Subscriber
 from pressroom.publishing import services
@@ -450,9 +451,34 @@ def test_donate_manage_and_portal_forms_take_any_input(data, site, visitor, fake
         send(visitor, request)
 
 
-@given(query=parameters, words=st.text(max_size=300))
-def test_search_takes_any_query(query, words, site, visitor):
-    request = Request("GET", "/search/", query={**query, "q": [words]})
+search_words = st.one_of(
+    st.text(max_size=300),
+    # Query syntax of either database, quoted phrases (closed or not), accents.
+    st.lists(
+        st.sampled_from(
+            ['"', '"salt flats"', "miners", "Perú", "AND", "-", "*", "NEAR(", ":", "^"]
+        ),
+        max_size=30,
+    ).map(" ".join),
+    values,
+)
+search_days = st.one_of(st.dates().map(date.isoformat), values)
+
+
+@given(data=st.data(), query=parameters, words=search_words)
+def test_search_takes_any_query(data, query, words, site, visitor):
+    """Any words with any filters, dates, order and page: bounded, and never a 500."""
+    filters = {
+        "topic": st.one_of(st.just(site["topic"].slug), values),
+        "author": st.one_of(st.just(site["article"].bylines[0].slug), values),
+        "date_from": search_days,
+        "date_to": search_days,
+        "sort": st.one_of(st.sampled_from(["relevance", "newest"]), values),
+        "page": st.one_of(st.integers(-5, 60).map(str), values),
+    }
+    chosen = data.draw(st.lists(st.sampled_from(sorted(filters)), unique=True), label="filters")
+    extra = {name: [data.draw(filters[name], label=name)] for name in chosen}
+    request = Request("GET", "/search/", query={**query, **extra, "q": [words]})
     if not is_known_bug(request):
         send(visitor, request)
 
@@ -592,6 +618,75 @@ def test_the_configured_email_providers_webhook_takes_any_payload(data, site, vi
     request = Request("POST", f"/anymail/{provider}/tracking/", body=body.encode(), headers=headers)
     if not is_known_bug(request):
         send(visitor, request)
+
+
+# --- The page-view counter at the WSGI front: pages and the beacon (pressroom.insight) ---------
+
+header_values = st.one_of(
+    values,
+    st.text(max_size=3000),
+    st.sampled_from(
+        [
+            "https://example.org/a?b=c",
+            "http://[::1/",
+            "javascript:alert(1)",
+            "https://" + "a." * 700 + "org",
+            "https://perú.example/",
+            "Mozilla/5.0 (compatible; Googlebot/2.1)",
+            "1",
+        ]
+    ),
+).map(lambda value: value.encode("utf-8", "surrogatepass").decode("latin-1"))
+
+
+@given(data=st.data(), query=parameters)
+def test_the_page_counter_and_its_beacon_take_any_input(
+    data,
+    query,
+    site,
+    settings,
+    keep_test_transaction,  # noqa: F811
+):
+    """Beacons of any shape and size, forged referrers and campaign tags, in both counting
+    modes, through the production WSGI application: never a 5xx, a beacon answers 204 or 400,
+    and what the worker moves is bounded."""
+    from pressroom.insight.models import PageView
+    from pressroom.insight.tests.front import serve
+    from pressroom.lib import counting
+
+    settings.INSIGHT_COUNTING = data.draw(st.sampled_from(["server", "beacon"]))
+    headers = {
+        name: data.draw(header_values)
+        for name in data.draw(
+            st.sets(st.sampled_from(["referer", "user_agent", "dnt", "sec_gpc", "host"]))
+        )
+    }
+    article = site["article"].get_absolute_url()
+    page = data.draw(st.sampled_from([article, "/", "/topics/peru/", "/search/"]))
+    beacon = data.draw(
+        st.one_of(
+            st.just({"p": page, "r": headers.get("referer", ""), "q": urlencode(query, True)}),
+            parameters,
+        )
+    )
+    raw = data.draw(st.one_of(st.just(urlencode(beacon, doseq=True)), st.text(max_size=3000)))
+    method = data.draw(st.sampled_from(["GET", "POST", "HEAD", "PUT"]))
+    headers.setdefault("host", "testserver")
+    if not re.fullmatch(r"[A-Za-z0-9.:-]{1,100}", headers["host"]):
+        headers["host"] = "testserver"  # a bad Host is Django's 400, fuzzed elsewhere
+    for path in (f"{page}?{urlencode(query, doseq=True)}", f"/_count?{raw}"):
+        status, _headers, body = serve(path, method=method, **headers)
+        assert int(status[:3]) < 500, (path, status)
+        assert not TRACEBACK.search(body)
+    status, _headers, _body = serve(f"/_count?{raw}", method=method, **headers)
+    if method in ("GET", "POST"):
+        assert status[:3] in {"204", "400"}
+    counting.flush_counts()
+    for row in PageView.objects.all():
+        assert len(row.path) <= 300
+        assert len(row.referrer) <= 100
+        assert len(row.campaign) <= 60
+        assert len(row.source) <= 60
 
 
 def test_the_fuzz_covers_the_public_site():

@@ -5,6 +5,7 @@ outside the library's folders, and a replaced file's old address gone."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -159,6 +160,8 @@ def test_the_nginx_recipe_serves_library_files_with_immutable_caching(site, tmp_
     recipe = recipe.replace("/srv/pressroom/staticfiles/", f"{REPOSITORY / 'staticfiles'}/")
     assert "root /srv/pressroom/var;" in recipe
     recipe = recipe.replace("root /srv/pressroom/var;", f"root {var};")
+    assert "access_log /var/log/nginx/access.log pressroom_private;" in recipe
+    recipe = recipe.replace("/var/log/nginx/access.log", str(tmp_path / "access.log"))
     (tmp_path / "pressroom.conf").write_text(recipe)
     # As root (in a container), nginx's workers would drop to "nobody", who may not read the
     # private temporary directories.
@@ -190,7 +193,19 @@ http {{
     try:
         _wait_for(port, nginx, "nginx")
         _check_library_files(f"http://127.0.0.1:{port}", urls, var / "media")
+        # Review finding 10 (privacy): the access log keeps no reader's address, user agent,
+        # referrer or query string.
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/media/secret.txt?utm_campaign=rosa-at-example-org",
+            headers={"User-Agent": "Reader-Agent/1.0", "Referer": "https://friend.example/"},
+        )
+        with contextlib.suppress(urllib.error.HTTPError):  # a 404: logged all the same
+            urllib.request.urlopen(request, timeout=10).close()  # noqa: S310 (loopback)
     finally:
         nginx.terminate()
         nginx.wait(timeout=15)
+    log = (tmp_path / "access.log").read_text()
+    assert "/media/secret.txt" in log  # requests are logged, for the operator
+    for kept in ("127.0.0.1", "Reader-Agent", "friend.example", "rosa-at-example-org", "utm_"):
+        assert kept not in log
     assert not re.search(r"\[(emerg|crit)\]", (tmp_path / "error.log").read_text())

@@ -68,6 +68,8 @@ def test_the_previous_releases_inserts_work_on_the_newest_schema_of_every_app():
         before = loader.project_state(parents[0], at_end=True).apps
         after = loader.project_state(newest, at_end=True).apps
         for model in after.get_app_config(app).get_models():
+            if model._meta.proxy:
+                continue  # its table is its concrete model's, checked through that model
             try:
                 old_model = before.get_model(app, model._meta.model_name)
             except LookupError:
@@ -91,6 +93,10 @@ def test_the_previous_releases_inserts_work_on_the_newest_schema_of_every_app():
 # Nullable fields the previous release always fills for the first choice of a model's kind
 # (a check constraint ties them together): an imported post has its article.
 FILLED_WITH_KIND = {("importers", "importeditem"): {"article"}}
+
+# Single-row tables, whose id a check constraint pins: the row has that id, whatever the
+# database's id counter says after an earlier test's row was flushed (SQLite keeps counting).
+SINGLE_ROW_IDS = {("site", "sitesettings"): 1}
 
 
 class _EveryChoiceTaken(Exception):
@@ -156,7 +162,13 @@ class _PreviousReleaseRows:
 
     def _new(self, model):
         fields = {}
-        filled = FILLED_WITH_KIND.get((model._meta.app_label, model._meta.model_name), set())
+        key = (model._meta.app_label, model._meta.model_name)
+        filled = FILLED_WITH_KIND.get(key, set())
+        if key in SINGLE_ROW_IDS:
+            existing = model._default_manager.filter(pk=SINGLE_ROW_IDS[key]).first()
+            if existing is not None:
+                return existing
+            fields["id"] = SINGLE_ROW_IDS[key]
         for field in model._meta.local_concrete_fields:
             if field.primary_key and field.get_internal_type().endswith("AutoField"):
                 continue
@@ -185,6 +197,8 @@ def test_the_previous_release_writes_every_table_of_every_app_on_the_newest_sche
         before = loader.project_state(parents[0], at_end=True).apps
         rows = _PreviousReleaseRows(before)
         for model in before.get_app_config(app).get_models():
+            if model._meta.proxy:
+                continue  # its rows are its concrete model's, written through that model
             try:
                 with transaction.atomic():
                     row = rows.create(model)

@@ -37,6 +37,11 @@ AUDIENCE_PAGES = [
     "/admin/newsletter/delivery/",
     "/admin/newsletter/digest/{digest}/progress/",
     "/admin/newsletter/digest/{digest}/progress.json",
+    "/admin/newsletter/oneoffemail/",
+    "/admin/newsletter/oneoffemail/add/",
+    "/admin/newsletter/oneoffemail/{digest}/results/",
+    "/admin/newsletter/oneoffemail/results.csv",
+    "/admin/newsletter/digestedition/",
 ]
 FUNDRAISING_PAGES = [
     "/admin/fundraising/campaign/",
@@ -233,8 +238,16 @@ def test_editor_role_holds_the_content_apps_permissions_and_nothing_else(db):
         "change_organisation",
         "change_page_code",
     }
-    assert granted == content - denied
-    assert {permission.content_type.app_label for permission in granted} <= set(EDITOR.apps)
+    # On top of the apps': the single permissions the role names (reading reader insight).
+    single = {
+        Permission.objects.get(content_type__app_label=app_label, codename=codename)
+        for app_label, codename in (name.split(".") for name in EDITOR.permissions)
+    }
+    assert {f"{p.content_type.app_label}.{p.codename}" for p in single} == {"insight.view_pageview"}
+    assert granted == (content - denied) | single
+    assert {permission.content_type.app_label for permission in granted - single} <= set(
+        EDITOR.apps
+    )
 
 
 def test_a_permission_added_to_a_group_by_hand_is_taken_back_on_migrate(db):

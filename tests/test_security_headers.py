@@ -215,3 +215,12 @@ def test_the_lib_helper_leaves_ordinary_cells_alone():
     assert safe_cell(Decimal("25.50")) == "25.50"
     assert safe_cell(None) == ""
     assert [safe_cell(formula)[0] for formula in FORMULAS] == ["'"] * len(FORMULAS)
+
+
+def test_every_exported_cell_is_quoted_so_a_semicolon_cannot_start_a_formula():
+    """Excel in ;-separator locales splits an unquoted `Dana;=HYPERLINK(…)` into two cells."""
+    from pressroom.lib.spreadsheets import stream_rows
+
+    line = "".join(stream_rows([["Dana;=HYPERLINK(B2);", 25]]))
+    assert line.startswith('"Dana;=HYPERLINK(B2);","25"')
+    assert next(csv.reader(io.StringIO(line))) == ["Dana;=HYPERLINK(B2);", "25"]

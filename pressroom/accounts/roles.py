@@ -36,12 +36,14 @@ EDITOR = Role(
     "site's name, tagline, images, colours and links (not the organisation's name and address, "
     "the footer text or an extra stylesheet).",
     apps=("publishing", "media", "importers", "partners", "search", "site"),
+    permissions=("insight.view_pageview",),
     excluded=("site.change_organisation", "site.change_page_code"),
 )
 AUDIENCE = Role(
     "Audience",
     "Subscribers and digests: the list, its imports and exports, sending and progress.",
     apps=("newsletter",),
+    permissions=("insight.view_pageview",),
 )
 FUNDRAISING = Role(
     "Fundraising",
@@ -53,6 +55,7 @@ FUNDRAISING = Role(
         "site.view_sitesettings",
         "site.change_sitesettings",
         "site.change_organisation",
+        "insight.view_pageview",
     ),
 )
 CONTRIBUTOR = Role(

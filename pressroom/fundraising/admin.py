@@ -6,8 +6,10 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.admin.options import ActionLocation
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.db.models import Count, Max, QuerySet
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
@@ -25,6 +27,7 @@ from pressroom.fundraising.models import (
     Donor,
     PaymentFailure,
     RecurringDonation,
+    Tribute,
     WebhookEvent,
     net_totals_by_donor,
     normalize_email,
@@ -44,8 +47,31 @@ class ExportForm(forms.Form):
     campaign = BoundedModelChoiceField(queryset=Campaign.objects.all(), required=False)
 
 
+class CampaignForm(forms.ModelForm):
+    """Offers only the processors configured in this install (and the site's default)."""
+
+    class Meta:
+        model = Campaign
+        fields = ["processor"]
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        from pressroom.fundraising.providers import configured_processor_names
+
+        default = provider_label(settings.FUNDRAISING_PROVIDER)
+        self.fields["processor"] = forms.ChoiceField(
+            label="Payment processor",
+            required=False,
+            choices=[("", f"The site's default ({default})")]
+            + [(name, provider_label(name)) for name in configured_processor_names()],
+            help_text="Who takes this campaign's gifts. Only processors with their keys set "
+            "in this install are offered.",
+        )
+
+
 @admin.register(Campaign)
 class CampaignAdmin(admin.ModelAdmin):
+    form = CampaignForm
     list_display = ["title", "heading", "progress", "starts_at", "ends_at", "is_active"]
     list_filter = ["is_active"]
     search_fields = ["title", "heading"]
@@ -57,9 +83,11 @@ class CampaignAdmin(admin.ModelAdmin):
         "message",
         ("goal_amount", "currency"),
         "preset_amounts",
+        "monthly_preset_amounts",
         ("starts_at", "ends_at"),
         "is_active",
         "online_giving_paused",
+        "processor",
     ]
 
     @admin.display(description="Raised")
@@ -289,8 +317,11 @@ class DonationAdmin(admin.ModelAdmin):
         "donor",
         "campaign",
         "amount",
+        "covered_fee",
         "currency",
         "frequency",
+        "is_anonymous",
+        "tribute_display",
         "recurring_donation",
         "provider",
         "provider_reference",
@@ -325,6 +356,19 @@ class DonationAdmin(admin.ModelAdmin):
     @admin.display(description="Method", ordering="provider")
     def method(self, donation: Donation) -> str:
         return provider_label(donation.provider)
+
+    @admin.display(description="Tribute")
+    def tribute_display(self, donation: Donation) -> str:
+        tribute = Tribute.objects.filter(donation=donation).first()
+        if tribute is None:
+            return "—"
+        note = (
+            f"; note to {tribute.notify_email} "
+            + (f"sent {tribute.notified_at:%Y-%m-%d}" if tribute.notified_at else "not sent yet")
+            if tribute.notify_email
+            else ""
+        )
+        return f"{tribute}{note}"
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         if obj is None:
@@ -418,7 +462,7 @@ class DonationAdmin(admin.ModelAdmin):
         # Donor history must survive: a mistaken entry is refunded, not deleted.
         return False
 
-    @admin.action(description="Mark as fully refunded (offline donations)")
+    @admin.action(description="Mark as fully refunded (offline donations)", permissions=["change"])
     def mark_refunded(self, request: HttpRequest, queryset: QuerySet[Donation]) -> None:
         done = 0
         for donation in queryset:
@@ -438,12 +482,15 @@ class DonationAdmin(admin.ModelAdmin):
         if done:
             self.message_user(request, f"Marked {done} donation(s) refunded.", messages.SUCCESS)
 
-    @admin.action(description="Mark as reconciled with the bank statement (no more edits)")
+    @admin.action(
+        description="Mark as reconciled with the bank statement (no more edits)",
+        permissions=["change"],
+    )
     def mark_reconciled(self, request: HttpRequest, queryset: QuerySet[Donation]) -> None:
         changed = services.reconcile_donations(list(queryset.values_list("pk", flat=True)))
         self.message_user(request, f"Reconciled {changed} donation(s).", messages.SUCCESS)
 
-    @admin.action(description="Send the receipt again")
+    @admin.action(description="Send the receipt again", permissions=["change"])
     def resend_receipts(self, request: HttpRequest, queryset: QuerySet[Donation]) -> None:
         queued, skipped = services.resend_receipts(list(queryset.values_list("pk", flat=True)))
         if queued:
@@ -675,6 +722,7 @@ class RecurringDonationAdmin(admin.ModelAdmin):
         "donor",
         "amount",
         "currency",
+        "frequency",
         "campaign",
         "status",
         "failed_payments",
@@ -682,7 +730,7 @@ class RecurringDonationAdmin(admin.ModelAdmin):
         "provider",
     ]
     # "Lapsed (payments failed)" in the status filter lists the gifts the processor gave up on.
-    list_filter = ["status", "provider", "campaign"]
+    list_filter = ["status", "frequency", "provider", "campaign"]
     search_fields = ["donor__email", "provider_reference"]
     readonly_fields = [
         "donor",
@@ -694,11 +742,70 @@ class RecurringDonationAdmin(admin.ModelAdmin):
         "provider_customer_reference",
         "status",
         "started_at",
+        "frequency",
+        "is_anonymous",
         "cancelled_at",
+        "stop_confirmed_at",
+        "stop_attempts",
+        "stop_next_attempt_at",
+        "stop_last_error",
         "lapsed_at",
+        "moved_to",
+        "moved_at",
+        "move_invited_at",
+        "move_cancelled_at",
     ]
     inlines = [PaymentFailureInline]
-    actions = ["cancel_selected"]
+    actions = ["cancel_selected", "confirm_stops"]
+
+    def get_actions(
+        self, request: HttpRequest, action_location: ActionLocation = ActionLocation.CHANGE_LIST
+    ):
+        """One "invite to move" action per processor configured here (docs/fundraising.md,
+        "Moving to a new processor")."""
+        from pressroom.fundraising.providers import configured_processor_names
+
+        actions = super().get_actions(request, action_location)
+        if not request.user.has_perm("fundraising.change_recurringdonation"):
+            return actions
+        for name in configured_processor_names():
+            label = provider_label(name)
+            action_name = f"invite_move_to_{name}"
+
+            def invite(modeladmin, request, queryset, to_provider=name):
+                modeladmin.invite_to_move(request, queryset, to_provider)
+
+            actions[action_name] = (  # type: ignore[assignment]
+                invite,
+                action_name,
+                f"Email a link to move the gift to {label}",
+            )
+        return actions
+
+    def invite_to_move(self, request: HttpRequest, queryset, to_provider: str) -> None:
+        by_provider: dict[str, list[int]] = {}
+        for recurring in queryset.filter(status=RecurringDonation.Status.ACTIVE):
+            by_provider.setdefault(recurring.provider, []).append(recurring.pk)
+        queued = skipped = 0
+        for from_provider, ids in by_provider.items():
+            if from_provider == to_provider:
+                skipped += len(ids)
+                continue
+            try:
+                with transaction.atomic():
+                    sent = services.invite_monthly_donors_to_move(
+                        from_provider, to_provider, recurring_ids=ids
+                    )
+            except DonationStateError as error:
+                self.message_user(request, str(error), messages.ERROR)
+                return
+            queued, skipped = queued + sent.queued, skipped + sent.skipped
+        self.message_user(
+            request,
+            f"Queued {queued} invitation(s) to move to {provider_label(to_provider)}; "
+            f"{skipped} gift(s) skipped (already there, or no deliverable address).",
+            messages.SUCCESS if queued else messages.WARNING,
+        )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[RecurringDonation]:
         return (
@@ -718,17 +825,34 @@ class RecurringDonationAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
 
-    @admin.action(description="Cancel at the processor")
+    @admin.action(
+        description="Stop (at once here; the processor is told until it confirms)",
+        permissions=["change"],
+    )
     def cancel_selected(self, request: HttpRequest, queryset) -> None:
-        from pressroom.fundraising.providers import ProviderError
-
         for recurring in queryset:
             try:
-                services.cancel_recurring_donation(recurring.pk)
-            except (DonationStateError, ProviderError) as error:
+                services.stop_recurring_donation(recurring.pk)
+            except DonationStateError as error:
                 self.message_user(request, f"{recurring}: {error}", messages.WARNING)
             else:
-                self.message_user(request, f"Cancelled {recurring}.", messages.SUCCESS)
+                self.message_user(
+                    request,
+                    f"Stopped {recurring}; the donor is emailed and the processor told.",
+                    messages.SUCCESS,
+                )
+
+    @admin.action(
+        description="Confirm the stop by hand (checked at the processor, or it is gone)",
+        permissions=["change"],
+    )
+    def confirm_stops(self, request: HttpRequest, queryset) -> None:
+        changed = services.confirm_stops_by_hand(list(queryset.values_list("pk", flat=True)))
+        self.message_user(
+            request,
+            f"{changed} stop{'s' if changed != 1 else ''} confirmed; no more retries for them.",
+            messages.SUCCESS,
+        )
 
 
 @admin.register(WebhookEvent)

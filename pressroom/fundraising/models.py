@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import Count, F, Q, Sum
+from django.db.models import Count, F, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce, Lower
 from django.urls import reverse
 from django.utils import timezone
@@ -24,6 +24,7 @@ from pressroom.fundraising.money import (
     format_amount,
     parse_amount,
 )
+from pressroom.lib.attribution import CAMPAIGN_LENGTH, PATH_LENGTH
 
 # Paths under /donate/ that are pages, not campaigns.
 RESERVED_SLUGS = frozenset({"thanks", "cancelled", "portal", "manage", "card"})
@@ -65,6 +66,14 @@ class Campaign(models.Model):
         default="10, 25, 50, 100",
         help_text="Amounts offered on the donate page, comma-separated.",
     )
+    monthly_preset_amounts = models.CharField(
+        max_length=200,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="Amounts offered for monthly (and annual) gifts, e.g. '5, 10, 20, 35'; "
+        "blank offers the one-time amounts.",
+    )
     starts_at = models.DateTimeField(default=timezone.now)
     ends_at = models.DateTimeField()
     is_active = models.BooleanField("on", default=True, help_text="Off hides the campaign at once.")
@@ -74,6 +83,14 @@ class Campaign(models.Model):
         db_default=False,
         help_text="On: the campaign stays, but its pages offer the ways to give of the site "
         "settings instead of a checkout.",
+    )
+    processor = models.CharField(
+        "payment processor",
+        max_length=40,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="Who takes this campaign's gifts; empty: the site's default processor.",
     )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
@@ -100,22 +117,26 @@ class Campaign(models.Model):
             raise ValidationError({"ends_at": "A campaign must end after it starts."})
         if self.slug in RESERVED_SLUGS:
             raise ValidationError({"slug": f"{self.slug!r} is a page of its own; choose another."})
-        try:
-            self.preset_amount_list()
-        except AmountError as error:
-            raise ValidationError({"preset_amounts": str(error)}) from None
+        for field in ("preset_amounts", "monthly_preset_amounts"):
+            try:
+                self._parse_presets(getattr(self, field))
+            except AmountError as error:
+                raise ValidationError({field: str(error)}) from None
         if self.goal_amount is not None:
             try:
                 parse_amount(self.goal_amount, self.currency)
             except AmountError as error:
                 raise ValidationError({"goal_amount": str(error)}) from None
 
-    def preset_amount_list(self) -> list[Decimal]:
-        return [
-            parse_amount(part, self.currency)
-            for part in self.preset_amounts.split(",")
-            if part.strip()
-        ]
+    def _parse_presets(self, text: str) -> list[Decimal]:
+        return [parse_amount(part, self.currency) for part in text.split(",") if part.strip()]
+
+    def preset_amount_list(self, frequency: str = "once") -> list[Decimal]:
+        """The amounts the donate page offers for this frequency: a monthly gift is smaller
+        than a one-time one, so editors may offer other amounts for repeating gifts."""
+        if frequency != Frequency.ONCE and self.monthly_preset_amounts.strip():
+            return self._parse_presets(self.monthly_preset_amounts)
+        return self._parse_presets(self.preset_amounts)
 
     def days_left(self, now: datetime | None = None) -> int:
         remaining = self.ends_at - (now or timezone.now())
@@ -213,16 +234,36 @@ def normalize_email(email: str) -> str:
 class Frequency(models.TextChoices):
     ONCE = "once", "One-time"
     MONTHLY = "monthly", "Monthly"
+    ANNUAL = "annual", "Annual"
+
+    @classmethod
+    def repeating(cls) -> frozenset[str]:
+        return frozenset({cls.MONTHLY, cls.ANNUAL})
+
+
+class RecurringDonationQuerySet(models.QuerySet["RecurringDonation"]):
+    def stops_due(self, now: datetime | None = None) -> RecurringDonationQuerySet:
+        """Stops recorded here that the processor has not confirmed yet, and lapsed gifts not
+        yet cancelled there, due for another try."""
+        return self.filter(
+            status__in=[RecurringDonation.Status.STOP_REQUESTED, RecurringDonation.Status.LAPSED],
+            stop_next_attempt_at__lte=now or timezone.now(),
+        )
 
 
 class RecurringDonation(models.Model):
-    """A monthly gift at some processor; each month's payment is a Donation."""
+    """A monthly (or annual) gift at some processor; each payment is a Donation."""
 
     class Status(models.TextChoices):
         ACTIVE = "active", "Active"
+        # Stopped here at once (by the donor or staff); the processor has not confirmed the
+        # cancellation yet (unreachable, or gone): a task retries it until it does.
+        STOP_REQUESTED = "stop_requested", "Stop requested (processor not confirmed yet)"
         CANCELLED = "cancelled", "Cancelled"
         # The processor gave up after its retries of a failed payment: the donor did not stop it.
         LAPSED = "lapsed", "Lapsed (payments failed)"
+        # The donor restarted it at another processor (moved_to); this one is then cancelled.
+        MOVED = "moved", "Moved to another processor"
 
     donor = models.ForeignKey(Donor, on_delete=models.PROTECT, related_name="recurring_donations")
     campaign = models.ForeignKey(
@@ -238,9 +279,28 @@ class RecurringDonation(models.Model):
     provider_reference = models.CharField(
         max_length=255, help_text="E.g. the Stripe subscription id."
     )
-    status = models.CharField(max_length=12, choices=Status.choices, default=Status.ACTIVE)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
+    frequency = models.CharField(
+        max_length=10,
+        choices=[(Frequency.MONTHLY, "Monthly"), (Frequency.ANNUAL, "Annual")],
+        default=Frequency.MONTHLY,
+        db_default=Frequency.MONTHLY,
+    )
+    is_anonymous = models.BooleanField(
+        default=False, db_default=False, help_text="The donor asked not to be named in public."
+    )
     started_at = models.DateTimeField(default=timezone.now)
-    cancelled_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the donor or staff stopped it (or the processor)."
+    )
+    stop_confirmed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the processor confirmed it will charge no more."
+    )
+    stop_attempts = models.PositiveIntegerField(default=0, db_default=0, editable=False)
+    stop_next_attempt_at = models.DateTimeField(null=True, blank=True, editable=False)
+    stop_last_error = models.CharField(max_length=500, blank=True, default="", db_default="")
+    amount_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    amount_change_confirmed_at = models.DateTimeField(null=True, blank=True, editable=False)
     cancellation_confirmed_at = models.DateTimeField(null=True, blank=True, editable=False)
     provider_customer_reference = models.CharField(
         max_length=255,
@@ -251,6 +311,19 @@ class RecurringDonation(models.Model):
     )
     lapsed_at = models.DateTimeField(null=True, blank=True)
     lapse_notice_sent_at = models.DateTimeField(null=True, blank=True, editable=False)
+    moved_to = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="moved_from"
+    )
+    moved_at = models.DateTimeField(null=True, blank=True)
+    # When its old processor confirmed the cancellation after a move (empty: still to do; a
+    # task retries it while that processor is unreachable).
+    move_cancelled_at = models.DateTimeField(null=True, blank=True, editable=False)
+    move_invited_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # When the donor's move link last opened a checkout at the new processor: a second one
+    # within MOVE_CHECKOUT_WINDOW is refused, so one link does not start two gifts.
+    move_checkout_started_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    objects = RecurringDonationQuerySet.as_manager()
 
     class Meta:
         ordering = ["-started_at"]
@@ -262,19 +335,61 @@ class RecurringDonation(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{format_amount(self.amount, self.currency, exact=True)} monthly from {self.donor.email}"
+        return f"{format_amount(self.amount, self.currency, exact=True)} {self.period_word} from {self.donor.email}"
+
+    @property
+    def period_word(self) -> str:
+        return "yearly" if self.frequency == Frequency.ANNUAL else "monthly"
 
     @property
     def is_active(self) -> bool:
         return self.status == self.Status.ACTIVE
 
-    def cancel(self, at: datetime | None = None) -> None:
-        if self.status == self.Status.CANCELLED:
+    @property
+    def is_stopping(self) -> bool:
+        return self.status == self.Status.STOP_REQUESTED
+
+    def _ensure_not_stopped(self) -> None:
+        if self.status in {self.Status.CANCELLED, self.Status.STOP_REQUESTED}:
             raise DonationStateError("This monthly gift is already cancelled.")
         if self.status == self.Status.LAPSED:
             raise DonationStateError("This monthly gift already ended after failed payments.")
+        if self.status == self.Status.MOVED:
+            raise DonationStateError(
+                "This monthly gift moved to another processor; stop the new one instead."
+            )
+
+    def request_stop(self, at: datetime | None = None) -> None:
+        """Stop it here at once; the processor's confirmation follows (confirm_stop)."""
+        self._ensure_not_stopped()
+        self.status = self.Status.STOP_REQUESTED
+        self.cancelled_at = at or timezone.now()
+        self.stop_next_attempt_at = self.cancelled_at
+
+    def confirm_stop(self, at: datetime | None = None) -> None:
+        """The processor says it charges no more (its answer, or its own end event)."""
+        if self.status != self.Status.STOP_REQUESTED:
+            raise DonationStateError("No stop of this monthly gift is waiting to be confirmed.")
+        self.status = self.Status.CANCELLED
+        self.stop_confirmed_at = at or timezone.now()
+        self.stop_next_attempt_at = None
+
+    def cancel(self, at: datetime | None = None) -> None:
+        """The processor ended it at the donor's or staff's request (its own event)."""
+        self._ensure_not_stopped()
         self.status = self.Status.CANCELLED
         self.cancelled_at = at or timezone.now()
+        self.stop_confirmed_at = self.cancelled_at
+
+    def move(self, to: RecurringDonation, at: datetime | None = None) -> None:
+        """The donor restarted this gift as `to` at another processor."""
+        if not self.is_active:
+            raise DonationStateError("Only an active monthly gift can move to another processor.")
+        if to.pk == self.pk or to.provider == self.provider:
+            raise DonationStateError("A monthly gift moves to another processor's gift.")
+        self.status = self.Status.MOVED
+        self.moved_to = to
+        self.moved_at = at or timezone.now()
 
     def lapse(self, at: datetime | None = None) -> None:
         """The processor stopped the gift after failed payments (not the donor's choice)."""
@@ -282,6 +397,17 @@ class RecurringDonation(models.Model):
             raise DonationStateError("This monthly gift has already stopped.")
         self.status = self.Status.LAPSED
         self.lapsed_at = at or timezone.now()
+        # Stripe's "unpaid" keeps the subscription, which charges again once its open invoice
+        # is paid: the processor is asked to cancel it, as for a stop (stopping.py).
+        self.stop_next_attempt_at = self.lapsed_at
+
+    @property
+    def is_cancelling_at_processor(self) -> bool:
+        """A stop or a lapse the processor has not confirmed the end of yet."""
+        return self.stop_next_attempt_at is not None and self.status in {
+            self.Status.STOP_REQUESTED,
+            self.Status.LAPSED,
+        }
 
 
 class PaymentFailure(models.Model):
@@ -338,6 +464,39 @@ class DonationQuerySet(models.QuerySet["Donation"]):
             | Q(status=Donation.Status.REFUNDED)
         )
 
+    def attributed_between(self, start: datetime, end: datetime) -> DonationQuerySet:
+        """Counted gifts received in [start, end) that know where they started."""
+        return (
+            self.counted()
+            .filter(received_at__gte=start, received_at__lt=end)
+            .exclude(source_path="", source_campaign="")
+        )
+
+    def by_source_path(self, start: datetime, end: datetime) -> QuerySet:
+        """Counted gifts received in [start, end) per page they started from and currency:
+        rows of {source_path, currency, donations, gross, net}, most gifts first (amounts are
+        never added across currencies). Gifts that started nowhere known are left out."""
+        return self._per_source("source_path", start, end)
+
+    def by_source_campaign(self, start: datetime, end: datetime) -> QuerySet:
+        """As by_source_path, per campaign tag ("email-123": the send whose link brought the
+        donor). A tag is only data: the newsletter counts a send's gifts from its start on."""
+        return self._per_source("source_campaign", start, end)
+
+    def _per_source(self, field: str, start: datetime, end: datetime) -> QuerySet:
+        return (
+            self.attributed_between(start, end)
+            .exclude(**{field: ""})
+            .order_by()
+            .values(field, "currency")
+            .annotate(
+                donations=Count("id"),
+                gross=Sum("amount"),
+                net=Sum(F("amount") - F("refunded_amount")),
+            )
+            .order_by("-donations", field, "currency")
+        )
+
     def matching_payment(self, provider: str, references: list[str]) -> DonationQuerySet:
         references = [reference for reference in references if reference]
         return self.filter(provider=provider).filter(
@@ -374,6 +533,16 @@ class Donation(models.Model):
         help_text="A second id refunds may name (e.g. a payment intent).",
     )
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PAID)
+    covered_fee = models.DecimalField(
+        default=Decimal(0),
+        db_default=Decimal(0),
+        max_digits=14,
+        decimal_places=3,
+        help_text="The part of the amount the donor added to cover the processor's fees.",
+    )
+    is_anonymous = models.BooleanField(
+        default=False, db_default=False, help_text="The donor asked not to be named in public."
+    )
     refunded_amount = models.DecimalField(default=Decimal(0), max_digits=14, decimal_places=3)
     refunded_at = models.DateTimeField(
         null=True,
@@ -396,12 +565,28 @@ class Donation(models.Model):
     )
     receipt_sent_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
+    # Where the gift started (pressroom.lib.attribution): the page the donate form was reached
+    # from, and the tag of the send whose link brought the reader ("email-123"). Plain data:
+    # fundraising knows no sends; the newsletter counts a send's gifts by its tag.
+    source_path = models.CharField(
+        max_length=PATH_LENGTH, blank=True, default="", db_default="", editable=False
+    )
+    source_campaign = models.CharField(
+        max_length=CAMPAIGN_LENGTH, blank=True, default="", db_default="", editable=False
+    )
 
     objects = DonationQuerySet.as_manager()
 
     class Meta:
         ordering = ["-received_at", "-id"]
-        indexes = [models.Index(fields=["campaign", "received_at"], name="donation_campaign_time")]
+        indexes = [
+            models.Index(fields=["campaign", "received_at"], name="donation_campaign_time"),
+            models.Index(
+                fields=["source_campaign", "received_at"],
+                condition=~Q(source_campaign=""),
+                name="donation_source_campaign",
+            ),
+        ]
         constraints = [
             # A processor's payment id is recorded once, whoever it names (events come twice).
             models.UniqueConstraint(
@@ -420,6 +605,10 @@ class Donation(models.Model):
             ),
             models.CheckConstraint(condition=Q(amount__gt=0), name="donation_amount_positive"),
             models.CheckConstraint(
+                condition=Q(covered_fee__gte=0) & Q(covered_fee__lt=F("amount")),
+                name="donation_covered_fee_within_amount",
+            ),
+            models.CheckConstraint(
                 condition=Q(refunded_amount__gte=0) & Q(refunded_amount__lte=F("amount")),
                 name="donation_refund_within_amount",
             ),
@@ -435,6 +624,11 @@ class Donation(models.Model):
     @property
     def net_amount(self) -> Decimal:
         return self.amount - self.refunded_amount
+
+    @property
+    def public_donor_name(self) -> str:
+        """The name any public list or report may show: never an anonymous donor's."""
+        return "Anonymous" if self.is_anonymous else (self.donor.name or "A reader")
 
     def ensure_editable(self) -> None:
         """Staff may correct an offline gift (a mistyped cheque) until it is reconciled."""
@@ -497,6 +691,26 @@ class DonationRefund(models.Model):
         return f"{format_amount(self.amount, self.donation.currency, exact=True)} refunded on {self.refunded_at:%Y-%m-%d}"
 
 
+class Tribute(models.Model):
+    """A gift made in honour or in memory of someone, with an optional card to a person the
+    donor names (sent once; the amount only when the donor allows it)."""
+
+    class Kind(models.TextChoices):
+        HONOUR = "honour", "In honour of"
+        MEMORY = "memory", "In memory of"
+
+    donation = models.OneToOneField(Donation, on_delete=models.CASCADE, related_name="tribute")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    honoree_name = models.CharField(max_length=200)
+    notify_name = models.CharField(max_length=200, blank=True)
+    notify_email = models.EmailField(max_length=254, blank=True)
+    show_amount = models.BooleanField(default=False)
+    notified_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.honoree_name}"
+
+
 class YearEndStatement(models.Model):
     """That a donor's statement of a year was emailed: January's task sends each one once."""
 
@@ -511,6 +725,31 @@ class YearEndStatement(models.Model):
 
     def __str__(self) -> str:
         return f"{self.year} statement for {self.donor.email}"
+
+
+class OpenedCheckout(models.Model):
+    """A checkout Pressroom opened at a processor, kept under the processor's id for it (a
+    PayPal order or subscription): what the donor chose that the processor cannot carry back
+    (PayPal's custom_id holds 127 characters), read again when the payment is recorded; and
+    the proof that a thanks page's order id is one of ours before anything asks the
+    processor about it."""
+
+    provider = models.CharField(max_length=40)
+    reference = models.CharField(max_length=255)
+    frequency = models.CharField(max_length=10, choices=Frequency.choices)
+    campaign_slug = models.CharField(max_length=100, blank=True, default="")
+    details = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider", "reference"], name="opened_checkout_unique_reference"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider} checkout {self.reference}"
 
 
 class ProcessorHealth(models.Model):

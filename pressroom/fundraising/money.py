@@ -33,6 +33,9 @@ THREE_DECIMAL_CURRENCIES = frozenset(["BHD", "JOD", "KWD", "OMR", "TND"])
 
 # Above this a gift goes through the office, not a web form (and Decimal stays far from limits).
 MAXIMUM_AMOUNT = Decimal(10) ** 9
+# The smallest gift taken online (donate form, a new monthly amount): below one unit of the
+# currency (or ¥100) processing fees eat the gift, and card testers love it.
+MINIMUM_MINOR_UNITS = 100
 
 CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "CAD": "CA$", "AUD": "A$"}
 

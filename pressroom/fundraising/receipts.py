@@ -27,6 +27,7 @@ from pressroom.fundraising.models import (
     PaymentFailure,
     ProcessorHealth,
     RecurringDonation,
+    Tribute,
     YearEndStatement,
 )
 from pressroom.fundraising.money import format_amount
@@ -48,6 +49,14 @@ CARD_UPDATE_TEMPLATE = "fundraising/emails/payment_failed"
 STAFF_FAILURE_TEMPLATE = "fundraising/emails/payment_failed_staff"
 LAPSE_TEMPLATE = "fundraising/emails/lapsed"
 PROCESSOR_DOWN_TEMPLATE = "fundraising/emails/processor_down"
+AMOUNT_CHANGE_TEMPLATE = "fundraising/emails/amount_changed"
+TRIBUTE_TEMPLATE = "fundraising/emails/tribute"
+MOVE_TEMPLATE = "fundraising/emails/move_invitation"
+MOVE_SALT = "pressroom.fundraising.move-monthly-gift"
+# Long enough for a donor back from holidays; the old gift keeps running meanwhile.
+MOVE_LINK_MAX_AGE = timedelta(days=30)
+# A second invitation within this time is the same task run twice: not sent again.
+MOVE_INVITATION_INTERVAL = timedelta(days=1)
 CARD_SALT = "pressroom.fundraising.card-update"
 # A card-update link outlives the processor's retries (Stripe's default schedule spans weeks).
 CARD_LINK_MAX_AGE = timedelta(days=45)
@@ -119,6 +128,14 @@ def send_receipt(donation_id: int, *, again: bool = False) -> bool:
         else "",
         "currency": donation.currency,
         "is_monthly": donation.recurring_donation_id is not None,
+        # "Stop at any time" only while there is something to stop.
+        "recurring_active": donation.recurring_donation is not None
+        and donation.recurring_donation.is_active,
+        "period": donation.recurring_donation.period_word if donation.recurring_donation else "",
+        "covered_fee": money(donation.covered_fee, donation.currency)
+        if donation.covered_fee
+        else "",
+        "tribute": Tribute.objects.filter(donation=donation).first(),
         "method": provider_label(donation.provider),
         "campaign": donation.campaign,
         "portal_url": portal_url(donation.donor),
@@ -170,7 +187,10 @@ def send_cancellation_confirmation(recurring_id: int) -> bool:
         .filter(pk=recurring_id)
         .first()
     )
-    if recurring is None or recurring.status != RecurringDonation.Status.CANCELLED:
+    if recurring is None or recurring.status not in {
+        RecurringDonation.Status.CANCELLED,
+        RecurringDonation.Status.STOP_REQUESTED,
+    }:
         return False
     if recurring.cancellation_confirmed_at:
         return False
@@ -187,6 +207,64 @@ def send_cancellation_confirmation(recurring_id: int) -> bool:
     send_email(recurring.donor.email, CANCELLATION_TEMPLATE, context)
     recurring.cancellation_confirmed_at = timezone.now()
     recurring.save(update_fields=["cancellation_confirmed_at"])
+    return True
+
+
+def send_amount_change_email(recurring_id: int) -> bool:
+    """Confirm the new amount of a monthly gift, once per change. Call inside a transaction."""
+    recurring = (
+        RecurringDonation.objects.select_for_update(of=("self",))
+        .select_related("donor", "campaign")
+        .filter(pk=recurring_id)
+        .first()
+    )
+    if recurring is None or recurring.amount_changed_at is None:
+        return False
+    confirmed = recurring.amount_change_confirmed_at
+    if confirmed is not None and confirmed >= recurring.amount_changed_at:
+        return False
+    if not recurring.donor.can_receive_email:
+        return False
+    context = {
+        "recurring": recurring,
+        "donor": recurring.donor,
+        "amount": money(recurring.amount, recurring.currency),
+        "period": recurring.period_word,
+        "campaign": recurring.campaign,
+        "portal_url": portal_url(recurring.donor),
+        **receipt_details(),
+    }
+    send_email(recurring.donor.email, AMOUNT_CHANGE_TEMPLATE, context)
+    recurring.amount_change_confirmed_at = timezone.now()
+    recurring.save(update_fields=["amount_change_confirmed_at"])
+    return True
+
+
+def send_tribute_email(tribute_id: int) -> bool:
+    """Tell the person the donor named that a gift was made in honour or memory of someone:
+    once; the donor's name only if they did not give anonymously, the amount only if they
+    allowed it. Call inside a transaction."""
+    tribute = (
+        Tribute.objects.select_for_update(of=("self",))
+        .select_related("donation__donor")
+        .filter(pk=tribute_id)
+        .first()
+    )
+    if tribute is None or tribute.notified_at is not None or not tribute.notify_email:
+        return False
+    donation = tribute.donation
+    if donation.status == Donation.Status.REFUNDED:
+        return False
+    context = {
+        "tribute": tribute,
+        "from_name": "" if donation.is_anonymous else donation.donor.name,
+        "amount": money(donation.amount - donation.covered_fee, donation.currency)
+        if tribute.show_amount
+        else "",
+    }
+    send_email(tribute.notify_email, TRIBUTE_TEMPLATE, context)
+    tribute.notified_at = timezone.now()
+    tribute.save(update_fields=["notified_at"])
     return True
 
 
@@ -442,4 +520,67 @@ def send_portal_link(donor_id: int) -> bool:
     if donor is None:
         return False
     send_email(donor.email, PORTAL_LINK_TEMPLATE, {"donor": donor, "portal_url": portal_url(donor)})
+    return True
+
+
+def move_token(recurring: RecurringDonation, to_provider: str) -> str:
+    return signing.dumps(
+        {"recurring": recurring.pk, "email": recurring.donor.email, "to": to_provider},
+        salt=MOVE_SALT,
+        compress=True,
+    )
+
+
+def move_from_token(token: str) -> tuple[RecurringDonation, str] | None:
+    """The monthly gift and the processor a move link was made for; None if it is forged,
+    mangled or older than MOVE_LINK_MAX_AGE."""
+    try:
+        data = signing.loads(token, salt=MOVE_SALT, max_age=MOVE_LINK_MAX_AGE)
+    except signing.BadSignature:
+        return None
+    recurring = (
+        RecurringDonation.objects.select_related("donor", "campaign")
+        .filter(pk=data.get("recurring"), donor__email=data.get("email"))
+        .first()
+    )
+    to_provider = data.get("to")
+    if recurring is None or not isinstance(to_provider, str):
+        return None
+    return recurring, to_provider
+
+
+def move_url(recurring: RecurringDonation, to_provider: str) -> str:
+    return settings.SITE_URL + reverse(
+        "fundraising:move", kwargs={"token": move_token(recurring, to_provider)}
+    )
+
+
+def send_move_invitation_email(recurring_id: int, to_provider: str) -> bool:
+    """Invite a monthly donor to restart their gift at `to_provider`; once a day at most (a
+    task run twice sends once). Call inside a transaction."""
+    recurring = (
+        RecurringDonation.objects.select_for_update(of=("self",))
+        .select_related("donor", "campaign")
+        .filter(pk=recurring_id)
+        .first()
+    )
+    if recurring is None or not recurring.is_active or not recurring.donor.can_receive_email:
+        return False
+    now = timezone.now()
+    if recurring.move_invited_at and recurring.move_invited_at > now - MOVE_INVITATION_INTERVAL:
+        return False
+    context = {
+        "recurring": recurring,
+        "donor": recurring.donor,
+        "amount": money(recurring.amount, recurring.currency),
+        "campaign": recurring.campaign,
+        "old_processor": provider_label(recurring.provider),
+        "new_processor": provider_label(to_provider),
+        "move_url": move_url(recurring, to_provider),
+        "expires_days": MOVE_LINK_MAX_AGE.days,
+        "portal_url": portal_url(recurring.donor),
+    }
+    send_email(recurring.donor.email, MOVE_TEMPLATE, context)
+    recurring.move_invited_at = now
+    recurring.save(update_fields=["move_invited_at"])
     return True

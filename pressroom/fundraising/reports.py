@@ -15,7 +15,7 @@ from django.utils.html import escape
 from pressroom.fundraising.models import Campaign, Donation, DonationRefund
 from pressroom.fundraising.money import format_amount, format_percent, normalize_amount
 from pressroom.fundraising.providers import provider_label
-from pressroom.lib.spreadsheets import stream_rows
+from pressroom.lib.spreadsheets import iso_time, stream_rows
 
 NET = F("amount") - F("refunded_amount")
 ZERO = Value(Decimal(0), output_field=DecimalField(max_digits=14, decimal_places=3))
@@ -75,6 +75,7 @@ def monthly_totals() -> list[dict]:
                 "donations": 0,
                 "donors": 0,
                 "gross": Decimal(0),
+                "covered_fees": Decimal(0),
                 "refunded": Decimal(0),
             }
         return rows[key]
@@ -82,13 +83,21 @@ def monthly_totals() -> list[dict]:
     received = (
         Donation.objects.annotate(month=TruncMonth("received_at", tzinfo=tz))
         .values("month", "currency")
-        .annotate(donations=Count("id"), donors=Count("donor", distinct=True), gross=Sum("amount"))
+        .annotate(
+            donations=Count("id"),
+            donors=Count("donor", distinct=True),
+            gross=Sum("amount"),
+            covered_fees=Sum("covered_fee"),
+        )
         .order_by()
     )
     for figures in received:
         target = row(_month(figures["month"]), figures["currency"])
         target.update(
-            donations=figures["donations"], donors=figures["donors"], gross=figures["gross"]
+            donations=figures["donations"],
+            donors=figures["donors"],
+            gross=figures["gross"],
+            covered_fees=figures["covered_fees"] or Decimal(0),
         )
     refunds = (
         DonationRefund.objects.annotate(month=TruncMonth("refunded_at", tzinfo=tz))
@@ -106,6 +115,8 @@ def monthly_totals() -> list[dict]:
         currency = item["currency"]
         item["net"] = item["gross"] - item["refunded"]
         item["gross_display"] = format_amount(item["gross"], currency, exact=True)
+        # Of the gross, what donors added to cover the processor's fees.
+        item["covered_fees_display"] = format_amount(item["covered_fees"], currency, exact=True)
         item["refunded_display"] = format_amount(item["refunded"], currency, exact=True)
         item["net_display"] = format_amount(item["net"], currency, exact=True)
     return ordered
@@ -210,7 +221,9 @@ CSV_HEADER = [
     "received_at",
     "donor_email",
     "donor_name",
+    "anonymous",
     "amount",
+    "covered_fee",
     "currency",
     "refunded",
     "refunded_at",
@@ -223,11 +236,6 @@ CSV_HEADER = [
 ]
 
 
-def iso_time(moment: datetime | None) -> str:
-    """ISO 8601 in the site's time zone, to the second: what spreadsheets read as a date."""
-    return timezone.localtime(moment).isoformat(timespec="seconds") if moment else ""
-
-
 def donation_csv_rows(donations: Iterable[Donation]) -> Iterator[Sequence[object]]:
     yield CSV_HEADER
     for donation in donations:
@@ -235,7 +243,10 @@ def donation_csv_rows(donations: Iterable[Donation]) -> Iterator[Sequence[object
             iso_time(donation.received_at),
             donation.donor.email,
             donation.donor.name,
+            # The export is the treasurer's; anyone publishing a list from it must honour this.
+            "yes" if donation.is_anonymous else "",
             normalize_amount(donation.amount, donation.currency),
+            normalize_amount(donation.covered_fee, donation.currency),
             donation.currency,
             normalize_amount(donation.refunded_amount, donation.currency),
             iso_time(donation.refunded_at),

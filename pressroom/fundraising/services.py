@@ -11,6 +11,7 @@ moment the payment is recorded.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import logging
 import threading
@@ -21,10 +22,12 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
-from pressroom.fundraising import banner
+from pressroom.fundraising import banner, signals
+from pressroom.fundraising.gifts import GiftDetails
 from pressroom.fundraising.methods import OFFLINE_METHODS
 from pressroom.fundraising.models import (
     Campaign,
@@ -33,42 +36,60 @@ from pressroom.fundraising.models import (
     DonationStateError,
     Donor,
     Frequency,
+    OpenedCheckout,
     PaymentFailure,
     ProcessorHealth,
     RecurringDonation,
+    Tribute,
     WebhookEvent,
     normalize_email,
 )
-from pressroom.fundraising.money import MAXIMUM_AMOUNT
+from pressroom.fundraising.money import (
+    MAXIMUM_AMOUNT,
+    MINIMUM_MINOR_UNITS,
+    AmountError,
+    format_amount,
+    from_minor_units,
+    parse_amount,
+)
 from pressroom.fundraising.providers import (
     CheckoutRequest,
     CheckoutSession,
+    CheckoutToSettle,
     EventRejected,
     Fact,
     PaymentFailed,
     PaymentLinked,
+    PaymentProvider,
     PaymentReceived,
     PaymentRefunded,
     ProviderBusy,
     ProviderError,
     ProviderNotConfigured,
+    ProviderRefused,
     RecurringEnded,
     RecurringStarted,
     VerifiedEvent,
+    default_provider_name,
     get_provider,
-    online_provider,
     provider_label,
 )
+from pressroom.fundraising.providers import settle_checkout as settle_at_processor
 from pressroom.fundraising.tasks import (
     send_card_update_request,
     send_donation_receipt,
     send_donation_refund_confirmation,
     send_donor_portal_link,
     send_lapse_notice,
+    send_move_invitation,
     send_payment_failure_staff_notice,
     send_processor_down_notice,
+    send_recurring_amount_change_confirmation,
     send_recurring_cancellation_confirmation,
+    send_tribute_notification,
+    stop_recurring_at_processor,
 )
+from pressroom.lib.attribution import Source
 from pressroom.lib.ratelimit import Limit
 from pressroom.site.current import current_site
 
@@ -105,13 +126,31 @@ def start_checkout(
     email: str,
     name: str,
     site_url: str,
+    details: GiftDetails | None = None,
+    replaces: RecurringDonation | None = None,
+    provider_name: str = "",
 ) -> CheckoutSession:
-    """Open a hosted checkout at the online processor; the webhook records the gift later."""
-    description = f"{'Monthly donation' if frequency == Frequency.MONTHLY else 'Donation'} to {current_site().organisation_name}"
+    """Open a hosted checkout at the campaign's processor (or `provider_name`); the webhook
+    records the gift later. `amount` is what the donor chose; a fee they cover is added on top
+    (details.covered_fee) and named in the line's description, so the processor's page shows it
+    before they pay. `replaces`: the monthly gift at another processor this new one moves
+    (stopped once the new one is active)."""
+    details = details or GiftDetails()
+    kinds: dict[str, str] = {
+        Frequency.MONTHLY: "Monthly donation",
+        Frequency.ANNUAL: "Annual donation",
+    }
+    kind = kinds.get(frequency, "Donation")
+    description = f"{kind} to {current_site().organisation_name}"
     if campaign:
         description += f" — {campaign.title}"
+    if details.covered_fee:
+        description += (
+            f" (includes {format_amount(details.covered_fee, currency, exact=True)}"
+            " to cover processing fees)"
+        )
     request = CheckoutRequest(
-        amount=amount,
+        amount=amount + details.covered_fee,
         currency=currency,
         frequency=frequency,
         email=email,
@@ -120,10 +159,68 @@ def start_checkout(
         campaign_slug=campaign.slug if campaign else "",
         success_url=site_url + reverse("fundraising:thanks") + "?session_id={CHECKOUT_SESSION_ID}",
         cancel_url=site_url + reverse("fundraising:cancelled"),
+        details=details.as_strings(),
+        replaces=str(replaces.pk) if replaces else "",
     )
-    provider = online_provider()
+    provider = get_provider(provider_name) if provider_name else campaign_provider(campaign)
     with processor_slot(), processor_watch(provider.name):
-        return provider.create_checkout(request)
+        session = provider.create_checkout(request)
+    # What the processor may not carry back (PayPal: every donor option) is read from here
+    # when the payment is recorded (_with_checkout_details).
+    OpenedCheckout.objects.get_or_create(
+        provider=provider.name,
+        reference=session.reference[:255],
+        defaults={
+            "frequency": frequency,
+            "campaign_slug": request.campaign_slug,
+            "details": {**request.details, "frequency": frequency},
+        },
+    )
+    return session
+
+
+def campaign_provider(campaign: Campaign | None) -> PaymentProvider:
+    """The processor that takes this campaign's gifts: its own, else the site's default.
+    Raises ProviderError for a name no installed processor has."""
+    return get_provider((campaign.processor if campaign else "") or default_provider_name())
+
+
+# The thanks page asks the processor about one checkout at most this often (seconds): reloads
+# and floods of one order id make no more calls.
+THANKS_SETTLE_INTERVAL_SECONDS = 60
+
+
+def settle_returning_checkout(provider_name: str, reference: str) -> list[Fact]:
+    """The donor is back on the thanks page with the processor's checkout id (PayPal's
+    ?token=): settle it now, but only a checkout Pressroom opened (anyone can type an id),
+    at most once a minute per checkout, and not counted toward the processor's health (a flood
+    of lookups must not pause giving for everyone). The webhook settles it anyway."""
+    if not OpenedCheckout.objects.filter(provider=provider_name, reference=reference).exists():
+        return []
+    if not Limit("thanks-settle", 1, THANKS_SETTLE_INTERVAL_SECONDS).hit(
+        f"{provider_name}:{reference}"
+    ):
+        return []
+    return settle_checkout(provider_name, reference, count_health=False)
+
+
+def settle_checkout(provider_name: str, reference: str, *, count_health: bool = True) -> list[Fact]:
+    """Complete a checkout the processor leaves to the merchant (PayPal's capture) and record
+    what it paid. Safe to repeat: the processor settles once, the gift is recorded once."""
+    provider = get_provider(provider_name)
+    watch = processor_watch(provider_name) if count_health else contextlib.nullcontext()
+    with processor_slot(), watch:
+        facts = settle_at_processor(provider, reference)
+    with transaction.atomic():
+        for fact in facts:
+            try:
+                check_fact(fact)
+            except EventRejected as error:
+                raise ProviderError(
+                    f"The processor's answer cannot be a real payment: {error}"
+                ) from error
+            apply_fact(provider_name, fact)
+    return facts
 
 
 # How long the donate page rests a processor that failed FUNDRAISING_PROCESSOR_FAILURES times in
@@ -148,8 +245,8 @@ def processor_watch(provider_name: str) -> Iterator[None]:
     transaction: it must stay recorded when the caller rolls back)."""
     try:
         yield
-    except (ProviderBusy, ProviderNotConfigured):
-        raise  # our own limits, not the processor's health
+    except (ProviderBusy, ProviderNotConfigured, ProviderRefused):
+        raise  # our own limits, or a refusal of this request: not the processor's health
     except ProviderError as error:
         record_processor_failure(provider_name, str(error))
         raise
@@ -312,14 +409,17 @@ def _waiting_reference(fact: Fact) -> str:
     """The payment reference an event that arrived too early waits for."""
     if isinstance(fact, PaymentRefunded):
         return fact.references[0] if fact.references else ""
+    if isinstance(fact, PaymentReceived) and not fact.email:
+        return fact.recurring_reference  # a month's payment that names no donor
     return fact.reference
 
 
 def apply_fact(provider_name: str, fact: Fact) -> bool:
     """Apply one processor-neutral fact; False when it refers to a payment not recorded yet."""
+    fact = _with_checkout_details(provider_name, fact)
     match fact:
         case PaymentReceived():
-            record_online_payment(provider_name, fact)
+            return record_online_payment(provider_name, fact) is not None
         case RecurringStarted():
             record_recurring_start(provider_name, fact)
         case PaymentRefunded():
@@ -330,11 +430,61 @@ def apply_fact(provider_name: str, fact: Fact) -> bool:
             return record_recurring_end(provider_name, fact)
         case PaymentFailed():
             record_payment_failure(provider_name, fact)
+        case CheckoutToSettle():
+            # A call to the processor: in a task, after this event is safely stored.
+            transaction.on_commit(
+                functools.partial(
+                    signals.checkout_to_settle.send,
+                    sender=None,
+                    provider_name=provider_name,
+                    reference=fact.reference,
+                )
+            )
     return True
+
+
+def _with_checkout_details(provider_name: str, fact: Fact) -> Fact:
+    """The fact with the donor's options and campaign as Pressroom stored them when it opened
+    the checkout, for a processor whose facts do not carry them (PayPal); what a fact does
+    carry (Stripe's metadata) wins."""
+    match fact:
+        case PaymentReceived(recurring_reference="", payment_reference=reference) if reference:
+            pass
+        case RecurringStarted(reference=reference):
+            pass
+        case _:
+            return fact
+    opened = OpenedCheckout.objects.filter(provider=provider_name, reference=reference).first()
+    if opened is None:
+        return fact
+    return dataclasses.replace(
+        fact,
+        details={
+            **{str(key): str(value) for key, value in opened.details.items()},
+            **fact.details,
+        },
+        campaign_slug=opened.campaign_slug or fact.campaign_slug,
+    )
 
 
 def _campaign_for(slug: str) -> Campaign | None:
     return Campaign.objects.filter(slug=slug).first() if slug else None
+
+
+def _donor_of(provider_name: str, recurring_reference: str, email: str, name: str) -> Donor:
+    """Whose monthly gift this is: the donor it belongs to when we know it (after a merge the
+    processor still sends the old address, which must not bring the merged donor back), else
+    the donor with this email."""
+    known = (
+        RecurringDonation.objects.filter(
+            provider=provider_name, provider_reference=recurring_reference
+        )
+        .select_related("donor")
+        .first()
+    )
+    if known is not None:
+        return known.donor
+    return find_or_create_donor(email, name, reference=recurring_reference)
 
 
 def _get_or_create_recurring(provider_name: str, reference: str, **defaults) -> RecurringDonation:
@@ -371,6 +521,19 @@ def _apply_waiting_recurring_events(recurring: RecurringDonation) -> None:
         for fact in provider.interpret_event(event):
             if isinstance(fact, RecurringEnded):
                 _end_recurring(recurring, fact)
+            elif isinstance(fact, PaymentReceived):
+                record_online_payment(recurring.provider, fact)
+
+
+def _recurring_defaults(details: Mapping[str, str], amount: Decimal, currency: str) -> dict:
+    """What a monthly gift's events say about it beside its amount (every event of it carries
+    the details the donor chose at checkout, whichever comes first)."""
+    frequency = details.get("frequency", "")
+    gift = GiftDetails.from_strings(details, amount, currency)
+    return {
+        "frequency": frequency if frequency in Frequency.repeating() else Frequency.MONTHLY,
+        "is_anonymous": gift.anonymous,
+    }
 
 
 def record_recurring_start(provider_name: str, fact: RecurringStarted) -> RecurringDonation:
@@ -383,6 +546,7 @@ def record_recurring_start(provider_name: str, fact: RecurringStarted) -> Recurr
         campaign=campaign,
         amount=fact.amount,
         currency=fact.currency,
+        **_recurring_defaults(fact.details, fact.amount, fact.currency),
     )
     if campaign and recurring.campaign_id is None:
         # Its first invoice may have arrived first, without the campaign: fill it in everywhere.
@@ -390,6 +554,8 @@ def record_recurring_start(provider_name: str, fact: RecurringStarted) -> Recurr
         recurring.save(update_fields=["campaign"])
         recurring.donations.filter(campaign__isnull=True).update(campaign=campaign)
         forget_campaign_figures()
+    if fact.replaces:
+        finish_move(recurring, fact.replaces)
     return recurring
 
 
@@ -410,16 +576,22 @@ def record_recurring_end(provider_name: str, fact: RecurringEnded) -> bool:
 
 def _end_recurring(recurring: RecurringDonation, fact: RecurringEnded) -> None:
     """Cancelled (the donor or staff asked) or lapsed (payments failed), told to the donor
-    once: a repeated or later end event finds the gift stopped and changes nothing."""
+    once: a repeated or later end event finds the gift stopped and changes nothing. A stop
+    recorded here and not yet confirmed is confirmed by it (the processor charges no more)."""
+    if recurring.is_stopping:
+        recurring.confirm_stop(at=timezone.now())
+        recurring.save(update_fields=["status", "stop_confirmed_at", "stop_next_attempt_at"])
+        return
     if not recurring.is_active:
         return
     if fact.payment_failed:
         recurring.lapse(at=fact.ended_at)
-        recurring.save(update_fields=["status", "lapsed_at"])
+        recurring.save(update_fields=["status", "lapsed_at", "stop_next_attempt_at"])
         transaction.on_commit(lambda: send_lapse_notice.enqueue(recurring.pk))
+        transaction.on_commit(lambda: stop_recurring_at_processor.enqueue(recurring.pk))
         return
     recurring.cancel(at=fact.ended_at)
-    recurring.save(update_fields=["status", "cancelled_at"])
+    recurring.save(update_fields=["status", "cancelled_at", "stop_confirmed_at"])
     _confirm_cancellation(recurring)
 
 
@@ -427,7 +599,7 @@ def record_payment_failure(provider_name: str, fact: PaymentFailed) -> PaymentFa
     """Record a monthly payment that failed and, the first time for this payment, ask the
     donor to update their card and tell staff. A failure reported after the payment went
     through on a retry, or after the gift lapsed, is counted and emails nobody."""
-    donor = find_or_create_donor(fact.email, fact.name, reference=fact.recurring_reference)
+    donor = _donor_of(provider_name, fact.recurring_reference, fact.email, fact.name)
     recurring = _get_or_create_recurring(
         provider_name,
         fact.recurring_reference,
@@ -490,7 +662,9 @@ def _confirm_cancellation(recurring: RecurringDonation) -> None:
     transaction.on_commit(lambda: send_recurring_cancellation_confirmation.enqueue(recurring.pk))
 
 
-def record_online_payment(provider_name: str, fact: PaymentReceived) -> Donation:
+def record_online_payment(provider_name: str, fact: PaymentReceived) -> Donation | None:
+    """The donation of this payment (recorded once); None when it names no donor and its
+    monthly gift is not recorded yet (PayPal's sales): the event waits for the gift."""
     existing = Donation.objects.filter(
         provider=provider_name, provider_reference=fact.reference
     ).first()
@@ -500,11 +674,20 @@ def record_online_payment(provider_name: str, fact: PaymentReceived) -> Donation
             existing.save(update_fields=["provider_payment_reference"])
             _apply_waiting_events(existing)
         return existing
-    donor = find_or_create_donor(
-        fact.email, fact.name, reference=fact.recurring_reference or fact.reference
-    )
+    if fact.recurring_reference:
+        if (
+            not fact.email
+            and not RecurringDonation.objects.filter(
+                provider=provider_name, provider_reference=fact.recurring_reference
+            ).exists()
+        ):
+            return None  # a month's payment that names no donor (PayPal's sales) waits
+        donor = _donor_of(provider_name, fact.recurring_reference, fact.email, fact.name)
+    else:
+        donor = find_or_create_donor(fact.email, fact.name, reference=fact.reference)
     campaign = _campaign_for(fact.campaign_slug)
     recurring = None
+    details = GiftDetails.from_strings(fact.details, fact.amount, fact.currency)
     if fact.recurring_reference:
         recurring = _get_or_create_recurring(
             provider_name,
@@ -513,19 +696,29 @@ def record_online_payment(provider_name: str, fact: PaymentReceived) -> Donation
             campaign=campaign,
             amount=fact.amount,
             currency=fact.currency,
+            **_recurring_defaults(fact.details, fact.amount, fact.currency),
         )
         campaign = campaign or recurring.campaign
+    # A gift is attributed to where it started once: a monthly gift's later payments repeat
+    # the checkout's details but were not brought by that page or send again.
+    source = details.source
+    if recurring is not None and recurring.donations.exists():
+        source = Source()
     donation = Donation(
         donor=donor,
         campaign=campaign,
         amount=fact.amount,
         currency=fact.currency,
-        frequency=Frequency.MONTHLY if recurring else Frequency.ONCE,
+        covered_fee=details.covered_fee,
+        is_anonymous=details.anonymous,
+        frequency=recurring.frequency if recurring else Frequency.ONCE,
         recurring_donation=recurring,
         provider=provider_name,
         provider_reference=fact.reference,
         provider_payment_reference=fact.payment_reference,
         received_at=fact.received_at or timezone.now(),
+        source_path=source.path,
+        source_campaign=source.campaign,
     )
     try:
         with transaction.atomic():
@@ -534,7 +727,32 @@ def record_online_payment(provider_name: str, fact: PaymentReceived) -> Donation
         # Another event about the same payment got here first (in another transaction).
         return Donation.objects.get(provider=provider_name, provider_reference=fact.reference)
     _after_new_donation(donation)
+    _record_tribute(donation, details)
     return donation
+
+
+def _record_tribute(donation: Donation, details: GiftDetails) -> None:
+    """A gift in honour or memory of someone: recorded on its first payment only (each month's
+    invoice of a monthly gift repeats the details) and the card sent once, by the worker."""
+    if not details.has_tribute:
+        return
+    if (
+        donation.recurring_donation_id
+        and Tribute.objects.filter(
+            donation__recurring_donation_id=donation.recurring_donation_id
+        ).exists()
+    ):
+        return
+    tribute = Tribute.objects.create(
+        donation=donation,
+        kind=details.tribute_kind,
+        honoree_name=details.tribute_name,
+        notify_name=details.tribute_notify_name,
+        notify_email=details.tribute_notify_email,
+        show_amount=details.tribute_show_amount,
+    )
+    if tribute.notify_email:
+        transaction.on_commit(lambda: send_tribute_notification.enqueue(tribute.pk))
 
 
 def _apply_waiting_events(donation: Donation) -> None:
@@ -696,10 +914,20 @@ def update_offline_donation(donation_id: int, **changes: object) -> Donation:
     unknown = set(changes) - set(OFFLINE_EDITABLE_FIELDS)
     if unknown:
         raise DonationStateError(f"These fields cannot be edited: {', '.join(sorted(unknown))}.")
+    money_changed = any(
+        getattr(donation, name) != changes[name]
+        for name in ("amount", "currency")
+        if name in changes
+    )
+    if money_changed and donation.refunded_amount:
+        # Refunds are booked against the amount and currency (and in their months): changing
+        # those under them would leave the gift's status and closed months wrong.
+        raise DonationStateError(
+            "This gift has refunds booked, so its amount and currency cannot change. Refund "
+            "what is left and enter the corrected gift again."
+        )
     for name, value in changes.items():
         setattr(donation, name, value)
-    if donation.refunded_amount > donation.amount:
-        raise DonationStateError("The amount cannot be less than what was already refunded.")
     if offline_reference_taken(
         donation.donor, donation.provider, donation.provider_reference, exclude_id=donation.pk
     ):
@@ -800,20 +1028,85 @@ def merge_donors(kept_id: int, other_ids: list[int]) -> DonorMerge:
 
 
 @transaction.atomic
-def cancel_recurring_donation(
-    recurring_id: int, *, donor: Donor | None = None
+def stop_recurring_donation(recurring_id: int, *, donor: Donor | None = None) -> RecurringDonation:
+    """Stop a monthly gift: recorded here at once, whatever the processor's state (down,
+    unconfigured, gone), confirmed to the donor by email, and cancelled at the processor by a
+    task that retries until the processor confirms. Raises DonationStateError."""
+    recurring = RecurringDonation.objects.select_for_update().get(pk=recurring_id)
+    if donor is not None and recurring.donor_id != donor.pk:
+        raise DonationStateError("This monthly gift belongs to someone else.")
+    recurring.request_stop()
+    recurring.save(update_fields=["status", "cancelled_at", "stop_next_attempt_at"])
+    _confirm_cancellation(recurring)
+    transaction.on_commit(lambda: stop_recurring_at_processor.enqueue(recurring.pk))
+    return recurring
+
+
+# The name the admin and older callers know.
+cancel_recurring_donation = stop_recurring_donation
+
+
+@transaction.atomic
+def confirm_stops_by_hand(recurring_ids: list[int]) -> int:
+    """Staff checked at the processor (or it is gone for good): these stops are final and no
+    longer retried. Returns how many changed."""
+    changed = 0
+    for recurring in RecurringDonation.objects.select_for_update().filter(
+        pk__in=recurring_ids, status=RecurringDonation.Status.STOP_REQUESTED
+    ):
+        recurring.confirm_stop()
+        recurring.stop_last_error = "Confirmed by hand by staff."
+        recurring.save(
+            update_fields=["status", "stop_confirmed_at", "stop_next_attempt_at", "stop_last_error"]
+        )
+        changed += 1
+    return changed
+
+
+def recurring_amount_bounds(currency: str) -> tuple[Decimal, Decimal]:
+    # The smallest gift the donate form takes; the largest an outlet allows in the portal.
+    return (
+        from_minor_units(MINIMUM_MINOR_UNITS, currency),
+        Decimal(settings.FUNDRAISING_RECURRING_MAXIMUM),
+    )
+
+
+@transaction.atomic
+def change_recurring_amount(
+    recurring_id: int, amount_text: str | Decimal, *, donor: Donor | None = None
 ) -> RecurringDonation:
-    """Stop a monthly gift at its processor, then here. Raises DonationStateError or ProviderError."""
+    """A donor gives another amount from the next payment on: the processor is told first (no
+    proration of the current period), then the record, then the donor gets a confirmation.
+    Raises DonationStateError (bad amount, stopped gift) or ProviderError (nothing changed)."""
     recurring = RecurringDonation.objects.select_for_update().get(pk=recurring_id)
     if donor is not None and recurring.donor_id != donor.pk:
         raise DonationStateError("This monthly gift belongs to someone else.")
     if not recurring.is_active:
-        recurring.cancel()  # raises DonationStateError saying how it stopped
-    with processor_slot():
-        get_provider(recurring.provider).cancel_recurring(recurring.provider_reference)
-    recurring.cancel()
-    recurring.save(update_fields=["status", "cancelled_at"])
-    _confirm_cancellation(recurring)
+        raise DonationStateError("This gift has stopped; start a new one on the donate page.")
+    try:
+        amount = parse_amount(amount_text, recurring.currency)
+    except AmountError as error:
+        raise DonationStateError(str(error)) from None
+    lowest, highest = recurring_amount_bounds(recurring.currency)
+    if not lowest <= amount <= highest:
+        raise DonationStateError(
+            f"Choose an amount from {format_amount(lowest, recurring.currency, exact=True)} "
+            f"to {format_amount(highest, recurring.currency, exact=True)}."
+        )
+    if amount == recurring.amount:
+        raise DonationStateError("That is already the amount of this gift.")
+    # A processor plug-in may not offer it (BTCPay has no subscriptions to amend, say).
+    change = getattr(get_provider(recurring.provider), "change_recurring_amount", None)
+    if change is None:
+        raise DonationStateError(
+            "This gift's amount cannot be changed here; stop it and start a new one instead."
+        )
+    with processor_slot(), processor_watch(recurring.provider):
+        change(recurring.provider_reference, amount, recurring.currency)
+    recurring.amount = amount
+    recurring.amount_changed_at = timezone.now()
+    recurring.save(update_fields=["amount", "amount_changed_at"])
+    transaction.on_commit(lambda: send_recurring_amount_change_confirmation.enqueue(recurring.pk))
     return recurring
 
 
@@ -872,3 +1165,140 @@ def request_portal_link(email: str) -> None:
     if donor is None:
         return
     transaction.on_commit(lambda: send_donor_portal_link.enqueue(donor.pk))
+
+
+# --- Moving monthly donors to another processor ------------------------------------------------
+
+
+# How long a checkout opened from a move link holds the link: long enough to pay, short enough
+# that a donor who closed the tab can start again.
+MOVE_CHECKOUT_WINDOW = timedelta(minutes=30)
+
+
+def claim_move_checkout(recurring_id: int) -> bool:
+    """Mark that the move link of this gift opens a checkout now; False when another one was
+    opened within MOVE_CHECKOUT_WINDOW (a second tab, Back and submit again, a double click).
+    One UPDATE, so two requests at once cannot both claim it."""
+    now = timezone.now()
+    return bool(
+        RecurringDonation.objects.filter(pk=recurring_id, status=RecurringDonation.Status.ACTIVE)
+        .filter(
+            Q(move_checkout_started_at__isnull=True)
+            | Q(move_checkout_started_at__lt=now - MOVE_CHECKOUT_WINDOW)
+        )
+        .update(move_checkout_started_at=now)
+    )
+
+
+def release_move_checkout(recurring_id: int) -> None:
+    """The checkout could not be opened: the link may be used again at once."""
+    RecurringDonation.objects.filter(pk=recurring_id).update(move_checkout_started_at=None)
+
+
+def finish_move(new: RecurringDonation, replaces: str) -> None:
+    """The new gift a donor started from their move link is active: the old one is marked
+    moved and cancelled at its processor by a task (retried while that processor is away).
+    A repeated start event finds the old gift moved already and changes nothing."""
+    if not replaces.isdigit() or len(replaces) > 18:
+        return
+    old = RecurringDonation.objects.select_for_update().filter(pk=int(replaces)).first()
+    if old is None or old.moved_to_id == new.pk:
+        return
+    if old.moved_to_id is not None:
+        # The same move link opened a second checkout (two tabs, Back and pay again) and it
+        # completed too: the donor meant one gift, so the duplicate is stopped before it
+        # charges again, through the stop every other gift takes (retried until confirmed).
+        _stop_duplicate_move(new, old)
+        return
+    try:
+        old.move(new)
+    except DonationStateError as error:
+        # Stopped meanwhile (cancelled in the portal, lapsed): the new gift simply goes on.
+        logger.warning("Gift %s not moved to %s: %s", old.pk, new.pk, error)
+        return
+    old.save(update_fields=["status", "moved_to", "moved_at"])
+    if new.donor_id != old.donor_id:
+        # `replaces` only comes from the old donor's signed link (the processor carries it
+        # back untouched), but their account there may use another address: one person, so
+        # the new gift joins the old donor's record.
+        new.donor_id = old.donor_id
+        new.save(update_fields=["donor"])
+        new.donations.update(donor_id=old.donor_id)
+    forget_campaign_figures()
+    transaction.on_commit(
+        functools.partial(signals.gift_moved.send, sender=None, recurring_id=old.pk)
+    )
+
+
+def _stop_duplicate_move(new: RecurringDonation, old: RecurringDonation) -> None:
+    new = RecurringDonation.objects.select_for_update().get(pk=new.pk)
+    if not new.is_active:
+        return
+    new.request_stop()
+    new.save(update_fields=["status", "cancelled_at", "stop_next_attempt_at"])
+    # Staff may have to refund its first payment: the log is what they search for it.
+    logger.error(
+        "Gift %s at %s duplicates the move of gift %s (already moved to %s): stopped; "
+        "refund its first payment if the processor took one.",
+        new.pk,
+        new.provider,
+        old.pk,
+        old.moved_to_id,
+    )
+    transaction.on_commit(lambda: stop_recurring_at_processor.enqueue(new.pk))
+
+
+def cancel_moved_gift_at_processor(recurring_id: int) -> bool:
+    """Cancel a moved gift's old subscription at its processor; True once done (now or
+    before). Raises ProviderError while that processor cannot be reached (the caller retries)."""
+    with transaction.atomic():
+        recurring = RecurringDonation.objects.select_for_update().get(pk=recurring_id)
+        if recurring.status != RecurringDonation.Status.MOVED:
+            return False
+        if recurring.move_cancelled_at is not None:
+            return True
+    provider = get_provider(recurring.provider)
+    with processor_watch(recurring.provider):
+        provider.cancel_recurring(recurring.provider_reference)
+    RecurringDonation.objects.filter(pk=recurring_id, move_cancelled_at__isnull=True).update(
+        move_cancelled_at=timezone.now()
+    )
+    return True
+
+
+def monthly_gifts_to_move(from_provider: str) -> list[RecurringDonation]:
+    return list(
+        RecurringDonation.objects.filter(
+            provider=from_provider, status=RecurringDonation.Status.ACTIVE
+        ).select_related("donor")
+    )
+
+
+@dataclass(frozen=True)
+class MoveInvitations:
+    queued: int
+    skipped: int  # donors without a deliverable address
+
+
+def invite_monthly_donors_to_move(
+    from_provider: str, to_provider: str, *, recurring_ids: list[int] | None = None
+) -> MoveInvitations:
+    """Email each active monthly donor of `from_provider` a signed link to restart their gift
+    at `to_provider` (two clicks: confirm, then the new checkout). Raises DonationStateError
+    when the move is impossible (same processor, or the new one is not configured)."""
+    if from_provider == to_provider:
+        raise DonationStateError("Choose another processor to move the monthly gifts to.")
+    target = get_provider(to_provider)
+    if not target.is_configured() or not getattr(target, "supports_monthly", False):
+        raise DonationStateError(
+            f"{provider_label(to_provider)} is not configured for monthly gifts in this install."
+        )
+    gifts = monthly_gifts_to_move(from_provider)
+    if recurring_ids is not None:
+        gifts = [gift for gift in gifts if gift.pk in set(recurring_ids)]
+    queued = [gift.pk for gift in gifts if gift.donor.can_receive_email]
+    for recurring_id in queued:
+        transaction.on_commit(
+            functools.partial(send_move_invitation.enqueue, recurring_id, to_provider)
+        )
+    return MoveInvitations(len(queued), len(gifts) - len(queued))

@@ -13,19 +13,23 @@ from django.db import transaction
 from django.tasks import task
 from django.utils import timezone
 
-from pressroom.fundraising.models import Donation
+from pressroom.fundraising.models import Donation, RecurringDonation
 from pressroom.fundraising.receipts import (
     donors_with_gifts_in,
+    send_amount_change_email,
     send_cancellation_confirmation,
     send_card_update_email,
     send_lapse_email,
+    send_move_invitation_email,
     send_portal_link,
     send_processor_down_email,
     send_receipt,
     send_refund_confirmation,
     send_staff_failure_email,
     send_statement,
+    send_tribute_email,
 )
+from pressroom.fundraising.stopping import cancel_recurring_at_processor
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +52,40 @@ def send_donation_refund_confirmation(refund_id: int) -> bool:
 def send_recurring_cancellation_confirmation(recurring_id: int) -> bool:
     with transaction.atomic():
         return send_cancellation_confirmation(recurring_id)
+
+
+@task()
+def send_recurring_amount_change_confirmation(recurring_id: int) -> bool:
+    with transaction.atomic():
+        return send_amount_change_email(recurring_id)
+
+
+@task()
+def send_tribute_notification(tribute_id: int) -> bool:
+    """The card to the person a donor named when giving in honour or memory of someone."""
+    with transaction.atomic():
+        return send_tribute_email(tribute_id)
+
+
+@task()
+def stop_recurring_at_processor(recurring_id: int) -> bool:
+    """Cancel at the processor a monthly gift stopped here; a failure is retried later by
+    retry_recurring_stops, with a growing wait."""
+    return cancel_recurring_at_processor(recurring_id)
+
+
+@cron(IntervalTrigger(minutes=1), sentry_monitor_config=None)
+@task()
+def retry_recurring_stops() -> int:
+    """Queue another try of every stop the processor has not confirmed and whose wait is over."""
+    recurring_ids = list(
+        RecurringDonation.objects.stops_due()
+        .order_by("stop_next_attempt_at")
+        .values_list("pk", flat=True)[:500]
+    )
+    for recurring_id in recurring_ids:
+        stop_recurring_at_processor.enqueue(recurring_id)
+    return len(recurring_ids)
 
 
 @task()
@@ -121,3 +159,10 @@ def resend_missing_receipts() -> int:
     if donation_ids:
         logger.warning("Re-queued %s donation receipts that were not sent", len(donation_ids))
     return len(donation_ids)
+
+
+@task()
+def send_move_invitation(recurring_id: int, to_provider: str) -> bool:
+    """Email a monthly donor the signed link that restarts their gift at another processor."""
+    with transaction.atomic():
+        return send_move_invitation_email(recurring_id, to_provider)

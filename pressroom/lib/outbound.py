@@ -372,7 +372,9 @@ def _follow(
         if status not in REDIRECT_STATUSES or not location:
             return OutboundResponse(url, status, response_headers, content, visited)
         if len(visited) >= max_redirects:
-            raise TooManyRedirectsError(f"more than {max_redirects} redirects from {visited[0]}")
+            raise TooManyRedirectsError(
+                f"more than {max_redirects} redirects from {(visited or [url])[0]}"
+            )
         visited.append(url)
         url = urljoin(url, location)
         if status == 303 or (status in {301, 302} and method == "POST"):

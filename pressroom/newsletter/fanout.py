@@ -10,7 +10,9 @@ unique (digest, subscriber) constraint would refuse doubles anyway).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
+from datetime import datetime
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -28,15 +30,21 @@ from django.db.models import (
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
+from pressroom.newsletter import segments
 from pressroom.newsletter.models import Delivery, Digest, DigestArticle, Subscriber
 from pressroom.newsletter.sending import finish_if_done
 from pressroom.publishing.models import ArticleTopic
+
+logger = logging.getLogger(__name__)
 
 BATCHES_PER_CHUNK = 10
 
 
 def _recipients(digest: Digest) -> QuerySet[Subscriber]:
-    """Who gets this digest: receiving, and either every topic or one of its articles' topics."""
+    """Who gets this digest: receiving, and either every topic or one of its articles' topics;
+    for a one-off send, its segment (evaluated now, when the send goes out)."""
+    if not digest.is_digest:
+        return segments.segment_queryset(digest)
     article_ids = DigestArticle.objects.filter(digest=digest).values("article_id")
     topic_ids = ArticleTopic.objects.filter(article_id__in=article_ids).values("topic_id")
     chosen_topic_matches = Subscriber.topics.through.objects.filter(
@@ -82,6 +90,10 @@ def fan_out_chunk(digest_id: int) -> tuple[list[tuple[int, int]], bool]:
         digest = Digest.objects.select_for_update().get(pk=digest_id)
         if digest.is_fanned_out:
             return [], True
+        if digest.status != Digest.Status.SENDING:
+            # Checked under the row lock the cancel takes too: a send cancelled back to draft
+            # gets no more rows (and its written rows are skipped by send_batch).
+            return [], True
         remaining = _recipients(digest).filter(pk__gt=digest.recipients_through)
         ids = list(remaining.order_by("pk").values_list("pk", flat=True)[:chunk_size])
         pairs: list[tuple[int, int]] = []
@@ -109,3 +121,39 @@ def fan_out(digest_id: int) -> Iterator[list[tuple[int, int]]]:
         if pairs:
             yield pairs
     finish_if_done(digest_id)
+
+
+def begin_send(send_id: int, scheduled_for: str | None, now: datetime | None = None) -> bool:
+    """The start task's claim on its send: True if the send is to go out now.
+
+    Under the row lock cancel_send takes, so exactly one of them wins: once this has marked the
+    send begun (fanned_out_at), a cancel is refused; once a cancel has won, this finds a draft.
+    A task queued for another time than the send's current one (cancelled and rescheduled) does
+    nothing: the task queued for the new time starts it. `scheduled_for` None is a task queued
+    before the time was carried; it goes only if the send is due. `now`: the worker's clock.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        send = Digest.objects.select_for_update().filter(pk=send_id).first()
+        if send is None or send.is_digest or send.status != Digest.Status.SENDING:
+            return False
+        if scheduled_for is not None:
+            expected = datetime.fromisoformat(scheduled_for) if scheduled_for else None
+            if expected != send.send_after:
+                return False
+        if send.send_after and send.send_after > now:
+            return False
+        if send.fanned_out_at is None and send.missing_segment_topics():
+            # A chosen topic was deleted after the send was started: its readers can no longer
+            # be told apart, so it is not sent to anyone until an editor looks again.
+            send.stop_for_attention(
+                "Not sent: a topic of its segment was deleted after it was scheduled. "
+                "Check the segment and send it again."
+            )
+            send.save(update_fields=["status", "send_after", "started_at", "attention"])
+            logger.warning("One-off send %s stopped: a segment topic was deleted", send.pk)
+            return False
+        if send.fanned_out_at is None:
+            send.fanned_out_at = now
+            send.save(update_fields=["fanned_out_at"])
+    return True

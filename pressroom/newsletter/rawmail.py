@@ -5,7 +5,9 @@ network does. Here a rendered body is quoted-printable encoded once, split aroun
 links (which are QP-safe URLs, inserted per recipient between soft line breaks), and kept both
 plain (for DKIM, which signs the message as written) and dot-stuffed (for SMTP DATA). An SMTP
 transaction is MAIL, RCPT and DATA pipelined in one write when the server offers PIPELINING
-(RFC 2920). The result parses cleanly with email.parser and policy.default.
+(RFC 2920); a run of messages on one connection also writes the next message's MAIL, RCPT and
+DATA right after the previous message's final dot (`Transactions`): one write and one round trip
+per message. The result parses cleanly with email.parser and policy.default.
 """
 
 from __future__ import annotations
@@ -81,6 +83,21 @@ class PreparedPart:
         )
 
 
+_date_header: tuple[int, bytes] = (0, b"")
+
+
+def date_header() -> bytes:
+    """The Date header of a message written now, made once a second (not once a message)."""
+    global _date_header
+    now = timezone.now()
+    second = int(now.timestamp())
+    cached_second, cached = _date_header
+    if second != cached_second:
+        cached = header("Date", format_datetime(now.replace(microsecond=0)))
+        _date_header = (second, cached)
+    return cached
+
+
 @dataclass(frozen=True)
 class PreparedMessage:
     """A digest for one topic selection: everything but the recipient and personal links."""
@@ -88,6 +105,10 @@ class PreparedMessage:
     subject_header: bytes
     text: PreparedPart
     html: PreparedPart
+    # One multipart boundary for every copy: it starts with "=_", which quoted-printable
+    # parts can never contain ("=" is always "=3D" or a soft break there), so no copy's body
+    # can end a part early; and no random bytes are drawn per message.
+    boundary: bytes = b""
 
     @classmethod
     def build(cls, subject: str, text: str, html: str, markers: tuple[str, ...]) -> PreparedMessage:
@@ -95,6 +116,7 @@ class PreparedMessage:
             header("Subject", subject),
             PreparedPart("plain", text, markers),
             PreparedPart("html", html, markers),
+            f"=_pressroom_{uuid.uuid4().hex}".encode("ascii"),
         )
 
     def compose(
@@ -107,13 +129,13 @@ class PreparedMessage:
         stuffed: bool,
     ) -> bytes:
         encoded_links = {marker: _encode_url(url) for marker, url in links.items()}
-        boundary = f"=_pressroom_{uuid.uuid4().hex}".encode("ascii")
+        boundary = self.boundary or f"=_pressroom_{uuid.uuid4().hex}".encode("ascii")
         return b"".join(
             [
                 from_header,
                 header("To", to),
                 self.subject_header,
-                header("Date", format_datetime(timezone.now())),
+                date_header(),
                 *(header(name, value) for name, value in headers.items()),
                 b"MIME-Version: 1.0\r\n",
                 b'Content-Type: multipart/alternative; boundary="' + boundary + b'"\r\n',
@@ -197,3 +219,89 @@ def transact(
     if code != 250:
         smtp.rset()
         raise MessageRefused(f"{code} {_text(reply)}")
+
+
+Reply = tuple[int, bytes]
+
+
+class Transactions:
+    """Mail transactions in a row on one connection, each message's envelope (MAIL, RCPT,
+    DATA) written together with the previous message's content when the server offers
+    PIPELINING (RFC 2920 allows commands after the end of data in the same group).
+
+    `send()` behaves as `transact()` (a message other than the one announced drops the
+    connection, raising SMTPServerDisconnected: the caller opens a new one and sends again): `before_data` runs just before the message's content is
+    written (so what it records of the previous message still happens before this one can
+    arrive), and a refusal raises RecipientRefused / MessageRefused with the connection ready
+    for the next message. `next_recipient`: the address of the message that will follow, whose
+    envelope goes out with this one's content. A connection dropped or replaced must be told
+    (`forget()`); `open` says whether the server is waiting for a message's content (then the
+    connection must be closed without QUIT, which would become part of a message).
+    """
+
+    def __init__(self, sender: str) -> None:
+        self.sender = sender
+        # The envelope already written for the next message: (recipient, its three replies).
+        self.waiting: tuple[str, Reply, Reply, Reply] | None = None
+
+    @property
+    def open(self) -> bool:
+        return self.waiting is not None and self.waiting[3][0] == 354
+
+    def forget(self) -> None:
+        self.waiting = None
+
+    def _envelope(self, recipient: str) -> bytes:
+        return f"MAIL FROM:<{self.sender}>\r\nRCPT TO:<{recipient}>\r\nDATA\r\n".encode("ascii")
+
+    def send(
+        self,
+        smtp: smtplib.SMTP,
+        recipient: str,
+        stuffed_data: bytes,
+        before_data: Callable[[], None] | None = None,
+        next_recipient: str = "",
+    ) -> None:
+        smtp.ehlo_or_helo_if_needed()
+        if not smtp.has_extn("pipelining"):
+            self.waiting = None
+            transact(smtp, self.sender, recipient, stuffed_data, before_data)
+            return
+        waiting, self.waiting = self.waiting, None
+        if waiting is not None and waiting[0] == recipient:
+            mail, rcpt, data = waiting[1:]
+        else:
+            if waiting is not None and waiting[3][0] == 354:
+                # Not the message announced: ending it with "." would deliver an empty message
+                # to its recipient, and RSET or QUIT would be read as its content. Only a
+                # dropped connection makes the server discard it; the caller reconnects.
+                smtp.close()
+                raise smtplib.SMTPServerDisconnected(
+                    f"{waiting[0]} was announced, not {recipient}: connection dropped"
+                )
+            smtp.send(self._envelope(recipient))
+            mail, rcpt, data = smtp.getreply(), smtp.getreply(), smtp.getreply()
+        if mail[0] != 250 or rcpt[0] not in (250, 251) or data[0] != 354:
+            if data[0] == 354:  # a server that took DATA anyway: end it empty
+                smtp.send(b".\r\n")
+                smtp.getreply()
+            smtp.rset()
+            if mail[0] != 250:
+                raise MessageRefused(f"{mail[0]} {_text(mail[1])}")
+            if rcpt[0] not in (250, 251):
+                raise RecipientRefused(rcpt[0], _text(rcpt[1]))
+            raise MessageRefused(f"{data[0]} {_text(data[1])}")
+        if not stuffed_data.endswith(b"\r\n"):
+            stuffed_data += b"\r\n"
+        if before_data is not None:
+            before_data()
+        following = self._envelope(next_recipient) if next_recipient else b""
+        smtp.send(stuffed_data + b".\r\n" + following)
+        code, reply = smtp.getreply()
+        if following:
+            # The next envelope's replies come after this message's, whatever it was.
+            self.waiting = (next_recipient, smtp.getreply(), smtp.getreply(), smtp.getreply())
+        if code != 250:
+            # The transaction is over either way (RFC 5321 4.1.1.4): no RSET, which would
+            # also undo the next message's envelope.
+            raise MessageRefused(f"{code} {_text(reply)}")

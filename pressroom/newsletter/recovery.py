@@ -73,7 +73,9 @@ def recover_deliveries() -> Recovery:
     batches = set(result.batches or [])
     result.unfinished_fan_outs = []
     for digest in Digest.objects.filter(status=Digest.Status.SENDING):
-        if not digest.is_fanned_out and (digest.fanned_out_at or digest.created_at) < stalled_since:
+        # A scheduled one-off send fans out at its send time (its segment is taken then).
+        fan_out_moments = [digest.fanned_out_at or digest.created_at, digest.send_after]
+        if not digest.is_fanned_out and max(filter(None, fan_out_moments)) < stalled_since:
             result.unfinished_fan_outs.append(digest.pk)
         if digest.send_after and digest.send_after > now:
             continue

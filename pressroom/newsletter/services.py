@@ -13,9 +13,16 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from pressroom.lib.attribution import Source
 from pressroom.lib.ratelimit import Limit
 from pressroom.newsletter import tokens
-from pressroom.newsletter.models import Delivery, Digest, Subscriber
+from pressroom.newsletter.models import (
+    Delivery,
+    Digest,
+    DigestEdition,
+    Subscriber,
+    SubscriptionStateError,
+)
 from pressroom.publishing.models import Topic
 
 logger = logging.getLogger(__name__)
@@ -61,8 +68,12 @@ def _topic_ids(topics: Iterable[Topic | int] | None) -> list[int] | None:
     return ids or None
 
 
-def request_subscription(email: str, topics: Iterable[Topic | int] | None = None) -> None:
+def request_subscription(
+    email: str, topics: Iterable[Topic | int] | None = None, *, source: Source | None = None
+) -> None:
     """Handle a signup: mail a confirmation link (or, if already subscribed, a preferences link).
+    `source`: where the signup started (kept on a new subscriber only: a known reader's second
+    signup was not brought by that page).
 
     Whatever happens, the caller shows the same answer, so the form never tells anyone whether an
     address is on the list. At most one such email goes to an address per day.
@@ -75,7 +86,12 @@ def request_subscription(email: str, topics: Iterable[Topic | int] | None = None
             with transaction.atomic():
                 subscriber, created = Subscriber.objects.select_for_update().get_or_create(
                     email=address,
-                    defaults={"all_topics": topic_ids is None, "signup_email_sent_at": now},
+                    defaults={
+                        "all_topics": topic_ids is None,
+                        "signup_email_sent_at": now,
+                        "source_path": source.path if source else "",
+                        "source_campaign": source.campaign if source else "",
+                    },
                 )
         except IntegrityError:  # a simultaneous signup for the same address created it
             return
@@ -237,3 +253,82 @@ def import_subscribers(rows: Iterable[ImportRow], *, confirmed: bool) -> ImportR
                 subscriber.topics.set({topics_by_key[name.lower()] for name in row.topics})
             report.added += 1
     return report
+
+
+# One-off sends and the editor's edition of a coming digest.
+
+
+def start_send(send_id: int, send_after: datetime | None = None) -> Digest:
+    """Send a draft one-off email now, or at `send_after` (the worker starts it then).
+
+    Its segment is taken when it starts (the fan-out), and its donor conditions again for each
+    batch. Raises SubscriptionStateError for anything but a draft one-off send.
+    """
+    from pressroom.newsletter.tasks import start_one_off_send  # see request_subscription
+
+    with transaction.atomic():
+        send = Digest.objects.select_for_update().get(pk=send_id)
+        send.start(send_after)
+        send.save(
+            update_fields=[
+                "status",
+                "send_after",
+                "started_at",
+                "date",
+                "covers_from",
+                "covers_until",
+                "segment_topic_ids",
+                "reminder_since",
+                "attention",
+            ]
+        )
+        queued = (
+            start_one_off_send.using(run_after=send.send_after)
+            if send.send_after
+            else start_one_off_send
+        )
+        scheduled_for = send.send_after.isoformat() if send.send_after else ""
+        transaction.on_commit(lambda: queued.enqueue(send.pk, scheduled_for))
+    return send
+
+
+def cancel_send(send_id: int) -> Digest:
+    """A scheduled send that has not started goes back to draft."""
+    with transaction.atomic():
+        send = Digest.objects.select_for_update().get(pk=send_id)
+        if (
+            send.is_digest
+            or send.status != Digest.Status.SENDING
+            or send.recipients_through
+            or send.is_fanned_out
+            or send.fanned_out_at is not None  # its start task has begun (fanout.begin_send)
+            or not send.send_after
+            or send.send_after <= timezone.now()
+        ):
+            raise SubscriptionStateError(
+                "Only a scheduled send that has not started can be cancelled."
+            )
+        send.status = Digest.Status.DRAFT
+        send.send_after = None
+        send.started_at = None
+        send.save(update_fields=["status", "send_after", "started_at"])
+    return send
+
+
+def save_edition(edition: DigestEdition) -> DigestEdition:
+    """Save the editor's edition; if today's digest was waiting for its note, build it now."""
+    from pressroom.newsletter import digests
+    from pressroom.newsletter.tasks import send_daily_digest
+
+    now = timezone.now()
+    with transaction.atomic():
+        edition.save()
+        waiting = (
+            edition.date == digests.digest_date(now)
+            and edition.note
+            and now >= digests.scheduled_send_time(edition.date)
+            and not Digest.objects.digests().filter(date=edition.date).exists()
+        )
+        if waiting:
+            transaction.on_commit(send_daily_digest.enqueue)
+    return edition

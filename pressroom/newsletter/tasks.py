@@ -89,13 +89,45 @@ def build_and_queue_digest(
 )
 @task
 def send_daily_digest() -> int | None:
-    """Build today's digest (once, however many schedulers fire) and queue its batches."""
+    """Build today's digest (once, however many schedulers fire) and queue its batches.
+
+    With DIGEST_WAIT_FOR_NOTE_UNTIL set and no editor's note yet, it does nothing: saving the
+    note builds it (services.save_edition), and the cutoff's own schedule entry builds it then.
+    """
+    if digests.digest_waits_for_note():
+        logger.info("Today's digest waits for the editor's note")
+        return None
     digest, created = build_and_queue_digest()
     if digest is None:
         return None
     if created:
         logger.info("Digest %s queued for %s", digest.date, digest.deliveries.count())
     return digest.pk
+
+
+if settings.DIGEST_WAIT_FOR_NOTE_UNTIL is not None:
+    # The end of the wait for the editor's note: the digest goes now, with or without one.
+    cron(
+        CronTrigger(
+            hour=settings.DIGEST_WAIT_FOR_NOTE_UNTIL[0],
+            minute=settings.DIGEST_WAIT_FOR_NOTE_UNTIL[1],
+            timezone=settings.DIGEST_TIMEZONE,
+        ),
+        sentry_monitor_config=None,
+    )(send_daily_digest)
+
+
+@task
+def start_one_off_send(send_id: int, scheduled_for: str | None = None) -> int:
+    """A one-off send's start, at its time: write its delivery rows (its segment, taken now) and
+    queue their batches. Idempotent: a second run only resumes an unfinished fan-out.
+
+    `scheduled_for` is the send time the task was queued for (ISO 8601, "" for "now"): a task
+    left from a schedule that was cancelled or moved does nothing (fanout.begin_send)."""
+    if not fanout.begin_send(send_id, scheduled_for):
+        return 0  # cancelled, moved, deleted, or its segment needs the editor's attention
+    fan_out_and_queue(send_id)
+    return Digest.objects.get(pk=send_id).deliveries.count()
 
 
 @cron(IntervalTrigger(seconds=settings.DIGEST_RECOVERY_INTERVAL), sentry_monitor_config=None)

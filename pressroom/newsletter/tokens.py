@@ -6,12 +6,16 @@ preferences link cannot be replayed as a confirmation and nobody can forge one.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
 from django.core import signing
 from django.urls import reverse
+from django.utils.encoding import force_bytes
 
 CONFIRM_SALT = "pressroom.newsletter.confirm"
 PREFERENCES_SALT = "pressroom.newsletter.preferences"
@@ -19,6 +23,33 @@ UNSUBSCRIBE_SALT = "pressroom.newsletter.unsubscribe"
 
 _preferences_signer = signing.Signer(salt=PREFERENCES_SALT)
 _unsubscribe_signer = signing.Signer(salt=UNSUBSCRIBE_SALT)
+
+
+class _QuickSigner:
+    """Signer(salt).sign() to the byte, without deriving the HMAC key again for every value.
+
+    A send signs two links per recipient; Django's salted_hmac hashes the salt and the secret
+    on each call, which was a tenth of a message's CPU. Here the keyed HMAC is made once and
+    copied per value (reading links back stays with Django's Signer, fallback keys included).
+    """
+
+    def __init__(self, signer: signing.Signer) -> None:
+        self.signer = signer
+        self.sep = signer.sep
+        derived = hashlib.sha256(
+            force_bytes(signer.salt) + b"signer" + force_bytes(signer.key)
+        ).digest()
+        self.keyed = hmac.new(derived, digestmod=hashlib.sha256)
+
+    def sign(self, value: str) -> str:
+        mac = self.keyed.copy()
+        mac.update(value.encode())
+        signature = base64.urlsafe_b64encode(mac.digest()).rstrip(b"=").decode()
+        return f"{value}{self.sep}{signature}"
+
+
+_quick_preferences = _QuickSigner(_preferences_signer)
+_quick_unsubscribe = _QuickSigner(_unsubscribe_signer)
 
 
 class InvalidLink(Exception):
@@ -55,7 +86,7 @@ def read_confirmation_token(token: str) -> ConfirmationRequest:
 
 
 def preferences_token(subscriber_id: int) -> str:
-    return _preferences_signer.sign(str(subscriber_id))
+    return _quick_preferences.sign(str(subscriber_id))
 
 
 def read_preferences_token(token: str) -> int:
@@ -66,7 +97,7 @@ def read_preferences_token(token: str) -> int:
 
 
 def unsubscribe_token(subscriber_id: int, digest_id: int | None = None) -> str:
-    return _unsubscribe_signer.sign(f"{subscriber_id}-{digest_id or 0}")
+    return _quick_unsubscribe.sign(f"{subscriber_id}-{digest_id or 0}")
 
 
 def read_unsubscribe_token(token: str) -> tuple[int, int | None]:

@@ -10,6 +10,7 @@ urlpatterns = [
     path("digest/preferences/<str:token>/", views.preferences, name="preferences"),
     path("digest/unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
     path("digest/archive/", views.digest_archive, name="digest-list"),
+    path("digest/email/<int:pk>/", views.email_detail, name="email-detail"),
     path("digest/<str:date>/", views.digest_detail, name="digest-detail"),
     # Bounce and complaint webhooks of the configured ESP only (django-anymail), authenticated.
     path(

@@ -6,18 +6,23 @@ import contextlib
 import functools
 from collections.abc import Callable
 from datetime import date
+from typing import cast
 
 from django.conf import settings
+from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from pressroom.lib.attribution import source_of
 from pressroom.lib.ratelimit import client_address
+from pressroom.media.rendering import pictures_in_html
 from pressroom.newsletter import digests, services
 from pressroom.newsletter.forms import PreferencesForm, SignupForm, topic_groups
-from pressroom.newsletter.models import Digest, Subscriber, SubscriptionStateError
+from pressroom.newsletter.models import Digest, DigestQuerySet, Subscriber, SubscriptionStateError
 from pressroom.newsletter.tokens import InvalidLink
 
 
@@ -27,7 +32,7 @@ from pressroom.newsletter.tokens import InvalidLink
 @require_http_methods(["GET", "HEAD", "POST"])
 def signup(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
-        recent = Digest.objects.filter(status=Digest.Status.SENT)[:10]
+        recent = Digest.objects.archived()[:10]
         return _signup_page(request, SignupForm(), digests=recent)
     form = SignupForm(request.POST)
     if form.is_bot:
@@ -40,7 +45,11 @@ def signup(request: HttpRequest) -> HttpResponse:
         response["Retry-After"] = str(services.signup_limit().retry_after(client_address(request)))
         return response
     topics = form.cleaned_data["topics"]
-    services.request_subscription(form.cleaned_data["email"], list(topics) if topics else None)
+    # The page the form was on and the send that brought the reader, from the POST's Referer
+    # (the form sits in cached pages: it cannot carry them itself).
+    services.request_subscription(
+        form.cleaned_data["email"], list(topics) if topics else None, source=source_of(request)
+    )
     return redirect("newsletter:signup-done")
 
 
@@ -162,7 +171,19 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
 
 
 def digest_archive(request: HttpRequest) -> HttpResponse:
-    return render(request, "newsletter/digest_list.html", {"digests": Digest.objects.all()[:100]})
+    # Only what went out: a digest still sending or waiting for its time is not listed yet.
+    sent = Digest.objects.archived()[:100]
+    return render(request, "newsletter/digest_list.html", {"digests": sent})
+
+
+def _readable() -> DigestQuerySet:
+    """Sends whose page a recipient may open ("view in your browser"): started, and past their
+    send time (a scheduled one is not public before it goes)."""
+    now = timezone.now()
+    readable = Digest.objects.exclude(status=Digest.Status.DRAFT).filter(
+        Q(send_after__isnull=True) | Q(send_after__lte=now)
+    )
+    return cast(DigestQuerySet, readable)
 
 
 def digest_detail(request: HttpRequest, date: str) -> HttpResponse:
@@ -170,13 +191,21 @@ def digest_detail(request: HttpRequest, date: str) -> HttpResponse:
         day = _parse_date(date)
     except ValueError:
         raise Http404("No digest for that date.") from None
-    digest = get_object_or_404(Digest, date=day)
+    digest = get_object_or_404(_readable().digests(), date=day)
     content = digests.load_content(digest)
     return render(
         request,
         "newsletter/digest_detail.html",
-        {"digest": digest, "sections": content.sections(content.entries)},
+        {"digest": digest, "sections": content.sections(content.entries), "note": content.note},
     )
+
+
+def email_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """A one-off send's page: only a public one, once it has gone out."""
+    send = get_object_or_404(_readable().one_offs().filter(is_public=True), pk=pk)
+    # As an article body is shown: library images with their renditions, current addresses.
+    body = pictures_in_html(send.body)
+    return render(request, "newsletter/email_detail.html", {"send": send, "body": body})
 
 
 def _parse_date(value: str) -> date:

@@ -172,7 +172,7 @@ def corrections(article: Article) -> SafeString:
     for note in notes:
         noted_at = dates.local(note.noted_at)
         items.append(
-            f'<p id="correction-{int(note.pk)}"><strong>{escape(note.get_kind_display())}, '
+            f'<p id="correction-{int(note.pk)}"><strong>{escape(note.kind_label)}, '
             f'<time datetime="{noted_at.isoformat()}">{dates.long_date(noted_at)}</time>:'
             f"</strong> {escape(note.text)}</p>"
         )

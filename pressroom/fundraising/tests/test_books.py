@@ -169,6 +169,21 @@ def test_an_online_payment_is_never_edited_by_hand(db):
         services.update_offline_donation(donation.pk, amount=Decimal(50))
 
 
+def test_a_gift_with_refunds_keeps_its_amount_and_currency(db):
+    """Refunds are booked against them (and in their months): a $50 cheque with $20 refunded
+    corrected to $20 would count a $0 gift; corrected upward when fully refunded, its net would
+    vanish from every total."""
+    gift = _offline(amount="50", reference="1001")
+    services.refund_donation(gift.pk, Decimal(20))
+    for change in ({"amount": Decimal(20)}, {"amount": Decimal(80)}, {"currency": "EUR"}):
+        with pytest.raises(DonationStateError, match="refunds booked"):
+            services.update_offline_donation(gift.pk, **change)
+    gift.refresh_from_db()
+    assert (gift.amount, gift.currency, gift.refunded_amount) == (Decimal(50), "USD", Decimal(20))
+    # What the refunds do not depend on can still be corrected.
+    services.update_offline_donation(gift.pk, provider_reference="1001-b")
+
+
 def test_a_correction_cannot_take_a_number_the_donor_already_used(db):
     _offline(reference="1001")
     other = _offline(reference="1002")
@@ -454,3 +469,44 @@ def test_merging_two_records_that_both_hold_cheque_1001_is_refused_until_one_is_
     assert Donor.objects.count() == 2
     services.update_offline_donation(second.pk, provider_reference="1002")
     assert services.merge_donors(kept.pk, [other.pk]).donations_moved == 1
+
+
+def test_a_merge_holds_when_the_processor_sends_the_merged_address_again(
+    post_event, stripe_keys, campaign
+):
+    """Stripe keeps the address the gift began with: the next monthly payment (and a failed
+    one) must go to the donor the gift now belongs to, not bring the merged record back."""
+    from pressroom.fundraising.models import RecurringDonation
+    from pressroom.fundraising.tests.conftest import (
+        invoice_paid,
+        invoice_payment_failed,
+        monthly_gift_started,
+    )
+
+    subscription = new_id("sub")
+    post_event(monthly_gift_started(subscription))
+    merged_away = Donor.objects.get(email="dana@example.org")
+    kept = Donor.objects.create(email="dana.new@example.org", name="Dana")
+    services.merge_donors(kept.pk, [merged_away.pk])
+
+    post_event(
+        event(
+            "invoice.paid",
+            invoice_paid(invoice_id=new_id("in"), subscription=subscription, amount_paid=1000),
+        )
+    )
+    post_event(
+        event(
+            "invoice.payment_failed",
+            invoice_payment_failed(
+                invoice_id=new_id("in"),
+                subscription=subscription,
+                amount_due=1000,
+                customer="cus_dana",
+            ),
+        )
+    )
+
+    assert not Donor.objects.filter(email="dana@example.org").exists()
+    assert set(Donation.objects.values_list("donor__email", flat=True)) == {"dana.new@example.org"}
+    assert RecurringDonation.objects.get().donor == kept

@@ -232,7 +232,8 @@ def test_a_slow_processor_holds_at_most_half_the_threads_of_a_process(campaign, 
     settings.DONATE_CHECKOUTS_PER_IP_PER_HOUR = 0
     services._processor_slots.cache_clear()
     gift = {"amount": "25", "frequency": "once", "email": "dana@example.org"}
-    with running_fake_stripe(delay=5) as slow:
+    held = threading.Semaphore(0)
+    with running_fake_stripe(gate=held) as slow:
         settings.STRIPE_SECRET_KEY = "sk_test_pressroom"
         settings.STRIPE_API_BASE = slow.base_url
         answers: list[int] = []
@@ -252,8 +253,14 @@ def test_a_slow_processor_holds_at_most_half_the_threads_of_a_process(campaign, 
         assert time.monotonic() - started < 4, "refused without waiting for the processor"
         assert refused.status_code == 503
         assert "answering slowly" in refused.content.decode()
+        # The processor answers the held donations one after the other.
+        for answered in (1, 2):
+            held.release()
+            deadline = time.monotonic() + 30
+            while len(answers) < answered and time.monotonic() < deadline:
+                time.sleep(0.02)
         for thread in waiting:
-            thread.join()
+            thread.join(timeout=30)
         assert answers == [303, 303]
         assert len(slow.calls("POST", "/v1/checkout/sessions")) == 2
     services._processor_slots.cache_clear()

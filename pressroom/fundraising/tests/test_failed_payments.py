@@ -345,3 +345,23 @@ def test_a_lapsed_gift_cannot_be_cancelled_again_and_says_why(
     recurring.refresh_from_db()
     assert recurring.status == RecurringDonation.Status.LAPSED
     assert recurring.cancelled_at is None
+
+
+def test_a_gift_left_unpaid_is_cancelled_at_stripe_so_it_cannot_charge_again(
+    client, campaign, post_event, fake_stripe, smtp_server, outlet, gift
+):
+    """Stripe's "unpaid" keeps the subscription: paying its open invoice later would start the
+    monthly charges again while Pressroom shows the gift lapsed and offers no way to stop it."""
+    post_event(monthly_gift_started(gift["subscription"]))
+    post_event(failed(gift))
+    post_event(lapsed(gift, status="unpaid"))
+    post_event(lapsed(gift, status="unpaid"))  # delivered again
+    run_worker()
+    run_worker()
+
+    recurring = RecurringDonation.objects.get()
+    assert recurring.status == RecurringDonation.Status.LAPSED
+    assert recurring.stop_confirmed_at is not None
+    assert recurring.stop_next_attempt_at is None
+    assert len(fake_stripe.calls("DELETE", f"/v1/subscriptions/{gift['subscription']}")) == 1
+    assert subjects(smtp_server, DONOR).count(LAPSE_SUBJECT) == 1

@@ -137,3 +137,22 @@ def test_failures_that_are_not_in_a_row_do_not_rest_the_processor(
     assert "Continue to secure payment" in client.get("/donate/").content.decode()
     run_worker()
     assert smtp_server.to(STAFF) == []
+
+
+def test_a_refused_request_is_the_readers_problem_and_never_rests_the_processor(
+    client, campaign, fake_stripe, smtp_server, outlet
+):
+    """Stripe answers 400 to an amount over its limit: a reader sending a few of those must
+    not pause giving for everyone (nor email staff about an outage)."""
+    fake_stripe.fail_with = 400
+    for _ in range(5):
+        response = client.post("/donate/", {**GIFT, "amount": "5000000"})
+        assert response.status_code == 400
+        assert "did not accept this gift" in response.content.decode()
+    assert not ProcessorHealth.objects.filter(consecutive_failures__gt=0).exists()
+    fake_stripe.fail_with = None
+    page = client.get("/donate/").content.decode()
+    assert RESTING not in page
+    assert 'class="donate-form"' in page
+    run_worker()
+    assert smtp_server.to(STAFF) == []

@@ -33,6 +33,7 @@ class PartnerPayProvider:
 
     name = "partnerpay"
     label = "PartnerPay"
+    supports_monthly = False
 
     def is_configured(self) -> bool:
         return True
@@ -69,13 +70,17 @@ class PartnerPayProvider:
     def cancel_recurring(self, reference: str) -> None:
         return None
 
+    def card_update_url(self, customer_reference: str, return_url: str) -> str:
+        return "https://pay.partner.example/account"
+
 
 @pytest.fixture
-def partnerpay(monkeypatch):
-    monkeypatch.setitem(providers.PROVIDERS, "partnerpay", f"{__name__}.PartnerPayProvider")
-    providers.get_provider.cache_clear()
-    yield
-    providers.get_provider.cache_clear()
+def partnerpay(settings):
+    """Installed through the setting alone: no line of Pressroom changes."""
+    settings.FUNDRAISING_PROCESSORS = [
+        *providers.BUILT_IN_PROCESSORS,
+        f"{__name__}.PartnerPayProvider",
+    ]
 
 
 def post_partner(client, payload: dict):
@@ -122,3 +127,23 @@ def test_unknown_processor_webhook_is_a_404(client, db):
         ).status_code
         == 404
     )
+
+
+def test_a_one_time_only_processor_offers_no_monthly_gift(client, partnerpay, make_campaign):
+    campaign = make_campaign(slug="partner-drive", processor="partnerpay")
+
+    page = client.get(f"/donate/{campaign.slug}/")
+    refused = client.post(
+        f"/donate/{campaign.slug}/",
+        {"amount": "25", "email": "dana@example.org", "frequency": "monthly"},
+    )
+    once = client.post(
+        f"/donate/{campaign.slug}/",
+        {"amount": "25", "email": "dana@example.org", "frequency": "once"},
+    )
+
+    assert page.status_code == 200
+    assert b'value="monthly"' not in page.content
+    assert refused.status_code == 400  # re-rendered with the error, nothing opened
+    assert once.status_code == 303
+    assert once["Location"] == "https://pay.partner.example/partner-drive"

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from pressroom.media.models import MediaItem
-from tests.browser import browser_test, chromium_page
+from tests.browser import browser_test, chromium_page, log_in_to_admin
 
 pytestmark = [*browser_test, pytest.mark.slow]
 PASSWORD = "correct horse battery staple"
@@ -60,11 +60,7 @@ def editor(transactional_db, django_user_model, settings, tmp_path):
 def test_several_files_dropped_on_the_upload_page_join_the_library(live_server, editor):
     with chromium_page() as page:
         page.set_default_timeout(15_000)
-        page.goto(live_server.url + "/admin/login/?next=/admin/")
-        page.fill("#id_username", "chief")
-        page.fill("#id_password", PASSWORD)
-        page.click("input[type=submit]")
-        page.wait_for_url("**/admin/")
+        log_in_to_admin(page, live_server.url, "chief", PASSWORD)
         page.goto(f"{live_server.url}/admin/media/mediaitem/add/")
         assert page.evaluate(DROP_FILES, "[data-drop-zone]") == "dropped"
         chosen = page.locator("[data-drop-list] li").all_inner_texts()

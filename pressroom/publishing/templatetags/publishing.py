@@ -70,7 +70,7 @@ def article_json_ld(article: Article) -> SafeString:
         data["correction"] = [
             {
                 "@type": "CorrectionComment",
-                "text": f"{note.get_kind_display()}: {note.text}",
+                "text": f"{note.kind_label}: {note.text}",
                 "datePublished": note.noted_at.isoformat(),
             }
             for note in corrections

@@ -102,21 +102,27 @@ def test_the_first_article_page_of_a_generation_reads_authors_topics_and_related
     assert len(again) == 2
 
 
-def test_an_article_with_corrections_reads_them_in_one_more_query(reader_client, newsroom):
+def test_an_article_with_corrections_reads_them_with_its_links(reader_client, newsroom):
     shown: Article = newsroom["shown"]  # type: ignore[assignment]
     first = services.add_correction(shown, "The march was on Tuesday.", kind="correction")
-    services.add_correction(shown, "Police figures added.", kind="update")
+    second = services.add_correction(shown, "Police figures added.", kind="update")
     removed = services.add_correction(shown, "A wrong note.", kind="clarification")
     services.remove_correction(removed, by=None, reason="Added by mistake.")
     page_queries(reader_client, newsroom["other"].get_absolute_url())  # type: ignore[attr-defined]
     queries = page_queries(reader_client, shown.get_absolute_url())
-    assert len(queries) == 3, "\n".join(queries)
-    assert "publishing_correction" in queries[2]
+    # The article, then its authors, topics and corrections in one statement.
+    assert len(queries) == 2, "\n".join(queries)
+    assert "publishing_correction" in queries[1]
     html = reader_client.get(shown.get_absolute_url()).content.decode()
     notes = re.findall(r'<p id="correction-(\d+)">', html)
-    assert notes == [str(first.pk), str(first.pk + 1)]
+    assert notes == [str(first.pk), str(second.pk)]
     assert "A wrong note." not in html
-    assert "Updated <time" in html
+    # Dates read by plain SQL come out as the ORM gives them (aware, in the site's zone).
+    for note in (first, second):
+        noted_at = timezone.localtime(note.noted_at).isoformat()
+        assert f'<p id="correction-{note.pk}"><strong>' in html
+        assert f'<time datetime="{noted_at}">' in html
+    assert f'Updated <time datetime="{timezone.localtime(second.noted_at).isoformat()}">' in html
 
 
 def test_an_article_with_a_lead_image_reads_its_renditions_in_one_more_query(

@@ -10,7 +10,7 @@ import pytest
 
 from pressroom.media import services as media_services
 from pressroom.media.tests.images import png_bytes
-from tests.browser import browser_test, chromium_page
+from tests.browser import browser_test, chromium_page, log_in_to_admin
 
 pytestmark = [*browser_test, pytest.mark.slow]
 PASSWORD = "correct horse battery staple"
@@ -60,11 +60,7 @@ def test_an_editor_builds_an_article_from_the_blocks(live_server, library):
     with chromium_page() as page:
         page.set_default_timeout(15_000)
         page.route("https://**.youtube*.com/**", lambda route: to_youtube.append(route.request.url))
-        page.goto(live_server.url + "/admin/login/?next=/admin/")
-        page.fill("#id_username", "chief")
-        page.fill("#id_password", PASSWORD)
-        page.click("input[type=submit]")
-        page.wait_for_url("**/admin/")
+        log_in_to_admin(page, live_server.url, "chief", PASSWORD)
         page.goto(f"{live_server.url}/admin/publishing/article/{article.pk}/change/")
         page.locator(".ProseMirror p", has_text="Start.").first.click()
         editor = page.locator(".ProseMirror:visible").first

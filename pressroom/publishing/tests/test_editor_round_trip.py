@@ -13,7 +13,7 @@ from html.parser import HTMLParser
 import pytest
 
 from pressroom.publishing.html import ALLOWED_ATTRIBUTES, ALLOWED_TAGS
-from tests.browser import browser_test, chromium_page
+from tests.browser import browser_test, chromium_page, log_in_to_admin
 
 pytestmark = [*browser_test, pytest.mark.slow]
 PASSWORD = "correct horse battery staple"
@@ -196,11 +196,7 @@ def test_every_allowed_element_and_attribute_survives_editing_in_the_browser(
             "console",
             lambda message: errors.append(message.text) if message.type == "error" else None,
         )
-        page.goto(live_server.url + "/admin/login/?next=/admin/")
-        page.fill("#id_username", "chief")
-        page.fill("#id_password", PASSWORD)
-        page.click("input[type=submit]")
-        page.wait_for_url("**/admin/")
+        log_in_to_admin(page, live_server.url, "chief", PASSWORD)
         for pk, _ in articles.values():
             page.goto(f"{live_server.url}/admin/publishing/article/{pk}/change/")
             first = page.locator(".ProseMirror p", has_text="Edit here.").first

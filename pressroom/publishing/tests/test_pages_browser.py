@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, browser_test, serious_violations
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, browser_test, log_in_to_admin, serious_violations
 
 pytestmark = [*browser_test, pytest.mark.slow]
 PASSWORD = "correct horse battery"
@@ -39,11 +39,7 @@ def test_an_editor_writes_a_nested_page_that_readers_open_and_both_pass_axe(live
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             editor = browser.new_context().new_page()
-            editor.goto(f"{live_server.url}/admin/login/?next=/admin/")
-            editor.fill("#id_username", "edna")
-            editor.fill("#id_password", PASSWORD)
-            editor.click("input[type=submit]")
-            editor.wait_for_url("**/admin/")
+            log_in_to_admin(editor, live_server.url, "edna", PASSWORD)
             editor.goto(f"{live_server.url}/admin/publishing/page/add/")
             editor.fill("#id_title", "Our team")
             editor.select_option("#id_parent", label="About us")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, browser_test, serious_violations
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, browser_test, log_in_to_admin, serious_violations
 
 pytestmark = [*browser_test, pytest.mark.slow]
 PASSWORD = "correct horse battery"
@@ -44,11 +44,7 @@ def test_editor_previews_then_publishes_a_pending_change_readers_see_only_then(
                 seen_by_reader.append((moment, reader.locator(".article-body").inner_text()))
 
             read("before")
-            editor.goto(f"{live_server.url}/admin/login/?next=/admin/")
-            editor.fill("#id_username", "edna")
-            editor.fill("#id_password", PASSWORD)
-            editor.click("input[type=submit]")
-            editor.wait_for_url("**/admin/")
+            log_in_to_admin(editor, live_server.url, "edna", PASSWORD)
             editor.goto(change_url)
             body = editor.locator(".ProseMirror:visible").first
             body.wait_for(state="visible")
@@ -82,8 +78,9 @@ def test_editor_previews_then_publishes_a_pending_change_readers_see_only_then(
             inserted = editor.locator("ins").all_inner_texts()
             compare_violations = serious_violations(editor)
             editor.go_back()
-            editor.get_by_role("button", name="Publish this change").click()
-            editor.wait_for_url("**/revisions/")
+            # Publishing posts back to the revisions page: wait for that navigation itself.
+            with editor.expect_navigation():
+                editor.get_by_role("button", name="Publish this change").click()
             published_message = editor.locator(".messagelist").inner_text()
             read("published")
         finally:

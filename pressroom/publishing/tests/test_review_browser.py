@@ -12,7 +12,7 @@ import pytest
 
 from pressroom.publishing import services
 from pressroom.publishing.models import Article, Author, ReviewComment
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, browser_test, serious_violations
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, browser_test, log_in_to_admin, serious_violations
 
 pytestmark = [*browser_test, pytest.mark.slow]
 PASSWORD = "correct horse battery"
@@ -32,11 +32,7 @@ def newsroom(transactional_db, make_staff, settings):
 
 
 def log_in(page, base: str, username: str) -> None:
-    page.goto(f"{base}/admin/login/?next=/admin/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
-    page.wait_for_url("**/admin/")
+    log_in_to_admin(page, base, username, PASSWORD)
 
 
 def type_into_body(page, text: str) -> None:
@@ -76,8 +72,9 @@ def test_a_submission_goes_through_review_to_readers_then_is_corrected_and_resto
             # A source checks a quote through a preview link, without an account.
             contributor.get_by_role("link", name="Revisions").click()
             contributor.wait_for_url("**/revisions/")
-            contributor.get_by_role("button", name="Make a preview link").click()
-            contributor.wait_for_url("**/revisions/")
+            # The form posts back to the same address: wait for that navigation, not the URL.
+            with contributor.expect_navigation():
+                contributor.get_by_role("button", name="Make a preview link").click()
             link = contributor.locator("a.preview-link").get_attribute("href")
             source.goto(base + urlsplit(link).path)
             seen["preview"] = source.locator(".article-body").inner_text()

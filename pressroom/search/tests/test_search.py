@@ -4,10 +4,12 @@ from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
+from django.db import transaction
 from django.utils import timezone
 
 from pressroom.publishing import services
 from pressroom.search.backends import search_article_ids
+from pressroom.search.models import SearchTerm
 
 
 @pytest.fixture
@@ -58,9 +60,11 @@ def test_a_scheduled_article_is_found_once_its_time_has_come_without_another_sav
     client, archive, django_capture_on_commit_callbacks, monkeypatch
 ):
     with django_capture_on_commit_callbacks(execute=True):
-        services.publish_article(archive["draft"], at=timezone.now() + timedelta(seconds=2))
+        # An hour ahead, and the clock moved past it: a slow machine cannot reach the
+        # publication time between the two searches on its own.
+        services.publish_article(archive["draft"], at=timezone.now() + timedelta(hours=1))
     assert "Secret lithium draft" not in client.get("/search/", {"q": "lithium"}).content.decode()
-    later = timezone.now() + timedelta(seconds=3)
+    later = timezone.now() + timedelta(hours=1, seconds=1)
     monkeypatch.setattr(timezone, "now", lambda: later)  # the clock `published()` reads
     page = client.get("/search/", {"q": "lithium"}).content.decode()
     assert "Secret lithium draft" in page
@@ -80,3 +84,17 @@ def test_malformed_result_pages_are_not_found(client, archive, page):
 def test_rebuild_command_indexes_articles_written_in_bulk(archive):
     call_command("rebuild_search_index")
     assert search_article_ids("lithium") == [archive["lithium"].id]
+
+
+def test_a_published_article_is_found_in_the_transaction_that_publishes_it(archive):
+    """Indexed with the write, not later by a task: found by the next search after commit."""
+    with transaction.atomic():
+        services.publish_article(archive["draft"])
+        assert archive["draft"].id in search_article_ids("secret lithium")
+
+
+def test_rebuilding_keeps_results_and_the_vocabulary(archive):
+    call_command("rebuild_search_index")
+    call_command("rebuild_search_index")
+    assert search_article_ids("teachers") == [archive["teachers"].id]
+    assert SearchTerm.objects.get(term="teachers").documents == 1

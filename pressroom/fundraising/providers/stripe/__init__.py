@@ -15,6 +15,7 @@ import math
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import stripe
@@ -32,13 +33,31 @@ from pressroom.fundraising.providers import (
     PaymentRefunded,
     ProviderError,
     ProviderNotConfigured,
+    ProviderRefused,
     RecurringEnded,
     RecurringStarted,
     VerifiedEvent,
     WebhookVerificationError,
+    event_mapping,
+    event_text,
 )
 
 SIGNATURE_HEADER = "Stripe-Signature"
+# Pressroom's frequencies as Stripe's recurring intervals.
+RECURRING_INTERVALS = {"monthly": "month", "annual": "year"}
+# Metadata keys the gift's details travel under (see CheckoutRequest.details).
+DETAIL_KEYS = (
+    "frequency",
+    "source_path",
+    "source_campaign",
+    "covered_fee",
+    "anonymous",
+    "tribute_kind",
+    "tribute_name",
+    "tribute_notify_name",
+    "tribute_notify_email",
+    "tribute_show_amount",
+)
 # Stripe's events nest about six levels (event, data, object, parent, details, metadata); a
 # payload ten times deeper is not from Stripe's API and would only cost time and stack.
 MAX_EVENT_DEPTH = 64
@@ -56,23 +75,6 @@ def _timestamp(value: Any) -> datetime | None:
         raise EventRejected(f"created/paid_at is out of range: {value!r:.40}") from None
 
 
-def _text(value: Any, what: str) -> str:
-    """A string field of the event ("" when absent); anything else rejects the event."""
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise EventRejected(f"{what} is not a string: {type(value).__name__}")
-    return value
-
-
-def _mapping(value: Any, what: str) -> Mapping[str, Any]:
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        raise EventRejected(f"{what} is not an object: {type(value).__name__}")
-    return value
-
-
 def _minor_units(value: Any, what: str) -> int:
     if value is None:
         return 0
@@ -85,7 +87,7 @@ def _id(value: Any) -> str:
     """An id, whether Stripe sent it bare or as an expanded object."""
     if isinstance(value, dict):
         value = value.get("id")
-    return _text(value, "reference")
+    return event_text(value, "reference")
 
 
 def _read_json(text: str) -> tuple[Any, bool]:
@@ -138,6 +140,15 @@ def _signature_time(header: str) -> int | None:
     return None
 
 
+def _details(metadata: Mapping[str, Any]) -> dict[str, str]:
+    """The gift's details from the metadata Pressroom set at checkout (strings only)."""
+    return {
+        key: event_text(metadata.get(key), f"metadata.{key}")
+        for key in DETAIL_KEYS
+        if metadata.get(key)
+    }
+
+
 def _dig(data: Mapping[str, Any], *path: str) -> Any:
     for key in path:
         if not isinstance(data, Mapping):
@@ -149,6 +160,7 @@ def _dig(data: Mapping[str, Any], *path: str) -> Any:
 class StripeProvider:
     name = "stripe"
     label = "Stripe"
+    supports_monthly = True
 
     def is_configured(self) -> bool:
         return bool(settings.STRIPE_SECRET_KEY)
@@ -164,19 +176,23 @@ class StripeProvider:
         )
 
     def create_checkout(self, request: CheckoutRequest) -> CheckoutSession:
-        monthly = request.frequency == "monthly"
+        monthly = request.frequency in RECURRING_INTERVALS
         price_data: dict[str, Any] = {
             "currency": request.currency.lower(),
             "unit_amount": to_minor_units(request.amount, request.currency),
             "product_data": {"name": request.description},
         }
         if monthly:
-            price_data["recurring"] = {"interval": "month"}
+            price_data["recurring"] = {"interval": RECURRING_INTERVALS[request.frequency]}
         metadata = {
+            **{key: value[:450] for key, value in request.details.items()},
             "campaign": request.campaign_slug,
             "frequency": request.frequency,
             "donor_name": request.name[:450],
         }
+        if request.replaces:
+            # The monthly gift at another processor this one replaces (services.move_…).
+            metadata["replaces"] = request.replaces
         params: dict[str, Any] = {
             "mode": "subscription" if monthly else "payment",
             "line_items": [{"price_data": price_data, "quantity": 1}],
@@ -196,8 +212,8 @@ class StripeProvider:
         try:
             session = self.client().v1.checkout.sessions.create(params=params)  # type: ignore[arg-type]
         except stripe.StripeError as error:
-            raise ProviderError(
-                f"Stripe refused the checkout: {error.user_message or error}"
+            raise _failure(
+                error, f"Stripe refused the checkout: {error.user_message or error}"
             ) from error
         if not session.url:
             raise ProviderError("Stripe returned a checkout session without a URL.")
@@ -210,9 +226,43 @@ class StripeProvider:
             # Already cancelled (or deleted) at Stripe: the gift has ended either way.
             if error.http_status == 404 or "canceled" in str(error).lower():
                 return
-            raise ProviderError(f"Stripe could not cancel the subscription: {error}") from error
+            raise _failure(error, f"Stripe could not cancel the subscription: {error}") from error
         except stripe.StripeError as error:
-            raise ProviderError(f"Stripe could not cancel the subscription: {error}") from error
+            raise _failure(error, f"Stripe could not cancel the subscription: {error}") from error
+
+    def change_recurring_amount(self, reference: str, amount: Decimal, currency: str) -> None:
+        """Swap the subscription's one item for a price of `amount` on the same product and
+        interval; Stripe charges it from the next invoice (proration_behavior none)."""
+        try:
+            client = self.client()
+            subscription = client.v1.subscriptions.retrieve(reference)
+            item = subscription["items"]["data"][0]
+            price = item["price"]
+            product = price["product"]
+            product_id = product if isinstance(product, str) else product["id"]
+            params: dict[str, Any] = {
+                "items": [
+                    {
+                        "id": item["id"],
+                        "price_data": {
+                            "currency": currency.lower(),
+                            "product": product_id,
+                            "unit_amount": to_minor_units(amount, currency),
+                            "recurring": {"interval": price["recurring"]["interval"]},
+                        },
+                    }
+                ],
+                "proration_behavior": "none",
+                # The fee the donor covered was a share of the old amount.
+                "metadata": {"covered_fee": ""},
+            }
+            client.v1.subscriptions.update(reference, params=params)  # type: ignore[arg-type]
+        except (KeyError, IndexError, TypeError) as error:
+            raise ProviderError(
+                f"Stripe's subscription has no item to change: {error!r}"
+            ) from error
+        except stripe.StripeError as error:
+            raise _failure(error, f"Stripe could not change the subscription: {error}") from error
 
     def card_update_url(self, customer_reference: str, return_url: str) -> str:
         """A billing portal session that opens straight on "update your payment method"."""
@@ -224,8 +274,8 @@ class StripeProvider:
         try:
             session = self.client().v1.billing_portal.sessions.create(params=params)  # type: ignore[arg-type]
         except stripe.StripeError as error:
-            raise ProviderError(
-                f"Stripe refused the billing portal session: {error.user_message or error}"
+            raise _failure(
+                error, f"Stripe refused the billing portal session: {error.user_message or error}"
             ) from error
         if not session.url:
             raise ProviderError("Stripe returned a billing portal session without a URL.")
@@ -292,17 +342,17 @@ class StripeProvider:
         if session.get("payment_status") not in {"paid", "no_payment_required"}:
             # Delayed methods (bank debits) complete unpaid; async_payment_succeeded follows.
             return []
-        currency = _text(session.get("currency"), "currency").upper()
+        currency = event_text(session.get("currency"), "currency").upper()
         total = _minor_units(session.get("amount_total"), "amount_total")
-        metadata = _mapping(session.get("metadata"), "metadata")
-        details = _mapping(session.get("customer_details"), "customer_details")
-        campaign = _text(metadata.get("campaign"), "metadata.campaign") or _text(
+        metadata = event_mapping(session.get("metadata"), "metadata")
+        details = event_mapping(session.get("customer_details"), "customer_details")
+        campaign = event_text(metadata.get("campaign"), "metadata.campaign") or event_text(
             session.get("client_reference_id"), "client_reference_id"
         )
-        email = _text(details.get("email"), "customer email") or _text(
+        email = event_text(details.get("email"), "customer email") or event_text(
             session.get("customer_email"), "customer email"
         )
-        name = _text(details.get("name"), "customer name") or _text(
+        name = event_text(details.get("name"), "customer name") or event_text(
             metadata.get("donor_name"), "metadata.donor_name"
         )
         if not total or not currency:
@@ -310,8 +360,18 @@ class StripeProvider:
         amount = from_minor_units(total, currency)
         if session.get("mode") == "subscription":
             subscription = _id(session.get("subscription"))
+            replaces = event_text(metadata.get("replaces"), "metadata.replaces")
             facts: list[Fact] = [
-                RecurringStarted(subscription, amount, currency, email, name, campaign)
+                RecurringStarted(
+                    subscription,
+                    amount,
+                    currency,
+                    email,
+                    name,
+                    campaign,
+                    replaces=replaces,
+                    details=_details(metadata),
+                )
             ]
             if invoice := _id(session.get("invoice")):
                 facts.append(
@@ -324,6 +384,7 @@ class StripeProvider:
                         campaign_slug=campaign,
                         recurring_reference=subscription,
                         received_at=created,
+                        details=_details(metadata),
                     )
                 )
             return facts
@@ -338,6 +399,7 @@ class StripeProvider:
                 campaign_slug=campaign,
                 payment_reference=_id(session["id"]) if payment_intent else "",
                 received_at=created,
+                details=_details(metadata),
             )
         ]
 
@@ -349,10 +411,10 @@ class StripeProvider:
             or invoice.get("subscription")
         )
         paid = _minor_units(invoice.get("amount_paid"), "amount_paid")
-        currency = _text(invoice.get("currency"), "currency").upper()
+        currency = event_text(invoice.get("currency"), "currency").upper()
         if not subscription or not paid or not currency:
             return []  # Not a monthly gift, or nothing was charged (a trial, a credit).
-        metadata = _mapping(
+        metadata = event_mapping(
             _dig(invoice, "parent", "subscription_details", "metadata")
             or _dig(invoice, "subscription_details", "metadata"),
             "metadata",
@@ -369,13 +431,14 @@ class StripeProvider:
                 reference=_id(invoice["id"]),
                 amount=from_minor_units(paid, currency),
                 currency=currency,
-                email=_text(invoice.get("customer_email"), "customer email"),
-                name=_text(invoice.get("customer_name"), "customer name")
-                or _text(metadata.get("donor_name"), "metadata.donor_name"),
-                campaign_slug=_text(metadata.get("campaign"), "metadata.campaign"),
+                email=event_text(invoice.get("customer_email"), "customer email"),
+                name=event_text(invoice.get("customer_name"), "customer name")
+                or event_text(metadata.get("donor_name"), "metadata.donor_name"),
+                campaign_slug=event_text(metadata.get("campaign"), "metadata.campaign"),
                 payment_reference=payment_intent,
                 recurring_reference=subscription,
                 received_at=paid_at,
+                details=_details(metadata),
             )
         ]
 
@@ -391,7 +454,7 @@ class StripeProvider:
         return [PaymentLinked(reference=invoice, payment_reference=payment_intent)]
 
     def _on_charge_refunded(self, charge: dict, created: datetime | None) -> list[Fact]:
-        currency = _text(charge.get("currency"), "currency").upper()
+        currency = event_text(charge.get("currency"), "currency").upper()
         refunded = _minor_units(charge.get("amount_refunded"), "amount_refunded")
         references = [
             _id(charge.get("payment_intent")),
@@ -416,10 +479,10 @@ class StripeProvider:
             or invoice.get("subscription")
         )
         due = _minor_units(invoice.get("amount_due"), "amount_due")
-        currency = _text(invoice.get("currency"), "currency").upper()
+        currency = event_text(invoice.get("currency"), "currency").upper()
         if not subscription or not due or not currency:
             return []  # Not a monthly gift's payment (or nothing was owed).
-        metadata = _mapping(
+        metadata = event_mapping(
             _dig(invoice, "parent", "subscription_details", "metadata")
             or _dig(invoice, "subscription_details", "metadata"),
             "metadata",
@@ -431,9 +494,9 @@ class StripeProvider:
                 recurring_reference=subscription,
                 amount=from_minor_units(due, currency),
                 currency=currency,
-                email=_text(invoice.get("customer_email"), "customer email"),
-                name=_text(invoice.get("customer_name"), "customer name")
-                or _text(metadata.get("donor_name"), "metadata.donor_name"),
+                email=event_text(invoice.get("customer_email"), "customer email"),
+                name=event_text(invoice.get("customer_name"), "customer name")
+                or event_text(metadata.get("donor_name"), "metadata.donor_name"),
                 customer_reference=_id(invoice.get("customer")),
                 attempts=max(1, min(attempts, 1000)),
                 action_required=action_required,
@@ -450,7 +513,7 @@ class StripeProvider:
         self, subscription: dict, created: datetime | None
     ) -> list[Fact]:
         ended = _timestamp(subscription.get("ended_at") or subscription.get("canceled_at"))
-        reason = _text(
+        reason = event_text(
             _dig(subscription, "cancellation_details", "reason"), "cancellation_details.reason"
         )
         return [
@@ -466,8 +529,8 @@ class StripeProvider:
     ) -> list[Fact]:
         # Stripe's retry settings end a subscription whose payments all failed by cancelling
         # it (deleted follows) or by leaving it "unpaid": no further charge either way.
-        status = _text(subscription.get("status"), "status")
-        reason = _text(
+        status = event_text(subscription.get("status"), "status")
+        reason = event_text(
             _dig(subscription, "cancellation_details", "reason"), "cancellation_details.reason"
         )
         if status == "unpaid" or (status == "canceled" and reason == "payment_failed"):
@@ -480,3 +543,15 @@ class StripeProvider:
                 )
             ]
         return []
+
+
+# Stripe's answers about the request itself (400, 402, 404, 409): it is up and said no.
+_REFUSALS = (stripe.InvalidRequestError, stripe.CardError, stripe.IdempotencyError)
+
+
+def _failure(error: stripe.StripeError, message: str) -> ProviderError:
+    """What a Stripe error means for us: a refusal of this request, or the processor failing
+    (unreachable, timed out, rate-limited, 5xx, our keys refused), which counts toward its
+    health."""
+    kind = ProviderRefused if isinstance(error, _REFUSALS) else ProviderError
+    return kind(message)

@@ -1,0 +1,68 @@
+"""Donations's attribution columns, added without rebuilding the table (SQLite would copy every
+row under a write lock for each AddField): one ADD COLUMN ... NOT NULL DEFAULT '' each (no
+rewrite on PostgreSQL 11+ either), and the index built CONCURRENTLY on PostgreSQL (no write
+lock), hence a non-atomic migration."""
+
+from django.db import migrations, models
+
+TABLE = "fundraising_donation"
+INDEX = "donation_source_campaign"
+COLUMNS = (("source_campaign", 40), ("source_path", 300))
+
+
+def create_index(apps, schema_editor):
+    concurrently = "CONCURRENTLY " if schema_editor.connection.vendor == "postgresql" else ""
+    schema_editor.execute(
+        f'CREATE INDEX {concurrently}"{INDEX}" ON "{TABLE}" ("source_campaign", "received_at") '
+        "WHERE NOT (\"source_campaign\" = '')"
+    )
+
+
+def drop_index(apps, schema_editor):
+    schema_editor.execute(f'DROP INDEX "{INDEX}"')
+
+
+class Migration(migrations.Migration):
+    atomic = False
+
+    dependencies = [
+        ("fundraising", "0011_move_checkouts_and_opened_checkouts"),
+    ]
+
+    operations = [
+        migrations.SeparateDatabaseAndState(
+            database_operations=[
+                migrations.RunSQL(
+                    f'ALTER TABLE "{TABLE}" ADD COLUMN "{name}" varchar({length}) '
+                    "DEFAULT '' NOT NULL",
+                    f'ALTER TABLE "{TABLE}" DROP COLUMN "{name}"',
+                )
+                for name, length in COLUMNS
+            ]
+            + [migrations.RunPython(create_index, drop_index)],
+            state_operations=[
+                migrations.AddField(
+                    model_name="donation",
+                    name="source_campaign",
+                    field=models.CharField(
+                        blank=True, db_default="", default="", editable=False, max_length=40
+                    ),
+                ),
+                migrations.AddField(
+                    model_name="donation",
+                    name="source_path",
+                    field=models.CharField(
+                        blank=True, db_default="", default="", editable=False, max_length=300
+                    ),
+                ),
+                migrations.AddIndex(
+                    model_name="donation",
+                    index=models.Index(
+                        condition=models.Q(("source_campaign", ""), _negated=True),
+                        fields=["source_campaign", "received_at"],
+                        name=INDEX,
+                    ),
+                ),
+            ],
+        ),
+    ]
