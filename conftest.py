@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import Group
+from django.core.servers.basehttp import ThreadedWSGIServer
+from django.test.testcases import LiveServerThread
 from django.utils import timezone
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
@@ -31,6 +34,30 @@ hypothesis_settings.register_profile(
     "thorough", max_examples=300, deadline=None, suppress_health_check=_FUZZ_HEALTH
 )
 hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "pressroom"))
+
+
+class _OneRequestAtATimeOnSharedSQLite(ThreadedWSGIServer):
+    """The live server, answering one request at a time when its threads share one connection.
+
+    On SQLite's in-memory test database Django hands every request thread the test's own
+    connection (connections_override). A browser loads several resources at once, and two
+    requests interleaving on one connection fail at random ("database table is locked", an
+    unexpected 500 or 503 in a browser test). PostgreSQL gives each thread its own connection,
+    and is left threaded."""
+
+    def set_app(self, application):
+        if not self.connections_override:
+            return super().set_app(application)
+        one_at_a_time = threading.Lock()
+
+        def serialised(environ, start_response):
+            with one_at_a_time:
+                return application(environ, start_response)
+
+        return super().set_app(serialised)
+
+
+LiveServerThread.server_class = _OneRequestAtATimeOnSharedSQLite
 
 
 @pytest.fixture(autouse=True)
