@@ -11,8 +11,8 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+from tests.ports import free_port
 from tests.test_startup import PRESSROOM, REPOSITORY
-from tests.test_startup import _free_port as free_port
 
 __all__ = ["PRESSROOM", "REPOSITORY", "free_port", "prepare_site", "serving", "site_env", "stop"]
 

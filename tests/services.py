@@ -19,16 +19,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.ports import free_port
+
 PRESSROOM = str(Path(sys.executable).with_name("pressroom"))
 REPOSITORY = Path(__file__).resolve().parent.parent
 POSTGRESQL_BIN = Path("/usr/lib/postgresql/15/bin")
 TEST_SECRET = "operations-test-secret-" + "s" * 40
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def site_environment(var_dir: Path, **variables: str) -> dict[str, str]:

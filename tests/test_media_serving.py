@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.ports import free_port
 from tests.test_startup import PRESSROOM, REPOSITORY, clean_env, run_pressroom
 
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -49,12 +50,6 @@ print(json.dumps({
     "replaced_new": replaced.url,
 }))
 """
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _get(url: str) -> tuple[int, list[tuple[str, str]], bytes]:
@@ -132,7 +127,7 @@ def _check_library_files(base: str, urls: dict, media_root: Path) -> None:
 
 def test_pressroom_serve_answers_library_files_with_immutable_caching(site):
     var, env, urls = site
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [PRESSROOM, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
         env=env,
@@ -152,7 +147,7 @@ def test_pressroom_serve_answers_library_files_with_immutable_caching(site):
 def test_the_nginx_recipe_serves_library_files_with_immutable_caching(site, tmp_path):
     """The shipped recipe, unchanged but for its ADJUST lines (ports, folders)."""
     var, _, urls = site
-    port = _free_port()
+    port = free_port()
     recipe = RECIPE.read_text()
     recipe = recipe.replace("/var/cache/nginx/pressroom", str(tmp_path / "cache"))
     recipe = recipe.replace("listen 80;", f"listen 127.0.0.1:{port};")

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.ports import free_port
+
 PRESSROOM = str(Path(sys.executable).with_name("pressroom"))
 REPOSITORY = Path(__file__).resolve().parent.parent
 
@@ -94,17 +96,6 @@ def test_development_secret_is_generated_once_into_the_var_directory(tmp_path):
     assert secret_file.read_text() == key
 
 
-def _free_port() -> int:
-    for port in range(8150, 8200):
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    pytest.fail("no free port between 8150 and 8199")
-
-
 def _get(url: str) -> tuple[int, Message, bytes]:
     """Status, headers (case-insensitive) and body of a GET."""
     with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 (our own server)
@@ -130,7 +121,7 @@ def test_pressroom_serve_runs_the_site_and_its_static_files(tmp_path):
     assert demo.returncode == 0, demo.stderr
     assert "Demo editor login: editor / " in demo.stdout
 
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [PRESSROOM, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
         env=env,

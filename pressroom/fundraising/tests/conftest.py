@@ -14,7 +14,6 @@ import hashlib
 import hmac
 import json
 import secrets
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -31,6 +30,7 @@ from aiosmtpd.controller import Controller
 from django.utils import timezone
 
 from pressroom.fundraising.models import Campaign
+from tests.ports import free_port
 
 PORTS = range(12100, 12200)
 WEBHOOK_SECRET = "whsec_test_pressroom_fundraising"
@@ -578,22 +578,11 @@ class Mailbox:
             return [m for m in self.messages if address in str(m["To"])]
 
 
-def _free_port() -> int:
-    for port in PORTS:
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port in 12100-12199")
-
-
 @pytest.fixture
 def smtp_server(settings):
     mailbox = Mailbox()
     for _ in range(5):
-        controller = Controller(mailbox, hostname="127.0.0.1", port=_free_port())
+        controller = Controller(mailbox, hostname="127.0.0.1", port=free_port())
         try:
             controller.start()
             break

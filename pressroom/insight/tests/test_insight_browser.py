@@ -19,7 +19,6 @@ from pressroom.wsgi import application
 from tests.browser import CHROMIUM, CHROMIUM_ARGS, browser_test, log_in_to_admin, serious_violations
 
 pytestmark = [*browser_test, pytest.mark.slow]
-PORT = 18350
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/140.0 Safari/537.36"
 
 
@@ -38,12 +37,12 @@ def front(transactional_db, settings) -> Iterator[str]:
     settings.INSIGHT_COUNTING = "beacon"
     settings.ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
     server = make_server(
-        "127.0.0.1", PORT, application, server_class=_ThreadingServer, handler_class=_QuietHandler
+        "127.0.0.1", 0, application, server_class=_ThreadingServer, handler_class=_QuietHandler
     )
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{PORT}"
+        yield f"http://127.0.0.1:{server.server_port}"
     finally:
         server.shutdown()
         server.server_close()

@@ -21,17 +21,12 @@ from pressroom.media import services
 from pressroom.media.rendering import picture_html
 from pressroom.media.tests.conftest import run_worker
 from pressroom.media.tests.images import has_location_or_device, jpeg_with_gps
+from tests.ports import free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 MOTO_SERVER = Path(sys.executable).with_name("moto_server")
 BUCKET = "newsroom-media"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

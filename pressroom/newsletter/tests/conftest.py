@@ -6,7 +6,6 @@ import asyncio
 import email
 import email.policy
 import logging
-import socket
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,20 +18,9 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from pressroom.newsletter import digests, fanout
 from pressroom.newsletter.models import Digest, Subscriber
+from tests.ports import free_port
 
-PORTS = range(2500, 2600)
 logging.getLogger("mail.log").setLevel(logging.WARNING)
-
-
-def free_port() -> int:
-    for port in PORTS:
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port in 2500-2599")
 
 
 def build_digest(now: datetime | None = None) -> tuple[Digest | None, bool]:

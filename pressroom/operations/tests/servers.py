@@ -12,21 +12,12 @@ from pathlib import Path
 
 import pytest
 
-
-def free_port(ports: range = range(6400, 6500)) -> int:
-    for port in ports:
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError(f"no free port in {ports}")
+from tests.ports import free_port
 
 
 def closed_port() -> int:
     """A loopback port nothing listens on: connections are refused at once."""
-    return free_port(range(6500, 6600))
+    return free_port()
 
 
 @contextmanager

@@ -18,7 +18,8 @@ from django.utils import timezone
 from pressroom.fundraising.models import WebhookEvent
 from pressroom.newsletter.models import Delivery, Digest, Subscriber
 from pressroom.operations.tests.servers import closed_port, redis_caches, redis_server
-from tests.test_startup import PRESSROOM, REPOSITORY, _free_port, clean_env, run_pressroom
+from tests.ports import free_port
+from tests.test_startup import PRESSROOM, REPOSITORY, clean_env, run_pressroom
 
 TOKEN = "metrics-k3Jx9Qw7zT2vB8nM4pL6rY1sD5fG0hA"
 SECRET = "health-k3Jx9Qw7zT2vB8nM4pL6rY1sD5fG0hAzz9Qw7zT2vB8nM4pL6rY1s"
@@ -193,7 +194,7 @@ def test_a_served_instance_counts_responses_across_its_worker_processes(tmp_path
         pytest.fail("run `pressroom collectstatic --no-input` first (make test does)")
     migrated = run_pressroom("migrate", "--no-input", env=env)
     assert migrated.returncode == 0, migrated.stderr
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [PRESSROOM, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"],
         env=env,

@@ -31,18 +31,10 @@ from pressroom.portability.mirror import MANIFEST_NAME, is_live_only, mirror_sit
 from pressroom.portability.tests.crawling import LAST_BUILD, crawl
 from pressroom.publishing.models import Article, ArticleAuthor, ArticleTopic, Author, Topic
 from pressroom.publishing.services import save_article, unpublish_article
+from tests.ports import free_port
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
-PORTS = range(18210, 18260)
 PER_PAGE = 3
-
-
-def _free_port() -> int:
-    for port in PORTS:
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) != 0:
-                return port
-    raise RuntimeError("no free port in 18210-18259")
 
 
 @pytest.fixture
@@ -52,7 +44,7 @@ def nginx(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     root.mkdir()
     work = tmp_path / "nginx"
     (work / "temp").mkdir(parents=True)
-    port = _free_port()
+    port = free_port()
     user = "user root;" if os.geteuid() == 0 else ""
     (work / "nginx.conf").write_text(
         f"""{user}
