@@ -4,12 +4,12 @@ from django.urls import include, path
 from django.utils.functional import lazy
 
 from pressroom.publishing.sitemaps import SITEMAPS
-from pressroom.site.current import current_site
+from pressroom.site.current import current_site_name
 
 
 def _newsroom_title() -> str:
     # The site settings' name (editors change it in the admin), read when a page shows it.
-    return f"{current_site().name} newsroom"
+    return f"{current_site_name()} newsroom"
 
 
 admin.site.site_header = lazy(_newsroom_title, str)()

@@ -34,6 +34,7 @@ from pressroom.fundraising.models import (
 )
 from pressroom.fundraising.money import AmountError, format_amount, normalize_amount, parse_amount
 from pressroom.fundraising.providers import OFFLINE_METHODS, provider_label
+from pressroom.lib.admin_lists import QuickRowCheckboxes
 from pressroom.lib.forms import BoundedModelChoiceField
 
 CURRENCY_MESSAGE = "Enter a three-letter ISO currency code, e.g. USD or EUR."
@@ -606,7 +607,7 @@ class MergeDonorsForm(forms.Form):
 
 
 @admin.register(Donor)
-class DonorAdmin(admin.ModelAdmin):
+class DonorAdmin(QuickRowCheckboxes, admin.ModelAdmin):
     list_display = ["email", "name", "gifts", "total_given", "last_gift", "created_at"]
     search_fields = ["email", "name"]
     readonly_fields = ["created_at", "totals"]

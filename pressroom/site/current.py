@@ -17,6 +17,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 from pressroom.lib.colours import normalise_hex_colour
 from pressroom.lib.pagecache import ContentMemo
+from pressroom.lib.pagecache.generation import serving_generation
 from pressroom.media.models import MediaItem, Rendition
 from pressroom.media.rendering import absolute_url, best_rendition, image_file
 from pressroom.media.services import ICON_SIZES
@@ -210,6 +211,16 @@ def last_known_site_name() -> str:
 def current_site() -> Site:
     """The site settings, read once per content generation while serving public pages."""
     return _site.get_or_set("site", read_site)
+
+
+def current_site_name() -> str:
+    """The site's name alone. While public pages are served it comes with the kept settings;
+    elsewhere (the admin's header and title, four times a page) it is one column read, not
+    the whole settings with their images (which were a tenth of an admin changelist)."""
+    if serving_generation():
+        return current_site().name
+    name = SiteSettings.objects.filter(pk=SITE_SETTINGS_ID).values_list("name", flat=True).first()
+    return name if name is not None else SiteSettings.from_environment().name
 
 
 def publisher_data(site: Site) -> dict[str, object]:

@@ -4,9 +4,11 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.contrib import admin
 from django.contrib.messages import get_messages
 from django.utils import timezone
 
+from pressroom.lib.admin_lists import QuickRowCheckboxes
 from pressroom.publishing import services
 from pressroom.publishing.models import Article, Author, Topic
 
@@ -248,6 +250,16 @@ def test_changelist_filters_by_status_topic_and_author_and_searches_titles(
         CHANGELIST_URL + f"?topic_links__topic__id__exact={chile.pk}"
     ).content.decode()
     assert f'<option value="{chile.pk}" selected>Chile</option>' in chosen
+
+
+def test_each_row_checkbox_is_the_markup_django_writes(editor_client, make_article):
+    """QuickRowCheckboxes writes the row checkboxes itself, as Django's widget would."""
+    article = make_article(title='Peru <b>"marches"</b> & more')
+    article_admin = admin.site._registry[Article]
+    assert isinstance(article_admin, QuickRowCheckboxes)
+    djangos = admin.ModelAdmin.action_checkbox(article_admin, article)
+    assert article_admin.action_checkbox(article) == djangos
+    assert djangos in editor_client.get(CHANGELIST_URL).content.decode()
 
 
 def test_editor_manages_topics_and_authors(reader_client, editor_client):

@@ -79,6 +79,15 @@ def test_an_editor_saves_name_colours_and_links(editor_client, settings_url, rea
     assert "--accent:#0b5cad" in html
     assert '<a href="https://bsky.app/profile/andes.example" rel="noopener">Bluesky</a>' in html
     assert '<link rel="me" href="https://mastodon.social/@andespost">' in html
+    # The admin's own title and header name the outlet as saved.
+    admin_html = editor_client.get("/admin/").content.decode()
+    assert "<title>Newsroom | The Andes Post newsroom</title>" in admin_html
+    assert '<a href="/admin/">The Andes Post newsroom</a>' in admin_html
+
+
+def test_before_the_first_save_the_admin_is_named_from_the_environment(editor_client, settings):
+    html = editor_client.get("/admin/").content.decode()
+    assert f"{settings.SITE_NAME} newsroom</title>" in html
 
 
 @pytest.mark.parametrize("colour", ["red", "#12345", "#gggggg", "b3261e", "#b3261e; }", ""])
