@@ -9,6 +9,7 @@ from typing import Any
 from django import forms
 from django.utils.safestring import SafeString, mark_safe
 
+from pressroom.lib.pagecache import ContentMemo
 from pressroom.publishing.models import Author, Topic
 from pressroom.search.backends import Search
 
@@ -16,6 +17,9 @@ MAX_QUERY = 200
 # Dates a newsroom's archive can hold; anything outside is a typing slip, told as such.
 EARLIEST, LATEST = date(1800, 1, 1), date(2200, 12, 31)
 RELEVANCE, NEWEST = "relevance", "newest"
+
+# The topic and author lists' <option>s, by field name.
+_options: ContentMemo[str] = ContentMemo(max_entries=2)
 
 
 class SearchForm(forms.Form):
@@ -78,17 +82,21 @@ class SearchForm(forms.Form):
 
     def options(self, name: str) -> SafeString:
         """The <option>s of the topic or author list, the chosen one selected: built in one
-        pass (Django's widget templates take tens of milliseconds for 300 topics)."""
+        pass (Django's widget templates take tens of milliseconds for 300 topics), and kept
+        per content generation while pages are served (a renamed topic moves it on)."""
         field = self.fields[name]
-        chosen = str(self.data.get(name, "")) if self.is_bound else ""
-        rows = field.queryset.values_list("slug", "name")  # type: ignore[attr-defined]
-        return mark_safe(
-            "".join(
-                f'<option value="{escape(slug)}"{" selected" if slug == chosen else ""}>'
-                f"{escape(label)}</option>"
-                for slug, label in rows
-            )
+        listed = _options.get_or_set(
+            name,
+            lambda: "".join(
+                f'<option value="{escape(slug)}">{escape(label)}</option>'
+                for slug, label in field.queryset.values_list("slug", "name")  # type: ignore[attr-defined]
+            ),
         )
+        chosen = str(self.data.get(name, "")) if self.is_bound else ""
+        if chosen:
+            option = f'<option value="{escape(chosen)}">'
+            listed = listed.replace(option, option[:-1] + " selected>", 1)
+        return mark_safe(listed)  # every value escaped above
 
     @property
     def topic_options(self) -> SafeString:

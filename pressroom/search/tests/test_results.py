@@ -199,3 +199,21 @@ def test_more_results_keep_the_filters(client, archive, settings):
     settings.ARTICLES_PER_PAGE = 1
     html = page(client, q="lithium", sort="newest", author=archive["writer"].slug)
     assert 'href="?q=lithium&amp;sort=newest&amp;author=rosa-mamani&amp;page=2"' in html
+
+
+def test_the_chosen_filters_stay_selected_and_renamed_topics_show_at_once(
+    client, archive, django_capture_on_commit_callbacks
+):
+    html = page(client, q="lithium", topic="chile", author=archive["writer"].slug)
+    assert '<option value="chile" selected>Chile</option>' in html
+    assert '<option value="rosa-mamani" selected>Rosa Mamani</option>' in html
+    assert html.count(" selected>") == 2
+    # The lists are kept between searches until content changes: a renamed topic is listed
+    # under its new name on the next search.
+    chile = archive["chile"]
+    chile.name = "Chile & Bolivia"
+    with django_capture_on_commit_callbacks(execute=True):
+        services.save_topic(chile)
+    html = page(client, q="lithium")
+    assert '<option value="chile">Chile &amp; Bolivia</option>' in html
+    assert " selected>" not in html
