@@ -40,6 +40,12 @@ SNIPPET_WORDS = 24
 COUNT_CAP = 1000
 # SQLite ranks (bm25) the newest this many matches of a query, and lists older ones after them.
 RANKED = 1000
+# SQLite lists a query newest first by walking the articles in date order, asking FTS5 about
+# each, when it has at least this many matches (a fifth of the benchmark's 100,000 articles);
+# below, sorting the matches is cheaper. Walking costs about 50 µs an article and visits
+# (articles / matches) x a page of them: 1,000 matches of 100,000 walked 2,000 articles, up to
+# 1.2 s, where sorting them took 2 ms; at 20,000 either takes about 20 ms (bench/search.py).
+WALKED = 20_000
 # "Did you mean": the nearest title word among this many candidates of about the same length
 # and first letter, the most used first (bounded work whatever the vocabulary).
 SUGGESTION_CANDIDATES = 2000
@@ -179,16 +185,17 @@ def search_article_ids(search: Search | str, limit: int = 20, offset: int = 0) -
 
 def is_common(search: Search) -> bool:
     """Whether SQLite should list `search` newest first by walking the articles in date order
-    (matches are many: the page fills in a few steps) rather than sorting every match (few)."""
+    (matches are many: the page fills in a few steps) rather than sorting every match (few):
+    at least WALKED matches."""
     if connection.vendor != "sqlite" or not search.newest_first or not search.terms:
         return False
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT count(*) FROM (SELECT rowid FROM search_article_fts"
             " WHERE search_article_fts MATCH %s LIMIT %s)",
-            [_fts5_match(search.terms), RANKED],
+            [_fts5_match(search.terms), WALKED],
         )
-        return int(cursor.fetchone()[0]) >= RANKED
+        return int(cursor.fetchone()[0]) >= WALKED
 
 
 def ids_sql(

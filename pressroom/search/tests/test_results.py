@@ -113,7 +113,7 @@ def test_newest_first_is_the_same_whether_matches_are_walked_or_sorted(archive, 
         Search("lithium", newest_first=True, date_from=days_ago(40).date()),
     ]
     sorted_ids = [search_article_ids(search) for search in searches]
-    monkeypatch.setattr(backends, "RANKED", 2)  # "common": at least two matches
+    monkeypatch.setattr(backends, "WALKED", 2)  # "common": at least two matches
     assert all(backends.is_common(search) for search in searches) == (
         backends.connection.vendor == "sqlite"
     )
