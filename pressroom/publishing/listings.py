@@ -439,6 +439,34 @@ HOME_TOPIC_SECTIONS = 6
 HOME_TOPIC_SECTION_ITEMS = 3
 
 
+def teasers_by_id(article_ids: Sequence[int]) -> dict[int, Teaser]:
+    """The articles with these ids (a search's page of results, already public) as teasers
+    with their bylines, by id: two plain queries, where model instances and their prefetches
+    were a quarter of a search page."""
+    ids = list(dict.fromkeys(article_ids))
+    if not ids:
+        return {}
+    placeholders = ", ".join(["%s"] * len(ids))
+    with connection.cursor() as database:
+        database.execute(
+            # Only placeholders go into the text.
+            "SELECT id, title, slug, excerpt, published_at, original_outlet, lead_image_id"  # noqa: S608
+            f" FROM publishing_article WHERE id IN ({placeholders})",
+            ids,
+        )
+        rows = database.fetchall()
+    zone = connection.timezone
+    found = {
+        id: Teaser(
+            id, title, slug, excerpt, at if at.tzinfo else at.replace(tzinfo=zone), outlet, image
+        )
+        for id, title, slug, excerpt, at, outlet, image in rows
+        if at is not None
+    }
+    with_bylines(list(found.values()))
+    return found
+
+
 def with_bylines(teasers: list[Teaser]) -> list[Teaser]:
     """The teasers with their author names, read in one query for all of them."""
     bylines = _bylines([teaser.id for teaser in teasers])

@@ -1,9 +1,13 @@
+from dataclasses import dataclass
+
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.safestring import SafeString
 
 from pressroom.media.rendering import picture_html
-from pressroom.publishing.models import Article
+from pressroom.publishing import listings
+from pressroom.publishing.listings import Teaser
 from pressroom.search import backends
 from pressroom.search.forms import SearchForm
 
@@ -32,26 +36,40 @@ def search(request: HttpRequest) -> HttpResponse:
     return render(request, "search/search_results.html", context)
 
 
+@dataclass(frozen=True, slots=True)
+class Result:
+    """One search result: the article's teaser, its snippet (the matched words marked) and its
+    thumbnail, both markup already escaped."""
+
+    teaser: Teaser
+    snippet: SafeString
+    thumbnail: SafeString
+
+
 def results(form: SearchForm, page: int) -> dict[str, object]:
     """The page of results, the bounded count, snippets, and a suggestion when none match."""
     search = form.search()
     per_page = settings.ARTICLES_PER_PAGE
     ids = backends.search_article_ids(search, limit=per_page + 1, offset=(page - 1) * per_page)
     shown = ids[:per_page]
-    by_id = Article.objects.for_listing().in_bulk(shown)
+    by_id = listings.teasers_by_id(shown)
+    teasers = [by_id[article_id] for article_id in shown if article_id in by_id]
     snippets = backends.snippets(search.text, shown)
-    articles = [by_id[article_id] for article_id in shown if article_id in by_id]
-    for article in articles:
-        article.search_snippet = snippets.get(article.pk, "")  # type: ignore[attr-defined]
-        # The thumbnail every list of teasers shows (for_listing read it with its renditions).
-        article.search_thumbnail = picture_html(  # type: ignore[attr-defined]
-            article.lead_image, "teaser", css_class="teaser-image"
+    # The thumbnail every list of teasers shows, its renditions read for all of them at once.
+    images = listings.teaser_images(teasers)
+    found = [
+        Result(
+            teaser,
+            snippets.get(teaser.id, SafeString("")),
+            picture_html(images.get(teaser.lead_image_id or 0), "teaser", css_class="teaser-image"),
         )
+        for teaser in teasers
+    ]
     # Counted only when there is something to count: an empty result needs no second query.
     count = backends.count_article_matches(search, cap=backends.COUNT_CAP) if ids else 0
     return {
         "query": search.text,
-        "articles": articles,
+        "results": found,
         "older": page + 1 if len(ids) > per_page and page < MAX_PAGES else None,
         "count": count,
         "count_is_capped": count >= backends.COUNT_CAP,
