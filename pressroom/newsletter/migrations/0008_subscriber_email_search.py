@@ -13,6 +13,15 @@ INDEX = "subscriber_email_trigram"
 def create_index(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
         schema_editor.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+        # A concurrent build that was interrupted leaves an invalid index of this name, which
+        # IF NOT EXISTS would keep: drop it, so that migrating again builds it whole.
+        with schema_editor.connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT NOT indisvalid FROM pg_index WHERE indexrelid = to_regclass(%s)", [INDEX]
+            )
+            invalid = cursor.fetchone()
+        if invalid and invalid[0]:
+            schema_editor.execute(f'DROP INDEX CONCURRENTLY IF EXISTS "{INDEX}"')
         schema_editor.execute(
             f'CREATE INDEX CONCURRENTLY IF NOT EXISTS "{INDEX}" ON "newsletter_subscriber" '
             "USING gin ((UPPER(email::text)) gin_trgm_ops)"

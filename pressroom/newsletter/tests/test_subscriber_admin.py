@@ -3,6 +3,7 @@ PostgreSQL (where a trigram index serves the search: migration 0008)."""
 
 from __future__ import annotations
 
+import importlib
 import re
 
 import pytest
@@ -45,8 +46,33 @@ def test_on_postgresql_a_trigram_index_serves_the_search():
         pytest.skip("SQLite scans the email index (fast enough at 100,000: bench/search.py)")
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT indexdef FROM pg_indexes WHERE indexname = 'subscriber_email_trigram'"
+            "SELECT indexdef, indisvalid FROM pg_indexes"
+            " JOIN pg_index ON indexrelid = to_regclass(indexname)"
+            " WHERE indexname = 'subscriber_email_trigram'"
         )
-        (definition,) = cursor.fetchone()
+        definition, valid = cursor.fetchone()
     assert "gin_trgm_ops" in definition
     assert "upper((email)::text)" in definition
+    assert valid, "built whole (an interrupted concurrent build leaves an invalid index)"
+
+
+@pytest.mark.django_db(transaction=True)  # a concurrent build runs outside any transaction
+def test_migrating_again_rebuilds_an_index_an_interrupted_build_left_invalid():
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL only: SQLite has no such index")
+    migration = importlib.import_module(
+        "pressroom.newsletter.migrations.0008_subscriber_email_search"
+    )
+    with connection.cursor() as cursor:
+        # What an interrupted CREATE INDEX CONCURRENTLY leaves behind.
+        cursor.execute(
+            "UPDATE pg_index SET indisvalid = false WHERE indexrelid = to_regclass(%s)",
+            [migration.INDEX],
+        )
+    with connection.schema_editor(atomic=False) as editor:
+        migration.create_index(None, editor)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass(%s)", [migration.INDEX]
+        )
+        assert cursor.fetchone() == (True,)
