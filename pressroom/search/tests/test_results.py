@@ -217,3 +217,18 @@ def test_the_chosen_filters_stay_selected_and_renamed_topics_show_at_once(
     html = page(client, q="lithium")
     assert '<option value="chile">Chile &amp; Bolivia</option>' in html
     assert " selected>" not in html
+
+
+def test_a_result_lists_its_bylines_in_order_and_the_outlet_it_came_from(
+    client, make_article, author, django_capture_on_commit_callbacks
+):
+    writer = services.save_author(Author(name="Rosa Mamani"))
+    with django_capture_on_commit_callbacks(execute=True):
+        make_article(
+            "Quinoa harvest fails",
+            "<p>Frost hit the quinoa fields of the altiplano.</p>",
+            authors=[writer, author],
+            original_outlet="Andes Post",
+        )
+    html = page(client, q="quinoa")
+    assert f"Rosa Mamani, {author.name} · via Andes Post</p>" in html
