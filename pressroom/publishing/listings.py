@@ -15,7 +15,7 @@ import functools
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from django.conf import settings
@@ -106,20 +106,7 @@ class Archive:
         with connection.cursor() as database:
             database.execute(sql, [*arguments, limit])
             rows = database.fetchall()
-        # SQLite hands back naive datetimes in the connection's time zone; PostgreSQL aware ones.
-        zone = connection.timezone
-        return [
-            Teaser(
-                id,
-                title,
-                slug,
-                excerpt,
-                at if at.tzinfo else at.replace(tzinfo=zone),
-                outlet,
-                image,
-            )
-            for id, title, slug, excerpt, at, outlet, image in rows
-        ]
+        return _teasers(rows)
 
     def cursor_at(self, params: Sequence[object], offset: int) -> Cursor | None:
         """The `before` cursor of the page whose first row is the `offset`-th (from 0) in the
@@ -138,7 +125,7 @@ class Archive:
         if row is None:
             return None
         at, article_id = row
-        at = at if at.tzinfo else at.replace(tzinfo=connection.timezone)
+        at = _aware(at, connection.timezone)
         # `before` is exclusive; the next id up at the same moment puts this row first.
         return Cursor(at, article_id + 1)
 
@@ -428,8 +415,7 @@ def newest_in_topics(topic_ids: Sequence[int], per_topic: int) -> dict[int, list
     zone = connection.timezone
     found: dict[int, list[Teaser]] = {topic_id: [] for topic_id in topic_ids}
     for topic_id, id, title, slug, excerpt, at, outlet, image in rows:
-        at = at if at.tzinfo else at.replace(tzinfo=zone)
-        found[topic_id].append(Teaser(id, title, slug, excerpt, at, outlet, image))
+        found[topic_id].append(Teaser(id, title, slug, excerpt, _aware(at, zone), outlet, image))
     return found
 
 
@@ -455,16 +441,25 @@ def teasers_by_id(article_ids: Sequence[int]) -> dict[int, Teaser]:
             ids,
         )
         rows = database.fetchall()
-    zone = connection.timezone
-    found = {
-        id: Teaser(
-            id, title, slug, excerpt, at if at.tzinfo else at.replace(tzinfo=zone), outlet, image
-        )
-        for id, title, slug, excerpt, at, outlet, image in rows
-        if at is not None
-    }
+    found = {teaser.id: teaser for teaser in _teasers(rows)}
     with_bylines(list(found.values()))
     return found
+
+
+def _teasers(rows: Sequence[tuple[Any, ...]]) -> list[Teaser]:
+    """Teasers of rows read by plain SQL: (id, title, slug, excerpt, published_at,
+    original_outlet, lead_image_id)."""
+    zone = connection.timezone
+    return [
+        Teaser(id, title, slug, excerpt, _aware(at, zone), outlet, image)
+        for id, title, slug, excerpt, at, outlet, image in rows
+    ]
+
+
+def _aware(at: datetime, zone: tzinfo) -> datetime:
+    """A date-time read by plain SQL as the ORM gives it: SQLite hands back naive date-times
+    in the connection's time zone (`zone`), PostgreSQL aware ones."""
+    return at if at.tzinfo else at.replace(tzinfo=zone)
 
 
 def with_bylines(teasers: list[Teaser]) -> list[Teaser]:
