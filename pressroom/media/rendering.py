@@ -443,11 +443,17 @@ def load_images(ids: Iterable[int], presets: Iterable[str]) -> dict[int, MediaIt
     return items
 
 
+# The width renditions' presets ("w320", "w1600", ...) as a range rather than `startswith`:
+# SQLite runs LIKE ... ESCAPE as a function call per row, and the range, compared directly, read
+# an article's lead image renditions in two thirds of the time (docs/performance.md).
+WIDTH_PRESETS = Q(preset__gte="w", preset__lt="x")
+
+
 def _presets_filter(presets: Iterable[str]) -> Q:
     wanted = set(presets)
     if "widths" in wanted:
         wanted.discard("widths")
-        return Q(preset__startswith="w") | Q(preset__in=wanted)
+        return WIDTH_PRESETS | Q(preset__in=wanted)
     return Q(preset__in=wanted)
 
 

@@ -32,7 +32,7 @@ from django.http import Http404
 from pressroom.lib.pagecache import ContentMemo
 from pressroom.lib.prepared import PreparedRead
 from pressroom.media.models import Rendition
-from pressroom.media.rendering import STRUCTURED_DATA_PRESETS
+from pressroom.media.rendering import STRUCTURED_DATA_PRESETS, WIDTH_PRESETS
 from pressroom.publishing import listings
 from pressroom.publishing.listings import Teaser
 from pressroom.publishing.models import Article, ArticleAuthor, Author, Correction, Topic
@@ -62,7 +62,7 @@ _CORRECTION_FIELDS = ["id", "article_id", "kind", "text", "noted_at", "removed_a
 # The lead image's renditions the page shows: the lead picture's widths in every format, the
 # social card and the structured data's crops in the format every client reads (JPEG, PNG).
 # An image has thirty; the other crops (the teasers' and their AVIF and WebP) are not read.
-LEAD_IMAGE_RENDITIONS = Q(preset__startswith="w") | Q(
+LEAD_IMAGE_RENDITIONS = WIDTH_PRESETS | Q(
     preset__in=["social", *STRUCTURED_DATA_PRESETS], format__in=["jpeg", "png"]
 )
 
