@@ -285,6 +285,11 @@ try:
 except ValueError as error:
     raise ImproperlyConfigured(f"DATABASE_URL is not a database URL: {error}") from None
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Django's backend, each statement's placeholders converted once (pressroom/lib/sqlite3).
+    DATABASES["default"]["ENGINE"] = "pressroom.lib.sqlite3"
+    # The in-memory test database Django makes for SQLite, named so that pytest-django, which
+    # knows SQLite by Django's engine name, gives each of its workers no file name either.
+    DATABASES["default"]["TEST"] = {"NAME": ":memory:"}
     DATABASES["default"]["CONN_MAX_AGE"] = 0 if TESTING else None
     DATABASES["default"]["OPTIONS"] = {
         # WAL lets readers and one writer work at once; IMMEDIATE avoids lock upgrades that
