@@ -28,7 +28,9 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.files.storage import FileSystemStorage
+from django.core.signals import setting_changed
 from django.db.models import Prefetch, Q
+from django.dispatch import receiver
 from django.utils.encoding import filepath_to_uri
 from django.utils.html import conditional_escape, escape
 from django.utils.safestring import SafeString
@@ -74,6 +76,17 @@ def _ready(item: MediaItem) -> list[Rendition]:
     return ready
 
 
+def _ready_by_shape(item: MediaItem, ready: list[Rendition]) -> dict[tuple[str, str], Rendition]:
+    """The item's `ready` renditions (`_ready`) by preset and format (one of each: a rendition
+    is unique by item, preset, format and source), worked out once per list `_ready` keeps."""
+    kept = item.__dict__.get("_ready_by_shape")
+    if kept is not None and kept[0] is ready:
+        return kept[1]
+    by_shape = {(r.preset, r.format): r for r in ready}
+    item.__dict__["_ready_by_shape"] = (ready, by_shape)
+    return by_shape
+
+
 def _matches(rendition: Rendition, presets: tuple[str, ...]) -> bool:
     if "widths" in presets and rendition.preset.startswith("w") and rendition.preset[1:].isdigit():
         return True
@@ -83,18 +96,16 @@ def _matches(rendition: Rendition, presets: tuple[str, ...]) -> bool:
 def best_rendition(item: MediaItem, preset: str, format: str = "") -> Rendition | None:
     """The rendition asked for if ready, else the existing one nearest in width (same shape
     family: a width for a width, a crop for a crop); None when nothing is ready."""
+    fmt = format or processing.fallback_format(item.mime_type)
+    ready = _ready(item)
+    # The rendition asked for is nearly always ready: found by its shape, not by a walk.
+    exact = _ready_by_shape(item, ready).get((preset, fmt))
+    if exact is not None:
+        return exact
     wanted = _planned_by_preset(item).get(preset)
-    fallback = processing.fallback_format(item.mime_type)
-    formats = [format] if format else [fallback]
     candidates = [
-        r
-        for r in _ready(item)
-        if r.format in formats
-        and (r.preset == preset or (preset.startswith("w") and r.preset.startswith("w")))
+        r for r in ready if r.format == fmt and preset.startswith("w") and r.preset.startswith("w")
     ]
-    exact = [r for r in candidates if r.preset == preset]
-    if exact:
-        return exact[0]
     if not candidates:
         return None
     target = wanted.width if wanted else 0
@@ -194,13 +205,21 @@ def _url_maker() -> Callable[[str], str]:
     return Rendition._meta.get_field("file").storage.url  # type: ignore[attr-defined]
 
 
+@functools.cache
 def _filesystem_base_url() -> str | None:
-    """The renditions' storage's base URL when it is the filesystem storage (read through the
-    lazy default storage once, not once per question); None for any other storage."""
+    """The renditions' storage's base URL when it is the filesystem storage, None for any other
+    storage: read through the lazy default storage once (an article page asked five times),
+    again when the storage's settings change."""
     storage = Rendition._meta.get_field("file").storage  # type: ignore[attr-defined]
     if isinstance(storage, FileSystemStorage):
         return storage.base_url or None
     return None
+
+
+@receiver(setting_changed)
+def _forget_storage(setting: str, **kwargs: object) -> None:
+    if setting in ("STORAGES", "MEDIA_URL", "MEDIA_ROOT"):
+        _filesystem_base_url.cache_clear()
 
 
 def picture_html(

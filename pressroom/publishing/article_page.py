@@ -30,7 +30,7 @@ from django.db.models import Model, Q
 from django.http import Http404
 
 from pressroom.lib.pagecache import ContentMemo
-from pressroom.lib.prepared import PreparedRead
+from pressroom.lib.prepared import PreparedRead, instance_from_db
 from pressroom.media.models import Rendition
 from pressroom.media.rendering import STRUCTURED_DATA_PRESETS, WIDTH_PRESETS
 from pressroom.publishing import listings
@@ -116,7 +116,8 @@ def keep_page_parts(article: Article) -> None:
     topic_ids = [record_id for kind, record_id, *_ in rows if kind == 1]
     noted_at = _datetime_reader()
     notes = [
-        Correction.from_db(
+        instance_from_db(
+            Correction,
             connection.alias,
             _CORRECTION_FIELDS,
             [note_id, article.pk, note_kind, text, noted_at(when), None],
@@ -131,7 +132,8 @@ def keep_page_parts(article: Article) -> None:
         author = authors.get(author_id)
         if author is None:
             continue  # deleted since the links were read
-        link = ArticleAuthor.from_db(
+        link = instance_from_db(
+            ArticleAuthor,
             connection.alias,
             ["id", "article_id", "author_id", "position"],
             [link_id, article.pk, author_id, position],

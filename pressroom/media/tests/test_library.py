@@ -16,8 +16,8 @@ from PIL import Image, IptcImagePlugin
 
 from pressroom.media import processing, renditions, services
 from pressroom.media.models import ItemInUseError, MediaError, MediaItem, MediaUse, Rendition
-from pressroom.media.rendering import best_rendition, picture_html
-from pressroom.media.tests.conftest import run_worker
+from pressroom.media.rendering import best_rendition, image_file, picture_html
+from pressroom.media.tests.conftest import library_photo, run_worker
 from pressroom.media.tests.images import has_location_or_device, jpeg_with_gps, png_bytes
 from pressroom.publishing import services as publishing_services
 from pressroom.publishing.models import Article
@@ -377,3 +377,21 @@ def test_nearest_existing_rendition_while_others_are_not_ready(media_root):
     assert nearest is not None
     assert nearest.preset in {"w640", "w1280"}
     assert best_rendition(item, "w1280", "webp").preset == "w1280"
+
+
+def test_a_missing_crop_is_none_and_a_crop_is_never_stood_in_for_by_a_width(media_root):
+    item = library_photo("lead.jpg")
+    assert best_rendition(item, "square").preset == "square"
+    Rendition.objects.filter(item=item, preset="square").delete()
+    item = MediaItem.objects.get(pk=item.pk)
+    assert best_rendition(item, "square") is None
+    assert image_file(item, "square").url.endswith(item.file.name)  # the original instead
+
+
+def test_picture_addresses_follow_a_changed_media_url(settings, media_root):
+    item = library_photo("lead.jpg")
+    assert 'src="/media/renditions/' in picture_html(item, "lead")
+    settings.MEDIA_URL = "https://cdn.example.org/files/"
+    html = picture_html(MediaItem.objects.get(pk=item.pk), "lead")
+    assert 'src="https://cdn.example.org/files/renditions/' in html
+    assert "/media/" not in html

@@ -17,7 +17,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone, translation
 
 from pressroom.lib.pagecache.pages import forget_memory
-from pressroom.lib.prepared import PreparedRead
+from pressroom.lib.prepared import PreparedRead, instance_from_db
 from pressroom.media.models import MediaItem
 from pressroom.media.tests.conftest import library_photo, media_root  # noqa: F401 (fixture)
 from pressroom.publishing import article_page, services, views
@@ -314,6 +314,28 @@ def test_prepared_instances_made_without_init_are_the_querysets_and_work_as_mode
     finally:
         post_init.disconnect(receiver, sender=Rendition)
     assert sorted(seen) == sorted(rendition.pk for rendition in found)
+
+
+def test_an_instance_made_from_some_columns_is_what_from_db_makes(newsroom):
+    # The page's corrections are made from five columns read by plain SQL: the others must be
+    # deferred (read when asked for), as Model.from_db leaves them, and the instance saves.
+    article = newsroom["shown"]
+    note = services.add_correction(article, "The date was wrong.")
+    columns = ["id", "article_id", "kind", "text", "noted_at"]
+    values = [note.pk, article.pk, note.kind, note.text, note.noted_at]
+    made = instance_from_db(Correction, "default", columns, values)
+    expected = Correction.from_db("default", columns, values)
+    assert type(made) is Correction
+    assert made == expected
+    assert made.get_deferred_fields() == expected.get_deferred_fields() != set()
+    assert {name: made.__dict__[name] for name in columns} == {
+        name: expected.__dict__[name] for name in columns
+    }
+    assert (made._state.adding, made._state.db) == (False, "default")
+    assert made.removed_at is None  # a deferred column, read on first use
+    made.text = "The date was wrong: it was 3 May."
+    made.save(update_fields=["text"])
+    assert Correction.objects.get(pk=note.pk).text == "The date was wrong: it was 3 May."
 
 
 def test_a_prepared_read_refuses_what_it_cannot_keep(db):
