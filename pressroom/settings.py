@@ -284,7 +284,9 @@ try:
     }
 except ValueError as error:
     raise ImproperlyConfigured(f"DATABASE_URL is not a database URL: {error}") from None
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+# The engine DATABASE_URL names: what identifies the database (RESTORED_COPY_FILE below).
+_engine_of_url = DATABASES["default"]["ENGINE"]
+if _engine_of_url == "django.db.backends.sqlite3":
     # Django's backend, each statement's placeholders converted once (pressroom/lib/sqlite3).
     DATABASES["default"]["ENGINE"] = "pressroom.lib.sqlite3"
     # The in-memory test database Django makes for SQLite, named so that pytest-django, which
@@ -350,9 +352,11 @@ CACHES = {"default": _cache_from_url(env_str("CACHE_URL", "locmem://"))}
 # A restored backup stays isolated until `pressroom go-live`: its cache keys get their own prefix
 # and the worker runs no task (pressroom/backups/isolation.py). The marker names the database, so
 # a scratch copy that shares VAR_DIR with the live site isolates only itself.
+# Named by the engine of the URL, not the backend module that runs it, so that a marker keeps
+# its name when the module changes (an upgrade, a rollback).
 _database = DATABASES["default"]
 _database_identity = "|".join(
-    str(_database.get(part) or "") for part in ("ENGINE", "HOST", "PORT", "NAME")
+    [_engine_of_url, *(str(_database.get(part) or "") for part in ("HOST", "PORT", "NAME"))]
 )
 RESTORED_COPY_FILE = VAR_DIR / (
     "restored-copy-" + hashlib.sha256(_database_identity.encode()).hexdigest()[:16]

@@ -59,8 +59,14 @@ def instance_from_db[M: Model](
     """What `model.from_db(alias, attnames, values)` gives (the fields not named deferred, as
     there), without `__init__` when nothing listens to the model's pre_init/post_init signals:
     for rows read by plain SQL (an article's corrections and bylines), where `__init__` cost
-    fifteen microseconds an instance."""
-    if pre_init.has_listeners(model) or post_init.has_listeners(model):
+    fifteen microseconds an instance. A model with its own `__init__` or `from_db` goes through
+    them."""
+    if (
+        pre_init.has_listeners(model)
+        or post_init.has_listeners(model)
+        or model.__init__ is not Model.__init__
+        or model.from_db.__func__ is not Model.from_db.__func__  # type: ignore[attr-defined]
+    ):
         return model.from_db(alias, attnames, values)
     return _without_init(model, alias, attnames, values)
 

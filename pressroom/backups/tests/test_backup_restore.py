@@ -302,6 +302,21 @@ def test_a_restored_copy_has_its_own_cache_keys_until_it_goes_live(tmp_path):
     assert pressroom_ok("shell", "--no-imports", "-c", script, env=site).strip() == "''"
 
 
+def test_a_restored_copys_marker_keeps_its_name_across_releases(tmp_path):
+    # A copy restored before an upgrade (or a rollback) must stay isolated after it: the marker
+    # is named by the database as DATABASE_URL gives it (engine, host, port, name), not by the
+    # module that runs its backend, which changed once already.
+    import hashlib
+
+    site = site_environment(tmp_path / "var")
+    name = site["DATABASE_URL"].removeprefix("sqlite:///")
+    identity = f"django.db.backends.sqlite3|||{name}"
+    expected = "restored-copy-" + hashlib.sha256(identity.encode()).hexdigest()[:16]
+    marker_script = "from django.conf import settings; print(settings.RESTORED_COPY_FILE)"
+    marker = Path(pressroom_ok("shell", "--no-imports", "-c", marker_script, env=site).strip())
+    assert marker.name == expected
+
+
 @pytest.mark.slow
 def test_a_waiting_worker_exits_at_go_live_to_restart_with_the_sites_cache_keys(tmp_path):
     """A worker started on a restored copy read the copy's cache key prefix: once the copy goes

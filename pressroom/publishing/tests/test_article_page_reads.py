@@ -316,7 +316,7 @@ def test_prepared_instances_made_without_init_are_the_querysets_and_work_as_mode
     assert sorted(seen) == sorted(rendition.pk for rendition in found)
 
 
-def test_an_instance_made_from_some_columns_is_what_from_db_makes(newsroom):
+def test_an_instance_made_from_some_columns_is_what_from_db_makes(newsroom, monkeypatch):
     # The page's corrections are made from five columns read by plain SQL: the others must be
     # deferred (read when asked for), as Model.from_db leaves them, and the instance saves.
     article = newsroom["shown"]
@@ -336,6 +336,18 @@ def test_an_instance_made_from_some_columns_is_what_from_db_makes(newsroom):
     made.text = "The date was wrong: it was 3 May."
     made.save(update_fields=["text"])
     assert Correction.objects.get(pk=note.pk).text == "The date was wrong: it was 3 May."
+
+    # A model with a from_db of its own is made through it.
+    made_by_model = []
+    model_from_db = Correction.from_db.__func__
+
+    def own_from_db(cls: type, alias: str, names: list[str], row: list) -> Correction:
+        made_by_model.append(names)
+        return model_from_db(cls, alias, names, row)
+
+    monkeypatch.setattr(Correction, "from_db", classmethod(own_from_db))
+    instance_from_db(Correction, "default", columns, values)
+    assert made_by_model == [columns]
 
 
 def test_a_prepared_read_refuses_what_it_cannot_keep(db):
