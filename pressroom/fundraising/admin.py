@@ -7,7 +7,6 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.options import ActionLocation
-from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Count, Max, QuerySet
@@ -34,7 +33,7 @@ from pressroom.fundraising.models import (
 )
 from pressroom.fundraising.money import AmountError, format_amount, normalize_amount, parse_amount
 from pressroom.fundraising.providers import OFFLINE_METHODS, provider_label
-from pressroom.lib.admin_lists import QuickRowCheckboxes
+from pressroom.lib.admin_lists import QuickRowCheckboxes, QuickRowLinksChangeList
 from pressroom.lib.forms import BoundedModelChoiceField
 
 CURRENCY_MESSAGE = "Enter a three-letter ISO currency code, e.g. USD or EUR."
@@ -507,7 +506,7 @@ class DonationAdmin(admin.ModelAdmin):
             )
 
 
-class DonorChangeList(ChangeList):
+class DonorChangeList(QuickRowLinksChangeList):
     """Reads every shown donor's per-currency totals in one query."""
 
     def get_results(self, request: HttpRequest) -> None:

@@ -24,7 +24,7 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.csp import csp_override
 
-from pressroom.lib.admin_lists import QuickRowCheckboxes
+from pressroom.lib.admin_lists import QuickRowCheckboxes, QuickRowLinks
 from pressroom.lib.audiences import donor_source
 from pressroom.lib.spreadsheets import stream_rows
 from pressroom.newsletter import digests, results, segments, services
@@ -119,7 +119,7 @@ class SubscriberSourceFilter(admin.SimpleListFilter):
 
 
 @admin.register(Subscriber)
-class SubscriberAdmin(QuickRowCheckboxes, admin.ModelAdmin):
+class SubscriberAdmin(QuickRowCheckboxes, QuickRowLinks, admin.ModelAdmin):
     form = SubscriberForm
     list_display = ["email", "status", "is_paused", "all_topics", "created_at", "confirmed_at"]
     # At 100,000 subscribers no filter reads the table to draw itself: sources are the known

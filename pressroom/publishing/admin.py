@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 from django_prose_editor.widgets import AdminProseEditorWidget
 
-from pressroom.lib.admin_lists import QuickRowCheckboxes
+from pressroom.lib.admin_lists import QuickRowCheckboxes, QuickRowLinks
 from pressroom.media import services as media_services
 from pressroom.media.rendering import current_file_addresses
 from pressroom.publishing import revisions, services
@@ -329,7 +329,9 @@ class AnnounceDeletionsMixin:
 
 
 @admin.register(Article)
-class ArticleAdmin(QuickRowCheckboxes, ReviewAdminMixin, RevisionsAdminMixin, admin.ModelAdmin):
+class ArticleAdmin(
+    QuickRowCheckboxes, QuickRowLinks, ReviewAdminMixin, RevisionsAdminMixin, admin.ModelAdmin
+):
     """Editors (publishing.publish_article) see and change every article; contributors see
     only the articles they created, change only their drafts, and submit them for review."""
 
@@ -753,7 +755,7 @@ def apply_to_each(
 
 
 @admin.register(Page)
-class PageAdmin(QuickRowCheckboxes, RevisionsAdminMixin, admin.ModelAdmin):
+class PageAdmin(QuickRowCheckboxes, QuickRowLinks, RevisionsAdminMixin, admin.ModelAdmin):
     form = PageForm
     # The article's change form: revisions link, pending notice, "Save as pending change".
     change_form_template = "admin/publishing/article/change_form.html"

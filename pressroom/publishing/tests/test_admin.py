@@ -262,6 +262,44 @@ def test_each_row_checkbox_is_the_markup_django_writes(editor_client, make_artic
     assert djangos in editor_client.get(CHANGELIST_URL).content.decode()
 
 
+def test_each_row_links_to_its_article_with_the_lists_filters_as_django_would(
+    editor_client, editor, make_article
+):
+    """QuickRowLinks builds the rows' links from one reverse(): the same strings Django's
+    url_for_result and add_preserved_filters give, so saving an article returns to the
+    searched and filtered list."""
+    from django.contrib.admin.templatetags.admin_urls import add_preserved_filters
+    from django.contrib.admin.views.main import ChangeList
+    from django.test import RequestFactory
+    from django.urls import resolve
+
+    articles = [make_article(title=f"Peru & Chile story {n}") for n in range(3)]
+    status = articles[0].status
+    query = f"?q=Peru+%26+Chile&status__exact={status}&o=1"
+    page = editor_client.get(CHANGELIST_URL + query).content.decode()
+    request = RequestFactory().get(CHANGELIST_URL + query)
+    request.user = editor
+    request.resolver_match = resolve(CHANGELIST_URL)
+    article_admin = admin.site._registry[Article]
+    changelist = article_admin.get_changelist_instance(request)
+    filters = article_admin.get_preserved_filters(request)
+    assert "_changelist_filters" in filters
+    for article in articles:
+        djangos = add_preserved_filters(
+            {"preserved_filters": filters, "opts": Article._meta},
+            ChangeList.url_for_result(changelist, article),
+        )
+        assert changelist.url_for_result(article) == djangos
+        assert f'href="{djangos.replace("&", "&amp;")}"' in page
+    # Without filters, the plain change address.
+    unfiltered = RequestFactory().get(CHANGELIST_URL)
+    unfiltered.user = editor
+    plain = article_admin.get_changelist_instance(unfiltered)
+    assert (
+        plain.url_for_result(articles[0]) == f"/admin/publishing/article/{articles[0].pk}/change/"
+    )
+
+
 def test_editor_manages_topics_and_authors(reader_client, editor_client):
     response = editor_client.post(
         "/admin/publishing/topic/add/",
