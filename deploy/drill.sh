@@ -149,7 +149,7 @@ steps="$state/steps.sh"
             print "drill_cloned_at=$(date +%s)  # drill: timer"; cloned = 1
         }
         { print }
-        cloned && !served && /^curl -fsS -H "Host: \$DOMAIN" http:\/\/127\.0\.0\.1\/ \| grep -q/ {
+        cloned && !served && /^curl -fsS -H "Host: \$DOMAIN" http:\/\/127\.0\.0\.1\/ \| grep "Skip to content"/ {
             print "drill_elapsed=$(($(date +%s) - drill_cloned_at))  # drill: timer"
             print "echo \"drill: clone to serving in $drill_elapsed s\""
             print "[ \"$drill_elapsed\" -le " limit " ] || { echo \"drill: clone to serving took $drill_elapsed s, over " limit " s\" >&2; exit 1; }"
