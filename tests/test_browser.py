@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser import browser_test, chromium_page, serious_violations
 
@@ -78,7 +79,7 @@ def test_keyboard_reader_skips_to_content_and_pages_pass_axe(live_server, site_p
             " href: document.activeElement.getAttribute('href')})"
         )
         assert focused == {"text": "Skip to content", "href": "#content"}, path
-        assert page.locator(".skip-link").is_visible(), "the skip link shows when focused"
+        expect(page.locator(".skip-link"), "the skip link shows when focused").to_be_visible()
 
         page.keyboard.press("Enter")
         page.wait_for_url("**#content")
@@ -90,5 +91,7 @@ def test_keyboard_reader_skips_to_content_and_pages_pass_axe(live_server, site_p
         assert serious_violations(page) == [], path
 
     page.goto(live_server.url + "/")
-    assert page.get_by_role("heading", name="Urgent End Of Year Fundraising Campaign").is_visible()
-    assert page.get_by_role("heading", name="Sign Up To Our Daily Digest").is_visible()
+    expect(
+        page.get_by_role("heading", name="Urgent End Of Year Fundraising Campaign")
+    ).to_be_visible()
+    expect(page.get_by_role("heading", name="Sign Up To Our Daily Digest")).to_be_visible()

@@ -5,6 +5,7 @@ editor, picks its topic in the filtered select and saves it."""
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser import browser_test, chromium_page
 
@@ -49,7 +50,7 @@ def test_public_pages_run_under_the_policy_without_a_violation(live_server, live
             page.wait_for_load_state("load")
         # The banner's script ran (it shows the dismiss button), so scripts from the site load.
         page.goto(live_server.url + "/")
-        assert page.locator(".campaign-dismiss").is_visible()
+        expect(page.locator(".campaign-dismiss")).to_be_visible()
         page.locator(".campaign-dismiss").click()
         assert page.locator("#campaign-banner").is_hidden()
     assert violations == []
@@ -77,7 +78,7 @@ def test_an_editor_writes_and_saves_an_article_in_the_admin_under_the_policy(
         page.click("input[name=_save]")
         page.wait_for_url("**/admin/publishing/article/")
         page.goto(live_server.url + "/admin/publishing/article/")
-        assert page.get_by_role("link", name="Written under a policy").is_visible()
+        expect(page.get_by_role("link", name="Written under a policy")).to_be_visible()
     assert violations == []
 
     from pressroom.publishing.models import Article

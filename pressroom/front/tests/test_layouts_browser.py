@@ -8,6 +8,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 import pytest
+from playwright.sync_api import expect
 
 from pressroom.media.tests.conftest import media_root  # noqa: F401 (fixture: files in tmp)
 from tests.browser import CHROMIUM, CHROMIUM_ARGS, browser_test, serious_violations
@@ -108,16 +109,16 @@ def test_the_first_headline_is_on_a_phones_first_screen_with_the_appeal_showing(
             for name in ("home", "topic"):
                 page.goto(live_server.url + newsroom[name])
                 banner = page.locator("#campaign-banner")
-                assert banner.is_visible(), name
+                expect(banner, name).to_be_visible()
                 # The compact bar: the progress and the Donate button in view, the words folded.
-                assert page.locator("#campaign-progress-bar").is_visible(), name
-                assert banner.get_by_role("link", name="Donate").is_visible(), name
+                expect(page.locator("#campaign-progress-bar"), name).to_be_visible()
+                expect(banner.get_by_role("link", name="Donate"), name).to_be_visible()
                 assert page.locator(".campaign-message").get_attribute("open") is None, name
                 box = first_headline_box(page)
                 assert box["y"] + box["height"] < PHONE["height"], (name, box)
             # The appeal's words open from the bar, without leaving the page.
             page.get_by_text("Why we ask").click()
-            assert page.locator(".campaign-message p").first.is_visible()
+            expect(page.locator(".campaign-message p").first).to_be_visible()
         finally:
             browser.close()
 
@@ -136,9 +137,9 @@ def test_a_desktop_page_uses_the_width(live_server, newsroom):
                 assert sidebar, name
                 # A sidebar beside the main column, holding the digest signup.
                 assert sidebar["x"] >= main["x"] + main["width"], name
-                assert page.locator(".sidebar .digest-signup").is_visible(), name
+                expect(page.locator(".sidebar .digest-signup"), name).to_be_visible()
                 assert main["width"] < 0.75 * DESKTOP["width"], name
-                assert not page.locator(".digest-signup--inline").is_visible(), name
+                expect(page.locator(".digest-signup--inline"), name).not_to_be_visible()
             # The home page opens with its lead story's picture across the main column, and
             # its featured stories side by side.
             page.goto(live_server.url + newsroom["home"])
@@ -170,15 +171,15 @@ def test_the_donate_link_stays_after_the_appeal_is_hidden(live_server, newsroom,
             page.get_by_role("button", name="Hide this appeal").click()
             assert page.locator("#campaign-banner").is_hidden()
             header_donate = page.locator(".site-header").get_by_role("link", name="Donate")
-            assert header_donate.is_visible()
+            expect(header_donate).to_be_visible()
             # Hidden on the next page too, and the Donate link still there and working.
             page.goto(live_server.url + newsroom["topic"])
             assert page.locator("#campaign-banner").is_hidden()
             header_donate.click()
             page.wait_for_url("**/donate/")
             # The donate page repeats the goal and the progress, a suggested amount checked.
-            assert page.locator(".donate-campaign progress").is_visible()
-            assert page.get_by_text("goal").first.is_visible()
+            expect(page.locator(".donate-campaign progress")).to_be_visible()
+            expect(page.get_by_text("goal").first).to_be_visible()
             assert page.locator("input[name=amount]:checked").count() == 1
         finally:
             browser.close()
@@ -204,7 +205,7 @@ def test_a_reader_signs_up_for_the_digest_from_an_article(live_server, newsroom,
             field.fill(email)
             signup.get_by_role("button", name="Subscribe").click()
             page.wait_for_url("**/digest/thanks/")
-            assert page.get_by_role("heading", name="Check your inbox").is_visible()
+            expect(page.get_by_role("heading", name="Check your inbox")).to_be_visible()
         finally:
             browser.close()
     subscriber = Subscriber.objects.get(email=email)

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from playwright.sync_api import expect
 
 from pressroom.fundraising import services
 from pressroom.fundraising.models import Donor
@@ -70,7 +71,7 @@ def test_the_treasurer_reads_a_donors_gifts_and_chooses_whom_to_keep(
     page.select_option('select[name="action"]', "merge_donors")
     page.locator('button[name="index"]').click()
     page.get_by_role("heading", name="Merge donors").wait_for()
-    assert page.get_by_role("radio", name="Ana Quispe <ana@example.org>").is_visible()
+    expect(page.get_by_role("radio", name="Ana Quispe <ana@example.org>")).to_be_visible()
     assert serious_violations(page, "#content-main") == []
     page.get_by_role("radio", name="Ana Quispe <ana@example.org>").check()
     page.get_by_role("button", name="Merge").click()
@@ -85,7 +86,7 @@ def test_the_donors_portal_offers_each_years_statement(transactional_db, live_se
     page = browser_page
     page.goto(f"{live_server.url}/donate/portal/{portal_token(donor)}/")
     link = page.get_by_role("link", name="Giving statement 2025")
-    assert link.is_visible()
+    expect(link).to_be_visible()
     assert serious_violations(page, "main") == []
     with page.expect_download() as download:
         link.click()

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from pressroom.fundraising import services
 from tests.browser import browser_test, chromium_page, serious_violations
@@ -35,7 +36,7 @@ def test_reader_hides_the_banner_for_this_campaign_and_sees_the_next_one(
     page = browser_page
     page.goto(live_server.url + "/")
     banner = page.locator("#campaign-banner")
-    assert banner.is_visible()
+    expect(banner).to_be_visible()
     assert page.locator("progress#campaign-progress-bar").get_attribute("max") == "10000.00"
     assert serious_violations(page, "#campaign-banner") == []
 
@@ -55,7 +56,7 @@ def test_reader_hides_the_banner_for_this_campaign_and_sees_the_next_one(
 
     cache.clear()  # as ten seconds later, when the cached campaign has expired
     page.goto(live_server.url + "/")
-    assert page.locator("#campaign-banner").is_visible()
+    expect(page.locator("#campaign-banner")).to_be_visible()
     assert page.locator("#campaign-banner-heading").inner_text() == "Spring Appeal"
 
 
@@ -96,11 +97,11 @@ def test_a_reader_meets_no_dead_button_when_stripe_answers_500(
         page.goto(live_server.url + "/donate/?amount=25")
         page.locator("#id_email").fill("dana@example.org")
         page.get_by_role("button", name="Continue to secure payment").click()
-        assert "could not reach our payment processor" in page.content()
+        expect(page.locator("body")).to_contain_text("could not reach our payment processor")
         assert page.locator("#id_email").input_value() == "dana@example.org"
     page.goto(live_server.url + "/donate/")
     assert page.get_by_role("button", name="Continue to secure payment").count() == 0
-    assert page.get_by_text("IBAN DE89 3704 0044 0532 0130 00").is_visible()
+    expect(page.get_by_text("IBAN DE89 3704 0044 0532 0130 00")).to_be_visible()
     assert "not answering right now" in page.content()
     assert serious_violations(page) == []
 
@@ -124,7 +125,7 @@ def test_giving_paused_the_banner_leads_to_the_ways_to_give(
     assert banner.get_by_role("link", name="Donate").count() == 0
     banner.get_by_role("link", name="How to give").click()
     page.wait_for_url(f"**/donate/{campaign.slug}/")
-    assert page.get_by_text("Online giving is paused for now.").is_visible()
-    assert page.locator(".ways-to-give").get_by_text("PO Box 12").is_visible()
+    expect(page.get_by_text("Online giving is paused for now.")).to_be_visible()
+    expect(page.locator(".ways-to-give").get_by_text("PO Box 12")).to_be_visible()
     assert page.get_by_role("button", name="Continue to secure payment").count() == 0
     assert serious_violations(page) == []

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser import browser_test, chromium_page, serious_violations
 
@@ -119,8 +120,8 @@ def test_portal_offers_change_and_stop_on_a_phone_axe_clean(
     token = portal_token(donor)
     page = phone_page
     page.goto(f"{live_server.url}/donate/portal/{token}/")
-    assert page.get_by_role("button", name="Change the amount").is_visible()
-    assert page.get_by_role("button", name="Cancel this monthly donation").is_visible()
+    expect(page.get_by_role("button", name="Change the amount")).to_be_visible()
+    expect(page.get_by_role("button", name="Cancel this monthly donation")).to_be_visible()
     assert "we are still telling our payment processor" in page.content()
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     assert serious_violations(page) == []

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from pressroom.newsletter.tests.conftest import run_worker
 from tests.browser import browser_test, chromium_page, serious_violations
@@ -41,7 +42,7 @@ def test_reader_subscribes_from_an_article_page_and_confirms_in_the_browser(
     signup.get_by_label("Peru").check()
     signup.get_by_role("button", name="Subscribe").press("Enter")
     page.wait_for_url("**/digest/thanks/")
-    assert page.get_by_role("heading", name="Check your inbox").is_visible()
+    expect(page.get_by_role("heading", name="Check your inbox")).to_be_visible()
     assert serious_violations(page) == []
 
     # Playwright's event loop runs in this thread, and Django refuses database work beside a
@@ -55,10 +56,10 @@ def test_reader_subscribes_from_an_article_page_and_confirms_in_the_browser(
     page.goto(link)
     assert serious_violations(page) == []
     page.get_by_role("button", name="Confirm my subscription").click()
-    assert page.get_by_role("heading", name="You're subscribed").is_visible()
+    expect(page.get_by_role("heading", name="You're subscribed")).to_be_visible()
 
     page.get_by_role("link", name="Choose topics or pause it").click()
-    assert page.get_by_role("heading", name="Your Daily Digest").is_visible()
+    expect(page.get_by_role("heading", name="Your Daily Digest")).to_be_visible()
     assert serious_violations(page) == []
     page.get_by_label("Pause the digest for now").check()
     page.get_by_role("button", name="Save preferences").click()
@@ -76,9 +77,9 @@ def test_reader_subscribes_from_an_article_page_and_confirms_in_the_browser(
 def test_signup_page_with_every_topic_passes_axe(live_server, article_path, browser_page):
     page = browser_page
     page.goto(live_server.url + "/digest/")
-    assert page.get_by_role("heading", name="Sign Up To Our Daily Digest").is_visible()
+    expect(page.get_by_role("heading", name="Sign Up To Our Daily Digest")).to_be_visible()
     assert serious_violations(page) == []
     page.get_by_label("Email address").fill("not an address")
     page.get_by_role("button", name="Subscribe", exact=True).click()
-    assert page.get_by_role("alert").first.is_visible()
+    expect(page.get_by_role("alert").first).to_be_visible()
     assert serious_violations(page) == []

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from pressroom.publishing.embeds import (
     DEFAULT_PLAYERS,
@@ -213,11 +214,11 @@ def test_in_chromium_no_request_reaches_the_provider_until_the_reader_clicks(
         page.route("https://www.youtube-nocookie.com/**", provider)
         page.goto(live_server.url + article.get_absolute_url(), wait_until="networkidle")
         placeholder = page.locator(".embed")
-        assert placeholder.get_by_text("YouTube: The march").is_visible()
+        expect(placeholder.get_by_text("YouTube: The march")).to_be_visible()
         assert page.locator("iframe").count() == 0
         assert to_provider == []
         button = page.get_by_role("button", name="Load the YouTube player")
-        assert button.is_visible()  # the script revealed it
+        expect(button).to_be_visible()  # the script revealed it
         button.click()
         frame = page.locator("iframe.embed-player")
         frame.wait_for(state="attached")
