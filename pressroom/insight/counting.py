@@ -30,6 +30,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
+from hashlib import blake2b as Blake2b
 from time import time as wall_clock
 from urllib.parse import parse_qsl, urlsplit
 
@@ -173,7 +174,8 @@ def campaign_of(query: str) -> tuple[str, str]:
 
 # The day's salt, as this process knows it; and the hashes it has seen today (in memory only).
 _salt: tuple[date, bytes] | None = None
-_seen_here: set[str] = set()
+_keyed: dict[date, tuple[bytes, Blake2b]] = {}
+_seen_here: set[bytes] = set()
 _seen_day: date | None = None
 _seen_lock = threading.Lock()
 
@@ -203,18 +205,40 @@ def forget_salt() -> None:
     """Tests: the next view reads the day's salt again."""
     global _salt, _seen_day
     _salt = None
+    _keyed.clear()
     _seen_day = None
     _seen_here.clear()
 
 
-def visitor_digest(address: str, agent: str, host: str, path: str, day: date) -> str:
-    """A keyed hash of who asked for which page, with the day's secret salt: the same reader and
-    page give the same digest all day, and nothing once the salt is gone."""
-    return hashlib.blake2b(
-        f"{address}\n{agent}\n{host}\n{path}".encode(errors="replace"),
-        key=daily_salt(day),
-        digest_size=16,
-    ).hexdigest()
+def visitor_hasher(agent: str, host: str, scope: str, day: date) -> Blake2b:
+    """The day's keyed hash, already fed what one group of views shares (browser, host, and the
+    page or send): `visitor_digest_from` adds the reader's address. The same reader and page give
+    the same digest all day, and nothing once the day's salt is gone."""
+    hasher = _keyed_hasher(day).copy()
+    hasher.update(f"{agent}\n{host}\n{scope}\n".encode(errors="replace"))
+    return hasher
+
+
+def visitor_digest_from(hasher: Blake2b, address: str) -> bytes:
+    reader = hasher.copy()
+    reader.update(address.encode(errors="replace"))
+    return reader.digest()
+
+
+def visitor_digest(address: str, agent: str, host: str, scope: str, day: date) -> bytes:
+    """A keyed hash of who asked for which page (or came from which send), with the day's salt."""
+    return visitor_digest_from(visitor_hasher(agent, host, scope, day), address)
+
+
+def _keyed_hasher(day: date) -> Blake2b:
+    """BLAKE2b keyed with the day's salt, to copy (keying it costs more than a copy)."""
+    salt = daily_salt(day)
+    keyed = _keyed.get(day)
+    if keyed is None or keyed[0] != salt:
+        if len(_keyed) > 2:
+            _keyed.clear()
+        keyed = _keyed[day] = (salt, hashlib.blake2b(key=salt, digest_size=16))
+    return keyed[1]
 
 
 def counts_visitors(dnt: str, gpc: str) -> bool:
@@ -252,7 +276,8 @@ def _forget_settings(setting: str, **kwargs: object) -> None:
 
 def note_view(environ: dict, path: str, referrer: str, query: str, campaign: str) -> None:
     """The request path's whole work for a view: its raw fields, noted (lib.counting.note);
-    `read_views` parses, filters and hashes them a few seconds later."""
+    `read_views` parses, filters and hashes them a few seconds later. The page's fields come
+    first (`PAGE_FIELDS`): the reader handles each page once, then each reader on it."""
     get = environ.get
     if get("HTTP_SEC_PURPOSE") or get("HTTP_PURPOSE") or get("HTTP_X_MOZ"):
         return  # a prefetch or prerender: the reader may never see the page
@@ -262,30 +287,40 @@ def note_view(environ: dict, path: str, referrer: str, query: str, campaign: str
         (
             path,
             get("HTTP_USER_AGENT", "")[: counting.USER_AGENT_MAX],
-            referrer[:REFERER_MAX] if referrer else "",
+            referrer[:REFERER_MAX],
             query[:PAGE_QUERY_MAX] if "utm_" in query else "",
             campaign,
-            get("HTTP_DNT", ""),
-            get("HTTP_SEC_GPC", ""),
-            get("REMOTE_ADDR", ""),
-            get(_proxy_key or proxy_key(), ""),
             get("HTTP_HOST", "")[:200],
             # The minute of the view (its day is decided by when it happened, not by when the
             # note is read); identical notes of one minute are still counted once.
             int(wall_clock()) // 60,
+            get("HTTP_DNT", ""),
+            get("HTTP_SEC_GPC", ""),
+            get("REMOTE_ADDR", ""),
+            get(_proxy_key or proxy_key(), ""),
         ),
     )
+
+
+# A page note's first fields: (path, agent, referrer, query, tag, host, minute); the reader's
+# own follow (dnt, gpc, remote address, forwarded-for).
+PAGE_FIELDS = 7
 
 
 def reader_address(remote: str, forwarded: str, trusted: tuple[str, ...], count: int) -> str:
     """The reader's address as the rate limits see it (lib.ratelimit), read cheaply: the
     trusted proxy's entry of its header (`count` from the right), or REMOTE_ADDR. Only ever
     hashed."""
-    if forwarded and is_trusted_proxy_address(remote, trusted):
+    if forwarded and _is_trusted_proxy(remote, trusted):
         entries = forwarded.split(",")
         if len(entries) >= count:
             return entries[-count].strip()
     return remote
+
+
+@lru_cache(maxsize=256)
+def _is_trusted_proxy(remote: str, trusted: tuple[str, ...]) -> bool:
+    return is_trusted_proxy_address(remote, trusted)
 
 
 @lru_cache(maxsize=64)
@@ -303,10 +338,11 @@ def host_is_served(host: str) -> bool:
 
 def read_views(notes: Counter[tuple]) -> None:
     """The "page" reader: each distinct noted request, as views (and a visitor's digest, for
-    the worker to check against the other processes') in this process's totals."""
+    the worker to check against the other processes') in this process's totals. Notes are
+    taken a page at a time (`PAGE_FIELDS`): the page's checks and the start of its hash once,
+    then per reader only an address hashed and looked up."""
     global _seen_day
     today = timezone.localdate()
-    totals: dict[tuple, int] = {}
     trusted = tuple(settings.TRUSTED_PROXY_ADDRESSES)
     proxies = max(1, settings.TRUSTED_PROXY_COUNT)
     per_process = counting.cache_is_per_process()
@@ -314,57 +350,99 @@ def read_views(notes: Counter[tuple]) -> None:
         if _seen_day != today or len(_seen_here) >= SEEN_HERE_MAX:
             _seen_here.clear()
             _seen_day = today
-    for (
-        path,
-        agent,
-        referrer,
-        query,
-        tag,
-        dnt,
-        gpc,
-        remote,
-        forwarded,
-        host,
-        minute,
-    ), views in notes.items():
-        day = day_of_minute(minute)
+    seen = _seen_here
+    pages: dict[tuple, _PageViews] = {}
+    for note, views in notes.items():
+        page = note[:PAGE_FIELDS]
+        group = pages.get(page)
+        if group is None:
+            group = pages[page] = _PageViews.of(page)
+        if group is NOT_COUNTED:  # not a reader's page, a bot, or a host not served here
+            continue
+        group.views += views
+        dnt, gpc, remote, forwarded = note[PAGE_FIELDS:]
+        if (dnt or gpc) and not counts_visitors(dnt, gpc):
+            continue
+        address = reader_address(remote, forwarded, trusted, proxies) if forwarded else remote
+        if group.send_hasher is not None:  # a send's visit: once per reader, send and day
+            send_digest = visitor_digest_from(group.send_hasher, address)
+            if send_digest not in seen:
+                seen.add(send_digest)
+                group.send_digests.append(send_digest)
+        reader = group.hasher.copy()  # visitor_digest_from, inline: this runs once per view
+        reader.update(address.encode(errors="replace"))
+        digest = reader.digest()
+        if digest not in seen:
+            seen.add(digest)
+            group.digests.append(digest)
+    totals: dict[tuple, int] = {}
+    for group in pages.values():
+        if group is not NOT_COUNTED:
+            group.add_to(totals, per_process)
+    counting.count_many(totals)
+
+
+class _PageViews:
+    """One page's views in a batch of notes (one path, browser, referrer, campaign, host and
+    minute): what is counted, and the new visitors' digests."""
+
+    __slots__ = ("digests", "fields", "hasher", "send_digests", "send_hasher", "views")
+
+    def __init__(self, fields: tuple, hasher: Blake2b | None, send_hasher: Blake2b | None) -> None:
+        self.fields = fields
+        self.hasher = hasher
+        self.send_hasher = send_hasher
+        self.views = 0
+        self.digests: list[bytes] = []
+        self.send_digests: list[bytes] = []
+
+    @classmethod
+    def of(cls, page: tuple) -> _PageViews:
+        path, agent, referrer, query, tag, host, minute = page
         kind = page_kind(path)
         if kind is None or counting.agent_is_machine(agent) or not host_is_served(host):
-            continue
+            return NOT_COUNTED
+        day = day_of_minute(minute)
         utm_campaign, source = campaign_of(query) if query else ("", "")
+        campaign = (started_campaign(tag) if tag else "") or utm_campaign
         fields = (
-            "view",
             day,
             path,
             kind,
             referrer_domain(referrer, host) if referrer else "",
-            (started_campaign(tag) if tag else "") or utm_campaign,
+            campaign,
             source,
         )
-        key = (*fields, "views")
-        totals[key] = totals.get(key, 0) + views
-        if not counts_visitors(dnt, gpc):
-            continue
-        address = reader_address(remote, forwarded, trusted, proxies)
-        if fields[5].startswith("email-"):  # a send's visit: once per reader, send and day
-            send_digest = visitor_digest(address, agent, host, fields[5], day)
-            if send_digest not in _seen_here:
-                _seen_here.add(send_digest)
-                send_id = int(fields[5].removeprefix("email-"))
-                if per_process:
-                    totals[("send", send_id, day)] = totals.get(("send", send_id, day), 0) + 1
-                else:
-                    totals[("sendvisitor", send_id, day, send_digest)] = 1
-        digest = visitor_digest(address, agent, host, path, day)
-        if digest in _seen_here:
-            continue
-        _seen_here.add(digest)
-        if per_process:  # this process's set was the whole check: a visitor, counted here
-            key = (*fields, "visitors")
-            totals[key] = totals.get(key, 0) + 1
-        else:  # the worker asks the shared cache whether another process saw it today
-            totals[("visitor", *fields[1:], digest)] = 1
-    counting.count_many(totals)
+        send_hasher = None
+        if campaign.startswith("email-"):
+            send_hasher = visitor_hasher(agent, host, campaign, day)
+        return cls(fields, visitor_hasher(agent, host, path, day), send_hasher)
+
+    def add_to(self, totals: dict[tuple, int], per_process: bool) -> None:
+        """This page's views and visitors, as the sinks' keys: with a cache of the process's
+        own its set of digests was the whole check, so visitors are counted here; with a shared
+        cache each digest goes to the worker, which asks whether another process saw it."""
+        fields = self.fields
+        key = ("view", *fields, "views")
+        totals[key] = totals.get(key, 0) + self.views
+        if self.digests:
+            if per_process:
+                key = ("view", *fields, "visitors")
+                totals[key] = totals.get(key, 0) + len(self.digests)
+            else:
+                for digest in self.digests:
+                    totals[("visitor", *fields, digest)] = 1
+        if self.send_digests:
+            day, send_id = fields[0], int(fields[4].removeprefix("email-"))
+            if per_process:
+                key = ("send", send_id, day)
+                totals[key] = totals.get(key, 0) + len(self.send_digests)
+            else:
+                for digest in self.send_digests:
+                    totals[("sendvisitor", send_id, day, digest)] = 1
+
+
+NOT_COUNTED = _PageViews((), None, None)
 
 
 def store_visitors(totals: dict[tuple, int]) -> None:
@@ -383,7 +461,7 @@ def store_visitors(totals: dict[tuple, int]) -> None:
         store_views(views)
 
 
-def first_seen(day: date, scope: str, digest: str) -> bool:
+def first_seen(day: date, scope: str, digest: bytes) -> bool:
     """Whether the shared cache had not seen this digest for (day, scope) yet. With Redis, one
     HyperLogLog per day and page (or send): at most ~12 KB each however many readers (PFADD
     says whether the digest was new; very rarely wrong on a big page, which undercounts by a
@@ -398,7 +476,7 @@ def first_seen(day: date, scope: str, digest: str) -> bool:
         pipeline.expire(full_key, _seconds_left(day))
         added, _expiry = pipeline.execute()
         return bool(added)
-    return cache.add(f"{key}:{digest}", 1, timeout=_seconds_left(day))
+    return cache.add(f"{key}:{digest.hex()}", 1, timeout=_seconds_left(day))
 
 
 def store_send_visitors(totals: dict[tuple, int]) -> None:

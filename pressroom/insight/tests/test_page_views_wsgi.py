@@ -17,7 +17,7 @@ from pressroom.accounts.tests.test_limits import redis_cache  # noqa: F401
 from pressroom.insight import counting as insight_counting
 from pressroom.insight import tasks
 from pressroom.insight.models import PageView
-from pressroom.insight.tests.front import keep_test_transaction, serve  # noqa: F401
+from pressroom.insight.tests.front import BROWSER, keep_test_transaction, serve  # noqa: F401
 from pressroom.lib import counting
 from pressroom.newsletter.models import Digest, OneOffEmail, SendVisit
 from pressroom.newsletter.tests.conftest import run_worker
@@ -117,6 +117,27 @@ def test_do_not_track_and_global_privacy_control_count_the_view_but_never_the_vi
     serve(path, sec_gpc="1", address="198.51.100.30")
     counting.flush_counts()
     assert views_of(path) == (2, 0)
+
+
+@pytest.mark.parametrize("shared_cache", [False, True], ids=["own cache", "shared cache"])
+def test_a_batch_of_many_readers_on_a_few_pages_counts_each_page_and_reader_once(
+    make_article, monkeypatch, shared_cache
+):
+    """The reader takes a batch a page at a time: each page's views, and each reader once per
+    page and day whatever referrer brought them, the same reader on two pages on each."""
+    monkeypatch.setattr(counting, "cache_is_per_process", lambda: shared_cache is False)
+    first = make_article(title="Miners march on Lima").get_absolute_url()
+    second = make_article(title="Fishers block the port").get_absolute_url()
+    for address in ("203.0.113.1", "203.0.113.2", "203.0.113.3", "203.0.113.1"):
+        serve(first, address=address)
+    serve(first, address="203.0.113.1", referer="https://news.example/")  # a row of its own
+    serve(first, address="203.0.113.4", dnt="1")
+    serve(second, address="203.0.113.1")
+    serve(second, address="203.0.113.1", user_agent=BROWSER.replace("140", "141"))  # another
+    counting.flush_counts()
+    assert views_of(first) == (6, 3)
+    assert views_of(second) == (2, 2)
+    assert PageView.objects.get(path=first, referrer="news.example").visitors == 0
 
 
 def test_bots_are_not_counted(make_article):
