@@ -124,8 +124,10 @@ def note(kind: str, fields: tuple) -> None:
         _dropped += 1
         return
     notes.append(fields)
-    if len(notes) >= NOTES_MAX:
-        _wake.set()  # the background thread reads them now, not this request
+    if len(notes) == NOTES_MAX:
+        # The background thread reads them now, not this request. Once: the event stays set
+        # until the thread takes the notes, and setting it is a lock and a notify per request.
+        _wake.set()
 
 
 def note_if_served(environ: dict, kind: str, fields: tuple) -> None:
