@@ -8,7 +8,7 @@ from urllib.parse import parse_qsl, urlencode
 from django.contrib.admin import helpers
 from django.contrib.admin.views.main import ChangeList
 from django.http import HttpRequest
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
@@ -38,20 +38,28 @@ class QuickRowLinksChangeList(ChangeList):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self._before_pk: str | None = None
+        marker = "0"
+        try:
+            url = reverse(
+                f"admin:{self.opts.app_label}_{self.opts.model_name}_change",
+                args=(marker,),
+                current_app=self.model_admin.admin_site.name,
+            )
+        except NoReverseMatch:  # no change page of the usual shape: Django's own links
+            return
+        if f"/{marker}/" not in url:
+            return
+        self._before_pk, _, self._after_pk = url.rpartition(f"/{marker}/")
         # What each row link carries back to this list (Django's `_changelist_filters`)...
         filters = dict(parse_qsl(self.preserved_filters)) if self.preserved_filters else {}
         self._row_query = f"?{urlencode(filters)}" if filters else ""
         # ...so nothing is left for add_preserved_filters to add (only the rows read it).
         self.preserved_filters = ""
-        marker = "0"
-        url = reverse(
-            f"admin:{self.opts.app_label}_{self.opts.model_name}_change",
-            args=(marker,),
-            current_app=self.model_admin.admin_site.name,
-        )
-        self._before_pk, _, self._after_pk = url.rpartition(f"/{marker}/")
 
     def url_for_result(self, result: Any) -> str:
+        if self._before_pk is None:
+            return super().url_for_result(result)
         pk = getattr(result, self.pk_attname)
         if not isinstance(pk, int):  # what admin's quote() and reverse() would change
             return super().url_for_result(result) + self._row_query

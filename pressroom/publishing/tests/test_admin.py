@@ -300,6 +300,39 @@ def test_each_row_links_to_its_article_with_the_lists_filters_as_django_would(
     )
 
 
+def test_a_list_whose_change_address_cannot_be_made_falls_back_to_djangos_links(
+    editor_client, editor, make_article, monkeypatch
+):
+    """An admin without the usual change page (another site, a custom get_urls) still lists
+    its rows: the quick links step aside for Django's own, never a 500."""
+    from django.contrib.admin.templatetags.admin_urls import add_preserved_filters
+    from django.contrib.admin.views.main import ChangeList
+    from django.test import RequestFactory
+    from django.urls import NoReverseMatch, resolve
+
+    from pressroom.lib import admin_lists
+
+    def no_change_page(*args, **kwargs):
+        raise NoReverseMatch("no change page here")
+
+    monkeypatch.setattr(admin_lists, "reverse", no_change_page)
+    article = make_article(title="Peru story")
+    query = "?q=Peru"
+    request = RequestFactory().get(CHANGELIST_URL + query)
+    request.user = editor
+    request.resolver_match = resolve(CHANGELIST_URL)
+    article_admin = admin.site._registry[Article]
+    changelist = article_admin.get_changelist_instance(request)
+    djangos = ChangeList.url_for_result(changelist, article)
+    assert changelist.url_for_result(article) == djangos
+    assert "_changelist_filters" in add_preserved_filters(
+        {"preserved_filters": changelist.preserved_filters, "opts": Article._meta}, djangos
+    )
+    page = editor_client.get(CHANGELIST_URL + query)
+    assert page.status_code == 200
+    assert f"/admin/publishing/article/{article.pk}/change/" in page.content.decode()
+
+
 def test_editor_manages_topics_and_authors(reader_client, editor_client):
     response = editor_client.post(
         "/admin/publishing/topic/add/",
