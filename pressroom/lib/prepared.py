@@ -43,7 +43,7 @@ class _Part:
     attnames: list[str]
     pk_index: int
     setter: Callable[[Model, Model | None], None] | None = None
-    # Every concrete field's column is read, and nothing listens to __init__'s signals.
+    # Every concrete field's column is read, and the model allows it (`can_skip_init`).
     direct: bool = False
 
     def make(self, alias: str, values: tuple[Any, ...]) -> Model:
@@ -61,14 +61,20 @@ def instance_from_db[M: Model](
     for rows read by plain SQL (an article's corrections and bylines), where `__init__` cost
     fifteen microseconds an instance. A model with its own `__init__` or `from_db` goes through
     them."""
-    if (
+    if not can_skip_init(model):
+        return model.from_db(alias, attnames, values)
+    return _without_init(model, alias, attnames, values)
+
+
+def can_skip_init(model: type[Model]) -> bool:
+    """An instance made without `__init__` is the one `from_db` makes: nothing listens to the
+    model's pre_init/post_init signals, and it has no `__init__` or `from_db` of its own."""
+    return not (
         pre_init.has_listeners(model)
         or post_init.has_listeners(model)
         or model.__init__ is not Model.__init__
         or model.from_db.__func__ is not Model.from_db.__func__  # type: ignore[attr-defined]
-    ):
-        return model.from_db(alias, attnames, values)
-    return _without_init(model, alias, attnames, values)
+    )
 
 
 def _without_init[M: Model](
@@ -166,9 +172,7 @@ class PreparedRead[M: Model]:
             attnames = [column[0].target.attname for column in select[start:end]]
             model = info["model"]
             concrete = [field.attname for field in model._meta.concrete_fields]
-            direct = sorted(attnames) == sorted(concrete) and not (
-                pre_init.has_listeners(model) or post_init.has_listeners(model)
-            )
+            direct = sorted(attnames) == sorted(concrete) and can_skip_init(model)
             return _Part(
                 model,
                 slice(start, end),

@@ -348,6 +348,11 @@ def test_an_instance_made_from_some_columns_is_what_from_db_makes(newsroom, monk
     monkeypatch.setattr(Correction, "from_db", classmethod(own_from_db))
     instance_from_db(Correction, "default", columns, values)
     assert made_by_model == [columns]
+    # So is every row of a prepared read of it.
+    every_column = [field.attname for field in Correction._meta.concrete_fields]
+    read = PreparedRead(lambda pk: Correction.objects.filter(pk=pk), 0)
+    assert [found.pk for found in read(note.pk)] == [note.pk]
+    assert made_by_model[-1] == every_column
 
 
 def test_a_prepared_read_refuses_what_it_cannot_keep(db):
