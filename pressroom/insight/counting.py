@@ -167,8 +167,9 @@ def campaign_of(query: str) -> tuple[str, str]:
         value = value.strip().lower()
         if name in found and not found[name] and CAMPAIGN_VALUE.fullmatch(value):
             # A send's tag is ours to give (ref=email-<id>, checked against the sends): one
-            # typed into utm_campaign would pass for a send in the Campaigns report.
-            found[name] = "" if visits.REF.fullmatch(value) else value
+            # typed into utm_campaign would pass for a send in the Campaigns report, and one
+            # merely shaped like it ("email-x") for a send that does not exist.
+            found[name] = "" if value.startswith("email-") else value
     return found["utm_campaign"], found["utm_source"]
 
 
@@ -311,16 +312,11 @@ def reader_address(remote: str, forwarded: str, trusted: tuple[str, ...], count:
     """The reader's address as the rate limits see it (lib.ratelimit), read cheaply: the
     trusted proxy's entry of its header (`count` from the right), or REMOTE_ADDR. Only ever
     hashed."""
-    if forwarded and _is_trusted_proxy(remote, trusted):
+    if forwarded and is_trusted_proxy_address(remote, trusted):
         entries = forwarded.split(",")
         if len(entries) >= count:
             return entries[-count].strip()
     return remote
-
-
-@lru_cache(maxsize=256)
-def _is_trusted_proxy(remote: str, trusted: tuple[str, ...]) -> bool:
-    return is_trusted_proxy_address(remote, trusted)
 
 
 @lru_cache(maxsize=64)
@@ -404,18 +400,16 @@ class _PageViews:
             return NOT_COUNTED
         day = day_of_minute(minute)
         utm_campaign, source = campaign_of(query) if query else ("", "")
-        campaign = (started_campaign(tag) if tag else "") or utm_campaign
+        send = started_campaign(tag) if tag else ""
         fields = (
             day,
             path,
             kind,
             referrer_domain(referrer, host) if referrer else "",
-            campaign,
+            send or utm_campaign,
             source,
         )
-        send_hasher = None
-        if campaign.startswith("email-"):
-            send_hasher = visitor_hasher(agent, host, campaign, day)
+        send_hasher = visitor_hasher(agent, host, send, day) if send else None
         return cls(fields, visitor_hasher(agent, host, path, day), send_hasher)
 
     def add_to(self, totals: dict[tuple, int], per_process: bool) -> None:
@@ -442,7 +436,7 @@ class _PageViews:
                     totals[("sendvisitor", send_id, day, digest)] = 1
 
 
-NOT_COUNTED = _PageViews((), None, None)
+NOT_COUNTED = _PageViews((), hashlib.blake2b(), None)
 
 
 def store_visitors(totals: dict[tuple, int]) -> None:
@@ -461,7 +455,7 @@ def store_visitors(totals: dict[tuple, int]) -> None:
         store_views(views)
 
 
-def first_seen(day: date, scope: str, digest: bytes) -> bool:
+def first_seen(day: date, scope: str, digest: bytes | str) -> bool:
     """Whether the shared cache had not seen this digest for (day, scope) yet. With Redis, one
     HyperLogLog per day and page (or send): at most ~12 KB each however many readers (PFADD
     says whether the digest was new; very rarely wrong on a big page, which undercounts by a
@@ -476,7 +470,9 @@ def first_seen(day: date, scope: str, digest: bytes) -> bool:
         pipeline.expire(full_key, _seconds_left(day))
         added, _expiry = pipeline.execute()
         return bool(added)
-    return cache.add(f"{key}:{digest.hex()}", 1, timeout=_seconds_left(day))
+    # (A batch written before digests were bytes holds them as hex text.)
+    text = digest.hex() if isinstance(digest, bytes) else digest
+    return cache.add(f"{key}:{text}", 1, timeout=_seconds_left(day))
 
 
 def store_send_visitors(totals: dict[tuple, int]) -> None:

@@ -124,9 +124,9 @@ def note(kind: str, fields: tuple) -> None:
         _dropped += 1
         return
     notes.append(fields)
-    if len(notes) == NOTES_MAX:
-        # The background thread reads them now, not this request. Once: the event stays set
-        # until the thread takes the notes, and setting it is a lock and a notify per request.
+    if len(notes) >= NOTES_MAX and not _wake.is_set():
+        # The background thread reads them now, not this request. is_set() first: the event
+        # stays set until the thread takes the notes, and set() is a lock and a notify.
         _wake.set()
 
 

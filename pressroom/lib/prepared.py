@@ -73,7 +73,7 @@ def can_skip_init(model: type[Model]) -> bool:
         pre_init.has_listeners(model)
         or post_init.has_listeners(model)
         or model.__init__ is not Model.__init__
-        or model.from_db.__func__ is not Model.from_db.__func__  # type: ignore[attr-defined]
+        or getattr(model.from_db, "__func__", None) is not Model.from_db.__func__  # type: ignore[attr-defined]
     )
 
 

@@ -140,6 +140,24 @@ def test_a_batch_of_many_readers_on_a_few_pages_counts_each_page_and_reader_once
     assert PageView.objects.get(path=first, referrer="news.example").visitors == 0
 
 
+@pytest.mark.parametrize("shared_cache", [False, True], ids=["own cache", "shared cache"])
+def test_a_campaign_shaped_like_a_sends_tag_is_dropped_and_loses_no_other_view(
+    make_article, monkeypatch, shared_cache
+):
+    """Review finding: utm_campaign=email-x once broke the reading of the whole batch (every
+    view of the process for those seconds); email-01 passed for send 1."""
+    monkeypatch.setattr(counting, "cache_is_per_process", lambda: shared_cache is False)
+    path = make_article(title="Miners march on Lima").get_absolute_url()
+    serve(path, address="203.0.113.1")
+    for campaign in ("email-x", "email-", "email-0", "email-01", "email-1.5", "email-1"):
+        serve(f"{path}?utm_campaign={campaign}", address="203.0.113.2")
+    serve(path, address="203.0.113.3")
+    counting.flush_counts()
+    assert views_of(path) == (8, 3)
+    assert set(PageView.objects.values_list("campaign", flat=True)) == {""}
+    assert not SendVisit.objects.exists()
+
+
 def test_bots_are_not_counted(make_article):
     article = make_article(title="Miners march on Lima")
     path = article.get_absolute_url()

@@ -333,6 +333,53 @@ def test_a_list_whose_change_address_cannot_be_made_falls_back_to_djangos_links(
     assert f"/admin/publishing/article/{article.pk}/change/" in page.content.decode()
 
 
+def test_a_search_whose_matches_fit_on_the_first_page_is_not_counted_twice(
+    editor_client, make_article, monkeypatch
+):
+    """The first page is read before any count: when every match is on it, its rows are the
+    count (a title search would scan every title again to count them). A longer list is
+    counted and paged as Django does."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for number in range(3):
+        make_article(title=f"Quechua radio {number}")
+    make_article(title="Something else")
+    article_count = 'SELECT COUNT(*) AS "__count" FROM "publishing_article"'
+
+    def counts_of_the_search(queries: CaptureQueriesContext) -> list[str]:
+        return [
+            query["sql"]
+            for query in queries.captured_queries
+            if query["sql"].startswith(article_count) and "quechua" in query["sql"].lower()
+        ]
+
+    with CaptureQueriesContext(connection) as queries:
+        page = editor_client.get(CHANGELIST_URL, {"q": "quechua"})
+    assert page.status_code == 200
+    changelist = page.context["cl"]
+    assert changelist.result_count == 3
+    assert sorted(article.title for article in changelist.result_list) == [
+        f"Quechua radio {number}" for number in range(3)
+    ]
+    assert "3 articles" in page.content.decode()
+    assert counts_of_the_search(queries) == []
+
+    nothing = editor_client.get(CHANGELIST_URL, {"q": "no such words"})
+    assert nothing.context["cl"].result_count == 0
+    assert "0 articles" in nothing.content.decode()
+
+    # More than a page: counted, and the second page holds the rest.
+    monkeypatch.setattr(admin.site._registry[Article], "list_per_page", 2)
+    with CaptureQueriesContext(connection) as queries:
+        first = editor_client.get(CHANGELIST_URL, {"q": "quechua"})
+    assert len(counts_of_the_search(queries)) == 1
+    assert (first.context["cl"].result_count, len(first.context["cl"].result_list)) == (3, 2)
+    assert first.context["cl"].multi_page
+    second = editor_client.get(CHANGELIST_URL, {"q": "quechua", "p": 2})
+    assert (second.context["cl"].result_count, len(second.context["cl"].result_list)) == (3, 1)
+
+
 def test_editor_manages_topics_and_authors(reader_client, editor_client):
     response = editor_client.post(
         "/admin/publishing/topic/add/",
