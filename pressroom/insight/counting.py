@@ -365,9 +365,7 @@ def read_views(notes: Counter[tuple]) -> None:
             if send_digest not in seen:
                 seen.add(send_digest)
                 group.send_digests.append(send_digest)
-        reader = group.hasher.copy()  # visitor_digest_from, inline: this runs once per view
-        reader.update(address.encode(errors="replace"))
-        digest = reader.digest()
+        digest = visitor_digest_from(group.hasher, address)
         if digest not in seen:
             seen.add(digest)
             group.digests.append(digest)
@@ -384,7 +382,7 @@ class _PageViews:
 
     __slots__ = ("digests", "fields", "hasher", "send_digests", "send_hasher", "views")
 
-    def __init__(self, fields: tuple, hasher: Blake2b | None, send_hasher: Blake2b | None) -> None:
+    def __init__(self, fields: tuple, hasher: Blake2b, send_hasher: Blake2b | None) -> None:
         self.fields = fields
         self.hasher = hasher
         self.send_hasher = send_hasher
