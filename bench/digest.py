@@ -365,6 +365,10 @@ def main(argv: list[str]) -> int:
         print(
             f"{'messages received - recipients':<34}{sink.messages - args.subscribers:>12}   (duplicates)"
         )
+        if sink.messages > args.subscribers:
+            for n in range(args.workers):  # what the workers said about sending some twice
+                log = (workdir / f"worker{n}.log").read_text(errors="replace").splitlines()
+                print(f"worker {n} log, last lines:", *log[-15:], sep="\n  ")
         sys.stdout.flush()
         stop_workers(workers)
 

@@ -6,8 +6,9 @@ links (which are QP-safe URLs, inserted per recipient between soft line breaks),
 plain (for DKIM, which signs the message as written) and dot-stuffed (for SMTP DATA). An SMTP
 transaction is MAIL, RCPT and DATA pipelined in one write when the server offers PIPELINING
 (RFC 2920); a run of messages on one connection also writes the next message's MAIL, RCPT and
-DATA right after the previous message's final dot (`Transactions`): one write and one round trip
-per message. The result parses cleanly with email.parser and policy.default.
+DATA right after the previous message's final dot: one write and one round trip per message
+(`Conversation` carries the commands and replies; `sending` decides what to say). The result
+parses cleanly with email.parser and policy.default.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 import re
 import smtplib
 import uuid
-from collections.abc import Callable
+from collections import deque
 from dataclasses import dataclass
 from email import quoprimime
 from email.header import Header
@@ -157,151 +158,109 @@ def header(name: str, value: str) -> bytes:
     return f"{name}: {value}\r\n".encode("ascii")
 
 
-class RecipientRefused(Exception):
-    def __init__(self, code: int, reply: str) -> None:
-        super().__init__(f"{code} {reply}")
-        self.code = code
-
-
-class MessageRefused(Exception):
-    """The server refused the sender or the message (not the recipient)."""
-
-
 def _text(reply: bytes | str) -> str:
     return reply.decode(errors="replace") if isinstance(reply, bytes) else str(reply)
 
 
-def transact(
-    smtp: smtplib.SMTP,
-    sender: str,
-    recipient: str,
-    stuffed_data: bytes,
-    before_data: Callable[[], None] | None = None,
-) -> None:
-    """One SMTP mail transaction for an already dot-stuffed message (CRLF line ends).
+def envelope(sender: str, recipient: str) -> list[bytes]:
+    """MAIL, RCPT and DATA for one message, as three command lines."""
+    return [
+        f"MAIL FROM:<{sender}>\r\n".encode("ascii"),
+        f"RCPT TO:<{recipient}>\r\n".encode("ascii"),
+        b"DATA\r\n",
+    ]
 
-    `before_data` runs once the server is ready for the message, just before it is written: a
-    message the server never received whole is not delivered (RFC 5321 4.1.1.4), so what runs
-    there (recording the previous message as sent) overlaps this one's round trips yet still
-    happens before this message can arrive. An exception from it leaves the transaction
-    unfinished, as a crash would.
 
-    Raises RecipientRefused or MessageRefused (the connection stays usable: it was RSET), or
-    smtplib.SMTPServerDisconnected / OSError when the connection is gone.
-    """
-    smtp.ehlo_or_helo_if_needed()
-    if smtp.has_extn("pipelining"):
-        smtp.send(f"MAIL FROM:<{sender}>\r\nRCPT TO:<{recipient}>\r\nDATA\r\n".encode("ascii"))
-        mail = smtp.getreply()
-        rcpt = smtp.getreply()
-        data = smtp.getreply()
-    else:
-        mail = smtp.docmd("MAIL", f"FROM:<{sender}>")
-        rcpt = smtp.docmd("RCPT", f"TO:<{recipient}>") if mail[0] == 250 else (503, b"")
-        data = smtp.docmd("DATA") if rcpt[0] in (250, 251) else (503, b"")
-    if mail[0] != 250 or rcpt[0] not in (250, 251):
-        if data[0] == 354:  # a server that took DATA anyway: end it empty
-            smtp.send(b".\r\n")
-            smtp.getreply()
-        smtp.rset()
-        if mail[0] != 250:
-            raise MessageRefused(f"{mail[0]} {_text(mail[1])}")
-        raise RecipientRefused(rcpt[0], _text(rcpt[1]))
-    if data[0] != 354:
-        smtp.rset()
-        raise MessageRefused(f"{data[0]} {_text(data[1])}")
+def content(stuffed_data: bytes) -> bytes:
+    """A dot-stuffed message with the end of data (CRLF . CRLF) after it."""
     if not stuffed_data.endswith(b"\r\n"):
         stuffed_data += b"\r\n"
-    if before_data is not None:
-        before_data()
-    smtp.send(stuffed_data + b".\r\n")
-    code, reply = smtp.getreply()
-    if code != 250:
-        smtp.rset()
-        raise MessageRefused(f"{code} {_text(reply)}")
+    return stuffed_data + b".\r\n"
 
 
-Reply = tuple[int, bytes]
+MAX_REPLY_BYTES = 64 * 1024  # far beyond any real reply; a server sending more is broken
+MAX_REPLY_LINES = 100
 
 
-class Transactions:
-    """Mail transactions in a row on one connection, each message's envelope (MAIL, RCPT,
-    DATA) written together with the previous message's content when the server offers
-    PIPELINING (RFC 2920 allows commands after the end of data in the same group).
+class Conversation[Tag]:
+    """One SMTP connection, driven by a loop that watches many (`sending`): commands are queued
+    with a tag, written in one group when the server offers PIPELINING (RFC 2920) or one at a
+    time otherwise, and each reply comes back with the tag of the command it answers.
 
-    `send()` behaves as `transact()` (a message other than the one announced drops the
-    connection, raising SMTPServerDisconnected: the caller opens a new one and sends again): `before_data` runs just before the message's content is
-    written (so what it records of the previous message still happens before this one can
-    arrive), and a refusal raises RecipientRefused / MessageRefused with the connection ready
-    for the next message. `next_recipient`: the address of the message that will follow, whose
-    envelope goes out with this one's content. A connection dropped or replaced must be told
-    (`forget()`); `open` says whether the server is waiting for a message's content (then the
-    connection must be closed without QUIT, which would become part of a message).
+    The connection is opened (and EHLO, STARTTLS and AUTH done) by smtplib beforehand; from then
+    on only this reads and writes its socket. Errors are smtplib.SMTPServerDisconnected (the
+    server hung up or spoke nonsense) or OSError.
     """
 
-    def __init__(self, sender: str) -> None:
-        self.sender = sender
-        # The envelope already written for the next message: (recipient, its three replies).
-        self.waiting: tuple[str, Reply, Reply, Reply] | None = None
+    def __init__(self, smtp: smtplib.SMTP) -> None:
+        smtp.ehlo_or_helo_if_needed()
+        self.smtp = smtp
+        self.sock = smtp.sock
+        self.pipelining = bool(smtp.has_extn("pipelining"))
+        self.queued: deque[tuple[bytes, Tag]] = deque()
+        self.awaiting: deque[Tag] = deque()
+        self._partial = b""
+        self._lines: list[str] = []  # the reply being read, when it spans several lines
+        self.broken = ""  # why the server can no longer be understood
 
     @property
-    def open(self) -> bool:
-        return self.waiting is not None and self.waiting[3][0] == 354
+    def idle(self) -> bool:
+        """Nothing queued and no reply outstanding: QUIT may be sent."""
+        return not self.queued and not self.awaiting
 
-    def forget(self) -> None:
-        self.waiting = None
+    def queue(self, data: bytes, tag: Tag) -> None:
+        self.queued.append((data, tag))
 
-    def _envelope(self, recipient: str) -> bytes:
-        return f"MAIL FROM:<{self.sender}>\r\nRCPT TO:<{recipient}>\r\nDATA\r\n".encode("ascii")
-
-    def send(
-        self,
-        smtp: smtplib.SMTP,
-        recipient: str,
-        stuffed_data: bytes,
-        before_data: Callable[[], None] | None = None,
-        next_recipient: str = "",
-    ) -> None:
-        smtp.ehlo_or_helo_if_needed()
-        if not smtp.has_extn("pipelining"):
-            self.waiting = None
-            transact(smtp, self.sender, recipient, stuffed_data, before_data)
+    def write(self) -> None:
+        """Send what is queued: all of it with PIPELINING, else the next command once the
+        previous one is answered."""
+        if not self.queued:
             return
-        waiting, self.waiting = self.waiting, None
-        if waiting is not None and waiting[0] == recipient:
-            mail, rcpt, data = waiting[1:]
-        else:
-            if waiting is not None and waiting[3][0] == 354:
-                # Not the message announced: ending it with "." would deliver an empty message
-                # to its recipient, and RSET or QUIT would be read as its content. Only a
-                # dropped connection makes the server discard it; the caller reconnects.
-                smtp.close()
-                raise smtplib.SMTPServerDisconnected(
-                    f"{waiting[0]} was announced, not {recipient}: connection dropped"
-                )
-            smtp.send(self._envelope(recipient))
-            mail, rcpt, data = smtp.getreply(), smtp.getreply(), smtp.getreply()
-        if mail[0] != 250 or rcpt[0] not in (250, 251) or data[0] != 354:
-            if data[0] == 354:  # a server that took DATA anyway: end it empty
-                smtp.send(b".\r\n")
-                smtp.getreply()
-            smtp.rset()
-            if mail[0] != 250:
-                raise MessageRefused(f"{mail[0]} {_text(mail[1])}")
-            if rcpt[0] not in (250, 251):
-                raise RecipientRefused(rcpt[0], _text(rcpt[1]))
-            raise MessageRefused(f"{data[0]} {_text(data[1])}")
-        if not stuffed_data.endswith(b"\r\n"):
-            stuffed_data += b"\r\n"
-        if before_data is not None:
-            before_data()
-        following = self._envelope(next_recipient) if next_recipient else b""
-        smtp.send(stuffed_data + b".\r\n" + following)
-        code, reply = smtp.getreply()
-        if following:
-            # The next envelope's replies come after this message's, whatever it was.
-            self.waiting = (next_recipient, smtp.getreply(), smtp.getreply(), smtp.getreply())
-        if code != 250:
-            # The transaction is over either way (RFC 5321 4.1.1.4): no RSET, which would
-            # also undo the next message's envelope.
-            raise MessageRefused(f"{code} {_text(reply)}")
+        if self.pipelining:
+            chunks = []
+            while self.queued:
+                data, tag = self.queued.popleft()
+                chunks.append(data)
+                self.awaiting.append(tag)
+            self.sock.sendall(b"".join(chunks))
+        elif not self.awaiting:
+            data, tag = self.queued.popleft()
+            self.awaiting.append(tag)
+            self.sock.sendall(data)
+
+    def read(self) -> list[tuple[Tag, int, str]]:
+        """The replies that have arrived (call when the socket is readable), oldest first.
+
+        Replies before something that is not SMTP still count: they come back, and `broken`
+        says what went wrong (the connection is of no further use).
+        """
+        if self.broken:
+            raise smtplib.SMTPServerDisconnected(self.broken)
+        data = self.sock.recv(65536)
+        if not data:
+            raise smtplib.SMTPServerDisconnected("the server closed the connection")
+        pending = getattr(self.sock, "pending", None)  # TLS: decrypted bytes already read
+        while pending is not None and (more := pending()):
+            data += self.sock.recv(more)
+        *lines, self._partial = (self._partial + data).split(b"\n")
+        if len(self._partial) > MAX_REPLY_BYTES:
+            raise smtplib.SMTPServerDisconnected("the server sent a line too long for SMTP")
+        replies = []
+        for raw in lines:
+            line = raw.rstrip(b"\r")
+            if len(line) < 3 or not line[:3].isdigit() or line[3:4] not in (b"", b" ", b"-"):
+                self.broken = f"not an SMTP reply: {_text(line[:80])!r}"
+            elif len(self._lines) >= MAX_REPLY_LINES:
+                self.broken = "the server sent a reply of too many lines"
+            elif line[3:4] != b"-" and not self.awaiting:
+                self.broken = "the server answered a command never sent"
+            if self.broken:
+                if replies:
+                    return replies
+                raise smtplib.SMTPServerDisconnected(self.broken)
+            self._lines.append(_text(line[4:]))
+            if line[3:4] == b"-":
+                continue
+            replies.append((self.awaiting.popleft(), int(line[:3]), "\n".join(self._lines)))
+            self._lines = []
+        return replies

@@ -15,13 +15,14 @@ from datetime import timedelta
 
 from django.db import connection, transaction
 from django.db.models import Max, Q
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from pressroom.newsletter import digests
 from pressroom.newsletter.models import Delivery, Digest
 from pressroom.newsletter.sending import finish_if_done, held_claims, release
 from pressroom.workers.heartbeat import current_worker_id
-from pressroom.workers.models import WorkerHeartbeat
+from pressroom.workers.models import WorkerHeartbeat, dead_after
 
 # A digest with pending rows and no claim, fan-out or start for this long has lost its batch
 # tasks (a process died between committing and queueing them): they are queued again, which is
@@ -48,7 +49,12 @@ def release_dead_claims() -> Recovery:
     abandoned = claimed.filter(~Q(claimed_by__in=alive))
     if current_worker_id() in {row["worker_id"] for row in alive}:
         # Claims of this process that no task of it is sending (the task stopped on an error).
-        abandoned |= claimed.filter(claimed_by=current_worker_id()).exclude(claim__in=held_claims())
+        # This runs in the heartbeat's thread: a task may list its new claim and write it between
+        # this reading the list and reading the rows. So a claim younger than a presumed death
+        # is left alone (a stopped task's claim waits that long, as a dead worker's does).
+        abandoned |= claimed.filter(
+            claimed_by=current_worker_id(), claimed_at__lt=Now() - dead_after()
+        ).exclude(claim__in=held_claims())
     result = Recovery(batches=[])
     with transaction.atomic():
         if connection.features.has_select_for_update_skip_locked:

@@ -2,10 +2,11 @@
 
 Crash safety (the lesson of listmonk's lost and doubled campaigns): a batch's rows are claimed
 atomically (pending → sending) by this worker process, named by its worker id
-(`pressroom.workers`). Each message is recorded as sent as soon as the server accepts it: the
-sending threads hand outcomes to the batch's thread, which writes whatever has arrived in one
-transaction, and a connection writes its next message only once its previous one is recorded
-(the write overlaps the next message's MAIL/RCPT/DATA round trips). So a worker killed at any
+(`pressroom.workers`). Each message is recorded as sent as soon as the server accepts it: one
+thread watches every SMTP connection of the batch (`_SMTPLoop`), writes what has been answered
+in one transaction, and a connection writes its next message only once its previous one is
+recorded (the write overlaps the next message's MAIL/RCPT/DATA round trips; an email
+provider's API gets a thread per connection instead). So a worker killed at any
 moment leaves at most one accepted-but-unrecorded message per SMTP connection. Its heartbeat
 stops; within seconds a live worker puts its rows back to 'pending' and queues their batches
 (`recovery.release_dead_claims`). Nobody is lost, and at most the messages that were on the
@@ -15,13 +16,15 @@ wire go twice (with the same Message-ID, so mail clients can fold them).
 from __future__ import annotations
 
 import logging
+import selectors
 import smtplib
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass
 from datetime import datetime
 from email.header import Header
@@ -158,12 +161,19 @@ class _Pacer:
         self.next_at = time.monotonic()
 
     def wait(self) -> None:
+        if delay := self.delay():
+            time.sleep(delay)
+            self.delay()
+
+    def delay(self) -> float:
+        """0 and the next message's turn is taken, or how many seconds until it comes."""
         if not self.interval:
-            return
+            return 0.0
         now = time.monotonic()
         if self.next_at > now:
-            time.sleep(self.next_at - now)
+            return self.next_at - now
         self.next_at = max(now, self.next_at) + self.interval
+        return 0.0
 
 
 class ClaimLost(Exception):
@@ -511,9 +521,25 @@ def _send_claimed(digest: Digest, batch: int, claim: str) -> int:
         # (at most one write an interval), or another worker would take this batch mid-render.
         heartbeat.beat()
     connections = max(1, min(settings.DIGEST_SMTP_CONNECTIONS, len(recipients)))
-    rate = settings.DIGEST_SEND_RATE / connections
     outcomes = _Outcomes(claim, connections)
-    with ThreadPoolExecutor(connections, thread_name_prefix="digest-smtp") as pool:
+    backend = mailers["bulk"]
+    try:
+        if isinstance(backend, SMTPBackend):
+            _SMTPLoop(key, recipients, connections, outcomes).run()
+        else:
+            _send_through_backends(key, recipients, connections, outcomes)
+    except ClaimLost as lost:
+        logger.warning("Digest %s batch %s: %s", digest.pk, batch, lost)
+    return outcomes.count
+
+
+def _send_through_backends(
+    key: DigestKey, recipients: list[Recipient], connections: int, outcomes: _Outcomes
+) -> None:
+    """An email provider's API (django-anymail): one thread a connection, as each call waits
+    for its HTTP answer; this thread records the outcomes they hand in."""
+    rate = settings.DIGEST_SEND_RATE / connections
+    with ThreadPoolExecutor(connections, thread_name_prefix="digest-esp") as pool:
         futures = [
             pool.submit(_send_slice, key, recipients[start::connections], rate, outcomes)
             for start in range(connections)
@@ -531,56 +557,29 @@ def _send_claimed(digest: Digest, batch: int, claim: str) -> int:
         try:
             future.result()  # a connection that failed for good fails the task
         except ClaimLost as lost:
-            logger.warning("Digest %s batch %s: %s", digest.pk, batch, lost)
-    return outcomes.count
+            logger.warning("Digest %s: %s", key[0], lost)
 
 
 def _send_slice(
     key: DigestKey, recipients: list[Recipient], rate: float, outcomes: _Outcomes
 ) -> None:
-    """Send to these recipients over one connection (runs in a sending thread: no database).
-
-    Even with one connection the batch's thread records while this one talks SMTP: the
-    database round trip then overlaps the next message's (measured: twice the throughput of
-    doing both in turn in one thread on a busy machine).
-    """
-    digest_id = key[0]
+    """Send to these recipients through one provider connection (a sending thread: no
+    database); each message waits until the previous one is recorded."""
     content = _content(key)
     list_id_header = _list_id_of(key)  # read by the batch's thread already
     links = _LinkMaker()
     pacer = _Pacer(rate)
-    backend = mailers["bulk"]
-    sender: _SMTPSender | _BackendSender = (
-        _SMTPSender(backend, outcomes)
-        if isinstance(backend, SMTPBackend)
-        else _BackendSender(backend, outcomes)
-    )
-    # Who gets a message (the others' topics had nothing today): each message's envelope
-    # goes out with the previous one's content (rawmail.Transactions).
-    sendable = [content.has_content_for(recipient.topic_ids) for recipient in recipients]
-    upcoming = [""] * len(recipients)
-    following = ""
-    for index in range(len(recipients) - 1, -1, -1):
-        upcoming[index] = following
-        if sendable[index]:
-            following = recipients[index].email
+    sender = _BackendSender(mailers["bulk"], outcomes)
     try:
-        for index, recipient in enumerate(recipients):
+        for recipient in recipients:
             if outcomes.stopped:
                 raise ClaimLost(outcomes.stopped)
-            if not sendable[index]:
+            if not content.has_content_for(recipient.topic_ids):
                 sender.previous = outcomes.record("skipped", recipient.delivery_id)
                 continue
-            unsubscribe_url = links.unsubscribe_url(recipient.subscriber_id, digest_id)
-            personal_links = {
-                digests.PREFERENCES_MARKER: links.preferences_url(recipient.subscriber_id),
-                digests.UNSUBSCRIBE_MARKER: unsubscribe_url,
-            }
-            headers = personal_headers(
-                digest_id, recipient.subscriber_id, unsubscribe_url, list_id_header
-            )
+            personal_links, headers = _personal_parts(recipient, key[0], links, list_id_header)
             pacer.wait()
-            sender.send(recipient, key, personal_links, headers, upcoming[index])
+            sender.send(recipient, key, personal_links, headers)
     finally:
         try:
             sender.close()
@@ -588,100 +587,301 @@ def _send_slice(
             outcomes.thread_finished()
 
 
-class _SMTPSender:
-    """Raw SMTP on one connection per batch; a 5xx refusal of the recipient is a hard bounce."""
+def _personal_parts(
+    recipient: Recipient, digest_id: int, links: _LinkMaker, list_id_header: str
+) -> tuple[dict[str, str], dict[str, str]]:
+    """A recipient's own links and headers."""
+    unsubscribe_url = links.unsubscribe_url(recipient.subscriber_id, digest_id)
+    personal_links = {
+        digests.PREFERENCES_MARKER: links.preferences_url(recipient.subscriber_id),
+        digests.UNSUBSCRIBE_MARKER: unsubscribe_url,
+    }
+    headers = personal_headers(digest_id, recipient.subscriber_id, unsubscribe_url, list_id_header)
+    return personal_links, headers
 
-    def __init__(self, backend: SMTPBackend, outcomes: _Outcomes) -> None:
+
+# What a command in flight was: its kind and the recipient it is for.
+_Tag = tuple[str, Recipient]
+
+
+class _Line:
+    """One SMTP connection of the loop, and where its share of the batch stands.
+
+    A message goes: envelope announced (MAIL, RCPT, DATA written) → `ready` (the server said
+    354) → content written once everything before it is recorded → `unanswered` until the
+    server's reply to the final dot. The next recipient's envelope is written with the content.
+    """
+
+    def __init__(self, backend: SMTPBackend, recipients: Iterable[Recipient]) -> None:
         self.backend = backend
+        self.upcoming = deque(recipients)
+        self.conversation: rawmail.Conversation[_Tag] | None = None
+        self.codes: list[tuple[int, str]] = []  # replies to the announced envelope so far
+        self.ready: Recipient | None = None
+        self.unanswered: Recipient | None = None
+        self.announced: Recipient | None = None
+        self.failures_in_a_row = 0
+        self.last_heard = time.monotonic()  # the last reply, or the last write
+
+    @property
+    def connected(self) -> bool:
+        return self.conversation is not None
+
+    @property
+    def finished(self) -> bool:
+        return (
+            not self.upcoming
+            and self.ready is None
+            and (self.conversation is None or self.conversation.idle)
+        )
+
+    @property
+    def content_open(self) -> bool:
+        """The server waits for a message's content: a QUIT would be read as part of it."""
+        return self.ready is not None
+
+
+class _SMTPLoop:
+    """The batch over several SMTP connections, from this one thread: no thread wakes another
+    per message, and one commit records what every connection has had answered meanwhile.
+
+    Each loop: read the replies that came, record their outcomes (one transaction), then write
+    the content of each message whose envelope the server accepted. So a connection writes a
+    message only once its previous one is recorded: a worker killed at any moment leaves at
+    most one accepted-but-unrecorded message per connection.
+    """
+
+    def __init__(
+        self, key: DigestKey, recipients: list[Recipient], connections: int, outcomes: _Outcomes
+    ) -> None:
+        self.key = key
         self.outcomes = outcomes
-        self.previous = 0  # the ticket of this connection's last outcome
+        self.content = _content(key)
+        self.list_id_header = _list_id_of(key)
+        self.links = _LinkMaker()
+        self.pacer = _Pacer(settings.DIGEST_SEND_RATE)
         self.from_header = rawmail.header("From", _from_header())
         self.envelope_from = (
             settings.DIGEST_RETURN_PATH or parseaddr(settings.DEFAULT_FROM_EMAIL)[1]
         )
         self.signing = dkim_enabled()
-        self.transactions = rawmail.Transactions(self.envelope_from)
+        # Readers whose topics had nothing today get no message (and no connection is opened
+        # for a share of the batch that is all theirs).
+        sendable = []
+        for recipient in recipients:
+            if self.content.has_content_for(recipient.topic_ids):
+                sendable.append(recipient)
+            else:
+                outcomes.record("skipped", recipient.delivery_id)
+        self.lines = [
+            _Line(mailers["bulk"], sendable[start::connections]) for start in range(connections)
+        ]
+        self.selector = selectors.DefaultSelector()
 
-    def _previous_recorded(self) -> None:
-        self.outcomes.wait_recorded(self.previous)
+    def run(self) -> None:
+        try:
+            for line in self.lines:
+                if line.upcoming:
+                    self._guarded(line, self._connect)
+            wait = 1.0
+            while not all(line.finished for line in self.lines):
+                for key, _events in self.selector.select(timeout=wait):
+                    self._hear(key.data)
+                self._check_silence()
+                self.outcomes.flush()
+                if self.outcomes.stopped:
+                    raise ClaimLost(self.outcomes.stopped)
+                wait = self._write_contents()
+                for line in self.lines:
+                    if line.connected and line.finished:
+                        self._hang_up(line, quit=True)  # done: not left for an idle timeout
+                heartbeat.beat()  # at most once an interval; a worker's own thread beats too
+            self.outcomes.flush()  # the skipped, when nobody got a message
+        except BaseException as error:
+            if not isinstance(error, (ClaimLost, DatabaseError)):
+                # What the server has answered is kept: those readers are not sent it again.
+                with suppress(DatabaseError):
+                    self.outcomes.flush()
+            self.outcomes.stop("the batch stopped")
+            for line in self.lines:
+                self._hang_up(line, quit=False)
+            raise
+        finally:
+            self.selector.close()
 
-    def send(
-        self,
-        recipient: Recipient,
-        key: DigestKey,
-        links: dict[str, str],
-        headers: dict[str, str],
-        next_email: str = "",
-    ) -> None:
-        prepared = _prepared(key, recipient.topic_ids)
+    def _write_contents(self) -> float:
+        """Write every accepted message whose turn has come; returns how long the loop may
+        wait for replies before the next turn (DIGEST_SEND_RATE)."""
+        for line in self.lines:
+            if line.ready is None:
+                continue
+            if delay := self.pacer.delay():
+                return min(delay, 1.0)
+            self._guarded(line, self._write_content)
+        return 1.0
+
+    # Connections.
+
+    def _connect(self, line: _Line) -> None:
+        line.backend.open()
+        if line.backend.connection is None:  # open() failed silently
+            raise smtplib.SMTPServerDisconnected("could not connect")
+        line.conversation = rawmail.Conversation(line.backend.connection)
+        self.selector.register(line.conversation.sock, selectors.EVENT_READ, line)
+        self._announce_next(line)
+        self._write(line)
+
+    @staticmethod
+    def _write(line: _Line) -> None:
+        assert line.conversation is not None
+        if line.conversation.queued:
+            line.last_heard = time.monotonic()  # the server's answer is due from now
+            line.conversation.write()
+
+    def _hang_up(self, line: _Line, *, quit: bool) -> None:
+        conversation, line.conversation = line.conversation, None
+        if conversation is None:
+            return
+        with suppress(KeyError, ValueError):  # already closed, or the selector with it
+            self.selector.unregister(conversation.sock)
+        if quit and conversation.idle and not line.content_open:
+            try:
+                line.backend.close()  # QUIT
+                return
+            except (smtplib.SMTPException, OSError):
+                pass
+        # Mid-transaction: only a dropped connection makes the server discard the message.
+        conversation.smtp.close()
+        line.backend.connection = None
+
+    def _guarded(self, line: _Line, step) -> None:
+        """Run a step of this connection; if the connection fails, open a new one and send
+        again what was not answered (once: twice in a row fails the batch, whose unsent rows
+        go back to pending and whose task is queued again)."""
+        try:
+            step(line)
+        except (smtplib.SMTPException, OSError):
+            # Counted until a transaction ends: a server failing the same message twice fails
+            # the batch (and so does one that cannot be connected to twice in a row).
+            line.failures_in_a_row += 1
+            self._hang_up(line, quit=False)
+            if line.failures_in_a_row > 1:
+                raise
+            # The unanswered message may have arrived: sent again, the only possible duplicate.
+            again = [r for r in (line.unanswered, line.ready, line.announced) if r is not None]
+            line.unanswered = line.ready = line.announced = None
+            line.codes = []
+            line.upcoming.extendleft(reversed(again))
+            self._connect(line)
+
+    def _check_silence(self) -> None:
+        """A server that stops answering fails its connection after EMAIL_TIMEOUT."""
+        now = time.monotonic()
+        for line in self.lines:
+            conversation = line.conversation
+            if conversation is None or not conversation.awaiting:
+                line.last_heard = now
+                continue
+            timeout = line.backend.timeout or 30
+            if now - line.last_heard > timeout:
+                self._guarded(line, self._time_out)
+
+    @staticmethod
+    def _time_out(line: _Line) -> None:
+        raise TimeoutError("the mail server stopped answering")
+
+    # The conversation.
+
+    def _hear(self, line: _Line) -> None:
+        self._guarded(line, self._read_replies)
+
+    def _read_replies(self, line: _Line) -> None:
+        assert line.conversation is not None
+        conversation = line.conversation
+        for (kind, recipient), code, text in conversation.read():
+            line.last_heard = time.monotonic()
+            if kind in ("mail", "rcpt", "data"):
+                line.codes.append((code, text))
+                if kind == "data":
+                    self._envelope_answered(line, recipient)
+            elif kind == "end":
+                line.unanswered = None
+                line.failures_in_a_row = 0
+                if code == 250:
+                    self.outcomes.record("sent", recipient.delivery_id)
+                else:
+                    # The transaction is over either way (RFC 5321 4.1.1.4).
+                    self.outcomes.record("failed", recipient.delivery_id, f"{code} {text}")
+            # "dot" and "rset" end a refused transaction: their replies say nothing more.
+        if conversation.broken:  # after the good replies before it, which count
+            raise smtplib.SMTPServerDisconnected(conversation.broken)
+        self._write(line)  # without PIPELINING, the next command waits for a reply
+
+    def _envelope_answered(self, line: _Line, recipient: Recipient) -> None:
+        assert line.conversation is not None
+        (mail, mail_text), (rcpt, rcpt_text), (data, data_text) = line.codes
+        line.codes = []
+        line.announced = None
+        if mail == 250 and rcpt in (250, 251) and data == 354:
+            line.ready = recipient
+            return
+        line.failures_in_a_row = 0  # a transaction ended (refused, but the server is there)
+        if data == 354:  # a server that took DATA anyway: end it empty
+            line.conversation.queue(b".\r\n", ("dot", recipient))
+        line.conversation.queue(b"RSET\r\n", ("rset", recipient))
+        if mail != 250:
+            self.outcomes.record("failed", recipient.delivery_id, f"{mail} {mail_text}")
+        elif rcpt not in (250, 251):
+            if 500 <= rcpt < 600:  # a hard bounce
+                self.outcomes.record(
+                    "bounced", recipient.delivery_id, f"{rcpt} {rcpt_text}", recipient.subscriber_id
+                )
+            else:
+                self.outcomes.record("failed", recipient.delivery_id, f"{rcpt} {rcpt_text}")
+        else:
+            self.outcomes.record("failed", recipient.delivery_id, f"{data} {data_text}")
+        self._announce_next(line)
+
+    def _announce_next(self, line: _Line) -> None:
+        """Queue the envelope of this connection's next recipient."""
+        assert line.conversation is not None
+        if not line.upcoming:
+            return
+        recipient = line.upcoming.popleft()
+        for kind, command in zip(
+            ("mail", "rcpt", "data"),
+            rawmail.envelope(self.envelope_from, recipient.email),
+            strict=True,
+        ):
+            line.conversation.queue(command, (kind, recipient))
+        line.announced = recipient
+
+    def _write_content(self, line: _Line) -> None:
+        """The accepted message's content, then the next envelope, in one write."""
+        assert line.conversation is not None
+        assert line.ready is not None
+        recipient, line.ready = line.ready, None
+        line.conversation.queue(rawmail.content(self._message(recipient)), ("end", recipient))
+        line.unanswered = recipient
+        self._announce_next(line)
+        self._write(line)
+
+    def _message(self, recipient: Recipient) -> bytes:
+        personal_links, headers = _personal_parts(
+            recipient, self.key[0], self.links, self.list_id_header
+        )
         compose = partial(
-            prepared.compose,
+            _prepared(self.key, recipient.topic_ids).compose,
             from_header=self.from_header,
             to=recipient.email,
             headers=headers,
-            links=links,
+            links=personal_links,
         )
         if self.signing:
             # DKIM signs the message as written; dot-stuffing is transport, undone on receipt.
             plain = compose(stuffed=False)
-            data = rawmail._stuff(dkim_signature(plain) + plain)
-        else:
-            data = compose(stuffed=True)
-        for attempt in (1, 2):
-            try:
-                if self.backend.connection is None:
-                    self.transactions.forget()  # a new connection: nothing announced on it
-                self.backend.open()
-                if self.backend.connection is None:  # open() failed silently
-                    raise smtplib.SMTPServerDisconnected("could not connect")
-                self.transactions.send(
-                    self.backend.connection,
-                    recipient.email,
-                    data,
-                    before_data=self._previous_recorded,
-                    next_recipient=next_email,
-                )
-            except rawmail.RecipientRefused as refusal:
-                if 500 <= refusal.code < 600:
-                    self.previous = self.outcomes.record(
-                        "bounced", recipient.delivery_id, str(refusal), recipient.subscriber_id
-                    )
-                else:
-                    self.previous = self.outcomes.record(
-                        "failed", recipient.delivery_id, str(refusal)
-                    )
-                return
-            except rawmail.MessageRefused as refusal:
-                self.previous = self.outcomes.record("failed", recipient.delivery_id, str(refusal))
-                return
-            except ClaimLost:
-                self._drop_connection(quit=False)  # mid-DATA: the server discards the message
-                raise
-            except (smtplib.SMTPException, OSError):
-                # The server hung up (idle timeout, restart): reconnect once, then give up; the
-                # batch's unsent rows go back to pending and the task is queued again.
-                self._drop_connection()
-                if attempt == 2:
-                    raise
-                continue
-            self.previous = self.outcomes.record("sent", recipient.delivery_id)
-            return
-
-    def close(self) -> None:
-        # A message announced and never written (the batch stopped): the server is reading
-        # content, where a QUIT would be taken for part of it.
-        self._drop_connection(quit=not self.transactions.open)
-
-    def _drop_connection(self, quit: bool = True) -> None:
-        self.transactions.forget()
-        if not quit and self.backend.connection is not None:
-            self.backend.connection.close()  # no QUIT: it would become part of the message
-            self.backend.connection = None
-            return
-        try:
-            self.backend.close()
-        except (smtplib.SMTPException, OSError):
-            self.backend.connection = None
+            return rawmail._stuff(dkim_signature(plain) + plain)
+        return compose(stuffed=True)
 
 
 class _BackendSender:

@@ -84,72 +84,141 @@ def compose_with(prepared: PreparedMessage, to: str) -> bytes:
     )
 
 
-def test_transactions_in_a_row_announce_each_envelope_with_the_previous_message(smtp_server):
-    """Over a real SMTP server offering PIPELINING: every message arrives once, whole and in
-    order; a recipient refused while announced is refused (the connection goes on); a message
-    announced and never written arrives nowhere."""
+def _conversation(port: int):
+    import select
     import smtplib
 
-    from pressroom.newsletter.rawmail import RecipientRefused, Transactions
+    from pressroom.newsletter.rawmail import Conversation
+
+    conversation = Conversation(smtplib.SMTP("127.0.0.1", port, timeout=10))
+
+    def answers(count: int) -> list:
+        replies: list = []
+        while len(replies) < count:
+            select.select([conversation.sock], [], [], 10)
+            replies += conversation.read()
+        return replies
+
+    return conversation, answers
+
+
+def test_a_conversation_pipelines_envelopes_with_content_and_tags_every_reply(smtp_server):
+    """Over a real SMTP server offering PIPELINING: each message's content goes out in one
+    write with the next envelope; every reply comes back with its command's tag, in order; a
+    refused recipient is answered as such and the connection goes on after RSET."""
+    from pressroom.newsletter.rawmail import content, envelope
 
     smtp_server.pipelining = True
     smtp_server.refuse["gone@example.org"] = "550 5.1.1 No such user"
     prepared = PreparedMessage.build("Digest", TEXT, HTML, (PREFS, UNSUB))
-    addresses = ["a@example.org", "gone@example.org", "b@example.org", "c@example.org"]
-    recorded: list[str] = []
-    refused: list[str] = []
-    connection = smtplib.SMTP("127.0.0.1", smtp_server.port, timeout=10)
-    transactions = Transactions("news@example.org")
-    for index, address in enumerate(addresses):
-        following = addresses[index + 1] if index + 1 < len(addresses) else "late@example.org"
-        try:
-            transactions.send(
-                connection,
-                address,
-                compose_with(prepared, address),
-                before_data=lambda: recorded.append("before"),
-                next_recipient=following,
-            )
-        except RecipientRefused as refusal:
-            refused.append(f"{refusal.code} {address}")
-    assert transactions.open  # late@ was announced, and will never be written
-    connection.close()  # no QUIT: it would be read as the message's content
-    assert refused == ["550 gone@example.org"]
-    assert recorded == ["before"] * 3
-    assert [m.recipients for m in smtp_server.messages] == [
-        ["a@example.org"],
-        ["b@example.org"],
-        ["c@example.org"],
+    conversation, answers = _conversation(smtp_server.port)
+    assert conversation.pipelining
+
+    def announce(address: str) -> None:
+        for kind, command in zip(
+            ("mail", "rcpt", "data"), envelope("news@example.org", address), strict=True
+        ):
+            conversation.queue(command, (kind, address))
+
+    announce("a@example.org")
+    conversation.write()
+    assert [(tag, code) for tag, code, _ in answers(3)] == [
+        (("mail", "a@example.org"), 250),
+        (("rcpt", "a@example.org"), 250),
+        (("data", "a@example.org"), 354),
     ]
+    conversation.queue(content(compose_with(prepared, "a@example.org")), ("end", "a@example.org"))
+    announce("gone@example.org")
+    conversation.write()  # one write: the content and the next envelope
+    assert not conversation.queued
+    replies = answers(4)
+    assert [(tag, code) for tag, code, _ in replies] == [
+        (("end", "a@example.org"), 250),
+        (("mail", "gone@example.org"), 250),
+        (("rcpt", "gone@example.org"), 550),
+        (("data", "gone@example.org"), 503),  # no valid recipients
+    ]
+    assert "No such user" in replies[2][2]
+    conversation.queue(b"RSET\r\n", ("rset", ""))
+    announce("b@example.org")
+    conversation.write()
+    assert [code for _, code, _ in answers(4)] == [250, 250, 250, 354]
+    conversation.queue(content(compose_with(prepared, "b@example.org")), ("end", "b@example.org"))
+    conversation.write()
+    assert answers(1)[0][1] == 250
+    assert conversation.idle
+    conversation.smtp.quit()
+    assert [m.recipients for m in smtp_server.messages] == [["a@example.org"], ["b@example.org"]]
     for received in smtp_server.messages:
         assert received.text.replace("\r\n", "\n").startswith("Résumé: marchers & miners")
 
 
-def test_a_message_announced_and_not_sent_delivers_nothing_to_its_recipient(smtp_server):
-    """Review finding 16: when the next message is not the one announced (its recipient was
-    dropped meanwhile), the announced one is not ended with "." (an empty email to its
-    recipient): the connection is dropped, and the real next message goes on a new one."""
+def test_without_pipelining_a_conversation_writes_a_command_only_once_answered(smtp_server):
+    from pressroom.newsletter.rawmail import content, envelope
+
+    conversation, answers = _conversation(smtp_server.port)
+    assert not conversation.pipelining
+    for command in envelope("news@example.org", "a@example.org"):
+        conversation.queue(command, command[:4])
+    conversation.write()
+    assert len(conversation.queued) == 2  # MAIL is out; RCPT and DATA wait for its reply
+    replies = []
+    while conversation.awaiting:
+        replies += answers(1)
+        conversation.write()
+    assert [(tag, code) for tag, code, _ in replies] == [
+        (b"MAIL", 250),
+        (b"RCPT", 250),
+        (b"DATA", 354),
+    ]
+    prepared = PreparedMessage.build("Digest", TEXT, HTML, (PREFS, UNSUB))
+    conversation.queue(content(compose_with(prepared, "a@example.org")), b"end")
+    conversation.write()
+    assert answers(1)[0][1] == 250
+    conversation.smtp.quit()
+    assert [m.recipients for m in smtp_server.messages] == [["a@example.org"]]
+
+
+def test_a_message_announced_and_never_written_delivers_nothing_to_its_recipient(smtp_server):
+    """A batch that stops with an envelope accepted drops the connection: ending the message
+    with "." would deliver an empty email, and a QUIT would be read as its content."""
+    from pressroom.newsletter.rawmail import envelope
+
+    smtp_server.pipelining = True
+    conversation, answers = _conversation(smtp_server.port)
+    for command in envelope("news@example.org", "a@example.org"):
+        conversation.queue(command, "a")
+    conversation.write()
+    assert [code for _, code, _ in answers(3)] == [250, 250, 354]
+    conversation.smtp.close()  # what the loop does with a message open
+    assert smtp_server.messages == []
+
+
+def test_a_reply_that_is_not_smtp_ends_the_conversation(smtp_server):
     import smtplib
+    import socket
+    import threading
 
     import pytest
 
-    from pressroom.newsletter.rawmail import Transactions
+    from pressroom.newsletter.rawmail import Conversation
 
-    smtp_server.pipelining = True
-    prepared = PreparedMessage.build("Digest", TEXT, HTML, (PREFS, UNSUB))
-    transactions = Transactions("news@example.org")
-    connection = smtplib.SMTP("127.0.0.1", smtp_server.port, timeout=10)
-    transactions.send(
-        connection,
-        "a@example.org",
-        compose_with(prepared, "a@example.org"),
-        next_recipient="unsubscribed@example.org",
-    )
-    with pytest.raises(smtplib.SMTPServerDisconnected):
-        transactions.send(connection, "b@example.org", compose_with(prepared, "b@example.org"))
-    assert not transactions.open
-    connection = smtplib.SMTP("127.0.0.1", smtp_server.port, timeout=10)
-    transactions.send(connection, "b@example.org", compose_with(prepared, "b@example.org"))
-    connection.quit()
-    assert [m.recipients for m in smtp_server.messages] == [["a@example.org"], ["b@example.org"]]
-    assert all(m.text.strip() for m in smtp_server.messages)
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def babble() -> None:
+        peer, _ = listener.accept()
+        peer.sendall(b"220 hello\r\n")
+        peer.recv(1024)  # EHLO
+        peer.sendall(b"250 hello\r\n")
+        peer.recv(1024)  # MAIL
+        peer.sendall(b"HTTP/1.1 400 Bad Request\r\n")
+        peer.close()
+
+    threading.Thread(target=babble, daemon=True).start()
+    conversation = Conversation(smtplib.SMTP("127.0.0.1", listener.getsockname()[1], timeout=10))
+    conversation.queue(b"MAIL FROM:<news@example.org>\r\n", "mail")
+    conversation.write()
+    with pytest.raises(smtplib.SMTPServerDisconnected, match="not an SMTP reply"):
+        conversation.read()
+    conversation.smtp.close()
+    listener.close()
