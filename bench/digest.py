@@ -6,8 +6,9 @@
 Sets up a fresh database (a SQLite file in a temporary directory unless --database-url names
 a PostgreSQL database to drop and recreate), starts Postfix's smtp-sink on 127.0.0.1, starts
 `pressroom worker` subprocesses, runs `pressroom send_digest --now` and times delivery until the
-sink has counted every message. Then smtp-source blasts the same sink over as many connections
-as there are workers, with messages of the digest's size: that is the ceiling.
+sink has counted every message. Then smtp-source blasts the same sink with messages of the
+digest's size, over as many connections as the workers used and over half as many: the higher
+rate is the ceiling.
 
 Goals (issues 4 and 16): >= 1,700 messages/s sustained (a million in under 10 minutes), at
 least 70% of smtp-source's ceiling in the same run, worker peak memory < 300 MB, first message
@@ -181,6 +182,31 @@ class Sink:
     def stop(self) -> None:
         self.process.send_signal(signal.SIGTERM)
         self.process.wait(timeout=10)
+
+
+def smtp_source_rate(sessions: int, count: int, size: int, port: int) -> float:
+    """Messages a second smtp-source sends to the sink over `sessions` connections."""
+    started = time.monotonic()
+    subprocess.run(
+        [
+            SMTP_SOURCE,
+            "-d",
+            "-s",
+            str(sessions),
+            "-m",
+            str(count),
+            "-l",
+            str(size),
+            "-f",
+            "news@example.org",
+            "-t",
+            "reader@example.org",
+            f"127.0.0.1:{port}",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return count / (time.monotonic() - started)
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -375,32 +401,19 @@ def main(argv: list[str]) -> int:
         size = int(
             subprocess.run([PRESSROOM, "shell", "-c", MESSAGE_SIZE], **run).stdout.split()[-1]
         )
-        ceiling_count = min(args.subscribers, 50_000)
+        # smtp-source over as many connections as the workers used, and over half as many:
+        # more connections can make the sink slower, so the higher of the two is the ceiling
+        # (a ratio against a ceiling lowered by too many connections would flatter the workers).
         sessions = args.workers * args.connections
-        ceiling_start = time.monotonic()
-        subprocess.run(
-            [
-                SMTP_SOURCE,
-                "-d",
-                "-s",
-                str(sessions),
-                "-m",
-                str(ceiling_count),
-                "-l",
-                str(size),
-                "-f",
-                "news@example.org",
-                "-t",
-                "reader@example.org",
-                f"127.0.0.1:{port}",
-            ],
-            check=True,
-            capture_output=True,
-        )
-        ceiling = ceiling_count / (time.monotonic() - ceiling_start)
+        ceilings = {
+            n: smtp_source_rate(n, min(args.subscribers, 50_000), size, port)
+            for n in sorted({sessions, max(1, sessions // 2)}, reverse=True)
+        }
+        ceiling = max(ceilings.values())
         print(f"{'message size (bytes)':<34}{size:>12,}")
-        print(f"{'smtp-source ceiling (msg/s)':<34}{ceiling:>12,.0f}   ({sessions} connections)")
-        print(f"{'ratio to ceiling':<34}{rate / ceiling:>12.2f}   goal >= 0.70")
+        for n, rate_n in ceilings.items():
+            print(f"{'smtp-source (msg/s)':<34}{rate_n:>12,.0f}   ({n} connections)")
+        print(f"{'ratio to ceiling':<34}{rate / ceiling:>12.2f}   goal >= 0.70   (the higher)")
         succeeded = True
         return 0
     except subprocess.CalledProcessError as error:

@@ -194,7 +194,7 @@ def test_a_message_announced_and_never_written_delivers_nothing_to_its_recipient
     assert smtp_server.messages == []
 
 
-def test_a_reply_that_is_not_smtp_ends_the_conversation(smtp_server):
+def test_a_reply_that_is_not_smtp_ends_the_conversation_after_the_good_ones(smtp_server):
     import smtplib
     import socket
     import threading
@@ -209,15 +209,22 @@ def test_a_reply_that_is_not_smtp_ends_the_conversation(smtp_server):
         peer, _ = listener.accept()
         peer.sendall(b"220 hello\r\n")
         peer.recv(1024)  # EHLO
-        peer.sendall(b"250 hello\r\n")
-        peer.recv(1024)  # MAIL
-        peer.sendall(b"HTTP/1.1 400 Bad Request\r\n")
+        peer.sendall(b"250-hello\r\n250 PIPELINING\r\n")
+        peer.recv(1024)  # MAIL and RCPT
+        peer.sendall(b"250 sender ok\r\nHTTP/1.1 400 Bad Request\r\n")
+        peer.recv(1024)
         peer.close()
 
     threading.Thread(target=babble, daemon=True).start()
     conversation = Conversation(smtplib.SMTP("127.0.0.1", listener.getsockname()[1], timeout=10))
     conversation.queue(b"MAIL FROM:<news@example.org>\r\n", "mail")
+    conversation.queue(b"RCPT TO:<rosa@example.org>\r\n", "rcpt")
     conversation.write()
+    replies = []
+    while not conversation.broken:
+        replies += conversation.read()
+    assert replies == [("mail", 250, "sender ok")]  # the answer before the nonsense counts
+    assert conversation.broken == "not an SMTP reply: 'HTTP/1.1 400 Bad Request'"
     with pytest.raises(smtplib.SMTPServerDisconnected, match="not an SMTP reply"):
         conversation.read()
     conversation.smtp.close()
