@@ -15,14 +15,13 @@ from datetime import timedelta
 
 from django.db import connection, transaction
 from django.db.models import Max, Q
-from django.db.models.functions import Now
 from django.utils import timezone
 
 from pressroom.newsletter import digests
 from pressroom.newsletter.models import Delivery, Digest
 from pressroom.newsletter.sending import finish_if_done, held_claims, release
 from pressroom.workers.heartbeat import current_worker_id
-from pressroom.workers.models import WorkerHeartbeat, dead_after
+from pressroom.workers.models import WorkerHeartbeat
 
 # A digest with pending rows and no claim, fan-out or start for this long has lost its batch
 # tasks (a process died between committing and queueing them): they are queued again, which is
@@ -49,12 +48,14 @@ def release_dead_claims() -> Recovery:
     abandoned = claimed.filter(~Q(claimed_by__in=alive))
     if current_worker_id() in {row["worker_id"] for row in alive}:
         # Claims of this process that no task of it is sending (the task stopped on an error).
-        # This runs in the heartbeat's thread: a task may list its new claim and write it between
-        # this reading the list and reading the rows. So a claim younger than a presumed death
-        # is left alone (a stopped task's claim waits that long, as a dead worker's does).
-        abandoned |= claimed.filter(
-            claimed_by=current_worker_id(), claimed_at__lt=Now() - dead_after()
-        ).exclude(claim__in=held_claims())
+        # This runs in the heartbeat's thread while tasks claim batches. A task lists its claim
+        # before writing it, so the rows are read first and the list after: a claim seen in the
+        # rows and missing from the list was not being made (reading the list first released a
+        # claim written in between, and sent its messages on the wire twice).
+        mine = claimed.filter(claimed_by=current_worker_id())
+        stale = set(mine.values_list("claim", flat=True).distinct()) - set(held_claims())
+        if stale:
+            abandoned |= mine.filter(claim__in=stale)
     result = Recovery(batches=[])
     with transaction.atomic():
         if connection.features.has_select_for_update_skip_locked:

@@ -95,8 +95,8 @@ def list_id() -> str:
 
 @lru_cache(maxsize=4)
 def _list_id_of(key: DigestKey) -> str:
-    """list_id() once per digest and process: read in the batch's thread (the site settings are
-    in the database), so the sending threads need none."""
+    """list_id() once per digest and process: read before sending starts (the site settings are
+    in the database), so a provider's sending threads need none."""
     return list_id()
 
 
@@ -299,13 +299,14 @@ def _recipients(
 
 
 class _Outcomes:
-    """Per-message results from the sending threads, written by the batch's own thread.
+    """Per-message results of a batch, written by the thread running its task.
 
-    Only the thread running the task touches the database, so connections never contend with
-    each other (SQLite in-memory shared cache, PostgreSQL row locks), and one transaction
-    records whatever every connection has handed in since the last one. Each outcome gets a
-    ticket; a connection waits for its previous ticket to be recorded before it writes its next
-    message (`wait_recorded`), so at most one accepted message per connection is unrecorded.
+    Only that thread touches the database, so connections never contend with each other
+    (SQLite in-memory shared cache, PostgreSQL row locks), and one transaction records whatever
+    every connection has handed in since the last one. The SMTP loop records and flushes in
+    that same thread. A provider's sending threads hand outcomes in: each gets a ticket, and a
+    thread waits for its previous ticket to be recorded before it sends its next message
+    (`wait_recorded`), so at most one accepted message per connection is unrecorded.
 
     Two conditions on one lock, so that an outcome handed in wakes only the batch's thread and a
     commit wakes only the sending threads: with one condition every outcome woke every sending
@@ -479,9 +480,9 @@ def _quick_commits() -> Iterator[None]:
 def send_batch(digest_id: int, batch: int) -> int:
     """Send one batch of a digest; returns how many messages went out. Safe to run twice.
 
-    The batch is split over DIGEST_SMTP_CONNECTIONS connections, each driven by a thread that
-    only talks SMTP (sending is mostly waiting for the server, so threads overlap well); this
-    thread records each outcome as it arrives and keeps the worker's heartbeat going. If the
+    The batch is split over DIGEST_SMTP_CONNECTIONS connections, all driven by this thread
+    (`_SMTPLoop`; a provider's API gets a thread per connection), which records the outcomes as
+    they arrive and keeps the worker's heartbeat going. If the
     batch stops on an error, its unsent rows go back to pending and the error is raised (the
     task queues the batch again later).
     """
@@ -513,7 +514,7 @@ def _send_claimed(digest: Digest, batch: int, claim: str) -> int:
     key = (digest.pk, digest.created_at.timestamp())
     content = _content(key)
     _list_id_of(key)
-    # Render every topic selection of this batch here, so the sending threads need no database.
+    # Render every topic selection of this batch before the first message goes out.
     for topic_ids in {recipient.topic_ids for recipient in recipients}:
         if content.has_content_for(topic_ids):
             _prepared(key, topic_ids)
@@ -677,6 +678,7 @@ class _SMTPLoop:
             _Line(mailers["bulk"], sendable[start::connections]) for start in range(connections)
         ]
         self.selector = selectors.DefaultSelector()
+        self.turn = 0
 
     def run(self) -> None:
         try:
@@ -712,7 +714,9 @@ class _SMTPLoop:
     def _write_contents(self) -> float:
         """Write every accepted message whose turn has come; returns how long the loop may
         wait for replies before the next turn (DIGEST_SEND_RATE)."""
-        for line in self.lines:
+        # Each pass starts one line further on, so a send rate cannot leave a line waiting.
+        self.turn = (self.turn + 1) % len(self.lines)
+        for line in self.lines[self.turn :] + self.lines[: self.turn]:
             if line.ready is None:
                 continue
             if delay := self.pacer.delay():
@@ -726,7 +730,12 @@ class _SMTPLoop:
         line.backend.open()
         if line.backend.connection is None:  # open() failed silently
             raise smtplib.SMTPServerDisconnected("could not connect")
-        line.conversation = rawmail.Conversation(line.backend.connection)
+        try:
+            line.conversation = rawmail.Conversation(line.backend.connection)
+        except BaseException:  # EHLO failed: the next attempt opens a new connection
+            line.backend.connection.close()
+            line.backend.connection = None
+            raise
         self.selector.register(line.conversation.sock, selectors.EVENT_READ, line)
         self._announce_next(line)
         self._write(line)
@@ -772,12 +781,26 @@ class _SMTPLoop:
             line.unanswered = line.ready = line.announced = None
             line.codes = []
             line.upcoming.extendleft(reversed(again))
-            self._connect(line)
+            if line.upcoming:  # a line that had finished its share needs no new connection
+                self._connect(line)
 
     def _check_silence(self) -> None:
         """A server that stops answering fails its connection after EMAIL_TIMEOUT."""
         now = time.monotonic()
-        for line in self.lines:
+        overdue = [
+            line
+            for line in self.lines
+            if line.conversation is not None
+            and line.conversation.awaiting
+            and now - line.last_heard > (line.backend.timeout or 30)
+        ]
+        if not overdue:
+            return
+        # What came while the loop was busy (a reconnect, a slow commit) is read first.
+        for key, _events in self.selector.select(timeout=0):
+            self._hear(key.data)
+        now = time.monotonic()
+        for line in overdue:
             conversation = line.conversation
             if conversation is None or not conversation.awaiting:
                 line.last_heard = now
@@ -860,8 +883,10 @@ class _SMTPLoop:
         """The accepted message's content, then the next envelope, in one write."""
         assert line.conversation is not None
         assert line.ready is not None
-        recipient, line.ready = line.ready, None
-        line.conversation.queue(rawmail.content(self._message(recipient)), ("end", recipient))
+        recipient = line.ready
+        data = rawmail.content(self._message(recipient))
+        line.ready = None
+        line.conversation.queue(data, ("end", recipient))
         line.unanswered = recipient
         self._announce_next(line)
         self._write(line)
@@ -898,7 +923,6 @@ class _BackendSender:
         key: DigestKey,
         links: dict[str, str],
         headers: dict[str, str],
-        next_email: str = "",  # one message a call: nothing to announce
     ) -> None:
         subject, text, html = _rendered(key, recipient.topic_ids)
         for marker, url in links.items():

@@ -103,7 +103,7 @@ class Pressroom:
     def __init__(self, tmp_path: Path, batch_size: int, connections: int) -> None:
         self.tmp_path = tmp_path
         # A slow mail server, so the kill lands mid-send; offering PIPELINING as Postfix does
-        # (each envelope goes out with the previous message: rawmail.Transactions).
+        # (each envelope goes out with the previous message: rawmail.Conversation).
         self.sink = MailSink(delay=0.08, pipelining=True)
         self.controller, port = start_smtp_server(self.sink)
         self.database_url, self.query, self.drop_database = _database_url(tmp_path)
