@@ -89,3 +89,93 @@ def test_the_send_rate_holds_across_connections_and_everyone_gets_one_copy(
         f"reader{n}@example.org" for n in range(7)
     ]
     assert set(Delivery.objects.filter(digest=digest).values_list("state", flat=True)) == {"sent"}
+
+
+def _self_signed_certificate(directory) -> tuple[str, str]:
+    """A certificate for 127.0.0.1 that signs itself: (certificate file, key file)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    certificate_file = directory / "smtp.pem"
+    key_file = directory / "smtp.key"
+    certificate_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return str(certificate_file), str(key_file)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_digest_goes_out_over_starttls_to_every_reader_once(
+    make_subscriber, make_article, settings, tmp_path, monkeypatch
+):
+    """The loop reads TLS connections as it reads plain ones (decrypted bytes the socket has
+    already taken are read too): a relay that requires STARTTLS, pipelining, two connections."""
+    import ssl
+
+    from aiosmtpd.controller import Controller
+
+    from pressroom.newsletter.tests.conftest import MailSink
+    from tests.ports import free_port
+
+    certificate, key = _self_signed_certificate(tmp_path)
+    monkeypatch.setenv("SSL_CERT_FILE", certificate)  # the client trusts this certificate
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_context.load_cert_chain(certificate, key)
+    sink = MailSink(pipelining=True)
+    controller = Controller(
+        sink,
+        hostname="127.0.0.1",
+        port=free_port(),
+        tls_context=server_context,
+        require_starttls=True,
+    )
+    controller.start()
+    try:
+        options = {"host": "127.0.0.1", "port": controller.port, "timeout": 10, "use_tls": True}
+        backend = "django.core.mail.backends.smtp.EmailBackend"
+        settings.MAILERS = {
+            "default": {"BACKEND": backend, "OPTIONS": options},
+            "bulk": {"BACKEND": backend, "OPTIONS": options},
+        }
+        settings.DIGEST_SMTP_CONNECTIONS = 2
+        make_article()
+        for n in range(9):
+            make_subscriber(f"reader{n}@example.org")
+        digest, _ = build_digest()
+
+        assert sending.send_all_batches(digest.pk) == 9
+    finally:
+        controller.stop()
+
+    assert sorted(m.recipients[0] for m in sink.messages) == [
+        f"reader{n}@example.org" for n in range(9)
+    ]
+    assert all("Miners march on Lima" in m.text for m in sink.messages)
