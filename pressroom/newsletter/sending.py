@@ -786,28 +786,23 @@ class _SMTPLoop:
 
     def _check_silence(self) -> None:
         """A server that stops answering fails its connection after EMAIL_TIMEOUT."""
-        now = time.monotonic()
-        overdue = [
-            line
-            for line in self.lines
-            if line.conversation is not None
-            and line.conversation.awaiting
-            and now - line.last_heard > (line.backend.timeout or 30)
-        ]
-        if not overdue:
+        if not any(self._silent(line) for line in self.lines):
             return
         # What came while the loop was busy (a reconnect, a slow commit) is read first.
         for key, _events in self.selector.select(timeout=0):
             self._hear(key.data)
-        now = time.monotonic()
-        for line in overdue:
-            conversation = line.conversation
-            if conversation is None or not conversation.awaiting:
-                line.last_heard = now
-                continue
-            timeout = line.backend.timeout or 30
-            if now - line.last_heard > timeout:
+        for line in self.lines:
+            if self._silent(line):
                 self._guarded(line, self._time_out)
+
+    @staticmethod
+    def _silent(line: _Line) -> bool:
+        """Waiting for an answer for longer than the mail server's timeout."""
+        return (
+            line.conversation is not None
+            and bool(line.conversation.awaiting)
+            and time.monotonic() - line.last_heard > (line.backend.timeout or 30)
+        )
 
     @staticmethod
     def _time_out(line: _Line) -> None:

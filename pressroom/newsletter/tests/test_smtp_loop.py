@@ -179,3 +179,51 @@ def test_a_digest_goes_out_over_starttls_to_every_reader_once(
         f"reader{n}@example.org" for n in range(9)
     ]
     assert all("Miners march on Lima" in m.text for m in sink.messages)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_mail_server_that_stops_answering_fails_the_batch_and_its_rows_wait_again(
+    make_subscriber, make_article, settings
+):
+    """It greets, then never answers MAIL: after EMAIL_TIMEOUT the connection is tried once
+    more, then the batch stops and its readers go back to pending for a later attempt."""
+    import socket
+    import threading
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    peers: list[socket.socket] = []
+
+    def greet_then_say_nothing() -> None:
+        while True:
+            try:
+                peer, _ = listener.accept()
+            except OSError:
+                return
+            peers.append(peer)
+            peer.sendall(b"220 hello\r\n")
+            peer.recv(1024)  # EHLO
+            peer.sendall(b"250-hello\r\n250 PIPELINING\r\n")
+
+    threading.Thread(target=greet_then_say_nothing, daemon=True).start()
+    options = {"host": "127.0.0.1", "port": listener.getsockname()[1], "timeout": 1}
+    backend = "django.core.mail.backends.smtp.EmailBackend"
+    settings.MAILERS = {
+        "default": {"BACKEND": backend, "OPTIONS": options},
+        "bulk": {"BACKEND": backend, "OPTIONS": options},
+    }
+    make_article()
+    make_subscriber()
+    digest, _ = build_digest()
+
+    try:
+        with pytest.raises(TimeoutError, match="stopped answering"):
+            sending.send_batch(digest.pk, 0)
+    finally:
+        listener.close()
+        for peer in peers:
+            peer.close()
+
+    assert len(peers) == 2  # the first connection and one more
+    assert list(Delivery.objects.filter(digest=digest).values_list("state", "claim")) == [
+        ("pending", "")
+    ]
