@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -184,8 +185,36 @@ class Sink:
         self.process.wait(timeout=10)
 
 
-def smtp_source_rate(sessions: int, count: int, size: int, port: int) -> float:
-    """Messages a second smtp-source sends to the sink over `sessions` connections."""
+def local_postgres_cpu_seconds() -> float:
+    """User + system CPU time of the PostgreSQL server on this machine so far: each postmaster
+    with the backends it has reaped, and its live processes (/proc)."""
+    processes = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        command = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat.rpartition(")")[2].split()
+        processes[int(entry.name)] = (command, int(fields[1]), [int(v) for v in fields[11:15]])
+    ticks = 0
+    for command, parent, times in processes.values():
+        if command != "postgres":
+            continue
+        under_postmaster = processes.get(parent, ("",))[0] == "postgres"
+        ticks += sum(times[:2]) if under_postmaster else sum(times)
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def smtp_source_rate(
+    sessions: int, count: int, size: int, port: int, sink_pid: int
+) -> tuple[float, float]:
+    """Messages a second smtp-source sends to the sink over `sessions` connections, and the
+    CPU seconds the two spent per message."""
+    children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    sink_before = cpu_seconds(sink_pid)
     started = time.monotonic()
     subprocess.run(
         [
@@ -206,7 +235,12 @@ def smtp_source_rate(sessions: int, count: int, size: int, port: int) -> float:
         check=True,
         capture_output=True,
     )
-    return count / (time.monotonic() - started)
+    elapsed = time.monotonic() - started
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    source_cpu = (children.ru_utime + children.ru_stime) - (
+        children_before.ru_utime + children_before.ru_stime
+    )
+    return count / elapsed, (source_cpu + cpu_seconds(sink_pid) - sink_before) / count
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -338,6 +372,9 @@ def main(argv: list[str]) -> int:
         # What the DIGEST_SEND_AT schedule does: queue the daily digest task. The clock starts
         # when it is queued; a worker builds the digest and fans out its batches.
         cpu_before = [cpu_seconds(worker.pid) for worker in workers]
+        sink_cpu_before = cpu_seconds(sink.process.pid)
+        local_postgres = urlsplit(database_url).hostname in ("127.0.0.1", "localhost", "::1")
+        database_cpu_before = local_postgres_cpu_seconds() if local_postgres else 0.0
         queued = subprocess.run([PRESSROOM, "shell", "-c", QUEUE_DAILY_DIGEST], **run)
         t0 = float(queued.stdout.split()[-1])
         deadline = time.time() + args.timeout
@@ -348,6 +385,8 @@ def main(argv: list[str]) -> int:
             time.sleep(0.2)
         memory = [peak_rss_mb(worker.pid) for worker in workers]
         cpu_used = sum(cpu_seconds(w.pid) for w in workers) - sum(cpu_before)
+        sink_cpu = cpu_seconds(sink.process.pid) - sink_cpu_before
+        database_cpu = local_postgres_cpu_seconds() - database_cpu_before if local_postgres else 0.0
         if sink.messages < args.subscribers:
             print(f"bench digest: timed out with {sink.messages} of {args.subscribers} sent")
             return 1
@@ -370,6 +409,12 @@ def main(argv: list[str]) -> int:
             f"{'worker CPU per message (us)':<34}{cpu_used / args.subscribers * 1e6:>12.0f}"
             f"   (all workers, build + fan-out + send)"
         )
+        if local_postgres:
+            print(
+                f"{'database CPU per message (us)':<34}{database_cpu / args.subscribers * 1e6:>12.0f}"
+                "   (PostgreSQL on this machine)"
+            )
+        print(f"{'smtp-sink CPU per message (us)':<34}{sink_cpu / args.subscribers * 1e6:>12.0f}")
         try:
             probe_out, probe_err = probe.communicate(timeout=60)
         except subprocess.TimeoutExpired:
@@ -406,13 +451,16 @@ def main(argv: list[str]) -> int:
         # (a ratio against a ceiling lowered by too many connections would flatter the workers).
         sessions = args.workers * args.connections
         ceilings = {
-            n: smtp_source_rate(n, min(args.subscribers, 50_000), size, port)
+            n: smtp_source_rate(n, min(args.subscribers, 50_000), size, port, sink.process.pid)
             for n in sorted({sessions, max(1, sessions // 2)}, reverse=True)
         }
-        ceiling = max(ceilings.values())
+        ceiling = max(rate_n for rate_n, _cpu in ceilings.values())
         print(f"{'message size (bytes)':<34}{size:>12,}")
-        for n, rate_n in ceilings.items():
-            print(f"{'smtp-source (msg/s)':<34}{rate_n:>12,.0f}   ({n} connections)")
+        for n, (rate_n, cpu_n) in ceilings.items():
+            print(
+                f"{'smtp-source (msg/s)':<34}{rate_n:>12,.0f}   ({n} connections;"
+                f" smtp-source + smtp-sink CPU {cpu_n * 1e6:.0f} us a message)"
+            )
         print(f"{'ratio to ceiling':<34}{rate / ceiling:>12.2f}   goal >= 0.70   (the higher)")
         succeeded = True
         return 0

@@ -219,13 +219,15 @@ def claim_batch(digest_id: int, batch: int) -> str:
         "claimed_at": now,
         "attempts": F("attempts") + 1,
     }
-    with transaction.atomic():
-        if connection.features.has_select_for_update_skip_locked:
-            ids = list(pending.select_for_update(skip_locked=True).values_list("id", flat=True))
-            Delivery.objects.filter(id__in=ids).update(**changes)
-        else:
-            # SQLite: one UPDATE … WHERE state='pending' is atomic; writers are serialized.
-            pending.update(**changes)
+    if connection.features.has_select_for_update_skip_locked:
+        # One statement: the rows another worker is claiming at this moment are skipped, not
+        # waited for (and no list of 500 ids goes to the server and back).
+        pending = Delivery.objects.filter(
+            pk__in=pending.select_for_update(skip_locked=True).values("pk")
+        )
+    # SQLite: one UPDATE … WHERE state='pending' is atomic; writers are serialized.
+    with transaction.atomic():  # a statement of its own, which FOR UPDATE needs to be in
+        pending.update(**changes)
     return claim
 
 
@@ -245,13 +247,10 @@ def release(rows: QuerySet[Delivery]) -> int:
         return rows.update(state=Delivery.State.PENDING, claim="", claimed_by="")
 
 
-def _recipients(
-    digest_id: int, batch: int, claim: str, send: Digest | None = None
-) -> list[Recipient]:
+def _recipients(claim: str, send: Digest | None = None) -> list[Recipient]:
     rows = list(
-        Delivery.objects.filter(
-            digest_id=digest_id, batch=batch, claim=claim, state=Delivery.State.SENDING
-        )
+        # The claim names the batch's rows (and `delivery_claimed` holds exactly those).
+        Delivery.objects.filter(claim=claim, state=Delivery.State.SENDING)
         .order_by("id")
         .values_list(
             "id",
@@ -508,7 +507,7 @@ def send_batch(digest_id: int, batch: int) -> int:
 
 
 def _send_claimed(digest: Digest, batch: int, claim: str) -> int:
-    recipients = _recipients(digest.pk, batch, claim, digest)
+    recipients = _recipients(claim, digest)
     if not recipients:
         return 0
     key = (digest.pk, digest.created_at.timestamp())

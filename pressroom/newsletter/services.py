@@ -185,7 +185,10 @@ def suppress_address(
     delivery: Delivery | None = None
     if message_id:
         delivery = (
-            Delivery.objects.filter(message_id=message_id).select_related("subscriber").first()
+            Delivery.objects.filter(message_id=message_id)
+            .exclude(message_id="")  # the condition of the partial index that holds these ids
+            .select_related("subscriber")
+            .first()
         )
     subscriber = delivery.subscriber if delivery else None
     if subscriber is None and email:
