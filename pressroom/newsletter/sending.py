@@ -247,10 +247,13 @@ def release(rows: QuerySet[Delivery]) -> int:
         return rows.update(state=Delivery.State.PENDING, claim="", claimed_by="")
 
 
-def _recipients(claim: str, send: Digest | None = None) -> list[Recipient]:
+def _recipients(
+    digest_id: int, batch: int, claim: str, send: Digest | None = None
+) -> list[Recipient]:
     rows = list(
-        # The claim names the batch's rows (and `delivery_claimed` holds exactly those).
-        Delivery.objects.filter(claim=claim, state=Delivery.State.SENDING)
+        Delivery.objects.filter(
+            digest_id=digest_id, batch=batch, claim=claim, state=Delivery.State.SENDING
+        )
         .order_by("id")
         .values_list(
             "id",
@@ -507,7 +510,7 @@ def send_batch(digest_id: int, batch: int) -> int:
 
 
 def _send_claimed(digest: Digest, batch: int, claim: str) -> int:
-    recipients = _recipients(claim, digest)
+    recipients = _recipients(digest.pk, batch, claim, digest)
     if not recipients:
         return 0
     key = (digest.pk, digest.created_at.timestamp())
