@@ -353,6 +353,10 @@ class _Outcomes:
             self.handed_in.notify()  # the batch's thread, the only one waiting there
             return self.issued
 
+    def unrecorded(self) -> int:
+        with self.handed_in:
+            return self.issued - self.recorded
+
     def wait_recorded(self, ticket: int) -> None:
         """Block a sending thread until outcome `ticket` is in the database."""
         with self.written:
@@ -644,6 +648,10 @@ class _Line:
         return self.ready is not None
 
 
+# How long the loop waits for more replies before it records what it has (see _gather).
+GATHER_SECONDS = 0.001
+
+
 class _SMTPLoop:
     """The batch over several SMTP connections, from this one thread: no thread wakes another
     per message, and one commit records what every connection has had answered meanwhile.
@@ -691,6 +699,7 @@ class _SMTPLoop:
             while not all(line.finished for line in self.lines):
                 for key, _events in self.selector.select(timeout=wait):
                     self._hear(key.data)
+                self._gather()
                 self._check_silence()
                 self.outcomes.flush()
                 if self.outcomes.stopped:
@@ -712,6 +721,19 @@ class _SMTPLoop:
             raise
         finally:
             self.selector.close()
+
+    def _gather(self) -> None:
+        """Wait up to GATHER_SECONDS for more replies, until half the messages on the wire have
+        one, before recording them: a commit for eight messages costs the worker and the
+        database about what a commit for four does. Over 2 × 16 connections to PostgreSQL,
+        commits most often recorded 3 to 6 messages without it and 8 with it (bench digest)."""
+        deadline = time.monotonic() + GATHER_SECONDS
+        while True:
+            waiting = sum(1 for line in self.lines if line.unanswered is not None)
+            if waiting <= self.outcomes.unrecorded() or (left := deadline - time.monotonic()) <= 0:
+                return
+            for key, _events in self.selector.select(timeout=left):
+                self._hear(key.data)
 
     def _write_contents(self) -> float:
         """Write every accepted message whose turn has come; returns how long the loop may
