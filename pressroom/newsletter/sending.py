@@ -437,9 +437,11 @@ class _Outcomes:
         if upto == self.recorded:
             return
         now = timezone.now()
-        # Messages sent is the common case: one statement, a transaction by itself.
+        # Messages sent is the common case: one statement, a transaction by itself on
+        # PostgreSQL. On SQLite a transaction asks for the write lock every millisecond
+        # (pressroom/lib/sqlite3), where a statement alone would wait behind every transaction.
         several = skipped or failed or bounced or message_ids
-        with transaction.atomic() if several else nullcontext():
+        with transaction.atomic() if several or connection.vendor == "sqlite" else nullcontext():
             kept = self._mark_sent(sent, now) if sent else 0
             if kept < len(sent):
                 # Released meanwhile (this worker was presumed dead): rows nobody has claimed

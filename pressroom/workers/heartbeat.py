@@ -18,7 +18,7 @@ import uuid
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import DatabaseError, close_old_connections, connection
+from django.db import DatabaseError, close_old_connections, connection, transaction
 from django.db.models.functions import Now
 from django.dispatch import Signal
 
@@ -54,7 +54,12 @@ def beat(*, force: bool = False) -> bool:
     if not force and now - _last_beat < settings.WORKER_HEARTBEAT_INTERVAL:
         return False
     worker_id = current_worker_id()
-    if not WorkerHeartbeat.objects.filter(worker_id=worker_id).update(seen_at=Now()):
+    # In a transaction of its own: on SQLite a transaction asks for the write lock every
+    # millisecond (pressroom/lib/sqlite3), where a statement alone waits with SQLite's busy
+    # handler, behind every transaction, while a send commits hundreds of times a second.
+    with transaction.atomic():
+        beaten = WorkerHeartbeat.objects.filter(worker_id=worker_id).update(seen_at=Now())
+    if not beaten:
         WorkerHeartbeat.objects.update_or_create(
             worker_id=worker_id,
             defaults={"seen_at": Now()},

@@ -24,6 +24,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from django.db import OperationalError
 from django.db.backends.sqlite3 import base
 
 # Longer statements (a bulk insert's thousand placeholders) are converted each time rather than
@@ -50,24 +51,34 @@ class DatabaseWrapper(base.DatabaseWrapper):
     def create_cursor(self, name: str | None = None) -> Any:
         return self.connection.cursor(factory=SQLiteCursorWrapper)
 
+    def get_new_connection(self, conn_params: dict[str, Any]) -> Any:
+        connection = super().get_new_connection(conn_params)
+        # The busy timeout as configured (`timeout`, then init_command's PRAGMA), read once:
+        # what a transaction waits for the lock at most, and what it puts back afterwards.
+        self.busy_timeout_ms = int(connection.execute("PRAGMA busy_timeout").fetchone()[0])
+        return connection
+
     def _start_transaction_under_autocommit(self) -> None:
         if self.transaction_mode != "IMMEDIATE":
             super()._start_transaction_under_autocommit()
             return
         raw = self.connection
-        with self.wrap_database_errors:
-            busy_ms = raw.execute("PRAGMA busy_timeout").fetchone()[0]
-            deadline = time.monotonic() + busy_ms / 1000
+        deadline = time.monotonic() + self.busy_timeout_ms / 1000
+        try:
             raw.execute("PRAGMA busy_timeout = 0")
-            try:
-                while True:
-                    try:
-                        raw.execute("BEGIN IMMEDIATE")
-                        return
-                    except sqlite3.OperationalError as error:
-                        busy = error.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY
-                        if not busy or time.monotonic() >= deadline:
-                            raise
-                    time.sleep(LOCK_RETRY_SECONDS)
-            finally:
-                raw.execute(f"PRAGMA busy_timeout = {int(busy_ms)}")
+            while True:
+                try:
+                    # Through Django's cursor: logged and timed like every statement.
+                    self.cursor().execute("BEGIN IMMEDIATE")
+                    break
+                except OperationalError as error:
+                    cause = error.__cause__
+                    busy = isinstance(cause, sqlite3.OperationalError) and (
+                        cause.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY
+                    )
+                    if not busy or time.monotonic() >= deadline:
+                        raise
+                time.sleep(LOCK_RETRY_SECONDS)
+        finally:
+            with self.wrap_database_errors:
+                raw.execute(f"PRAGMA busy_timeout = {self.busy_timeout_ms}")
