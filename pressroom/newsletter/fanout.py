@@ -31,7 +31,7 @@ from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from pressroom.newsletter import segments
-from pressroom.newsletter.models import Delivery, Digest, DigestArticle, Subscriber
+from pressroom.newsletter.models import Delivery, DeliveryBatch, Digest, DigestArticle, Subscriber
 from pressroom.newsletter.sending import finish_if_done
 from pressroom.publishing.models import ArticleTopic
 
@@ -101,6 +101,10 @@ def fan_out_chunk(digest_id: int) -> tuple[list[tuple[int, int]], bool]:
             _insert_deliveries(digest, remaining.filter(pk__lte=ids[-1]), digest.next_batch)
             batches = -(-len(ids) // settings.DIGEST_BATCH_SIZE)
             pairs = [(digest.pk, digest.next_batch + n) for n in range(batches)]
+            DeliveryBatch.objects.bulk_create(
+                [DeliveryBatch(digest=digest, number=number) for _, number in pairs],
+                ignore_conflicts=True,
+            )
             digest.recipients_through = ids[-1]
             digest.next_batch += batches
         digest.is_fanned_out = len(ids) < chunk_size

@@ -515,11 +515,17 @@ class SendVisit(models.Model):
 
 
 class Delivery(models.Model):
-    """One digest to one subscriber; its state is the truth about whether it went out."""
+    """One digest to one subscriber; its state is the truth about whether it went out.
+
+    A row stays pending while a worker sends it: the worker holds the row's batch
+    (`DeliveryBatch`), not the row, so each message writes its row once more, when it is sent.
+    """
 
     class State(models.TextChoices):
         PENDING = "pending", "Pending"
-        SENDING = "sending", "Sending"  # claimed by a worker; taken over if that worker dies
+        # Written only by the release before DeliveryBatch, which claimed rows one by one;
+        # recovery puts such rows of a dead worker back to pending.
+        SENDING = "sending", "Sending"
         SENT = "sent", "Sent"
         FAILED = "failed", "Failed"
         BOUNCED = "bounced", "Bounced"
@@ -533,10 +539,9 @@ class Delivery(models.Model):
     subscriber = models.ForeignKey(Subscriber, on_delete=models.CASCADE, related_name="deliveries")
     batch = models.PositiveIntegerField()
     state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    # claim, claimed_by, claimed_at and attempts: the release before DeliveryBatch held rows
+    # one by one with them. Unused since; dropped in the next release (docs/deploy.md).
     claim = models.CharField(max_length=32, blank=True)
-    # The worker process holding the claim (pressroom.workers): when its heartbeat stops, the
-    # row goes back to pending and its batch is queued again.
-    # db_default: the release before this column inserts deliveries without it (rolling upgrade).
     claimed_by = models.CharField(max_length=64, blank=True, default="", db_default="")
     claimed_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
@@ -551,21 +556,16 @@ class Delivery(models.Model):
                 fields=["digest", "subscriber"], name="delivery_one_per_subscriber"
             )
         ]
-        # A send writes each row three times (pending, sending, sent), and every write of
-        # `state` adds an entry to every index that holds the row: the pending rows of a batch
-        # and providers' message ids are in partial indexes (newsletter 0009).
+        # A send writes each row twice (pending, then sent), and every write of `state` adds an
+        # entry to every index that holds the row: the pending rows of a batch and providers'
+        # message ids are in partial indexes (newsletter 0009).
         indexes = [
-            # A batch's rows to claim (and to skip when its send is cancelled).
+            # A batch's rows to send (and to skip when its send is cancelled).
             models.Index(
                 fields=["digest", "batch"],
                 condition=Q(state="pending"),
                 name="delivery_pending",
             ),
-            # The claimed rows: a claim's, and those of dead workers (recovery, every heartbeat).
-            # Whole, not partial: SQLite uses a partial index only where a query repeats its
-            # condition as a term of its own, and recovery's query does not (at a million rows
-            # it scanned the table every heartbeat).
-            models.Index(fields=["state", "claimed_by"], name="delivery_claims"),
             # "Is anything of this digest left?" after every batch, and the progress counts.
             models.Index(fields=["digest", "state"], name="delivery_digest_state"),
             # A provider's bounce or complaint names its own message id; SMTP leaves it blank.
@@ -578,3 +578,40 @@ class Delivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.digest_id} → {self.subscriber_id}: {self.state}"
+
+
+class DeliveryBatch(models.Model):
+    """A batch of one send's deliveries (DIGEST_BATCH_SIZE rows), held by the worker sending it.
+
+    A worker claims the batch, not its rows: one row written per batch instead of one per
+    message. While `claim` is set, only the worker process named in `claimed_by` records its
+    rows; when that worker's heartbeat stops, recovery clears the claim and queues the batch
+    again (`newsletter.recovery`), and the rows still pending go out from another worker.
+    """
+
+    digest = models.ForeignKey(
+        Digest, on_delete=models.CASCADE, related_name="batches", db_index=False
+    )
+    number = models.PositiveIntegerField()
+    claim = models.CharField(max_length=32, blank=True, default="", db_default="")
+    claimed_by = models.CharField(max_length=64, blank=True, default="", db_default="")
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    # How many times a worker took it: after DIGEST_MAX_ATTEMPTS its rows still pending fail,
+    # so an address that crashes every worker sending it cannot loop.
+    attempts = models.PositiveSmallIntegerField(default=0, db_default=0)
+    # When the batch let go with none of its rows pending (or gave up on them): the send is
+    # finished once every batch is, and only then are its rows counted (`finish_if_done`).
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "delivery batches"
+        constraints = [
+            models.UniqueConstraint(fields=["digest", "number"], name="delivery_batch_one")
+        ]
+        indexes = [
+            # The batches being sent: recovery looks for dead workers' ones every heartbeat.
+            models.Index(fields=["claimed_by"], condition=~Q(claim=""), name="delivery_batch_held")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.digest_id} batch {self.number}"

@@ -44,8 +44,8 @@ def take_over_dead_workers_batches(sender: object, **kwargs: object) -> None:
     if result.batches:
         queue_batches(result.batches)
         logger.warning(
-            "A worker stopped: %s rows back to pending, %s given up, batches %s queued again",
+            "A worker stopped: batches %s queued again (%s rows to send, %s given up)",
+            result.batches,
             result.requeued_rows,
             result.given_up_rows,
-            result.batches,
         )

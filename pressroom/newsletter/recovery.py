@@ -1,11 +1,11 @@
-"""Recovery: deliveries a dead worker held, batches whose task was lost, stopped fan-outs.
+"""Recovery: batches a dead worker held, batches whose task was lost, stopped fan-outs.
 
-A row 'sending' belongs to the worker process named in `claimed_by`. When that worker's
-heartbeat stops (`pressroom.workers`), the row goes back to 'pending' and its batch is queued
-again: every live worker checks this on each of its heartbeats (a few seconds), so a dead
-worker's batch is taken over within about 15 s. The slower checks (lost tasks, stopped
-fan-outs) run every DIGEST_RECOVERY_INTERVAL seconds in `pressroom worker` and once when a
-worker starts.
+A batch being sent belongs to the worker process named in its `claimed_by`
+(`DeliveryBatch`). When that worker's heartbeat stops (`pressroom.workers`), the claim is
+cleared and the batch queued again: every live worker checks this on each of its heartbeats (a
+few seconds), so a dead worker's batch is taken over within about 15 s. The slower checks (lost
+tasks, stopped fan-outs, rows the release before DeliveryBatch claimed one by one) run every
+DIGEST_RECOVERY_INTERVAL seconds in `pressroom worker` and once when a worker starts.
 """
 
 from __future__ import annotations
@@ -13,19 +13,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db import connection, transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 
 from pressroom.newsletter import digests
-from pressroom.newsletter.models import Delivery, Digest
+from pressroom.newsletter.models import Delivery, DeliveryBatch, Digest
 from pressroom.newsletter.sending import finish_if_done, held_claims, release
 from pressroom.workers.heartbeat import current_worker_id
 from pressroom.workers.models import WorkerHeartbeat
 
 # A digest with pending rows and no claim, fan-out or start for this long has lost its batch
 # tasks (a process died between committing and queueing them): they are queued again, which is
-# harmless if they were only slow, since a batch claims only pending rows.
+# harmless if they were only slow, since a batch is held by one worker at a time.
 STALLED_AFTER = timedelta(minutes=5)
 
 
@@ -38,38 +37,45 @@ class Recovery:
 
 
 def release_dead_claims() -> Recovery:
-    """Put rows held by dead workers (and this worker's own abandoned claims) back in the queue.
+    """Let go of batches held by dead workers (and this worker's own abandoned claims).
 
-    Rows that were claimed DIGEST_MAX_ATTEMPTS times are marked failed instead, so one poisonous
-    address cannot loop. Returns the (digest, batch) pairs to queue again.
+    A batch taken DIGEST_MAX_ATTEMPTS times has its rows still pending marked failed instead, so
+    one poisonous address cannot loop. Returns the (digest, batch) pairs to queue again.
     """
     alive = WorkerHeartbeat.objects.alive().values("worker_id")
-    claimed = Delivery.objects.filter(state=Delivery.State.SENDING)
+    # `~Q(claim="")` as in the partial index `delivery_batch_held`, which SQLite then uses.
+    claimed = DeliveryBatch.objects.filter(~Q(claim=""))
     abandoned = claimed.filter(~Q(claimed_by__in=alive))
     if current_worker_id() in {row["worker_id"] for row in alive}:
         # Claims of this process that no task of it is sending (the task stopped on an error).
         # This runs in the heartbeat's thread while tasks claim batches. A task lists its claim
-        # before writing it, so the rows are read first and the list after: a claim seen in the
-        # rows and missing from the list was not being made (reading the list first released a
-        # claim written in between, and sent its messages on the wire twice).
+        # before writing it, so the batches are read first and the list after: a claim seen in
+        # the batches and missing from the list was not being made (reading the list first
+        # released a claim written in between, and sent its messages on the wire twice).
         mine = claimed.filter(claimed_by=current_worker_id())
-        stale = set(mine.values_list("claim", flat=True).distinct()) - set(held_claims())
+        stale = set(mine.values_list("claim", flat=True)) - set(held_claims())
         if stale:
             abandoned |= mine.filter(claim__in=stale)
-    result = Recovery(batches=[])
-    with transaction.atomic():
-        if connection.features.has_select_for_update_skip_locked:
-            # Two workers releasing at once each take different rows (and queue their batches).
-            ids = list(abandoned.select_for_update(skip_locked=True).values_list("id", flat=True))
-            abandoned = Delivery.objects.filter(id__in=ids, state=Delivery.State.SENDING)
-        batches = set(abandoned.values_list("digest_id", "batch").distinct().order_by())
-        before = abandoned.count()
-        if not before:
-            return result
-        result.requeued_rows = release(abandoned)
-        result.given_up_rows = before - result.requeued_rows
-    result.batches = sorted(batches)
-    return result
+    released = release(abandoned)
+    return Recovery(
+        requeued_rows=released.pending_rows,
+        given_up_rows=released.given_up_rows,
+        batches=released.batches,
+    )
+
+
+def _release_rows_claimed_one_by_one() -> list[tuple[int, int]]:
+    """Rows the release before DeliveryBatch claimed ('sending') for a worker now dead: back to
+    pending. Read per sending digest through `delivery_digest_state`; none after an upgrade."""
+    alive = WorkerHeartbeat.objects.alive().values("worker_id")
+    rows = Delivery.objects.filter(
+        digest__in=Digest.objects.filter(status=Digest.Status.SENDING),
+        state=Delivery.State.SENDING,
+    ).filter(~Q(claimed_by__in=alive))
+    batches = set(rows.values_list("digest_id", "batch").distinct().order_by())
+    if batches:
+        rows.update(state=Delivery.State.PENDING, claim="", claimed_by="")
+    return sorted(batches)
 
 
 def recover_deliveries() -> Recovery:
@@ -78,6 +84,7 @@ def recover_deliveries() -> Recovery:
     now = timezone.now()
     stalled_since = now - STALLED_AFTER
     batches = set(result.batches or [])
+    batches.update(_release_rows_claimed_one_by_one())
     result.unfinished_fan_outs = []
     for digest in Digest.objects.filter(status=Digest.Status.SENDING):
         # A scheduled one-off send fans out at its send time (its segment is taken then).
@@ -86,7 +93,7 @@ def recover_deliveries() -> Recovery:
             result.unfinished_fan_outs.append(digest.pk)
         if digest.send_after and digest.send_after > now:
             continue
-        last_claim = digest.deliveries.aggregate(last=Max("claimed_at"))["last"]
+        last_claim = digest.batches.aggregate(last=Max("claimed_at"))["last"]
         moments = [last_claim, digest.send_after, digest.created_at, digest.fanned_out_at]
         if max(filter(None, moments)) < stalled_since:
             batches.update((digest.pk, batch) for batch in digests.batch_numbers(digest))

@@ -1,15 +1,16 @@
-"""Sending a digest batch: claim rows, render once per topic selection, send, record, recover.
+"""Sending a digest batch: claim it, render once per topic selection, send, record, recover.
 
-Crash safety (the lesson of listmonk's lost and doubled campaigns): a batch's rows are claimed
-atomically (pending → sending) by this worker process, named by its worker id
-(`pressroom.workers`). Each message is recorded as sent as soon as the server accepts it: one
+Crash safety (the lesson of listmonk's lost and doubled campaigns): a batch is claimed
+atomically by this worker process, named by its worker id (`pressroom.workers`), and only the
+holder of the claim records its rows (pending → sent, guarded by the claim in the same
+statement). Each message is recorded as sent as soon as the server accepts it: one
 thread watches every SMTP connection of the batch (`_SMTPLoop`), writes what has been answered
 in one transaction, and a connection writes its next message only once its previous one is
 recorded (the write overlaps the next message's MAIL/RCPT/DATA round trips; an email
 provider's API gets a thread per connection instead). So a worker killed at any
 moment leaves at most one accepted-but-unrecorded message per SMTP connection. Its heartbeat
-stops; within seconds a live worker puts its rows back to 'pending' and queues their batches
-(`recovery.release_dead_claims`). Nobody is lost, and at most the messages that were on the
+stops; within seconds a live worker clears its claim and queues the batch again
+(`recovery.release_dead_claims`), whose rows still pending go out from another worker. Nobody is lost, and at most the messages that were on the
 wire go twice (with the same Message-ID, so mail clients can fold them).
 """
 
@@ -36,14 +37,14 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, mailers
 from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
 from django.db import DatabaseError, connection, transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import Exists, F, Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
 from pressroom.lib.email import dkim_enabled, dkim_signature
 from pressroom.lib.pagecache import forget_cached_pages
 from pressroom.newsletter import digests, rawmail, segments, tokens
-from pressroom.newsletter.models import Delivery, Digest, Subscriber
+from pressroom.newsletter.models import Delivery, DeliveryBatch, Digest, Subscriber
 from pressroom.site.current import current_site
 from pressroom.workers import heartbeat
 
@@ -203,57 +204,86 @@ def _drop(claim: str) -> None:
         active_claims.discard(claim)
 
 
-def claim_batch(digest_id: int, batch: int) -> str:
-    """Atomically take the batch's pending rows; returns the claim token naming them."""
+def claim_batch(digest_id: int, batch: int) -> str | None:
+    """Take the batch for this worker: returns the claim token, or None when another worker
+    holds it or it is finished (a batch queued twice)."""
     heartbeat.beat(force=True)  # alive before holding anything
     claim = uuid.uuid4().hex
     _hold(claim)
-    now = timezone.now()
-    pending = Delivery.objects.filter(
-        digest_id=digest_id, batch=batch, state=Delivery.State.PENDING
-    )
     changes = {
-        "state": Delivery.State.SENDING,
         "claim": claim,
         "claimed_by": heartbeat.current_worker_id(),
-        "claimed_at": now,
+        "claimed_at": timezone.now(),
         "attempts": F("attempts") + 1,
     }
-    if connection.features.has_select_for_update_skip_locked:
-        # One statement: the rows another worker is claiming at this moment are skipped, not
-        # waited for (and no list of 500 ids goes to the server and back).
-        pending = Delivery.objects.filter(
-            pk__in=pending.select_for_update(skip_locked=True).values("pk")
-        )
-    # SQLite: one UPDATE … WHERE state='pending' is atomic; writers are serialized.
-    with transaction.atomic():  # a statement of its own, which FOR UPDATE needs to be in
-        pending.update(**changes)
+    # Two workers taking the same batch: on PostgreSQL the second waits for the first's row
+    # lock and then finds the claim taken; on SQLite writers are serialized.
+    free = DeliveryBatch.objects.filter(
+        digest_id=digest_id, number=batch, claim="", finished_at__isnull=True
+    )
+    with transaction.atomic():
+        taken = free.update(**changes)
+        if not taken:
+            # A batch the release before DeliveryBatch fanned out has no row yet.
+            DeliveryBatch.objects.bulk_create(
+                [DeliveryBatch(digest_id=digest_id, number=batch)], ignore_conflicts=True
+            )
+            taken = free.update(**changes)
+    if not taken:
+        _drop(claim)
+        return None
     return claim
 
 
-def release_claim(claim: str) -> int:
-    """Put this claim's unfinished rows back to pending (or failed, after the last attempt)."""
+@dataclass
+class Released:
+    batches: list[tuple[int, int]]  # (digest, batch) pairs to queue again (not given up)
+    pending_rows: int = 0  # their rows still to send
+    given_up_rows: int = 0  # rows failed: their batch was taken DIGEST_MAX_ATTEMPTS times
+
+
+GAVE_UP = "Gave up: the worker sending it stopped repeatedly."
+
+
+def release_claim(digest_id: int, batch: int, claim: str) -> Released:
+    """Let go of this worker's batch: the rows it did not record go out again from whoever
+    claims it next (or fail, after the last attempt)."""
     _drop(claim)
-    return release(Delivery.objects.filter(claim=claim, state=Delivery.State.SENDING))
+    return release(DeliveryBatch.objects.filter(digest_id=digest_id, number=batch, claim=claim))
 
 
-def release(rows: QuerySet[Delivery]) -> int:
-    """Release claimed rows; returns how many went back to pending."""
+def release(batches: QuerySet[DeliveryBatch]) -> Released:
+    """Clear these batches' claims. On PostgreSQL the rows are locked, or skipped while another
+    worker releases them (each batch is queued again once); a worker recording messages of a
+    batch holds it locked in the same statement, so it is released between two records."""
     with transaction.atomic():
-        rows.filter(attempts__gte=settings.DIGEST_MAX_ATTEMPTS).update(
-            state=Delivery.State.FAILED,
-            error="Gave up: the worker sending it stopped repeatedly.",
-        )
-        return rows.update(state=Delivery.State.PENDING, claim="", claimed_by="")
+        if connection.features.has_select_for_update_skip_locked:
+            batches = batches.select_for_update(skip_locked=True)
+        held = list(batches.values_list("pk", "digest_id", "number", "attempts"))
+        if not held:
+            return Released(batches=[])
+        result = Released(batches=[])
+        finished = []
+        for pk, digest_id, number, attempts in sorted(held):
+            rows = Delivery.objects.filter(
+                digest_id=digest_id, batch=number, state=Delivery.State.PENDING
+            )
+            if attempts >= settings.DIGEST_MAX_ATTEMPTS:
+                result.given_up_rows += rows.update(state=Delivery.State.FAILED, error=GAVE_UP)
+                finished.append(pk)
+            elif pending := rows.count():
+                result.pending_rows += pending
+                result.batches.append((digest_id, number))
+            else:
+                finished.append(pk)
+        DeliveryBatch.objects.filter(pk__in=[pk for pk, *_ in held]).update(claim="", claimed_by="")
+        DeliveryBatch.objects.filter(pk__in=finished).update(finished_at=timezone.now())
+    return result
 
 
-def _recipients(
-    digest_id: int, batch: int, claim: str, send: Digest | None = None
-) -> list[Recipient]:
+def _recipients(digest_id: int, batch: int, send: Digest | None = None) -> list[Recipient]:
     rows = list(
-        Delivery.objects.filter(
-            digest_id=digest_id, batch=batch, claim=claim, state=Delivery.State.SENDING
-        )
+        Delivery.objects.filter(digest_id=digest_id, batch=batch, state=Delivery.State.PENDING)
         .order_by("id")
         .values_list(
             "id",
@@ -315,7 +345,9 @@ class _Outcomes:
     thread to find its ticket still unwritten (a fifth of a worker's CPU at 8 connections).
     """
 
-    def __init__(self, claim: str, connections: int) -> None:
+    def __init__(self, digest_id: int, batch: int, claim: str, connections: int) -> None:
+        self.digest_id = digest_id
+        self.batch = batch
         self.claim = claim
         lock = threading.Lock()
         self.handed_in = threading.Condition(lock)  # the batch's thread waits for outcomes here
@@ -382,24 +414,45 @@ class _Outcomes:
                 lambda: self.issued > self.recorded or not self.running, timeout=timeout
             )
 
+    def _held(self, claim: str) -> QuerySet[DeliveryBatch]:
+        return DeliveryBatch.objects.filter(
+            digest_id=self.digest_id, number=self.batch, claim=claim
+        )
+
     def _mark_sent(self, ids: list[int], now: datetime) -> int:
-        """One UPDATE of this claim's rows to sent; returns how many were still this claim's.
+        """One UPDATE of these rows to sent, if this worker still holds their batch; returns how
+        many it wrote.
 
         Written as SQL because it runs once per message (per connection) while the batch
-        sends: the ORM's query building cost as much as the SMTP transaction itself.
+        sends: the ORM's query building cost as much as the SMTP transaction itself. On
+        PostgreSQL the batch's row is locked (FOR SHARE) until the update commits, so recovery
+        cannot hand the batch to another worker in between.
+
+        `state IN (pending, sending)`, not `state = pending`: that would let PostgreSQL read the
+        rows through `delivery_pending`, which its statistics (taken before the send, when no
+        row was pending) call tiny, and it scanned that whole index for every statement. No
+        row of this batch is 'sending' (only the release before DeliveryBatch wrote that).
         """
-        table = connection.ops.quote_name(Delivery._meta.db_table)
+        quote = connection.ops.quote_name
+        rows = quote(Delivery._meta.db_table)
+        batches = quote(DeliveryBatch._meta.db_table)
+        lock = " FOR SHARE" if connection.features.has_select_for_update else ""
         placeholders = ", ".join(["%s"] * len(ids))
         with connection.cursor() as cursor:
             cursor.execute(
-                f"UPDATE {table} SET state = %s, sent_at = %s "  # noqa: S608 (no outside text)
-                f"WHERE claim = %s AND state = %s AND id IN ({placeholders})",
+                f"UPDATE {rows} SET state = %s, sent_at = %s "  # noqa: S608 (no outside text)
+                f"WHERE id IN ({placeholders}) AND state IN (%s, %s) AND EXISTS ("
+                f"SELECT 1 FROM {batches} WHERE digest_id = %s AND number = %s AND claim = %s"
+                f"{lock})",
                 [
                     Delivery.State.SENT.value,
                     connection.ops.adapt_datetimefield_value(now),
-                    self.claim,
-                    Delivery.State.SENDING.value,
                     *ids,
+                    Delivery.State.PENDING.value,
+                    Delivery.State.SENDING.value,
+                    self.digest_id,
+                    self.batch,
+                    self.claim,
                 ],
             )
             return cursor.rowcount
@@ -411,8 +464,11 @@ class _Outcomes:
         bounced: list[tuple[int, int, str]],
         message_ids: list[tuple[int, str]],
     ) -> int:
-        """Skips, failures, bounces and provider ids; returns how many rows were this claim's."""
-        mine = Delivery.objects.filter(claim=self.claim, state=Delivery.State.SENDING)
+        """Skips, failures, bounces and provider ids; returns how many rows it wrote (none when
+        this worker no longer holds the batch). Runs in the flush's transaction."""
+        if not list(self._held(self.claim).select_for_update().values_list("pk", flat=True)):
+            return 0
+        mine = Delivery.objects.filter(state__in=[Delivery.State.PENDING, Delivery.State.SENDING])
         kept = 0
         if skipped:
             kept += mine.filter(id__in=skipped).update(state=Delivery.State.SKIPPED)
@@ -444,11 +500,11 @@ class _Outcomes:
         with transaction.atomic() if several or connection.vendor == "sqlite" else nullcontext():
             kept = self._mark_sent(sent, now) if sent else 0
             if kept < len(sent):
-                # Released meanwhile (this worker was presumed dead): rows nobody has claimed
-                # again are marked sent, which saves their readers a copy.
-                Delivery.objects.filter(id__in=sent, state=Delivery.State.PENDING).update(
-                    state=Delivery.State.SENT, sent_at=now
-                )
+                # Released meanwhile (this worker was presumed dead): if nobody has claimed the
+                # batch again, its rows are marked sent, which saves their readers a copy.
+                Delivery.objects.filter(
+                    id__in=sent, state__in=[Delivery.State.PENDING, Delivery.State.SENDING]
+                ).filter(Exists(self._held(""))).update(state=Delivery.State.SENT, sent_at=now)
             if several:
                 kept += self._record_others(skipped, failed, bounced, message_ids)
         lost = kept < len(sent) + len(skipped) + sum(map(len, failed.values())) + len(bounced)
@@ -490,9 +546,9 @@ def send_batch(digest_id: int, batch: int) -> int:
 
     The batch is split over DIGEST_SMTP_CONNECTIONS connections, all driven by this thread
     (`_SMTPLoop`; a provider's API gets a thread per connection), which records the outcomes as
-    they arrive and keeps the worker's heartbeat going. If the
-    batch stops on an error, its unsent rows go back to pending and the error is raised (the
-    task queues the batch again later).
+    they arrive and keeps the worker's heartbeat going. Finished or not, the batch is let go:
+    if it stopped on an error, the error is raised (the task queues the batch again later) and
+    its rows still pending go out from whoever claims it next.
     """
     digest = Digest.objects.filter(pk=digest_id).first()
     if digest is None:
@@ -504,19 +560,19 @@ def send_batch(digest_id: int, batch: int) -> int:
         ).update(state=Delivery.State.SKIPPED)
         return 0
     claim = claim_batch(digest_id, batch)
+    if claim is None:
+        return 0  # another worker is sending it
     try:
         with _quick_commits():
             count = _send_claimed(digest, batch, claim)
-    except BaseException:
-        release_claim(claim)
-        raise
-    _drop(claim)
+    finally:
+        release_claim(digest_id, batch, claim)
     finish_if_done(digest_id)
     return count
 
 
 def _send_claimed(digest: Digest, batch: int, claim: str) -> int:
-    recipients = _recipients(digest.pk, batch, claim, digest)
+    recipients = _recipients(digest.pk, batch, digest)
     if not recipients:
         return 0
     key = (digest.pk, digest.created_at.timestamp())
@@ -530,7 +586,7 @@ def _send_claimed(digest: Digest, batch: int, claim: str) -> int:
         # (at most one write an interval), or another worker would take this batch mid-render.
         heartbeat.beat()
     connections = max(1, min(settings.DIGEST_SMTP_CONNECTIONS, len(recipients)))
-    outcomes = _Outcomes(claim, connections)
+    outcomes = _Outcomes(digest.pk, batch, claim, connections)
     backend = mailers["bulk"]
     try:
         if isinstance(backend, SMTPBackend):
@@ -973,6 +1029,11 @@ class _BackendSender:
 
 
 def finish_if_done(digest_id: int) -> bool:
+    # Batches first: reading the rows' states after every batch of a large send cost more than
+    # the batch (the index holds an entry for every row that was pending). The rows decide, once
+    # every batch has finished; SENDING: rows the release before DeliveryBatch claimed one by one.
+    if DeliveryBatch.objects.filter(digest_id=digest_id, finished_at__isnull=True).exists():
+        return False
     unfinished = Delivery.objects.filter(
         digest_id=digest_id, state__in=[Delivery.State.PENDING, Delivery.State.SENDING]
     )

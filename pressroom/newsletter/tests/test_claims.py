@@ -1,4 +1,4 @@
-"""Claims of digest rows: a worker presumed dead stops, a failed batch lets go of its rows."""
+"""Claims of digest batches: a worker presumed dead stops, a failed batch lets go of itself."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from pressroom.newsletter import recovery, sending, tasks
-from pressroom.newsletter.models import Delivery
+from pressroom.newsletter.models import Delivery, DeliveryBatch
 from pressroom.newsletter.tests.conftest import build_digest
 from pressroom.workers import heartbeat
 
@@ -39,9 +39,9 @@ def test_a_worker_whose_batch_was_taken_over_stops_within_one_message_per_connec
         flush(outcomes)
         sent = Delivery.objects.filter(state="sent").count()
         if sent >= 3 and not taken:
-            # What a live worker does on its heartbeat: release, then its task claims the rows.
+            # What a live worker does on its heartbeat: release, then its task claims the batch.
             taken["received"] = len(smtp_server.messages)
-            taken["rows"] = Delivery.objects.filter(state="sending").update(
+            taken["batches"] = DeliveryBatch.objects.filter(digest=queued_digest).update(
                 claim="other", claimed_by="other-worker"
             )
 
@@ -49,14 +49,18 @@ def test_a_worker_whose_batch_was_taken_over_stops_within_one_message_per_connec
 
     sending.send_batch(queued_digest.pk, 0)
 
-    assert taken["rows"] > 0
+    assert taken["batches"] == 1
     received = len(smtp_server.messages)
     # At most the message each connection had on the wire went out after the take-over.
     assert received <= taken["received"] + settings.DIGEST_SMTP_CONNECTIONS
     assert received < READERS
-    # Rows now held by the other worker are left to it, not marked by the stopped one.
-    assert Delivery.objects.filter(claimed_by="other-worker", state="sending").exists()
-    assert not Delivery.objects.filter(claimed_by=heartbeat.current_worker_id(), state="sending")
+    # The rows left are the other worker's to send: not marked by the stopped one, whose
+    # messages recorded before the take-over stay sent.
+    rows = Delivery.objects.filter(digest=queued_digest)
+    assert rows.filter(state="pending").count() == READERS - rows.filter(state="sent").count()
+    assert rows.filter(state="sent").count() >= 3
+    batch = DeliveryBatch.objects.get(digest=queued_digest)
+    assert (batch.claim, batch.claimed_by) == ("other", "other-worker")
 
 
 @pytest.mark.django_db(transaction=True)
@@ -73,7 +77,9 @@ def test_a_batch_that_loses_its_mail_server_lets_go_of_its_rows_and_is_queued_ag
         tasks.send_digest_batch.call(queued_digest.pk, 0)
 
     rows = Delivery.objects.filter(digest=queued_digest)
-    assert set(rows.values_list("state", "claimed_by", "attempts")) == {("pending", "", 1)}
+    assert set(rows.values_list("state", flat=True)) == {"pending"}
+    batch = DeliveryBatch.objects.get(digest=queued_digest)
+    assert (batch.claim, batch.claimed_by, batch.attempts) == ("", "", 1)
     retry = DBTaskResult.objects.get(task_path__endswith="send_digest_batch")
     assert retry.args_kwargs["args"] == [queued_digest.pk, 0]
     assert retry.run_after >= before + tasks.RETRY_AFTER
@@ -83,12 +89,11 @@ def test_a_batch_that_loses_its_mail_server_lets_go_of_its_rows_and_is_queued_ag
 def test_the_heartbeat_releases_this_workers_claims_that_no_task_is_sending(queued_digest):
     heartbeat.beat(force=True)
     me = heartbeat.current_worker_id()
-    rows = list(Delivery.objects.filter(digest=queued_digest).order_by("id"))
-    Delivery.objects.filter(id=rows[0].id).update(
-        state="sending", claim="abandoned", claimed_by=me, attempts=1
+    DeliveryBatch.objects.filter(digest=queued_digest, number=0).update(
+        claim="abandoned", claimed_by=me, attempts=1
     )
-    Delivery.objects.filter(id=rows[1].id).update(
-        state="sending", claim="running", claimed_by=me, attempts=1
+    DeliveryBatch.objects.create(
+        digest=queued_digest, number=1, claim="running", claimed_by=me, attempts=1
     )
     sending.active_claims.add("running")
     try:
@@ -96,31 +101,28 @@ def test_the_heartbeat_releases_this_workers_claims_that_no_task_is_sending(queu
     finally:
         sending.active_claims.discard("running")
 
-    assert result.requeued_rows == 1
+    assert result.requeued_rows == READERS  # batch 0's rows, all still pending
     assert result.batches == [(queued_digest.pk, 0)]
-    states = dict(
-        Delivery.objects.filter(id__in=[rows[0].id, rows[1].id]).values_list("claim", "state")
-    )
-    assert states == {"": "pending", "running": "sending"}
+    claims = dict(DeliveryBatch.objects.filter(digest=queued_digest).values_list("number", "claim"))
+    assert claims == {0: "", 1: "running"}
 
 
 @pytest.mark.django_db
 def test_a_claim_being_made_while_the_heartbeat_looks_is_not_released(queued_digest, monkeypatch):
-    """The heartbeat's thread reads this process's claimed rows, then the list of claims its
-    tasks hold. A task lists a claim before writing it: a claim written after the rows were read
-    is not among them, so it cannot be taken for abandoned (as it was when the list came first).
-    """
+    """The heartbeat's thread reads this process's claimed batches, then the list of claims its
+    tasks hold. A task lists a claim before writing it: a claim written after the batches were
+    read is not among them, so it cannot be taken for abandoned (as it was when the list came
+    first)."""
     heartbeat.beat(force=True)
     me = heartbeat.current_worker_id()
-    row = Delivery.objects.filter(digest=queued_digest).order_by("id").first()
     real_held_claims = recovery.held_claims
 
     def a_task_claims_meanwhile() -> list[str]:
         listed = real_held_claims()
         # A task of this process lists its claim and writes it right now.
         sending.active_claims.add("new")
-        Delivery.objects.filter(id=row.id).update(
-            state="sending", claim="new", claimed_by=me, attempts=1
+        DeliveryBatch.objects.filter(digest=queued_digest, number=0).update(
+            claim="new", claimed_by=me, attempts=1
         )
         return listed
 
@@ -130,6 +132,35 @@ def test_a_claim_being_made_while_the_heartbeat_looks_is_not_released(queued_dig
     finally:
         sending.active_claims.discard("new")
 
-    assert result.requeued_rows == 0
-    row.refresh_from_db()
-    assert (row.state, row.claim) == ("sending", "new")
+    assert result.batches == []
+    assert DeliveryBatch.objects.get(digest=queued_digest, number=0).claim == "new"
+
+
+@pytest.mark.django_db
+def test_a_batch_queued_twice_is_sent_by_one_worker_only(smtp_server, queued_digest):
+    """The second task for a batch another worker holds sends nothing and leaves it alone."""
+    DeliveryBatch.objects.filter(digest=queued_digest, number=0).update(
+        claim="elsewhere", claimed_by="other-worker"
+    )
+
+    assert sending.send_batch(queued_digest.pk, 0) == 0
+
+    assert smtp_server.messages == []
+    assert DeliveryBatch.objects.get(digest=queued_digest, number=0).claim == "elsewhere"
+    assert set(Delivery.objects.filter(digest=queued_digest).values_list("state", flat=True)) == {
+        "pending"
+    }
+
+
+@pytest.mark.django_db
+def test_a_batch_fanned_out_by_the_previous_release_gets_its_row_when_claimed(
+    smtp_server, queued_digest
+):
+    """Fanned out during an upgrade by code that wrote no DeliveryBatch rows: sent all the same."""
+    DeliveryBatch.objects.filter(digest=queued_digest).delete()
+
+    assert sending.send_batch(queued_digest.pk, 0) == READERS
+
+    assert len(smtp_server.messages) == READERS
+    batch = DeliveryBatch.objects.get(digest=queued_digest, number=0)
+    assert (batch.claim, batch.attempts) == ("", 1)

@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from pressroom.newsletter import digests, recovery, sending, tasks
-from pressroom.newsletter.models import Delivery, Digest, Subscriber
+from pressroom.newsletter.models import Delivery, DeliveryBatch, Digest, Subscriber
 from pressroom.newsletter.tests.conftest import build_digest
 from pressroom.publishing import services as publishing
 from pressroom.publishing.models import Topic
@@ -224,7 +224,7 @@ def test_audience_staff_finds_subscribers_by_address_and_status(audience_client,
 
 
 @pytest.mark.django_db
-def test_recovery_requeues_rows_of_a_dead_worker_keeps_a_live_ones_and_gives_up_after_max_attempts(
+def test_recovery_requeues_a_dead_workers_batches_keeps_a_live_ones_and_gives_up_after_max_attempts(
     reader, make_subscriber, make_article, settings
 ):
     from pressroom.workers.models import WorkerHeartbeat
@@ -238,15 +238,17 @@ def test_recovery_requeues_rows_of_a_dead_worker_keeps_a_live_ones_and_gives_up_
     WorkerHeartbeat.objects.filter(worker_id="dead").update(
         seen_at=timezone.now() - timedelta(seconds=11)  # three beats missed (3 s each) + 1 s
     )
-    Delivery.objects.filter(subscriber=reader).update(
-        state="sending", claim="a", claimed_by="dead", attempts=1
-    )
-    Delivery.objects.filter(subscriber=other).update(
-        state="sending", claim="a", claimed_by="dead", attempts=settings.DIGEST_MAX_ATTEMPTS
-    )
-    Delivery.objects.filter(subscriber=busy).update(
-        state="sending", claim="b", claimed_by="live", attempts=1
-    )
+    for number, subscriber, claim, worker, attempts in [
+        (0, reader, "a", "dead", 1),
+        (1, other, "b", "dead", settings.DIGEST_MAX_ATTEMPTS),
+        (2, busy, "c", "live", 1),
+    ]:
+        Delivery.objects.filter(subscriber=subscriber).update(batch=number)
+        DeliveryBatch.objects.update_or_create(
+            digest=digest,
+            number=number,
+            defaults={"claim": claim, "claimed_by": worker, "attempts": attempts},
+        )
 
     result = recovery.recover_deliveries()
 
@@ -254,7 +256,34 @@ def test_recovery_requeues_rows_of_a_dead_worker_keeps_a_live_ones_and_gives_up_
     assert result.batches == [(digest.pk, 0)]
     assert Delivery.objects.get(subscriber=reader).state == "pending"
     assert Delivery.objects.get(subscriber=other).state == "failed"
-    assert Delivery.objects.get(subscriber=busy).state == "sending"  # its worker is alive
+    assert Delivery.objects.get(subscriber=busy).state == "pending"  # its worker is sending it
+    claims = dict(DeliveryBatch.objects.filter(digest=digest).values_list("number", "claim"))
+    assert claims == {0: "", 1: "", 2: "c"}
+
+
+@pytest.mark.django_db
+def test_recovery_puts_rows_the_previous_release_claimed_for_a_dead_worker_back_to_pending(
+    reader, make_subscriber, make_article
+):
+    """Upgraded while the previous release's worker held rows one by one ('sending')."""
+    from pressroom.workers.models import WorkerHeartbeat
+
+    make_article()
+    busy = make_subscriber("carla@example.org")
+    digest, _ = build_digest()
+    WorkerHeartbeat.objects.create(worker_id="live")
+    Delivery.objects.filter(subscriber=reader).update(
+        state="sending", claim="old", claimed_by="gone", attempts=1
+    )
+    Delivery.objects.filter(subscriber=busy).update(
+        state="sending", claim="older", claimed_by="live", attempts=1
+    )
+
+    result = recovery.recover_deliveries()
+
+    assert result.batches == [(digest.pk, 0)]
+    assert Delivery.objects.get(subscriber=reader).state == "pending"
+    assert Delivery.objects.get(subscriber=busy).state == "sending"
 
 
 @pytest.mark.django_db

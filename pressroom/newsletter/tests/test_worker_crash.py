@@ -164,10 +164,10 @@ class Pressroom:
         return self.query("SELECT count(*) FROM newsletter_delivery WHERE state = 'sent'")[0][0]
 
     def claims(self) -> dict[str, int]:
-        """Rows being sent, per worker id."""
+        """Batches being sent, per worker id."""
         return dict(
             self.query(
-                "SELECT claimed_by, count(*) FROM newsletter_delivery WHERE state = 'sending' "
+                "SELECT claimed_by, count(*) FROM newsletter_deliverybatch WHERE claim <> '' "
                 "GROUP BY claimed_by"
             )
         )
@@ -210,7 +210,9 @@ def _kill_mid_send_and_take_over(pressroom: Pressroom, connections: int) -> Coun
     held = [
         row[0]
         for row in pressroom.query(
-            f"SELECT id FROM newsletter_delivery WHERE state = 'sending' AND claimed_by = '{holder}'"  # noqa: S608
+            f"SELECT d.id FROM newsletter_delivery d JOIN newsletter_deliverybatch b "  # noqa: S608
+            f"ON b.digest_id = d.digest_id AND b.number = d.batch WHERE d.state = 'pending' "
+            f"AND b.claim <> '' AND b.claimed_by = '{holder}'"
         )
     ]
     assert held, "the killed worker held nothing"
@@ -223,8 +225,9 @@ def _kill_mid_send_and_take_over(pressroom: Pressroom, connections: int) -> Coun
         """Some of the dead worker's rows are being sent, or were sent, by another worker."""
         return (
             pressroom.query(
-                f"SELECT count(*) FROM newsletter_delivery WHERE id IN ({held_rows}) AND "  # noqa: S608
-                f"(state = 'sent' OR (state = 'sending' AND claimed_by <> '{holder}'))"
+                f"SELECT count(*) FROM newsletter_delivery d JOIN newsletter_deliverybatch b "  # noqa: S608
+                f"ON b.digest_id = d.digest_id AND b.number = d.batch WHERE d.id IN ({held_rows}) "
+                f"AND (d.state = 'sent' OR (b.claim <> '' AND b.claimed_by <> '{holder}'))"
             )[0][0]
             > 0
         )
