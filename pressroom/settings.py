@@ -307,6 +307,12 @@ if _engine_of_url == "django.db.backends.sqlite3":
     }
 else:
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # No JIT: PostgreSQL compiles a statement whose estimated cost passes `jit_above_cost`, and
+    # this site's statements never repay it. A fan-out chunk (5,000 of a million readers) took
+    # 166 ms, 19 of them reading rows (docs/newsletter.md). Behind PgBouncer, list `options` in
+    # its `ignore_startup_parameters` and set `jit = off` on the role instead (docs/scaling.md).
+    _options = DATABASES["default"].setdefault("OPTIONS", {})
+    _options["options"] = f"{_options.get('options', '')} -c jit=off".strip()
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 

@@ -540,7 +540,8 @@ class Delivery(models.Model):
     batch = models.PositiveIntegerField()
     state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
     # claim, claimed_by, claimed_at and attempts: the release before DeliveryBatch held rows
-    # one by one with them. Unused since; dropped in the next release (docs/deploy.md).
+    # one by one with them. Unused since, except to recover such rows; dropped in the next
+    # release (a column goes in the release after the one that stopped using it).
     claim = models.CharField(max_length=32, blank=True)
     claimed_by = models.CharField(max_length=64, blank=True, default="", db_default="")
     claimed_at = models.DateTimeField(null=True, blank=True)

@@ -11,7 +11,7 @@ DIGEST_RECOVERY_INTERVAL seconds in `pressroom worker` and once when a worker st
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.db.models import Max, Q
 from django.utils import timezone
@@ -75,7 +75,24 @@ def _release_rows_claimed_one_by_one() -> list[tuple[int, int]]:
     batches = set(rows.values_list("digest_id", "batch").distinct().order_by())
     if batches:
         rows.update(state=Delivery.State.PENDING, claim="", claimed_by="")
+        # A batch let go while these rows were someone else's counted none of them pending.
+        for digest_id, number in batches:
+            DeliveryBatch.objects.filter(digest_id=digest_id, number=number).update(
+                finished_at=None
+            )
     return sorted(batches)
+
+
+def _finish_batches_sent_elsewhere(digest: Digest, now: datetime) -> None:
+    """Batches with no row left to send that nobody holds: the release before DeliveryBatch
+    sent them (it claimed rows, not batches), or their rows were skipped. Finished, so that the
+    digest can be (`finish_if_done` waits for every batch)."""
+    left = digest.deliveries.filter(
+        state__in=[Delivery.State.PENDING, Delivery.State.SENDING]
+    ).values("batch")
+    digest.batches.filter(claim="", finished_at__isnull=True).exclude(number__in=left).update(
+        finished_at=now
+    )
 
 
 def recover_deliveries() -> Recovery:
@@ -97,6 +114,7 @@ def recover_deliveries() -> Recovery:
         moments = [last_claim, digest.send_after, digest.created_at, digest.fanned_out_at]
         if max(filter(None, moments)) < stalled_since:
             batches.update((digest.pk, batch) for batch in digests.batch_numbers(digest))
+            _finish_batches_sent_elsewhere(digest, now)
         finish_if_done(digest.pk)
     result.batches = sorted(batches)
     return result

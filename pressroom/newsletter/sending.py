@@ -181,6 +181,11 @@ class ClaimLost(Exception):
     """This worker no longer holds the batch (it was presumed dead): stop sending it."""
 
 
+class BatchInterrupted(Exception):
+    """The batch stopped with rows still to send while this worker held it (a record found one
+    of its rows changed by another process): it is let go and its task queues it again."""
+
+
 # Claims this process is sending right now; a claim of this worker that is not here was left by
 # a task that stopped (an exception, a lost database) and is released by the heartbeat.
 # The heartbeat thread reads it while task threads change it: every access holds the lock.
@@ -464,18 +469,21 @@ class _Outcomes:
         bounced: list[tuple[int, int, str]],
         message_ids: list[tuple[int, str]],
     ) -> int:
-        """Skips, failures, bounces and provider ids; returns how many rows it wrote (none when
-        this worker no longer holds the batch). Runs in the flush's transaction."""
-        if not list(self._held(self.claim).select_for_update().values_list("pk", flat=True)):
-            return 0
+        """Skips, failures, bounces and provider ids; returns how many rows' states it wrote
+        (none when this worker no longer holds the batch: the holder writes them). A bounced
+        address is suppressed and a provider's id kept either way. Runs in the flush's
+        transaction."""
+        held = bool(self._held(self.claim).select_for_update().values_list("pk", flat=True))
         mine = Delivery.objects.filter(state__in=[Delivery.State.PENDING, Delivery.State.SENDING])
         kept = 0
-        if skipped:
+        if held and skipped:
             kept += mine.filter(id__in=skipped).update(state=Delivery.State.SKIPPED)
-        for error, ids in failed.items():
+        for error, ids in failed.items() if held else ():
             kept += mine.filter(id__in=ids).update(state=Delivery.State.FAILED, error=error[:500])
         for delivery_id, subscriber_id, error in bounced:
-            if mine.filter(id=delivery_id).update(state=Delivery.State.BOUNCED, error=error[:500]):
+            if held and mine.filter(id=delivery_id).update(
+                state=Delivery.State.BOUNCED, error=error[:500]
+            ):
                 kept += 1
             subscriber = Subscriber.objects.get(pk=subscriber_id)
             subscriber.suppress(Subscriber.Status.BOUNCED, error)
@@ -561,12 +569,16 @@ def send_batch(digest_id: int, batch: int) -> int:
         return 0
     claim = claim_batch(digest_id, batch)
     if claim is None:
-        return 0  # another worker is sending it
+        return 0  # another worker is sending it, or it is finished
     try:
         with _quick_commits():
             count = _send_claimed(digest, batch, claim)
     finally:
-        release_claim(digest_id, batch, claim)
+        released = release_claim(digest_id, batch, claim)
+    if released.batches:
+        raise BatchInterrupted(
+            f"Digest {digest_id} batch {batch} stopped with {released.pending_rows} to send"
+        )
     finish_if_done(digest_id)
     return count
 
@@ -1032,19 +1044,24 @@ def finish_if_done(digest_id: int) -> bool:
     # Batches first: reading the rows' states after every batch of a large send cost more than
     # the batch (the index holds an entry for every row that was pending). The rows decide, once
     # every batch has finished; SENDING: rows the release before DeliveryBatch claimed one by one.
-    if DeliveryBatch.objects.filter(digest_id=digest_id, finished_at__isnull=True).exists():
+    open_batches = DeliveryBatch.objects.filter(digest_id=digest_id, finished_at__isnull=True)
+    if open_batches.exists():
         return False
     unfinished = Delivery.objects.filter(
         digest_id=digest_id, state__in=[Delivery.State.PENDING, Delivery.State.SENDING]
     )
-    if unfinished.exists():
-        return False
-    # Until the fan-out is complete, more rows may still come.
-    finished = bool(
-        Digest.objects.filter(
+    with transaction.atomic():
+        # Checked again under the digest's lock, which the fan-out holds while it writes a
+        # chunk: its last chunk's rows are either committed (and seen) or not begun.
+        # Until the fan-out is complete, more rows may still come.
+        fanned_out = Digest.objects.filter(
             pk=digest_id, status=Digest.Status.SENDING, is_fanned_out=True
-        ).update(status=Digest.Status.SENT, finished_at=timezone.now())
-    )
+        )
+        if not list(fanned_out.select_for_update().values_list("pk", flat=True)):
+            return False
+        if open_batches.exists() or unfinished.exists():
+            return False
+        finished = bool(fanned_out.update(status=Digest.Status.SENT, finished_at=timezone.now()))
     if (
         finished
         and Digest.objects.filter(pk=digest_id)

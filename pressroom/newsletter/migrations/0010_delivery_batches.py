@@ -1,22 +1,15 @@
 """A worker holds a batch, not each of its rows: `DeliveryBatch`.
 
 Each message wrote its delivery row three times (pending, sending when its batch was claimed,
-sent); now twice, and the claim is one row per batch. `delivery_claims` (state, claimed_by), the
-index recovery read the claimed rows through, goes: recovery reads the claimed batches.
-
-Rolling upgrade: the previous release keeps working on this schema (the row-claim columns stay
-until the next release); its recovery reads claimed rows without their index until the workers
-are restarted. Batch rows are written for the sends going out now; a batch the previous release
-fans out meanwhile gets its row when a worker first claims it.
-
-PostgreSQL drops the index CONCURRENTLY (sends and signups go on), hence a non-atomic migration.
+sent); now twice, and the claim is one row per batch. Batch rows are written for the sends
+going out now; a batch without one gets it when a worker first claims it. The row-claim
+columns of `Delivery` stay until the next release (docs/deploy.md, "Writing migrations");
+0011 drops their index.
 """
 
 import django.db.models.deletion
 from django.db import migrations, models
 from django.db.models import Q
-
-CLAIMS = models.Index(fields=["state", "claimed_by"], name="delivery_claims")
 
 
 def batches_of_sends_in_progress(apps, schema_editor):
@@ -36,24 +29,7 @@ def batches_of_sends_in_progress(apps, schema_editor):
         )
 
 
-def drop_claims_index(apps, schema_editor):
-    delivery = apps.get_model("newsletter", "Delivery")
-    concurrently = schema_editor.connection.vendor == "postgresql"
-    schema_editor.remove_index(delivery, CLAIMS, **({"concurrently": True} if concurrently else {}))
-
-
-def create_claims_index(apps, schema_editor):
-    delivery = apps.get_model("newsletter", "Delivery")
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(f'DROP INDEX CONCURRENTLY IF EXISTS "{CLAIMS.name}"')
-        schema_editor.add_index(delivery, CLAIMS, concurrently=True)
-    else:
-        schema_editor.add_index(delivery, CLAIMS)
-
-
 class Migration(migrations.Migration):
-    atomic = False
-
     dependencies = [
         ("newsletter", "0009_delivery_partial_indexes"),
     ]
@@ -100,8 +76,4 @@ class Migration(migrations.Migration):
             },
         ),
         migrations.RunPython(batches_of_sends_in_progress, migrations.RunPython.noop),
-        migrations.SeparateDatabaseAndState(
-            state_operations=[migrations.RemoveIndex(model_name="delivery", name=CLAIMS.name)],
-            database_operations=[migrations.RunPython(drop_claims_index, create_claims_index)],
-        ),
     ]

@@ -164,3 +164,40 @@ def test_a_batch_fanned_out_by_the_previous_release_gets_its_row_when_claimed(
     assert len(smtp_server.messages) == READERS
     batch = DeliveryBatch.objects.get(digest=queued_digest, number=0)
     assert (batch.claim, batch.attempts) == ("", 1)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_whose_row_changed_under_it_stops_lets_go_and_is_queued_again(
+    smtp_server, queued_digest, monkeypatch
+):
+    """A record that finds one of its rows written by another process stops the batch; the
+    worker still holds it, so it lets go and its task queues it again (nothing waits for the
+    five-minute stall check)."""
+    flush = sending._Outcomes.flush
+    changed: list[int] = []
+
+    def flush_after_another_process_wrote_a_row(outcomes: sending._Outcomes) -> None:
+        if outcomes.sent and not changed:
+            changed.append(outcomes.sent[0])
+            Delivery.objects.filter(id=outcomes.sent[0]).update(state="skipped")
+        flush(outcomes)
+
+    monkeypatch.setattr(sending._Outcomes, "flush", flush_after_another_process_wrote_a_row)
+
+    with pytest.raises(sending.BatchInterrupted, match="to send"):
+        tasks.send_digest_batch.call(queued_digest.pk, 0)
+
+    batch = DeliveryBatch.objects.get(digest=queued_digest, number=0)
+    assert (batch.claim, batch.finished_at) == ("", None)
+    assert Delivery.objects.filter(digest=queued_digest, state="pending").exists()
+    retry = DBTaskResult.objects.get(task_path__endswith="send_digest_batch")
+    assert retry.args_kwargs["args"] == [queued_digest.pk, 0]
+
+    # The retry sends the rest, and the send finishes.
+    monkeypatch.setattr(sending._Outcomes, "flush", flush)
+    sending.send_batch(queued_digest.pk, 0)
+    states = set(Delivery.objects.filter(digest=queued_digest).values_list("state", flat=True))
+    assert states == {"sent", "skipped"}
+    queued_digest.refresh_from_db()
+    assert queued_digest.status == "sent"
+    assert DeliveryBatch.objects.get(digest=queued_digest, number=0).finished_at is not None

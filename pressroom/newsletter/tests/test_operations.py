@@ -287,6 +287,27 @@ def test_recovery_puts_rows_the_previous_release_claimed_for_a_dead_worker_back_
 
 
 @pytest.mark.django_db
+def test_a_stalled_send_whose_batches_the_previous_release_sent_finishes(
+    reader, make_subscriber, make_article
+):
+    """The previous release's workers claimed rows, not batches, and left the batch rows the
+    new fan-out wrote unfinished: recovery finishes them, and the send with them."""
+    make_article()
+    digest, _ = build_digest()
+    Delivery.objects.filter(digest=digest).update(state="sent")
+    assert DeliveryBatch.objects.filter(digest=digest, finished_at__isnull=True).exists()
+    long_ago = timezone.now() - recovery.STALLED_AFTER - timedelta(minutes=1)
+    Digest.objects.filter(pk=digest.pk).update(created_at=long_ago, fanned_out_at=long_ago)
+
+    assert sending.finish_if_done(digest.pk) is False  # its batch is not finished
+    result = recovery.recover_deliveries()
+
+    assert result.batches == []
+    digest.refresh_from_db()
+    assert digest.status == Digest.Status.SENT
+
+
+@pytest.mark.django_db
 def test_digest_goes_through_an_anymail_provider_and_its_bounce_webhook_finds_the_delivery(
     settings, make_subscriber, make_article, mailoutbox
 ):

@@ -1,9 +1,9 @@
 """`pressroom worker`: the task worker and the periodic scheduler in one process.
 
 Run it on as many machines as you like: tasks are claimed through the database, the daily digest
-is built once per date (a unique constraint), and digest batches are claimed row by row. Each
+is built once per date (a unique constraint), and a digest batch is held by one worker. Each
 process keeps a heartbeat row (`pressroom.workers`) under the worker id it also gives
-django-tasks-db, so the task results it ran and the digest rows it holds name it.
+django-tasks-db, so the task results it ran and the digest batches it holds name it.
 """
 
 import logging
