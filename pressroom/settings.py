@@ -307,11 +307,16 @@ if _engine_of_url == "django.db.backends.sqlite3":
     }
 else:
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-    # No JIT: PostgreSQL compiles a statement whose estimated cost passes `jit_above_cost`, and
-    # this site's statements never repay it. A fan-out chunk (5,000 of a million readers) took
-    # 166 ms, 19 of them reading rows (docs/newsletter.md). Behind PgBouncer, list `options` in
-    # its `ignore_startup_parameters` and set `jit = off` on the role instead (docs/scaling.md).
-    _options = DATABASES["default"].setdefault("OPTIONS", {})
+# No JIT: PostgreSQL compiles a statement whose estimated cost passes `jit_above_cost`, and this
+# site's statements never repay it. A fan-out chunk (5,000 of a million readers) took 166 ms,
+# 19 of them reading rows (docs/newsletter.md). Behind PgBouncer, which refuses the start-up
+# option, set DATABASE_JIT_OFF=false and `ALTER ROLE … SET jit = off` (docs/scaling.md).
+_options = DATABASES["default"].setdefault("OPTIONS", {})
+if (
+    _engine_of_url in ("django.db.backends.postgresql", "django.contrib.gis.db.backends.postgis")
+    and env_bool("DATABASE_JIT_OFF", True)
+    and "jit" not in _options.get("options", "")  # the URL's own choice stands
+):
     _options["options"] = f"{_options.get('options', '')} -c jit=off".strip()
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -333,3 +333,16 @@ def test_a_media_url_is_a_path_not_a_pattern(tmp_path):
     result = run_pressroom("shell", "-c", show, env=env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "/a(b/originals/x.jpg 200"
+
+
+def test_postgresql_connects_without_jit_unless_told_otherwise(tmp_path):
+    """JIT compiling cost a fan-out chunk 166 ms of 171 (docs/newsletter.md): off on PostgreSQL
+    by default, left alone when DATABASE_JIT_OFF=false (PgBouncer) or when the URL chooses."""
+    postgres = "postgres://pressroom:secret@127.0.0.1:5432/pressroom"
+
+    def options(**variables: str) -> str:
+        return dump_settings({**base_env(tmp_path), **variables})["DATABASES"]
+
+    assert "'options': '-c jit=off'" in options(DATABASE_URL=postgres)
+    assert "jit" not in options(DATABASE_URL=postgres, DATABASE_JIT_OFF="false")
+    assert "jit" not in options()  # SQLite

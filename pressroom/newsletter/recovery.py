@@ -57,6 +57,8 @@ def release_dead_claims() -> Recovery:
         if stale:
             abandoned |= mine.filter(claim__in=stale)
     released = release(abandoned)
+    for digest_id in released.finished_digests:
+        finish_if_done(digest_id)  # its last batches may have been given up just now
     return Recovery(
         requeued_rows=released.pending_rows,
         given_up_rows=released.given_up_rows,

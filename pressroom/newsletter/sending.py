@@ -26,7 +26,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from email.header import Header
 from email.utils import formataddr, parseaddr
@@ -37,7 +37,7 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, mailers
 from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
 from django.db import DatabaseError, connection, transaction
-from django.db.models import Exists, F, Q, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
@@ -245,6 +245,7 @@ class Released:
     batches: list[tuple[int, int]]  # (digest, batch) pairs to queue again (not given up)
     pending_rows: int = 0  # their rows still to send
     given_up_rows: int = 0  # rows failed: their batch was taken DIGEST_MAX_ATTEMPTS times
+    finished_digests: set[int] = field(default_factory=set)  # of batches it finished
 
 
 GAVE_UP = "Gave up: the worker sending it stopped repeatedly."
@@ -252,18 +253,26 @@ GAVE_UP = "Gave up: the worker sending it stopped repeatedly."
 
 def release_claim(digest_id: int, batch: int, claim: str) -> Released:
     """Let go of this worker's batch: the rows it did not record go out again from whoever
-    claims it next (or fail, after the last attempt)."""
-    _drop(claim)
-    return release(DeliveryBatch.objects.filter(digest_id=digest_id, number=batch, claim=claim))
+    claims it next (or fail, after the last attempt). Released before the claim leaves this
+    process's list, so that its own heartbeat never takes it for abandoned meanwhile."""
+    try:
+        return release(
+            DeliveryBatch.objects.filter(digest_id=digest_id, number=batch, claim=claim),
+            skip_locked=False,
+        )
+    finally:
+        _drop(claim)
 
 
-def release(batches: QuerySet[DeliveryBatch]) -> Released:
-    """Clear these batches' claims. On PostgreSQL the rows are locked, or skipped while another
-    worker releases them (each batch is queued again once); a worker recording messages of a
-    batch holds it locked in the same statement, so it is released between two records."""
+def release(batches: QuerySet[DeliveryBatch], *, skip_locked: bool = True) -> Released:
+    """Clear these batches' claims. On PostgreSQL the rows are locked; recovery skips those
+    another worker is releasing (each batch is queued again once). A worker recording messages
+    of a batch holds it locked in the same statement, so it is released between two records."""
     with transaction.atomic():
-        if connection.features.has_select_for_update_skip_locked:
+        if connection.features.has_select_for_update_skip_locked and skip_locked:
             batches = batches.select_for_update(skip_locked=True)
+        else:
+            batches = batches.select_for_update()
         held = list(batches.values_list("pk", "digest_id", "number", "attempts"))
         if not held:
             return Released(batches=[])
@@ -275,12 +284,12 @@ def release(batches: QuerySet[DeliveryBatch]) -> Released:
             )
             if attempts >= settings.DIGEST_MAX_ATTEMPTS:
                 result.given_up_rows += rows.update(state=Delivery.State.FAILED, error=GAVE_UP)
-                finished.append(pk)
             elif pending := rows.count():
                 result.pending_rows += pending
                 result.batches.append((digest_id, number))
-            else:
-                finished.append(pk)
+                continue
+            finished.append(pk)
+            result.finished_digests.add(digest_id)
         DeliveryBatch.objects.filter(pk__in=[pk for pk, *_ in held]).update(claim="", claimed_by="")
         DeliveryBatch.objects.filter(pk__in=finished).update(finished_at=timezone.now())
     return result
@@ -462,6 +471,16 @@ class _Outcomes:
             )
             return cursor.rowcount
 
+    def _record_sent_after_release(self, sent: list[int], now: datetime) -> None:
+        """Released meanwhile (this worker was presumed dead): if nobody has claimed the batch
+        again, its rows are marked sent, which saves their readers a copy. The batch row is
+        locked first, so a worker claiming it now reads these rows once they are recorded."""
+        with transaction.atomic():
+            if list(self._held("").select_for_update().values_list("pk", flat=True)):
+                Delivery.objects.filter(
+                    id__in=sent, state__in=[Delivery.State.PENDING, Delivery.State.SENDING]
+                ).update(state=Delivery.State.SENT, sent_at=now)
+
     def _record_others(
         self,
         skipped: list[int],
@@ -489,7 +508,10 @@ class _Outcomes:
             subscriber.suppress(Subscriber.Status.BOUNCED, error)
             subscriber.save()
         for delivery_id, esp_message_id in message_ids:
-            Delivery.objects.filter(id=delivery_id).update(message_id=esp_message_id[:255])
+            # Never over the id of a copy another worker sent after taking the batch over.
+            Delivery.objects.filter(id=delivery_id, message_id="").update(
+                message_id=esp_message_id[:255]
+            )
         return kept
 
     def flush(self) -> None:
@@ -508,14 +530,13 @@ class _Outcomes:
         with transaction.atomic() if several or connection.vendor == "sqlite" else nullcontext():
             kept = self._mark_sent(sent, now) if sent else 0
             if kept < len(sent):
-                # Released meanwhile (this worker was presumed dead): if nobody has claimed the
-                # batch again, its rows are marked sent, which saves their readers a copy.
-                Delivery.objects.filter(
-                    id__in=sent, state__in=[Delivery.State.PENDING, Delivery.State.SENDING]
-                ).filter(Exists(self._held(""))).update(state=Delivery.State.SENT, sent_at=now)
+                self._record_sent_after_release(sent, now)
             if several:
                 kept += self._record_others(skipped, failed, bounced, message_ids)
-        lost = kept < len(sent) + len(skipped) + sum(map(len, failed.values())) + len(bounced)
+        expected = len(sent) + len(skipped) + sum(map(len, failed.values())) + len(bounced)
+        # Fewer rows written than handed in: the batch was taken over, or only some of its rows
+        # changed under it (a reader erased meanwhile), and then the batch goes on.
+        lost = kept < expected and not self._held(self.claim).exists()
         with self.written:
             # Stopped before the waiting threads see their ticket recorded: none writes again.
             if lost:
@@ -1057,7 +1078,7 @@ def finish_if_done(digest_id: int) -> bool:
         fanned_out = Digest.objects.filter(
             pk=digest_id, status=Digest.Status.SENDING, is_fanned_out=True
         )
-        if not list(fanned_out.select_for_update().values_list("pk", flat=True)):
+        if not list(fanned_out.select_for_update(no_key=True).values_list("pk", flat=True)):
             return False
         if open_batches.exists() or unfinished.exists():
             return False
@@ -1077,4 +1098,10 @@ def finish_if_done(digest_id: int) -> bool:
 def send_all_batches(digest_id: int) -> int:
     """Send every pending batch of a digest in this process (`send_digest --sync`, tests)."""
     digest = Digest.objects.get(pk=digest_id)
-    return sum(send_batch(digest_id, batch) for batch in digests.batch_numbers(digest))
+    sent = 0
+    for batch in digests.batch_numbers(digest):
+        try:
+            sent += send_batch(digest_id, batch)
+        except BatchInterrupted:
+            sent += send_batch(digest_id, batch)  # let go with rows left: once more
+    return sent

@@ -167,22 +167,45 @@ def test_a_batch_fanned_out_by_the_previous_release_gets_its_row_when_claimed(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_batch_whose_row_changed_under_it_stops_lets_go_and_is_queued_again(
-    smtp_server, queued_digest, monkeypatch
-):
-    """A record that finds one of its rows written by another process stops the batch; the
-    worker still holds it, so it lets go and its task queues it again (nothing waits for the
-    five-minute stall check)."""
+def test_a_reader_erased_mid_send_does_not_stop_the_batch(smtp_server, queued_digest, monkeypatch):
+    """A row of the batch deleted by another process (an erasure in the admin) while its message
+    is on the wire: the record comes up one short, the worker still holds the batch, and it
+    goes on to the end."""
     flush = sending._Outcomes.flush
-    changed: list[int] = []
+    erased: list[int] = []
 
-    def flush_after_another_process_wrote_a_row(outcomes: sending._Outcomes) -> None:
-        if outcomes.sent and not changed:
-            changed.append(outcomes.sent[0])
-            Delivery.objects.filter(id=outcomes.sent[0]).update(state="skipped")
+    def flush_after_an_erasure(outcomes: sending._Outcomes) -> None:
+        if outcomes.sent and not erased:
+            erased.append(outcomes.sent[0])
+            Delivery.objects.filter(id=outcomes.sent[0]).delete()
         flush(outcomes)
 
-    monkeypatch.setattr(sending._Outcomes, "flush", flush_after_another_process_wrote_a_row)
+    monkeypatch.setattr(sending._Outcomes, "flush", flush_after_an_erasure)
+
+    assert sending.send_batch(queued_digest.pk, 0) == READERS
+
+    assert len(smtp_server.messages) == READERS
+    rows = Delivery.objects.filter(digest=queued_digest)
+    assert set(rows.values_list("state", flat=True)) == {"sent"}
+    assert rows.count() == READERS - 1
+    queued_digest.refresh_from_db()
+    assert queued_digest.status == "sent"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_that_stops_while_still_held_lets_go_and_is_queued_again(
+    smtp_server, queued_digest, monkeypatch, settings
+):
+    """The safety net: whatever stops a batch while this worker still holds it, with rows left,
+    the batch is let go unfinished and its task queues it again (no five-minute stall check)."""
+    flush = sending._Outcomes.flush
+
+    def flush_then_stop(outcomes: sending._Outcomes) -> None:
+        flush(outcomes)
+        if outcomes.recorded >= 3:
+            outcomes.stop("stopped for the test")
+
+    monkeypatch.setattr(sending._Outcomes, "flush", flush_then_stop)
 
     with pytest.raises(sending.BatchInterrupted, match="to send"):
         tasks.send_digest_batch.call(queued_digest.pk, 0)
@@ -193,11 +216,16 @@ def test_a_batch_whose_row_changed_under_it_stops_lets_go_and_is_queued_again(
     retry = DBTaskResult.objects.get(task_path__endswith="send_digest_batch")
     assert retry.args_kwargs["args"] == [queued_digest.pk, 0]
 
-    # The retry sends the rest, and the send finishes.
+    # The retry sends the rest, once each, and the send finishes.
     monkeypatch.setattr(sending._Outcomes, "flush", flush)
     sending.send_batch(queued_digest.pk, 0)
-    states = set(Delivery.objects.filter(digest=queued_digest).values_list("state", flat=True))
-    assert states == {"sent", "skipped"}
+    assert set(Delivery.objects.filter(digest=queued_digest).values_list("state", flat=True)) == {
+        "sent"
+    }
+    received = [recipient for message in smtp_server.messages for recipient in message.recipients]
+    assert set(received) == {f"reader{n}@example.org" for n in range(READERS)}
+    # Again only what was on the wire when it stopped: a message per connection at most.
+    assert len(received) <= READERS + settings.DIGEST_SMTP_CONNECTIONS
     queued_digest.refresh_from_db()
     assert queued_digest.status == "sent"
     assert DeliveryBatch.objects.get(digest=queued_digest, number=0).finished_at is not None

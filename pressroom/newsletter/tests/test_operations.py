@@ -278,12 +278,17 @@ def test_recovery_puts_rows_the_previous_release_claimed_for_a_dead_worker_back_
     Delivery.objects.filter(subscriber=busy).update(
         state="sending", claim="older", claimed_by="live", attempts=1
     )
+    # The new release's worker found no pending row in the batch and let it go as finished.
+    DeliveryBatch.objects.filter(digest=digest).update(finished_at=timezone.now())
 
     result = recovery.recover_deliveries()
 
     assert result.batches == [(digest.pk, 0)]
     assert Delivery.objects.get(subscriber=reader).state == "pending"
     assert Delivery.objects.get(subscriber=busy).state == "sending"
+    # Open again, so that the queued batch can be claimed and the send cannot finish before it.
+    assert DeliveryBatch.objects.get(digest=digest).finished_at is None
+    assert sending.finish_if_done(digest.pk) is False
 
 
 @pytest.mark.django_db
@@ -303,6 +308,7 @@ def test_a_stalled_send_whose_batches_the_previous_release_sent_finishes(
     result = recovery.recover_deliveries()
 
     assert result.batches == []
+    assert DeliveryBatch.objects.get(digest=digest).finished_at is not None
     digest.refresh_from_db()
     assert digest.status == Digest.Status.SENT
 
