@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import subprocess
 import time
 import urllib.error
@@ -67,6 +68,7 @@ def serving(env: dict[str, str], *extra: str, port: int | None = None) -> Iterat
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        start_new_session=True,  # a process group of its own, as systemd's cgroup is
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -83,6 +85,10 @@ def serving(env: dict[str, str], *extra: str, port: int | None = None) -> Iterat
         yield base
     finally:
         stop(server)
+        # As the unit's KillMode=mixed does: a granian worker that outlived its main process
+        # (SIGTERM while it was starting) goes with the group.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(server.pid, signal.SIGKILL)
 
 
 def stop(process: subprocess.Popen, timeout: float = 10) -> None:
