@@ -10,8 +10,9 @@ recorded (the write overlaps the next message's MAIL/RCPT/DATA round trips; an e
 provider's API gets a thread per connection instead). So a worker killed at any
 moment leaves at most one accepted-but-unrecorded message per SMTP connection. Its heartbeat
 stops; within seconds a live worker clears its claim and queues the batch again
-(`recovery.release_dead_claims`), whose rows still pending go out from another worker. Nobody is lost, and at most the messages that were on the
-wire go twice (with the same Message-ID, so mail clients can fold them).
+(`recovery.release_dead_claims`), whose rows still pending go out from another worker. Nobody
+is lost, and at most the messages that were on the wire go twice (with the same Message-ID, so
+mail clients can fold them).
 """
 
 from __future__ import annotations
@@ -274,9 +275,9 @@ def release(batches: QuerySet[DeliveryBatch], *, skip_locked: bool = True) -> Re
         else:
             batches = batches.select_for_update()
         held = list(batches.values_list("pk", "digest_id", "number", "attempts"))
-        if not held:
-            return Released(batches=[])
         result = Released(batches=[])
+        if not held:
+            return result
         finished = []
         for pk, digest_id, number, attempts in sorted(held):
             rows = Delivery.objects.filter(
