@@ -92,6 +92,16 @@ def _fresh_cache(tmp_path):
     forget_pending()
 
 
+@pytest.fixture(autouse=True)
+def _no_idle_smtp_connections():
+    """A digest worker keeps its SMTP connections for the next batch; no test inherits one
+    open to another test's mail server."""
+    from pressroom.newsletter import smtp_pool
+
+    yield
+    smtp_pool.close_idle(0)
+
+
 @pytest.fixture
 def make_staff(db, django_user_model):
     """A staff member (not a superuser) holding the given roles."""

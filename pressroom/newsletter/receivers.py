@@ -1,5 +1,6 @@
 """Reactions to other apps: bounce and complaint reports from the ESP (django-anymail's tracking
-webhooks), and each worker heartbeat, on which a dead worker's digest batches are taken over."""
+webhooks), and each worker heartbeat, on which a dead worker's digest batches are taken over and
+the SMTP connections left idle since the last batch are closed."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import logging
 from anymail.signals import AnymailTrackingEvent, EventType, tracking
 from django.dispatch import receiver
 
-from pressroom.newsletter import services
+from pressroom.newsletter import services, smtp_pool
 from pressroom.newsletter.models import Subscriber
 from pressroom.workers.heartbeat import heartbeat
 
@@ -49,3 +50,8 @@ def take_over_dead_workers_batches(sender: object, **kwargs: object) -> None:
             result.requeued_rows,
             result.given_up_rows,
         )
+
+
+@receiver(heartbeat, dispatch_uid="newsletter-close-idle-smtp")
+def close_idle_smtp_connections(sender: object, **kwargs: object) -> None:
+    smtp_pool.close_idle()

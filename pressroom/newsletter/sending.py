@@ -44,7 +44,7 @@ from django.utils import timezone
 
 from pressroom.lib.email import dkim_enabled, dkim_signature
 from pressroom.lib.pagecache import forget_cached_pages
-from pressroom.newsletter import digests, rawmail, segments, tokens
+from pressroom.newsletter import digests, rawmail, segments, smtp_pool, tokens
 from pressroom.newsletter.models import Delivery, DeliveryBatch, Digest, Subscriber
 from pressroom.site.current import current_site
 from pressroom.workers import heartbeat
@@ -720,6 +720,9 @@ class _Line:
         self.unanswered: Recipient | None = None
         self.announced: Recipient | None = None
         self.failures_in_a_row = 0
+        # Taken from the idle connections (`smtp_pool`) and not yet answered: the server may
+        # have closed it meanwhile, which is no failure of the server.
+        self.untested = False
         self.last_heard = time.monotonic()  # the last reply, or the last write
 
     @property
@@ -799,7 +802,7 @@ class _SMTPLoop:
                 wait = self._write_contents()
                 for line in self.lines:
                     if line.connected and line.finished:
-                        self._hang_up(line, quit=True)  # done: not left for an idle timeout
+                        self._set_aside(line)
                 heartbeat.beat()  # at most once an interval; a worker's own thread beats too
             self.outcomes.flush()  # the skipped, when nobody got a message
         except BaseException as error:
@@ -809,7 +812,7 @@ class _SMTPLoop:
                     self.outcomes.flush()
             self.outcomes.stop("the batch stopped")
             for line in self.lines:
-                self._hang_up(line, quit=False)
+                self._hang_up(line)
             raise
         finally:
             self.selector.close()
@@ -843,6 +846,18 @@ class _SMTPLoop:
     # Connections.
 
     def _connect(self, line: _Line) -> None:
+        if idle := smtp_pool.take(line.backend):
+            line.backend, line.conversation = idle.backend, idle.conversation
+            line.untested = True
+        else:
+            self._open(line)
+        assert line.conversation is not None
+        self.selector.register(line.conversation.sock, selectors.EVENT_READ, line)
+        self._announce_next(line)
+        self._write(line)
+
+    @staticmethod
+    def _open(line: _Line) -> None:
         line.backend.open()
         if line.backend.connection is None:  # open() failed silently
             raise smtplib.SMTPServerDisconnected("could not connect")
@@ -852,9 +867,6 @@ class _SMTPLoop:
             line.backend.connection.close()
             line.backend.connection = None
             raise
-        self.selector.register(line.conversation.sock, selectors.EVENT_READ, line)
-        self._announce_next(line)
-        self._write(line)
 
     @staticmethod
     def _write(line: _Line) -> None:
@@ -863,19 +875,22 @@ class _SMTPLoop:
             line.last_heard = time.monotonic()  # the server's answer is due from now
             line.conversation.write()
 
-    def _hang_up(self, line: _Line, *, quit: bool) -> None:
+    def _set_aside(self, line: _Line) -> None:
+        """A line done with its share keeps its connection open for the next batch."""
+        conversation, line.conversation = line.conversation, None
+        assert conversation is not None
+        assert line.finished  # idle: nothing queued, no reply awaited, no content due
+        self.selector.unregister(conversation.sock)
+        smtp_pool.give_back(line.backend, conversation)
+
+    def _hang_up(self, line: _Line) -> None:
+        """Drop the connection: mid-transaction, only that makes the server discard the
+        message."""
         conversation, line.conversation = line.conversation, None
         if conversation is None:
             return
         with suppress(KeyError, ValueError):  # already closed, or the selector with it
             self.selector.unregister(conversation.sock)
-        if quit and conversation.idle and not line.content_open:
-            try:
-                line.backend.close()  # QUIT
-                return
-            except (smtplib.SMTPException, OSError):
-                pass
-        # Mid-transaction: only a dropped connection makes the server discard the message.
         conversation.smtp.close()
         line.backend.connection = None
 
@@ -888,8 +903,10 @@ class _SMTPLoop:
         except (smtplib.SMTPException, OSError):
             # Counted until a transaction ends: a server failing the same message twice fails
             # the batch (and so does one that cannot be connected to twice in a row).
-            line.failures_in_a_row += 1
-            self._hang_up(line, quit=False)
+            if not line.untested:
+                line.failures_in_a_row += 1
+            line.untested = False
+            self._hang_up(line)
             if line.failures_in_a_row > 1:
                 raise
             # The unanswered message may have arrived: sent again, the only possible duplicate.
@@ -934,6 +951,7 @@ class _SMTPLoop:
         conversation = line.conversation
         for (kind, recipient), code, text in conversation.read():
             line.last_heard = time.monotonic()
+            line.untested = False
             if kind in ("mail", "rcpt", "data"):
                 line.codes.append((code, text))
                 if kind == "data":

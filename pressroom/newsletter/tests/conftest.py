@@ -56,15 +56,24 @@ class MailSink:
     refuse: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
     pipelining: bool = False  # advertise RFC 2920 PIPELINING, as Postfix does
+    sessions: int = 0  # EHLOs: connections the sender opened
+    quits: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     async def handle_EHLO(
         self, server: SMTP, session: Session, envelope: Envelope, hostname: str, responses: list
     ) -> list[str]:
         session.host_name = hostname
+        with self.lock:
+            self.sessions += 1
         if self.pipelining:
             responses.insert(-1, "250-PIPELINING")
         return responses
+
+    async def handle_QUIT(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        with self.lock:
+            self.quits += 1
+        return "221 Bye"
 
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list
@@ -91,10 +100,11 @@ class MailSink:
             return [m for m in self.messages if address in m.recipients]
 
 
-def start_smtp_server(sink: MailSink) -> tuple[Controller, int]:
+def start_smtp_server(sink: MailSink, **smtp_options: object) -> tuple[Controller, int]:
+    """`smtp_options` go to aiosmtpd's SMTP (`timeout`: how long it keeps an idle client)."""
     for _ in range(5):
         port = free_port()
-        controller = Controller(sink, hostname="127.0.0.1", port=port)
+        controller = Controller(sink, hostname="127.0.0.1", port=port, **smtp_options)
         try:
             controller.start()
         except OSError:
