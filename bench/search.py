@@ -215,7 +215,12 @@ def build_queries(count: int, seed: int = 17) -> tuple[list[dict[str, Any]], dic
         )
         or frequent
     )
-    titles = list(Article.objects.order_by("?").values_list("title", flat=True)[:300])
+    # Drawn by the seeded chooser (not the database's random order): runs are comparable.
+    article_ids = sorted(Article.objects.values_list("id", flat=True))
+    chosen = chooser.sample(article_ids, min(300, len(article_ids)))
+    titles = list(
+        Article.objects.filter(id__in=chosen).order_by("id").values_list("title", flat=True)
+    )
     runs = [[word.lower() for word in title.split() if word.isalpha()] for title in titles]
     runs = [words for words in runs if len(words) >= 3]
 

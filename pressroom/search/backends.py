@@ -175,12 +175,23 @@ def search_article_ids(search: Search | str, limit: int = 20, offset: int = 0) -
     """Ids of public articles matching `search`, best match (or newest) first."""
     if isinstance(search, str):
         search = Search(search)
-    statement = ids_sql(search, limit, offset, common=is_common(search))
+    return find_articles(search, limit, offset)[0]
+
+
+def find_articles(search: Search, limit: int, offset: int = 0) -> tuple[list[int], int | None]:
+    """A page of ids, and the matches counted up to COUNT_CAP when the statement that found
+    them counted them too (None otherwise: `count_article_matches` asks)."""
+    statement = ids_sql(search, limit, offset, common=is_common(search), counted=True)
     if statement is None:
-        return []
+        return [], 0
     with connection.cursor() as cursor:
         cursor.execute(*statement)
-        return [row[0] for row in cursor.fetchall()]
+        rows = cursor.fetchall()
+    ids = [row[0] for row in rows]
+    if not rows or len(rows[0]) == 1:
+        return ids, None
+    count = rows[0][1]  # the ranked part's rows: min(RANKED, matches)
+    return ids, (min(count, COUNT_CAP) if count < RANKED or RANKED >= COUNT_CAP else None)
 
 
 def is_common(search: Search) -> bool:
@@ -199,13 +210,16 @@ def is_common(search: Search) -> bool:
 
 
 def ids_sql(
-    search: Search, limit: int, offset: int = 0, *, common: bool = False
+    search: Search, limit: int, offset: int = 0, *, common: bool = False, counted: bool = False
 ) -> tuple[str, list[Any]] | None:
     """The one statement that finds a page of ids (None when the query has no words).
 
     Best match ranks the RANKED newest matches only (bounded work however common the word:
     ranking reads each match's positions or vector), and lists older matches after them,
-    newest first. Each part stops at the page's end, so no statement sorts every match."""
+    newest first. Each part stops at the page's end, so no statement sorts every match. On
+    PostgreSQL, whose ranked part is filtered already, the older part is asked for only by a
+    page that can reach past the ranked ones (it would find the matches again for nothing), and
+    `counted` adds the ranked part's size to each row (the matches, up to RANKED) for free."""
     terms = search.terms
     if not terms:
         return None
@@ -250,11 +264,21 @@ def ids_sql(
     candidates = (
         f"SELECT {id_column} AS id, d.heading, d.published_at {from_where} ORDER BY {newest}"
     )
+    ranked = (
+        "SELECT c.id, 0 AS tier, ts_rank(c.heading, q) AS score, c.published_at"  # noqa: S608 (fixed SQL)
+        f" FROM ({candidates} LIMIT %s) c, websearch_to_tsquery('{CONFIG}', %s) q"
+    )
+    page_order = "score DESC, published_at DESC, id DESC"
+    if end <= RANKED:
+        # The ranked part holds min(RANKED, matches) rows: enough for a page ending here.
+        count = ", count(*) OVER ()" if counted else ""
+        return (
+            f"SELECT id{count} FROM ({ranked}) page ORDER BY {page_order} LIMIT %s OFFSET %s",  # noqa: S608 (fixed SQL)
+            [*params, RANKED, params[0], limit, offset],
+        )
     return (
         f"SELECT id FROM ("  # noqa: S608 (fixed SQL, values as parameters)
-        f"SELECT * FROM (SELECT c.id, 0 AS tier, ts_rank(c.heading, q) AS score, c.published_at"
-        f" FROM ({candidates} LIMIT %s) c, websearch_to_tsquery('{CONFIG}', %s) q"
-        f" ORDER BY score DESC, c.published_at DESC, c.id DESC LIMIT %s) ranked"
+        f"SELECT * FROM ({ranked} ORDER BY {page_order} LIMIT %s) ranked"
         f" UNION ALL SELECT * FROM (SELECT c.id, 1, 0, c.published_at"
         f" FROM ({candidates} LIMIT %s OFFSET %s) c) older"
         f") page ORDER BY tier, score DESC, published_at DESC, id DESC LIMIT %s OFFSET %s",

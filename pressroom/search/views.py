@@ -50,7 +50,7 @@ def results(form: SearchForm, page: int) -> dict[str, object]:
     """The page of results, the bounded count, snippets, and a suggestion when none match."""
     search = form.search()
     per_page = settings.ARTICLES_PER_PAGE
-    ids = backends.search_article_ids(search, limit=per_page + 1, offset=(page - 1) * per_page)
+    ids, counted = backends.find_articles(search, per_page + 1, (page - 1) * per_page)
     shown = ids[:per_page]
     by_id = listings.teasers_by_id(shown)
     teasers = [by_id[article_id] for article_id in shown if article_id in by_id]
@@ -65,8 +65,7 @@ def results(form: SearchForm, page: int) -> dict[str, object]:
         )
         for teaser in teasers
     ]
-    # Counted only when there is something to count: an empty result needs no second query.
-    count = backends.count_article_matches(search, cap=backends.COUNT_CAP) if ids else 0
+    count = _count(search, ids, page, counted)
     return {
         "query": search.text,
         "results": found,
@@ -76,3 +75,17 @@ def results(form: SearchForm, page: int) -> dict[str, object]:
         "suggestion": "" if ids or page > 1 else backends.suggest(search.text),
         "has_filters": form.has_filters,
     }
+
+
+def _count(search: backends.Search, ids: list[int], page: int, counted: int | None) -> int:
+    """The matches, counted up to COUNT_CAP. Only a page followed by more results, whose
+    statement did not count them (`find_articles`), asks the database again: on the last page
+    the ids are the rest of the count, and an empty page needs none."""
+    per_page = settings.ARTICLES_PER_PAGE
+    if not ids:
+        return 0
+    if len(ids) <= per_page:
+        return min((page - 1) * per_page + len(ids), backends.COUNT_CAP)
+    if counted is not None:
+        return counted
+    return backends.count_article_matches(search, cap=backends.COUNT_CAP)

@@ -5,6 +5,7 @@ Run on SQLite and on PostgreSQL (DATABASE_URL)."""
 from datetime import datetime, timedelta
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from pressroom.publishing import services
@@ -137,6 +138,33 @@ def test_the_count_is_shown_and_bounded(client, archive, monkeypatch):
     assert count_article_matches(Search("lithium"), cap=2) == 2
     monkeypatch.setattr(backends, "COUNT_CAP", 2)
     assert "More than 2 articles match" in page(client, q="Lithium")
+
+
+def test_a_page_with_the_last_results_counts_them_without_another_query(
+    client, archive, settings, monkeypatch
+):
+    settings.ARTICLES_PER_PAGE = 2
+    counted = []
+    counting = backends.count_article_matches
+    monkeypatch.setattr(
+        backends, "count_article_matches", lambda *a, **k: counted.append(a) or counting(*a, **k)
+    )
+    # Three matches. The first page is followed by more: it is counted (on PostgreSQL by the
+    # statement that found it, whose ranked part holds every match).
+    assert "3 articles match" in page(client, q="lithium")
+    assert len(counted) == (0 if connection.vendor == "postgresql" else 1)
+    before = len(counted)
+    # The second page, the last, holds the third match, which completes the count.
+    assert "3 articles match" in page(client, q="lithium", page="2")
+    # (Each search below is new to the page cache: the case of a word differs.)
+    settings.ARTICLES_PER_PAGE = 20
+    assert "3 articles match" in page(client, q="Lithium")
+    assert len(counted) == before
+    # Fewer ranked than the count's cap: the ranked part's size is no count, the database counts.
+    settings.ARTICLES_PER_PAGE = 1
+    monkeypatch.setattr(backends, "RANKED", 2)
+    assert "3 articles match" in page(client, q="LITHIUM")
+    assert len(counted) == before + 1
 
 
 def test_quoted_phrases_match_words_in_that_order(archive):
