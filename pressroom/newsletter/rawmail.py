@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import smtplib
+import time
 import uuid
 from collections import deque
 from dataclasses import dataclass
@@ -202,6 +203,8 @@ class Conversation[Tag]:
         self._partial = b""
         self._lines: list[str] = []  # the reply being read, when it spans several lines
         self.broken = ""  # why the server can no longer be understood
+        self.opened = time.monotonic()
+        self.messages = 0  # transactions ended (the sender counts them)
 
     @property
     def idle(self) -> bool:

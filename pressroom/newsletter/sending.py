@@ -846,11 +846,24 @@ class _SMTPLoop:
     # Connections.
 
     def _connect(self, line: _Line) -> None:
-        if idle := smtp_pool.take(line.backend):
+        """An idle connection kept from an earlier batch, or a new one; then the first
+        envelope. A kept connection that fails at once is dropped for the next, not counted."""
+        while idle := smtp_pool.take(line.backend):
             line.backend, line.conversation = idle.backend, idle.conversation
             line.untested = True
-        else:
-            self._open(line)
+            try:
+                self._begin(line)
+                return
+            except (smtplib.SMTPException, OSError):
+                if line.announced is not None:
+                    line.upcoming.appendleft(line.announced)
+                    line.announced = None
+                self._hang_up(line)
+        line.untested = False
+        self._open(line)
+        self._begin(line)
+
+    def _begin(self, line: _Line) -> None:
         assert line.conversation is not None
         self.selector.register(line.conversation.sock, selectors.EVENT_READ, line)
         self._announce_next(line)
@@ -876,21 +889,31 @@ class _SMTPLoop:
             line.conversation.write()
 
     def _set_aside(self, line: _Line) -> None:
-        """A line done with its share keeps its connection open for the next batch."""
-        conversation, line.conversation = line.conversation, None
-        assert conversation is not None
+        """A line done with its share keeps its connection open for the next batch, unless the
+        connection has carried its share of messages (`smtp_pool.give_back`)."""
+        assert line.conversation is not None
         assert line.finished  # idle: nothing queued, no reply awaited, no content due
+        if smtp_pool.worn_out(line.conversation):
+            self._hang_up(line, quit=True)
+            return
+        conversation, line.conversation = line.conversation, None
         self.selector.unregister(conversation.sock)
         smtp_pool.give_back(line.backend, conversation)
 
-    def _hang_up(self, line: _Line) -> None:
-        """Drop the connection: mid-transaction, only that makes the server discard the
-        message."""
+    def _hang_up(self, line: _Line, *, quit: bool = False) -> None:
+        """End the connection: with QUIT when it is idle and `quit` is asked for; otherwise
+        dropped (mid-transaction, only that makes the server discard the message)."""
         conversation, line.conversation = line.conversation, None
         if conversation is None:
             return
         with suppress(KeyError, ValueError):  # already closed, or the selector with it
             self.selector.unregister(conversation.sock)
+        if quit and conversation.idle and not line.content_open:
+            try:
+                line.backend.close()  # QUIT
+                return
+            except (smtplib.SMTPException, OSError):
+                pass
         conversation.smtp.close()
         line.backend.connection = None
 
@@ -951,7 +974,8 @@ class _SMTPLoop:
         conversation = line.conversation
         for (kind, recipient), code, text in conversation.read():
             line.last_heard = time.monotonic()
-            line.untested = False
+            if code != 421:  # a kept connection's "closing" is no sign of a working server
+                line.untested = False
             if kind in ("mail", "rcpt", "data"):
                 line.codes.append((code, text))
                 if kind == "data":
@@ -959,6 +983,7 @@ class _SMTPLoop:
             elif kind == "end":
                 line.unanswered = None
                 line.failures_in_a_row = 0
+                conversation.messages += 1
                 if code == 250:
                     self.outcomes.record("sent", recipient.delivery_id)
                 else:

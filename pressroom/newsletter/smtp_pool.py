@@ -8,6 +8,11 @@ for the next batch sent to the same mail server, for IDLE_SECONDS at most: the h
 closes those that waited longer (`close_idle`), well within any server's idle timeout (RFC 5321
 asks servers to wait five minutes).
 
+A connection is kept only while it has carried fewer messages than a batch and is younger
+than a minute (`worn_out`): before, a connection carried a batch's share at most, and servers
+that limit messages per connection (refusing more with a 4xx, or hanging up with a 421) would
+otherwise meet that limit in mid-send.
+
 Only the sending loop's thread takes and returns connections; the lock is for the heartbeat
 thread, which closes them.
 """
@@ -20,11 +25,13 @@ import time
 from contextlib import suppress
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
 
 from pressroom.newsletter import rawmail
 
 IDLE_SECONDS = 10.0
+MAX_AGE_SECONDS = 60.0
 
 # Beyond DIGEST_SMTP_CONNECTIONS' maximum, a process never needs more idle connections.
 MAX_IDLE = 100
@@ -79,6 +86,14 @@ def take(backend: SMTPBackend) -> IdleConnection | None:
         _close(idle)
 
 
+def worn_out(conversation: rawmail.Conversation) -> bool:
+    """Carried a batch's worth of messages, or open for longer than MAX_AGE_SECONDS."""
+    return (
+        conversation.messages >= settings.DIGEST_BATCH_SIZE
+        or time.monotonic() - conversation.opened > MAX_AGE_SECONDS
+    )
+
+
 def give_back(backend: SMTPBackend, conversation: rawmail.Conversation) -> None:
     """Keep an idle connection (nothing queued, no reply awaited) for the next batch."""
     idle = IdleConnection(server_of(backend), backend, conversation, time.monotonic())
@@ -111,11 +126,12 @@ def idle_count() -> int:
 
 def _quiet(idle: IdleConnection) -> bool:
     """Nothing to read on an idle connection: the server has neither spoken nor hung up."""
+    poll = select.poll()  # not select(): it fails on descriptors past 1023
     try:
-        readable, _, _ = select.select([idle.conversation.sock], [], [], 0)
+        poll.register(idle.conversation.sock, select.POLLIN)
+        return not poll.poll(0)
     except (OSError, ValueError):  # closed meanwhile
         return False
-    return not readable
 
 
 def _close(idle: IdleConnection) -> None:
