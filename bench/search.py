@@ -287,7 +287,10 @@ def bare_sql(query: dict[str, Any]) -> None:
 
     from pressroom.search.backends import ids_sql
 
-    statement = ids_sql(query["search"], settings.ARTICLES_PER_PAGE + 1, common=query["common"])
+    # The statement the page runs (with the count it may carry).
+    statement = ids_sql(
+        query["search"], settings.ARTICLES_PER_PAGE + 1, common=query["common"], counted=True
+    )
     if statement:
         with connection.cursor() as cursor:
             cursor.execute(*statement)
