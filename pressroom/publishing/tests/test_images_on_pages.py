@@ -236,6 +236,10 @@ def list_queries(client, path: str) -> list[str]:
     return [query["sql"] for query in queries.captured_queries]
 
 
+def without_count(queries: list[str]) -> list[str]:
+    return [sql for sql in queries if not sql.startswith("SELECT count(*)")]
+
+
 def test_list_pages_read_thumbnails_in_a_constant_number_of_queries(
     reader_client, make_article, topic, author, settings
 ):
@@ -263,7 +267,12 @@ def test_list_pages_read_thumbnails_in_a_constant_number_of_queries(
     for path in paths:
         html = reader_client.get(path).content.decode()
         assert len(thumbnails(html)) == 20, path
-        assert len(many[path]) == len(few[path]), (path, few[path], many[path])
+        # (A search whose results fit on one page needs no count of them: `search.views`.)
+        assert len(without_count(many[path])) == len(without_count(few[path])), (
+            path,
+            few[path],
+            many[path],
+        )
         # Reads of the library's own tables (the author page also joins the author's portrait).
         media = [sql for sql in many[path] if sql.startswith('SELECT "media_')]
         assert len(media) == 2, (path, media)  # the items, then their thumbnails' renditions
