@@ -200,7 +200,8 @@ ALLOWED_HOSTS = env_list(
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [SITE_URL])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # django.contrib.admin, its site naming the outlet (site/admin_site.py).
+    "pressroom.site.admin_site.NewsroomAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

@@ -1,20 +1,8 @@
 from django.contrib import admin
 from django.contrib.sitemaps import views as sitemap_views
 from django.urls import include, path
-from django.utils.functional import lazy
 
 from pressroom.publishing.sitemaps import SITEMAPS
-from pressroom.site.current import current_site_name
-
-
-def _newsroom_title() -> str:
-    # The site settings' name (editors change it in the admin), read when a page shows it.
-    return f"{current_site_name()} newsroom"
-
-
-admin.site.site_header = lazy(_newsroom_title, str)()
-admin.site.site_title = lazy(_newsroom_title, str)()
-admin.site.index_title = "Newsroom"
 
 urlpatterns = [
     # An index of per-section sitemaps, each paginated (?p=2, ...), so no article is left out.

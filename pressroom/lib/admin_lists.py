@@ -84,24 +84,26 @@ class QuickRowLinksChangeList(ChangeList):
     def get_results(self, request: HttpRequest) -> None:
         """Django counts the matches, then reads the page. On the first page, the page is read
         first (one row past it): when every match fits on it, its rows are the count, and the
-        count (on a title search, another scan of every title) is never made."""
+        count (on a title search, another scan of every title) is never made; when they do
+        not, they are counted, and the rows read are the first page (Django read it again)."""
         self.result_count_capped = False
         if self.page_num != 1 or self.show_all or self.list_editable:
             self._get_counted_results(request)
             return
         rows = list(self.queryset[: self.list_per_page + 1])
-        if len(rows) > self.list_per_page:
-            self._get_counted_results(request)  # more than a page: Django counts them
-            return
         paginator = self.model_admin.get_paginator(request, self.queryset, self.list_per_page)
-        paginator.__dict__["count"] = len(rows)  # Paginator.count is a cached_property
+        if len(rows) <= self.list_per_page:
+            paginator.__dict__["count"] = len(rows)  # Paginator.count is a cached_property
+        count = paginator.count
+        self.result_count_capped = getattr(paginator, "capped", False)
         self.show_full_result_count = self.model_admin.show_full_result_count
         self.full_result_count = self.root_queryset.count() if self.show_full_result_count else None
         self.show_admin_actions = not self.show_full_result_count or bool(self.full_result_count)
-        self.result_count = len(rows)
-        self.result_list = rows
-        self.can_show_all = len(rows) <= self.list_max_show_all
-        self.multi_page = False
+        self.result_count = count
+        self.result_list = rows[: self.list_per_page]
+        # "Show all" would show the first thousand of a capped count.
+        self.can_show_all = count <= self.list_max_show_all and not self.result_count_capped
+        self.multi_page = count > self.list_per_page
         self.paginator = paginator
 
     def _get_counted_results(self, request: HttpRequest) -> None:
