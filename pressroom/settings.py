@@ -591,7 +591,9 @@ DIGEST_TIMEZONE = env_str("DIGEST_TIMEZONE", "UTC")
 DIGEST_MAX_ARTICLES = env_int("DIGEST_MAX_ARTICLES", 50, minimum=1)
 DIGEST_CONFIRMATION_DAYS = env_int("DIGEST_CONFIRMATION_DAYS", 7, minimum=1, maximum=3650)
 DIGEST_SIGNUPS_PER_IP_PER_HOUR = env_int("DIGEST_SIGNUPS_PER_IP_PER_HOUR", 10)
-DIGEST_BATCH_SIZE = env_int("DIGEST_BATCH_SIZE", 500, minimum=1)
+# A worker holds a batch's rows, and a fan-out chunk of ten batches holds signups back while
+# it is written (docs/newsletter.md): bounded so that neither can grow without limit.
+DIGEST_BATCH_SIZE = env_int("DIGEST_BATCH_SIZE", 500, minimum=1, maximum=10_000)
 DIGEST_SEND_RATE = env_float("DIGEST_SEND_RATE", 0)
 DIGEST_SMTP_CONNECTIONS = env_int("DIGEST_SMTP_CONNECTIONS", 1, minimum=1, maximum=100)
 DIGEST_RECOVERY_INTERVAL = env_int("DIGEST_RECOVERY_INTERVAL", 60, minimum=1, maximum=86_400)

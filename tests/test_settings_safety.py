@@ -75,6 +75,7 @@ BAD_SETTINGS = [
     # Zero is a division (pagination, digest batches) or an instant expiry: refused at start-up,
     # not a 500 on the home page or a digest that never goes out.
     ({"DIGEST_BATCH_SIZE": "0"}, "DIGEST_BATCH_SIZE must be between 1 and"),
+    ({"DIGEST_BATCH_SIZE": "10001"}, "DIGEST_BATCH_SIZE must be between 1 and 10000"),
     ({"ARTICLES_PER_PAGE": "0"}, "ARTICLES_PER_PAGE must be between 1 and 1000, not '0'"),
     ({"FEED_ITEMS": "0"}, "FEED_ITEMS must be between 1 and 1000"),
     ({"DIGEST_MAX_ATTEMPTS": "0"}, "DIGEST_MAX_ATTEMPTS must be between 1 and 100"),
