@@ -6,8 +6,9 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from django.contrib.admin import helpers
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import SEARCH_VAR, ChangeList
-from django.core.paginator import Paginator
+from django.core.paginator import InvalidPage, Paginator
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
@@ -47,7 +48,9 @@ class CappedCountPaginator(Paginator):
 
     @cached_property
     def count(self) -> int:
-        found = self.object_list[: self.COUNT_CAP + 1].count()
+        # Without the list's order: a sliced count keeps it, and PostgreSQL then sorted every
+        # match to count the first thousand.
+        found = self.object_list.order_by()[: self.COUNT_CAP + 1].count()
         self.capped = found > self.COUNT_CAP
         return min(found, self.COUNT_CAP)
 
@@ -82,35 +85,45 @@ class QuickRowLinksChangeList(ChangeList):
         self.preserved_filters = ""
 
     def get_results(self, request: HttpRequest) -> None:
-        """Django counts the matches, then reads the page. On the first page, the page is read
-        first (one row past it): when every match fits on it, its rows are the count, and the
-        count (on a title search, another scan of every title) is never made; when they do
-        not, they are counted, and the rows read are the first page (Django read it again)."""
+        """Django's, with two reads fewer. Django counts the matches, then reads the page. Here
+        the first page is read first (one row past it): when every match fits on it, its rows
+        are the count, and the count (on a title search, another scan of every title) is never
+        made; when they do not, they are counted, and the rows read are the first page (Django
+        read it again). A page past a capped count (`CappedCountPaginator`) is its last page."""
         self.result_count_capped = False
-        if self.page_num != 1 or self.show_all or self.list_editable:
-            self._get_counted_results(request)
+        if self.list_editable:  # its formset is built on a queryset: Django's own way
+            super().get_results(request)
             return
-        rows = list(self.queryset[: self.list_per_page + 1])
         paginator = self.model_admin.get_paginator(request, self.queryset, self.list_per_page)
-        if len(rows) <= self.list_per_page:
-            paginator.__dict__["count"] = len(rows)  # Paginator.count is a cached_property
+        rows = None
+        if self.page_num == 1 and not self.show_all:
+            rows = list(self.queryset[: self.list_per_page + 1])
+            if len(rows) <= self.list_per_page:
+                paginator.__dict__["count"] = len(rows)  # Paginator.count is a cached_property
         count = paginator.count
-        self.result_count_capped = getattr(paginator, "capped", False)
+        capped = self.result_count_capped = getattr(paginator, "capped", False)
+        # "Show all" would show the first thousand of a capped count.
+        can_show_all = count <= self.list_max_show_all and not capped
+        multi_page = count > self.list_per_page
+        if rows is not None:
+            result_list: Any = rows[: self.list_per_page]
+        elif (self.show_all and can_show_all) or not multi_page:
+            result_list = self.queryset._clone()
+        else:
+            if capped:
+                self.page_num = min(self.page_num, paginator.num_pages)
+            try:
+                result_list = paginator.page(self.page_num).object_list
+            except InvalidPage:
+                raise IncorrectLookupParameters from None
         self.show_full_result_count = self.model_admin.show_full_result_count
         self.full_result_count = self.root_queryset.count() if self.show_full_result_count else None
         self.show_admin_actions = not self.show_full_result_count or bool(self.full_result_count)
         self.result_count = count
-        self.result_list = rows[: self.list_per_page]
-        # "Show all" would show the first thousand of a capped count.
-        self.can_show_all = count <= self.list_max_show_all and not self.result_count_capped
-        self.multi_page = count > self.list_per_page
+        self.result_list = result_list
+        self.can_show_all = can_show_all
+        self.multi_page = multi_page
         self.paginator = paginator
-
-    def _get_counted_results(self, request: HttpRequest) -> None:
-        super().get_results(request)
-        self.result_count_capped = getattr(self.paginator, "capped", False)
-        if self.result_count_capped:
-            self.can_show_all = False  # "Show all" would show the first thousand
 
     def url_for_result(self, result: Any) -> str:
         if self._before_pk is None:

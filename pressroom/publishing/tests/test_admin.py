@@ -376,6 +376,13 @@ def test_a_search_whose_matches_fit_on_the_first_page_is_not_counted_twice(
     with CaptureQueriesContext(connection) as queries:
         first = editor_client.get(CHANGELIST_URL, {"q": "quechua"})
     assert len(counts_of_the_search(queries)) == 1
+    pages_read = [
+        query["sql"]
+        for query in queries.captured_queries
+        if query["sql"].startswith('SELECT "publishing_article"."id"')
+        and "quechua" in query["sql"].lower()
+    ]
+    assert len(pages_read) == 1  # the rows read before the count are the first page
     assert (first.context["cl"].result_count, len(first.context["cl"].result_list)) == (3, 2)
     assert first.context["cl"].multi_page
     second = editor_client.get(CHANGELIST_URL, {"q": "quechua", "p": 2})
@@ -411,6 +418,12 @@ def test_a_search_with_more_matches_than_the_cap_says_so_and_acts_on_every_match
     assert "Show all" not in text.split('class="paginator"')[1]
     counts = [query["sql"] for query in queries.captured_queries if "COUNT(*)" in query["sql"]]
     assert [sql for sql in counts if "quechua" in sql.lower() and "LIMIT 4" in sql]
+
+    # A page past the cap (an old bookmark) is the last page counted, the search kept.
+    past = editor_client.get(CHANGELIST_URL, {"q": "quechua", "p": 7})
+    assert past.status_code == 200
+    assert (past.context["cl"].page_num, len(past.context["cl"].result_list)) == (2, 1)
+    assert 'value="quechua"' in past.content.decode()
 
     # The list without a search is counted exactly.
     unsearched = editor_client.get(CHANGELIST_URL)
