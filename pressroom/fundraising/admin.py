@@ -33,7 +33,7 @@ from pressroom.fundraising.models import (
 )
 from pressroom.fundraising.money import AmountError, format_amount, normalize_amount, parse_amount
 from pressroom.fundraising.providers import OFFLINE_METHODS, provider_label
-from pressroom.lib.admin_lists import QuickRowCheckboxes, QuickRowLinksChangeList
+from pressroom.lib.admin_lists import QuickRowCheckboxes, QuickRowLinks, QuickRowLinksChangeList
 from pressroom.lib.forms import BoundedModelChoiceField
 
 CURRENCY_MESSAGE = "Enter a three-letter ISO currency code, e.g. USD or EUR."
@@ -606,9 +606,12 @@ class MergeDonorsForm(forms.Form):
 
 
 @admin.register(Donor)
-class DonorAdmin(QuickRowCheckboxes, admin.ModelAdmin):
+class DonorAdmin(QuickRowCheckboxes, QuickRowLinks, admin.ModelAdmin):
     list_display = ["email", "name", "gifts", "total_given", "last_gift", "created_at"]
     search_fields = ["email", "name"]
+    # A search's own count is enough: the total beside it counted every donor's gifts again.
+    show_full_result_count = False
+    list_per_page = 50  # as the article list: a hundred rows of gifts and totals took 0.1 s
     readonly_fields = ["created_at", "totals"]
     fields = ["email", "name", "created_at", "totals"]
     inlines = [DonationInline, RecurringDonationInline]
