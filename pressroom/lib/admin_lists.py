@@ -93,6 +93,8 @@ class QuickRowLinksChangeList(ChangeList):
         self.result_count_capped = False
         if self.list_editable:  # its formset is built on a queryset: Django's own way
             super().get_results(request)
+            self.result_count_capped = getattr(self.paginator, "capped", False)
+            self.can_show_all = self.can_show_all and not self.result_count_capped
             return
         paginator = self.model_admin.get_paginator(request, self.queryset, self.list_per_page)
         rows = None

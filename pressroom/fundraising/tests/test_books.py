@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from django.contrib import admin
 from django.contrib.admin.models import LogEntry
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -274,6 +275,41 @@ def test_donor_totals_are_net_of_refunds_and_never_add_currencies(fundraiser_cli
     assert "€12.00 · ¥1,000 · $60.00" in page
     totals = {t.currency: t.net for t in Donor.objects.get().net_totals()}
     assert totals == {"USD": Decimal(60), "EUR": Decimal(12), "JPY": Decimal(1000)}
+
+
+def test_the_donor_list_shows_gifts_sorts_by_them_and_caps_a_searchs_count(
+    fundraiser_client, db, monkeypatch
+):
+    """The list reads each shown donor's number of gifts and last gift for its page (not for
+    every match), sorts by them when asked, and counts a search's matches up to the cap."""
+    from pressroom.lib.admin_lists import CappedCountPaginator
+
+    for number in range(3):
+        _offline(email="ana@example.org", amount="10", reference=f"a-{number}")
+    _offline(email="bea@example.org", amount="10", reference="b-1")
+    _offline(email="cruz@example.org", amount="10", reference="c-1")
+    _offline(email="cruz@example.org", amount="10", reference="c-2")
+    listing = fundraiser_client.get("/admin/fundraising/donor/")
+    rows = {donor.email: donor.gift_count for donor in listing.context["cl"].result_list}
+    assert rows == {"ana@example.org": 3, "bea@example.org": 1, "cruz@example.org": 2}
+    assert all(donor.last_gift_at for donor in listing.context["cl"].result_list)
+
+    columns = listing.context["cl"].list_display
+    by_gifts = fundraiser_client.get(
+        "/admin/fundraising/donor/", {"o": f"-{columns.index('gifts')}"}
+    )
+    assert by_gifts.status_code == 200
+    assert [donor.email for donor in by_gifts.context["cl"].result_list] == [
+        "ana@example.org",
+        "cruz@example.org",
+        "bea@example.org",
+    ]
+
+    monkeypatch.setattr(CappedCountPaginator, "COUNT_CAP", 2)
+    monkeypatch.setattr(admin.site._registry[Donor], "list_per_page", 1)
+    search = fundraiser_client.get("/admin/fundraising/donor/", {"q": "example.org"})
+    assert search.context["cl"].result_count_capped
+    assert "2+ donors" in search.content.decode()
 
 
 def test_a_donors_page_lists_every_gift(fundraiser_client, db):
