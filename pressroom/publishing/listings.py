@@ -426,19 +426,22 @@ HOME_TOPIC_SECTION_ITEMS = 3
 
 
 def teasers_by_id(article_ids: Sequence[int]) -> dict[int, Teaser]:
-    """The articles with these ids (a search's page of results, already public) as teasers
-    with their bylines, by id: two plain queries, where model instances and their prefetches
-    were a quarter of a search page."""
+    """The public articles with these ids (a search's page of results) as teasers with their
+    bylines, by id: two plain queries, where model instances and their prefetches were a
+    quarter of a search page. Public is checked again here (LATEST's condition): an article
+    unpublished between the search and this read is left out, not shown."""
     ids = list(dict.fromkeys(article_ids))
     if not ids:
         return {}
     placeholders = ", ".join(["%s"] * len(ids))
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
     with connection.cursor() as database:
         database.execute(
             # Only placeholders go into the text.
             "SELECT id, title, slug, excerpt, published_at, original_outlet, lead_image_id"  # noqa: S608
-            f" FROM publishing_article WHERE id IN ({placeholders})",
-            ids,
+            f" FROM publishing_article article WHERE id IN ({placeholders})"
+            f" AND {LATEST.public} AND {LATEST.time} <= %s",
+            [*ids, *_latest_params(), now],
         )
         rows = database.fetchall()
     found = {teaser.id: teaser for teaser in _teasers(rows)}

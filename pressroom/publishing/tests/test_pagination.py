@@ -174,3 +174,22 @@ def test_list_pages_show_exactly_what_the_published_queryset_holds(make_article,
         article.title for article in published.by_author(author)
     ]
     assert titles(listings.topic_page(topic, {})) == ["Published", "Scheduled, time come"]
+
+
+def test_a_search_pages_teasers_are_of_public_articles_only(make_article):
+    """A search's ids become teasers only while their articles are public: one unpublished, or
+    scheduled for later, between the search and this read is left out."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from pressroom.publishing import listings
+
+    shown = make_article(title="Shown")
+    draft = make_article(title="Draft", status="draft")
+    later = make_article(
+        title="Later", status="scheduled", published_at=timezone.now() + timedelta(days=1)
+    )
+    found = listings.teasers_by_id([later.pk, shown.pk, draft.pk])
+    assert list(found) == [shown.pk]
+    assert found[shown.pk].title == "Shown"
