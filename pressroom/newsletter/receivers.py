@@ -38,6 +38,8 @@ def suppress_on_bounce_or_complaint(
 
 @receiver(heartbeat, dispatch_uid="newsletter-release-dead-claims")
 def take_over_dead_workers_batches(sender: object, **kwargs: object) -> None:
+    if not kwargs.get("database", True):  # the database is out of reach: the next beat
+        return
     from pressroom.newsletter import recovery
     from pressroom.newsletter.tasks import queue_batches
 

@@ -27,6 +27,8 @@ from pressroom.workers.models import WorkerHeartbeat
 logger = logging.getLogger(__name__)
 
 # Sent by the heartbeat thread after each beat; receivers release what dead workers held.
+# `database` is False when the beat could not reach the database (an outage): receivers that
+# need it wait for the next beat.
 heartbeat = Signal()
 
 # Rows of workers silent for this long are deleted (their claims were released long before).
@@ -101,14 +103,20 @@ class HeartbeatThread(threading.Thread):
         tick = settings.WORKER_HEARTBEAT_INTERVAL / 3
         while not self.stopping.is_set():
             started = time.monotonic()
+            database = True
             try:
                 close_old_connections()
                 if beat():
                     forget_dead_workers()
-                heartbeat.send_robust(sender=HeartbeatThread, worker_id=current_worker_id())
             except DatabaseError:
                 logger.warning("Worker heartbeat failed; retrying", exc_info=True)
                 connection.close()
+                database = False
+            # Sent either way: receivers that need no database (closing idle SMTP connections)
+            # keep working through an outage; those that do look at `database`.
+            heartbeat.send_robust(
+                sender=HeartbeatThread, worker_id=current_worker_id(), database=database
+            )
             self.stopping.wait(max(0.05, tick - (time.monotonic() - started)))
         connection.close()
 

@@ -85,3 +85,36 @@ def test_a_heartbeat_interval_out_of_range_stops_start_up_with_one_line(value):
     )
     assert result.returncode != 0
     assert "WORKER_HEARTBEAT_INTERVAL must be" in result.stderr
+
+
+def test_the_heartbeat_is_sent_through_a_database_outage_marked_as_such(monkeypatch, settings):
+    """A beat that cannot reach the database still sends `heartbeat` (idle SMTP connections are
+    closed on it), with database=False so that receivers needing the database wait."""
+    import threading
+
+    from django.db import OperationalError
+
+    from pressroom.workers import heartbeat as module
+
+    settings.WORKER_HEARTBEAT_INTERVAL = 0.3
+    heard: list[dict] = []
+    sent = threading.Event()
+
+    def outage(force: bool = False) -> bool:
+        raise OperationalError("the database is down")
+
+    def listen(sender: object, **kwargs: object) -> None:
+        heard.append(kwargs)
+        sent.set()
+
+    monkeypatch.setattr(module, "beat", outage)
+    module.heartbeat.connect(listen, dispatch_uid="test-outage-listener")
+    thread = module.HeartbeatThread()
+    try:
+        thread.start()
+        assert sent.wait(5), "the heartbeat was sent"
+    finally:
+        thread.stopping.set()
+        thread.join(5)
+        module.heartbeat.disconnect(dispatch_uid="test-outage-listener")
+    assert heard[0]["database"] is False
